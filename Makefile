@@ -1,0 +1,54 @@
+# Foresight: `make run` starts the monitor with its dashboard, `make test` runs every test.
+# Both do their own set-up on a fresh machine: a venv in .venv/, pip, npm, and (tests)
+# Debian's chromium for the browser tests.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+VENDOR := static/vendor
+ARGS   ?=
+
+.PHONY: run test bench setup setup-dev chromium clean
+
+run: setup
+	$(PY) main.py --monitor $(ARGS)
+
+test: setup-dev chromium
+	$(PY) -m pytest $(ARGS)
+
+bench: setup-dev
+	$(PY) -m pip install -q -r requirements-bench.txt
+	$(PY) bench/run_all.py
+
+setup: $(VENV)/.stamp-run $(VENDOR)/.stamp
+
+setup-dev: setup $(VENV)/.stamp-dev
+
+$(VENV)/.stamp-run: requirements.txt
+	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.stamp-dev: requirements-dev.txt requirements.txt
+	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+# Chart.js, its date adapter and Swagger UI come from npm (package-lock.json pins them);
+# only the browser files are copied into the git-ignored static/vendor/.
+$(VENDOR)/.stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts
+	mkdir -p $(VENDOR)
+	cp node_modules/chart.js/dist/chart.umd.min.js $(VENDOR)/chart.umd.min.js
+	cp node_modules/chartjs-adapter-date-fns/dist/chartjs-adapter-date-fns.bundle.min.js $(VENDOR)/chartjs-adapter-date-fns.bundle.min.js
+	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css $(VENDOR)/
+	touch $@
+
+# Debian's chromium drives the browser tests (Playwright launches /usr/bin/chromium).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+clean:
+	rm -rf $(VENV) node_modules $(VENDOR)

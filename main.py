@@ -1,0 +1,107 @@
+"""Foresight command line: the demo, ``--monitor``, and the offline subcommands.
+
+    python main.py                      time-compressed end-to-end demo
+    python main.py --monitor [...]      sample this host and serve the dashboard
+    python main.py SUBCOMMAND --help    backtest, detect, replay, export, import, ...
+
+This is the only module that configures logging or exits. Subcommands live in the
+``cli_*`` modules listed in COMMAND_MODULES: each has ``register(subparsers)``, which
+adds its parsers with ``set_defaults(handler=fn)``; ``fn(args) -> int`` returns the
+exit code and raises ``errors.InputError`` for bad input (exit 2, one line on stderr).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from pathlib import Path
+
+from errors import InputError
+
+logger = logging.getLogger("foresight")
+
+# Modules that add subcommands, in the order their help is listed.
+COMMAND_MODULES: tuple[str, ...] = ("cli_store",)
+MONITOR_MODULE = "monitor"   # run(args) -> int, for --monitor
+DEMO_MODULE = "cli_scaling"  # run_demo(args) -> int, for no subcommand
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line on stderr and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def positive_float(text: str) -> float:
+    """Parse a number > 0 for argparse (used by several subcommands)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number (got {text!r})") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number > 0 (got {text!r})")
+    return value
+
+
+def port_number(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number (got {text!r})") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 0-65535 (got {text!r})")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(
+        prog="main.py",
+        description="Foresight: monitor a host, forecast its load, detect anomalies "
+                    "and scale a resource pool ahead of demand.")
+    parser.add_argument("--monitor", action="store_true",
+                        help="sample this host and serve the live dashboard")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1; any other "
+                             "address needs FORESIGHT_TOKEN)")
+    parser.add_argument("--port", type=port_number, default=5000,
+                        help="port to listen on (default 5000)")
+    parser.add_argument("--interval", type=positive_float,
+                        default=None, metavar="S",
+                        help="seconds between samples (default: env METRICS_INTERVAL or 1)")
+    parser.add_argument("--data-dir", type=Path, default=Path("data"), metavar="DIR",
+                        help="where the SQLite history lives (default ./data)")
+    parser.add_argument("--retention-days", type=positive_float, default=7.0, metavar="D",
+                        help="keep raw samples this many days, then rollups (default 7)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        if args.command is not None:
+            if args.monitor:
+                raise InputError("--monitor cannot be combined with a subcommand")
+            return int(args.handler(args))
+        if args.monitor:
+            return int(importlib.import_module(MONITOR_MODULE).run(args))
+        return int(importlib.import_module(DEMO_MODULE).run_demo(args))
+    except InputError as exc:
+        print(f"main.py: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
