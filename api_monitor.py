@@ -1,0 +1,266 @@
+"""The monitor's JSON API: metrics history, live feed, health, verification, stress test.
+
+Hot path: ``GET /api/metrics`` answers come from a per-tick cache of encoded bytes
+(keyed by query string and the newest sample's timestamp), and default-window queries
+are served from the in-memory ring buffer, so most requests neither query SQLite nor
+encode JSON.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from api_params import metric_list, query_float, query_int, time_range
+from config import METRIC_CATALOG, metric_info
+from errors import InputError
+from metrics_collector import Sample, fresh_reading, host_facts
+from monitor import Services
+from stress import StressBusyError, validate_request
+
+logger = logging.getLogger(__name__)
+
+blueprint = Blueprint("monitor_api", __name__, url_prefix="/api")
+
+DEFAULT_LIMIT = 300
+MAX_LIMIT = 10_000
+REALTIME_WINDOW_S = 300.0
+REALTIME_MAX_SAMPLES = 2000
+
+
+class TickCache:
+    """Encoded responses valid until the next tick (bounded, thread-safe)."""
+
+    def __init__(self, max_entries: int = 128) -> None:
+        self.max_entries = max_entries
+        self._tick: float | None = None
+        self._entries: OrderedDict[bytes, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, tick: float | None, key: bytes) -> bytes | None:
+        with self._lock:
+            if tick != self._tick:
+                return None
+            body = self._entries.get(key)
+            if body is not None:
+                self._entries.move_to_end(key)
+            return body
+
+    def put(self, tick: float | None, key: bytes, body: bytes) -> None:
+        with self._lock:
+            if tick != self._tick:
+                self._tick, self._entries = tick, OrderedDict()
+            self._entries[key] = body
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+
+def services() -> Services:
+    return current_app.extensions["foresight"]
+
+
+def facts() -> dict[str, Any]:
+    """Host facts, read once per app."""
+    cached = current_app.extensions.get("foresight_host")
+    if cached is None:
+        cached = current_app.extensions["foresight_host"] = host_facts()
+    return cached
+
+
+def known_metrics(svc: Services) -> list[str]:
+    """Catalog metrics plus every metric stored or seen this run, sorted."""
+    latest = svc.latest()
+    names = set(METRIC_CATALOG) | set(svc.store.metric_names())
+    if latest is not None:
+        names |= set(latest.values)
+    return sorted(names)
+
+
+def current_values(svc: Services) -> tuple[float | None, dict[str, float]]:
+    """The newest sample's timestamp and values (from the store after a restart)."""
+    latest = svc.latest()
+    if latest is not None:
+        return latest.timestamp, dict(latest.values)
+    stored = svc.store.latest()
+    if not stored:
+        return None, {}
+    ts = max(t for t, _ in stored.values())
+    return ts, {name: v for name, (t, v) in stored.items() if t == ts}
+
+
+def json_bytes(payload: Any) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _from_buffer(svc: Services, names: list[str], since: float, until: float, limit: int
+                 ) -> dict[str, list[list[float]]] | None:
+    """Raw points from the ring buffer when it holds the whole range within ``limit``."""
+    recent = list(svc.recent)
+    if not recent:
+        return None
+    complete_from = svc.recent_complete_from
+    if len(recent) == svc.recent.maxlen:  # full: older samples have rotated out
+        complete_from = max(complete_from, recent[0].timestamp)
+    if since < complete_from:
+        return None
+    window = [s for s in recent if since <= s.timestamp <= until]
+    if len(window) > limit:
+        return None
+    return {name: [[s.timestamp, s.values[name]] for s in window if name in s.values]
+            for name in names}
+
+
+@blueprint.get("/metrics")
+def get_metrics() -> Response:
+    """History and current values of metrics, downsampled to at most ``limit`` points."""
+    svc = services()
+    cache: TickCache = current_app.extensions["foresight_cache"]
+    tick, current = current_values(svc)
+    key = b"m?" + request.query_string
+    body = cache.get(tick, key)
+    if body is None:
+        now = svc.clock()
+        known = known_metrics(svc)
+        names = metric_list(request.args, known) or known
+        since, until = time_range(request.args, now)
+        limit = query_int(request.args, "limit", DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT)
+        step_s = query_float(request.args, "step", None, minimum=0.001, maximum=1e8)
+        points = None if step_s is not None else _from_buffer(svc, names, since, until, limit)
+        if points is None:
+            rows = svc.store.query(names, since, until, limit, step_s)
+            points = {n: [[t, v] for t, v in rows.get(n, [])] for n in names}
+            effective_step: float | None = svc.store.effective_step(since, until, limit, step_s)
+        else:
+            effective_step = None  # raw points
+        metrics = {}
+        for name in names:
+            info = metric_info(name)
+            value = current.get(name)
+            metrics[name] = {
+                "unit": info.unit, "description": info.description,
+                "warning": info.warning, "critical": info.critical,
+                "current": {"timestamp": tick if value is not None else None, "value": value,
+                            "level": info.level(value).value},
+                "points": points[name]}
+        body = json_bytes({"since": since, "until": until, "limit": limit,
+                           "step_s": effective_step, "metrics": metrics})
+        cache.put(tick, key, body)
+    return Response(body, mimetype="application/json")
+
+
+def _current_block(values: dict[str, float]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for name, value in sorted(values.items()):
+        info = metric_info(name)
+        out[name] = {"value": value, "level": info.level(value).value, "unit": info.unit}
+    return out
+
+
+@blueprint.get("/metrics/realtime")
+def get_realtime() -> Response:
+    """Samples newer than the ``since`` cursor (default: the last 300 s), plus current."""
+    svc = services()
+    now = svc.clock()
+    cursor_given = query_float(request.args, "since", None)
+    if cursor_given is None:
+        since = now - REALTIME_WINDOW_S
+    else:
+        since = now + cursor_given if cursor_given < 0 else cursor_given
+    samples: list[Sample] = [s for s in list(svc.recent) if s.timestamp > since]
+    samples = samples[-REALTIME_MAX_SAMPLES:]
+    tick, current = current_values(svc)
+    if samples:
+        cursor = samples[-1].timestamp
+    else:  # nothing new: the client keeps its cursor
+        cursor = since if cursor_given is not None or tick is None else tick
+    return Response(json_bytes({
+        "cursor": cursor, "server_time": now, "interval_s": svc.settings.interval_s,
+        "samples": [s.to_dict() for s in samples], "current": _current_block(current),
+    }), mimetype="application/json")
+
+
+def health_payload(svc: Services, now: float) -> dict[str, Any]:
+    """The sampler's and store's state (also used by the Prometheus collector)."""
+    stats = svc.tick_stats
+    tick, _ = current_values(svc)
+    age = None if tick is None else max(0.0, now - tick)
+    stale_after_s = max(3 * svc.settings.interval_s, 5.0)
+    if not svc.running:
+        status = "stopped"
+    elif (age is None and now - svc.started_at > stale_after_s) or (
+            age is not None and age > stale_after_s):
+        status = "degraded"
+    else:
+        status = "ok"
+    store_stats = svc.store.stats()
+    return {
+        "status": status, "uptime_s": round(now - svc.started_at, 3),
+        "interval_s": svc.settings.interval_s,
+        "last_sample_age_s": None if age is None else round(age, 3),
+        "ticks": stats.ticks, "missed_ticks": stats.missed, "tick_errors": stats.errors,
+        "jitter_ms": stats.jitter_ms(), "stage_errors": svc.stage_errors,
+        "stages": len(svc.stages),
+        "store": {"path": str(svc.store.path), "size_bytes": svc.store.size_bytes(),
+                  "samples": store_stats["values"], "metrics": store_stats["metrics"],
+                  "retention_days": svc.store.retention_days},
+        "host": facts(),
+    }
+
+
+@blueprint.get("/system/health")
+def get_health() -> Response:
+    """Sampler status, last sample age, jitter, missed ticks, store size, uptime."""
+    svc = services()
+    return jsonify(health_payload(svc, svc.clock()))
+
+
+@blueprint.get("/verification")
+def get_verification() -> Response:
+    """Evidence the data is real: a fresh psutil reading next to the stored one."""
+    svc = services()
+    tick, stored = current_values(svc)
+    fresh_at = svc.clock()
+    fresh = fresh_reading()
+    host = facts()
+    return jsonify({
+        "psutil_version": host["psutil_version"], "pid": host["pid"], "host": host,
+        "samples": {"ticks_this_run": svc.tick_stats.ticks,
+                    "in_memory": len(svc.recent),
+                    "stored_values": svc.store.stats()["values"],
+                    "metrics": len(svc.store.metric_names())},
+        "stored": {"timestamp": tick, "values": stored},
+        "fresh": {"timestamp": fresh_at, "values": fresh},
+        "difference": {name: round(value - stored[name], 3)
+                       for name, value in fresh.items() if name in stored},
+    })
+
+
+def _json_body() -> Any:
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise InputError(f"the body must be JSON (got a parse error: {exc})") from None
+
+
+@blueprint.route("/stress-test", methods=["GET", "POST", "DELETE"])
+def stress_test() -> tuple[Response, int] | Response:
+    """POST starts a bounded CPU burn, GET reports it, DELETE cancels it."""
+    svc = services()
+    controller = svc.stress
+    if request.method == "GET":
+        return jsonify(controller.status().to_dict())
+    if request.method == "DELETE":
+        return jsonify(controller.cancel().to_dict())
+    seconds, cores = validate_request(_json_body(), controller.max_cores)
+    try:
+        status = controller.start(seconds, cores, svc.clock())
+    except StressBusyError as exc:
+        return jsonify({"error": str(exc)}), 409
+    return jsonify(status.to_dict()), 202

@@ -1,0 +1,69 @@
+"""Query-string parsing for the JSON API: every bad value becomes an InputError (HTTP 400)."""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from errors import InputError
+
+
+def query_float(args: Mapping[str, str], name: str, default: float | None, *,
+                minimum: float | None = None, maximum: float | None = None) -> float | None:
+    """Parse a finite number from ``args[name]`` within [minimum, maximum]."""
+    raw = args.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InputError(f"{name} must be a number (got {raw!r})") from None
+    if not math.isfinite(value):
+        raise InputError(f"{name} must be a finite number (got {raw!r})")
+    if minimum is not None and value < minimum:
+        raise InputError(f"{name} must be >= {minimum:g} (got {raw!r})")
+    if maximum is not None and value > maximum:
+        raise InputError(f"{name} must be <= {maximum:g} (got {raw!r})")
+    return value
+
+
+def query_int(args: Mapping[str, str], name: str, default: int, *, minimum: int,
+              maximum: int) -> int:
+    """Parse a whole number from ``args[name]`` within [minimum, maximum]."""
+    raw = args.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InputError(f"{name} must be a whole number from {minimum} to {maximum} "
+                         f"(got {raw!r})") from None
+    if not minimum <= value <= maximum:
+        raise InputError(f"{name} must be a whole number from {minimum} to {maximum} "
+                         f"(got {raw!r})")
+    return value
+
+
+def time_range(args: Mapping[str, str], now: float, default_window_s: float = 300.0
+               ) -> tuple[float, float]:
+    """Parse ``since``/``until`` (epoch seconds; a negative value is seconds before now)."""
+    since = query_float(args, "since", None)
+    until = query_float(args, "until", None)
+    until = now if until is None else (now + until if until < 0 else until)
+    since = until - default_window_s if since is None else (now + since if since < 0
+                                                             else since)
+    if since > until:
+        raise InputError(f"since must be <= until (got since={since:g}, until={until:g})")
+    return since, until
+
+
+def metric_list(args: Mapping[str, str], known: list[str]) -> list[str] | None:
+    """Parse ``metric=a,b``; None means all. Unknown names raise, listing the known ones."""
+    raw = args.get("metric")
+    if raw is None or raw.strip() == "":
+        return None
+    names = list(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise InputError(f"unknown metric(s) {', '.join(repr(n) for n in unknown)}; "
+                         f"known metrics: {', '.join(known)}")
+    return names

@@ -1,0 +1,302 @@
+"""Sources of samples (psutil, HTTP probe, SQL probe) and the APScheduler sampling job.
+
+Every psutil call in Foresight lives in this module. Rates come from counter deltas
+between ticks: the first tick only primes them, and a counter that goes backwards
+(reboot, interface reset, wrap) re-primes instead of producing a negative rate.
+CPU utilisation is computed from ``cpu_times`` deltas kept here rather than from
+``psutil.cpu_percent(interval=None)``, whose process-global baseline any other caller
+(e.g. the verification endpoint) would silently reset.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import platform
+import socket
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import psutil
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from storage import MetricStore
+
+logger = logging.getLogger(__name__)
+
+SAMPLE_JOB_ID = "foresight-sample"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One collector tick: epoch-seconds timestamp and ``{metric: value}`` in catalog units."""
+
+    timestamp: float
+    values: Mapping[str, float]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "values", MappingProxyType(dict(self.values)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"timestamp": self.timestamp, "values": dict(self.values)}
+
+
+def _clamp_percent(value: float) -> float:
+    return min(100.0, max(0.0, float(value)))
+
+
+def _busy_idle(times: Any) -> tuple[float, float]:
+    """Return (total, idle) seconds of one ``cpu_times`` record, psutil's way."""
+    fields = times._asdict()
+    total = sum(fields.values())
+    # On Linux guest time is already counted in user/nice.
+    total -= fields.get("guest", 0.0) + fields.get("guest_nice", 0.0)
+    idle = fields.get("idle", 0.0) + fields.get("iowait", 0.0)
+    return total, idle
+
+
+def existing_dir(path: Path) -> Path:
+    """The nearest existing directory at or above ``path`` (for ``disk_usage``)."""
+    path = Path(path).absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+class MetricsCollector:
+    """Read this host and the probes; ``collect(now)`` returns one ``Sample``.
+
+    ``probe_url`` None skips the HTTP probe; ``store`` None skips the SQL probe.
+    """
+
+    def __init__(self, data_dir: Path, probe_url: str | None, store: MetricStore | None = None,
+                 *, probe_timeout_s: float = 1.0) -> None:
+        self.data_dir = Path(data_dir)
+        self.probe_url = probe_url
+        self.store = store
+        self.probe_timeout_s = probe_timeout_s
+        self._cpu_times: list[tuple[float, float]] | None = None
+        self._counters: dict[str, float] = {}
+        self._counters_at: float | None = None
+        self._lock = threading.Lock()  # collect() from the scheduler and from tests/CLI
+        self.counters: dict[str, float] = {}  # latest raw byte counters (for /metrics)
+
+    # -- psutil sources --------------------------------------------------------------
+    def prime(self) -> None:
+        """Take the first CPU and counter readings so the next ``collect`` has rates."""
+        with self._lock:
+            self._cpu_sample()
+            self._counter_rates(time.time())
+
+    def _cpu_sample(self) -> dict[str, float]:
+        per_core = [_busy_idle(t) for t in psutil.cpu_times(percpu=True)]
+        previous, self._cpu_times = self._cpu_times, per_core
+        if previous is None or len(previous) != len(per_core):
+            return {}
+        out: dict[str, float] = {}
+        busy_sum = total_sum = 0.0
+        for core, ((total, idle), (total0, idle0)) in enumerate(zip(per_core, previous)):
+            d_total, d_idle = total - total0, idle - idle0
+            if d_total < 0 or d_idle < 0:  # counters went backwards: re-prime
+                return {}
+            busy_sum += max(d_total - d_idle, 0.0)
+            total_sum += d_total
+            out[f"cpu_core{core}_percent"] = (
+                _clamp_percent(100.0 * (d_total - d_idle) / d_total) if d_total > 0 else 0.0)
+        out["cpu_percent"] = _clamp_percent(100.0 * busy_sum / total_sum) if total_sum > 0 \
+            else 0.0
+        return out
+
+    def _counter_rates(self, now: float) -> dict[str, float]:
+        counters: dict[str, float] = {}
+        disk = psutil.disk_io_counters()
+        if disk is not None:  # None in some containers
+            counters["disk_read_bytes"] = float(disk.read_bytes)
+            counters["disk_write_bytes"] = float(disk.write_bytes)
+        net = psutil.net_io_counters()
+        if net is not None:
+            counters["net_recv_bytes"] = float(net.bytes_recv)
+            counters["net_sent_bytes"] = float(net.bytes_sent)
+        previous, then = self._counters, self._counters_at
+        self._counters, self._counters_at = counters, now
+        self.counters = counters
+        rates: dict[str, float] = {}
+        if then is None or now <= then:
+            return rates
+        for name, value in counters.items():
+            if name in previous and value >= previous[name]:
+                rates[f"{name}_per_s"] = (value - previous[name]) / (now - then)
+        return rates
+
+    def _host(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        out["memory_percent"] = _clamp_percent(psutil.virtual_memory().percent)
+        out["swap_percent"] = _clamp_percent(psutil.swap_memory().percent)
+        usage = psutil.disk_usage(str(existing_dir(self.data_dir)))
+        out["disk_percent"] = _clamp_percent(usage.percent)
+        out["disk_used_gb"] = usage.used / 1e9
+        out["load1"] = float(psutil.getloadavg()[0])
+        out["process_count"] = float(len(psutil.pids()))
+        return out
+
+    # -- application probes ------------------------------------------------------------
+    def _http_probe(self) -> dict[str, float]:
+        if not self.probe_url:
+            return {}
+        host = urllib.parse.urlsplit(self.probe_url).hostname or ""
+        # A proxy from the environment must not sit between us and our own loopback.
+        handlers = [urllib.request.ProxyHandler({})] if host in LOOPBACK_HOSTS else []
+        opener = urllib.request.build_opener(*handlers)
+        started = time.perf_counter()
+        ok = 0.0
+        try:
+            with opener.open(self.probe_url, timeout=self.probe_timeout_s) as response:
+                response.read()
+                ok = 1.0 if 200 <= response.status < 400 else 0.0
+        except urllib.error.HTTPError as exc:  # answered, but not OK: latency is real
+            exc.close()
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            if not isinstance(reason, (TimeoutError, socket.timeout)):
+                logger.debug("HTTP probe of %s failed: %s", self.probe_url, reason)
+                return {"api_success": 0.0}  # no answer: no latency to report
+        elapsed_ms = (time.perf_counter() - started) * 1000.0
+        return {"api_response_ms": elapsed_ms, "api_success": ok}
+
+    def _sql_probe(self, now: float) -> dict[str, float]:
+        if self.store is None:
+            return {}
+        started = time.perf_counter()
+        self.store.probe(now)
+        return {"db_query_ms": (time.perf_counter() - started) * 1000.0}
+
+    def collect(self, now: float) -> Sample:
+        """Read every source once; the timestamp is ``now`` (epoch seconds)."""
+        with self._lock:
+            if self._cpu_times is None:
+                self._cpu_sample()  # first tick primes: no CPU values yet
+                values: dict[str, float] = {}
+            else:
+                values = self._cpu_sample()
+            values.update(self._host())
+            values.update(self._counter_rates(now))
+        values.update(self._http_probe())
+        values.update(self._sql_probe(now))
+        return Sample(now, {k: v for k, v in values.items() if math.isfinite(v)})
+
+
+def fresh_reading() -> dict[str, float]:
+    """A reading taken now, independent of the collector (for /api/verification).
+
+    CPU is measured over a 0.1 s window with its own baseline.
+    """
+    return {
+        "cpu_percent": _clamp_percent(psutil.cpu_percent(interval=0.1)),
+        "memory_percent": _clamp_percent(psutil.virtual_memory().percent),
+        "swap_percent": _clamp_percent(psutil.swap_memory().percent),
+        "load1": float(psutil.getloadavg()[0]),
+        "process_count": float(len(psutil.pids())),
+    }
+
+
+def host_facts() -> dict[str, Any]:
+    """Facts about this host and process, for the dashboard and the health endpoint."""
+    return {
+        "hostname": socket.gethostname(),
+        "platform": platform.platform(),
+        "cpu_count": psutil.cpu_count(logical=True) or os.cpu_count() or 1,
+        "boot_time": psutil.boot_time(),
+        "python": sys.version.split()[0],
+        "psutil_version": psutil.__version__,
+        "pid": os.getpid(),
+    }
+
+
+def cpu_count() -> int:
+    """Logical CPUs on this host (at least 1)."""
+    return psutil.cpu_count(logical=True) or os.cpu_count() or 1
+
+
+# -- scheduling ------------------------------------------------------------------------
+@dataclass(slots=True)
+class TickStats:
+    """Sampler timing: ticks, missed ticks and jitter (actual minus scheduled time).
+
+    Ticks are due at ``origin + k * interval_s``; a run at ``now`` belongs to the latest
+    slot ``k`` due by then, and slots skipped since the previous run count as missed.
+    """
+
+    interval_s: float
+    origin: float
+    ticks: int = 0
+    missed: int = 0
+    errors: int = 0
+    last_tick_at: float | None = None
+    _last_slot: int | None = None
+    jitter_s: deque[float] = field(default_factory=lambda: deque(maxlen=600))
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, now: float) -> float:
+        """Count a tick that started at ``now``; return its jitter in seconds."""
+        with self.lock:
+            slot = max(0, math.floor((now - self.origin) / self.interval_s + 1e-3))
+            jitter = max(0.0, now - (self.origin + slot * self.interval_s))
+            if self._last_slot is not None and slot > self._last_slot + 1:
+                self.missed += slot - self._last_slot - 1
+            self._last_slot = slot
+            self.ticks += 1
+            self.last_tick_at = now
+            self.jitter_s.append(jitter)
+            return jitter
+
+    def jitter_ms(self) -> dict[str, float | None]:
+        """p50, p99 and max of recent jitter, in milliseconds (None before any tick)."""
+        with self.lock:
+            values = sorted(self.jitter_s)
+        if not values:
+            return {"p50": None, "p99": None, "max": None}
+
+        def pick(q: float) -> float:
+            return round(values[min(len(values) - 1, int(q * len(values)))] * 1000.0, 3)
+        return {"p50": pick(0.5), "p99": pick(0.99), "max": round(values[-1] * 1000.0, 3)}
+
+
+def make_scheduler() -> BackgroundScheduler:
+    """A UTC BackgroundScheduler (not started: the caller starts and stops it)."""
+    return BackgroundScheduler(timezone=timezone.utc)
+
+
+def schedule_sampling(scheduler: BackgroundScheduler, stats: TickStats,
+                      tick: Callable[[float], object]) -> None:
+    """Add the one sampling job: ``tick(now)`` every ``stats.interval_s`` from origin.
+
+    ``max_instances=1`` and ``coalesce=True``: a slow tick delays the next one rather
+    than stacking runs; slots that pass meanwhile are counted as missed by ``stats``.
+    """
+    def job() -> None:
+        now = time.time()
+        stats.record(now)
+        try:
+            tick(now)
+        except Exception:  # logged with traceback, counted and shown by /api/system/health
+            stats.errors += 1
+            logger.exception("sampling tick at %.3f failed", now)
+
+    scheduler.add_job(
+        job, IntervalTrigger(seconds=stats.interval_s,
+                             start_date=datetime.fromtimestamp(stats.origin, timezone.utc)),
+        id=SAMPLE_JOB_ID, name="sample this host", max_instances=1, coalesce=True,
+        misfire_grace_time=max(1, math.ceil(stats.interval_s)), replace_existing=True)
