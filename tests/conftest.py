@@ -19,3 +19,54 @@ def shared_data() -> Path:
         pytest.skip(f"shared data folder not found at {SHARED_DATA} "
                     "(benchmarks and data tests need ../shared/data)")
     return SHARED_DATA
+
+
+# -- live monitor fixtures (issue 2): a real store in tmp_path, a fake clock ---------------
+class FakeClock:
+    """A clock the test moves by hand; pass ``clock()`` as ``now``."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> float:
+        self.now += seconds
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    """An empty MetricStore in tmp_path (closed afterwards)."""
+    from storage import MetricStore
+    with MetricStore(tmp_path / "store" / "foresight.db") as s:
+        yield s
+
+
+@pytest.fixture
+def services(tmp_path: Path, clock: FakeClock):
+    """Monitor services on a tmp data dir: real store and psutil collector, no HTTP
+    probe, scheduler not started, the API reading time from ``clock``."""
+    from config import Settings
+    from monitor import build_services, stop
+    svc = build_services(Settings(data_dir=tmp_path / "data"), now=clock())
+    svc.clock = clock
+    yield svc
+    stop(svc)
+
+
+@pytest.fixture
+def app(services):
+    from dashboard import create_app
+    return create_app({"TESTING": True}, services=services)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
