@@ -84,8 +84,8 @@ def _register_auth(app: Flask) -> None:
     @app.before_request
     def require_token() -> Response | None:
         token = current_app.config.get("TOKEN")
-        if not token or request.method in SAFE_METHODS:
-            return None
+        if not token or request.method in SAFE_METHODS or request.routing_exception:
+            return None  # nothing to protect (a 404/405 follows for unrouted requests)
         header = request.headers.get("Authorization", "")
         scheme, _, given = header.partition(" ")
         if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(),

@@ -168,9 +168,9 @@ def start(services: Services, now: float | None = None) -> None:
 
 def stop(services: Services) -> None:
     """Stop the scheduler, any stress test, and close the store (idempotent)."""
-    if services.running:
+    if services.scheduler.running:
         services.scheduler.shutdown(wait=True)
-        services.running = False
+    services.running = False
     services.stress.stop()
     services.store.close()
 
