@@ -22,7 +22,7 @@ from errors import InputError
 logger = logging.getLogger("foresight")
 
 # Modules that add subcommands, in the order their help is listed.
-COMMAND_MODULES: tuple[str, ...] = ("cli_store",)
+COMMAND_MODULES: tuple[str, ...] = ("cli_store", "cli_forecast", "cli_scaling")
 MONITOR_MODULE = "monitor"   # run(args) -> int, for --monitor
 DEMO_MODULE = "cli_scaling"  # run_demo(args) -> int, for no subcommand
 
