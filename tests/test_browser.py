@@ -18,6 +18,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -44,17 +45,22 @@ def _get_json(url: str) -> dict:
         return json.loads(resp.read())
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The real monitor on a free port; yields its base URL."""
+def _require_browser() -> None:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} not found: install Debian's chromium "
                     "(`make test` does it with apt) to run the browser tests")
     pytest.importorskip("playwright.sync_api",
                         reason="the playwright pip package is missing (requirements-dev.txt)")
-    tmp = tmp_path_factory.mktemp("browser")
+
+
+@contextmanager
+def _run_monitor(tmp: Path, token: str | None = None) -> Iterator[str]:
+    """Run the real monitor on a free port for the ``with`` block; yield its base URL."""
+    _require_browser()
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("FORESIGHT_TOKEN", "METRICS_INTERVAL")}
+    if token is not None:
+        env["FORESIGHT_TOKEN"] = token
     log_path = tmp / "server.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
@@ -85,6 +91,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real monitor (no token) on a free port; yields its base URL."""
+    with _run_monitor(tmp_path_factory.mktemp("browser")) as base:
+        yield base
 
 
 @pytest.fixture
@@ -232,3 +245,37 @@ def test_dashboard_live_charts_range_and_stress(server: str, shot_dir: Path) -> 
     unexpected = [e for e in errors if "status of 400" not in e]
     assert not unexpected, unexpected
     print(f"screenshots in {shot_dir}")
+
+
+def test_token_is_asked_for_and_used(tmp_path: Path) -> None:
+    """With FORESIGHT_TOKEN set, Start fails with 401 until the token is pasted."""
+    from playwright.sync_api import sync_playwright
+
+    token = "s3cret-browser-token"
+    with _run_monitor(tmp_path, token=token) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
+                                     headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(f"{base}/")
+            assert page.locator("#token-box").is_visible()
+            page.get_by_label("Seconds").fill("5")
+            page.get_by_label("Cores").fill("1")
+            page.get_by_role("button", name="Start").click()
+            page.wait_for_function("() => !document.querySelector('#stress-error').hidden",
+                                   timeout=5_000)
+            assert "401" in page.locator("#stress-error").inner_text()
+            page.get_by_label("API token").fill(token)
+            page.get_by_role("button", name="Use token").click()
+            assert page.evaluate("() => sessionStorage.getItem('foresight.token')") == token
+            page.get_by_role("button", name="Start").click()
+            page.wait_for_function(
+                "() => document.querySelector('#stress-status').textContent.startsWith('Burning')",
+                timeout=10_000)
+            assert page.locator("#stress-error").is_hidden()
+            page.get_by_role("button", name="Cancel").click()
+            page.wait_for_function(
+                "() => document.querySelector('#stress-status').textContent.startsWith('Idle')",
+                timeout=10_000)
+        finally:
+            browser.close()
