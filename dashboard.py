@@ -140,6 +140,7 @@ def create_app(test_config: Mapping[str, Any] | None = None,
             retention_days=float(app.config["RETENTION_DAYS"]), token=app.config["TOKEN"]))
     app.extensions["foresight"] = services
     app.extensions["foresight_cache"] = api_monitor.TickCache()
+    app.extensions["foresight_fragments"] = api_monitor.PointFragments()
     app.extensions["foresight_registry"] = make_registry(services)
     _register_errors(app)
     _register_auth(app)

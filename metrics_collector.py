@@ -37,6 +37,7 @@ from storage import MetricStore
 logger = logging.getLogger(__name__)
 
 SAMPLE_JOB_ID = "foresight-sample"
+VALUE_DECIMALS = 4  # values are rounded to this many decimals, timestamps to 1 ms
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
@@ -184,7 +185,7 @@ class MetricsCollector:
         return {"db_query_ms": (time.perf_counter() - started) * 1000.0}
 
     def collect(self, now: float) -> Sample:
-        """Read every source once; the timestamp is ``now`` (epoch seconds)."""
+        """Read every source once; the timestamp is ``now`` (epoch seconds, to 1 ms)."""
         with self._lock:
             if self._cpu_times is None:
                 self._cpu_sample()  # first tick primes: no CPU values yet
@@ -195,7 +196,9 @@ class MetricsCollector:
             values.update(self._counter_rates(now))
         values.update(self._http_probe())
         values.update(self._sql_probe(now))
-        return Sample(now, {k: v for k, v in values.items() if math.isfinite(v)})
+        # Rounded well below measurement noise: shorter JSON on every API response.
+        return Sample(round(now, 3), {k: round(v, VALUE_DECIMALS) for k, v in values.items()
+                                      if math.isfinite(v)})
 
 
 def fresh_reading() -> dict[str, float]:
