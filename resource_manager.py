@@ -1,0 +1,438 @@
+"""The simulated resource pool the scaling engine drives, and the executor interface.
+
+Instances move ``pending -> booting -> ready -> draining -> terminated``. Only *ready*
+instances serve demand; every instance that is not terminated is billed (cloud
+providers bill from launch, not from readiness). Time is passed in as ``now`` (epoch
+seconds); the pool never reads a clock, so replay, the demo and the live monitor share
+one code path. A real platform plugs in through an :class:`Executor`: the simulated pool
+is the default, :class:`WebhookExecutor` POSTs the desired count to a URL.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import time
+import urllib.error
+import urllib.request
+from collections import deque
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Callable, Protocol
+
+from config import env_float
+from errors import InputError
+
+logger = logging.getLogger(__name__)
+
+DAY_S = 86_400.0
+DEFAULT_BOOT_S = 300.0
+DEFAULT_PENDING_S = 30.0   # part of the boot lag spent waiting for a host
+DEFAULT_DRAIN_S = 60.0     # connection draining before an instance stops
+DEFAULT_STORAGE_GB = 100.0
+
+
+class InstanceState(str, Enum):
+    """Lifecycle of one simulated instance."""
+
+    PENDING = "pending"
+    BOOTING = "booting"
+    READY = "ready"
+    DRAINING = "draining"
+    TERMINATED = "terminated"
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceSize:
+    """An instance type: capacity in demand units and price per instance-hour (USD)."""
+
+    name: str
+    capacity_units: float
+    price_per_hour: float
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "capacity_units": self.capacity_units,
+                "price_per_hour": self.price_per_hour}
+
+
+# One "standard" instance at 100 % serves one demand unit (DESIGN.md, "Scaling model").
+SIZES: dict[str, InstanceSize] = {s.name: s for s in (
+    InstanceSize("standard", 1.0, 0.10),
+    InstanceSize("large", 2.0, 0.20),
+    InstanceSize("xlarge", 4.0, 0.40),
+)}
+
+
+@dataclass(slots=True)
+class _Instance:
+    """Mutable bookkeeping for one instance (internal; see InstanceInfo for output)."""
+
+    id: int
+    size: InstanceSize
+    state: InstanceState
+    launched_s: float
+    booting_at_s: float
+    ready_at_s: float
+    end_s: float = float("inf")     # billing stops here (end of draining / failure)
+    healthy: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceInfo:
+    """A read-only snapshot of one instance."""
+
+    id: int
+    size: str
+    state: InstanceState
+    launched_s: float
+    ready_at_s: float
+    healthy: bool
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "size": self.size, "state": self.state.value,
+                "launched_s": self.launched_s, "ready_at_s": self.ready_at_s,
+                "healthy": self.healthy}
+
+
+@dataclass(frozen=True, slots=True)
+class PoolEvent:
+    """One entry of the pool's event log (launch, ready, drain, terminate, fail, ...)."""
+
+    timestamp: float
+    kind: str
+    instance_id: int | None
+    detail: str
+
+    def to_dict(self) -> dict:
+        return {"timestamp": self.timestamp, "kind": self.kind,
+                "instance_id": self.instance_id, "detail": self.detail}
+
+
+@dataclass(frozen=True, slots=True)
+class PoolState:
+    """What the engine sees of the pool at ``timestamp`` (counts, capacity, money)."""
+
+    timestamp: float
+    ready: int
+    booting: int          # pending + booting: launched, not yet serving
+    draining: int
+    min_instances: int
+    max_instances: int
+    size: InstanceSize
+    cost_total: float     # USD since the pool was created
+    cost_today: float     # USD since 00:00 UTC of ``timestamp``'s day (tick resolution)
+    daily_budget: float   # USD per day (COST_THRESHOLD)
+    storage_gb: float
+    boot_s: float
+
+    @property
+    def desired(self) -> int:
+        """Instances that are serving or will serve (ready + booting)."""
+        return self.ready + self.booting
+
+    @property
+    def ready_count(self) -> int:
+        """Ready instances as of the last tick (the replay's per-step hot path)."""
+        return sum(1 for i in self._live if i.state is InstanceState.READY)
+
+    def ready_capacity(self) -> float:
+        """Demand units the ready instances serve at 100 % utilisation."""
+        return self.ready * self.size.capacity_units
+
+    def to_dict(self) -> dict:
+        return {"timestamp": self.timestamp, "ready": self.ready, "booting": self.booting,
+                "draining": self.draining, "desired": self.desired,
+                "min_instances": self.min_instances, "max_instances": self.max_instances,
+                "size": self.size.to_dict(), "cost_total": round(self.cost_total, 6),
+                "cost_today": round(self.cost_today, 6), "daily_budget": self.daily_budget,
+                "storage_gb": self.storage_gb, "boot_s": self.boot_s}
+
+
+def default_max_instances() -> int:
+    """MAX_INSTANCES from the environment (default 10)."""
+    return int(env_float("MAX_INSTANCES", 10, minimum=1, maximum=10_000))
+
+
+def default_daily_budget() -> float:
+    """COST_THRESHOLD from the environment: USD per day (default 25, above 10 x $0.10 x 24 h)."""
+    return env_float("COST_THRESHOLD", 25.0, minimum=0.0)
+
+
+class ResourcePool:
+    """A simulated pool of instances with boot lag, draining, health checks and cost.
+
+    ``boot_s`` is the time from launch to ready (``pending_s`` of it pending, the rest
+    booting); ``drain_s`` is how long a removed ready instance keeps billing while it
+    drains. ``initial`` instances start ready at ``start_s``. Call :meth:`tick` with a
+    non-decreasing ``now`` to advance the lifecycle and the bill.
+    """
+
+    def __init__(self, *, start_s: float, min_instances: int = 1,
+                 max_instances: int | None = None, initial: int | None = None,
+                 boot_s: float = DEFAULT_BOOT_S, pending_s: float = DEFAULT_PENDING_S,
+                 drain_s: float = DEFAULT_DRAIN_S, size: str = "standard",
+                 daily_budget: float | None = None, storage_gb: float = DEFAULT_STORAGE_GB,
+                 max_events: int = 10_000) -> None:
+        max_instances = default_max_instances() if max_instances is None else max_instances
+        if min_instances < 0:
+            raise InputError(f"min instances must be >= 0 (got {min_instances})")
+        if max_instances < max(1, min_instances):
+            raise InputError(f"max instances must be >= max(1, min instances) "
+                             f"(got max {max_instances}, min {min_instances})")
+        if not boot_s >= 0 or not drain_s >= 0:
+            raise InputError(f"boot and drain times must be >= 0 s (got {boot_s}, {drain_s})")
+        if size not in SIZES:
+            raise InputError(f"unknown instance size {size!r} (known: {', '.join(SIZES)})")
+        self.min_instances = int(min_instances)
+        self.max_instances = int(max_instances)
+        self.boot_s = float(boot_s)
+        self.pending_s = min(float(pending_s), self.boot_s)
+        self.drain_s = float(drain_s)
+        self.size = SIZES[size]
+        self.daily_budget = default_daily_budget() if daily_budget is None else daily_budget
+        self.storage_gb = float(storage_gb)
+        self.events: deque[PoolEvent] = deque(maxlen=max_events)
+        self._ids = itertools.count(1)
+        self._live: list[_Instance] = []
+        self._last_s = float(start_s)
+        self._day = int(start_s // DAY_S)
+        self.cost_total = 0.0
+        self._cost_at_day_start = 0.0
+        self.instance_seconds = 0.0
+        count = self.min_instances if initial is None else int(initial)
+        for _ in range(min(max(count, self.min_instances), self.max_instances)):
+            inst = self._launch(start_s, "initial capacity")
+            inst.state, inst.booting_at_s, inst.ready_at_s = (
+                InstanceState.READY, start_s, start_s)
+
+    # ---- lifecycle -------------------------------------------------------------------
+    def _launch(self, now: float, reason: str) -> _Instance:
+        inst = _Instance(next(self._ids), self.size, InstanceState.PENDING, now,
+                         now + self.pending_s, now + self.boot_s)
+        self._live.append(inst)
+        self.events.append(PoolEvent(now, "launch", inst.id, reason))
+        return inst
+
+    def _end(self, inst: _Instance, now: float, end_s: float, kind: str,
+             detail: str) -> None:
+        """Stop ``inst`` billing at ``end_s``: draining until then, or terminated now."""
+        inst.end_s = end_s
+        inst.state = InstanceState.DRAINING if end_s > now else InstanceState.TERMINATED
+        self.events.append(PoolEvent(now, kind, inst.id, detail))
+
+    def tick(self, now: float) -> None:
+        """Advance instance states and the bill to ``now`` (epoch s), and run health checks."""
+        if now < self._last_s:
+            raise ValueError(f"time went backwards: {now} < {self._last_s}")
+        last = self._last_s
+        keep: list[_Instance] = []
+        for inst in self._live:
+            # Bill the overlap of [launched, end) with [last, now).
+            billed = min(now, inst.end_s) - max(last, inst.launched_s)
+            if billed > 0:
+                self.cost_total += billed / 3600.0 * inst.size.price_per_hour
+                self.instance_seconds += billed
+            if inst.end_s <= now:
+                if inst.state is not InstanceState.TERMINATED:
+                    inst.state = InstanceState.TERMINATED
+                    self.events.append(PoolEvent(inst.end_s, "terminated", inst.id, ""))
+                continue
+            if inst.state is InstanceState.PENDING and now >= inst.booting_at_s:
+                inst.state = InstanceState.BOOTING
+            if inst.state is InstanceState.BOOTING and now >= inst.ready_at_s:
+                inst.state = InstanceState.READY
+                self.events.append(PoolEvent(inst.ready_at_s, "ready", inst.id, ""))
+            keep.append(inst)
+        self._live = keep
+        self._last_s = now
+        day = int(now // DAY_S)
+        if day != self._day:
+            self._day, self._cost_at_day_start = day, self.cost_total
+        self._health_check(now)
+
+    def _health_check(self, now: float) -> None:
+        """Replace every failed instance: stop billing it now and launch a successor."""
+        for inst in [i for i in self._live if not i.healthy and i.end_s > now]:
+            self._end(inst, now, now, "failed", "health check failed; replacing")
+            self._launch(now, f"replacement for instance {inst.id}")
+        self._live = [i for i in self._live if i.end_s > now]
+
+    def mark_failed(self, instance_id: int, now: float) -> None:
+        """Make ``instance_id`` fail its next health check (simulated fault)."""
+        for inst in self._live:
+            if inst.id == instance_id:
+                inst.healthy = False
+                self.events.append(PoolEvent(now, "unhealthy", inst.id, "fault injected"))
+                return
+        raise InputError(f"no live instance with id {instance_id}")
+
+    # ---- scaling ---------------------------------------------------------------------
+    def _active(self) -> list[_Instance]:
+        return [i for i in self._live if i.state in
+                (InstanceState.PENDING, InstanceState.BOOTING, InstanceState.READY)]
+
+    def scale_to(self, target: int, now: float, reason: str = "") -> int:
+        """Launch or remove instances so ``target`` are ready or on their way.
+
+        ``target`` is clamped to [min, max]; the clamped value is returned. Removal
+        cancels not-yet-ready instances first (newest first, billing stops at once),
+        then drains the newest ready ones for ``drain_s``.
+        """
+        self.tick(now)
+        target = max(self.min_instances, min(self.max_instances, int(target)))
+        active = self._active()
+        if target > len(active):
+            for _ in range(target - len(active)):
+                self._launch(now, reason)
+        elif target < len(active):
+            surplus = len(active) - target
+            not_ready = [i for i in active if i.state is not InstanceState.READY]
+            ready = [i for i in active if i.state is InstanceState.READY]
+            for inst in sorted(not_ready, key=lambda i: -i.launched_s)[:surplus]:
+                self._end(inst, now, now, "cancel", reason)
+                surplus -= 1
+            for inst in sorted(ready, key=lambda i: -i.ready_at_s)[:surplus]:
+                self._end(inst, now, now + self.drain_s, "drain", reason)
+            self._live = [i for i in self._live if i.end_s > now]
+        return target
+
+    def resize(self, size: str, now: float, reason: str = "") -> None:
+        """Use instance size ``size`` for instances launched from now on (vertical tier)."""
+        if size not in SIZES:
+            raise InputError(f"unknown instance size {size!r} (known: {', '.join(SIZES)})")
+        self.tick(now)
+        self.size = SIZES[size]
+        self.events.append(PoolEvent(now, "resize", None, f"{size}: {reason}"))
+
+    def grow_storage(self, storage_gb: float, now: float, reason: str = "") -> None:
+        """Grow attached storage to ``storage_gb`` (vertical tier; storage never shrinks)."""
+        if not storage_gb > self.storage_gb:
+            raise InputError(f"storage can only grow (have {self.storage_gb} GB, "
+                             f"asked {storage_gb} GB)")
+        self.tick(now)
+        self.events.append(PoolEvent(now, "grow_storage", None,
+                                     f"{self.storage_gb:g} -> {storage_gb:g} GB: {reason}"))
+        self.storage_gb = float(storage_gb)
+
+    # ---- views -----------------------------------------------------------------------
+    def counts(self) -> dict[InstanceState, int]:
+        """Instances by state as of the last tick (terminated ones are not kept)."""
+        out = {s: 0 for s in InstanceState}
+        for inst in self._live:
+            out[inst.state] += 1
+        return out
+
+    def state(self, now: float) -> PoolState:
+        """Tick to ``now`` and return the engine's view of the pool."""
+        self.tick(now)
+        ready = booting = draining = 0
+        for inst in self._live:
+            if inst.state is InstanceState.READY:
+                ready += 1
+            elif inst.state is InstanceState.DRAINING:
+                draining += 1
+            else:
+                booting += 1
+        return PoolState(now, ready, booting, draining, self.min_instances,
+                         self.max_instances, self.size, self.cost_total,
+                         self.cost_total - self._cost_at_day_start, self.daily_budget,
+                         self.storage_gb, self.boot_s)
+
+    def ready_count(self) -> int:
+        """Ready instances as of the last tick (the replay's per-step hot path)."""
+        return sum(1 for i in self._live if i.state is InstanceState.READY)
+
+    def ready_capacity(self) -> float:
+        """Demand units served by ready instances as of the last tick."""
+        return sum(i.size.capacity_units for i in self._live
+                   if i.state is InstanceState.READY)
+
+    def instances(self) -> list[InstanceInfo]:
+        """Snapshots of the live (not terminated) instances, oldest first."""
+        return [InstanceInfo(i.id, i.size.name, i.state, i.launched_s, i.ready_at_s,
+                             i.healthy) for i in self._live]
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionResult:
+    """What an executor did with a desired count: success, attempts and any error."""
+
+    executor: str
+    desired: int
+    ok: bool
+    applied: int | None = None
+    attempts: int = 1
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"executor": self.executor, "desired": self.desired, "ok": self.ok,
+                "applied": self.applied, "attempts": self.attempts, "error": self.error}
+
+
+class Executor(Protocol):
+    """Something that makes ``desired`` instances happen (a pool, a webhook, ...)."""
+
+    name: str
+
+    def apply(self, desired: int, now: float, reason: str) -> ExecutionResult: ...
+
+
+@dataclass(slots=True)
+class SimulatedExecutor:
+    """The default executor: applies the desired count to a :class:`ResourcePool`."""
+
+    pool: ResourcePool
+    name: str = field(default="simulated")
+
+    def apply(self, desired: int, now: float, reason: str) -> ExecutionResult:
+        applied = self.pool.scale_to(desired, now, reason)
+        return ExecutionResult(self.name, desired, True, applied)
+
+
+class WebhookExecutor:
+    """POST the desired count as JSON to ``url``, retrying failures with backoff.
+
+    Body: ``{"desired_instances": N, "timestamp": now, "reason": "..."}``; a bearer
+    ``token`` is sent when given. Connection errors, timeouts and HTTP 5xx/429 are
+    retried ``retries`` times, waiting ``backoff_s * 2**k`` seconds; other 4xx are not
+    retried. A failure is logged and returned (``ok=False`` with the error), never
+    dropped. ``sleep`` is injectable so tests need not wait.
+    """
+
+    name = "webhook"
+
+    def __init__(self, url: str, *, timeout_s: float = 5.0, retries: int = 3,
+                 backoff_s: float = 0.5, token: str | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise InputError(f"webhook URL must start with http:// or https:// (got {url!r})")
+        if retries < 0 or not timeout_s > 0 or backoff_s < 0:
+            raise InputError(f"bad webhook settings (retries {retries}, timeout "
+                             f"{timeout_s} s, backoff {backoff_s} s)")
+        self.url, self.timeout_s, self.retries = url, timeout_s, retries
+        self.backoff_s, self.token, self._sleep = backoff_s, token, sleep
+
+    def apply(self, desired: int, now: float, reason: str) -> ExecutionResult:
+        body = json.dumps({"desired_instances": int(desired), "timestamp": now,
+                           "reason": reason}).encode()
+        headers = {"Content-Type": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        error = ""
+        for attempt in range(1, self.retries + 2):
+            request = urllib.request.Request(self.url, data=body, headers=headers,
+                                             method="POST")
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                    response.read()
+                return ExecutionResult(self.name, desired, True, int(desired), attempt)
+            except urllib.error.HTTPError as exc:
+                error = f"HTTP {exc.code} from {self.url}"
+                if exc.code < 500 and exc.code != 429:
+                    break  # the receiver rejected the request: retrying will not help
+            except (urllib.error.URLError, OSError) as exc:
+                error = f"cannot reach {self.url}: {getattr(exc, 'reason', exc)}"
+            if attempt <= self.retries:
+                self._sleep(self.backoff_s * 2 ** (attempt - 1))
+        logger.error("webhook executor failed after %d attempt(s): %s", attempt, error)
+        return ExecutionResult(self.name, desired, False, None, attempt, error)
