@@ -1,0 +1,194 @@
+"""Benchmark the JSON API under load: requests/s and p50/p99 latency with ``wrk``.
+
+In one run, against servers on 127.0.0.1 only:
+
+- the real monitor (``main.py --monitor``, waitress) serving
+  ``GET /api/metrics?limit=300`` for all metrics, over a store seeded with an hour of
+  1-s history so every metric returns its full 300 points;
+- the ceiling: a minimal Flask + waitress app (same thread count) answering a tiny
+  ``jsonify`` and, separately, the very same response bytes from memory.
+
+Target: ≥ 1,000 requests/s with p99 ≤ 25 ms at 10 connections.
+
+    .venv/bin/python bench/bench_api.py                       # 10 s per endpoint
+    .venv/bin/python bench/bench_api.py --duration 30 --connections 10
+
+Needs ``wrk`` (Debian: apt-get install wrk). Writes bench/out/bench_api.json.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from _common import (PYTHON, ROOT, OPENER, free_port, monitor, stop_process,  # noqa: E402
+                     wait_http, write_json)
+
+TARGET_RPS = 1000.0
+TARGET_P99_MS = 25.0
+WAITRESS_THREADS = 8  # what monitor.run uses
+_UNITS_MS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
+
+
+def serve_baseline(port: int, body_path: str) -> None:
+    """The ceiling: a minimal Flask app under waitress (run as a subprocess)."""
+    import logging
+
+    import waitress
+    from flask import Flask, Response, jsonify
+
+    logging.getLogger("waitress").setLevel(logging.ERROR)  # "Task queue depth" under load
+
+    body = Path(body_path).read_bytes()
+    app = Flask("baseline")
+
+    @app.get("/health")
+    def health():  # noqa: ANN202
+        return jsonify(status="ok")
+
+    @app.get("/tiny")
+    def tiny():  # noqa: ANN202
+        return jsonify(status="ok", value=42.0, unit="%")
+
+    @app.get("/same-bytes")
+    def same_bytes():  # noqa: ANN202
+        return Response(body, mimetype="application/json")
+
+    waitress.serve(app, host="127.0.0.1", port=port, threads=WAITRESS_THREADS,
+                   ident="baseline", _quiet=True)
+
+
+def seed_store(data_dir: Path, hours: float) -> int:
+    """Fill a fresh store with ``hours`` of 1-s history ending now (all metrics)."""
+    import numpy as np
+
+    from bench_store import metric_names, synthetic_chunk
+    from storage import MetricStore
+
+    n = int(hours * 3600)
+    end = math.floor(time.time()) - 1
+    rows = synthetic_chunk(metric_names(psutil_cores()), end - n, n, np.random.default_rng(7))
+    with MetricStore(data_dir / "foresight.db") as store:
+        return store.append_many(rows)
+
+
+def psutil_cores() -> int:
+    import psutil
+    return psutil.cpu_count(logical=True) or 1
+
+
+def parse_wrk(text: str) -> dict:
+    """Requests/s, latency percentiles (ms) and error counts from ``wrk --latency``."""
+    out: dict = {}
+    m = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    out["requests_per_s"] = float(m.group(1)) if m else None
+    for pct in ("50", "75", "90", "99"):
+        m = re.search(rf"^\s+{pct}(?:\.000)?%\s+([\d.]+)(us|ms|s|m)\s*$", text, re.M)
+        out[f"p{pct}_ms"] = round(float(m.group(1)) * _UNITS_MS[m.group(2)], 3) if m else None
+    m = re.search(r"(\d+) requests in ([\d.]+)(\w+), ([\d.]+)(\w+) read", text)
+    out["requests"] = int(m.group(1)) if m else None
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    out["non_2xx"] = int(m.group(1)) if m else 0
+    m = re.search(r"Socket errors: (.*)", text)
+    out["socket_errors"] = m.group(1).strip() if m else None
+    return out
+
+
+def run_wrk(url: str, duration_s: float, connections: int, threads: int) -> dict:
+    base = ["wrk", f"-t{threads}", f"-c{connections}", "--latency", "--timeout", "5s"]
+    subprocess.run([*base, "-d2s", url], check=True, capture_output=True)  # warm-up
+    done = subprocess.run([*base, f"-d{duration_s:g}s", url], check=True,
+                          capture_output=True, text=True)
+    result = parse_wrk(done.stdout)
+    result["url"] = url
+    return result
+
+
+def measure(duration_s: float, connections: int, threads: int, seed_hours: float) -> dict:
+    path = "/api/metrics?limit=300"
+    with tempfile.TemporaryDirectory(prefix="foresight-bench-api-") as tmp:
+        data_dir = Path(tmp) / "data"
+        data_dir.mkdir()
+        seeded = seed_store(data_dir, seed_hours)
+        with monitor(data_dir, 1.0, log_path=Path(tmp) / "monitor.log") as (_, base):
+            time.sleep(3.0)  # a few live ticks on top of the seeded hour
+            with OPENER.open(base + path, timeout=10) as resp:
+                body = resp.read()
+            body_path = Path(tmp) / "body.json"
+            body_path.write_bytes(body)
+            import json
+            doc = json.loads(body)
+            points = [len(m.get("points", [])) for m in doc.get("metrics", {}).values()]
+            port = free_port()
+            baseline = subprocess.Popen([PYTHON, __file__, "--serve-baseline", str(port),
+                                         str(body_path)], cwd=ROOT)
+            try:
+                bbase = f"http://127.0.0.1:{port}"
+                wait_http(f"{bbase}/health", proc=baseline)
+                runs = {}
+                for name, url in (("monitor_api_metrics", base + path),
+                                  ("baseline_same_bytes", bbase + "/same-bytes"),
+                                  ("baseline_tiny_json", bbase + "/tiny"),
+                                  # the page's poll: samples since a cursor ~2 s ago
+                                  ("monitor_realtime_poll",
+                                   base + "/api/metrics/realtime?since=-2")):
+                    print(f"  wrk {url} …", file=sys.stderr, flush=True)
+                    runs[name] = run_wrk(url, duration_s, connections, threads)
+            finally:
+                stop_process(baseline)
+    return {
+        "duration_s": duration_s, "connections": connections, "wrk_threads": threads,
+        "seeded_values": seeded, "response_bytes": len(body),
+        "metrics_in_response": len(points), "points_per_metric_max": max(points, default=0),
+        "runs": runs, "targets": {"requests_per_s": TARGET_RPS, "p99_ms": TARGET_P99_MS},
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=10.0,
+                        help="seconds of load per endpoint (default 10)")
+    parser.add_argument("--connections", type=int, default=10, help="open connections (default 10)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    parser.add_argument("--seed-hours", type=float, default=1.0,
+                        help="hours of 1-s history seeded before the run (default 1)")
+    parser.add_argument("--serve-baseline", nargs=2, metavar=("PORT", "BODY"),
+                        help=argparse.SUPPRESS)  # internal: run the ceiling server
+    args = parser.parse_args()
+    if args.serve_baseline:
+        serve_baseline(int(args.serve_baseline[0]), args.serve_baseline[1])
+        return 0
+    if shutil.which("wrk") is None:
+        print("bench_api: wrk not found (Debian: apt-get install wrk)", file=sys.stderr)
+        return 2
+    print(f"bench_api: GET /api/metrics?limit=300 (all metrics), {args.connections} "
+          f"connections, {args.duration:g} s each, waitress {WAITRESS_THREADS} threads")
+    r = measure(args.duration, args.connections, args.threads, args.seed_hours)
+    path = write_json("bench_api", r)
+    print(f"  response: {r['response_bytes']:,} bytes, {r['metrics_in_response']} metrics, "
+          f"≤ {r['points_per_metric_max']} points each")
+    ref = r["runs"]["baseline_same_bytes"]["requests_per_s"] or float("nan")
+    print(f"  {'endpoint':<26}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}"
+          f"{'vs same-bytes':>15}")
+    for name, run in r["runs"].items():
+        rps = run["requests_per_s"] or float("nan")
+        print(f"  {name:<26}{rps:>10,.0f}{run['p50_ms'] or math.nan:>9.2f}"
+              f"{run['p99_ms'] or math.nan:>9.2f}{run['non_2xx']:>9}{rps / ref:>14.2f}x")
+    mon = r["runs"]["monitor_api_metrics"]
+    ok = (mon["requests_per_s"] or 0) >= TARGET_RPS and (mon["p99_ms"] or math.inf) <= TARGET_P99_MS
+    print(f"  target ≥ {TARGET_RPS:,.0f} req/s and p99 ≤ {TARGET_P99_MS:g} ms: "
+          f"{'meets' if ok else 'MISSES'}")
+    print(f"  wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
