@@ -27,10 +27,20 @@
  *   setFutureS(s)  keep s seconds of empty time axis right of "now" (room for forecasts)
  *   api(path, {method, body}) → Promise<JSON>; adds the bearer token if one was given;
  *                  rejects with Error(server's {"error"} text) carrying .status
+ *   series(METRIC) the {x, y} dataset of one metric (e.g. "cpu_core1_percent"), or null
  *   setNote(NAME, text)  a line of text under a chart (e.g. forecast accuracy)
  *   format(value, unit)  human units: 1234567 "B/s" → "1.2 MB/s"
  *   update(NAME?)  redraw one chart (or all) with update("none") after you edit datasets
  * Callbacks run inside try/catch: a failing extension never stops the dashboard.
+ * A metric first seen after the initial load gets its chart during a poll (rare).
+ *
+ * Example (static/js/forecast.js, loaded with `defer` after this file):
+ *   foresight.setFutureS(120);
+ *   foresight.onRangeChange.push(() => drawForecasts());
+ *   foresight.onTick.push(({live}) => { if (live) moveForecasts(); });
+ *   // inside: foresight.charts.cpu_percent.data.datasets.push({label: "forecast",
+ *   //   foresightRole: "forecast", data: [{x, y}, ...], borderDash: [4, 4]});
+ *   //   foresight.update("cpu_percent");
  */
 (() => {
   "use strict";
@@ -47,7 +57,7 @@
     "disk_write_bytes_per_s", "net_recv_bytes_per_s", "net_sent_bytes_per_s",
     "api_response_ms", "api_success", "db_query_ms"];
   const TITLES = {
-    cpu_percent: "CPU", [CORES_KEY]: "CPU per core", load1: "Load average (1 min)",
+    cpu_percent: "CPU", [CORES_KEY]: "CPU per core", load1: "Load (1 min)",
     process_count: "Processes", memory_percent: "Memory", swap_percent: "Swap",
     disk_percent: "Disk space", disk_used_gb: "Disk used", disk_read_bytes_per_s: "Disk read",
     disk_write_bytes_per_s: "Disk write", net_recv_bytes_per_s: "Network received",
@@ -148,6 +158,7 @@
     const list = key ? [fs.charts[key]] : Object.values(fs.charts);
     list.forEach((c) => c && c.update("none"));
   };
+  fs.series = (name) => (series[name] ? series[name].dataset : null);
   fs.setNote = (key, text) => { if (notes[key]) notes[key].textContent = text || ""; };
 
   function runHooks(list, arg) {
