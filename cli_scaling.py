@@ -206,19 +206,21 @@ def run_demo(args: argparse.Namespace) -> int:
     result = replay(scenario.timestamps, scenario.demand, step_s=scenario.step_s,
                     boot_s=300.0, max_instances=default_max_instances(),
                     progress=_progress_printer(True))
-    caught = []
+    flagged_t = scenario.timestamps[flagged]
+    notes = []
     for start, end, label in scenario.events:
-        hits = scenario.timestamps[flagged][(scenario.timestamps[flagged] >= start) &
-                                            (scenario.timestamps[flagged] < end)]
-        when = f"flagged {(hits[0] - start) / 60:.0f} min in" if len(hits) else "not flagged"
-        caught.append(f"{label} on day {(start - scenario.timestamps[0]) / 86_400:.1f}: {when}")
+        if label == "exam period":
+            continue  # expected, recurring load: the forecaster should carry it
+        hits = flagged_t[(flagged_t >= start) & (flagged_t < end)]
+        notes.append(f"the {label} on day {(start - scenario.timestamps[0]) / 86_400:.1f} "
+                     + (f"was flagged {(hits[0] - start) / 60:.0f} min after it began"
+                        if len(hits) else "was not flagged"))
     ratio = accuracy.mase / accuracy.seasonal_naive_mase
     lines = [
-        f"forecast accuracy (1 h ahead, last 30 %): MASE {accuracy.mase:.2f} vs "
-        f"{accuracy.seasonal_naive_mase:.2f} for repeating yesterday "
-        f"({(1 - ratio):+.0%} better); {accuracy.coverage_80:.0%} of actuals inside "
-        f"the 80 % band",
-        f"anomalies: {len(flagged)} of {len(scores):,} steps flagged; " + "; ".join(caught),
+        f"forecast accuracy (1 h ahead, last 30 % of the run): MASE {accuracy.mase:.2f} vs "
+        f"{accuracy.seasonal_naive_mase:.2f} for repeating yesterday ({1 - ratio:.0%} lower "
+        f"error); {accuracy.coverage_80:.0%} of actuals inside the 80 % band",
+        f"anomalies: {len(flagged)} of {len(scores):,} steps flagged; " + "; ".join(notes),
         "", summary_table(result)]
     print("\n".join(lines))
     out_dir = Path(getattr(args, "data_dir", None) or "data")

@@ -198,5 +198,5 @@ def write_report(result: ReplayResult, path: str | Path, *, title: str = "Foresi
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
         raise InputError(f"cannot write the report to {path}: {exc.strerror}") from None
-    logger.info("wrote report %s (%d kB)", path, len(text) // 1024)
+    logger.debug("wrote report %s (%d kB)", path, len(text) // 1024)
     return path
