@@ -35,7 +35,7 @@ from stress import StressController
 logger = logging.getLogger(__name__)
 
 # Modules with install(services) -> None, installed in this order by build_services.
-EXTENSION_MODULES: tuple[str, ...] = ()
+EXTENSION_MODULES: tuple[str, ...] = ("live_scaling",)
 
 RECENT_WINDOW_S = 900.0        # the ring buffer holds this much recent history
 RETENTION_EVERY_S = 3600.0     # how often the retention job runs

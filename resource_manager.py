@@ -131,10 +131,6 @@ class PoolState:
         return self.ready + self.booting
 
     @property
-    def ready_count(self) -> int:
-        """Ready instances as of the last tick (the replay's per-step hot path)."""
-        return sum(1 for i in self._live if i.state is InstanceState.READY)
-
     def ready_capacity(self) -> float:
         """Demand units the ready instances serve at 100 % utilisation."""
         return self.ready * self.size.capacity_units

@@ -1,0 +1,250 @@
+"""The scaling engine in ``--monitor``: this host's load drives the simulated pool.
+
+Installed through ``monitor.EXTENSION_MODULES``: a stage collects ``cpu_percent`` from
+each sample and every ``SCALING_INTERVAL`` seconds (default 15, the HPA's sync period)
+turns it into demand = utilisation x ready instances (this host stands for every
+instance of the pool, so the pool scales on real load), refits a ``LagForecaster`` on
+that demand history now and then, and runs one engine step. Under sustained load above
+the target utilisation the pool therefore climbs towards max (no instance ever relieves
+the host), which is what the dashboard's stress test shows.
+
+Settings (environment): SCALING_INTERVAL (s), SCALING_POLICY (hybrid), SCALING_MODE
+(auto | dry-run | paused), SCALING_BOOT_S (60: a live demo should show instances
+becoming ready within a stress test), MIN_INSTANCES (1), MAX_INSTANCES (10),
+COST_THRESHOLD (USD/day), CONFIDENCE_THRESHOLD.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from config import env_float
+from errors import InputError
+from predictor import LagForecaster
+from resource_manager import InstanceState, ResourcePool
+from scaling_engine import (POLICIES, DemandForecast, EngineMode, ScalingDecision,
+                            ScalingEngine, make_policy)
+
+logger = logging.getLogger(__name__)
+
+EXTRAS_KEY = "live_scaling"
+HISTORY_POINTS = 2880          # 12 h of 15-s decisions
+TRAIN_POINTS = 480             # the forecaster learns from the last 480 decisions
+REFIT_EVERY = 20               # ... refit every 20 decisions (5 min at 15 s)
+QUALITY_WINDOW = 240           # resolved forecasts the accuracy figure is over
+
+
+@dataclass(frozen=True, slots=True)
+class CapacityPoint:
+    """One decision tick for the capacity chart: demand, instances, the forecast used."""
+
+    timestamp: float
+    demand_units: float | None
+    ready: int
+    booting: int
+    target: int
+    forecast_units: float | None      # forecast demand at timestamp + boot lag
+    forecast_upper: float | None
+
+    def to_dict(self) -> dict:
+        return {"timestamp": self.timestamp, "demand_units": self.demand_units,
+                "ready": self.ready, "booting": self.booting, "target": self.target,
+                "forecast_units": self.forecast_units, "forecast_upper": self.forecast_upper}
+
+
+class LiveScaling:
+    """Engine + pool + forecaster for the live monitor; thread-safe (one lock)."""
+
+    def __init__(self, *, now: float, interval_s: float = 15.0, policy: str = "hybrid",
+                 mode: EngineMode = EngineMode.AUTO, boot_s: float = 60.0,
+                 min_instances: int = 1, max_instances: int | None = None,
+                 daily_budget: float | None = None) -> None:
+        if not interval_s > 0:
+            raise InputError(f"SCALING_INTERVAL must be > 0 s (got {interval_s})")
+        self.interval_s, self.boot_s = float(interval_s), float(boot_s)
+        self.pool = ResourcePool(start_s=now, min_instances=min_instances,
+                                 max_instances=max_instances, boot_s=boot_s,
+                                 pending_s=min(10.0, boot_s / 3), drain_s=30.0,
+                                 daily_budget=daily_budget)
+        self.engine = ScalingEngine(
+            make_policy(policy, interval_s=interval_s), self.pool, mode=mode, history=500)
+        self.lead_steps = max(1, math.ceil(boot_s / interval_s))
+        self.horizon = self.lead_steps + 2
+        self.points: deque[CapacityPoint] = deque(maxlen=HISTORY_POINTS)
+        self._demand: deque[float] = deque(maxlen=TRAIN_POINTS)
+        self._times: deque[float] = deque(maxlen=TRAIN_POINTS)
+        self._pending: deque[tuple[float, float, float]] = deque()  # due, forecast, naive
+        self._errors: deque[tuple[float, float]] = deque(maxlen=QUALITY_WINDOW)
+        self._cpu_sum, self._cpu_n = 0.0, 0
+        self._next_due = now + self.interval_s
+        self._last_now = now
+        self._model: LagForecaster | None = None
+        self._since_fit = 0
+        self.last_forecast: DemandForecast | None = None
+        self.lock = threading.Lock()
+
+    # ---- the stage ---------------------------------------------------------------------
+    def stage(self, now: float, sample) -> None:
+        """Monitor stage: accumulate CPU; every interval, decide (``now`` in epoch s)."""
+        cpu = sample.values.get("cpu_percent")
+        if cpu is not None and math.isfinite(cpu):
+            self._cpu_sum += float(cpu)
+            self._cpu_n += 1
+        if now >= self._next_due:
+            self._next_due = max(self._next_due + self.interval_s, now + 0.5 * self.interval_s)
+            self.decide(now)
+
+    def decide(self, now: float) -> ScalingDecision:
+        """Turn the CPU seen since the last decision into demand and run the engine."""
+        with self.lock:
+            now = self._clamp(now)
+            util = self._cpu_sum / self._cpu_n / 100.0 if self._cpu_n else math.nan
+            self._cpu_sum, self._cpu_n = 0.0, 0
+            ready = self.pool.state(now).ready
+            demand = util * max(ready, 1) if math.isfinite(util) else math.nan
+            self._learn(now, demand)
+            forecast = self._forecast(now)
+            decision = self.engine.step(now, demand, forecast)
+            state = self.pool.state(now)
+            window = None if forecast is None else forecast.window(now + self.boot_s,
+                                                                   now + self.boot_s)
+            self.points.append(CapacityPoint(
+                now, None if math.isnan(demand) else round(demand, 4), state.ready,
+                state.booting, decision.target,
+                None if window is None else round(window[0], 4),
+                None if window is None else round(window[1], 4)))
+            return decision
+
+    def _clamp(self, now: float) -> float:
+        # The API's clock and the sampler's tick times may interleave by a few ms.
+        self._last_now = max(self._last_now, now)
+        return self._last_now
+
+    # ---- forecasting -------------------------------------------------------------------
+    def _learn(self, now: float, demand: float) -> None:
+        """Record demand, and score forecasts that fall due (vs 'no change')."""
+        while self._pending and self._pending[0][0] <= now + 1e-6:
+            _, predicted, naive = self._pending.popleft()
+            if math.isfinite(demand):
+                self._errors.append((abs(predicted - demand), abs(naive - demand)))
+        self._demand.append(demand)
+        self._times.append(now)
+
+    def quality(self) -> float | None:
+        """Forecast MAE at the boot lag / MAE of assuming no change; None until 20 known."""
+        if len(self._errors) < 20:
+            return None
+        ours = sum(e for e, _ in self._errors)
+        naive = sum(b for _, b in self._errors)
+        return ours / naive if naive > 0 else None
+
+    def _forecast(self, now: float) -> DemandForecast | None:
+        values = np.fromiter(self._demand, float)
+        if len(values) == 0 or not math.isfinite(values[-1]):
+            self.last_forecast = None
+            return None
+        self._since_fit += 1
+        if self._model is None or self._since_fit >= REFIT_EVERY:
+            try:
+                # Decisions are regularly spaced by construction; index time, not wall time.
+                # Few lags: a usable model after ~12 min of 15-s decisions.
+                self._model = LagForecaster(horizon=self.horizon, season_length=None,
+                                            n_lags=6, calendar=False).fit(values)
+                self._since_fit = 0
+            except ValueError as exc:   # not enough history yet: reactive until then
+                logger.debug("live forecaster not fitted yet: %s", exc)
+                self._model = None
+                return None
+        batch = self._model.predict_batch(values, [len(values) - 1])
+        mean, upper = batch.mean[0], batch.upper_80[0]
+        lead = self.lead_steps
+        self._pending.append((now + lead * self.interval_s, float(mean[lead - 1]),
+                              float(values[-1])))
+        self.last_forecast = DemandForecast(now, self.interval_s, mean, upper, self.quality())
+        return self.last_forecast
+
+    # ---- API helpers -------------------------------------------------------------------
+    def set_mode(self, mode: str) -> EngineMode:
+        try:
+            value = EngineMode(mode)
+        except ValueError:
+            raise InputError(f"mode must be one of {', '.join(m.value for m in EngineMode)} "
+                             f"(got {mode!r})") from None
+        with self.lock:
+            self.engine.mode = value
+        logger.info("scaling mode set to %s", value.value)
+        return value
+
+    def override(self, instances: int, now: float) -> ScalingDecision:
+        with self.lock:
+            return self.engine.override(instances, self._clamp(now))
+
+    def status(self, now: float) -> dict:
+        with self.lock:
+            now = self._clamp(now)
+            state = self.pool.state(now)
+            counts = {s.value: n for s, n in self.pool.counts().items()
+                      if s is not InstanceState.TERMINATED}
+            last = self.engine.last_decision
+            budget = state.daily_budget
+            return {
+                "policy": self.engine.policy.name, "mode": self.engine.mode.value,
+                "interval_s": self.interval_s, "boot_s": self.boot_s,
+                "instances": counts, "desired": state.desired,
+                "min_instances": state.min_instances, "max_instances": state.max_instances,
+                "capacity_units": state.ready_capacity,
+                "demand_units": None if not self.points else self.points[-1].demand_units,
+                "cost": {"total_usd": round(state.cost_total, 4),
+                         "today_usd": round(state.cost_today, 4),
+                         "daily_budget_usd": budget,
+                         "budget_used_ratio": (round(state.cost_today / budget, 4)
+                                               if 0 < budget < math.inf else None),
+                         "price_per_instance_hour_usd": state.size.price_per_hour},
+                "forecast_quality": self.quality(),
+                "last_decision": None if last is None else last.to_dict()}
+
+    def history(self, limit: int) -> dict:
+        with self.lock:
+            points = list(self.points)[-limit:]
+            return {"interval_s": self.interval_s, "boot_s": self.boot_s,
+                    "points": [p.to_dict() for p in points],
+                    "decisions": [d.to_dict() for d in list(self.engine.history)[-100:]]}
+
+    def resources(self, now: float) -> dict:
+        with self.lock:
+            state = self.pool.state(self._clamp(now))
+            return {"pool": state.to_dict(), "executor": self.engine.executor.name,
+                    "instances": [i.to_dict() for i in self.pool.instances()],
+                    "events": [e.to_dict() for e in list(self.pool.events)[-50:]]}
+
+
+def from_environment(now: float) -> LiveScaling:
+    """Build from SCALING_* / MIN_INSTANCES / MAX_INSTANCES / COST_THRESHOLD."""
+    policy = os.environ.get("SCALING_POLICY", "hybrid").strip() or "hybrid"
+    if policy not in POLICIES:
+        raise InputError(f"SCALING_POLICY must be one of {', '.join(POLICIES)} "
+                         f"(got {policy!r})")
+    mode_text = os.environ.get("SCALING_MODE", "auto").strip() or "auto"
+    try:
+        mode = EngineMode(mode_text)
+    except ValueError:
+        raise InputError(f"SCALING_MODE must be auto, dry-run or paused "
+                         f"(got {mode_text!r})") from None
+    return LiveScaling(
+        now=now, interval_s=env_float("SCALING_INTERVAL", 15.0, minimum=1.0, maximum=3600.0),
+        policy=policy, mode=mode,
+        boot_s=env_float("SCALING_BOOT_S", 60.0, minimum=0.0, maximum=3600.0),
+        min_instances=int(env_float("MIN_INSTANCES", 1, minimum=0, maximum=10_000)))
+
+
+def install(services) -> None:
+    """Monitor extension hook: add the scaling stage and keep it in ``extras``."""
+    live = from_environment(services.started_at)
+    services.extras[EXTRAS_KEY] = live
+    services.stages.append(live.stage)
