@@ -14,7 +14,8 @@ Durability: WAL with ``synchronous=NORMAL`` survives a process crash (``kill -9`
 every committed transaction intact; one tick is one transaction, so a crash loses at most
 the tick in flight. (Only a power cut can lose the last few commits in this mode.)
 
-Threads: one connection per thread (reads run concurrently under WAL); writes are
+Reads go through storage_query (tier choice, bucket means); JSON files through
+storage_json. Threads: one connection per thread (reads run concurrently under WAL); writes are
 serialised by a lock. Timestamps are epoch seconds (UTC) as floats.
 """
 from __future__ import annotations
@@ -30,13 +31,13 @@ from pathlib import Path
 import numpy as np
 
 from errors import InputError
+from storage_query import Points, bucket_means, grid_means
 
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 ROLLUP_RESOLUTIONS_S: tuple[int, ...] = (60, 3600)
 Row = tuple[float, Mapping[str, float]]
-Points = list[tuple[float, float]]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS metric (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
@@ -293,66 +294,6 @@ class MetricStore:
         meta = dict(self._conn().execute("SELECT key, value FROM meta").fetchall())
         return {t: meta.get(f"{t}_since", -math.inf) for t in ("raw", "minute", "hour")}
 
-    def _segments(self, since: float, until: float, step_s: float, exact: bool = False
-                  ) -> list[tuple[str, int, float, float]]:
-        """Split ``[since, until]`` into (tier, resolution, lo, hi) pieces, newest first.
-
-        The coarsest tier whose resolution fits in one step serves the range; parts
-        older than that tier's retention fall back to the next coarser tier.
-        """
-        tiers = [("raw", 0), ("minute", 60), ("hour", 3600)]
-        # exact: only a tier whose buckets nest in the steps (aligned since, whole
-        # multiples), so bucket means equal those of the raw values.
-        start = max(i for i, (_, res) in enumerate(tiers) if res <= step_s and (
-            not exact or res == 0 or (since % res == 0 and step_s % res == 0)))
-        covered = self._tier_since()
-        segments = []
-        hi = until
-        for name, res in tiers[start:]:
-            lo = max(since, covered[name])
-            if lo <= hi:
-                segments.append((name, res, lo, hi))
-            # Older parts come from the next tier, excluding this tier's first instant.
-            hi = min(hi, covered[name] - 1e-6)
-            if hi < since:
-                break
-        return segments
-
-    def _bucketed(self, ids: Mapping[str, int], since: float, until: float,
-                  step_s: float, max_index: int | None) -> dict[str, Points]:
-        """Bucket means per metric: bucket ``i`` holds ``since + i*step <= ts < ...``."""
-        out: dict[str, Points] = {name: [] for name in ids}
-        if not ids:
-            return out
-        names = {mid: name for name, mid in ids.items()}
-        cap = max_index if max_index is not None else 2**62
-        segments = self._segments(since, until, step_s)
-        conn = self._conn()
-        for mid in ids.values():
-            merged: dict[int, list[tuple[float, float]]] = {}
-            for tier, res, lo, hi in segments:
-                if tier == "raw":
-                    sql = ("SELECT AVG(ts), AVG(value), MIN(CAST((ts - :since) / :step "
-                           "AS INTEGER), :cap) AS b FROM sample WHERE metric_id = :mid "
-                           "AND ts >= :lo AND ts <= :hi GROUP BY b")
-                else:
-                    # A rollup row counts at its mean timestamp; rows straddling the
-                    # range edge are filtered on that mean.
-                    sql = ("SELECT SUM(ts_total) / SUM(n), SUM(total) / SUM(n), "
-                           "MIN(MAX(CAST((ts_total / n - :since) / :step AS INTEGER), 0), "
-                           ":cap) AS b FROM rollup WHERE res_s = :res AND metric_id = :mid "
-                           "AND ts > :lo - :res AND ts <= :hi "
-                           "AND ts_total / n >= :lo AND ts_total / n <= :hi GROUP BY b")
-                params = {"since": since, "step": step_s, "cap": cap, "mid": mid,
-                          "lo": lo, "hi": hi, "res": res}
-                for t, v, b in conn.execute(sql, params):
-                    merged.setdefault(b, []).append((t, v))
-            # A bucket split across two tiers (at a retention edge) gets a plain mean.
-            out[names[mid]] = [
-                (sum(p[0] for p in ps) / len(ps), sum(p[1] for p in ps) / len(ps))
-                for _, ps in sorted(merged.items())]
-        return out
-
     def query(self, metrics: list[str] | None, since: float, until: float,
               limit: int = 1000, step_s: float | None = None) -> dict[str, Points]:
         """Return ``{metric: [(ts, value), ...]}`` with at most ``limit`` points each.
@@ -365,10 +306,11 @@ class MetricStore:
             raise InputError(f"since must be <= until (got since={since}, until={until})")
         if limit < 1:
             raise InputError(f"limit must be >= 1 (got {limit})")
-        step = max(step_s or 0.0, (until - since) / limit, 1e-6)
+        step = self.effective_step(since, until, limit, step_s)
         names = list(metrics) if metrics is not None else self.metric_names()
         ids = self._known_ids(names)
-        points = self._bucketed(ids, since, until, step, limit - 1)
+        points = bucket_means(self._conn(), self._tier_since(), ids, since, until, step,
+                              limit - 1)
         return {name: points.get(name, []) for name in names}
 
     def effective_step(self, since: float, until: float, limit: int,
@@ -390,22 +332,11 @@ class MetricStore:
             raise InputError(f"since must be <= until (got since={since}, until={until})")
         n = int(math.floor((until - since) / step_s + 1e-9)) + 1
         timestamps = since + step_s * np.arange(n, dtype=float)
-        values = np.full(n, np.nan)
         ids = self._known_ids([metric])
-        if ids:
-            conn = self._conn()
-            for tier, res, lo, hi in self._segments(since, until, step_s, exact=True):
-                if tier == "raw":
-                    sql = ("SELECT CAST((ts - ?) / ? AS INTEGER) AS b, AVG(value) FROM sample "
-                           "WHERE metric_id = ? AND ts >= ? AND ts <= ? GROUP BY b")
-                else:
-                    sql = (f"SELECT CAST((ts_total / n - ?) / ? AS INTEGER) AS b, "
-                           f"SUM(total) / SUM(n) FROM rollup WHERE res_s = {res} AND "
-                           f"metric_id = ? AND ts > ? - {res} AND ts <= ? GROUP BY b")
-                for b, v in conn.execute(sql, (since, step_s, ids[metric], lo, hi)):
-                    if 0 <= b < n and np.isnan(values[b]):
-                        values[b] = v
-        return timestamps, values
+        if not ids:
+            return timestamps, np.full(n, np.nan)
+        return timestamps, grid_means(self._conn(), self._tier_since(), ids[metric], since,
+                                      until, step_s, n)
 
     def stats(self) -> dict[str, float | int | None]:
         """Cheap totals: values recorded (from the hourly rollups), metrics, newest raw ts."""
