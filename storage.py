@@ -14,9 +14,9 @@ Durability: WAL with ``synchronous=NORMAL`` survives a process crash (``kill -9`
 every committed transaction intact; one tick is one transaction, so a crash loses at most
 the tick in flight. (Only a power cut can lose the last few commits in this mode.)
 
-Reads go through storage_query (tier choice, bucket means); JSON files through
-storage_json. Threads: one connection per thread (reads run concurrently under WAL); writes are
-serialised by a lock. Timestamps are epoch seconds (UTC) as floats.
+Reads go through storage_query (tier choice, bucket means), JSON files through
+storage_json. Threads: one connection per thread (reads run concurrently under WAL);
+writes are serialised by a lock. Timestamps are epoch seconds (UTC) as floats.
 """
 from __future__ import annotations
 
