@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 # Modules with install(services) -> None, installed in this order by build_services.
 EXTENSION_MODULES: tuple[str, ...] = ("live_scaling",)
 
+MIN_INTERVAL_S = 0.05         # psutil and SQLite cannot keep a faster beat honestly
+MAX_INTERVAL_S = 3600.0
 RECENT_WINDOW_S = 900.0        # the ring buffer holds this much recent history
 RETENTION_EVERY_S = 3600.0     # how often the retention job runs
 Stage = Callable[[float, Sample], None]
@@ -82,7 +84,11 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     FORESIGHT_PROBE_URL, then defaults. Refuses a non-loopback host without a token."""
     interval_s = getattr(args, "interval", None)
     if interval_s is None:
-        interval_s = env_float("METRICS_INTERVAL", 1.0, minimum=0.05, maximum=3600.0)
+        interval_s = env_float("METRICS_INTERVAL", 1.0, minimum=MIN_INTERVAL_S,
+                               maximum=MAX_INTERVAL_S)
+    elif not MIN_INTERVAL_S <= interval_s <= MAX_INTERVAL_S:
+        raise InputError(f"--interval must be from {MIN_INTERVAL_S} to {MAX_INTERVAL_S:g} "
+                         f"seconds (got {interval_s:g})")
     token = os.environ.get("FORESIGHT_TOKEN") or None
     host = getattr(args, "host", "127.0.0.1")
     if not is_loopback(host) and token is None:
@@ -192,8 +198,12 @@ def run(args: argparse.Namespace) -> int:
     services = build_services(settings)
     try:
         app = create_app(services=services)
-        server = waitress.create_server(app, host=settings.host, port=settings.port,
-                                        threads=8, ident="foresight")
+        try:
+            server = waitress.create_server(app, host=settings.host, port=settings.port,
+                                            threads=8, ident="foresight")
+        except OSError as exc:  # port in use, address not on this host, ...
+            raise InputError(f"cannot listen on {settings.host}:{settings.port}: "
+                             f"{exc.strerror or exc}") from None
         port = getattr(server, "effective_port", settings.port)
         if settings.probe_url is None:
             services.collector.probe_url = default_probe_url(settings, port)

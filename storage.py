@@ -94,19 +94,29 @@ class MetricStore:
         self.retention_days = float(retention_days)
         self.minute_retention_days = max(float(minute_retention_days), self.retention_days)
         self.hour_retention_days = max(float(hour_retention_days), self.minute_retention_days)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._all_conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
         self._ids: dict[str, int] = {}
         self._closed = False
+        try:
+            self._open()
+        except (OSError, sqlite3.Error) as exc:  # unwritable dir, not a database, ...
+            self.close()
+            raise InputError(f"cannot open the history store {self.path}: {exc}") from None
+        except InputError:
+            self.close()
+            raise
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = self._conn()
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise InputError(f"store {self.path} has schema version {version}; this "
                              f"Foresight reads up to version {SCHEMA_VERSION}")
-        with self._write_lock, conn:
+        with self._write_lock:
             conn.executescript(_SCHEMA)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         self._ids = dict(conn.execute("SELECT name, id FROM metric").fetchall())

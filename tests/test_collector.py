@@ -258,6 +258,8 @@ def test_settings_from_args_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("METRICS_INTERVAL", "soon")
     with pytest.raises(InputError, match="METRICS_INTERVAL"):
         monitor.settings_from_args(args())
+    with pytest.raises(InputError, match="--interval must be from 0.05"):
+        monitor.settings_from_args(args(interval=0.001))
 
 
 @pytest.mark.parametrize("host,allowed", [("127.0.0.1", True), ("::1", True),

@@ -189,6 +189,13 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
         MetricStore(path)
 
 
+def test_a_file_that_is_not_a_database_is_input_error(tmp_path: Path) -> None:
+    path = tmp_path / "junk.db"
+    path.write_bytes(b"this is not SQLite" * 100)
+    with pytest.raises(InputError, match="cannot open the history store"):
+        MetricStore(path)
+
+
 def test_concurrent_reader_threads_while_writing(store: MetricStore) -> None:
     errors: list[BaseException] = []
     done = threading.Event()
