@@ -2,16 +2,20 @@
 
 Installed through ``monitor.EXTENSION_MODULES``: a stage collects ``cpu_percent`` from
 each sample and every ``SCALING_INTERVAL`` seconds (default 15, the HPA's sync period)
-turns it into demand = utilisation x ready instances (this host stands for every
-instance of the pool, so the pool scales on real load), refits a ``LagForecaster`` on
-that demand history now and then, and runs one engine step. Under sustained load above
-the target utilisation the pool therefore climbs towards max (no instance ever relieves
-the host), which is what the dashboard's stress test shows.
+turns it into demand, refits a ``LagForecaster`` on the demand history now and then,
+and runs one engine step.
+
+Demand is "measured utilisation x ready instances" with utilisation taken the HPA way,
+against the instances' CPU request (``SCALING_INSTANCE_CORES``, default 1 core): the
+pool's utilisation is host CPU in use / (ready x request), so demand = host cores in use
+/ request. A one-core stress test is therefore one unit of demand on any host, and the
+pool settles (adding an instance lowers the utilisation it reports) instead of running
+away to max, as it would if every instance saw the host's whole load.
 
 Settings (environment): SCALING_INTERVAL (s), SCALING_POLICY (hybrid), SCALING_MODE
 (auto | dry-run | paused), SCALING_BOOT_S (60: a live demo should show instances
-becoming ready within a stress test), MIN_INSTANCES (1), MAX_INSTANCES (10),
-COST_THRESHOLD (USD/day), CONFIDENCE_THRESHOLD.
+becoming ready within a stress test), SCALING_INSTANCE_CORES (1), MIN_INSTANCES (1),
+MAX_INSTANCES (10), COST_THRESHOLD (USD/day), CONFIDENCE_THRESHOLD.
 """
 from __future__ import annotations
 
@@ -64,9 +68,15 @@ class LiveScaling:
     def __init__(self, *, now: float, interval_s: float = 15.0, policy: str = "hybrid",
                  mode: EngineMode = EngineMode.AUTO, boot_s: float = 60.0,
                  min_instances: int = 1, max_instances: int | None = None,
-                 daily_budget: float | None = None) -> None:
+                 daily_budget: float | None = None, instance_cores: float = 1.0,
+                 host_cores: int | None = None) -> None:
         if not interval_s > 0:
             raise InputError(f"SCALING_INTERVAL must be > 0 s (got {interval_s})")
+        if not instance_cores > 0:
+            raise InputError(f"SCALING_INSTANCE_CORES must be > 0 (got {instance_cores})")
+        # cpu_percent is over all cores: this many request-sized instances fit the host.
+        self.instance_cores = float(instance_cores)
+        self.host_cores = int(host_cores or os.cpu_count() or 1)
         self.interval_s, self.boot_s = float(interval_s), float(boot_s)
         self.pool = ResourcePool(start_s=now, min_instances=min_instances,
                                  max_instances=max_instances, boot_s=boot_s,
@@ -104,10 +114,11 @@ class LiveScaling:
         """Turn the CPU seen since the last decision into demand and run the engine."""
         with self.lock:
             now = self._clamp(now)
-            util = self._cpu_sum / self._cpu_n / 100.0 if self._cpu_n else math.nan
+            cores_used = (self._cpu_sum / self._cpu_n / 100.0 * self.host_cores
+                          if self._cpu_n else math.nan)
             self._cpu_sum, self._cpu_n = 0.0, 0
-            ready = self.pool.state(now).ready
-            demand = util * max(ready, 1) if math.isfinite(util) else math.nan
+            # = utilisation (cores used / (ready x request)) x ready instances.
+            demand = cores_used / self.instance_cores
             self._learn(now, demand)
             forecast = self._forecast(now)
             decision = self.engine.step(now, demand, forecast)
@@ -200,6 +211,7 @@ class LiveScaling:
                 "min_instances": state.min_instances, "max_instances": state.max_instances,
                 "capacity_units": state.ready_capacity,
                 "demand_units": None if not self.points else self.points[-1].demand_units,
+                "instance_cores": self.instance_cores, "host_cores": self.host_cores,
                 "cost": {"total_usd": round(state.cost_total, 4),
                          "today_usd": round(state.cost_today, 4),
                          "daily_budget_usd": budget,
@@ -240,6 +252,7 @@ def from_environment(now: float) -> LiveScaling:
         now=now, interval_s=env_float("SCALING_INTERVAL", 15.0, minimum=1.0, maximum=3600.0),
         policy=policy, mode=mode,
         boot_s=env_float("SCALING_BOOT_S", 60.0, minimum=0.0, maximum=3600.0),
+        instance_cores=env_float("SCALING_INSTANCE_CORES", 1.0, minimum=0.01, maximum=1024),
         min_instances=int(env_float("MIN_INSTANCES", 1, minimum=0, maximum=10_000)))
 
 

@@ -43,7 +43,8 @@ def test_high_cpu_drives_a_scale_up_with_a_reason(client, live, clock):
     assert 1 <= len(history["points"]) <= 5
     assert history["decisions"][0]["action"] == "scale_up"
     point = history["points"][-1]
-    assert point["demand_units"] == pytest.approx(0.97 * point["ready"], rel=0.05)
+    # Demand = host cores in use / the 1-core request: all-core percent x host cores.
+    assert point["demand_units"] == pytest.approx(0.97 * live.host_cores, rel=0.01)
 
 
 def test_idle_cpu_scales_back_down_after_stabilisation(client, live, clock):
@@ -149,3 +150,12 @@ def test_the_monitor_cycle_runs_the_stage(services, clock):
     for _ in range(20):
         run_cycle(services, clock.advance(1.0))
     assert len(live.points) >= 1 and services.stage_errors == 0
+
+
+def test_one_busy_core_is_full_utilisation_on_any_host(clock):
+    # 8-core host, one core busy: 12.5 % overall, but 100 % of a 1-core instance.
+    live = LiveScaling(now=clock(), interval_s=15.0, host_cores=8, instance_cores=1.0)
+    feed(live, clock, 12.5, 16)
+    decision = live.engine.last_decision
+    assert decision.action.value == "scale_up"
+    assert decision.inputs["utilisation"] == pytest.approx(1.0, rel=0.01)
