@@ -15,15 +15,24 @@ away to max, as it would if every instance saw the host's whole load.
 Settings (environment): SCALING_INTERVAL (s), SCALING_POLICY (hybrid), SCALING_MODE
 (auto | dry-run | paused), SCALING_BOOT_S (60: a live demo should show instances
 becoming ready within a stress test), SCALING_INSTANCE_CORES (1), MIN_INSTANCES (1),
-MAX_INSTANCES (10), COST_THRESHOLD (USD/day), CONFIDENCE_THRESHOLD.
+MAX_INSTANCES (10), COST_THRESHOLD (USD/day), CONFIDENCE_THRESHOLD, and
+SCALING_WEBHOOK_URL (+ SCALING_WEBHOOK_TOKEN): also POST every executed count there, from
+a background thread so retries never hold up sampling; results show in /api/resources.
+
+The vertical tier runs on the disk-usage forecast of ``live_models`` (when installed):
+the simulated volume starts at 100 GB standing for the host's disk, and grows when the
+forecast, rescaled to the grown volume, crosses the critical threshold within the hour.
 """
 from __future__ import annotations
 
+import importlib
 import logging
 import math
 import os
+import queue
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,9 +40,9 @@ import numpy as np
 from config import env_float
 from errors import InputError
 from predictor import LagForecaster
-from resource_manager import InstanceState, ResourcePool
-from scaling_engine import (POLICIES, DemandForecast, EngineMode, ScalingDecision,
-                            ScalingEngine, make_policy)
+from resource_manager import ExecutionResult, InstanceState, ResourcePool, WebhookExecutor
+from scaling_engine import (POLICIES, DemandForecast, EngineMode, ScalingAction,
+                            ScalingDecision, ScalingEngine, VerticalPolicy, make_policy)
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +78,8 @@ class LiveScaling:
                  mode: EngineMode = EngineMode.AUTO, boot_s: float = 60.0,
                  min_instances: int = 1, max_instances: int | None = None,
                  daily_budget: float | None = None, instance_cores: float = 1.0,
-                 host_cores: int | None = None) -> None:
+                 host_cores: int | None = None, webhook: WebhookExecutor | None = None,
+                 disk_forecast: Callable[[], np.ndarray | None] | None = None) -> None:
         if not interval_s > 0:
             raise InputError(f"SCALING_INTERVAL must be > 0 s (got {interval_s})")
         if not instance_cores > 0:
@@ -98,6 +108,13 @@ class LiveScaling:
         self._since_fit = 0
         self.last_forecast: DemandForecast | None = None
         self.lock = threading.Lock()
+        self.vertical = VerticalPolicy()
+        self._base_storage_gb = self.pool.storage_gb
+        self._disk_forecast = disk_forecast
+        self.webhook = webhook
+        self.webhook_results: deque[ExecutionResult] = deque(maxlen=50)
+        self._outbox: queue.SimpleQueue[tuple[int, float, str]] = queue.SimpleQueue()
+        self._sender: threading.Thread | None = None
 
     # ---- the stage ---------------------------------------------------------------------
     def stage(self, now: float, sample) -> None:
@@ -122,6 +139,9 @@ class LiveScaling:
             self._learn(now, demand)
             forecast = self._forecast(now)
             decision = self.engine.step(now, demand, forecast)
+            if decision.execution is not None:
+                self._mirror(decision)
+            self._vertical(now)
             state = self.pool.state(now)
             window = None if forecast is None else forecast.window(now + self.boot_s,
                                                                    now + self.boot_s)
@@ -131,6 +151,33 @@ class LiveScaling:
                 None if window is None else round(window[0], 4),
                 None if window is None else round(window[1], 4)))
             return decision
+
+    def _vertical(self, now: float) -> None:
+        """Grow the simulated volume ahead of a full disk (live_models' forecast)."""
+        if self._disk_forecast is None:
+            return
+        percent = self._disk_forecast()
+        if percent is None:
+            return
+        scaled = np.asarray(percent, float) * self._base_storage_gb / self.pool.storage_gb
+        decision = self.vertical.decide_storage(self.pool.storage_gb, scaled, now)
+        if decision.action is ScalingAction.GROW_STORAGE:
+            self.engine.apply_vertical(decision, now)
+
+    def _mirror(self, decision: ScalingDecision) -> None:
+        """Queue an executed count for the webhook (sent by one background thread)."""
+        if self.webhook is None:
+            return
+        self._outbox.put((decision.target, decision.timestamp, decision.reason))
+        if self._sender is None:
+            self._sender = threading.Thread(target=self._send_forever, daemon=True,
+                                            name="scaling-webhook")
+            self._sender.start()
+
+    def _send_forever(self) -> None:
+        while True:
+            target, at, reason = self._outbox.get()
+            self.webhook_results.append(self.webhook.apply(target, at, reason))
 
     def _clamp(self, now: float) -> float:
         # The API's clock and the sampler's tick times may interleave by a few ms.
@@ -194,7 +241,9 @@ class LiveScaling:
 
     def override(self, instances: int, now: float) -> ScalingDecision:
         with self.lock:
-            return self.engine.override(instances, self._clamp(now))
+            decision = self.engine.override(instances, self._clamp(now))
+            self._mirror(decision)
+            return decision
 
     def status(self, now: float) -> dict:
         with self.lock:
@@ -212,6 +261,7 @@ class LiveScaling:
                 "capacity_units": state.ready_capacity,
                 "demand_units": None if not self.points else self.points[-1].demand_units,
                 "instance_cores": self.instance_cores, "host_cores": self.host_cores,
+                "storage_gb": state.storage_gb, "instance_size": state.size.name,
                 "cost": {"total_usd": round(state.cost_total, 4),
                          "today_usd": round(state.cost_today, 4),
                          "daily_budget_usd": budget,
@@ -231,12 +281,17 @@ class LiveScaling:
     def resources(self, now: float) -> dict:
         with self.lock:
             state = self.pool.state(self._clamp(now))
+            webhook = None if self.webhook is None else {
+                "url": self.webhook.url,
+                "results": [r.to_dict() for r in list(self.webhook_results)[-20:]]}
             return {"pool": state.to_dict(), "executor": self.engine.executor.name,
+                    "webhook": webhook,
                     "instances": [i.to_dict() for i in self.pool.instances()],
                     "events": [e.to_dict() for e in list(self.pool.events)[-50:]]}
 
 
-def from_environment(now: float) -> LiveScaling:
+def from_environment(now: float, disk_forecast: Callable[[], np.ndarray | None] | None = None
+                     ) -> LiveScaling:
     """Build from SCALING_* / MIN_INSTANCES / MAX_INSTANCES / COST_THRESHOLD."""
     policy = os.environ.get("SCALING_POLICY", "hybrid").strip() or "hybrid"
     if policy not in POLICIES:
@@ -253,11 +308,23 @@ def from_environment(now: float) -> LiveScaling:
         policy=policy, mode=mode,
         boot_s=env_float("SCALING_BOOT_S", 60.0, minimum=0.0, maximum=3600.0),
         instance_cores=env_float("SCALING_INSTANCE_CORES", 1.0, minimum=0.01, maximum=1024),
-        min_instances=int(env_float("MIN_INSTANCES", 1, minimum=0, maximum=10_000)))
+        min_instances=int(env_float("MIN_INSTANCES", 1, minimum=0, maximum=10_000)),
+        webhook=(WebhookExecutor(url, token=os.environ.get("SCALING_WEBHOOK_TOKEN") or None)
+                 if (url := os.environ.get("SCALING_WEBHOOK_URL", "").strip()) else None),
+        disk_forecast=disk_forecast)
 
 
 def install(services) -> None:
     """Monitor extension hook: add the scaling stage and keep it in ``extras``."""
-    live = from_environment(services.started_at)
+    def disk_forecast() -> np.ndarray | None:
+        """The 1-hour disk_percent forecast's 80 % upper edge from live_models, if any."""
+        models = services.extras.get("live_models")
+        tiers = getattr(importlib.import_module("live_models"), "TIERS", ()) if models else ()
+        if not tiers:
+            return None
+        forecast = models.state("disk_percent", tiers[0]).forecast
+        return None if forecast is None else np.asarray(forecast.upper_80, float)
+
+    live = from_environment(services.started_at, disk_forecast)
     services.extras[EXTRAS_KEY] = live
     services.stages.append(live.stage)

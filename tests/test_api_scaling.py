@@ -1,13 +1,19 @@
 """Live scaling in the monitor (the stage) and its API, with the Flask test client."""
 from __future__ import annotations
 
+import json
 import math
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
+import numpy as np
 import pytest
 
 from errors import InputError
 from live_scaling import EXTRAS_KEY, LiveScaling, from_environment
 from metrics_collector import Sample
+from resource_manager import WebhookExecutor
 
 
 def feed(live: LiveScaling, clock, cpu_percent: float | list[float], seconds: float) -> None:
@@ -159,3 +165,49 @@ def test_one_busy_core_is_full_utilisation_on_any_host(clock):
     decision = live.engine.last_decision
     assert decision.action.value == "scale_up"
     assert decision.inputs["utilisation"] == pytest.approx(1.0, rel=0.01)
+
+
+def test_storage_grows_once_ahead_of_a_full_disk(clock):
+    live = LiveScaling(now=clock(), interval_s=15.0,
+                       disk_forecast=lambda: np.array([85.0, 88.0, 92.0]))
+    feed(live, clock, 10.0, 16)
+    assert live.pool.storage_gb == 120            # 100 GB x 92 / 80, rounded up to 10
+    feed(live, clock, 10.0, 60)                   # 92 % of 100 GB is 77 % of 120 GB
+    assert live.pool.storage_gb == 120
+    grows = [d for d in live.engine.history if d.action.value == "grow_storage"]
+    assert len(grows) == 1 and "critical" in grows[0].reason
+
+
+def test_executed_counts_are_mirrored_to_the_webhook(clock):
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        hook = WebhookExecutor(f"http://127.0.0.1:{server.server_port}/scale")
+        live = LiveScaling(now=clock(), interval_s=15.0, webhook=hook, host_cores=2)
+        feed(live, clock, 97.0, 16)               # scale-up decision
+        deadline = time.monotonic() + 5
+        while not live.webhook_results and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert live.webhook_results and live.webhook_results[0].ok
+        assert received[0]["desired_instances"] == live.engine.last_decision.target
+        assert live.resources(clock())["webhook"]["results"][0]["ok"] is True
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_webhook_url_from_the_environment_is_checked(monkeypatch):
+    monkeypatch.setenv("SCALING_WEBHOOK_URL", "ftp://nowhere")
+    with pytest.raises(InputError, match="webhook URL"):
+        from_environment(1_800_000_000.0)

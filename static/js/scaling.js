@@ -110,6 +110,7 @@
     $("scaling-quality").textContent = st.forecast_quality === null ?
       "learning (reactive until the forecast proves itself)" :
       `error ${num(st.forecast_quality)}× that of "no change"`;
+    $("scaling-storage").textContent = `${num(st.storage_gb, 0)} GB · ${st.instance_size} instances`;
     const c = st.cost || {};
     const budget = c.daily_budget_usd;
     $("scaling-cost").textContent = `$${num(c.today_usd, 3)}` +
