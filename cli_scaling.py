@@ -59,7 +59,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "replay", help="replay a demand trace through the scaling policies",
         description="Replay a demand trace (CSV) through the simulated pool and the "
                     "scaling policies; demand = value / unit capacity.")
-    p.add_argument("--csv", required=True, type=Path, metavar="FILE")
+    p.add_argument("--csv", required=True, type=Path, metavar="FILE",
+                   help="CSV file with a header row")
     p.add_argument("--value-col", required=True, metavar="COL", help="demand column")
     p.add_argument("--time-col", metavar="COL",
                    help="ISO-8601 or epoch-second times (default: rows --step-s apart)")
@@ -67,7 +68,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="rows where this column is 0 are gaps, not zero demand")
     p.add_argument("--unit-capacity", type=_positive, metavar="X",
                    help=f"value one instance serves at 100 %% (default: the "
-                        f"{PEAK_QUANTILE:.1%} quantile / {PEAK_INSTANCES})")
+                        f"{PEAK_QUANTILE * 100:g} %% quantile / {PEAK_INSTANCES}, so the "
+                        f"trace's peak needs {PEAK_INSTANCES} instances)")
     p.add_argument("--boot-s", type=lambda s: _number(float, 0.0, s), default=300.0,
                    metavar="S", help="launch-to-ready lag (default 300)")
     p.add_argument("--step-s", type=_positive, metavar="S",
@@ -77,7 +79,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    metavar="N", help="default 1")
     p.add_argument("--max-instances", type=lambda s: _number(int, 1, s), metavar="N",
                    help="default: env MAX_INSTANCES or 10")
-    p.add_argument("--policy", choices=(*POLICIES, "all"), default="all")
+    p.add_argument("--policy", choices=(*POLICIES, "all"), default="all",
+                   help="one policy, or all side by side (default)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.add_argument("--report", type=Path, metavar="FILE.html",
                    help="write a self-contained HTML report with charts")

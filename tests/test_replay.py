@@ -138,6 +138,17 @@ def test_bad_input_exits_2_with_one_line(capsys, tmp_path, trace, argv, message)
     assert len(lines) == 1 and message in lines[0], err
 
 
+def test_help_lists_the_contract_flags(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main.main(["replay", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for flag in ("--csv", "--value-col", "--time-col", "--unit-capacity", "--boot-s",
+                 "--step-s", "--min-instances", "--max-instances", "--policy", "--json",
+                 "--report"):
+        assert flag in out
+
+
 def test_replay_with_the_real_forecaster_does_not_flap_on_a_square_wave():
     n = 2 * 1440                                    # two days of one-minute steps
     t = 1_767_571_200 + 60.0 * np.arange(n)
