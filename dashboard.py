@@ -33,7 +33,7 @@ from prometheus_export import make_registry
 logger = logging.getLogger(__name__)
 
 # Modules exposing ``blueprint`` (and optionally ``OPENAPI_PATHS``), registered in order.
-BLUEPRINT_MODULES: tuple[str, ...] = ("api_scaling",)
+BLUEPRINT_MODULES: tuple[str, ...] = ("api_scaling", "api_predictions")
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

@@ -35,7 +35,7 @@ from stress import StressController
 logger = logging.getLogger(__name__)
 
 # Modules with install(services) -> None, installed in this order by build_services.
-EXTENSION_MODULES: tuple[str, ...] = ("live_scaling",)
+EXTENSION_MODULES: tuple[str, ...] = ("live_scaling", "live_models")
 
 MIN_INTERVAL_S = 0.05         # psutil and SQLite cannot keep a faster beat honestly
 MAX_INTERVAL_S = 3600.0

@@ -1,0 +1,172 @@
+/* Forecasts and anomalies on the dashboard's charts (templates/index.html). Plain ES2020.
+ *
+ * Uses the window.foresight hook API of static/js/dashboard.js. For every metric chart it
+ * fetches GET /api/predictions?hours=N (N follows the selected range) and draws, right of
+ * a "now" divider, the forecast mean as a dashed line inside its 80 % and 95 % interval
+ * bands; anomalies the live detector flagged are red points on the series. Under each
+ * chart a note gives the model's accuracy in plain words, from its latest backtest
+ * ("error 28 % below repeating yesterday; 81 % of actuals inside the 80 % band"). Until a
+ * model has enough history the note says so and nothing is drawn: no guesses.
+ * Forecasts refresh every REFRESH_MS (the server refits on its own schedule).
+ */
+(() => {
+  "use strict";
+
+  const fs = window.foresight;
+  if (!fs) return;
+  const REFRESH_MS = 60000;
+  // Range → [seconds of future shown right of "now", hours asked of the API].
+  const FUTURE = { "5m": [300, 1], "1h": [3600, 1], "24h": [6 * 3600, 6], "7d": [86400, 24] };
+  const ROLES = new Set(["forecast", "forecast-band", "now", "anomaly"]);
+  const BAND_95 = "rgba(255, 166, 87, 0.12)";
+  const BAND_80 = "rgba(255, 166, 87, 0.28)";
+  const LINE = "#ffa657";
+  const ANOMALY = "#f85149";
+  let last = null;     // the last /api/predictions response
+  let seq = 0;
+  const $ = (id) => document.getElementById(id);
+
+  const futureOf = (range) => FUTURE[range.key] || FUTURE["5m"];
+
+  function clearOurs(chart) {
+    chart.data.datasets = chart.data.datasets.filter((d) => !ROLES.has(d.foresightRole));
+  }
+
+  function yTop(chart, extra) {
+    let top = 0;
+    for (const ds of chart.data.datasets) {
+      if (ds.foresightRole !== "series") continue;
+      for (const p of ds.data) if (p.y > top) top = p.y;
+    }
+    for (const v of extra) if (v > top) top = v;
+    return chart.options.scales.y.max === 100 ? 100 : top * 1.05 || 1;
+  }
+
+  function band(label, lower, upper, colour) {
+    // Two datasets: the lower edge (invisible), then the upper edge filled down to it.
+    return [
+      { label: `${label} lower`, foresightRole: "forecast-band", data: lower, borderWidth: 0,
+        pointRadius: 0, pointHitRadius: 0, fill: false, order: 5 },
+      { label, foresightRole: "forecast-band", data: upper, borderWidth: 0, pointRadius: 0,
+        pointHitRadius: 0, backgroundColor: colour, fill: "-1", order: 5 },
+    ];
+  }
+
+  function drawMetric(name, model, anomalies, horizonEndMs) {
+    const chart = fs.charts[name];
+    if (!chart) return; // per-core metrics share one chart: no forecast drawn there
+    clearOurs(chart);
+    const nowMs = fs.nowS() * 1000;
+    const extra = [];
+    if (model && model.status === "ok" && model.forecast) {
+      const f = model.forecast;
+      const pts = (arr) => f.timestamps.map((t, i) => ({ x: t * 1000, y: arr[i] }))
+        .filter((p) => p.x <= horizonEndMs);
+      const mean = pts(f.mean);
+      extra.push(...pts(f.upper_95).map((p) => p.y));
+      chart.data.datasets.push(
+        ...band("95 % band", pts(f.lower_95), pts(f.upper_95), BAND_95),
+        ...band("80 % band", pts(f.lower_80), pts(f.upper_80), BAND_80),
+        { label: "forecast", foresightRole: "forecast", data: mean, borderColor: LINE,
+          borderDash: [5, 4], borderWidth: 1.6, pointRadius: 0, fill: false, order: 1 });
+      const acc = model.accuracy;
+      fs.setNote(name, acc ? `Forecast (${stepWords(model.step_s)}): ${acc.summary}.`
+        : "Forecast drawn; its accuracy is measured at the next refit.");
+    } else {
+      const why = model && model.message ? model.message : "no model yet";
+      fs.setNote(name, `No forecast yet: ${why}.`);
+    }
+    const marks = anomalies.filter((a) => a.metric === name)
+      .map((a) => ({ x: a.timestamp * 1000, y: a.value, score: a.score }))
+      .sort((a, b) => a.x - b.x);
+    if (marks.length) {
+      chart.data.datasets.push({
+        label: "anomaly", foresightRole: "anomaly", data: marks, showLine: false,
+        pointRadius: 4, pointHoverRadius: 6, pointBackgroundColor: ANOMALY,
+        borderColor: ANOMALY, order: 0 });
+    }
+    const top = yTop(chart, extra);
+    chart.data.datasets.push({
+      label: "now", foresightRole: "now", data: [{ x: nowMs, y: 0 }, { x: nowMs, y: top }],
+      borderColor: "#8b949e", borderDash: [2, 3], borderWidth: 1, pointRadius: 0,
+      pointHitRadius: 0, fill: false, order: 2 });
+    fs.update(name);
+  }
+
+  function stepWords(stepS) {
+    if (stepS >= 3600) return `${stepS / 3600} h steps`;
+    return `${stepS / 60}-minute steps`;
+  }
+
+  function draw(data) {
+    const [futureS] = futureOf(fs.range);
+    const horizonEndMs = (fs.nowS() + futureS) * 1000;
+    const anomalies = data.anomalies || [];
+    for (const name of Object.keys(fs.charts)) {
+      drawMetric(name, data.forecasts[name], anomalies, horizonEndMs);
+    }
+    summarise(data);
+  }
+
+  function summarise(data) {
+    const status = $("forecast-status");
+    if (!status) return;
+    const models = Object.values(data.forecasts);
+    const ready = models.filter((m) => m.status === "ok").length;
+    const hourAgo = data.generated_at - 3600;
+    const recent = (data.anomalies || []).filter((a) => a.timestamp >= hourAgo);
+    status.textContent = `${ready} of ${models.length} metrics forecast ${data.hours} h ahead ` +
+      `at ${stepWords(data.step_s)}; models refit every ${Math.round(data.refit_every_s / 60)} ` +
+      `min; ${recent.length} anomal${recent.length === 1 ? "y" : "ies"} in the last hour.`;
+    const list = $("anomaly-list");
+    if (!list) return;
+    list.replaceChildren(...(data.anomalies || []).slice(0, 8).map((a) => {
+      const li = document.createElement("li");
+      const unit = (fs.catalog[a.metric] || {}).unit || "";
+      li.textContent = `${new Date(a.timestamp * 1000).toLocaleTimeString()} ` +
+        `${a.metric} = ${fs.format(a.value, unit)} (score ${a.score.toFixed(2)})`;
+      return li;
+    }));
+    const none = $("anomaly-none");
+    if (none) none.hidden = (data.anomalies || []).length > 0;
+  }
+
+  async function refresh() {
+    const mine = ++seq;
+    const [, hours] = futureOf(fs.range);
+    try {
+      const data = await fs.api(`/api/predictions?hours=${hours}`);
+      if (mine !== seq) return; // the range changed while we waited
+      last = data;
+      draw(data);
+      const err = $("forecast-error");
+      if (err) err.hidden = true;
+    } catch (err) {
+      const el = $("forecast-error");
+      if (el) { el.hidden = false; el.textContent = `Forecasts unavailable: ${err.message}`; }
+    }
+  }
+
+  function moveNow() {
+    const nowMs = fs.nowS() * 1000;
+    for (const [name, chart] of Object.entries(fs.charts)) {
+      const divider = chart.data.datasets.find((d) => d.foresightRole === "now");
+      if (!divider) continue;
+      divider.data[0].x = nowMs;
+      divider.data[1].x = nowMs;
+      fs.update(name);
+    }
+  }
+
+  fs.ready.then(() => {
+    fs.setFutureS(futureOf(fs.range)[0]);
+    fs.onRangeChange.push(() => {
+      fs.setFutureS(futureOf(fs.range)[0]);
+      if (last) draw(last); // datasets of the new range, then fresh numbers
+      refresh();
+    });
+    fs.onTick.push(({ live }) => { if (live) moveNow(); });
+    refresh();
+    setInterval(refresh, REFRESH_MS);
+  });
+})();
