@@ -16,7 +16,8 @@
   if (!fs) return;
   const REFRESH_MS = 60000;
   // Range → [seconds of future shown right of "now", hours asked of the API].
-  const FUTURE = { "5m": [300, 1], "1h": [3600, 1], "24h": [6 * 3600, 6], "7d": [86400, 24] };
+  // The live 5-minute view keeps most of its width for the last 5 minutes.
+  const FUTURE = { "5m": [90, 1], "1h": [1800, 1], "24h": [6 * 3600, 6], "7d": [86400, 24] };
   const ROLES = new Set(["forecast", "forecast-band", "now", "anomaly"]);
   const BAND_95 = "rgba(255, 166, 87, 0.12)";
   const BAND_80 = "rgba(255, 166, 87, 0.28)";
@@ -103,7 +104,8 @@
     const horizonEndMs = (fs.nowS() + futureS) * 1000;
     const anomalies = data.anomalies || [];
     for (const name of Object.keys(fs.charts)) {
-      drawMetric(name, data.forecasts[name], anomalies, horizonEndMs);
+      // Charts that are not one metric (per-core CPU) get no forecast and no note.
+      if (name in data.forecasts) drawMetric(name, data.forecasts[name], anomalies, horizonEndMs);
     }
     summarise(data);
   }
