@@ -93,13 +93,18 @@ class LagForecaster:
       calendar: add time-of-day / day-of-week terms when timestamps span them.
       weekly: add the value one week before each step when the history spans 3 weeks.
       calibration_fraction: share of the latest training rows held out to measure
-        the residuals the intervals come from.
+        the residuals the intervals come from (0.35: with 0.25 the 80 % band held
+        only 73-75 % of the Alibaba actuals; 0.35 gives 76-80 % on all three traces).
       nonnegative: "auto" clips forecasts at 0 when the training data is >= 0.
+      relative_target: learn the change from the value at the origin rather than the
+        level, so the ridge penalty shrinks towards "no change" instead of the mean.
+      adaptive_intervals: scale the conformal band by the spread of the last 24 steps
+        at the origin (wider at busy peaks, narrower in quiet nights).
     """
 
     def __init__(self, horizon: int = 12, season_length: int | str | None = "auto", *,
                  n_lags: int = 12, alpha: float = 1.0, calendar: bool = True,
-                 weekly: bool = True, calibration_fraction: float = 0.25,
+                 weekly: bool = True, calibration_fraction: float = 0.35,
                  nonnegative: bool | str = "auto", relative_target: bool = True,
                  adaptive_intervals: bool = True) -> None:
         self.horizon = horizon
