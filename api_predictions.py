@@ -15,7 +15,7 @@ import api_monitor
 from anomaly import AnomalyDetector
 from api_params import query_float, query_int
 from errors import InputError
-from live_models import EXTRAS_KEY, TIERS, LiveModels, tier_for_hours
+from live_models import ALL_TIERS, EXTRAS_KEY, LiveModels, tier_for_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +34,18 @@ def _unavailable() -> tuple[Response, int]:
                              "(live_models is not installed)"}), 503
 
 
-def _hours() -> int:
-    return query_int(request.args, "hours", 1, minimum=1, maximum=MAX_HOURS)
+def _horizon() -> tuple[int | None, int | None, float]:
+    """Parse ``hours`` (1-168, default 1) or, instead, ``minutes`` (1-59): the horizon.
+
+    Returns (hours, minutes, horizon in seconds); the unused one is None.
+    """
+    hours = query_int(request.args, "hours", 0, minimum=1, maximum=MAX_HOURS) or None
+    minutes = query_int(request.args, "minutes", 0, minimum=1, maximum=59) or None
+    if hours is not None and minutes is not None:
+        raise InputError("give hours or minutes, not both")
+    if hours is None and minutes is None:
+        hours = 1
+    return hours, minutes, (hours * 3600.0 if hours else minutes * 60.0)
 
 
 def _check_metric(name: str, services: Any) -> None:
@@ -50,14 +60,14 @@ def predictions() -> Response | tuple[Response, int]:
     live, services = _live()
     if live is None:
         return _unavailable()
-    hours = _hours()
-    tier = tier_for_hours(hours)
+    hours, minutes, horizon_s = _horizon()
+    tier = tier_for_seconds(horizon_s)
     now = services.clock()
-    forecasts = {m: live.state(m, tier).to_dict(hours)
+    forecasts = {m: live.state(m, tier).to_dict(horizon_s)
                  for m in api_monitor.known_metrics(services)}
-    return jsonify({"generated_at": now, "hours": hours, "tier": tier.name,
+    return jsonify({"generated_at": now, "hours": hours, "minutes": minutes, "tier": tier.name,
                     "step_s": tier.step_s, "horizon_steps": min(
-                        tier.horizon_steps, max(1, math.ceil(hours * 3600 / tier.step_s))),
+                        tier.horizon_steps, max(1, math.ceil(horizon_s / tier.step_s - 1e-9))),
                     "refit_every_s": live.refit_every_s, "forecasts": forecasts,
                     "anomalies": live.anomalies(since=now - 86_400.0, limit=50)})
 
@@ -69,8 +79,8 @@ def metric_forecast(name: str) -> Response | tuple[Response, int]:
     if live is None:
         return _unavailable()
     _check_metric(name, services)
-    hours = _hours()
-    return jsonify(live.state(name, tier_for_hours(hours)).to_dict(hours))
+    _, _, horizon_s = _horizon()
+    return jsonify(live.state(name, tier_for_seconds(horizon_s)).to_dict(horizon_s))
 
 
 @blueprint.get("/anomalies")
@@ -104,6 +114,11 @@ _HOURS = {"name": "hours", "in": "query", "required": False,
           "description": "Hours ahead, 1-168. Up to 1 h uses 1-minute steps, up to 24 h "
                          "15-minute steps, beyond that hourly steps.",
           "schema": {"type": "integer", "minimum": 1, "maximum": MAX_HOURS, "default": 1}}
+_MINUTES = {"name": "minutes", "in": "query", "required": False,
+            "description": "Instead of hours: minutes ahead, 1-59. Up to 5 min uses "
+                           "10-second steps (ready about 25 min after start), beyond that "
+                           "1-minute steps.",
+            "schema": {"type": "integer", "minimum": 1, "maximum": 59}}
 _NUMBERS = {"type": "array", "items": {"type": "number"}}
 _FORECAST = {"type": ["object", "null"], "description": "null until the model is fitted",
              "properties": {"timestamps": _NUMBERS, "step_s": {"type": "number"},
@@ -125,7 +140,7 @@ _MODEL = {"type": "object", "required": ["metric", "status", "forecast", "accura
               "metric": {"type": "string"}, "status": {"enum": ["ok", "warming_up"]},
               "message": {"type": ["string", "null"],
                           "description": "why there is no forecast yet"},
-              "tier": {"enum": [t.name for t in TIERS]}, "step_s": {"type": "number"},
+              "tier": {"enum": [t.name for t in ALL_TIERS]}, "step_s": {"type": "number"},
               "horizon_steps": {"type": "integer"}, "observed_steps": {"type": "integer"},
               "checked_at": {"type": ["number", "null"]},
               "fitted_at": {"type": ["number", "null"]},
@@ -139,9 +154,10 @@ OPENAPI_PATHS: dict[str, Any] = {
     "/api/predictions": {"get": {
         "summary": "Forecasts with 80/95 % intervals for every metric, each model's "
                    "accuracy, and the last day's anomalies",
-        "parameters": [_HOURS],
+        "parameters": [_HOURS, _MINUTES],
         "responses": {"200": _ok("Predictions", {"type": "object", "properties": {
-            "generated_at": {"type": "number"}, "hours": {"type": "integer"},
+            "generated_at": {"type": "number"}, "hours": {"type": ["integer", "null"]},
+            "minutes": {"type": ["integer", "null"]},
             "tier": {"type": "string"}, "step_s": {"type": "number"},
             "horizon_steps": {"type": "integer"}, "refit_every_s": {"type": "number"},
             "forecasts": {"type": "object", "additionalProperties": _MODEL},
@@ -150,7 +166,7 @@ OPENAPI_PATHS: dict[str, Any] = {
     "/api/metrics/{name}/forecast": {"get": {
         "summary": "One metric's forecast with intervals and accuracy",
         "parameters": [{"name": "name", "in": "path", "required": True,
-                        "schema": {"type": "string"}}, _HOURS],
+                        "schema": {"type": "string"}}, _HOURS, _MINUTES],
         "responses": {"200": _ok("Forecast", _MODEL), "400": _BAD, "503": _OFF}}},
     "/api/anomalies": {"get": {
         "summary": "Recent anomalies (newest first) and every metric's latest score",

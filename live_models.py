@@ -1,7 +1,7 @@
 """Forecasts and anomaly scores in ``--monitor``: models refit off the request path.
 
 Installed through ``monitor.EXTENSION_MODULES``:
-  * a scheduler job (every ``FORECAST_JOB_S`` seconds, default 30) refits, per metric
+  * a scheduler job (every ``FORECAST_JOB_S`` seconds, default 15) refits, per metric
     and per horizon tier, the ``LagForecaster`` whose fit is older than
     ``FORECAST_REFIT_S`` (default 300) — a quick rolling-origin backtest first, so each
     model carries its accuracy against seasonal naive — within a CPU budget per run,
@@ -54,17 +54,46 @@ class Tier:
 
 
 # 1 h ahead at 1-min means (4 days of history: a daily season needs 3 days to be learnt),
-# 24 h at 15-min means (3 weeks), 7 days at hourly means (8 weeks).
+# 24 h at 15-min means (3 weeks), 7 days at hourly means (8 weeks). TIERS[0] is the 1-h
+# tier (live_scaling reads it). SHORT_TIER, 5 min ahead at 10-s means from 6 h, is what
+# the live 5-minute chart shows: it is ready about 25 minutes after the first sample.
 TIERS: tuple[Tier, ...] = (Tier("1h", 60.0, 60, 5760), Tier("24h", 900.0, 96, 2016),
                            Tier("7d", 3600.0, 168, 1344))
+SHORT_TIER = Tier("5m", 10.0, 30, 2160)
+ALL_TIERS: tuple[Tier, ...] = (SHORT_TIER, *TIERS)
+
+
+def tier_for_seconds(horizon_s: float) -> Tier:
+    """The shortest tier whose horizon covers ``horizon_s`` seconds."""
+    for tier in sorted(ALL_TIERS, key=lambda t: t.horizon_s):
+        if tier.horizon_s >= horizon_s - 1e-9:
+            return tier
+    return max(ALL_TIERS, key=lambda t: t.horizon_s)
 
 
 def tier_for_hours(hours: float) -> Tier:
-    """The shortest tier whose horizon covers ``hours``."""
-    for tier in TIERS:
-        if tier.horizon_s >= hours * 3600.0 - 1e-9:
-            return tier
-    return TIERS[-1]
+    """The shortest tier of at least 1-minute steps whose horizon covers ``hours``."""
+    return tier_for_seconds(max(hours, 1.0) * 3600.0)
+
+
+def duration_words(seconds: float) -> str:
+    """A duration for people: '50 s', '24 min', '4.4 h', '3 days'."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86_400:
+        return f"{seconds / 3600:.2g} h"
+    return f"{seconds / 86_400:.2g} days"
+
+
+def step_words(step_s: float) -> str:
+    """A sampling step as an adjective: '10-second', '1-minute', '15-minute', '1-hour'."""
+    if step_s < 60:
+        return f"{step_s:g}-second"
+    if step_s < 3600:
+        return f"{step_s / 60:g}-minute"
+    return f"{step_s / 3600:g}-hour"
 
 
 def describe_accuracy(result: BacktestResult, step_s: float) -> str:
@@ -75,7 +104,7 @@ def describe_accuracy(result: BacktestResult, step_s: float) -> str:
     elif season and abs(season * step_s - 604_800.0) < 1.0:
         baseline = "repeating last week"
     elif season:
-        baseline = f"repeating the last {season * step_s / 3600.0:.3g} h"
+        baseline = f"repeating the last {duration_words(season * step_s)}"
     else:
         baseline = "repeating the last value"
     ratio = result.mase / result.seasonal_naive_mase if result.seasonal_naive_mase else math.nan
@@ -117,9 +146,10 @@ class ModelState:
     forecast: Forecast | None = None
     forecast_made_at: float | None = None
 
-    def to_dict(self, hours: float | None = None) -> dict:
-        steps = self.tier.horizon_steps if hours is None else min(
-            self.tier.horizon_steps, max(1, math.ceil(hours * 3600.0 / self.tier.step_s)))
+    def to_dict(self, horizon_s: float | None = None) -> dict:
+        """JSON for the API, the forecast cut to ``horizon_s`` seconds when given."""
+        steps = self.tier.horizon_steps if horizon_s is None else min(
+            self.tier.horizon_steps, max(1, math.ceil(horizon_s / self.tier.step_s - 1e-9)))
         forecast = None
         if self.forecast is not None:
             full = self.forecast.to_dict()
@@ -136,7 +166,7 @@ class LiveModels:
     """Per-metric forecasters and detectors for the live monitor; thread-safe."""
 
     def __init__(self, store, metrics: Callable[[], list[str]], *, refit_every_s: float = 300.0,
-                 budget_s: float = 2.0, tiers: tuple[Tier, ...] = TIERS) -> None:
+                 budget_s: float = 2.0, tiers: tuple[Tier, ...] = ALL_TIERS) -> None:
         self.store = store
         self.metrics = metrics
         self.refit_every_s = refit_every_s
@@ -192,10 +222,10 @@ class LiveModels:
         first = int(np.argmax(~np.isnan(values))) if observed else len(values)
         ts, values = ts[first:], values[first:]  # before the first sample is not a gap
         if observed < tier.min_observed:
-            need_h = (tier.min_observed - observed) * tier.step_s / 3600.0
+            need = duration_words((tier.min_observed - observed) * tier.step_s)
             state = ModelState(metric, tier, "warming_up",
-                               f"not enough history yet: about {need_h:.1f} more hours of "
-                               f"{tier.step_s / 60:g}-minute data needed", observed, now)
+                               f"not enough history yet: about {need} more of "
+                               f"{step_words(tier.step_s)} data needed", observed, now)
         else:
             try:
                 result = backtest(values, ts, horizon=tier.horizon_steps, n_refits=2)
@@ -256,7 +286,7 @@ class LiveModels:
                 if state is None or now - state.checked_at >= self.refit_every_s:
                     due.append((-math.inf if state is None else state.checked_at, metric, tier))
                 elif (state.status == "ok" and state.forecast_made_at is not None
-                      and now - state.forecast_made_at >= max(60.0, tier.step_s)):
+                      and now - state.forecast_made_at >= max(15.0, tier.step_s)):
                     self.reforecast(metric, tier, now)
         refits = 0
         for _, metric, tier in sorted(due, key=lambda item: item[0]):
@@ -284,7 +314,7 @@ def install(services) -> None:
                                               maximum=86_400.0))
     services.extras[EXTRAS_KEY] = live
     services.stages.append(live.stage)
-    job_s = env_float("FORECAST_JOB_S", 30.0, minimum=1.0, maximum=3600.0)
+    job_s = env_float("FORECAST_JOB_S", 15.0, minimum=1.0, maximum=3600.0)
     services.scheduler.add_job(lambda: live.run(time.time()), "interval", seconds=job_s,
                                id="foresight-forecasts", name="refit and forecast",
                                max_instances=1, coalesce=True)

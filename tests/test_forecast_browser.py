@@ -1,8 +1,9 @@
 """Forecasts on the live dashboard in headless chromium: band, "now" divider, accuracy note.
 
-Seeds 8 hours of cpu_percent history into a fresh data dir, starts the real monitor with
-the model job every second, waits until the API has a fitted cpu_percent model, then
-checks the page drew it and says, for a metric without history, that it will not guess.
+Seeds 3 hours of cpu_percent history (5-s samples) into a fresh data dir, starts the real
+monitor with the model job every second, waits until the API has a fitted cpu_percent
+model for the live view's horizon, then checks the page drew it and says, for a metric
+without history, that it will not guess.
 """
 from __future__ import annotations
 
@@ -21,10 +22,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def _seed(data_dir: Path, hours: float = 8.0) -> None:
+def _seed(data_dir: Path, hours: float = 3.0) -> None:
     from storage import MetricStore
     now = time.time()
-    times = np.arange(now - hours * 3600.0, now - 5.0, 30.0)
+    times = np.arange(now - hours * 3600.0, now - 5.0, 5.0)
     rng = np.random.default_rng(0)
     cpu = 40 + 20 * np.sin(2 * np.pi * times / 7200.0) + rng.normal(0, 2, len(times))
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -40,7 +41,7 @@ def test_forecast_band_and_notes_drawn(tmp_path: Path, monkeypatch: pytest.Monke
     with _run_monitor(tmp_path) as base:
         deadline = time.monotonic() + 60
         while True:
-            with _OPENER.open(f"{base}/api/predictions?hours=1", timeout=5) as resp:
+            with _OPENER.open(f"{base}/api/predictions?minutes=5", timeout=5) as resp:
                 body = json.loads(resp.read())
             if body["forecasts"]["cpu_percent"]["status"] == "ok":
                 break

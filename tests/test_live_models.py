@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from live_models import EXTRAS_KEY, TIERS, LiveModels, describe_accuracy, tier_for_hours
+from live_models import (ALL_TIERS, EXTRAS_KEY, SHORT_TIER, TIERS, LiveModels,
+                         describe_accuracy, tier_for_hours, tier_for_seconds)
 from metrics_collector import Sample
 
 
@@ -28,6 +29,8 @@ def test_installed_as_stage_and_scheduled_job(services, live):
 
 
 def test_tier_choice():
+    assert TIERS[0].name == "1h"  # live_scaling reads the 1-hour tier as TIERS[0]
+    assert tier_for_seconds(300).name == "5m" and tier_for_seconds(301).name == "1h"
     assert tier_for_hours(1).name == "1h"
     assert tier_for_hours(2).name == "24h" and tier_for_hours(24).name == "24h"
     assert tier_for_hours(25).name == "7d" and tier_for_hours(168).name == "7d"
@@ -50,13 +53,14 @@ def test_short_history_says_so_instead_of_guessing(services, live, clock):
     seed_history(services.store, clock(), hours=0.5)
     state = live.refit("cpu_percent", TIERS[0], clock())
     assert state.status == "warming_up" and state.forecast is None
-    assert "more hours" in state.message
+    assert state.message.endswith("h more of 1-minute data needed")
 
 
 def test_run_refits_within_budget_then_only_refreshes(services, live, clock):
     seed_history(services.store, clock(), hours=8)
     live.metrics = lambda: ["cpu_percent"]
-    assert live.run(clock()) == len(TIERS)   # first run: every tier tried
+    live.budget_s = 600.0  # a busy test machine must not split the first run
+    assert live.run(clock()) == len(ALL_TIERS)   # first run: every tier tried
     first = live.state("cpu_percent", TIERS[0])
     clock.advance(90)
     assert live.run(clock()) == 0            # not due: forecast refreshed only
@@ -82,6 +86,8 @@ def test_describe_accuracy_in_plain_words():
         season_length, mase, seasonal_naive_mase, coverage_80 = 1440, 0.72, 1.0, 0.81
     assert describe_accuracy(R, 60.0) == ("error 28 % below repeating yesterday; "
                                          "81 % of actuals inside the 80 % band")
+    R.season_length = 5
+    assert "repeating the last 50 s" in describe_accuracy(R, 10.0)
     R.season_length, R.mase = None, 1.1
     assert describe_accuracy(R, 60.0).startswith("error 10 % above repeating the last value")
 
@@ -107,10 +113,22 @@ def test_metric_forecast_truncates_to_the_hours_asked(services, live, client, cl
     assert body["tier"] == "1h" and len(body["forecast"]["upper_95"]) == 60
     body = client.get("/api/metrics/cpu_percent/forecast?hours=3").get_json()
     assert body["tier"] == "24h" and body["status"] == "warming_up"
-    assert body["forecast"] is None and "more hours" in body["message"]
+    assert body["forecast"] is None and "more of" in body["message"]
+
+
+def test_short_tier_for_the_live_view(services, live, client, clock):
+    seed_history(services.store, clock(), hours=1, step_s=5.0)
+    state = live.refit("cpu_percent", SHORT_TIER, clock())
+    assert state.status == "ok", state.message
+    body = client.get("/api/predictions?minutes=2").get_json()
+    assert body["tier"] == "5m" and body["minutes"] == 2 and body["hours"] is None
+    cpu = body["forecasts"]["cpu_percent"]
+    assert cpu["step_s"] == 10.0 and len(cpu["forecast"]["mean"]) == 12
 
 
 @pytest.mark.parametrize("url", [
+    "/api/predictions?minutes=0", "/api/predictions?minutes=60",
+    "/api/predictions?hours=1&minutes=5",
     "/api/predictions?hours=0", "/api/predictions?hours=169", "/api/predictions?hours=abc",
     "/api/predictions?hours=1.5", "/api/metrics/cpu_percent/forecast?hours=-1",
     "/api/metrics/no_such_metric/forecast", "/api/anomalies?metric=no_such_metric",

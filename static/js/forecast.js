@@ -7,17 +7,21 @@
  * chart a note gives the model's accuracy in plain words, from its latest backtest
  * ("error 28 % below repeating yesterday; 81 % of actuals inside the 80 % band"). Until a
  * model has enough history the note says so and nothing is drawn: no guesses.
- * Forecasts refresh every REFRESH_MS (the server refits on its own schedule).
+ * The live 5-minute view shows the next 90 s (10-s steps); the history views (1 h, 24 h,
+ * 7 d) extend their time axis past "now" only when "Show forecasts on the history views"
+ * is ticked (remembered in localStorage), so their axes keep their span by default.
+ * Forecasts refresh every 15 s live, 60 s otherwise (the server refits on its own).
  */
 (() => {
   "use strict";
 
   const fs = window.foresight;
   if (!fs) return;
-  const REFRESH_MS = 60000;
-  // Range → [seconds of future shown right of "now", hours asked of the API].
+  const AHEAD_KEY = "foresight.forecastAhead";
+  // Range → [seconds of future shown right of "now", the horizon asked of the API].
   // The live 5-minute view keeps most of its width for the last 5 minutes.
-  const FUTURE = { "5m": [90, 1], "1h": [1800, 1], "24h": [6 * 3600, 6], "7d": [86400, 24] };
+  const FUTURE = { "5m": [90, "minutes=5"], "1h": [1800, "hours=1"],
+    "24h": [6 * 3600, "hours=6"], "7d": [86400, "hours=24"] };
   const ROLES = new Set(["forecast", "forecast-band", "now", "anomaly"]);
   const BAND_95 = "rgba(255, 166, 87, 0.12)";
   const BAND_80 = "rgba(255, 166, 87, 0.28)";
@@ -27,7 +31,12 @@
   let seq = 0;
   const $ = (id) => document.getElementById(id);
 
-  const futureOf = (range) => FUTURE[range.key] || FUTURE["5m"];
+  const aheadOn = () => localStorage.getItem(AHEAD_KEY) === "1";
+  // [future seconds, API query]; history views show no future unless asked to.
+  const futureOf = (range) => {
+    const [futureS, query] = FUTURE[range.key] || FUTURE["5m"];
+    return [range.live || aheadOn() ? futureS : 0, query];
+  };
 
   function clearOurs(chart) {
     chart.data.datasets = chart.data.datasets.filter((d) => !ROLES.has(d.foresightRole));
@@ -59,7 +68,7 @@
     clearOurs(chart);
     const nowMs = fs.nowS() * 1000;
     const extra = [];
-    if (model && model.status === "ok" && model.forecast) {
+    if (model && model.status === "ok" && model.forecast && horizonEndMs > nowMs) {
       const f = model.forecast;
       const pts = (arr) => f.timestamps.map((t, i) => ({ x: t * 1000, y: arr[i] }))
         .filter((p) => p.x <= horizonEndMs);
@@ -73,6 +82,9 @@
       const acc = model.accuracy;
       fs.setNote(name, acc ? `Forecast (${stepWords(model.step_s)}): ${acc.summary}.`
         : "Forecast drawn; its accuracy is measured at the next refit.");
+    } else if (model && model.status === "ok" && model.accuracy) {
+      fs.setNote(name, `Forecast hidden in this view (tick “Show forecasts on the history ` +
+        `views”); its model: ${model.accuracy.summary}.`);
     } else {
       const why = model && model.message ? model.message : "no model yet";
       fs.setNote(name, `No forecast yet: ${why}.`);
@@ -96,6 +108,7 @@
 
   function stepWords(stepS) {
     if (stepS >= 3600) return `${stepS / 3600} h steps`;
+    if (stepS < 60) return `${stepS}-second steps`;
     return `${stepS / 60}-minute steps`;
   }
 
@@ -117,7 +130,8 @@
     const ready = models.filter((m) => m.status === "ok").length;
     const hourAgo = data.generated_at - 3600;
     const recent = (data.anomalies || []).filter((a) => a.timestamp >= hourAgo);
-    status.textContent = `${ready} of ${models.length} metrics forecast ${data.hours} h ahead ` +
+    const ahead = data.hours ? `${data.hours} h` : `${data.minutes} min`;
+    status.textContent = `${ready} of ${models.length} metrics forecast ${ahead} ahead ` +
       `at ${stepWords(data.step_s)}; models refit every ${Math.round(data.refit_every_s / 60)} ` +
       `min; ${recent.length} anomal${recent.length === 1 ? "y" : "ies"} in the last hour.`;
     const list = $("anomaly-list");
@@ -135,9 +149,9 @@
 
   async function refresh() {
     const mine = ++seq;
-    const [, hours] = futureOf(fs.range);
+    const [, query] = futureOf(fs.range);
     try {
-      const data = await fs.api(`/api/predictions?hours=${hours}`);
+      const data = await fs.api(`/api/predictions?${query}`);
       if (mine !== seq) return; // the range changed while we waited
       last = data;
       draw(data);
@@ -160,15 +174,29 @@
     }
   }
 
-  fs.ready.then(() => {
+  function applyRange() {
     fs.setFutureS(futureOf(fs.range)[0]);
-    fs.onRangeChange.push(() => {
-      fs.setFutureS(futureOf(fs.range)[0]);
-      if (last) draw(last); // datasets of the new range, then fresh numbers
-      refresh();
-    });
+    if (last) draw(last); // datasets of the new range, then fresh numbers
+    refresh();
+  }
+
+  function schedule() {
+    setTimeout(() => { refresh().finally(schedule); }, fs.range.live ? 15000 : 60000);
+  }
+
+  fs.ready.then(() => {
+    const box = $("forecast-ahead");
+    if (box) {
+      box.checked = aheadOn();
+      box.addEventListener("change", () => {
+        localStorage.setItem(AHEAD_KEY, box.checked ? "1" : "0");
+        applyRange();
+      });
+    }
+    fs.setFutureS(futureOf(fs.range)[0]);
+    fs.onRangeChange.push(applyRange);
     fs.onTick.push(({ live }) => { if (live) moveNow(); });
     refresh();
-    setInterval(refresh, REFRESH_MS);
+    schedule();
   });
 })();
