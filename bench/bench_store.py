@@ -55,6 +55,8 @@ def synthetic_chunk(names: list[str], t0: float, n: int, rng: np.random.Generato
         vals = np.abs(base + rng.normal(0, 0.1 * scale, n))
         if unit == "%":
             vals = np.clip(vals, 0, 100)
+        if name == "api_success":  # a 0/1 flag: almost always up
+            vals = (rng.random(n) > 0.001).astype(float)
         cols[name] = np.round(vals, 3).tolist()
     tl = ts.tolist()
     return [(tl[j], {name: cols[name][j] for name in names}) for j in range(n)]
