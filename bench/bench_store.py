@@ -174,9 +174,11 @@ def main() -> int:
         print(f"    {label:<12} ({a['points_per_metric']:>4} pts/metric)   "
               f"{a['median_ms']:>8.1f} ms   {b['median_ms']:>8.1f} ms   "
               f"{b['median_ms'] / max(a['median_ms'], 1e-9):>5.1f}x")
-    q24 = r["queries"]["24h_1000pts_all_metrics"]["median_ms"]
+    q = r["queries"]["24h_1000pts_all_metrics"]
+    q24 = q["median_ms"]
     verdict = "meets" if q24 <= TARGET_24H_MS else "MISSES"
-    print(f"  24 h → 1,000 points, all {r['metrics']} metrics: {q24:.1f} ms "
+    span = "24 h" if q["span_s"] >= 86400 else f"{q['span_s'] / 3600:g} h (--days cuts the 24 h span)"
+    print(f"  {span} → 1,000 points, all {r['metrics']} metrics: {q24:.1f} ms "
           f"({verdict} the ≤ {TARGET_24H_MS:.0f} ms target)")
     print(f"  wrote {OUT / 'bench_store.json'}")
     return 0
