@@ -49,6 +49,7 @@
   const RANGE_S = { "5m": 300, "1h": 3600, "24h": 86400, "7d": 604800 };
   const RANGE_LIMIT = { "5m": 300, "1h": 360, "24h": 480, "7d": 504 }; // points per metric
   const RANGE_REFRESH_S = { "1h": 15, "24h": 60, "7d": 300 };
+  const RANGE_LABEL = { "5m": "5 minutes", "1h": "hour", "24h": "24 hours", "7d": "7 days" };
   const TOKEN_KEY = "foresight.token";
   const CORES_KEY = "cpu_cores";
   const CORE_RE = /^cpu_core(\d+)_percent$/;
@@ -114,6 +115,7 @@
     }
   }
   function formatTick(v, unit) {
+    v = Number(v.toPrecision(6)); // 0.30000000000000004 → 0.3
     if (unit === "B/s") return `${formatBytes(v)}/s`;
     if (unit === "%") return `${v}%`;
     if (unit === "ms") return `${v} ms`;
@@ -126,8 +128,8 @@
     const d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600);
     const m = Math.floor((s % 3600) / 60), sec = s % 60;
     if (d) return `${d} d ${h} h`;
-    if (h) return `${h} h ${m} min`;
-    if (m) return `${m} min ${sec} s`;
+    if (h) return m ? `${h} h ${m} min` : `${h} h`;
+    if (m) return sec ? `${m} min ${sec} s` : `${m} min`;
     return `${sec} s`;
   }
   fs.format = format;
@@ -385,7 +387,7 @@
       const step = res.step_s ? `, one point per ${formatDuration(res.step_s)}` : "";
       $("range-status").textContent = live
         ? `Live: last 5 minutes, updated every ${fs.intervalS} s.`
-        : `Last ${RANGE_S[key] >= 86400 ? RANGE_S[key] / 86400 + " day(s)" : "hour"}: up to ${points} points per metric${step}; loaded ${new Date().toLocaleTimeString()}.`;
+        : `Last ${RANGE_LABEL[key]}: up to ${points} points per metric${step}; loaded ${new Date().toLocaleTimeString()}.`;
       resolveReady(fs);
       runHooks(fs.onRangeChange, { range: fs.range, response: res });
       if (!live) refreshTimer = setTimeout(() => loadRange(key), RANGE_REFRESH_S[key] * 1000);
