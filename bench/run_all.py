@@ -25,7 +25,7 @@ def scripts(only: list[str] | None) -> list[Path]:
         wanted = {name.removeprefix("bench_").removesuffix(".py") for name in only}
         unknown = wanted - {p.stem.removeprefix("bench_") for p in found}
         if unknown:
-            raise SystemExit(f"run_all.py: unknown bench {sorted(unknown)}; "
+            raise ValueError(f"unknown bench {sorted(unknown)}; "
                              f"known: {[p.stem.removeprefix('bench_') for p in found]}")
         found = [p for p in found if p.stem.removeprefix("bench_") in wanted]
     return found
@@ -36,7 +36,10 @@ def main() -> int:
     parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these benches")
     parser.add_argument("--list", action="store_true", help="list the benches and exit")
     args = parser.parse_args()
-    todo = scripts(args.only)
+    try:
+        todo = scripts(args.only)
+    except ValueError as exc:
+        parser.error(str(exc))
     if args.list:
         print("\n".join(p.name for p in todo))
         return 0
