@@ -215,7 +215,7 @@ def test_dashboard_live_charts_range_and_stress(server: str, shot_dir: Path) -> 
                   return d.filter((p) => p.x > t0 + 1000).some((p) => p.y >= floor);
                 }""", arg=[started_ms, floor], timeout=15_000)
             assert page.locator("#stress-error").is_hidden()
-            page.screenshot(path=str(shot_dir / "dashboard-stress.png"))
+            page.screenshot(path=str(shot_dir / "dashboard-stress.png"), full_page=True)
             page.get_by_role("button", name="Cancel").click()
             page.wait_for_function(
                 "() => document.querySelector('#stress-status').textContent.startsWith('Idle')",
