@@ -1,10 +1,10 @@
 """Query-string parsing for the JSON API: every bad value becomes an InputError (HTTP 400)."""
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 from errors import InputError
+from validate import parse_number
 
 
 def query_float(args: Mapping[str, str], name: str, default: float | None, *,
@@ -13,17 +13,7 @@ def query_float(args: Mapping[str, str], name: str, default: float | None, *,
     raw = args.get(name)
     if raw is None or raw.strip() == "":
         return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise InputError(f"{name} must be a number (got {raw!r})") from None
-    if not math.isfinite(value):
-        raise InputError(f"{name} must be a finite number (got {raw!r})")
-    if minimum is not None and value < minimum:
-        raise InputError(f"{name} must be >= {minimum:g} (got {raw!r})")
-    if maximum is not None and value > maximum:
-        raise InputError(f"{name} must be <= {maximum:g} (got {raw!r})")
-    return value
+    return parse_number(raw, name, minimum=minimum, maximum=maximum)
 
 
 def query_int(args: Mapping[str, str], name: str, default: int, *, minimum: int,
@@ -32,15 +22,7 @@ def query_int(args: Mapping[str, str], name: str, default: int, *, minimum: int,
     raw = args.get(name)
     if raw is None or raw.strip() == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InputError(f"{name} must be a whole number from {minimum} to {maximum} "
-                         f"(got {raw!r})") from None
-    if not minimum <= value <= maximum:
-        raise InputError(f"{name} must be a whole number from {minimum} to {maximum} "
-                         f"(got {raw!r})")
-    return value
+    return int(parse_number(raw, name, kind=int, minimum=minimum, maximum=maximum))
 
 
 def time_range(args: Mapping[str, str], now: float, default_window_s: float = 300.0

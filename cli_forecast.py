@@ -11,7 +11,6 @@ import argparse
 import csv
 import json
 import logging
-import math
 import os
 import sys
 import tempfile
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from errors import InputError
+from validate import number_arg
 from evaluation import backtest
 from predictor import AnomalyDetector
 from timeseries_io import load_series, load_series_with_text, to_regular_grid
@@ -27,17 +27,6 @@ from timeseries_io import load_series, load_series_with_text, to_regular_grid
 logger = logging.getLogger(__name__)
 
 PROGRESS_EVERY_ROWS = 200_000  # detect: a progress line per this many rows
-
-
-def whole_number(text: str) -> int:
-    """Parse an integer >= 1 for argparse."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1 (got {text!r})") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1 (got {text!r})")
-    return value
 
 
 def season_arg(text: str) -> int | str | None:
@@ -54,17 +43,6 @@ def season_arg(text: str) -> int | str | None:
     return value
 
 
-def step_seconds(text: str) -> float:
-    """Parse --step: seconds > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0 (got {text!r})") from None
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0 (got {text!r})")
-    return value
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``backtest`` and ``detect`` subcommands."""
     bt = subparsers.add_parser(
@@ -72,11 +50,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Rolling-origin backtest of the forecaster over the last 30 %% of the "
                     "series, beside seasonal naive and linear regression on 12 lags.")
     _add_input_args(bt)
-    bt.add_argument("--horizon", type=whole_number, default=12, metavar="N",
+    bt.add_argument("--horizon", type=number_arg(int, minimum=1), default=12, metavar="N",
                     help="steps ahead to forecast (default 12)")
     bt.add_argument("--season", type=season_arg, default="auto", metavar="N|auto",
                     help="steps per season, 'auto' (default) to detect, 'none' for none")
-    bt.add_argument("--step", type=step_seconds, default=None, metavar="SECONDS",
+    bt.add_argument("--step", type=number_arg(above=0), default=None, metavar="SECONDS",
                     help="resample to this step (mean) before fitting; without "
                          "--time-col: the spacing of the rows")
     bt.add_argument("--json", action="store_true", help="print one JSON object")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import sys
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from errors import InputError
+from validate import number_arg
 from evaluation import backtest
 from predictor import AnomalyDetector
 from report import write_report
@@ -36,23 +36,6 @@ PEAK_QUANTILE = 0.999        # "peak": robust to a single freak minute
 MAX_STEPS = 2_000_000
 
 
-def _number(kind: type, minimum: float, text: str) -> float | int:
-    try:
-        value = kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number (got {text!r})") from None
-    if not (value >= minimum and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"must be >= {minimum} (got {text!r})")
-    return value
-
-
-def _positive(text: str) -> float:
-    value = _number(float, 0.0, text)
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"must be > 0 (got {text!r})")
-    return value
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``replay`` subcommand."""
     p = subparsers.add_parser(
@@ -66,18 +49,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="ISO-8601 or epoch-second times (default: rows --step-s apart)")
     p.add_argument("--observed-col", metavar="COL",
                    help="rows where this column is 0 are gaps, not zero demand")
-    p.add_argument("--unit-capacity", type=_positive, metavar="X",
+    p.add_argument("--unit-capacity", type=number_arg(above=0), metavar="X",
                    help=f"value one instance serves at 100 %% (default: the "
                         f"{PEAK_QUANTILE * 100:g} %% quantile / {PEAK_INSTANCES}, so the "
                         f"trace's peak needs {PEAK_INSTANCES} instances)")
-    p.add_argument("--boot-s", type=lambda s: _number(float, 0.0, s), default=300.0,
+    p.add_argument("--boot-s", type=number_arg(minimum=0), default=300.0,
                    metavar="S", help="launch-to-ready lag (default 300)")
-    p.add_argument("--step-s", type=_positive, metavar="S",
+    p.add_argument("--step-s", type=number_arg(above=0), metavar="S",
                    help="replay step; the trace is averaged onto it (default: the "
                         "trace's own spacing, or 60 without --time-col)")
-    p.add_argument("--min-instances", type=lambda s: _number(int, 0, s), default=1,
+    p.add_argument("--min-instances", type=number_arg(int, minimum=0), default=1,
                    metavar="N", help="default 1")
-    p.add_argument("--max-instances", type=lambda s: _number(int, 1, s), metavar="N",
+    p.add_argument("--max-instances", type=number_arg(int, minimum=1), metavar="N",
                    help="default: env MAX_INSTANCES or 10")
     p.add_argument("--policy", choices=(*POLICIES, "all"), default="all",
                    help="one policy, or all side by side (default)")

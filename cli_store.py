@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from errors import InputError
+from validate import number_arg
 from storage import MetricStore
 
 logger = logging.getLogger(__name__)
@@ -20,17 +21,6 @@ def _data_dir_option(parser: argparse.ArgumentParser) -> None:
                         help="where the SQLite history lives (default ./data)")
 
 
-def _timestamp(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"must be epoch seconds, or negative seconds before now (got {text!r})") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise argparse.ArgumentTypeError(f"must be a finite number (got {text!r})")
-    return value
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``export`` and ``import`` subcommands."""
     export = subparsers.add_parser(
@@ -40,9 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("--out", type=Path, required=True, metavar="FILE.json",
                         help="file to write (replaced only when complete)")
     _data_dir_option(export)
-    export.add_argument("--since", type=_timestamp, default=None, metavar="T",
+    export.add_argument("--since", type=number_arg(), default=None, metavar="T",
                         help="epoch seconds, or negative seconds before now (default: all)")
-    export.add_argument("--until", type=_timestamp, default=None, metavar="T",
+    export.add_argument("--until", type=number_arg(), default=None, metavar="T",
                         help="epoch seconds, or negative seconds before now (default: now)")
     export.add_argument("--metric", action="append", default=None, metavar="NAME",
                         help="metric to export (repeat or comma-separate; default: all)")

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from errors import InputError
+from validate import parse_number
 
 
 class Level(str, Enum):
@@ -84,14 +84,7 @@ def env_float(name: str, default: float, *, minimum: float | None = None,
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise InputError(f"{name} must be a number (got {raw!r})") from None
-    if value != value or (minimum is not None and value < minimum) or (
-            maximum is not None and value > maximum):
-        raise InputError(f"{name} must be between {minimum} and {maximum} (got {raw!r})")
-    return value
+    return parse_number(raw, name, minimum=minimum, maximum=maximum)
 
 
 @dataclass(frozen=True, slots=True)

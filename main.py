@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from errors import InputError
+from validate import number_arg
 
 logger = logging.getLogger("foresight")
 
@@ -34,27 +35,6 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def positive_float(text: str) -> float:
-    """Parse a number > 0 for argparse (used by several subcommands)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number (got {text!r})") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number > 0 (got {text!r})")
-    return value
-
-
-def port_number(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number (got {text!r})") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be 0-65535 (got {text!r})")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="main.py",
@@ -65,14 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1; any other "
                              "address needs FORESIGHT_TOKEN)")
-    parser.add_argument("--port", type=port_number, default=5000,
+    parser.add_argument("--port", type=number_arg(int, minimum=0, maximum=65535), default=5000,
                         help="port to listen on (default 5000)")
-    parser.add_argument("--interval", type=positive_float,
+    parser.add_argument("--interval", type=number_arg(above=0),
                         default=None, metavar="S",
                         help="seconds between samples (default: env METRICS_INTERVAL or 1)")
     parser.add_argument("--data-dir", type=Path, default=Path("data"), metavar="DIR",
                         help="where the SQLite history lives (default ./data)")
-    parser.add_argument("--retention-days", type=positive_float, default=7.0, metavar="D",
+    parser.add_argument("--retention-days", type=number_arg(above=0), default=7.0, metavar="D",
                         help="keep raw samples this many days, then rollups (default 7)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND")

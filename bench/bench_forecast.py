@@ -18,7 +18,6 @@ observed actuals are scored.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time

@@ -83,8 +83,8 @@ BAD_QUERIES = [
     ("limit=10001", "limit must be"),
     ("limit=2.5", "limit must be"),
     ("limit=lots", "limit must be"),
-    ("step=0", "step must be >= 0.001"),
-    ("step=-5", "step must be >= 0.001"),
+    ("step=0", "step must be a number from 0.001"),
+    ("step=-5", "step must be a number from 0.001"),
     ("step=x", "step must be a number"),
 ]
 

@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from errors import InputError
-from resource_manager import (DAY_S, InstanceState, ResourcePool, SimulatedExecutor,
+from resource_manager import (DAY_S, ResourcePool, SimulatedExecutor,
                               WebhookExecutor)
 
 T0 = 1_767_571_200.0  # Monday 2026-01-05 00:00 UTC: a fake clock, passed in
