@@ -77,10 +77,13 @@ def _add_input_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--value-col", required=True, metavar="COL", help="the metric column")
     parser.add_argument("--time-col", default=None, metavar="COL",
                         help="ISO-8601 or epoch-seconds times (default: rows are evenly spaced)")
+    parser.add_argument("--observed-col", default=None, metavar="COL",
+                        help="rows where this column is 0 are gaps, not zeros")
 
 
 def run_backtest(args: argparse.Namespace) -> int:
-    timestamps, values = load_series(args.csv, args.value_col, args.time_col)
+    timestamps, values = load_series(args.csv, args.value_col, args.time_col,
+                                    args.observed_col)
     if args.time_col:
         timestamps, values, _ = to_regular_grid(timestamps, values, args.step)
         series_ts = timestamps
@@ -125,7 +128,8 @@ def format_backtest(r: dict) -> str:
 
 
 def run_detect(args: argparse.Namespace) -> int:
-    _, values, time_text = load_series_with_text(args.csv, args.value_col, args.time_col)
+    _, values, time_text = load_series_with_text(
+        args.csv, args.value_col, args.time_col, args.observed_col)
     out = Path(args.out)
     if not out.parent.is_dir():
         raise InputError(f"--out: no such folder {out.parent}")

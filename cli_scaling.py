@@ -83,10 +83,7 @@ def _progress_printer(enabled: bool):
 
 def load_demand(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, float, float]:
     """Read the trace onto a regular grid: (timestamps, values, step_s, unit_capacity)."""
-    t, v = load_series(args.csv, args.value_col, args.time_col)
-    if args.observed_col:
-        _, seen = load_series(args.csv, args.observed_col, args.time_col)
-        v = np.where(seen == 0, np.nan, v)
+    t, v = load_series(args.csv, args.value_col, args.time_col, args.observed_col)
     finite = v[np.isfinite(v)]
     if len(finite) == 0:
         raise InputError(f"{args.csv}: column {args.value_col!r} has no observed values")

@@ -71,27 +71,32 @@ def parse_times(text: pd.Series, where: str) -> np.ndarray:
     return nanos / 1e9
 
 
-def load_series(path: str | Path, value_col: str,
-                time_col: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+def load_series(path: str | Path, value_col: str, time_col: str | None = None,
+                observed_col: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Read one metric column (and its times) from a CSV file.
 
     Returns ``(timestamps, values)``, both float arrays in file order, one entry per
     row (repeated timestamps kept). ``timestamps`` are epoch seconds; without a time
     column they are the row numbers 0, 1, 2, ... (one "second" apart). Empty value
-    cells are gaps (NaN). Raises InputError for a missing file or column, an empty
-    file, non-numeric text, or an unreadable time.
+    cells are gaps (NaN), and so are rows whose ``observed_col`` is 0 (a trace's "no
+    data for this row" flag: a gap, not a zero). Raises InputError for a missing file
+    or column, an empty file, non-numeric text, or an unreadable time.
     """
-    timestamps, values, _ = load_series_with_text(path, value_col, time_col)
+    timestamps, values, _ = load_series_with_text(path, value_col, time_col, observed_col)
     return timestamps, values
 
 
-def load_series_with_text(path: str | Path, value_col: str, time_col: str | None = None
+def load_series_with_text(path: str | Path, value_col: str, time_col: str | None = None,
+                          observed_col: str | None = None
                           ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Like ``load_series``, plus each row's time cell exactly as written (row numbers
     as text without a time column), for outputs that must echo the input's times."""
-    columns = [value_col] + ([time_col] if time_col else [])
+    columns = [value_col] + [c for c in (time_col, observed_col) if c]
     frame = _read_frame(Path(path), columns)
     values = parse_values(frame[value_col], f"{path}: column {value_col!r}")
+    if observed_col:
+        seen = parse_values(frame[observed_col], f"{path}: column {observed_col!r}")
+        values = np.where(seen == 0, np.nan, values)
     if time_col:
         timestamps = parse_times(frame[time_col], f"{path}: column {time_col!r}")
         text = frame[time_col].str.strip().tolist()

@@ -121,9 +121,8 @@ def main() -> int:
         print(f"bench_replay: skipped: shared data not found at {DATA}")
         return 0
     results = {}
-    t, req = load_series(DATA / "nasa_requests_per_minute.csv", "requests", "epoch_s")
-    _, seen = load_series(DATA / "nasa_requests_per_minute.csv", "observed", "epoch_s")
-    req = np.where(seen == 0, np.nan, req)
+    t, req = load_series(DATA / "nasa_requests_per_minute.csv", "requests", "epoch_s",
+                         "observed")
     results["nasa"] = run_trace("NASA requests/min", t, req, 60.0)
     t, cpu = load_series(DATA / "alibaba2018_cluster_usage_300s_days3-8.csv",
                          "cpu_util_percent", "t_s")

@@ -185,3 +185,21 @@ def test_regular_grid_averages_bins_and_marks_gaps():
     assert grid_ts.tolist() == [0.0, 60.0, 120.0, 180.0]
     assert grid_v[0] == 2.0 and grid_v[1] == 5.0 and np.isnan(grid_v[2]) and grid_v[3] == 7.0
     assert row_bin.tolist() == [0, 0, 1, 3]
+
+
+def test_observed_col_turns_unobserved_rows_into_gaps(tmp_path) -> None:
+    # A trace's "observed" flag: 0 means no log for that row (a gap), not zero demand.
+    path = tmp_path / "trace.csv"
+    path.write_text("t,requests,observed\n0,5,1\n60,0,0\n120,7,1\n180,0,1\n")
+    _, values = load_series(path, "requests", "t", "observed")
+    assert np.isnan(values[1])
+    assert values.tolist()[:1] + values.tolist()[2:] == [5.0, 7.0, 0.0]
+
+
+def test_observed_col_must_exist(tmp_path, capsys) -> None:
+    path = tmp_path / "trace.csv"
+    path.write_text("t,requests\n0,5\n60,6\n")
+    code = main.main(["backtest", "--csv", str(path), "--value-col", "requests",
+                      "--time-col", "t", "--observed-col", "seen"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "no column 'seen'" in err[0]
