@@ -11,13 +11,12 @@ import argparse
 import csv
 import json
 import logging
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from atomic_file import atomic_text_writer
 from errors import InputError
 from validate import number_arg
 from evaluation import backtest
@@ -150,15 +149,9 @@ def run_detect(args: argparse.Namespace) -> int:
 def write_scores_atomically(out: Path, time_text: list[str], values: np.ndarray,
                             scores: np.ndarray, detector: AnomalyDetector) -> None:
     """Write the score CSV to a temporary file beside ``out``, then rename it over."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["timestamp", "value", "score", "is_anomaly"])
-            for stamp, value, score in zip(time_text, values, scores):
-                writer.writerow([stamp, "" if value != value else f"{value:.10g}",
-                                 f"{score:.9g}", int(detector.is_anomaly(score))])
-        os.replace(tmp_name, out)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_text_writer(out, newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["timestamp", "value", "score", "is_anomaly"])
+        for stamp, value, score in zip(time_text, values, scores):
+            writer.writerow([stamp, "" if value != value else f"{value:.10g}",
+                             f"{score:.9g}", int(detector.is_anomaly(score))])

@@ -11,14 +11,13 @@ from __future__ import annotations
 import html
 import json
 import logging
-import os
-import tempfile
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
+from atomic_file import atomic_text_writer
 from errors import InputError
 from simulation import ReplayResult
 
@@ -188,15 +187,10 @@ def write_report(result: ReplayResult, path: str | Path, *, title: str = "Foresi
     if not path.parent.is_dir():
         raise InputError(f"cannot write the report: folder {path.parent} does not exist")
     text = render(result, title=title, notes=notes)
-    tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".report-", suffix=".html")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with atomic_text_writer(path) as fh:
             fh.write(text)
-        os.replace(tmp, path)
     except OSError as exc:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
         raise InputError(f"cannot write the report to {path}: {exc.strerror}") from None
     logger.debug("wrote report %s (%d kB)", path, len(text) // 1024)
     return path

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import re
 import time
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from config import metric_info
+from atomic_file import atomic_text_writer
 from errors import InputError
 
 if TYPE_CHECKING:
@@ -56,36 +56,30 @@ def export_history(store: MetricStore, path: Path, metrics: list[str] | None,
         raise InputError(f"unknown metric(s) {', '.join(unknown)}; the store has: "
                          f"{', '.join(sorted(known)) or 'nothing yet'}")
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     header = {"format": FORMAT, "version": VERSION,
               "exported_at": time.time() if now is None else now,
               "since": None if since is None else lo, "until": None if until is None else hi}
     written = 0
     conn = store._conn()
-    try:
-        with open(tmp, "w", encoding="utf-8") as out:
-            out.write(json.dumps(header)[:-1] + ', "metrics": {')
-            for index, name in enumerate(names):
-                if progress is not None:
-                    progress(name, index, len(names))
-                info = metric_info(name)
-                out.write(("," if index else "") + f"\n{json.dumps(name)}: " +
-                          json.dumps({"unit": info.unit, "description": info.description})[:-1]
-                          + ', "points": [')
-                cur = conn.execute("SELECT ts, value FROM sample WHERE metric_id = ? AND "
-                                   "ts >= ? AND ts <= ? ORDER BY ts", (known[name], lo, hi))
-                first = True
-                while chunk := cur.fetchmany(10_000):
-                    text = ",".join(f"[{t!r},{v!r}]" for t, v in chunk)
-                    out.write(text if first else "," + text)
-                    first = False
-                    written += len(chunk)
-                out.write("]}")
-            out.write("\n}}\n")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_text_writer(path) as out:
+        out.write(json.dumps(header)[:-1] + ', "metrics": {')
+        for index, name in enumerate(names):
+            if progress is not None:
+                progress(name, index, len(names))
+            info = metric_info(name)
+            out.write(("," if index else "") + f"\n{json.dumps(name)}: " +
+                      json.dumps({"unit": info.unit, "description": info.description})[:-1]
+                      + ', "points": [')
+            cur = conn.execute("SELECT ts, value FROM sample WHERE metric_id = ? AND "
+                               "ts >= ? AND ts <= ? ORDER BY ts", (known[name], lo, hi))
+            first = True
+            while chunk := cur.fetchmany(10_000):
+                text = ",".join(f"[{t!r},{v!r}]" for t, v in chunk)
+                out.write(text if first else "," + text)
+                first = False
+                written += len(chunk)
+            out.write("]}")
+        out.write("\n}}\n")
     logger.info("exported %d values of %d metrics to %s", written, len(names), path)
     return written
 
