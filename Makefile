@@ -8,7 +8,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENDOR := static/vendor
 ARGS   ?=
 
-.PHONY: run test bench setup setup-dev chromium clean
+.PHONY: run test bench setup setup-dev chromium wrk clean
 
 run: setup
 	$(PY) main.py --monitor $(ARGS)
@@ -16,8 +16,8 @@ run: setup
 test: setup-dev chromium
 	$(PY) -m pytest $(ARGS)
 
-bench: setup-dev
-	$(PY) -m pip install -q -r requirements-bench.txt
+bench: setup-dev wrk
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-bench.txt
 	$(PY) bench/run_all.py
 
 setup: $(VENV)/.stamp-run $(VENDOR)/.stamp
@@ -49,6 +49,12 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "installing Debian's chromium for the browser tests"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+# wrk is the load generator of bench/bench_api.py.
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  echo "installing Debian's wrk for the API benchmark"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk >/dev/null; }
 
 clean:
 	rm -rf $(VENV) node_modules $(VENDOR)
