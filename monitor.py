@@ -193,8 +193,10 @@ def run(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args)
     if not getattr(args, "verbose", False):
-        # APScheduler logs every run at INFO: once a second is noise, not news.
-        logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
+        # APScheduler logs every run (and each job it adds) at INFO: once a second is
+        # noise, not news; we log our own one-line summary of what was started.
+        for name in ("apscheduler.executors.default", "apscheduler.scheduler"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     services = build_services(settings)
     try:
         app = create_app(services=services)
