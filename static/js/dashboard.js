@@ -25,6 +25,7 @@
  *   ready          Promise resolved (with window.foresight) once the charts exist
  *   nowS()         server "now" in epoch seconds (corrected for clock skew)
  *   setFutureS(s)  keep s seconds of empty time axis right of "now" (room for forecasts)
+ *   futureS()      the seconds of room last requested with setFutureS (0 by default)
  *   api(path, {method, body}) → Promise<JSON>; adds the bearer token if one was given;
  *                  rejects with Error(server's {"error"} text) carrying .status
  *   series(METRIC) the {x, y} dataset of one metric (e.g. "cpu_core1_percent"), or null
@@ -156,6 +157,7 @@
   fs.api = api;
   fs.nowS = () => (Date.now() + clockOffsetMs) / 1000;
   fs.setFutureS = (s) => { futureS = Math.max(0, Number(s) || 0); applyWindow(); fs.update(); };
+  fs.futureS = () => futureS;
   fs.update = (key) => {
     const list = key ? [fs.charts[key]] : Object.values(fs.charts);
     list.forEach((c) => c && c.update("none"));

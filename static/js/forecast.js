@@ -7,21 +7,26 @@
  * chart a note gives the model's accuracy in plain words, from its latest backtest
  * ("error 28 % below repeating yesterday; 81 % of actuals inside the 80 % band"). Until a
  * model has enough history the note says so and nothing is drawn: no guesses.
- * The live 5-minute view shows the next 90 s (10-s steps); the history views (1 h, 24 h,
- * 7 d) extend their time axis past "now" only when "Show forecasts on the history views"
- * is ticked (remembered in localStorage), so their axes keep their span by default.
- * Forecasts refresh every 15 s live, 60 s otherwise (the server refits on its own).
+ * Every range view draws the forecast of its own model tier (live_models.ALL_TIERS): the
+ * live 5-minute view the next 90 s (10-s steps), 1 h the next 30 min (1-min steps), 24 h
+ * the next 6 h (15-min steps), 7 d the next 2 days (hourly steps). Each view's time axis
+ * runs that far past "now" (foresight.setFutureS), so its history part keeps its span.
+ * Unticking "Show forecasts" (remembered in localStorage) hides them and gives the axis
+ * back to history. Forecasts refresh every 15 s live, 60 s otherwise (the server refits
+ * on its own).
  */
 (() => {
   "use strict";
 
   const fs = window.foresight;
   if (!fs) return;
-  const AHEAD_KEY = "foresight.forecastAhead";
-  // Range → [seconds of future shown right of "now", the horizon asked of the API].
-  // The live 5-minute view keeps most of its width for the last 5 minutes.
+  const SHOW_KEY = "foresight.showForecasts"; // "0" = hidden; shown by default
+  // Range → [seconds of future shown right of "now", the horizon asked of the API]. The
+  // horizon picks the tier (api_predictions: the shortest tier covering it): minutes=5 →
+  // 5m, hours=1 → 1h, hours=6 → 24h, hours=48 → 7d. The room is about a fifth to a third
+  // of the axis, so most of each view's width stays history.
   const FUTURE = { "5m": [90, "minutes=5"], "1h": [1800, "hours=1"],
-    "24h": [6 * 3600, "hours=6"], "7d": [86400, "hours=24"] };
+    "24h": [6 * 3600, "hours=6"], "7d": [2 * 86400, "hours=48"] };
   const ROLES = new Set(["forecast", "forecast-band", "now", "anomaly"]);
   const BAND_95 = "rgba(255, 166, 87, 0.12)";
   const BAND_80 = "rgba(255, 166, 87, 0.28)";
@@ -31,11 +36,11 @@
   let seq = 0;
   const $ = (id) => document.getElementById(id);
 
-  const aheadOn = () => localStorage.getItem(AHEAD_KEY) === "1";
-  // [future seconds, API query]; history views show no future unless asked to.
+  const shown = () => localStorage.getItem(SHOW_KEY) !== "0";
+  // [future seconds, API query]; no future room while forecasts are hidden.
   const futureOf = (range) => {
     const [futureS, query] = FUTURE[range.key] || FUTURE["5m"];
-    return [range.live || aheadOn() ? futureS : 0, query];
+    return [shown() ? futureS : 0, query];
   };
 
   function clearOurs(chart) {
@@ -83,8 +88,8 @@
       fs.setNote(name, acc ? `Forecast (${stepWords(model.step_s)}): ${acc.summary}.`
         : "Forecast drawn; its accuracy is measured at the next refit.");
     } else if (model && model.status === "ok" && model.accuracy) {
-      fs.setNote(name, `Forecast hidden in this view (tick “Show forecasts on the history ` +
-        `views”); its model: ${model.accuracy.summary}.`);
+      fs.setNote(name, `Forecast hidden (tick “Show forecasts” to draw it); its model: ` +
+        `${model.accuracy.summary}.`);
     } else {
       const why = model && model.message ? model.message : "no model yet";
       fs.setNote(name, `No forecast yet: ${why}.`);
@@ -107,7 +112,7 @@
   }
 
   function stepWords(stepS) {
-    if (stepS >= 3600) return `${stepS / 3600} h steps`;
+    if (stepS >= 3600) return `${stepS / 3600}-hour steps`;
     if (stepS < 60) return `${stepS}-second steps`;
     return `${stepS / 60}-minute steps`;
   }
@@ -185,11 +190,11 @@
   }
 
   fs.ready.then(() => {
-    const box = $("forecast-ahead");
+    const box = $("forecast-show");
     if (box) {
-      box.checked = aheadOn();
+      box.checked = shown();
       box.addEventListener("change", () => {
-        localStorage.setItem(AHEAD_KEY, box.checked ? "1" : "0");
+        localStorage.setItem(SHOW_KEY, box.checked ? "1" : "0");
         applyRange();
       });
     }
