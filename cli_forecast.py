@@ -14,14 +14,19 @@ import logging
 import sys
 from pathlib import Path
 
-import numpy as np
+from typing import TYPE_CHECKING
 
 from atomic_file import atomic_text_writer
 from errors import InputError
 from validate import number_arg
-from evaluation import backtest
-from predictor import AnomalyDetector
-from timeseries_io import load_series, load_series_with_text, to_regular_grid
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from predictor import AnomalyDetector
+
+# The handlers import numpy, pandas and scikit-learn themselves: building the parser
+# (every ``main.py`` call, ``--help`` included) should not pay for them.
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +86,9 @@ def _add_input_args(parser: argparse.ArgumentParser) -> None:
 
 
 def run_backtest(args: argparse.Namespace) -> int:
+    from evaluation import backtest
+    from timeseries_io import load_series, to_regular_grid
+
     timestamps, values = load_series(args.csv, args.value_col, args.time_col,
                                     args.observed_col)
     if args.time_col:
@@ -127,6 +135,11 @@ def format_backtest(r: dict) -> str:
 
 
 def run_detect(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from predictor import AnomalyDetector
+    from timeseries_io import load_series_with_text
+
     _, values, time_text = load_series_with_text(
         args.csv, args.value_col, args.time_col, args.observed_col)
     out = Path(args.out)
