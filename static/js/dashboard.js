@@ -51,6 +51,9 @@
   const RANGE_LIMIT = { "5m": 300, "1h": 360, "24h": 480, "7d": 504 }; // points per metric
   const RANGE_REFRESH_S = { "1h": 15, "24h": 60, "7d": 300 };
   const RANGE_LABEL = { "5m": "5 minutes", "1h": "hour", "24h": "24 hours", "7d": "7 days" };
+  // Tick spacing per range: left to itself, Chart.js picks hours for a 1.5-h axis on a
+  // narrow card and shows a single label.
+  const RANGE_TICKS = { "5m": ["minute", 1], "1h": ["minute", 15], "24h": ["hour", 4], "7d": ["day", 1] };
   const TOKEN_KEY = "foresight.token";
   const CORES_KEY = "cpu_cores";
   const CORE_RE = /^cpu_core(\d+)_percent$/;
@@ -296,9 +299,12 @@
     const since = r.live ? until - RANGE_S[r.key] : r.sinceS;
     if (until == null) return;
     const minMs = since * 1000, maxMs = (until + futureS) * 1000;
+    const [tickUnit, tickStep] = RANGE_TICKS[r.key];
     for (const chart of Object.values(fs.charts)) {
       chart.options.scales.x.min = minMs;
       chart.options.scales.x.max = maxMs;
+      chart.options.scales.x.time.unit = tickUnit;
+      chart.options.scales.x.time.stepSize = tickStep;
       let dataMax = 0;
       for (const ds of chart.data.datasets) {
         if (ds.foresightRole === "series") for (const p of ds.data) if (p.y > dataMax) dataMax = p.y;
