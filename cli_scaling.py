@@ -160,14 +160,21 @@ def _notes(result: ReplayResult) -> list[str]:
 
 
 def summary_table(result: ReplayResult, extra: dict[str, str] | None = None) -> str:
-    """One row per policy: actions, cost, instance-hours, overload, slack."""
+    """One row per policy: actions, cost, instance-hours, overload, slack, flaps.
+
+    A flap is a scale-down that a scale-up reversed within ``result.flap_window_s``.
+    """
     head = (f"{'policy':<11} {'actions':>8} {'ups':>6} {'downs':>6} {'cost $':>9} "
-            f"{'inst-h':>9} {'overload min':>13} {'overloaded':>10} {'slack':>6}")
+            f"{'inst-h':>9} {'overload min':>13} {'overloaded':>10} {'slack':>6} "
+            f"{'flaps':>6} {'flaps/day':>9}")
     lines = [head, "-" * len(head)]
     for name, m in result.metrics.items():
         lines.append(f"{name:<11} {m.actions:>8,} {m.scale_ups:>6,} {m.scale_downs:>6,} "
                      f"{m.cost:>9,.2f} {m.instance_hours:>9,.1f} {m.overload_minutes:>13,.0f} "
-                     f"{m.overload_ratio:>10.2%} {m.mean_slack:>6.1%}")
+                     f"{m.overload_ratio:>10.2%} {m.mean_slack:>6.1%} {m.flaps:>6,} "
+                     f"{m.flaps_per_day:>9.1f}")
+    lines.append(f"(flap: a scale-down reversed by a scale-up within "
+                 f"{result.flap_window_s / 60:g} min)")
     return "\n".join(lines)
 
 

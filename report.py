@@ -108,7 +108,8 @@ def render(result: ReplayResult, *, title: str, notes: list[str] | None = None,
         f"<td>{m.cost:,.2f}</td><td>{m.instance_hours:,.1f}</td>"
         f"<td>{m.overload_minutes:,.0f}</td><td>{m.overload_ratio:.2%}</td>"
         f"<td>{m.mean_slack:.1%}</td><td>{m.actions:,}</td><td>{m.scale_ups:,}</td>"
-        f"<td>{m.scale_downs:,}</td></tr>" for name, m in result.metrics.items())
+        f"<td>{m.scale_downs:,}</td><td>{m.flaps:,}</td><td>{m.flaps_per_day:.1f}</td></tr>"
+        for name, m in result.metrics.items())
     lib = chart_js()
     script = (f"<script>{lib}</script>" if lib else
               "<p><b>Charts unavailable:</b> Chart.js was not found (run <code>make "
@@ -135,7 +136,10 @@ unit (demand is shown in instances at 100 %). Overloaded = demand above ready ca
 Generated {datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}.</p>
 <table><tr><th>policy</th><th>cost (USD)</th><th>instance-hours</th>
 <th>overload (min)</th><th>overloaded steps</th><th>mean slack</th><th>actions</th>
-<th>scale-ups</th><th>scale-downs</th></tr>{rows}</table>
+<th>scale-ups</th><th>scale-downs</th><th>flaps</th><th>flaps per day</th></tr>{rows}
+</table>
+<p class="muted">A flap is a scale-down that a scale-up reversed within
+{result.flap_window_s / 60:g} minutes.</p>
 <ul>{note_html}</ul>
 <h2>Demand and ready capacity, whole trace</h2>
 <p class="muted" id="bucket-note"></p>

@@ -1,8 +1,9 @@
 """The scaling engine: run a policy against the pool, and the vertical tier.
 
-The policies and the records they exchange live in ``scaling_policies.py`` and are
-re-exported here, so callers import everything scaling from this module. Time is passed
-in as ``now`` (epoch seconds), never read.
+The policies and the records they exchange live in ``scaling_policies.py``,
+``predictive_policies.py`` and ``scale_in.py`` and are re-exported here, so callers
+import everything scaling from this module. Time is passed in as ``now`` (epoch
+seconds), never read.
 """
 from __future__ import annotations
 
@@ -14,18 +15,19 @@ from dataclasses import replace
 import numpy as np
 
 from errors import InputError
+from predictive_policies import POLICIES, HybridPolicy, PredictivePolicy, make_policy
 from resource_manager import SIZES, Executor, ResourcePool, SimulatedExecutor
-from scaling_policies import (POLICIES, DemandForecast, EngineMode, HybridPolicy, Policy,
-                              PredictivePolicy, ReactivePolicy, ScalingAction,
-                              ScalingDecision, ScalingState, ThresholdPolicy,
-                              _observed_inputs, make_policy, prob_exceeds)
+from scale_in import ScaleInGuard, ScaleInRule
+from scaling_policies import (DemandForecast, EngineMode, Policy, ReactivePolicy,
+                              ScalingAction, ScalingDecision, ScalingState,
+                              ThresholdPolicy, _observed_inputs, prob_exceeds)
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["POLICIES", "DemandForecast", "EngineMode", "HybridPolicy", "Policy",
-           "PredictivePolicy", "ReactivePolicy", "ScalingAction", "ScalingDecision",
-           "ScalingEngine", "ScalingState", "ThresholdPolicy", "VerticalPolicy",
-           "make_policy", "prob_exceeds"]
+           "PredictivePolicy", "ReactivePolicy", "ScaleInGuard", "ScaleInRule",
+           "ScalingAction", "ScalingDecision", "ScalingEngine", "ScalingState",
+           "ThresholdPolicy", "VerticalPolicy", "make_policy", "prob_exceeds"]
 
 
 class ScalingEngine:

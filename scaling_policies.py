@@ -1,4 +1,7 @@
-"""Scaling policies (threshold, reactive, predictive, hybrid) and what they exchange.
+"""Scaling policies (threshold, reactive) and the records every policy exchanges.
+
+The forecast-driven policies (predictive, hybrid) and ``make_policy`` are in
+``predictive_policies.py``; ``scaling_engine`` re-exports all of them.
 
 Demand is in capacity units (one standard instance at 100 % = 1 unit; DESIGN.md,
 "Scaling model"). Every policy has ``decide(state, forecast, now) -> ScalingDecision``
@@ -11,7 +14,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
 
@@ -338,101 +341,3 @@ class ReactivePolicy:
             target = n
         inputs["recommendation"] = rec
         return _finish(self.name, state, now, target, rule, why, 1.0, inputs)
-
-
-class PredictivePolicy:
-    """Size for the forecast demand at ``now + boot lag`` plus the interval's margin.
-
-    Sizes for the upper edge of the 80 % band over [now + boot_s, now + boot_s +
-    interval_s] at ``band_utilisation`` (the band is most of the safety margin, so this
-    sits above the reactive target), launching before demand arrives. Never scales
-    in on the forecast alone: going down also needs the reactive policy's stabilised
-    recommendation. Falls back to reactive when the forecast is missing, has a gap, or
-    its measured ``quality`` is worse than ``max_quality``.
-    """
-
-    name = "predictive"
-    follow_reactive_up = False   # hybrid: also never below what reactive wants
-
-    def __init__(self, *, target_utilisation: float = 0.8, band_utilisation: float = 0.85,
-                 interval_s: float = 60.0, max_quality: float = 1.0,
-                 reactive: ReactivePolicy | None = None) -> None:
-        if not 0 < band_utilisation <= 1.5:
-            raise InputError(f"band utilisation must be in (0, 1.5] (got {band_utilisation})")
-        self.target, self.interval_s, self.max_quality = (
-            band_utilisation, interval_s, max_quality)
-        self.reactive = reactive or ReactivePolicy(target_utilisation=target_utilisation)
-
-    def _usable(self, state: ScalingState, forecast: DemandForecast | None,
-                now: float) -> tuple[tuple[float, float] | None, str]:
-        if forecast is None:
-            return None, "no forecast yet"
-        if forecast.quality is None or not forecast.quality <= self.max_quality:
-            q = "unmeasured" if forecast.quality is None else f"{forecast.quality:.2f}"
-            return None, f"forecast accuracy {q} is worse than {self.max_quality:.2f}"
-        lead = state.boot_s
-        window = forecast.window(now + lead, now + lead + self.interval_s)
-        if window is None:
-            return None, "forecast has a gap at the lead time"
-        return window, ""
-
-    def decide(self, state: ScalingState, forecast: DemandForecast | None,
-               now: float) -> ScalingDecision:
-        reactive = self.reactive.decide(state, forecast, now)
-        window, problem = self._usable(state, forecast, now)
-        if window is None:
-            return replace(reactive, policy=self.name, rule=f"fallback-{reactive.rule}",
-                           reason=f"{problem}: reactive fallback; {reactive.reason}")
-        mean, upper = window
-        need = math.ceil(upper / (state.capacity_per_instance * self.target) - 1e-9)
-        cover = 1.0 - prob_exceeds(mean, upper, need * state.capacity_per_instance)
-        inputs = {**reactive.inputs, "lead_s": state.boot_s,
-                  "forecast_demand": round(mean, 4), "forecast_upper_80": round(upper, 4),
-                  "forecast_quality": forecast.quality, "forecast_need": need,
-                  "reactive_target": reactive.target}
-        lead_min = state.boot_s / 60
-        reason = (f"forecast {mean:.2f} units (80 % band up to {upper:.2f}) in "
-                  f"{lead_min:.0f} min needs {need} at {self.target:.0%}")
-        n = state.current
-        if self.follow_reactive_up and reactive.target > need:
-            target, rule = reactive.target, f"reactive-{reactive.rule}"
-            reason += f"; reactive wants more ({reactive.target}): {reactive.reason}"
-        elif need >= n:
-            target, rule = need, "forecast"
-            if need > n:
-                reason += ": launching now so they are ready in time"
-        else:  # the forecast says fewer: only as far down as measured demand agrees
-            target = max(need, reactive.target)
-            rule = "forecast-and-reactive" if target < n else "no-scale-in-on-forecast"
-            reason += (f"; scale-in needs measured demand to agree "
-                       f"(reactive: {reactive.target})")
-        return _finish(self.name, state, now, target, rule, reason, cover, inputs)
-
-
-class HybridPolicy(PredictivePolicy):
-    """The default: the larger of predictive and reactive (AWS, Alibaba AHPA)."""
-
-    name = "hybrid"
-    follow_reactive_up = True
-
-
-POLICIES: dict[str, type] = {p.name: p for p in (
-    ThresholdPolicy, ReactivePolicy, PredictivePolicy, HybridPolicy)}
-
-
-def make_policy(name: str, *, target_utilisation: float = 0.8,
-                band_utilisation: float = 0.85, interval_s: float = 60.0) -> Policy:
-    """Build the named policy with shared settings (InputError for unknown names).
-
-    ``target_utilisation`` is the reactive (HPA) target, also the floor hybrid and the
-    scale-in gate use; ``band_utilisation`` is what the forecast's 80 % upper edge is
-    sized at; ``interval_s`` is the time between decisions.
-    """
-    if name not in POLICIES:
-        raise InputError(f"unknown policy {name!r} (choose from {', '.join(POLICIES)})")
-    if name == "threshold":
-        return ThresholdPolicy()
-    if name == "reactive":
-        return ReactivePolicy(target_utilisation=target_utilisation)
-    return POLICIES[name](target_utilisation=target_utilisation,
-                          band_utilisation=band_utilisation, interval_s=interval_s)

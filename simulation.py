@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 DAY_S = 86_400.0
+FLAP_WINDOW_S = 600.0   # a scale-down undone by a scale-up this soon is a flap
 
 
 # ---- scenarios -------------------------------------------------------------------------
@@ -207,13 +209,16 @@ class PolicyMetrics:
     actions: int
     scale_ups: int
     scale_downs: int
+    flaps: int = 0              # scale-downs reversed by a scale-up within the flap window
+    flaps_per_day: float = 0.0  # flaps per 24 h of replayed time
 
     def to_dict(self) -> dict:
         return {"cost": round(self.cost, 4), "instance_hours": round(self.instance_hours, 3),
                 "overload_minutes": round(self.overload_minutes, 2),
                 "overload_ratio": round(self.overload_ratio, 5),
                 "mean_slack": round(self.mean_slack, 4), "actions": self.actions,
-                "scale_ups": self.scale_ups, "scale_downs": self.scale_downs}
+                "scale_ups": self.scale_ups, "scale_downs": self.scale_downs,
+                "flaps": self.flaps, "flaps_per_day": round(self.flaps_per_day, 3)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,17 +234,41 @@ class ReplayResult:
     ready: dict[str, np.ndarray]          # ready instances per step, per policy
     forecast: ForecastTrack
     seconds: dict[str, float] = field(default_factory=dict)
+    flap_window_s: float = FLAP_WINDOW_S
 
     def to_dict(self) -> dict:
         return {"policies": {k: m.to_dict() for k, m in self.metrics.items()},
                 "steps": int(len(self.demand)), "step_s": self.step_s,
-                "unit_capacity": self.unit_capacity, "boot_s": self.boot_s}
+                "unit_capacity": self.unit_capacity, "boot_s": self.boot_s,
+                "flap_window_s": self.flap_window_s}
+
+
+class FlapCounter:
+    """Count scale-downs that a scale-up reverses within ``window_s`` (a flap).
+
+    Each scale-down counts at most once: two scale-downs then one scale-up inside the
+    window are two flaps (both removals were undone); a scale-up clears the slate.
+    """
+
+    def __init__(self, window_s: float = FLAP_WINDOW_S) -> None:
+        self.window_s = window_s
+        self.flaps = 0
+        self._downs: deque[float] = deque()
+
+    def record(self, action: ScalingAction, now: float) -> None:
+        if action is ScalingAction.SCALE_DOWN:
+            while self._downs and now - self._downs[0] > self.window_s:
+                self._downs.popleft()   # too old for any later scale-up to reverse
+            self._downs.append(now)
+        elif action is ScalingAction.SCALE_UP:
+            self.flaps += sum(1 for t in self._downs if now - t <= self.window_s)
+            self._downs.clear()
 
 
 def run_policy(name: str, t: np.ndarray, demand: np.ndarray, track: ForecastTrack, *,
                 step_s: float, boot_s: float = 300.0, min_instances: int = 1,
                 max_instances: int = 10, target_utilisation: float = 0.8,
-                overload_level: float = 1.0,
+                overload_level: float = 1.0, flap_window_s: float = FLAP_WINDOW_S,
                 progress: Progress | None = None) -> tuple[PolicyMetrics, np.ndarray]:
     """Drive one policy's pool through the trace; return its metrics and ready counts."""
     first = demand[np.isfinite(demand)][:1]
@@ -252,6 +281,7 @@ def run_policy(name: str, t: np.ndarray, demand: np.ndarray, track: ForecastTrac
     n = len(demand)
     ready = np.zeros(n, dtype=np.int32)
     ups = downs = 0
+    flaps = FlapCounter(flap_window_s)
     report_every = max(1, n // 10)
     for i in range(n):
         now = float(t[i])
@@ -263,6 +293,7 @@ def run_policy(name: str, t: np.ndarray, demand: np.ndarray, track: ForecastTrac
             ups += 1
         elif decision.action is ScalingAction.SCALE_DOWN:
             downs += 1
+        flaps.record(decision.action, now + step_s)
         if progress and (i + 1) % report_every == 0:
             progress(f"replaying {name}: step {i + 1:,} of {n:,}")
     pool.tick(float(t[-1]) + step_s)
@@ -278,7 +309,8 @@ def run_policy(name: str, t: np.ndarray, demand: np.ndarray, track: ForecastTrac
         overload_minutes=float(over.sum()) * step_s / 60.0,
         overload_ratio=float(over.mean()) if len(d) else 0.0,
         mean_slack=float(slack.mean()) if len(d) else 0.0,
-        actions=ups + downs, scale_ups=ups, scale_downs=downs)
+        actions=ups + downs, scale_ups=ups, scale_downs=downs, flaps=flaps.flaps,
+        flaps_per_day=flaps.flaps / max(n * step_s / DAY_S, 1e-9))
     return metrics, ready
 
 
@@ -287,7 +319,7 @@ def replay(timestamps: np.ndarray, demand: np.ndarray, *, step_s: float,
            min_instances: int = 1, max_instances: int = 10,
            target_utilisation: float = 0.8, overload_level: float = 1.0,
            unit_capacity: float = 1.0, refit_every_s: float = DAY_S,
-           train_window_s: float = 21 * DAY_S,
+           train_window_s: float = 21 * DAY_S, flap_window_s: float = FLAP_WINDOW_S,
            progress: Progress | None = None) -> ReplayResult:
     """Replay ``demand`` (capacity units on a regular grid, NaN = gap) through policies.
 
@@ -320,7 +352,7 @@ def replay(timestamps: np.ndarray, demand: np.ndarray, *, step_s: float,
             name, t, demand, track, step_s=step_s, boot_s=boot_s,
             min_instances=min_instances, max_instances=max_instances,
             target_utilisation=target_utilisation, overload_level=overload_level,
-            progress=progress)
+            flap_window_s=flap_window_s, progress=progress)
         seconds[name] = time.perf_counter() - began
     return ReplayResult(t, demand, step_s, boot_s, unit_capacity, metrics, ready, track,
-                        seconds)
+                        seconds, flap_window_s)

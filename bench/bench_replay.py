@@ -11,7 +11,8 @@
    forecaster refits included (one refit per simulated day on a 21-day window).
 
 Targets (issue 4): hybrid overload minutes <= 50 % of reactive's at <= 110 % of its
-cost; mean slack <= 35 %; 100,000 steps x 4 policies <= 60 s wall. Boot lag 300 s,
+cost; no flapping (flaps: scale-downs reversed by a scale-up within 10 min, side by
+side with reactive's); mean slack <= 35 %; 100,000 steps x 4 policies <= 60 s wall. Boot lag 300 s,
 min 1 / max 10 instances, reactive target 80 %. Writes bench/out/bench_replay.json.
 """
 from __future__ import annotations
@@ -61,14 +62,15 @@ def summarise(name: str, result: ReplayResult, seconds: float) -> dict:
     d = result.demand[seen]
     out = {"trace": name, "steps": len(result.demand), "step_s": result.step_s,
            "unit_capacity": result.unit_capacity, "boot_s": result.boot_s,
-           "wall_seconds": round(seconds, 2),
+           "wall_seconds": round(seconds, 2), "flap_window_s": result.flap_window_s,
            "phase_seconds": {k: round(v, 2) for k, v in result.seconds.items()},
            "forecast_refits": result.forecast.refits,
            "forecast_quality_median": float(np.nanmedian(result.forecast.quality)),
            "policies": {k: v.to_dict() for k, v in m.items()},
            "hybrid_vs_reactive": {
                "overload_ratio": h.overload_minutes / max(r.overload_minutes, 1e-9),
-               "cost_ratio": h.cost / r.cost},
+               "cost_ratio": h.cost / r.cost,
+               "flap_ratio": h.flaps / max(r.flaps, 1)},
            "hybrid_capacity_weighted_slack": float(
                1 - np.minimum(d, ready_h[seen]).sum() / max(ready_h[seen].sum(), 1e-9)),
            "oracle_slack": {
@@ -88,16 +90,20 @@ def print_summary(s: dict) -> None:
           f"({s['forecast_refits']} refits; forecast error at the boot lag "
           f"{s['forecast_quality_median']:.2f}x 'no change')")
     print(f"{'policy':<11} {'cost $':>9} {'inst-h':>9} {'overload min':>13} {'overloaded':>10} "
-          f"{'slack':>6} {'actions':>8}")
+          f"{'slack':>6} {'actions':>8} {'flaps':>6} {'flaps/day':>9}")
     for k, v in s["policies"].items():
         print(f"{k:<11} {v['cost']:>9,.2f} {v['instance_hours']:>9,.1f} "
               f"{v['overload_minutes']:>13,.0f} {v['overload_ratio']:>10.2%} "
-              f"{v['mean_slack']:>6.1%} {v['actions']:>8,}")
+              f"{v['mean_slack']:>6.1%} {v['actions']:>8,} {v['flaps']:>6,} "
+              f"{v['flaps_per_day']:>9.1f}")
     r, t = s["hybrid_vs_reactive"], s["targets"]
     mark = {True: "met", False: "MISSED"}
     print(f"hybrid / reactive overload minutes: {r['overload_ratio']:.2f} (target <= 0.50, "
           f"{mark[t['overload_half_of_reactive']]}); cost: {r['cost_ratio']:.3f} "
           f"(target <= 1.10, {mark[t['cost_within_110pct']]})")
+    print(f"hybrid flaps (scale-downs reversed within {s['flap_window_s'] / 60:g} min): "
+          f"{s['policies']['hybrid']['flaps']:,} vs reactive's "
+          f"{s['policies']['reactive']['flaps']:,} ({r['flap_ratio']:.2f}x)")
     print(f"hybrid mean slack {s['policies']['hybrid']['mean_slack']:.1%} (target <= 35 %, "
           f"{mark[t['mean_slack_35pct']]}); capacity-weighted "
           f"{s['hybrid_capacity_weighted_slack']:.1%}; a clairvoyant zero-overload pool "

@@ -57,6 +57,10 @@ def test_json_contract_for_all_policies(capsys, trace):
         assert 0 <= metrics["overload_ratio"] <= 1 and 0 <= metrics["mean_slack"] <= 1
         assert metrics["actions"] == metrics["scale_ups"] + metrics["scale_downs"]
         assert metrics["cost"] == pytest.approx(metrics["instance_hours"] * 0.10, rel=1e-3)
+        # Added keys (the contract grows only additively): flaps <= scale-downs.
+        assert 0 <= metrics["flaps"] <= metrics["scale_downs"]
+        assert metrics["flaps_per_day"] == pytest.approx(metrics["flaps"] / 3, abs=1e-3)
+    assert doc["flap_window_s"] == 600
     assert doc["steps"] == 864 and doc["step_s"] == 300 and doc["boot_s"] == 300
     # Default unit capacity: the 99.9 % quantile needs 9 instances; said on stderr.
     assert "unit capacity" in err and doc["unit_capacity"] > 0
@@ -69,6 +73,7 @@ def test_one_policy_with_explicit_settings_and_table_output(capsys, trace):
                        "--max-instances", "12", "--policy", "reactive")
     assert code == 0
     assert out.splitlines()[0].split()[:2] == ["policy", "actions"]
+    assert out.splitlines()[0].split()[-2:] == ["flaps", "flaps/day"]
     assert "reactive" in out and "hybrid" not in out
 
 
