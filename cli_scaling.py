@@ -16,18 +16,20 @@ import logging
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from errors import InputError
 from validate import number_arg
-from evaluation import backtest
-from predictor import AnomalyDetector
-from report import write_report
 from resource_manager import default_max_instances
 from scaling_engine import POLICIES
-from simulation import ReplayResult, lms_scenario, replay
-from timeseries_io import load_series, to_regular_grid
+
+if TYPE_CHECKING:
+    from simulation import ReplayResult
+
+# The handlers import pandas and scikit-learn (through the forecaster) themselves:
+# building the parser, which every ``main.py`` call does, should not pay for them.
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +85,8 @@ def _progress_printer(enabled: bool):
 
 def load_demand(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, float, float]:
     """Read the trace onto a regular grid: (timestamps, values, step_s, unit_capacity)."""
+    from timeseries_io import load_series, to_regular_grid
+
     t, v = load_series(args.csv, args.value_col, args.time_col, args.observed_col)
     finite = v[np.isfinite(v)]
     if len(finite) == 0:
@@ -116,6 +120,9 @@ def load_demand(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, float
 
 def run_replay(args: argparse.Namespace) -> int:
     """Handle ``replay``: load, replay every chosen policy, print, write the report."""
+    from report import write_report
+    from simulation import replay
+
     max_instances = (default_max_instances() if args.max_instances is None
                      else args.max_instances)
     if args.min_instances > max_instances:
@@ -180,6 +187,11 @@ def summary_table(result: ReplayResult, extra: dict[str, str] | None = None) -> 
 
 def run_demo(args: argparse.Namespace) -> int:
     """The no-argument demo: six weeks of an LMS workload, compressed to seconds."""
+    from evaluation import backtest
+    from predictor import AnomalyDetector
+    from report import write_report
+    from simulation import lms_scenario, replay
+
     began = time.perf_counter()
     scenario = lms_scenario()
     days = len(scenario.demand) * scenario.step_s / 86_400
