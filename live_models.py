@@ -19,7 +19,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -251,9 +251,7 @@ class LiveModels:
         """Put each step at its bucket's middle (a mean over the bucket) for charts."""
         if forecast.timestamps is None:
             return forecast
-        return Forecast(forecast.timestamps + tier.step_s / 2.0, forecast.step_s, forecast.mean,
-                        forecast.lower_80, forecast.upper_80, forecast.lower_95,
-                        forecast.upper_95)
+        return replace(forecast, timestamps=forecast.timestamps + tier.step_s / 2.0)
 
     def reforecast(self, metric: str, tier: Tier, now: float) -> None:
         """Forecast again from the newest history with the fitted model (no refit)."""

@@ -32,12 +32,30 @@ __all__ = ["AnomalyDetector", "BatchForecast", "Forecast", "LagForecaster", "Not
 _LEVELS = {80: (0.10, 0.90), 95: (0.025, 0.975)}
 
 
+BAND_FIELDS: tuple[str, ...] = ("mean", "lower_80", "upper_80", "lower_95", "upper_95")
+
+
 def _as_list(array: np.ndarray | None) -> list | None:
-    return None if array is None else [float(x) for x in array]
+    return None if array is None else np.asarray(array, dtype=float).tolist()
 
 
 @dataclass(frozen=True, slots=True)
-class Forecast:
+class _Bands:
+    """A point forecast and its 80 % and 95 % intervals, in the series' own unit."""
+
+    step_s: float | None
+    mean: np.ndarray
+    lower_80: np.ndarray
+    upper_80: np.ndarray
+    lower_95: np.ndarray
+    upper_95: np.ndarray
+
+    def _bands_dict(self) -> dict:
+        return {"step_s": self.step_s, **{k: _as_list(getattr(self, k)) for k in BAND_FIELDS}}
+
+
+@dataclass(frozen=True, slots=True)
+class Forecast(_Bands):
     """A forecast of the next ``len(mean)`` steps with 80 % and 95 % intervals.
 
     ``timestamps`` are the epoch seconds of each step (None when the series had no
@@ -45,22 +63,13 @@ class Forecast:
     """
 
     timestamps: np.ndarray | None
-    step_s: float | None
-    mean: np.ndarray
-    lower_80: np.ndarray
-    upper_80: np.ndarray
-    lower_95: np.ndarray
-    upper_95: np.ndarray
 
     def to_dict(self) -> dict:
-        return {"timestamps": _as_list(self.timestamps), "step_s": self.step_s,
-                "mean": _as_list(self.mean),
-                "lower_80": _as_list(self.lower_80), "upper_80": _as_list(self.upper_80),
-                "lower_95": _as_list(self.lower_95), "upper_95": _as_list(self.upper_95)}
+        return {"timestamps": _as_list(self.timestamps), **self._bands_dict()}
 
 
 @dataclass(frozen=True, slots=True)
-class BatchForecast:
+class BatchForecast(_Bands):
     """Forecasts from many origins of one series: arrays of shape (len(origins), horizon).
 
     ``origins`` are indices into the series passed to ``predict_batch``; row ``i``
@@ -68,17 +77,9 @@ class BatchForecast:
     """
 
     origins: np.ndarray
-    step_s: float | None
-    mean: np.ndarray
-    lower_80: np.ndarray
-    upper_80: np.ndarray
-    lower_95: np.ndarray
-    upper_95: np.ndarray
 
     def to_dict(self) -> dict:
-        return {"origins": [int(o) for o in self.origins], "step_s": self.step_s,
-                **{k: getattr(self, k).tolist() for k in
-                   ("mean", "lower_80", "upper_80", "lower_95", "upper_95")}}
+        return {"origins": [int(o) for o in self.origins], **self._bands_dict()}
 
 
 class LagForecaster:
@@ -340,9 +341,8 @@ class LagForecaster:
         step_times = None
         if origin_ts is not None and self.step_s_:
             step_times = origin_ts + self.step_s_ * np.arange(1, self.spec_.horizon + 1)
-        return Forecast(timestamps=step_times, step_s=self.step_s_, mean=batch.mean[0],
-                        lower_80=batch.lower_80[0], upper_80=batch.upper_80[0],
-                        lower_95=batch.lower_95[0], upper_95=batch.upper_95[0])
+        return Forecast(timestamps=step_times, step_s=self.step_s_,
+                        **{k: getattr(batch, k)[0] for k in BAND_FIELDS})
 
 
 def backtest(values: np.ndarray, timestamps: np.ndarray | None = None, **kwargs):
