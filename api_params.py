@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
+
+from flask import abort, current_app
 
 from errors import InputError
 from validate import parse_number
@@ -49,3 +52,17 @@ def metric_list(args: Mapping[str, str], known: list[str]) -> list[str] | None:
         raise InputError(f"unknown metric(s) {', '.join(repr(n) for n in unknown)}; "
                          f"known metrics: {', '.join(known)}")
     return names
+
+
+def extension(key: str, what: str) -> tuple[Any, Any]:
+    """Return ``(the live service stored under services.extras[key], services)``.
+
+    When that extension is not installed in this monitor, abort with HTTP 503; the
+    app's error handler turns it into ``{"error": "<what> is not running ..."}``.
+    """
+    services = current_app.extensions["foresight"]
+    live = services.extras.get(key)
+    if live is None:
+        abort(503, description=f"{what} is not running in this monitor "
+                               f"(its extension module is not installed)")
+    return live, services

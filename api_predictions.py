@@ -9,13 +9,13 @@ import logging
 import math
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 import api_monitor
 from anomaly import AnomalyDetector
-from api_params import query_float, query_int
+from api_params import extension, query_float, query_int
 from errors import InputError
-from live_models import ALL_TIERS, EXTRAS_KEY, LiveModels, tier_for_seconds
+from live_models import ALL_TIERS, EXTRAS_KEY, tier_for_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -24,14 +24,6 @@ blueprint = Blueprint("predictions", __name__, url_prefix="/api")
 MAX_HOURS = 168
 
 
-def _live() -> tuple[LiveModels | None, Any]:
-    services = current_app.extensions["foresight"]
-    return services.extras.get(EXTRAS_KEY), services
-
-
-def _unavailable() -> tuple[Response, int]:
-    return jsonify({"error": "forecasting is not running in this monitor "
-                             "(live_models is not installed)"}), 503
 
 
 def _horizon() -> tuple[int | None, int | None, float]:
@@ -55,11 +47,9 @@ def _check_metric(name: str, services: Any) -> None:
 
 
 @blueprint.get("/predictions")
-def predictions() -> Response | tuple[Response, int]:
+def predictions() -> Response:
     """Every metric's forecast for the next ``hours`` with intervals and accuracy."""
-    live, services = _live()
-    if live is None:
-        return _unavailable()
+    live, services = extension(EXTRAS_KEY, "forecasting")
     hours, minutes, horizon_s = _horizon()
     tier = tier_for_seconds(horizon_s)
     now = services.clock()
@@ -73,22 +63,18 @@ def predictions() -> Response | tuple[Response, int]:
 
 
 @blueprint.get("/metrics/<name>/forecast")
-def metric_forecast(name: str) -> Response | tuple[Response, int]:
+def metric_forecast(name: str) -> Response:
     """One metric's forecast for the next ``hours``, its interval bands and accuracy."""
-    live, services = _live()
-    if live is None:
-        return _unavailable()
+    live, services = extension(EXTRAS_KEY, "forecasting")
     _check_metric(name, services)
     _, _, horizon_s = _horizon()
     return jsonify(live.state(name, tier_for_seconds(horizon_s)).to_dict(horizon_s))
 
 
 @blueprint.get("/anomalies")
-def anomalies() -> Response | tuple[Response, int]:
+def anomalies() -> Response:
     """Recent anomalies (newest first) and the latest score of every metric."""
-    live, services = _live()
-    if live is None:
-        return _unavailable()
+    live, services = extension(EXTRAS_KEY, "forecasting")
     metric = request.args.get("metric") or None
     if metric is not None:
         _check_metric(metric, services)

@@ -9,11 +9,11 @@ import json
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
-from api_params import query_int
+from api_params import extension, query_int
 from errors import InputError
-from live_scaling import EXTRAS_KEY, HISTORY_POINTS, LiveScaling
+from live_scaling import EXTRAS_KEY, HISTORY_POINTS
 from scaling_engine import EngineMode
 
 logger = logging.getLogger(__name__)
@@ -21,14 +21,6 @@ logger = logging.getLogger(__name__)
 blueprint = Blueprint("scaling", __name__, url_prefix="/api")
 
 
-def _live() -> tuple[LiveScaling | None, Any]:
-    services = current_app.extensions["foresight"]
-    return services.extras.get(EXTRAS_KEY), services
-
-
-def _unavailable() -> tuple[Response, int]:
-    return jsonify({"error": "scaling is not running in this monitor "
-                             "(live_scaling is not installed)"}), 503
 
 
 def _json_object() -> dict:
@@ -43,30 +35,24 @@ def _json_object() -> dict:
 
 
 @blueprint.get("/scaling/status")
-def scaling_status() -> Response | tuple[Response, int]:
+def scaling_status() -> Response:
     """Policy, mode, instances by state, cost vs budget, last decision with reason."""
-    live, services = _live()
-    if live is None:
-        return _unavailable()
+    live, services = extension(EXTRAS_KEY, "scaling")
     return jsonify(live.status(services.clock()))
 
 
 @blueprint.get("/scaling/history")
-def scaling_history() -> Response | tuple[Response, int]:
+def scaling_history() -> Response:
     """Capacity points (demand, ready, booting, forecast used) and recent decisions."""
-    live, _ = _live()
-    if live is None:
-        return _unavailable()
+    live, _ = extension(EXTRAS_KEY, "scaling")
     limit = query_int(request.args, "limit", 480, minimum=1, maximum=HISTORY_POINTS)
     return jsonify(live.history(limit))
 
 
 @blueprint.post("/scaling/execute")
-def scaling_execute() -> Response | tuple[Response, int]:
+def scaling_execute() -> Response:
     """Manual override: set the instance count (bounded by min/max)."""
-    live, services = _live()
-    if live is None:
-        return _unavailable()
+    live, services = extension(EXTRAS_KEY, "scaling")
     body = _json_object()
     instances = body.get("instances")
     if isinstance(instances, bool) or not isinstance(instances, int):
@@ -77,11 +63,9 @@ def scaling_execute() -> Response | tuple[Response, int]:
 
 
 @blueprint.post("/scaling/mode")
-def scaling_mode() -> Response | tuple[Response, int]:
+def scaling_mode() -> Response:
     """Switch between auto, dry-run (record only) and paused."""
-    live, services = _live()
-    if live is None:
-        return _unavailable()
+    live, services = extension(EXTRAS_KEY, "scaling")
     mode = _json_object().get("mode")
     if not isinstance(mode, str):
         raise InputError(f"mode must be one of auto, dry-run, paused (got {mode!r})")
@@ -90,11 +74,9 @@ def scaling_mode() -> Response | tuple[Response, int]:
 
 
 @blueprint.get("/resources")
-def resources() -> Response | tuple[Response, int]:
+def resources() -> Response:
     """The simulated pool: instances with their states, storage, size, recent events."""
-    live, services = _live()
-    if live is None:
-        return _unavailable()
+    live, services = extension(EXTRAS_KEY, "scaling")
     return jsonify(live.resources(services.clock()))
 
 

@@ -158,3 +158,13 @@ def test_routes_are_in_the_openapi_document(client):
 def test_page_includes_the_forecast_script(client):
     html = client.get("/").get_data(as_text=True)
     assert "js/forecast.js" in html
+
+
+@pytest.mark.parametrize("url", ["/api/predictions", "/api/metrics/cpu_percent/forecast",
+                                 "/api/anomalies"])
+def test_503_with_one_error_when_forecasting_is_not_installed(services, client, url):
+    services.extras.pop(EXTRAS_KEY, None)
+    response = client.get(url)
+    assert response.status_code == 503
+    assert set(response.get_json()) == {"error"}
+    assert "forecasting is not running" in response.get_json()["error"]
