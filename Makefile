@@ -8,13 +8,20 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENDOR := static/vendor
 ARGS   ?=
 
-.PHONY: run test bench setup setup-dev chromium wrk clean
+.PHONY: run test lint bench setup setup-dev chromium wrk clean
 
 run: setup
 	$(PY) main.py --monitor $(ARGS)
 
-test: setup-dev chromium
+test: setup-dev chromium lint
 	$(PY) -m pytest $(ARGS)
+
+# ruff (lint and format), mypy and import-linter's layer contracts, all from pyproject.toml.
+lint: setup-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 bench: setup-dev wrk
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-bench.txt
@@ -24,9 +31,10 @@ setup: $(VENV)/.stamp-run $(VENDOR)/.stamp
 
 setup-dev: setup $(VENV)/.stamp-dev
 
-$(VENV)/.stamp-run: requirements.txt
+$(VENV)/.stamp-run: requirements.txt pyproject.toml
 	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
 	touch $@
 
 $(VENV)/.stamp-dev: requirements-dev.txt requirements.txt

@@ -4,28 +4,24 @@
     python main.py --monitor [...]      sample this host and serve the dashboard
     python main.py SUBCOMMAND --help    backtest, detect, replay, export, import, ...
 
-This is the only module that configures logging or exits. Subcommands live in the
-``cli_*`` modules listed in COMMAND_MODULES: each has ``register(subparsers)``, which
-adds its parsers with ``set_defaults(handler=fn)``; ``fn(args) -> int`` returns the
-exit code and raises ``errors.InputError`` for bad input (exit 2, one line on stderr).
+This is the only module that configures logging or exits. Subcommands live in
+``foresight.cli``: each module has ``register(subparsers)``, which adds its parsers with
+``set_defaults(handler=fn)``; ``fn(args) -> int`` returns the exit code and raises
+``InputError`` for bad input (exit 2, one line on stderr).
 """
+
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
 from pathlib import Path
 
-from errors import InputError
-from validate import number_arg
+from foresight.cli import forecast, scaling, store
+from foresight.core.errors import InputError
+from foresight.core.validate import number_arg
 
 logger = logging.getLogger("foresight")
-
-# Modules that add subcommands, in the order their help is listed.
-COMMAND_MODULES: tuple[str, ...] = ("cli_store", "cli_forecast", "cli_scaling")
-MONITOR_MODULE = "monitor"   # run(args) -> int, for --monitor
-DEMO_MODULE = "cli_scaling"  # run_demo(args) -> int, for no subcommand
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -35,52 +31,86 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "main.py") -> argparse.ArgumentParser:
     parser = OneLineParser(
-        prog="main.py",
+        prog=prog,
         description="Foresight: monitor a host, forecast its load, detect anomalies "
-                    "and scale a resource pool ahead of demand.")
-    parser.add_argument("--monitor", action="store_true",
-                        help="sample this host and serve the live dashboard")
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to listen on (default 127.0.0.1; any other "
-                             "address needs FORESIGHT_TOKEN)")
-    parser.add_argument("--port", type=number_arg(int, minimum=0, maximum=65535), default=5000,
-                        help="port to listen on (default 5000)")
-    parser.add_argument("--interval", type=number_arg(above=0),
-                        default=None, metavar="S",
-                        help="seconds between samples (default: env METRICS_INTERVAL or 1)")
-    parser.add_argument("--data-dir", type=Path, default=Path("data"), metavar="DIR",
-                        help="where the SQLite history lives (default ./data)")
-    parser.add_argument("--retention-days", type=number_arg(above=0), default=7.0, metavar="D",
-                        help="keep raw samples this many days, then rollups (default 7)")
+        "and scale a resource pool ahead of demand.",
+    )
+    parser.add_argument(
+        "--monitor", action="store_true", help="sample this host and serve the live dashboard"
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1; any other address needs FORESIGHT_TOKEN)",
+    )
+    parser.add_argument(
+        "--port",
+        type=number_arg(int, minimum=0, maximum=65535),
+        default=5000,
+        help="port to listen on (default 5000)",
+    )
+    parser.add_argument(
+        "--interval",
+        type=number_arg(above=0),
+        default=None,
+        metavar="S",
+        help="seconds between samples (default: env METRICS_INTERVAL or 1)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path("data"),
+        metavar="DIR",
+        help="where the SQLite history lives (default ./data)",
+    )
+    parser.add_argument(
+        "--retention-days",
+        type=number_arg(above=0),
+        default=7.0,
+        metavar="D",
+        help="keep raw samples this many days, then rollups (default 7)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+    for module in (store, forecast, scaling):  # in the order their help is listed
+        module.register(sub)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+def main(argv: list[str] | None = None, prog: str = "main.py") -> int:
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     try:
         if args.command is not None:
             if args.monitor:
                 raise InputError("--monitor cannot be combined with a subcommand")
             return int(args.handler(args))
         if args.monitor:
-            return int(importlib.import_module(MONITOR_MODULE).run(args))
-        return int(importlib.import_module(DEMO_MODULE).run_demo(args))
+            from foresight.cli import monitor  # imports Flask: only when serving
+
+            return int(monitor.run(args))
+        return int(scaling.run_demo(args))
     except InputError as exc:
-        print(f"main.py: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def console() -> int:
+    """The ``foresight`` console script: ``foresight monitor [flags]`` is ``--monitor``."""
+    argv = sys.argv[1:]
+    if argv[:1] == ["monitor"]:
+        argv = ["--monitor", *argv[1:]]
+    return main(argv, prog="foresight")
 
 
 if __name__ == "__main__":

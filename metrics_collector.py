@@ -7,6 +7,7 @@ CPU utilisation is computed from ``cpu_times`` deltas kept here rather than from
 ``psutil.cpu_percent(interval=None)``, whose process-global baseline any other caller
 (e.g. the verification endpoint) would silently reset.
 """
+
 from __future__ import annotations
 
 import logging
@@ -23,7 +24,7 @@ import urllib.request
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -32,7 +33,7 @@ import psutil
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from storage import MetricStore
+from foresight.store.metric_store import MetricStore
 
 logger = logging.getLogger(__name__)
 
@@ -83,8 +84,14 @@ class MetricsCollector:
     ``probe_url`` None skips the HTTP probe; ``store`` None skips the SQL probe.
     """
 
-    def __init__(self, data_dir: Path, probe_url: str | None, store: MetricStore | None = None,
-                 *, probe_timeout_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        probe_url: str | None,
+        store: MetricStore | None = None,
+        *,
+        probe_timeout_s: float = 1.0,
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.probe_url = probe_url
         self.store = store
@@ -109,16 +116,18 @@ class MetricsCollector:
             return {}
         out: dict[str, float] = {}
         busy_sum = total_sum = 0.0
-        for core, ((total, idle), (total0, idle0)) in enumerate(zip(per_core, previous)):
+        for core, ((total, idle), (total0, idle0)) in enumerate(
+            zip(per_core, previous, strict=False)
+        ):
             d_total, d_idle = total - total0, idle - idle0
             if d_total < 0 or d_idle < 0:  # counters went backwards: re-prime
                 return {}
             busy_sum += max(d_total - d_idle, 0.0)
             total_sum += d_total
             out[f"cpu_core{core}_percent"] = (
-                _clamp_percent(100.0 * (d_total - d_idle) / d_total) if d_total > 0 else 0.0)
-        out["cpu_percent"] = _clamp_percent(100.0 * busy_sum / total_sum) if total_sum > 0 \
-            else 0.0
+                _clamp_percent(100.0 * (d_total - d_idle) / d_total) if d_total > 0 else 0.0
+            )
+        out["cpu_percent"] = _clamp_percent(100.0 * busy_sum / total_sum) if total_sum > 0 else 0.0
         return out
 
     def _counter_rates(self, now: float) -> dict[str, float]:
@@ -197,8 +206,10 @@ class MetricsCollector:
         values.update(self._http_probe())
         values.update(self._sql_probe(now))
         # Rounded well below measurement noise: shorter JSON on every API response.
-        return Sample(round(now, 3), {k: round(v, VALUE_DECIMALS) for k, v in values.items()
-                                      if math.isfinite(v)})
+        return Sample(
+            round(now, 3),
+            {k: round(v, VALUE_DECIMALS) for k, v in values.items() if math.isfinite(v)},
+        )
 
 
 def fresh_reading() -> dict[str, float]:
@@ -274,21 +285,24 @@ class TickStats:
 
         def pick(q: float) -> float:
             return round(values[min(len(values) - 1, int(q * len(values)))] * 1000.0, 3)
+
         return {"p50": pick(0.5), "p99": pick(0.99), "max": round(values[-1] * 1000.0, 3)}
 
 
 def make_scheduler() -> BackgroundScheduler:
     """A UTC BackgroundScheduler (not started: the caller starts and stops it)."""
-    return BackgroundScheduler(timezone=timezone.utc)
+    return BackgroundScheduler(timezone=UTC)
 
 
-def schedule_sampling(scheduler: BackgroundScheduler, stats: TickStats,
-                      tick: Callable[[float], object]) -> None:
+def schedule_sampling(
+    scheduler: BackgroundScheduler, stats: TickStats, tick: Callable[[float], object]
+) -> None:
     """Add the one sampling job: ``tick(now)`` every ``stats.interval_s`` from origin.
 
     ``max_instances=1`` and ``coalesce=True``: a slow tick delays the next one rather
     than stacking runs; slots that pass meanwhile are counted as missed by ``stats``.
     """
+
     def job() -> None:
         now = time.time()
         stats.record(now)
@@ -299,7 +313,14 @@ def schedule_sampling(scheduler: BackgroundScheduler, stats: TickStats,
             logger.exception("sampling tick at %.3f failed", now)
 
     scheduler.add_job(
-        job, IntervalTrigger(seconds=stats.interval_s,
-                             start_date=datetime.fromtimestamp(stats.origin, timezone.utc)),
-        id=SAMPLE_JOB_ID, name="sample this host", max_instances=1, coalesce=True,
-        misfire_grace_time=max(1, math.ceil(stats.interval_s)), replace_existing=True)
+        job,
+        IntervalTrigger(
+            seconds=stats.interval_s, start_date=datetime.fromtimestamp(stats.origin, UTC)
+        ),
+        id=SAMPLE_JOB_ID,
+        name="sample this host",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=max(1, math.ceil(stats.interval_s)),
+        replace_existing=True,
+    )

@@ -7,9 +7,10 @@ target step, time-of-day/day-of-week terms). Direct beats recursive here: no err
 feedback, and one matrix product per origin. Its prediction intervals are
 split-conformal: quantiles of its own out-of-sample residuals, per horizon step.
 
-``AnomalyDetector`` (in ``anomaly.py``, re-exported here) is the streaming scorer.
-``backtest`` (in ``evaluation.py``) measures either against honest baselines.
+``AnomalyDetector`` (in ``foresight.models.anomaly``, re-exported here) is the streaming scorer.
+``foresight.evaluation.backtest`` measures either against honest baselines.
 """
+
 from __future__ import annotations
 
 import logging
@@ -19,14 +20,20 @@ import numpy as np
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import Ridge
 
-from anomaly import AnomalyDetector
-from features import (SECONDS_PER_DAY, FeatureSpec, build_features, complete_rows,
-                      detect_season, forward_fill, snap_season)
+from foresight.models.anomaly import AnomalyDetector
+from foresight.models.features import (
+    SECONDS_PER_DAY,
+    FeatureSpec,
+    build_features,
+    complete_rows,
+    detect_season,
+    forward_fill,
+    snap_season,
+)
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["AnomalyDetector", "BatchForecast", "Forecast", "LagForecaster", "NotFittedError",
-           "backtest"]
+__all__ = ["AnomalyDetector", "BatchForecast", "Forecast", "LagForecaster", "NotFittedError"]
 
 # Residual quantiles for the two central intervals: (lower, upper) probability.
 _LEVELS = {80: (0.10, 0.90), 95: (0.025, 0.975)}
@@ -103,11 +110,20 @@ class LagForecaster:
         at the origin (wider at busy peaks, narrower in quiet nights).
     """
 
-    def __init__(self, horizon: int = 12, season_length: int | str | None = "auto", *,
-                 n_lags: int = 12, alpha: float = 1.0, calendar: bool = True,
-                 weekly: bool = True, calibration_fraction: float = 0.35,
-                 nonnegative: bool | str = "auto", relative_target: bool = True,
-                 adaptive_intervals: bool = True) -> None:
+    def __init__(
+        self,
+        horizon: int = 12,
+        season_length: int | str | None = "auto",
+        *,
+        n_lags: int = 12,
+        alpha: float = 1.0,
+        calendar: bool = True,
+        weekly: bool = True,
+        calibration_fraction: float = 0.35,
+        nonnegative: bool | str = "auto",
+        relative_target: bool = True,
+        adaptive_intervals: bool = True,
+    ) -> None:
         self.horizon = horizon
         self.season_length = season_length
         self.n_lags = n_lags
@@ -129,10 +145,13 @@ class LagForecaster:
         if not (s is None or s == "auto" or (isinstance(s, (int, np.integer)) and s >= 2)):
             raise ValueError(f"season_length must be 'auto', None or an integer >= 2 (got {s!r})")
         if not 0.0 < self.calibration_fraction < 0.9:
-            raise ValueError("calibration_fraction must be in (0, 0.9) "
-                             f"(got {self.calibration_fraction!r})")
+            raise ValueError(
+                f"calibration_fraction must be in (0, 0.9) (got {self.calibration_fraction!r})"
+            )
 
-    def _resolve_spec(self, raw: np.ndarray, step_s: float | None, span_s: float | None) -> FeatureSpec:
+    def _resolve_spec(
+        self, raw: np.ndarray, step_s: float | None, span_s: float | None
+    ) -> FeatureSpec:
         n, horizon = len(raw), int(self.horizon)
         if self.season_length == "auto":
             season = snap_season(detect_season(raw), step_s)
@@ -148,13 +167,30 @@ class LagForecaster:
                 week = week_steps
         # Calendar terms need many cycles to estimate: with 4 days of history the
         # time-of-day terms fit those days' quirks (measured on the Alibaba trace).
-        hour = bool(self.calendar and step_s and span_s and step_s < SECONDS_PER_DAY / 4
-                    and span_s >= 7 * SECONDS_PER_DAY)
-        weekday = bool(self.calendar and step_s and span_s and step_s <= SECONDS_PER_DAY
-                       and span_s >= 21 * SECONDS_PER_DAY)
+        hour = bool(
+            self.calendar
+            and step_s
+            and span_s
+            and step_s < SECONDS_PER_DAY / 4
+            and span_s >= 7 * SECONDS_PER_DAY
+        )
+        weekday = bool(
+            self.calendar
+            and step_s
+            and span_s
+            and step_s <= SECONDS_PER_DAY
+            and span_s >= 21 * SECONDS_PER_DAY
+        )
         rolls = tuple(w for w in (6, 24) if w > 1)
-        return FeatureSpec(n_lags=int(self.n_lags), horizon=horizon, season=use_season,
-                           week=week, roll_windows=rolls, hour=hour, weekday=weekday)
+        return FeatureSpec(
+            n_lags=int(self.n_lags),
+            horizon=horizon,
+            season=use_season,
+            week=week,
+            roll_windows=rolls,
+            hour=hour,
+            weekday=weekday,
+        )
 
     def fit(self, values: np.ndarray, timestamps: np.ndarray | None = None) -> LagForecaster:
         """Learn from a regularly spaced series (NaN = gap: such rows are left out).
@@ -174,21 +210,27 @@ class LagForecaster:
                 diffs = np.diff(ts)
                 step_s = float(np.median(diffs))
                 if step_s <= 0 or np.max(np.abs(diffs - step_s)) > 0.01 * step_s:
-                    raise ValueError("values must be regularly spaced; put them on a grid "
-                                     "first (timeseries_io.to_regular_grid)")
+                    raise ValueError(
+                        "values must be regularly spaced; put them on a grid "
+                        "first (timeseries_io.to_regular_grid)"
+                    )
                 span_s = float(ts[-1] - ts[0])
-            self.t0_, self.t_end_ = float(ts[0]), float(ts[-1])
+            self.t0_: float | None = float(ts[0])
+            self.t_end_: float | None = float(ts[-1])
         else:
             self.t0_ = self.t_end_ = None
         observed = raw[~np.isnan(raw)]
         if len(observed) < 2 * self.horizon + self.n_lags + 10:
-            raise ValueError(f"need at least {2 * self.horizon + self.n_lags + 10} observed "
-                             f"values to fit (got {len(observed)})")
+            raise ValueError(
+                f"need at least {2 * self.horizon + self.n_lags + 10} observed "
+                f"values to fit (got {len(observed)})"
+            )
         self.step_s_ = step_s
         self.mean_ = float(observed.mean())
         self.scale_ = float(observed.std()) or 1.0
-        self.clip_at_zero_ = bool(self.nonnegative is True or
-                                  (self.nonnegative == "auto" and observed.min() >= 0))
+        self.clip_at_zero_ = bool(
+            self.nonnegative is True or (self.nonnegative == "auto" and observed.min() >= 0)
+        )
         z = (raw - self.mean_) / self.scale_
         spec = self._resolve_spec(raw, step_s, span_s)
         origins, spec = self._training_origins(z, spec)
@@ -199,8 +241,9 @@ class LagForecaster:
         # wide at busy peaks, narrow in quiet nights. The typical spread is added so
         # a flat stretch does not collapse the band to nothing.
         self.spread_column_ = spec.names().index(f"std{max(spec.roll_windows)}")
-        self.spread_offset_ = (float(np.median(X[:, self.spread_column_])) + 1e-6
-                               if self.adaptive_intervals else 1.0)
+        self.spread_offset_ = (
+            float(np.median(X[:, self.spread_column_])) + 1e-6 if self.adaptive_intervals else 1.0
+        )
         n_cal = int(len(origins) * self.calibration_fraction)
         if n_cal >= 20 and len(origins) - n_cal - spec.horizon >= 2 * self.n_features_:
             # Split-conformal: residuals of a model that never saw the calibration rows.
@@ -215,12 +258,15 @@ class LagForecaster:
             residuals = None
         model = self._ridge().fit(X, Y)
         if residuals is None:
-            residuals = ((Y - model.predict(X)) / self._local_scale(X)
-                         * np.sqrt(len(X) / max(len(X) - self.n_features_, 1)))
-        self.coef_ = np.ascontiguousarray(model.coef_.T)        # (features, horizon)
+            residuals = (
+                (Y - model.predict(X))
+                / self._local_scale(X)
+                * np.sqrt(len(X) / max(len(X) - self.n_features_, 1))
+            )
+        self.coef_ = np.ascontiguousarray(model.coef_.T)  # (features, horizon)
         self.intercept_ = np.asarray(model.intercept_, dtype=float)
-        self.residual_quantiles_ = self._quantiles(residuals)   # z units, per level
-        self.n_train_ = int(len(origins))
+        self.residual_quantiles_ = self._quantiles(residuals)  # z units, per level
+        self.n_train_ = len(origins)
         return self
 
     def _local_scale(self, X: np.ndarray) -> np.ndarray:
@@ -236,27 +282,48 @@ class LagForecaster:
         """Return complete training origins, dropping seasonal blocks if gaps leave too few."""
         candidates = [spec]
         if spec.week:
-            candidates.append(FeatureSpec(spec.n_lags, spec.horizon, spec.season, None,
-                                          spec.roll_windows, spec.hour, spec.weekday))
+            candidates.append(
+                FeatureSpec(
+                    spec.n_lags,
+                    spec.horizon,
+                    spec.season,
+                    None,
+                    spec.roll_windows,
+                    spec.hour,
+                    spec.weekday,
+                )
+            )
         if spec.season:
-            candidates.append(FeatureSpec(spec.n_lags, spec.horizon, None, None,
-                                          spec.roll_windows, spec.hour, spec.weekday))
+            candidates.append(
+                FeatureSpec(
+                    spec.n_lags,
+                    spec.horizon,
+                    None,
+                    None,
+                    spec.roll_windows,
+                    spec.hour,
+                    spec.weekday,
+                )
+            )
         for candidate in candidates:
             all_origins = np.arange(candidate.history - 1, len(z) - candidate.horizon)
             origins = all_origins[complete_rows(z, all_origins, candidate)]
             if len(origins) >= max(3 * len(candidate.names()), 30):
                 return origins, candidate
             logger.debug("only %d complete rows for %s", len(origins), candidate)
-        raise ValueError(f"too few complete rows to fit (horizon {spec.horizon}, "
-                         f"{int(np.sum(~np.isnan(z)))} observed values): the gaps leave "
-                         "no stretch long enough")
+        raise ValueError(
+            f"too few complete rows to fit (horizon {spec.horizon}, "
+            f"{int(np.sum(~np.isnan(z)))} observed values): the gaps leave "
+            "no stretch long enough"
+        )
 
     def _design(self, z: np.ndarray, origins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         spec = self.spec_
         origin_ts = None if self.t0_ is None else self.t0_ + origins * self.step_s_
         # Training rows touch no gap; filling only keeps NaN out of the running sums.
-        X = build_features(forward_fill(z, 0.0), origins, spec,
-                           origin_ts if (spec.hour or spec.weekday) else None)
+        X = build_features(
+            forward_fill(z, 0.0), origins, spec, origin_ts if (spec.hour or spec.weekday) else None
+        )
         Y = z[origins[:, None] + np.arange(1, spec.horizon + 1)[None, :]]
         if self.relative_target:
             Y = Y - z[origins][:, None]
@@ -270,8 +337,10 @@ class LagForecaster:
             # Finite-sample conformal correction: widen each tail slightly.
             lo_q = max(0.0, np.floor((n + 1) * lo) / n) if n else lo
             hi_q = min(1.0, np.ceil((n + 1) * hi) / n) if n else hi
-            out[level] = (np.quantile(residuals, lo_q, axis=0, method="lower"),
-                          np.quantile(residuals, hi_q, axis=0, method="higher"))
+            out[level] = (
+                np.quantile(residuals, lo_q, axis=0, method="lower"),
+                np.quantile(residuals, hi_q, axis=0, method="higher"),
+            )
         return out
 
     # -- prediction ----------------------------------------------------------------
@@ -279,8 +348,9 @@ class LagForecaster:
         if not hasattr(self, "coef_"):
             raise NotFittedError("This LagForecaster is not fitted yet; call fit() first")
 
-    def predict_batch(self, values: np.ndarray, origins: np.ndarray,
-                      timestamps: np.ndarray | None = None) -> BatchForecast:
+    def predict_batch(
+        self, values: np.ndarray, origins: np.ndarray, timestamps: np.ndarray | None = None
+    ) -> BatchForecast:
         """Forecast from every origin (index into ``values``) at once, vectorised.
 
         Each row uses only ``values[:origin + 1]``; gaps there are forward-filled for the
@@ -298,6 +368,7 @@ class LagForecaster:
             if timestamps is not None:
                 origin_ts = np.asarray(timestamps, dtype=float)[origins]
             else:
+                assert self.t0_ is not None and self.step_s_ is not None  # set by fit
                 origin_ts = self.t0_ + origins * self.step_s_
         X = build_features(z, origins, self.spec_, origin_ts)
         # Before the series starts there is nothing to fill with: use the mean (0 in z).
@@ -335,20 +406,13 @@ class LagForecaster:
             origin_ts = float(ts[-1])
         elif self.t_end_ is not None:
             origin_ts = self.t_end_
-        batch = self.predict_batch(
-            tail, [len(tail) - 1],
-            None if origin_ts is None else np.full(len(tail), origin_ts))
+        stamps = None if origin_ts is None else np.full(len(tail), origin_ts)
+        batch = self.predict_batch(tail, np.array([len(tail) - 1]), stamps)
         step_times = None
         if origin_ts is not None and self.step_s_:
             step_times = origin_ts + self.step_s_ * np.arange(1, self.spec_.horizon + 1)
-        return Forecast(timestamps=step_times, step_s=self.step_s_,
-                        **{k: getattr(batch, k)[0] for k in BAND_FIELDS})
-
-
-def backtest(values: np.ndarray, timestamps: np.ndarray | None = None, **kwargs):
-    """Rolling-origin backtest against baselines; see ``evaluation.backtest``.
-
-    Imported lazily because ``evaluation`` builds on ``LagForecaster``.
-    """
-    from evaluation import backtest as run_backtest
-    return run_backtest(values, timestamps, **kwargs)
+        return Forecast(
+            timestamps=step_times,
+            step_s=self.step_s_,
+            **{k: getattr(batch, k)[0] for k in BAND_FIELDS},
+        )

@@ -7,6 +7,7 @@ seconds); the pool never reads a clock, so replay, the demo and the live monitor
 one code path. A real platform plugs in through an :class:`Executor`: the simulated pool
 is the default, :class:`WebhookExecutor` POSTs the desired count to a URL.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -16,19 +17,19 @@ import time
 import urllib.error
 import urllib.request
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Callable, Protocol
+from typing import Protocol
 
-from config import env_float
-from errors import InputError
+from foresight.core.errors import InputError
 
 logger = logging.getLogger(__name__)
 
 DAY_S = 86_400.0
 DEFAULT_BOOT_S = 300.0
-DEFAULT_PENDING_S = 30.0   # part of the boot lag spent waiting for a host
-DEFAULT_DRAIN_S = 60.0     # connection draining before an instance stops
+DEFAULT_PENDING_S = 30.0  # part of the boot lag spent waiting for a host
+DEFAULT_DRAIN_S = 60.0  # connection draining before an instance stops
 DEFAULT_STORAGE_GB = 100.0
 
 
@@ -51,16 +52,22 @@ class InstanceSize:
     price_per_hour: float
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "capacity_units": self.capacity_units,
-                "price_per_hour": self.price_per_hour}
+        return {
+            "name": self.name,
+            "capacity_units": self.capacity_units,
+            "price_per_hour": self.price_per_hour,
+        }
 
 
 # One "standard" instance at 100 % serves one demand unit (DESIGN.md, "Scaling model").
-SIZES: dict[str, InstanceSize] = {s.name: s for s in (
-    InstanceSize("standard", 1.0, 0.10),
-    InstanceSize("large", 2.0, 0.20),
-    InstanceSize("xlarge", 4.0, 0.40),
-)}
+SIZES: dict[str, InstanceSize] = {
+    s.name: s
+    for s in (
+        InstanceSize("standard", 1.0, 0.10),
+        InstanceSize("large", 2.0, 0.20),
+        InstanceSize("xlarge", 4.0, 0.40),
+    )
+}
 
 
 @dataclass(slots=True)
@@ -73,7 +80,7 @@ class _Instance:
     launched_s: float
     booting_at_s: float
     ready_at_s: float
-    end_s: float = float("inf")     # billing stops here (end of draining / failure)
+    end_s: float = float("inf")  # billing stops here (end of draining / failure)
     healthy: bool = True
 
 
@@ -89,9 +96,14 @@ class InstanceInfo:
     healthy: bool
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "size": self.size, "state": self.state.value,
-                "launched_s": self.launched_s, "ready_at_s": self.ready_at_s,
-                "healthy": self.healthy}
+        return {
+            "id": self.id,
+            "size": self.size,
+            "state": self.state.value,
+            "launched_s": self.launched_s,
+            "ready_at_s": self.ready_at_s,
+            "healthy": self.healthy,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +116,12 @@ class PoolEvent:
     detail: str
 
     def to_dict(self) -> dict:
-        return {"timestamp": self.timestamp, "kind": self.kind,
-                "instance_id": self.instance_id, "detail": self.detail}
+        return {
+            "timestamp": self.timestamp,
+            "kind": self.kind,
+            "instance_id": self.instance_id,
+            "detail": self.detail,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,14 +130,14 @@ class PoolState:
 
     timestamp: float
     ready: int
-    booting: int          # pending + booting: launched, not yet serving
+    booting: int  # pending + booting: launched, not yet serving
     draining: int
     min_instances: int
     max_instances: int
     size: InstanceSize
-    cost_total: float     # USD since the pool was created
-    cost_today: float     # USD since 00:00 UTC of ``timestamp``'s day (tick resolution)
-    daily_budget: float   # USD per day (COST_THRESHOLD)
+    cost_total: float  # USD since the pool was created
+    cost_today: float  # USD since 00:00 UTC of ``timestamp``'s day (tick resolution)
+    daily_budget: float  # USD per day (COST_THRESHOLD)
     storage_gb: float
     boot_s: float
 
@@ -136,22 +152,25 @@ class PoolState:
         return self.ready * self.size.capacity_units
 
     def to_dict(self) -> dict:
-        return {"timestamp": self.timestamp, "ready": self.ready, "booting": self.booting,
-                "draining": self.draining, "desired": self.desired,
-                "min_instances": self.min_instances, "max_instances": self.max_instances,
-                "size": self.size.to_dict(), "cost_total": round(self.cost_total, 6),
-                "cost_today": round(self.cost_today, 6), "daily_budget": self.daily_budget,
-                "storage_gb": self.storage_gb, "boot_s": self.boot_s}
+        return {
+            "timestamp": self.timestamp,
+            "ready": self.ready,
+            "booting": self.booting,
+            "draining": self.draining,
+            "desired": self.desired,
+            "min_instances": self.min_instances,
+            "max_instances": self.max_instances,
+            "size": self.size.to_dict(),
+            "cost_total": round(self.cost_total, 6),
+            "cost_today": round(self.cost_today, 6),
+            "daily_budget": self.daily_budget,
+            "storage_gb": self.storage_gb,
+            "boot_s": self.boot_s,
+        }
 
 
-def default_max_instances() -> int:
-    """MAX_INSTANCES from the environment (default 10)."""
-    return int(env_float("MAX_INSTANCES", 10, minimum=1, maximum=10_000))
-
-
-def default_daily_budget() -> float:
-    """COST_THRESHOLD from the environment: USD per day (default 25, above 10 x $0.10 x 24 h)."""
-    return env_float("COST_THRESHOLD", 25.0, minimum=0.0)
+DEFAULT_MAX_INSTANCES = 10  # MAX_INSTANCES's default (Settings)
+DEFAULT_DAILY_BUDGET = 25.0  # COST_THRESHOLD's default: USD/day, above 10 x $0.10 x 24 h
 
 
 class ResourcePool:
@@ -163,18 +182,29 @@ class ResourcePool:
     non-decreasing ``now`` to advance the lifecycle and the bill.
     """
 
-    def __init__(self, *, start_s: float, min_instances: int = 1,
-                 max_instances: int | None = None, initial: int | None = None,
-                 boot_s: float = DEFAULT_BOOT_S, pending_s: float = DEFAULT_PENDING_S,
-                 drain_s: float = DEFAULT_DRAIN_S, size: str = "standard",
-                 daily_budget: float | None = None, storage_gb: float = DEFAULT_STORAGE_GB,
-                 max_events: int = 10_000) -> None:
-        max_instances = default_max_instances() if max_instances is None else max_instances
+    def __init__(
+        self,
+        *,
+        start_s: float,
+        min_instances: int = 1,
+        max_instances: int | None = None,
+        initial: int | None = None,
+        boot_s: float = DEFAULT_BOOT_S,
+        pending_s: float = DEFAULT_PENDING_S,
+        drain_s: float = DEFAULT_DRAIN_S,
+        size: str = "standard",
+        daily_budget: float | None = None,
+        storage_gb: float = DEFAULT_STORAGE_GB,
+        max_events: int = 10_000,
+    ) -> None:
+        max_instances = DEFAULT_MAX_INSTANCES if max_instances is None else max_instances
         if min_instances < 0:
             raise InputError(f"min instances must be >= 0 (got {min_instances})")
         if max_instances < max(1, min_instances):
-            raise InputError(f"max instances must be >= max(1, min instances) "
-                             f"(got max {max_instances}, min {min_instances})")
+            raise InputError(
+                f"max instances must be >= max(1, min instances) "
+                f"(got max {max_instances}, min {min_instances})"
+            )
         if not boot_s >= 0 or not drain_s >= 0:
             raise InputError(f"boot and drain times must be >= 0 s (got {boot_s}, {drain_s})")
         if size not in SIZES:
@@ -185,7 +215,7 @@ class ResourcePool:
         self.pending_s = min(float(pending_s), self.boot_s)
         self.drain_s = float(drain_s)
         self.size = SIZES[size]
-        self.daily_budget = default_daily_budget() if daily_budget is None else daily_budget
+        self.daily_budget = DEFAULT_DAILY_BUDGET if daily_budget is None else daily_budget
         self.storage_gb = float(storage_gb)
         self.events: deque[PoolEvent] = deque(maxlen=max_events)
         self._ids = itertools.count(1)
@@ -198,19 +228,23 @@ class ResourcePool:
         count = self.min_instances if initial is None else int(initial)
         for _ in range(min(max(count, self.min_instances), self.max_instances)):
             inst = self._launch(start_s, "initial capacity")
-            inst.state, inst.booting_at_s, inst.ready_at_s = (
-                InstanceState.READY, start_s, start_s)
+            inst.state, inst.booting_at_s, inst.ready_at_s = (InstanceState.READY, start_s, start_s)
 
     # ---- lifecycle -------------------------------------------------------------------
     def _launch(self, now: float, reason: str) -> _Instance:
-        inst = _Instance(next(self._ids), self.size, InstanceState.PENDING, now,
-                         now + self.pending_s, now + self.boot_s)
+        inst = _Instance(
+            next(self._ids),
+            self.size,
+            InstanceState.PENDING,
+            now,
+            now + self.pending_s,
+            now + self.boot_s,
+        )
         self._live.append(inst)
         self.events.append(PoolEvent(now, "launch", inst.id, reason))
         return inst
 
-    def _end(self, inst: _Instance, now: float, end_s: float, kind: str,
-             detail: str) -> None:
+    def _end(self, inst: _Instance, now: float, end_s: float, kind: str, detail: str) -> None:
         """Stop ``inst`` billing at ``end_s``: draining until then, or terminated now."""
         inst.end_s = end_s
         inst.state = InstanceState.DRAINING if end_s > now else InstanceState.TERMINATED
@@ -264,8 +298,11 @@ class ResourcePool:
 
     # ---- scaling ---------------------------------------------------------------------
     def _active(self) -> list[_Instance]:
-        return [i for i in self._live if i.state in
-                (InstanceState.PENDING, InstanceState.BOOTING, InstanceState.READY)]
+        return [
+            i
+            for i in self._live
+            if i.state in (InstanceState.PENDING, InstanceState.BOOTING, InstanceState.READY)
+        ]
 
     def scale_to(self, target: int, now: float, reason: str = "") -> int:
         """Launch or remove instances so ``target`` are ready or on their way.
@@ -303,11 +340,15 @@ class ResourcePool:
     def grow_storage(self, storage_gb: float, now: float, reason: str = "") -> None:
         """Grow attached storage to ``storage_gb`` (vertical tier; storage never shrinks)."""
         if not storage_gb > self.storage_gb:
-            raise InputError(f"storage can only grow (have {self.storage_gb} GB, "
-                             f"asked {storage_gb} GB)")
+            raise InputError(
+                f"storage can only grow (have {self.storage_gb} GB, asked {storage_gb} GB)"
+            )
         self.tick(now)
-        self.events.append(PoolEvent(now, "grow_storage", None,
-                                     f"{self.storage_gb:g} -> {storage_gb:g} GB: {reason}"))
+        self.events.append(
+            PoolEvent(
+                now, "grow_storage", None, f"{self.storage_gb:g} -> {storage_gb:g} GB: {reason}"
+            )
+        )
         self.storage_gb = float(storage_gb)
 
     # ---- views -----------------------------------------------------------------------
@@ -329,10 +370,20 @@ class ResourcePool:
                 draining += 1
             else:
                 booting += 1
-        return PoolState(now, ready, booting, draining, self.min_instances,
-                         self.max_instances, self.size, self.cost_total,
-                         self.cost_total - self._cost_at_day_start, self.daily_budget,
-                         self.storage_gb, self.boot_s)
+        return PoolState(
+            now,
+            ready,
+            booting,
+            draining,
+            self.min_instances,
+            self.max_instances,
+            self.size,
+            self.cost_total,
+            self.cost_total - self._cost_at_day_start,
+            self.daily_budget,
+            self.storage_gb,
+            self.boot_s,
+        )
 
     def ready_count(self) -> int:
         """Ready instances as of the last tick (the replay's per-step hot path)."""
@@ -340,13 +391,14 @@ class ResourcePool:
 
     def ready_capacity(self) -> float:
         """Demand units served by ready instances as of the last tick."""
-        return sum(i.size.capacity_units for i in self._live
-                   if i.state is InstanceState.READY)
+        return sum(i.size.capacity_units for i in self._live if i.state is InstanceState.READY)
 
     def instances(self) -> list[InstanceInfo]:
         """Snapshots of the live (not terminated) instances, oldest first."""
-        return [InstanceInfo(i.id, i.size.name, i.state, i.launched_s, i.ready_at_s,
-                             i.healthy) for i in self._live]
+        return [
+            InstanceInfo(i.id, i.size.name, i.state, i.launched_s, i.ready_at_s, i.healthy)
+            for i in self._live
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,8 +413,14 @@ class ExecutionResult:
     error: str | None = None
 
     def to_dict(self) -> dict:
-        return {"executor": self.executor, "desired": self.desired, "ok": self.ok,
-                "applied": self.applied, "attempts": self.attempts, "error": self.error}
+        return {
+            "executor": self.executor,
+            "desired": self.desired,
+            "ok": self.ok,
+            "applied": self.applied,
+            "attempts": self.attempts,
+            "error": self.error,
+        }
 
 
 class Executor(Protocol):
@@ -397,27 +455,36 @@ class WebhookExecutor:
 
     name = "webhook"
 
-    def __init__(self, url: str, *, timeout_s: float = 5.0, retries: int = 3,
-                 backoff_s: float = 0.5, token: str | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout_s: float = 5.0,
+        retries: int = 3,
+        backoff_s: float = 0.5,
+        token: str | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         if not url.startswith(("http://", "https://")):
             raise InputError(f"webhook URL must start with http:// or https:// (got {url!r})")
         if retries < 0 or not timeout_s > 0 or backoff_s < 0:
-            raise InputError(f"bad webhook settings (retries {retries}, timeout "
-                             f"{timeout_s} s, backoff {backoff_s} s)")
+            raise InputError(
+                f"bad webhook settings (retries {retries}, timeout "
+                f"{timeout_s} s, backoff {backoff_s} s)"
+            )
         self.url, self.timeout_s, self.retries = url, timeout_s, retries
         self.backoff_s, self.token, self._sleep = backoff_s, token, sleep
 
     def apply(self, desired: int, now: float, reason: str) -> ExecutionResult:
-        body = json.dumps({"desired_instances": int(desired), "timestamp": now,
-                           "reason": reason}).encode()
+        body = json.dumps(
+            {"desired_instances": int(desired), "timestamp": now, "reason": reason}
+        ).encode()
         headers = {"Content-Type": "application/json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         error = ""
         for attempt in range(1, self.retries + 2):
-            request = urllib.request.Request(self.url, data=body, headers=headers,
-                                             method="POST")
+            request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
                     response.read()

@@ -5,6 +5,7 @@ The policies and the records they exchange live in ``scaling_policies.py``,
 import everything scaling from this module. Time is passed in as ``now`` (epoch
 seconds), never read.
 """
+
 from __future__ import annotations
 
 import logging
@@ -14,20 +15,44 @@ from dataclasses import replace
 
 import numpy as np
 
-from errors import InputError
-from predictive_policies import POLICIES, HybridPolicy, PredictivePolicy, make_policy
+from foresight.core.errors import InputError
+from foresight.scaling.policies import (
+    DemandForecast,
+    EngineMode,
+    Policy,
+    ReactivePolicy,
+    ScalingAction,
+    ScalingDecision,
+    ScalingState,
+    ThresholdPolicy,
+    _observed_inputs,
+    prob_exceeds,
+)
+from foresight.scaling.predictive import POLICIES, HybridPolicy, PredictivePolicy, make_policy
+from foresight.scaling.scale_in import ScaleInGuard, ScaleInRule
 from resource_manager import SIZES, Executor, ResourcePool, SimulatedExecutor
-from scale_in import ScaleInGuard, ScaleInRule
-from scaling_policies import (DemandForecast, EngineMode, Policy, ReactivePolicy,
-                              ScalingAction, ScalingDecision, ScalingState,
-                              ThresholdPolicy, _observed_inputs, prob_exceeds)
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["POLICIES", "DemandForecast", "EngineMode", "HybridPolicy", "Policy",
-           "PredictivePolicy", "ReactivePolicy", "ScaleInGuard", "ScaleInRule",
-           "ScalingAction", "ScalingDecision", "ScalingEngine", "ScalingState",
-           "ThresholdPolicy", "VerticalPolicy", "make_policy", "prob_exceeds"]
+__all__ = [
+    "POLICIES",
+    "DemandForecast",
+    "EngineMode",
+    "HybridPolicy",
+    "Policy",
+    "PredictivePolicy",
+    "ReactivePolicy",
+    "ScaleInGuard",
+    "ScaleInRule",
+    "ScalingAction",
+    "ScalingDecision",
+    "ScalingEngine",
+    "ScalingState",
+    "ThresholdPolicy",
+    "VerticalPolicy",
+    "make_policy",
+    "prob_exceeds",
+]
 
 
 class ScalingEngine:
@@ -37,24 +62,38 @@ class ScalingEngine:
     decision of any kind is ``last_decision``.
     """
 
-    def __init__(self, policy: Policy, pool: ResourcePool, *,
-                 executor: Executor | None = None, mode: EngineMode = EngineMode.AUTO,
-                 history: int = 1000) -> None:
+    def __init__(
+        self,
+        policy: Policy,
+        pool: ResourcePool,
+        *,
+        executor: Executor | None = None,
+        mode: EngineMode = EngineMode.AUTO,
+        history: int = 1000,
+    ) -> None:
         self.policy, self.pool, self.mode = policy, pool, mode
         self.executor = executor or SimulatedExecutor(pool)
         self.history: deque[ScalingDecision] = deque(maxlen=history)
         self.last_decision: ScalingDecision | None = None
 
-    def step(self, now: float, demand: float,
-             forecast: DemandForecast | None = None) -> ScalingDecision:
+    def step(
+        self, now: float, demand: float, forecast: DemandForecast | None = None
+    ) -> ScalingDecision:
         """Decide for ``demand`` (units; NaN = gap) at ``now`` and act per the mode."""
         state = ScalingState.from_pool(self.pool.state(now), demand)
         if self.mode is EngineMode.PAUSED:
-            decision = ScalingDecision(now, self.policy.name, ScalingAction.HOLD,
-                                       state.current, state.current,
-                                       "engine paused: no automatic decisions",
-                                       "paused", 1.0, _observed_inputs(state),
-                                       EngineMode.PAUSED)
+            decision = ScalingDecision(
+                now,
+                self.policy.name,
+                ScalingAction.HOLD,
+                state.current,
+                state.current,
+                "engine paused: no automatic decisions",
+                "paused",
+                1.0,
+                _observed_inputs(state),
+                EngineMode.PAUSED,
+            )
             self.last_decision = decision
             return decision
         decision = self.policy.decide(state, forecast, now)
@@ -82,21 +121,38 @@ class ScalingEngine:
         self.history.append(decision)
         return decision
 
-    def override(self, instances: int, now: float, reason: str = "manual override"
-                 ) -> ScalingDecision:
+    def override(
+        self, instances: int, now: float, reason: str = "manual override"
+    ) -> ScalingDecision:
         """Set the count by hand; InputError outside [min, max]."""
         pool = self.pool
         if not pool.min_instances <= instances <= pool.max_instances:
-            raise InputError(f"instances must be between {pool.min_instances} and "
-                             f"{pool.max_instances} (got {instances})")
+            raise InputError(
+                f"instances must be between {pool.min_instances} and "
+                f"{pool.max_instances} (got {instances})"
+            )
         state = pool.state(now)
-        action = (ScalingAction.SCALE_UP if instances > state.desired else
-                  ScalingAction.SCALE_DOWN if instances < state.desired else
-                  ScalingAction.HOLD)
+        action = (
+            ScalingAction.SCALE_UP
+            if instances > state.desired
+            else ScalingAction.SCALE_DOWN
+            if instances < state.desired
+            else ScalingAction.HOLD
+        )
         result = self.executor.apply(instances, now, reason)
-        decision = ScalingDecision(now, "manual", action, state.desired, instances, reason,
-                                   "manual-override", 1.0, {"requested": instances},
-                                   self.mode, result)
+        decision = ScalingDecision(
+            now,
+            "manual",
+            action,
+            state.desired,
+            instances,
+            reason,
+            "manual-override",
+            1.0,
+            {"requested": instances},
+            self.mode,
+            result,
+        )
         self.history.append(decision)
         self.last_decision = decision
         return decision
@@ -113,52 +169,101 @@ class VerticalPolicy:
 
     name = "vertical"
 
-    def __init__(self, *, warning_percent: float = 80.0, critical_percent: float = 90.0,
-                 round_gb: float = 10.0) -> None:
+    def __init__(
+        self,
+        *,
+        warning_percent: float = 80.0,
+        critical_percent: float = 90.0,
+        round_gb: float = 10.0,
+    ) -> None:
         if not 0 < warning_percent < critical_percent <= 100:
-            raise InputError(f"need 0 < warning < critical <= 100 (got {warning_percent}, "
-                             f"{critical_percent})")
-        self.warning, self.critical, self.round_gb = (
-            warning_percent, critical_percent, round_gb)
+            raise InputError(
+                f"need 0 < warning < critical <= 100 (got {warning_percent}, {critical_percent})"
+            )
+        self.warning, self.critical, self.round_gb = (warning_percent, critical_percent, round_gb)
 
-    def decide_storage(self, storage_gb: float, disk_forecast_percent: np.ndarray | None,
-                       now: float) -> ScalingDecision:
+    def decide_storage(
+        self, storage_gb: float, disk_forecast_percent: np.ndarray | None, now: float
+    ) -> ScalingDecision:
         """GROW_STORAGE when the forecast crosses critical within its horizon, else HOLD."""
-        current = int(round(storage_gb))
-        if disk_forecast_percent is None or not len(disk_forecast_percent) or \
-                not np.all(np.isfinite(disk_forecast_percent)):
-            return ScalingDecision(now, self.name, ScalingAction.HOLD, current, current,
-                                   "no complete disk forecast: storage unchanged",
-                                   "missing-data", 0.0, {"storage_gb": storage_gb})
+        current = round(storage_gb)
+        if (
+            disk_forecast_percent is None
+            or not len(disk_forecast_percent)
+            or not np.all(np.isfinite(disk_forecast_percent))
+        ):
+            return ScalingDecision(
+                now,
+                self.name,
+                ScalingAction.HOLD,
+                current,
+                current,
+                "no complete disk forecast: storage unchanged",
+                "missing-data",
+                0.0,
+                {"storage_gb": storage_gb},
+            )
         peak = float(np.max(disk_forecast_percent))
         steps = int(np.argmax(np.asarray(disk_forecast_percent) >= self.critical))
         inputs = {"storage_gb": storage_gb, "forecast_peak_percent": round(peak, 2)}
         if peak < self.critical:
-            return ScalingDecision(now, self.name, ScalingAction.HOLD, current, current,
-                                   f"disk forecast peaks at {peak:.1f} %, below critical "
-                                   f"{self.critical:.0f} %", "disk-ok", 1.0, inputs)
+            return ScalingDecision(
+                now,
+                self.name,
+                ScalingAction.HOLD,
+                current,
+                current,
+                f"disk forecast peaks at {peak:.1f} %, below critical {self.critical:.0f} %",
+                "disk-ok",
+                1.0,
+                inputs,
+            )
         new_gb = math.ceil(storage_gb * peak / self.warning / self.round_gb) * self.round_gb
         return ScalingDecision(
-            now, self.name, ScalingAction.GROW_STORAGE, current, int(new_gb),
+            now,
+            self.name,
+            ScalingAction.GROW_STORAGE,
+            current,
+            int(new_gb),
             f"disk forecast reaches {peak:.1f} % (critical {self.critical:.0f} %) "
             f"{steps + 1} step(s) ahead: grow storage to {new_gb:g} GB so the peak is "
-            f"{self.warning:.0f} %", "disk-forecast-critical", 1.0, inputs)
+            f"{self.warning:.0f} %",
+            "disk-forecast-critical",
+            1.0,
+            inputs,
+        )
 
-    def decide_size(self, size: str, horizontal: ScalingDecision | None,
-                    max_instances: int, now: float) -> ScalingDecision:
+    def decide_size(
+        self, size: str, horizontal: ScalingDecision | None, max_instances: int, now: float
+    ) -> ScalingDecision:
         """RESIZE_UP when ``horizontal`` was capped by max instances and a size is left."""
         names = list(SIZES)
         index = names.index(size)
         units = int(SIZES[size].capacity_units)
         wanted = None if horizontal is None else horizontal.inputs.get("unlimited_target")
         if wanted is None or wanted <= max_instances or index == len(names) - 1:
-            return ScalingDecision(now, self.name, ScalingAction.HOLD, units, units,
-                                   f"instance size {size} is enough", "size-ok", 1.0,
-                                   {"size": size})
+            return ScalingDecision(
+                now,
+                self.name,
+                ScalingAction.HOLD,
+                units,
+                units,
+                f"instance size {size} is enough",
+                "size-ok",
+                1.0,
+                {"size": size},
+            )
         bigger = names[index + 1]
+        assert horizontal is not None  # ``wanted`` came from it
         return ScalingDecision(
-            now, self.name, ScalingAction.RESIZE_UP, units,
+            now,
+            self.name,
+            ScalingAction.RESIZE_UP,
+            units,
             int(SIZES[bigger].capacity_units),
             f"{horizontal.policy} wanted {wanted} instances but max is {max_instances}: "
-            f"use {bigger} instances from now on", "count-capped", 1.0,
-            {"size": size, "wanted_instances": wanted})
+            f"use {bigger} instances from now on",
+            "count-capped",
+            1.0,
+            {"size": size, "wanted_instances": wanted},
+        )

@@ -2,6 +2,7 @@
 
 Not a benchmark itself (run_all.py only runs ``bench_*.py``).
 """
+
 from __future__ import annotations
 
 import json
@@ -11,10 +12,10 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -51,15 +52,27 @@ def wait_http(url: str, timeout_s: float = 30.0, proc: subprocess.Popen | None =
 
 
 @contextmanager
-def monitor(data_dir: Path, interval_s: float = 1.0, extra: Sequence[str] = (),
-            log_path: Path | None = None) -> Iterator[tuple[subprocess.Popen, str]]:
+def monitor(
+    data_dir: Path, interval_s: float = 1.0, extra: Sequence[str] = (), log_path: Path | None = None
+) -> Iterator[tuple[subprocess.Popen, str]]:
     """Run ``main.py --monitor`` on a free loopback port; yield (process, base URL)."""
     port = free_port()
-    cmd = [PYTHON, str(ROOT / "main.py"), "--monitor", "--host", "127.0.0.1",
-           "--port", str(port), "--data-dir", str(data_dir), "--interval", str(interval_s),
-           *extra]
+    cmd = [
+        PYTHON,
+        str(ROOT / "main.py"),
+        "--monitor",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        "--interval",
+        str(interval_s),
+        *extra,
+    ]
     env = {k: v for k, v in os.environ.items() if k != "FORESIGHT_TOKEN"}
-    log = open(log_path or os.devnull, "wb")  # noqa: SIM115 - closed below
+    log = open(log_path or os.devnull, "wb")
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -17,6 +17,7 @@ Target: ≥ 1,000 requests/s with p99 ≤ 25 ms at 10 connections.
 
 Needs ``wrk`` (Debian: apt-get install wrk). Writes bench/out/bench_api.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from _common import (PYTHON, ROOT, OPENER, free_port, monitor, stop_process,  # noqa: E402
-                     wait_http, write_json)
+from _common import OPENER, PYTHON, ROOT, free_port, monitor, stop_process, wait_http, write_json
 
 TARGET_RPS = 1000.0
 TARGET_P99_MS = 25.0
@@ -53,27 +53,28 @@ def serve_baseline(port: int, body_path: str) -> None:
     app = Flask("baseline")
 
     @app.get("/health")
-    def health():  # noqa: ANN202
+    def health():
         return jsonify(status="ok")
 
     @app.get("/tiny")
-    def tiny():  # noqa: ANN202
+    def tiny():
         return jsonify(status="ok", value=42.0, unit="%")
 
     @app.get("/same-bytes")
-    def same_bytes():  # noqa: ANN202
+    def same_bytes():
         return Response(body, mimetype="application/json")
 
-    waitress.serve(app, host="127.0.0.1", port=port, threads=WAITRESS_THREADS,
-                   ident="baseline", _quiet=True)
+    waitress.serve(
+        app, host="127.0.0.1", port=port, threads=WAITRESS_THREADS, ident="baseline", _quiet=True
+    )
 
 
 def seed_store(data_dir: Path, hours: float) -> int:
     """Fill a fresh store with ``hours`` of 1-s history ending now (all metrics)."""
     import numpy as np
-
     from bench_store import metric_names, synthetic_chunk
-    from storage import MetricStore
+
+    from foresight.store.metric_store import MetricStore
 
     n = int(hours * 3600)
     end = math.floor(time.time()) - 1
@@ -84,6 +85,7 @@ def seed_store(data_dir: Path, hours: float) -> int:
 
 def psutil_cores() -> int:
     import psutil
+
     return psutil.cpu_count(logical=True) or 1
 
 
@@ -107,8 +109,9 @@ def parse_wrk(text: str) -> dict:
 def run_wrk(url: str, duration_s: float, connections: int, threads: int) -> dict:
     base = ["wrk", f"-t{threads}", f"-c{connections}", "--latency", "--timeout", "5s"]
     subprocess.run([*base, "-d2s", url], check=True, capture_output=True)  # warm-up
-    done = subprocess.run([*base, f"-d{duration_s:g}s", url], check=True,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [*base, f"-d{duration_s:g}s", url], check=True, capture_output=True, text=True
+    )
     result = parse_wrk(done.stdout)
     result["url"] = url
     return result
@@ -127,19 +130,30 @@ def measure(duration_s: float, connections: int, threads: int, seed_hours: float
             body_path = Path(tmp) / "body.json"
             body_path.write_bytes(body)
             import json
+
             doc = json.loads(body)
             points = [len(m.get("points", [])) for m in doc.get("metrics", {}).values()]
             port = free_port()
-            baseline = subprocess.Popen([PYTHON, __file__, "--serve-baseline", str(port),
-                                         str(body_path)], cwd=ROOT)
+            baseline = subprocess.Popen(
+                [PYTHON, __file__, "--serve-baseline", str(port), str(body_path)], cwd=ROOT
+            )
             core_dir = Path(tmp) / "core-data"
             core_dir.mkdir()
             seed_store(core_dir, seed_hours)
             core_port = free_port()
-            core = subprocess.Popen([PYTHON, str(Path(__file__).with_name("bench_sampler.py")),
-                                     "--core-monitor", str(core_port), str(core_dir), "1.0"],
-                                    cwd=ROOT, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL)
+            core = subprocess.Popen(
+                [
+                    PYTHON,
+                    str(Path(__file__).with_name("bench_sampler.py")),
+                    "--core-monitor",
+                    str(core_port),
+                    str(core_dir),
+                    "1.0",
+                ],
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             try:
                 bbase = f"http://127.0.0.1:{port}"
                 cbase = f"http://127.0.0.1:{core_port}"
@@ -147,36 +161,48 @@ def measure(duration_s: float, connections: int, threads: int, seed_hours: float
                 wait_http(f"{cbase}/api/system/health", proc=core)
                 time.sleep(2.0)
                 runs = {}
-                for name, url in (("monitor_api_metrics", base + path),
-                                  ("monitor_core_api_metrics", cbase + path),
-                                  ("baseline_same_bytes", bbase + "/same-bytes"),
-                                  ("baseline_tiny_json", bbase + "/tiny"),
-                                  # the page's poll: samples since a cursor ~2 s ago
-                                  ("monitor_realtime_poll",
-                                   base + "/api/metrics/realtime?since=-2")):
+                for name, url in (
+                    ("monitor_api_metrics", base + path),
+                    ("monitor_core_api_metrics", cbase + path),
+                    ("baseline_same_bytes", bbase + "/same-bytes"),
+                    ("baseline_tiny_json", bbase + "/tiny"),
+                    # the page's poll: samples since a cursor ~2 s ago
+                    ("monitor_realtime_poll", base + "/api/metrics/realtime?since=-2"),
+                ):
                     print(f"  wrk {url} …", file=sys.stderr, flush=True)
                     runs[name] = run_wrk(url, duration_s, connections, threads)
             finally:
                 stop_process(baseline)
                 stop_process(core)
     return {
-        "duration_s": duration_s, "connections": connections, "wrk_threads": threads,
-        "seeded_values": seeded, "response_bytes": len(body),
-        "metrics_in_response": len(points), "points_per_metric_max": max(points, default=0),
-        "runs": runs, "targets": {"requests_per_s": TARGET_RPS, "p99_ms": TARGET_P99_MS},
+        "duration_s": duration_s,
+        "connections": connections,
+        "wrk_threads": threads,
+        "seeded_values": seeded,
+        "response_bytes": len(body),
+        "metrics_in_response": len(points),
+        "points_per_metric_max": max(points, default=0),
+        "runs": runs,
+        "targets": {"requests_per_s": TARGET_RPS, "p99_ms": TARGET_P99_MS},
     }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=float, default=10.0,
-                        help="seconds of load per endpoint (default 10)")
+    parser.add_argument(
+        "--duration", type=float, default=10.0, help="seconds of load per endpoint (default 10)"
+    )
     parser.add_argument("--connections", type=int, default=10, help="open connections (default 10)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
-    parser.add_argument("--seed-hours", type=float, default=1.0,
-                        help="hours of 1-s history seeded before the run (default 1)")
-    parser.add_argument("--serve-baseline", nargs=2, metavar=("PORT", "BODY"),
-                        help=argparse.SUPPRESS)  # internal: run the ceiling server
+    parser.add_argument(
+        "--seed-hours",
+        type=float,
+        default=1.0,
+        help="hours of 1-s history seeded before the run (default 1)",
+    )
+    parser.add_argument(
+        "--serve-baseline", nargs=2, metavar=("PORT", "BODY"), help=argparse.SUPPRESS
+    )  # internal: run the ceiling server
     args = parser.parse_args()
     if args.serve_baseline:
         serve_baseline(int(args.serve_baseline[0]), args.serve_baseline[1])
@@ -184,25 +210,36 @@ def main() -> int:
     if shutil.which("wrk") is None:
         print("bench_api: wrk not found (Debian: apt-get install wrk)", file=sys.stderr)
         return 2
-    print(f"bench_api: GET /api/metrics?limit=300 (all metrics), {args.connections} "
-          f"connections, {args.duration:g} s each, waitress {WAITRESS_THREADS} threads")
+    print(
+        f"bench_api: GET /api/metrics?limit=300 (all metrics), {args.connections} "
+        f"connections, {args.duration:g} s each, waitress {WAITRESS_THREADS} threads"
+    )
     r = measure(args.duration, args.connections, args.threads, args.seed_hours)
     path = write_json("bench_api", r)
-    print(f"  response: {r['response_bytes']:,} bytes, {r['metrics_in_response']} metrics, "
-          f"≤ {r['points_per_metric_max']} points each")
+    print(
+        f"  response: {r['response_bytes']:,} bytes, {r['metrics_in_response']} metrics, "
+        f"≤ {r['points_per_metric_max']} points each"
+    )
     ref = r["runs"]["baseline_same_bytes"]["requests_per_s"] or float("nan")
-    print(f"  {'endpoint':<26}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}"
-          f"{'vs same-bytes':>15}")
+    print(
+        f"  {'endpoint':<26}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}"
+        f"{'vs same-bytes':>15}"
+    )
     for name, run in r["runs"].items():
         rps = run["requests_per_s"] or float("nan")
-        print(f"  {name:<26}{rps:>10,.0f}{run['p50_ms'] or math.nan:>9.2f}"
-              f"{run['p99_ms'] or math.nan:>9.2f}{run['non_2xx']:>9}{rps / ref:>14.2f}x")
+        print(
+            f"  {name:<26}{rps:>10,.0f}{run['p50_ms'] or math.nan:>9.2f}"
+            f"{run['p99_ms'] or math.nan:>9.2f}{run['non_2xx']:>9}{rps / ref:>14.2f}x"
+        )
     for name in ("monitor_api_metrics", "monitor_core_api_metrics"):
         mon = r["runs"][name]
-        ok = (mon["requests_per_s"] or 0) >= TARGET_RPS and \
-            (mon["p99_ms"] or math.inf) <= TARGET_P99_MS
-        print(f"  {name}: target ≥ {TARGET_RPS:,.0f} req/s and p99 ≤ {TARGET_P99_MS:g} ms "
-              f"{'meets' if ok else 'MISSES'}")
+        ok = (mon["requests_per_s"] or 0) >= TARGET_RPS and (
+            mon["p99_ms"] or math.inf
+        ) <= TARGET_P99_MS
+        print(
+            f"  {name}: target ≥ {TARGET_RPS:,.0f} req/s and p99 ≤ {TARGET_P99_MS:g} ms "
+            f"{'meets' if ok else 'MISSES'}"
+        )
     print(f"  wrote {path}")
     return 0
 

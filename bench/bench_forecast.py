@@ -15,6 +15,7 @@ Writes bench/out/forecast.json. Gaps in NASA (no log for that minute) are masked
 ours; statsforecast cannot take gaps, so it gets them linearly interpolated, and only
 observed actuals are scored.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,9 +33,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from _common import write_json  # noqa: E402
-from evaluation import backtest, naive_scale  # noqa: E402
+
+from foresight.core.timeseries_io import to_regular_grid  # noqa: E402
+from foresight.evaluation.backtest import backtest, naive_scale  # noqa: E402
 from predictor import LagForecaster  # noqa: E402
-from timeseries_io import to_regular_grid  # noqa: E402
 
 TRACES = ROOT.parent / "shared" / "data" / "traces"
 logger = logging.getLogger("bench_forecast")
@@ -50,8 +52,9 @@ def nasa(step_s: float) -> tuple[np.ndarray, np.ndarray]:
 
 def alibaba(name: str, step_s: float) -> tuple[np.ndarray, np.ndarray]:
     frame = pd.read_csv(TRACES / name)
-    ts, grid, _ = to_regular_grid(frame["t_s"].to_numpy(float),
-                                  frame["cpu_util_percent"].to_numpy(float), step_s)
+    ts, grid, _ = to_regular_grid(
+        frame["t_s"].to_numpy(float), frame["cpu_util_percent"].to_numpy(float), step_s
+    )
     return ts, grid
 
 
@@ -61,14 +64,28 @@ def alibaba(name: str, step_s: float) -> tuple[np.ndarray, np.ndarray]:
 # and AutoETS with the 1,440-step daily season of the 1-min Alibaba series did not
 # finish within 4 minutes.
 CASES = {
-    "nasa_1h": (lambda: nasa(300), 300, 12, "NASA requests/min, 5-min means, 1 h ahead",
-                ["AutoETS"]),
-    "nasa_24h": (lambda: nasa(300), 300, 288, "NASA requests/min, 5-min means, 24 h ahead",
-                 []),
-    "ali300_1h": (lambda: alibaba("alibaba2018_cluster_usage_300s_days3-8.csv", 300), 300, 12,
-                  "Alibaba CPU, 300 s trace, 1 h ahead", ["AutoETS", "AutoTheta", "MSTL"]),
-    "ali10s_1h": (lambda: alibaba("alibaba2018_cluster_usage_10s_days3-8.csv", 60), 60, 60,
-                  "Alibaba CPU, 10 s trace as 1-min means, 1 h ahead", []),
+    "nasa_1h": (
+        lambda: nasa(300),
+        300,
+        12,
+        "NASA requests/min, 5-min means, 1 h ahead",
+        ["AutoETS"],
+    ),
+    "nasa_24h": (lambda: nasa(300), 300, 288, "NASA requests/min, 5-min means, 24 h ahead", []),
+    "ali300_1h": (
+        lambda: alibaba("alibaba2018_cluster_usage_300s_days3-8.csv", 300),
+        300,
+        12,
+        "Alibaba CPU, 300 s trace, 1 h ahead",
+        ["AutoETS", "AutoTheta", "MSTL"],
+    ),
+    "ali10s_1h": (
+        lambda: alibaba("alibaba2018_cluster_usage_10s_days3-8.csv", 60),
+        60,
+        60,
+        "Alibaba CPU, 10 s trace as 1-min means, 1 h ahead",
+        [],
+    ),
 }
 
 
@@ -83,12 +100,21 @@ def single_call_timings(ts: np.ndarray, values: np.ndarray, horizon: int) -> dic
     start = time.perf_counter()
     for _ in range(calls):
         model.predict(v, t)
-    return {"fit_points": n, "one_fit_s": fit_s,
-            "one_forecast_ms": 1e3 * (time.perf_counter() - start) / calls}
+    return {
+        "fit_points": n,
+        "one_fit_s": fit_s,
+        "one_forecast_ms": 1e3 * (time.perf_counter() - start) / calls,
+    }
 
 
-def statsforecast_case(ts: np.ndarray, values: np.ndarray, horizon: int, season: int | None,
-                       models: list[str], n_windows: int) -> dict:
+def statsforecast_case(
+    ts: np.ndarray,
+    values: np.ndarray,
+    horizon: int,
+    season: int | None,
+    models: list[str],
+    n_windows: int,
+) -> dict:
     """statsforecast and ours, fitted once on the first 70 %, on the same origins."""
     from statsforecast import StatsForecast
     from statsforecast import models as sfm
@@ -102,7 +128,7 @@ def statsforecast_case(ts: np.ndarray, values: np.ndarray, horizon: int, season:
     # cross_validation puts the last cutoff at n - horizon - 1 and steps back by `step`.
     origins = n - horizon - 1 - step * np.arange(windows)[::-1]
     actual = values[origins[:, None] + np.arange(1, horizon + 1)[None, :]]
-    scale = naive_scale(values[:origins[0] + 1], season)
+    scale = naive_scale(values[: origins[0] + 1], season)
     S = season or 1
     factories = {
         "AutoETS": lambda: sfm.AutoETS(season_length=S),
@@ -113,31 +139,38 @@ def statsforecast_case(ts: np.ndarray, values: np.ndarray, horizon: int, season:
     out = {"origins": int(windows), "origin_step": int(step), "models": {}}
 
     start = time.perf_counter()
-    model = LagForecaster(horizon=horizon).fit(values[:origins[0] + 1], ts[:origins[0] + 1])
+    model = LagForecaster(horizon=horizon).fit(values[: origins[0] + 1], ts[: origins[0] + 1])
     mean = model.predict_batch(values, origins, ts).mean
     ours_s = time.perf_counter() - start
     mask = ~np.isnan(actual)
-    out["models"]["ours"] = {"mase": float(np.abs(mean - actual)[mask].mean() / scale),
-                             "seconds": ours_s}
+    out["models"]["ours"] = {
+        "mase": float(np.abs(mean - actual)[mask].mean() / scale),
+        "seconds": ours_s,
+    }
     frame = pd.DataFrame({"unique_id": "s", "ds": np.arange(n), "y": filled})
     for name in models:
-        tiny = pd.DataFrame({"unique_id": "s", "ds": np.arange(4 * S + 50),
-                             "y": np.sin(np.arange(4 * S + 50)) + 5})
+        tiny = pd.DataFrame(
+            {"unique_id": "s", "ds": np.arange(4 * S + 50), "y": np.sin(np.arange(4 * S + 50)) + 5}
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             StatsForecast(models=[factories[name]()], freq=1, n_jobs=1).cross_validation(
-                df=tiny, h=horizon, n_windows=2, step_size=1, refit=False)  # compile
+                df=tiny, h=horizon, n_windows=2, step_size=1, refit=False
+            )  # compile
             start = time.perf_counter()
             cv = StatsForecast(models=[factories[name]()], freq=1, n_jobs=1).cross_validation(
-                df=frame, h=horizon, n_windows=windows, step_size=step, refit=False)
+                df=frame, h=horizon, n_windows=windows, step_size=step, refit=False
+            )
         seconds = time.perf_counter() - start
         preds = cv[name].to_numpy().reshape(windows, horizon)
         got = np.isfinite(preds)
         err = np.abs(preds - actual)[mask & got]
         out["models"][name] = {"mase": float(err.mean() / scale), "seconds": seconds}
-        print(f"    {name:<10} MASE {out['models'][name]['mase']:.3f}  "
-              f"{seconds:7.2f} s   (ours {out['models']['ours']['mase']:.3f}, {ours_s:.2f} s)",
-              flush=True)
+        print(
+            f"    {name:<10} MASE {out['models'][name]['mase']:.3f}  "
+            f"{seconds:7.2f} s   (ours {out['models']['ours']['mase']:.3f}, {ours_s:.2f} s)",
+            flush=True,
+        )
     return out
 
 
@@ -145,12 +178,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
     parser.add_argument("--no-statsforecast", action="store_true")
-    parser.add_argument("--sf-models", nargs="+", default=None,
-                        choices=["AutoETS", "AutoTheta", "AutoARIMA", "MSTL"],
-                        help="statsforecast models for every case (default: a per-case "
-                             "list that keeps the run to a few minutes)")
-    parser.add_argument("--sf-windows", type=int, default=40,
-                        help="origins for the statsforecast comparison (default 40)")
+    parser.add_argument(
+        "--sf-models",
+        nargs="+",
+        default=None,
+        choices=["AutoETS", "AutoTheta", "AutoARIMA", "MSTL"],
+        help="statsforecast models for every case (default: a per-case "
+        "list that keeps the run to a few minutes)",
+    )
+    parser.add_argument(
+        "--sf-windows",
+        type=int,
+        default=40,
+        help="origins for the statsforecast comparison (default 40)",
+    )
     args = parser.parse_args()
     if not TRACES.is_dir():
         print(f"bench_forecast: skipped: no shared traces at {TRACES}")
@@ -161,12 +202,14 @@ def main() -> int:
         try:
             import statsforecast  # noqa: F401
         except ImportError:
-            print("statsforecast is not installed (pip install -r requirements-bench.txt); "
-                  "its comparison is skipped")
+            print(
+                "statsforecast is not installed (pip install -r requirements-bench.txt); "
+                "its comparison is skipped"
+            )
             statsforecast_ok = False
     results = {}
     for name in args.cases:
-        loader, step_s, horizon, label, sf_default = CASES[name]
+        loader, _step_s, horizon, label, sf_default = CASES[name]
         sf_models = sf_default if args.sf_models is None else args.sf_models
         ts, values = loader()
         print(f"\n== {name}: {label} ({len(values)} steps, horizon {horizon}) ==", flush=True)
@@ -174,24 +217,34 @@ def main() -> int:
         r.pop("features")
         r["single"] = single_call_timings(ts, values, horizon)
         sn, ll = r["seasonal_naive_mase"], r["linear_lags_mase"]
-        print(f"  MASE ours {r['mase']:.3f} | seasonal naive {sn:.3f} | linear 12 lags {ll:.3f}"
-              f"   -> ours/snaive {r['mase'] / sn:.2f}x, ours/linear {r['mase'] / ll:.2f}x")
+        print(
+            f"  MASE ours {r['mase']:.3f} | seasonal naive {sn:.3f} | linear 12 lags {ll:.3f}"
+            f"   -> ours/snaive {r['mase'] / sn:.2f}x, ours/linear {r['mase'] / ll:.2f}x"
+        )
         picks = sorted({0, horizon // 4, horizon // 2, horizon - 1})
-        for label_, key in (("ours", "mase_by_step"), ("snaive", "seasonal_naive_mase_by_step"),
-                            ("linear", "linear_lags_mase_by_step")):
-            print(f"  by step {label_:<7}" + "  ".join(
-                f"h{i + 1}={r[key][i]:.3f}" for i in picks))
-        print(f"  coverage 80 % band {100 * r['coverage_80']:.1f} %, 95 % band "
-              f"{100 * r['coverage_95']:.1f} %; season {r['season_length']}")
-        print(f"  backtest {r['total_seconds']:.2f} s ({r['n_origins']} origins, "
-              f"{r['n_refits']} refits); mean fit {r['fit_seconds']:.3f} s; "
-              f"one fit on {r['single']['fit_points']} pts {r['single']['one_fit_s']:.3f} s; "
-              f"one forecast {r['single']['one_forecast_ms']:.2f} ms; batch "
-              f"{1e6 * r['predict_seconds_per_origin']:.1f} us/origin", flush=True)
+        for label_, key in (
+            ("ours", "mase_by_step"),
+            ("snaive", "seasonal_naive_mase_by_step"),
+            ("linear", "linear_lags_mase_by_step"),
+        ):
+            print(f"  by step {label_:<7}" + "  ".join(f"h{i + 1}={r[key][i]:.3f}" for i in picks))
+        print(
+            f"  coverage 80 % band {100 * r['coverage_80']:.1f} %, 95 % band "
+            f"{100 * r['coverage_95']:.1f} %; season {r['season_length']}"
+        )
+        print(
+            f"  backtest {r['total_seconds']:.2f} s ({r['n_origins']} origins, "
+            f"{r['n_refits']} refits); mean fit {r['fit_seconds']:.3f} s; "
+            f"one fit on {r['single']['fit_points']} pts {r['single']['one_fit_s']:.3f} s; "
+            f"one forecast {r['single']['one_forecast_ms']:.2f} ms; batch "
+            f"{1e6 * r['predict_seconds_per_origin']:.1f} us/origin",
+            flush=True,
+        )
         if statsforecast_ok and sf_models:
             print(f"  statsforecast on {args.sf_windows} shared origins (fit once):")
-            r["statsforecast"] = statsforecast_case(ts, values, horizon, r["season_length"],
-                                                    sf_models, args.sf_windows)
+            r["statsforecast"] = statsforecast_case(
+                ts, values, horizon, r["season_length"], sf_models, args.sf_windows
+            )
         results[name] = r
     path = write_json("forecast", results)
     print(f"\nwrote {path}")

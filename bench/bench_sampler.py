@@ -5,8 +5,8 @@ Runs, side by side over the same window:
 - ``main.py --monitor --interval 1`` (scheduler, psutil, HTTP + SQL probes, SQLite
   appends, waitress idle, plus whatever extensions are installed — live forecasting and
   scaling; no browser attached),
-- the same monitor with ``monitor.EXTENSION_MODULES`` and ``dashboard.BLUEPRINT_MODULES``
-  emptied at start-up: the sampler, store and dashboard alone ("monitor_core"), and
+- the same monitor with ``FORESIGHT_LIVE_MODELS=0 FORESIGHT_LIVE_SCALING=0``: the
+  sampler, store and dashboard alone ("monitor_core"), and
 - the floor: a bare Python loop reading the same psutil sources once a second.
 
 Target: the monitor at ≤ 1 % of one core (≤ 0.6 CPU-s per minute) and ≤ 150 MB RSS.
@@ -16,9 +16,11 @@ Target: the monitor at ≤ 1 % of one core (≤ 0.6 CPU-s per minute) and ≤ 15
 
 Writes bench/out/bench_sampler.json.
 """
+
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -28,8 +30,7 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (PYTHON, ROOT, free_port, get_json, monitor, stop_process,  # noqa: E402
-                     wait_http, write_json)
+from _common import PYTHON, ROOT, free_port, get_json, monitor, stop_process, wait_http, write_json
 
 TARGET_CPU_PERCENT = 1.0
 TARGET_RSS_MB = 150.0
@@ -54,15 +55,18 @@ def bare_loop(interval_s: float, data_dir: str) -> None:
 
 def core_monitor(port: int, data_dir: str, interval_s: float) -> int:
     """Run ``--monitor`` without the extension modules (in a subprocess)."""
+    os.environ.update(FORESIGHT_LIVE_MODELS="0", FORESIGHT_LIVE_SCALING="0")
     sys.path.insert(0, str(ROOT))
-    import dashboard
-    import monitor as monitor_mod
+    from foresight.cli import monitor
 
-    monitor_mod.EXTENSION_MODULES = ()
-    dashboard.BLUEPRINT_MODULES = ()
-    args = argparse.Namespace(host="127.0.0.1", port=port, interval=interval_s,
-                              data_dir=Path(data_dir), retention_days=7.0)
-    return monitor_mod.run(args)
+    args = argparse.Namespace(
+        host="127.0.0.1",
+        port=port,
+        interval=interval_s,
+        data_dir=Path(data_dir),
+        retention_days=7.0,
+    )
+    return monitor.run(args)
 
 
 def cpu_s(proc: psutil.Process) -> float:
@@ -108,16 +112,27 @@ def measure(seconds: float, warmup_s: float, interval_s: float) -> dict:
         with monitor(data_dir, interval_s, log_path=Path(tmp) / "monitor.log") as (mon, base):
             bare = subprocess.Popen([PYTHON, __file__, "--bare-loop", str(interval_s), tmp])
             core_port = free_port()
-            core_log = open(Path(tmp) / "core.log", "wb")  # noqa: SIM115 - closed below
-            core = subprocess.Popen([PYTHON, __file__, "--core-monitor", str(core_port),
-                                     str(Path(tmp) / "core-data"), str(interval_s)],
-                                    stdout=core_log, stderr=subprocess.STDOUT)
+            core_log = open(Path(tmp) / "core.log", "wb")
+            core = subprocess.Popen(
+                [
+                    PYTHON,
+                    __file__,
+                    "--core-monitor",
+                    str(core_port),
+                    str(Path(tmp) / "core-data"),
+                    str(interval_s),
+                ],
+                stdout=core_log,
+                stderr=subprocess.STDOUT,
+            )
             try:
                 wait_http(f"http://127.0.0.1:{core_port}/api/system/health", proc=core)
                 time.sleep(warmup_s)  # imports, priming, first ticks are not steady state
-                procs = {"monitor": psutil.Process(mon.pid),
-                         "monitor_core": psutil.Process(core.pid),
-                         "bare_psutil_loop": psutil.Process(bare.pid)}
+                procs = {
+                    "monitor": psutil.Process(mon.pid),
+                    "monitor_core": psutil.Process(core.pid),
+                    "bare_psutil_loop": psutil.Process(bare.pid),
+                }
                 health0 = get_json(f"{base}/api/system/health")
                 start = {k: cpu_s(p) for k, p in procs.items()}
                 peak = {k: rss_mb(p) for k, p in procs.items()}
@@ -127,8 +142,12 @@ def measure(seconds: float, warmup_s: float, interval_s: float) -> dict:
                     for k, p in procs.items():
                         peak[k] = max(peak[k], rss_mb(p))
                     if sys.stderr.isatty():
-                        print(f"\r  measuring: {time.monotonic() - t0:5.0f}/{seconds:.0f} s",
-                              end="", file=sys.stderr, flush=True)
+                        print(
+                            f"\r  measuring: {time.monotonic() - t0:5.0f}/{seconds:.0f} s",
+                            end="",
+                            file=sys.stderr,
+                            flush=True,
+                        )
                 if sys.stderr.isatty():
                     print(file=sys.stderr)
                 elapsed = time.monotonic() - t0
@@ -165,10 +184,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="measured window (default 60)")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds before measuring")
     parser.add_argument("--interval", type=float, default=1.0, help="sampling interval (default 1)")
-    parser.add_argument("--bare-loop", nargs=2, metavar=("INTERVAL_S", "DIR"),
-                        help=argparse.SUPPRESS)  # internal: run the floor process
-    parser.add_argument("--core-monitor", nargs=3, metavar=("PORT", "DIR", "INTERVAL_S"),
-                        help=argparse.SUPPRESS)  # internal: the monitor without extensions
+    parser.add_argument(
+        "--bare-loop", nargs=2, metavar=("INTERVAL_S", "DIR"), help=argparse.SUPPRESS
+    )  # internal: run the floor process
+    parser.add_argument(
+        "--core-monitor", nargs=3, metavar=("PORT", "DIR", "INTERVAL_S"), help=argparse.SUPPRESS
+    )  # internal: the monitor without extensions
     args = parser.parse_args()
     if args.core_monitor:
         port, data_dir, interval = args.core_monitor
@@ -179,33 +200,49 @@ def main() -> int:
         except KeyboardInterrupt:
             pass
         return 0
-    print(f"bench_sampler: --monitor --interval {args.interval:g} (full, and core only without "
-          f"extensions) vs a bare psutil loop, {args.seconds:g} s window after "
-          f"{args.warmup:g} s warm-up, no browser")
+    print(
+        f"bench_sampler: --monitor --interval {args.interval:g} (full, and core only without "
+        f"extensions) vs a bare psutil loop, {args.seconds:g} s window after "
+        f"{args.warmup:g} s warm-up, no browser"
+    )
     r = measure(args.seconds, args.warmup, args.interval)
     path = write_json("bench_sampler", r)
     m, c, b = (r["processes"][k] for k in ("monitor", "monitor_core", "bare_psutil_loop"))
-    print(f"  {'':<18}{'monitor':>10}{'core only':>11}{'bare loop':>11}"
-          f"{'monitor/bare':>14}{'core/bare':>11}")
-    for key, label in (("cpu_s_per_min", "CPU s / minute"),
-                       ("cpu_percent_of_one_core", "% of one core"),
-                       ("rss_mb_peak", "RSS peak (MB)"),
-                       ("uss_mb_end", "USS at end (MB)")):
-        def ratio(x: float) -> float:
+    print(
+        f"  {'':<18}{'monitor':>10}{'core only':>11}{'bare loop':>11}"
+        f"{'monitor/bare':>14}{'core/bare':>11}"
+    )
+    for key, label in (
+        ("cpu_s_per_min", "CPU s / minute"),
+        ("cpu_percent_of_one_core", "% of one core"),
+        ("rss_mb_peak", "RSS peak (MB)"),
+        ("uss_mb_end", "USS at end (MB)"),
+    ):
+
+        def ratio(x: float, key: str = key) -> float:
             return x / b[key] if b[key] else float("inf")
-        print(f"  {label:<18}{m[key]:>10.3f}{c[key]:>11.3f}{b[key]:>11.3f}"
-              f"{ratio(m[key]):>13.1f}x{ratio(c[key]):>10.1f}x")
-    print(f"  native packages mapped by the monitor: "
-          f"{', '.join(r['monitor_native_packages_mapped']) or 'none'}")
+
+        print(
+            f"  {label:<18}{m[key]:>10.3f}{c[key]:>11.3f}{b[key]:>11.3f}"
+            f"{ratio(m[key]):>13.1f}x{ratio(c[key]):>10.1f}x"
+        )
+    print(
+        f"  native packages mapped by the monitor: "
+        f"{', '.join(r['monitor_native_packages_mapped']) or 'none'}"
+    )
     jit = r.get("monitor_jitter_ms") or {}
-    print(f"  monitor ticks in window {r['monitor_ticks']}, missed ticks (total) "
-          f"{r['monitor_missed_ticks']}, jitter p99 {jit.get('p99')} ms")
+    print(
+        f"  monitor ticks in window {r['monitor_ticks']}, missed ticks (total) "
+        f"{r['monitor_missed_ticks']}, jitter p99 {jit.get('p99')} ms"
+    )
     for name, p in (("monitor", m), ("core only", c)):
         ok_cpu = p["cpu_percent_of_one_core"] <= TARGET_CPU_PERCENT
         ok_rss = p["rss_mb_peak"] <= TARGET_RSS_MB
-        print(f"  {name}: ≤ {TARGET_CPU_PERCENT:g} % of one core "
-              f"{'meets' if ok_cpu else 'MISSES'}; ≤ {TARGET_RSS_MB:g} MB RSS "
-              f"{'meets' if ok_rss else 'MISSES'}")
+        print(
+            f"  {name}: ≤ {TARGET_CPU_PERCENT:g} % of one core "
+            f"{'meets' if ok_cpu else 'MISSES'}; ≤ {TARGET_RSS_MB:g} MB RSS "
+            f"{'meets' if ok_rss else 'MISSES'}"
+        )
     print(f"  wrote {path}")
     return 0
 

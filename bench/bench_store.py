@@ -11,6 +11,7 @@ the per-tick append cost (``MetricStore.append``, the sampler's path), and read 
 
 Writes bench/out/bench_store.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from config import METRIC_CATALOG  # noqa: E402
-from storage import MetricStore  # noqa: E402
+from foresight.core.settings import METRIC_CATALOG  # noqa: E402
+from foresight.store.metric_store import MetricStore  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 CHUNK_S = 6 * 3600
@@ -41,8 +42,9 @@ def metric_names(cores: int) -> list[str]:
     return list(METRIC_CATALOG) + [f"cpu_core{i}_percent" for i in range(cores)]
 
 
-def synthetic_chunk(names: list[str], t0: float, n: int, rng: np.random.Generator
-                    ) -> list[tuple[float, dict[str, float]]]:
+def synthetic_chunk(
+    names: list[str], t0: float, n: int, rng: np.random.Generator
+) -> list[tuple[float, dict[str, float]]]:
     """``n`` one-second ticks from ``t0``: a daily cycle plus noise for every metric."""
     ts = t0 + np.arange(n, dtype=float)
     daily = np.sin(2 * math.pi * (ts % 86400) / 86400)
@@ -69,8 +71,11 @@ def timed_ms(fn, repeat: int) -> dict[str, float]:
         t = time.perf_counter()
         fn()
         times.append((time.perf_counter() - t) * 1000)
-    return {"min_ms": round(min(times), 2), "median_ms": round(statistics.median(times), 2),
-            "max_ms": round(max(times), 2)}
+    return {
+        "min_ms": round(min(times), 2),
+        "median_ms": round(statistics.median(times), 2),
+        "max_ms": round(max(times), 2),
+    }
 
 
 def run(days: float, cores: int, repeat: int, keep: Path | None) -> dict:
@@ -97,9 +102,13 @@ def run(days: float, cores: int, repeat: int, keep: Path | None) -> dict:
             done = (c0 + n) / total_s
             if sys.stderr.isatty() or (c0 // CHUNK_S) % 8 == 7 or done >= 1:
                 end_ch = "" if sys.stderr.isatty() and done < 1 else "\n"
-                print(f"\r  inserting: {done:6.1%}  {values:,} values  "
-                      f"{values / insert_s:,.0f} values/s", end=end_ch, file=sys.stderr,
-                      flush=True)
+                print(
+                    f"\r  inserting: {done:6.1%}  {values:,} values  "
+                    f"{values / insert_s:,.0f} values/s",
+                    end=end_ch,
+                    file=sys.stderr,
+                    flush=True,
+                )
         store.close()
         store = MetricStore(path, retention_days=days + 1)  # cold-ish: fresh connection
 
@@ -111,19 +120,24 @@ def run(days: float, cores: int, repeat: int, keep: Path | None) -> dict:
             nonlocal t_tick
             store.append(t_tick, tick_values)
             t_tick += 1.0
+
         tick = timed_ms(one_tick, 200)
 
         one = ["cpu_percent"]
         queries = {}
-        cases = [("24h_1000pts", 86400, 1000), ("7d_1000pts", 7 * 86400, 1000),
-                 ("5min_300pts", 300, 300)]
+        cases = [
+            ("24h_1000pts", 86400, 1000),
+            ("7d_1000pts", 7 * 86400, 1000),
+            ("5min_300pts", 300, 300),
+        ]
         for label, span, limit in cases:
             span = min(span, total_s)
             for which, metrics in (("one_metric", one), ("all_metrics", None)):
                 first = {}
 
-                def q(metrics=metrics, span=span, limit=limit) -> None:
+                def q(metrics=metrics, span=span, limit=limit, first=first) -> None:
                     first["r"] = store.query(metrics, end - span, end, limit=limit)
+
                 stats = timed_ms(q, repeat)
                 stats["points_per_metric"] = max(len(p) for p in first["r"].values())
                 stats["metrics"] = len(first["r"])
@@ -135,11 +149,15 @@ def run(days: float, cores: int, repeat: int, keep: Path | None) -> dict:
         if not keep:
             shutil.rmtree(tmp, ignore_errors=True)
     return {
-        "days": days, "metrics": len(names), "values": values,
-        "file_size_bytes": size, "bytes_per_value": round(size / max(values, 1), 1),
+        "days": days,
+        "metrics": len(names),
+        "values": values,
+        "file_size_bytes": size,
+        "bytes_per_value": round(size / max(values, 1), 1),
         "bulk_insert_s": round(insert_s, 2),
         "bulk_insert_values_per_s": round(values / insert_s),
-        "append_tick_ms": tick, "queries": queries,
+        "append_tick_ms": tick,
+        "queries": queries,
         "target_24h_query_ms": TARGET_24H_MS,
     }
 
@@ -147,39 +165,58 @@ def run(days: float, cores: int, repeat: int, keep: Path | None) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=float, default=7.0, help="days of 1-s history (default 7)")
-    parser.add_argument("--cores", type=int, default=2,
-                        help="per-core CPU metrics to include (default 2)")
+    parser.add_argument(
+        "--cores", type=int, default=2, help="per-core CPU metrics to include (default 2)"
+    )
     parser.add_argument("--repeat", type=int, default=7, help="runs per query (default 7)")
-    parser.add_argument("--keep", type=Path, default=None, metavar="DIR",
-                        help="write the store into DIR and keep it")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write the store into DIR and keep it",
+    )
     args = parser.parse_args()
     if not 0 < args.days <= 30:
         parser.error(f"--days must be in (0, 30] (got {args.days})")
-    print(f"bench_store: {args.days:g} days of 1-s samples, "
-          f"{len(metric_names(args.cores))} metrics")
+    print(
+        f"bench_store: {args.days:g} days of 1-s samples, {len(metric_names(args.cores))} metrics"
+    )
     r = run(args.days, args.cores, args.repeat, args.keep)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "bench_store.json").write_text(json.dumps(r, indent=2) + "\n")
     print(f"  values stored       {r['values']:>14,}")
-    print(f"  file size           {r['file_size_bytes'] / 1e6:>11,.1f} MB "
-          f"({r['bytes_per_value']} B/value)")
-    print(f"  bulk insert         {r['bulk_insert_values_per_s']:>14,} values/s "
-          f"({r['bulk_insert_s']} s)")
-    print(f"  one tick append     {r['append_tick_ms']['median_ms']:>11} ms median "
-          f"({r['metrics']} values, 1 transaction)")
+    print(
+        f"  file size           {r['file_size_bytes'] / 1e6:>11,.1f} MB "
+        f"({r['bytes_per_value']} B/value)"
+    )
+    print(
+        f"  bulk insert         {r['bulk_insert_values_per_s']:>14,} values/s "
+        f"({r['bulk_insert_s']} s)"
+    )
+    print(
+        f"  one tick append     {r['append_tick_ms']['median_ms']:>11} ms median "
+        f"({r['metrics']} values, 1 transaction)"
+    )
     print("  range query (median of runs)            one metric   all metrics   ratio")
     for label in ("24h_1000pts", "7d_1000pts", "5min_300pts"):
         a = r["queries"][f"{label}_one_metric"]
         b = r["queries"][f"{label}_all_metrics"]
-        print(f"    {label:<12} ({a['points_per_metric']:>4} pts/metric)   "
-              f"{a['median_ms']:>8.1f} ms   {b['median_ms']:>8.1f} ms   "
-              f"{b['median_ms'] / max(a['median_ms'], 1e-9):>5.1f}x")
+        print(
+            f"    {label:<12} ({a['points_per_metric']:>4} pts/metric)   "
+            f"{a['median_ms']:>8.1f} ms   {b['median_ms']:>8.1f} ms   "
+            f"{b['median_ms'] / max(a['median_ms'], 1e-9):>5.1f}x"
+        )
     q = r["queries"]["24h_1000pts_all_metrics"]
     q24 = q["median_ms"]
     verdict = "meets" if q24 <= TARGET_24H_MS else "MISSES"
-    span = "24 h" if q["span_s"] >= 86400 else f"{q['span_s'] / 3600:g} h (--days cuts the 24 h span)"
-    print(f"  {span} → 1,000 points, all {r['metrics']} metrics: {q24:.1f} ms "
-          f"({verdict} the ≤ {TARGET_24H_MS:.0f} ms target)")
+    span = (
+        "24 h" if q["span_s"] >= 86400 else f"{q['span_s'] / 3600:g} h (--days cuts the 24 h span)"
+    )
+    print(
+        f"  {span} → 1,000 points, all {r['metrics']} metrics: {q24:.1f} ms "
+        f"({verdict} the ≤ {TARGET_24H_MS:.0f} ms target)"
+    )
     print(f"  wrote {OUT / 'bench_store.json'}")
     return 0
 

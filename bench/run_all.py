@@ -8,6 +8,7 @@ Each script prints its own figures and writes bench/out/<name>.json; this runner
 a one-line summary per script at the end. The exit code is 1 if any script failed.
 They run one at a time on purpose: they measure CPU time and latency.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,10 @@ def scripts(only: list[str] | None) -> list[Path]:
         wanted = {name.removeprefix("bench_").removesuffix(".py") for name in only}
         unknown = wanted - {p.stem.removeprefix("bench_") for p in found}
         if unknown:
-            raise ValueError(f"unknown bench {sorted(unknown)}; "
-                             f"known: {[p.stem.removeprefix('bench_') for p in found]}")
+            raise ValueError(
+                f"unknown bench {sorted(unknown)}; "
+                f"known: {[p.stem.removeprefix('bench_') for p in found]}"
+            )
         found = [p for p in found if p.stem.removeprefix("bench_") in wanted]
     return found
 

@@ -1,4 +1,5 @@
 """Shared fixtures: paths to the shared real data, and a skip when it is absent."""
+
 from __future__ import annotations
 
 import sys
@@ -16,8 +17,10 @@ if str(ROOT) not in sys.path:
 def shared_data() -> Path:
     """The shared real datasets; skips the test with a clear message when absent."""
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared data folder not found at {SHARED_DATA} "
-                    "(benchmarks and data tests need ../shared/data)")
+        pytest.skip(
+            f"shared data folder not found at {SHARED_DATA} "
+            "(benchmarks and data tests need ../shared/data)"
+        )
     return SHARED_DATA
 
 
@@ -44,7 +47,8 @@ def clock() -> FakeClock:
 @pytest.fixture
 def store(tmp_path: Path):
     """An empty MetricStore in tmp_path (closed afterwards)."""
-    from storage import MetricStore
+    from foresight.store.metric_store import MetricStore
+
     with MetricStore(tmp_path / "store" / "foresight.db") as s:
         yield s
 
@@ -53,8 +57,9 @@ def store(tmp_path: Path):
 def services(tmp_path: Path, clock: FakeClock):
     """Monitor services on a tmp data dir: real store and psutil collector, no HTTP
     probe, scheduler not started, the API reading time from ``clock``."""
-    from config import Settings
-    from monitor import build_services, stop
+    from foresight.core.settings import Settings
+    from foresight.live.services import build_services, stop
+
     svc = build_services(Settings(data_dir=tmp_path / "data"), now=clock())
     svc.clock = clock
     yield svc
@@ -64,6 +69,7 @@ def services(tmp_path: Path, clock: FakeClock):
 @pytest.fixture
 def app(services):
     from dashboard import create_app
+
     return create_app({"TESTING": True}, services=services)
 
 

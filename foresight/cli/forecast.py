@@ -1,0 +1,235 @@
+"""The ``backtest`` and ``detect`` subcommands: forecast accuracy and anomaly scores
+for a metric exported as CSV. Their flags and ``--json`` keys are public contracts.
+
+    python main.py backtest --csv FILE --value-col COL [--time-col COL] [--horizon N]
+                            [--season N|auto|none] [--step SECONDS] [--json]
+    python main.py detect --csv FILE --value-col COL [--time-col COL] --out SCORES.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from foresight.core.atomic_file import atomic_text_writer
+from foresight.core.errors import InputError
+from foresight.core.validate import number_arg
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from predictor import AnomalyDetector
+
+# The handlers import numpy, pandas and scikit-learn themselves: building the parser
+# (every ``main.py`` call, ``--help`` included) should not pay for them.
+
+logger = logging.getLogger(__name__)
+
+PROGRESS_EVERY_ROWS = 200_000  # detect: a progress line per this many rows
+
+
+def season_arg(text: str) -> int | str | None:
+    """Parse --season: 'auto', 'none', or a whole number of steps >= 2."""
+    if text.lower() in ("auto", "none"):
+        return "auto" if text.lower() == "auto" else None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be 'auto', 'none' or a whole number of steps >= 2 (got {text!r})"
+        ) from None
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be a whole number of steps >= 2 (got {text!r})")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``backtest`` and ``detect`` subcommands."""
+    bt = subparsers.add_parser(
+        "backtest",
+        help="measure forecast accuracy on a CSV series against baselines",
+        description="Rolling-origin backtest of the forecaster over the last 30 %% of the "
+        "series, beside seasonal naive and linear regression on 12 lags.",
+    )
+    _add_input_args(bt)
+    bt.add_argument(
+        "--horizon",
+        type=number_arg(int, minimum=1),
+        default=12,
+        metavar="N",
+        help="steps ahead to forecast (default 12)",
+    )
+    bt.add_argument(
+        "--season",
+        type=season_arg,
+        default="auto",
+        metavar="N|auto",
+        help="steps per season, 'auto' (default) to detect, 'none' for none",
+    )
+    bt.add_argument(
+        "--step",
+        type=number_arg(above=0),
+        default=None,
+        metavar="SECONDS",
+        help="resample to this step (mean) before fitting; without "
+        "--time-col: the spacing of the rows",
+    )
+    bt.add_argument("--json", action="store_true", help="print one JSON object")
+    bt.set_defaults(handler=run_backtest)
+
+    dt = subparsers.add_parser(
+        "detect",
+        help="score every row of a CSV series for anomalies",
+        description="Stream the series through the anomaly detector in row order and "
+        "write timestamp,value,score,is_anomaly (score in [0, 1]).",
+    )
+    _add_input_args(dt)
+    dt.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="SCORES.csv",
+        help="where to write the scores (written atomically)",
+    )
+    dt.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        metavar="SCORE",
+        help="decision threshold for is_anomaly (default: the detector's)",
+    )
+    dt.set_defaults(handler=run_detect)
+
+
+def _add_input_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--csv", type=Path, required=True, metavar="FILE", help="input CSV")
+    parser.add_argument("--value-col", required=True, metavar="COL", help="the metric column")
+    parser.add_argument(
+        "--time-col",
+        default=None,
+        metavar="COL",
+        help="ISO-8601 or epoch-seconds times (default: rows are evenly spaced)",
+    )
+    parser.add_argument(
+        "--observed-col",
+        default=None,
+        metavar="COL",
+        help="rows where this column is 0 are gaps, not zeros",
+    )
+
+
+def run_backtest(args: argparse.Namespace) -> int:
+    from foresight.core.timeseries_io import load_series, to_regular_grid
+    from foresight.evaluation.backtest import backtest
+
+    timestamps, values = load_series(args.csv, args.value_col, args.time_col, args.observed_col)
+    if args.time_col:
+        timestamps, values, _ = to_regular_grid(timestamps, values, args.step)
+        series_ts = timestamps
+    else:
+        series_ts = None  # no calendar: the row spacing is --step (or unknown)
+    try:
+        result = backtest(
+            values,
+            series_ts,
+            horizon=args.horizon,
+            season_length=args.season,
+            step_s=args.step,
+            progress=logger.info,
+        )
+    except ValueError as exc:  # too short, too gappy, horizon too long for the data
+        raise InputError(f"{args.csv}: {exc}") from None
+    if args.json:
+        print(json.dumps(result.to_dict()))
+    else:
+        print(format_backtest(result.to_dict()))
+    return 0
+
+
+def format_backtest(r: dict) -> str:
+    """Render a backtest result as a short table for people."""
+    step = f"{r['step_s']:g} s" if r["step_s"] else "1 row"
+    season = r["season_length"] if r["season_length"] else "none"
+    lines = [
+        f"{r['n']} steps of {step}; horizon {r['horizon']}; season {season}; "
+        f"{r['n_origins']} origins, {r['n_refits']} refits",
+        "",
+        f"{'model':<22}{'MASE':>8}{'vs ours':>9}",
+        f"{'ours (ridge on lags)':<22}{r['mase']:>8.3f}{'':>9}",
+    ]
+    for label, key in (
+        ("seasonal naive", "seasonal_naive_mase"),
+        ("linear on 12 lags", "linear_lags_mase"),
+    ):
+        ratio = r["mase"] / r[key] if r[key] else float("nan")
+        lines.append(f"{label:<22}{r[key]:>8.3f}{ratio:>8.2f}x")
+    steps = r["mase_by_step"]
+    picks = sorted({0, len(steps) // 4, len(steps) // 2, len(steps) - 1})
+    lines += [
+        "",
+        "MASE by step: " + ", ".join(f"{i + 1}: {steps[i]:.3f}" for i in picks),
+        f"MAE {r['mae']:.4g}   sMAPE {r['smape']:.1f} %   "
+        f"80 % band holds {100 * r['coverage_80']:.1f} %   "
+        f"95 % band holds {100 * r['coverage_95']:.1f} %",
+        f"one fit {r['fit_seconds']:.3f} s; forecast "
+        f"{1e6 * r['predict_seconds_per_origin']:.1f} us per origin; "
+        f"total {r['total_seconds']:.2f} s",
+    ]
+    return "\n".join(lines)
+
+
+def run_detect(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from foresight.core.timeseries_io import load_series_with_text
+    from predictor import AnomalyDetector
+
+    _, values, time_text = load_series_with_text(
+        args.csv, args.value_col, args.time_col, args.observed_col
+    )
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise InputError(f"--out: no such folder {out.parent}")
+    detector = AnomalyDetector() if args.threshold is None else AnomalyDetector(args.threshold)
+    n = len(values)
+    scores = np.empty(n)
+    for start in range(0, n, PROGRESS_EVERY_ROWS):
+        stop = min(start + PROGRESS_EVERY_ROWS, n)
+        scores[start:stop] = detector.score_many(values[start:stop])
+        if n > PROGRESS_EVERY_ROWS:
+            print(f"detect: {stop}/{n} rows scored", file=sys.stderr, flush=True)
+    write_scores_atomically(out, time_text, values, scores, detector)
+    logger.info(
+        "detect: wrote %d rows to %s (%d flagged)",
+        n,
+        out,
+        int(np.sum(scores >= detector.threshold)),
+    )
+    return 0
+
+
+def write_scores_atomically(
+    out: Path,
+    time_text: list[str],
+    values: np.ndarray,
+    scores: np.ndarray,
+    detector: AnomalyDetector,
+) -> None:
+    """Write the score CSV to a temporary file beside ``out``, then rename it over."""
+    with atomic_text_writer(out, newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["timestamp", "value", "score", "is_anomaly"])
+        for stamp, value, score in zip(time_text, values, scores, strict=True):
+            writer.writerow(
+                [
+                    stamp,
+                    "" if value != value else f"{value:.10g}",
+                    f"{score:.9g}",
+                    int(detector.is_anomaly(score)),
+                ]
+            )

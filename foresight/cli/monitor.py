@@ -1,0 +1,77 @@
+"""``main.py --monitor``: build the services, serve the dashboard with waitress, sample."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+
+from foresight.core.errors import InputError
+from foresight.core.settings import Settings, from_environment
+from foresight.live.services import build_services, default_probe_url, start, stop
+
+logger = logging.getLogger(__name__)
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Resolve Settings: flags first, then the environment, then defaults."""
+    return from_environment(
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+        interval_s=getattr(args, "interval", None),
+        data_dir=getattr(args, "data_dir", None),
+        retention_days=getattr(args, "retention_days", None),
+    )
+
+
+class _Stop(Exception):
+    """Raised by the SIGTERM handler to leave the server loop."""
+
+
+def run(args: argparse.Namespace) -> int:
+    """Sample this host and serve the dashboard with waitress until Ctrl-C or SIGTERM."""
+    import waitress
+
+    from dashboard import create_app
+
+    settings = settings_from_args(args)
+    if not getattr(args, "verbose", False):
+        # APScheduler logs every run (and each job it adds) at INFO: once a second is
+        # noise, not news; we log our own one-line summary of what was started.
+        for name in ("apscheduler.executors.default", "apscheduler.scheduler"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    services = build_services(settings)
+    try:
+        app = create_app(services=services)
+        try:
+            server = waitress.create_server(
+                app, host=settings.host, port=settings.port, threads=8, ident="foresight"
+            )
+        except OSError as exc:  # port in use, address not on this host, ...
+            raise InputError(
+                f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}"
+            ) from None
+        port = getattr(server, "effective_port", settings.port)
+        if settings.probe_url is None:
+            services.collector.probe_url = default_probe_url(settings, port)
+
+        def on_term(signum: int, frame: object) -> None:
+            raise _Stop()
+
+        previous = signal.signal(signal.SIGTERM, on_term)
+        start(services)
+        print(
+            f"Foresight dashboard on http://{settings.host}:{port}/ "
+            f"(API docs /api/docs, metrics /metrics); Ctrl-C stops",
+            flush=True,
+        )
+        try:
+            server.run()
+        except (KeyboardInterrupt, _Stop):
+            logger.info("stopping")
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            server.close()
+    finally:
+        stop(services)
+    return 0

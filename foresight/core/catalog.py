@@ -1,0 +1,88 @@
+"""The metric catalog: each metric's unit, description and warning/critical levels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Level(str, Enum):
+    """How a current value compares with its metric's thresholds."""
+
+    OK = "ok"
+    WARNING = "warning"
+    CRITICAL = "critical"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class MetricInfo:
+    """What a metric means: its unit, a sentence, and warning/critical thresholds."""
+
+    name: str
+    unit: str
+    description: str
+    warning: float | None = None
+    critical: float | None = None
+
+    def level(self, value: float | None) -> Level:
+        """Classify ``value`` against the thresholds (higher is worse)."""
+        if value is None or value != value:  # None or NaN
+            return Level.UNKNOWN
+        if self.critical is not None and value >= self.critical:
+            return Level.CRITICAL
+        if self.warning is not None and value >= self.warning:
+            return Level.WARNING
+        return Level.OK
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "unit": self.unit,
+            "description": self.description,
+            "warning": self.warning,
+            "critical": self.critical,
+        }
+
+
+def _m(
+    name: str,
+    unit: str,
+    description: str,
+    warning: float | None = None,
+    critical: float | None = None,
+) -> MetricInfo:
+    return MetricInfo(name, unit, description, warning, critical)
+
+
+# Seed thresholds from the user's brief: CPU 80/90 %, disk 80/90 %, API 150/200 ms,
+# DB 200/300 ms. Per-core CPU metrics (cpu_core<N>_percent) are added at run time.
+METRIC_CATALOG: dict[str, MetricInfo] = {
+    m.name: m
+    for m in (
+        _m("cpu_percent", "%", "CPU utilisation, all cores", 80, 90),
+        _m("memory_percent", "%", "Physical memory in use", 85, 95),
+        _m("swap_percent", "%", "Swap in use", 50, 80),
+        _m("disk_percent", "%", "Disk space used on the data directory's filesystem", 80, 90),
+        _m("disk_used_gb", "GB", "Disk space used on the data directory's filesystem"),
+        _m("disk_read_bytes_per_s", "B/s", "Disk read throughput, all disks"),
+        _m("disk_write_bytes_per_s", "B/s", "Disk write throughput, all disks"),
+        _m("net_recv_bytes_per_s", "B/s", "Network bytes received, all interfaces"),
+        _m("net_sent_bytes_per_s", "B/s", "Network bytes sent, all interfaces"),
+        _m("load1", "", "1-minute load average"),
+        _m("process_count", "", "Number of processes"),
+        _m("api_response_ms", "ms", "HTTP probe response time", 150, 200),
+        _m("api_success", "", "HTTP probe succeeded (1) or failed (0)"),
+        _m("db_query_ms", "ms", "SQL probe query time against the store", 200, 300),
+    )
+}
+
+
+def metric_info(name: str) -> MetricInfo:
+    """Return the catalog entry for ``name``; unknown names get a unit-less entry."""
+    if name in METRIC_CATALOG:
+        return METRIC_CATALOG[name]
+    if name.startswith("cpu_core") and name.endswith("_percent"):
+        core = name[len("cpu_core") : -len("_percent")]
+        return MetricInfo(name, "%", f"CPU utilisation, core {core}", 80, 90)
+    return MetricInfo(name, "", name)

@@ -1,0 +1,271 @@
+"""One ``Settings`` object, built once from command-line flags and the environment.
+
+Every module takes what it needs from it; none reads ``os.environ`` itself. The table
+``ENVIRONMENT`` is the single list of variables: their parser, default and meaning. The
+README's environment table is checked against it by a test.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from foresight.core.errors import InputError
+from foresight.core.validate import parse_number
+
+MIN_INTERVAL_S = 0.05  # psutil and SQLite cannot keep a faster beat honestly
+MAX_INTERVAL_S = 3600.0
+POLICY_NAMES = ("threshold", "reactive", "predictive", "hybrid")
+MODE_NAMES = ("auto", "dry-run", "paused")
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and "localhost"."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the monitor and the CLIs are configured with (units in names)."""
+
+    host: str = "127.0.0.1"
+    port: int = 5000
+    interval_s: float = 1.0
+    data_dir: Path = field(default_factory=lambda: Path("data"))
+    retention_days: float = 7.0
+    token: str | None = None
+    probe_url: str | None = None  # None: Foresight's own health endpoint
+    # live forecasting
+    live_models: bool = True
+    forecast_refit_s: float = 300.0
+    forecast_job_s: float = 15.0
+    # live scaling
+    live_scaling: bool = True
+    scaling_policy: str = "hybrid"
+    scaling_mode: str = "auto"
+    scaling_interval_s: float = 15.0
+    scaling_boot_s: float = 60.0
+    scaling_instance_cores: float = 1.0
+    min_instances: int = 1
+    max_instances: int = 10
+    cost_threshold_usd: float = 25.0
+    confidence_threshold: float = 0.7
+    scaling_webhook_url: str | None = None
+    scaling_webhook_token: str | None = None
+
+    @property
+    def db_path(self) -> Path:
+        return Path(self.data_dir) / "foresight.db"
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (tests and the bench use this)."""
+        return replace(self, **changes)
+
+
+def _number(
+    minimum: float | None = None, maximum: float | None = None, cast: Callable[[float], Any] = float
+) -> Callable[[str, str], Any]:
+    def parse(raw: str, name: str) -> Any:
+        value = parse_number(raw, name, minimum=minimum, maximum=maximum)
+        if cast is int and value != int(value):
+            raise InputError(f"{name} must be a whole number (got {raw.strip()!r})")
+        return cast(value)
+
+    return parse
+
+
+def _text(raw: str, name: str) -> str | None:
+    return raw.strip() or None
+
+
+def _flag(raw: str, name: str) -> bool:
+    text = raw.strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise InputError(f"{name} must be 1 or 0 (got {raw.strip()!r})")
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[str, str], str]:
+    def parse(raw: str, name: str) -> str:
+        text = raw.strip()
+        if text not in options:
+            raise InputError(f"{name} must be one of {', '.join(options)} (got {text!r})")
+        return text
+
+    return parse
+
+
+@dataclass(frozen=True, slots=True)
+class EnvVar:
+    """One environment variable: the Settings field it sets, its parser and meaning."""
+
+    name: str
+    field: str
+    parse: Callable[[str, str], Any]
+    meaning: str
+
+
+ENVIRONMENT: tuple[EnvVar, ...] = (
+    EnvVar(
+        "FORESIGHT_TOKEN",
+        "token",
+        _text,
+        "bearer token; required to listen beyond loopback, and then needed by every POST/DELETE",
+    ),
+    EnvVar(
+        "METRICS_INTERVAL",
+        "interval_s",
+        _number(MIN_INTERVAL_S, MAX_INTERVAL_S),
+        "seconds between samples (the `--interval` flag wins)",
+    ),
+    EnvVar(
+        "FORESIGHT_PROBE_URL",
+        "probe_url",
+        _text,
+        "URL the HTTP probe times (default: own `/api/system/health`)",
+    ),
+    EnvVar(
+        "FORESIGHT_LIVE_MODELS",
+        "live_models",
+        _flag,
+        "1: refit forecasts and score anomalies live; 0: off",
+    ),
+    EnvVar(
+        "FORECAST_REFIT_S",
+        "forecast_refit_s",
+        _number(10.0, 86_400.0),
+        "how often each model is refit",
+    ),
+    EnvVar(
+        "FORECAST_JOB_S",
+        "forecast_job_s",
+        _number(1.0, 3600.0),
+        "how often the refit job runs (2 s budget a run)",
+    ),
+    EnvVar(
+        "FORESIGHT_LIVE_SCALING", "live_scaling", _flag, "1: run the scaling engine live; 0: off"
+    ),
+    EnvVar(
+        "SCALING_POLICY",
+        "scaling_policy",
+        _choice(POLICY_NAMES),
+        "threshold, reactive, predictive or hybrid",
+    ),
+    EnvVar(
+        "SCALING_MODE",
+        "scaling_mode",
+        _choice(MODE_NAMES),
+        "auto, dry-run (decide and record, don't act) or paused",
+    ),
+    EnvVar(
+        "SCALING_INTERVAL",
+        "scaling_interval_s",
+        _number(1.0, 3600.0),
+        "seconds between scaling decisions",
+    ),
+    EnvVar(
+        "SCALING_BOOT_S",
+        "scaling_boot_s",
+        _number(0.0, 3600.0),
+        "simulated boot lag of a live instance",
+    ),
+    EnvVar(
+        "SCALING_INSTANCE_CORES",
+        "scaling_instance_cores",
+        _number(0.01, 1024.0),
+        "host cores one instance stands for (live demand = cores busy / this)",
+    ),
+    EnvVar("MIN_INSTANCES", "min_instances", _number(0, 10_000, int), "pool's lower bound"),
+    EnvVar(
+        "MAX_INSTANCES",
+        "max_instances",
+        _number(1, 10_000, int),
+        "pool's upper bound (also `replay`'s default)",
+    ),
+    EnvVar(
+        "COST_THRESHOLD",
+        "cost_threshold_usd",
+        _number(0.0, 1e9),
+        "daily budget in USD (no scale-up that the rest of today's budget cannot pay for)",
+    ),
+    EnvVar(
+        "CONFIDENCE_THRESHOLD",
+        "confidence_threshold",
+        _number(0.0, 1.0),
+        "the threshold policy acts only at or above this confidence",
+    ),
+    EnvVar(
+        "SCALING_WEBHOOK_URL",
+        "scaling_webhook_url",
+        _text,
+        "also POST each desired count as JSON to a real scaler (retried with backoff; "
+        "failures reported)",
+    ),
+    EnvVar(
+        "SCALING_WEBHOOK_TOKEN", "scaling_webhook_token", _text, "bearer token sent to that webhook"
+    ),
+)
+
+_DEFAULTS = Settings()
+
+
+def default_of(var: EnvVar) -> Any:
+    """The value a variable's field has when the variable is unset."""
+    return getattr(_DEFAULTS, var.field)
+
+
+def from_environment(environ: Mapping[str, str] | None = None, **flags: Any) -> Settings:
+    """Build Settings: flags that are not None win, then the environment, then defaults.
+
+    Raises InputError naming the variable or flag for a bad value, and refuses a
+    non-loopback host without a token (DESIGN.md's hard rule).
+    """
+    environ = os.environ if environ is None else environ
+    names = {f.name for f in fields(Settings)}
+    unknown = set(flags) - names
+    if unknown:
+        raise TypeError(f"unknown settings {sorted(unknown)}")
+    values: dict[str, Any] = {}
+    for var in ENVIRONMENT:
+        if flags.get(var.field) is not None:
+            continue  # the flag wins; a bad value in the environment then doesn't matter
+        raw = environ.get(var.name)
+        if raw is not None and raw.strip() != "":
+            values[var.field] = var.parse(raw, var.name)
+    values.update({k: v for k, v in flags.items() if v is not None})
+    if "data_dir" in values:
+        values["data_dir"] = Path(values["data_dir"])
+    settings = Settings(**values)
+    _check(settings, flags)
+    return settings
+
+
+def _check(settings: Settings, flags: Mapping[str, Any]) -> None:
+    if not MIN_INTERVAL_S <= settings.interval_s <= MAX_INTERVAL_S:
+        source = "--interval" if flags.get("interval_s") is not None else "METRICS_INTERVAL"
+        raise InputError(
+            f"{source} must be from {MIN_INTERVAL_S} to {MAX_INTERVAL_S:g} "
+            f"seconds (got {settings.interval_s:g})"
+        )
+    if settings.min_instances > settings.max_instances:
+        raise InputError(
+            f"MIN_INSTANCES ({settings.min_instances}) must not exceed "
+            f"MAX_INSTANCES ({settings.max_instances})"
+        )
+    if not is_loopback(settings.host) and settings.token is None:
+        raise InputError(
+            f"refusing to listen on {settings.host} without a token: set "
+            "FORESIGHT_TOKEN (state-changing requests will need "
+            "'Authorization: Bearer <token>'), or use --host 127.0.0.1"
+        )

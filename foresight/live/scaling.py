@@ -1,0 +1,399 @@
+"""The scaling engine in ``--monitor``: this host's load drives the simulated pool.
+
+Installed by ``foresight.live.services.build_services``: a stage collects ``cpu_percent`` from
+each sample and every ``SCALING_INTERVAL`` seconds (default 15, the HPA's sync period)
+turns it into demand, refits a ``LagForecaster`` on the demand history now and then,
+and runs one engine step.
+
+Demand is "measured utilisation x ready instances" with utilisation taken the HPA way,
+against the instances' CPU request (``SCALING_INSTANCE_CORES``, default 1 core): the
+pool's utilisation is host CPU in use / (ready x request), so demand = host cores in use
+/ request. A one-core stress test is therefore one unit of demand on any host, and the
+pool settles (adding an instance lowers the utilisation it reports) instead of running
+away to max, as it would if every instance saw the host's whole load.
+
+Settings (``foresight.core.settings``): the SCALING_* variables, MIN_INSTANCES,
+MAX_INSTANCES, COST_THRESHOLD (USD/day), CONFIDENCE_THRESHOLD, and SCALING_WEBHOOK_URL
+(+ SCALING_WEBHOOK_TOKEN): also POST every executed count there, from a background
+thread so retries never hold up sampling; results show in /api/resources. The boot lag
+defaults to 60 s so that a live demo shows instances becoming ready within a stress
+test.
+
+The vertical tier runs on the disk-usage forecast of ``live_models`` (when installed):
+the simulated volume starts at 100 GB standing for the host's disk, and grows when the
+forecast, rescaled to the grown volume, crosses the critical threshold within the hour.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from foresight.core.errors import InputError
+from foresight.core.settings import Settings
+from foresight.live import models as live_models
+from foresight.scaling.policies import DEFAULT_CONFIDENCE
+from predictor import LagForecaster
+from resource_manager import ExecutionResult, InstanceState, ResourcePool, WebhookExecutor
+from scaling_engine import (
+    DemandForecast,
+    EngineMode,
+    ScalingAction,
+    ScalingDecision,
+    ScalingEngine,
+    VerticalPolicy,
+    make_policy,
+)
+
+logger = logging.getLogger(__name__)
+
+EXTRAS_KEY = "live_scaling"
+HISTORY_POINTS = 2880  # 12 h of 15-s decisions
+TRAIN_POINTS = 480  # the forecaster learns from the last 480 decisions
+REFIT_EVERY = 20  # ... refit every 20 decisions (5 min at 15 s)
+QUALITY_WINDOW = 240  # resolved forecasts the accuracy figure is over
+
+
+@dataclass(frozen=True, slots=True)
+class CapacityPoint:
+    """One decision tick for the capacity chart: demand, instances, the forecast used."""
+
+    timestamp: float
+    demand_units: float | None
+    ready: int
+    booting: int
+    target: int
+    forecast_units: float | None  # forecast demand at timestamp + boot lag
+    forecast_upper: float | None
+
+    def to_dict(self) -> dict:
+        return {
+            "timestamp": self.timestamp,
+            "demand_units": self.demand_units,
+            "ready": self.ready,
+            "booting": self.booting,
+            "target": self.target,
+            "forecast_units": self.forecast_units,
+            "forecast_upper": self.forecast_upper,
+        }
+
+
+class LiveScaling:
+    """Engine + pool + forecaster for the live monitor; thread-safe (one lock)."""
+
+    def __init__(
+        self,
+        *,
+        now: float,
+        interval_s: float = 15.0,
+        policy: str = "hybrid",
+        mode: EngineMode = EngineMode.AUTO,
+        boot_s: float = 60.0,
+        min_instances: int = 1,
+        max_instances: int | None = None,
+        daily_budget: float | None = None,
+        instance_cores: float = 1.0,
+        host_cores: int | None = None,
+        webhook: WebhookExecutor | None = None,
+        disk_forecast: Callable[[], np.ndarray | None] | None = None,
+        confidence_threshold: float = DEFAULT_CONFIDENCE,
+    ) -> None:
+        if not interval_s > 0:
+            raise InputError(f"SCALING_INTERVAL must be > 0 s (got {interval_s})")
+        if not instance_cores > 0:
+            raise InputError(f"SCALING_INSTANCE_CORES must be > 0 (got {instance_cores})")
+        # cpu_percent is over all cores: this many request-sized instances fit the host.
+        self.instance_cores = float(instance_cores)
+        self.host_cores = int(host_cores or os.cpu_count() or 1)
+        self.interval_s, self.boot_s = float(interval_s), float(boot_s)
+        self.pool = ResourcePool(
+            start_s=now,
+            min_instances=min_instances,
+            max_instances=max_instances,
+            boot_s=boot_s,
+            pending_s=min(10.0, boot_s / 3),
+            drain_s=30.0,
+            daily_budget=daily_budget,
+        )
+        self.engine = ScalingEngine(
+            make_policy(policy, interval_s=interval_s, confidence_threshold=confidence_threshold),
+            self.pool,
+            mode=mode,
+            history=500,
+        )
+        self.lead_steps = max(1, math.ceil(boot_s / interval_s))
+        self.horizon = self.lead_steps + 2
+        self.points: deque[CapacityPoint] = deque(maxlen=HISTORY_POINTS)
+        self._demand: deque[float] = deque(maxlen=TRAIN_POINTS)
+        self._times: deque[float] = deque(maxlen=TRAIN_POINTS)
+        self._pending: deque[tuple[float, float, float]] = deque()  # due, forecast, naive
+        self._errors: deque[tuple[float, float]] = deque(maxlen=QUALITY_WINDOW)
+        self._cpu_sum, self._cpu_n = 0.0, 0
+        self._next_due = now + self.interval_s
+        self._last_now = now
+        self._model: LagForecaster | None = None
+        self._since_fit = 0
+        self.last_forecast: DemandForecast | None = None
+        self.lock = threading.Lock()
+        self.vertical = VerticalPolicy()
+        self._base_storage_gb = self.pool.storage_gb
+        self._disk_forecast = disk_forecast
+        self.webhook = webhook
+        self.webhook_results: deque[ExecutionResult] = deque(maxlen=50)
+        self._outbox: queue.SimpleQueue[tuple[int, float, str]] = queue.SimpleQueue()
+        self._sender: threading.Thread | None = None
+
+    # ---- the stage ---------------------------------------------------------------------
+    def stage(self, now: float, sample) -> None:
+        """Monitor stage: accumulate CPU; every interval, decide (``now`` in epoch s)."""
+        cpu = sample.values.get("cpu_percent")
+        if cpu is not None and math.isfinite(cpu):
+            self._cpu_sum += float(cpu)
+            self._cpu_n += 1
+        if now >= self._next_due:
+            self._next_due = max(self._next_due + self.interval_s, now + 0.5 * self.interval_s)
+            self.decide(now)
+
+    def decide(self, now: float) -> ScalingDecision:
+        """Turn the CPU seen since the last decision into demand and run the engine."""
+        with self.lock:
+            now = self._clamp(now)
+            cores_used = (
+                self._cpu_sum / self._cpu_n / 100.0 * self.host_cores if self._cpu_n else math.nan
+            )
+            self._cpu_sum, self._cpu_n = 0.0, 0
+            # = utilisation (cores used / (ready x request)) x ready instances.
+            demand = cores_used / self.instance_cores
+            self._learn(now, demand)
+            forecast = self._forecast(now)
+            decision = self.engine.step(now, demand, forecast)
+            if decision.execution is not None:
+                self._mirror(decision)
+            self._vertical(now)
+            state = self.pool.state(now)
+            window = (
+                None if forecast is None else forecast.window(now + self.boot_s, now + self.boot_s)
+            )
+            self.points.append(
+                CapacityPoint(
+                    now,
+                    None if math.isnan(demand) else round(demand, 4),
+                    state.ready,
+                    state.booting,
+                    decision.target,
+                    None if window is None else round(window[0], 4),
+                    None if window is None else round(window[1], 4),
+                )
+            )
+            return decision
+
+    def _vertical(self, now: float) -> None:
+        """Grow the simulated volume ahead of a full disk (live_models' forecast)."""
+        if self._disk_forecast is None:
+            return
+        percent = self._disk_forecast()
+        if percent is None:
+            return
+        scaled = np.asarray(percent, float) * self._base_storage_gb / self.pool.storage_gb
+        decision = self.vertical.decide_storage(self.pool.storage_gb, scaled, now)
+        if decision.action is ScalingAction.GROW_STORAGE:
+            self.engine.apply_vertical(decision, now)
+
+    def _mirror(self, decision: ScalingDecision) -> None:
+        """Queue an executed count for the webhook (sent by one background thread)."""
+        if self.webhook is None:
+            return
+        self._outbox.put((decision.target, decision.timestamp, decision.reason))
+        if self._sender is None:
+            self._sender = threading.Thread(
+                target=self._send_forever, daemon=True, name="scaling-webhook"
+            )
+            self._sender.start()
+
+    def _send_forever(self) -> None:
+        while True:
+            target, at, reason = self._outbox.get()
+            assert self.webhook is not None  # the sender thread runs only with a webhook
+            self.webhook_results.append(self.webhook.apply(target, at, reason))
+
+    def _clamp(self, now: float) -> float:
+        # The API's clock and the sampler's tick times may interleave by a few ms.
+        self._last_now = max(self._last_now, now)
+        return self._last_now
+
+    # ---- forecasting -------------------------------------------------------------------
+    def _learn(self, now: float, demand: float) -> None:
+        """Record demand, and score forecasts that fall due (vs 'no change')."""
+        while self._pending and self._pending[0][0] <= now + 1e-6:
+            _, predicted, naive = self._pending.popleft()
+            if math.isfinite(demand):
+                self._errors.append((abs(predicted - demand), abs(naive - demand)))
+        self._demand.append(demand)
+        self._times.append(now)
+
+    def quality(self) -> float | None:
+        """Forecast MAE at the boot lag / MAE of assuming no change; None until 20 known."""
+        if len(self._errors) < 20:
+            return None
+        ours = sum(e for e, _ in self._errors)
+        naive = sum(b for _, b in self._errors)
+        return ours / naive if naive > 0 else None
+
+    def _forecast(self, now: float) -> DemandForecast | None:
+        values = np.fromiter(self._demand, float)
+        if len(values) == 0 or not math.isfinite(values[-1]):
+            self.last_forecast = None
+            return None
+        self._since_fit += 1
+        if self._model is None or self._since_fit >= REFIT_EVERY:
+            try:
+                # Decisions are regularly spaced by construction; index time, not wall time.
+                # Few lags: a usable model after ~12 min of 15-s decisions.
+                self._model = LagForecaster(
+                    horizon=self.horizon, season_length=None, n_lags=6, calendar=False
+                ).fit(values)
+                self._since_fit = 0
+            except ValueError as exc:  # not enough history yet: reactive until then
+                logger.debug("live forecaster not fitted yet: %s", exc)
+                self._model = None
+                return None
+        batch = self._model.predict_batch(values, np.array([len(values) - 1]))
+        mean, upper = batch.mean[0], batch.upper_80[0]
+        lead = self.lead_steps
+        self._pending.append(
+            (now + lead * self.interval_s, float(mean[lead - 1]), float(values[-1]))
+        )
+        self.last_forecast = DemandForecast(now, self.interval_s, mean, upper, self.quality())
+        return self.last_forecast
+
+    # ---- API helpers -------------------------------------------------------------------
+    def set_mode(self, mode: str) -> EngineMode:
+        try:
+            value = EngineMode(mode)
+        except ValueError:
+            raise InputError(
+                f"mode must be one of {', '.join(m.value for m in EngineMode)} (got {mode!r})"
+            ) from None
+        with self.lock:
+            self.engine.mode = value
+        logger.info("scaling mode set to %s", value.value)
+        return value
+
+    def override(self, instances: int, now: float) -> ScalingDecision:
+        with self.lock:
+            decision = self.engine.override(instances, self._clamp(now))
+            self._mirror(decision)
+            return decision
+
+    def status(self, now: float) -> dict:
+        with self.lock:
+            now = self._clamp(now)
+            state = self.pool.state(now)
+            counts = {
+                s.value: n
+                for s, n in self.pool.counts().items()
+                if s is not InstanceState.TERMINATED
+            }
+            last = self.engine.last_decision
+            budget = state.daily_budget
+            return {
+                "policy": self.engine.policy.name,
+                "mode": self.engine.mode.value,
+                "interval_s": self.interval_s,
+                "boot_s": self.boot_s,
+                "instances": counts,
+                "desired": state.desired,
+                "min_instances": state.min_instances,
+                "max_instances": state.max_instances,
+                "capacity_units": state.ready_capacity,
+                "demand_units": None if not self.points else self.points[-1].demand_units,
+                "instance_cores": self.instance_cores,
+                "host_cores": self.host_cores,
+                "storage_gb": state.storage_gb,
+                "instance_size": state.size.name,
+                "cost": {
+                    "total_usd": round(state.cost_total, 4),
+                    "today_usd": round(state.cost_today, 4),
+                    "daily_budget_usd": budget,
+                    "budget_used_ratio": (
+                        round(state.cost_today / budget, 4) if 0 < budget < math.inf else None
+                    ),
+                    "price_per_instance_hour_usd": state.size.price_per_hour,
+                },
+                "forecast_quality": self.quality(),
+                "last_decision": None if last is None else last.to_dict(),
+            }
+
+    def history(self, limit: int) -> dict:
+        with self.lock:
+            points = list(self.points)[-limit:]
+            return {
+                "interval_s": self.interval_s,
+                "boot_s": self.boot_s,
+                "points": [p.to_dict() for p in points],
+                "decisions": [d.to_dict() for d in list(self.engine.history)[-100:]],
+            }
+
+    def resources(self, now: float) -> dict:
+        with self.lock:
+            state = self.pool.state(self._clamp(now))
+            webhook = (
+                None
+                if self.webhook is None
+                else {
+                    "url": self.webhook.url,
+                    "results": [r.to_dict() for r in list(self.webhook_results)[-20:]],
+                }
+            )
+            return {
+                "pool": state.to_dict(),
+                "executor": self.engine.executor.name,
+                "webhook": webhook,
+                "instances": [i.to_dict() for i in self.pool.instances()],
+                "events": [e.to_dict() for e in list(self.pool.events)[-50:]],
+            }
+
+
+def from_settings(
+    settings: Settings, now: float, disk_forecast: Callable[[], np.ndarray | None] | None = None
+) -> LiveScaling:
+    """Build the live engine from the scaling part of ``settings``."""
+    url = settings.scaling_webhook_url
+    return LiveScaling(
+        now=now,
+        interval_s=settings.scaling_interval_s,
+        policy=settings.scaling_policy,
+        mode=EngineMode(settings.scaling_mode),
+        boot_s=settings.scaling_boot_s,
+        instance_cores=settings.scaling_instance_cores,
+        min_instances=settings.min_instances,
+        max_instances=settings.max_instances,
+        daily_budget=settings.cost_threshold_usd,
+        confidence_threshold=settings.confidence_threshold,
+        webhook=(WebhookExecutor(url, token=settings.scaling_webhook_token) if url else None),
+        disk_forecast=disk_forecast,
+    )
+
+
+def install(services) -> None:
+    """Monitor extension hook: add the scaling stage and keep it in ``extras``."""
+
+    def disk_forecast() -> np.ndarray | None:
+        """The 1-hour disk_percent forecast's 80 % upper edge from live_models, if any."""
+        models = services.extras.get(live_models.EXTRAS_KEY)
+        if models is None or not live_models.TIERS:
+            return None
+        forecast = models.state("disk_percent", live_models.TIERS[0]).forecast
+        return None if forecast is None else np.asarray(forecast.upper_80, float)
+
+    live = from_settings(services.settings, services.started_at, disk_forecast)
+    services.extras[EXTRAS_KEY] = live
+    services.stages.append(live.stage)

@@ -1,0 +1,239 @@
+"""The forecast-driven policies (predictive, hybrid), the policy registry and factory.
+
+Both size for the forecast at the boot lag and scale out early; scale-in goes through
+the guard in ``scale_in.py`` (cooldown after a scale-up, the recent observed peak, the
+forecast band over the whole horizon), which is what keeps them from flapping on noisy
+one-minute demand. Time is passed in as ``now``, never read.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+from dataclasses import replace
+
+from foresight.core.errors import InputError
+from foresight.scaling.policies import (
+    DEFAULT_CONFIDENCE,
+    DemandForecast,
+    Policy,
+    ReactivePolicy,
+    ScalingDecision,
+    ScalingState,
+    ThresholdPolicy,
+    _finish,
+    prob_exceeds,
+)
+from foresight.scaling.scale_in import ScaleInGuard, ScaleInRule
+
+logger = logging.getLogger(__name__)
+
+
+class PredictivePolicy:
+    """Size for the forecast demand at ``now + boot lag`` plus the interval's margin.
+
+    Sizes for the upper edge of the 80 % band over [now + boot_s, now + boot_s +
+    interval_s] at ``band_utilisation`` (the band is most of the safety margin, so this
+    sits above the reactive target), launching before demand arrives. Never scales
+    in on the forecast alone: going down also needs the reactive policy's stabilised
+    recommendation, and then the scale-in guard (``scale_in.py``) must agree, which
+    by default wants the band to fit the smaller pool at 85 % (hysteresis against
+    the 95 % it scales out at). Where measured demand asks for more than the forecast
+    (reactive's target), that is followed once the previous reading within
+    ``up_confirm_s`` asked for it too (a fresh policy follows at once). Falls back to
+    reactive when the forecast is missing, has a gap, or its measured ``quality`` is
+    worse than ``max_quality``; the guard still applies to scale-in then.
+    """
+
+    name = "predictive"
+    follow_reactive_up = False  # hybrid: also never below what reactive wants
+
+    def __init__(
+        self,
+        *,
+        target_utilisation: float = 0.8,
+        band_utilisation: float = 0.95,
+        interval_s: float = 60.0,
+        max_quality: float = 1.0,
+        reactive: ReactivePolicy | None = None,
+        scale_in: ScaleInRule | None = None,
+        up_confirm_s: float = 60.0,
+    ) -> None:
+        if not 0 < band_utilisation <= 1.5:
+            raise InputError(f"band utilisation must be in (0, 1.5] (got {band_utilisation})")
+        if up_confirm_s < 0:
+            raise InputError(f"scale-out confirmation must be >= 0 s (got {up_confirm_s})")
+        rule = scale_in or ScaleInRule(
+            peak_utilisation=target_utilisation, band_utilisation=min(0.85, band_utilisation)
+        )
+        if rule.band_utilisation > band_utilisation:
+            raise InputError(
+                f"scale-in band utilisation {rule.band_utilisation} is above "
+                f"the scale-out one {band_utilisation}: the policy would flap"
+            )
+        self.target, self.interval_s, self.max_quality = (band_utilisation, interval_s, max_quality)
+        self.reactive = reactive or ReactivePolicy(target_utilisation=target_utilisation)
+        self.guard = ScaleInGuard(rule)
+        self.up_confirm_s = up_confirm_s
+        self._reactive_recent: deque[tuple[float, int]] = deque()
+
+    def _usable(
+        self, state: ScalingState, forecast: DemandForecast | None, now: float
+    ) -> tuple[tuple[float, float] | None, str]:
+        if forecast is None:
+            return None, "no forecast yet"
+        if forecast.quality is None or not forecast.quality <= self.max_quality:
+            q = "unmeasured" if forecast.quality is None else f"{forecast.quality:.2f}"
+            return None, f"forecast accuracy {q} is worse than {self.max_quality:.2f}"
+        lead = state.boot_s
+        window = forecast.window(now + lead, now + lead + self.interval_s)
+        if window is None:
+            return None, "forecast has a gap at the lead time"
+        return window, ""
+
+    def decide(
+        self, state: ScalingState, forecast: DemandForecast | None, now: float
+    ) -> ScalingDecision:
+        window, problem = self._usable(state, forecast, now)
+        self.guard.observe(state, None if window is None else forecast, now)
+        reactive = self.reactive.decide(state, forecast, now)
+        if window is None:
+            decision = replace(
+                reactive,
+                policy=self.name,
+                rule=f"fallback-{reactive.rule}",
+                reason=f"{problem}: reactive fallback; {reactive.reason}",
+            )
+        else:
+            assert forecast is not None  # a usable window comes from a forecast
+            decision = self._propose(state, forecast, window, reactive, now)
+        if decision.target < state.current:
+            verdict = self.guard.judge(state, decision.target, now)
+            decision = _finish(
+                self.name,
+                state,
+                now,
+                verdict.target,
+                verdict.rule or decision.rule,
+                f"{decision.reason}; {verdict.reason}",
+                decision.confidence,
+                {**decision.inputs, **verdict.inputs},
+            )
+        self.guard.record(decision)
+        return decision
+
+    def _propose(
+        self,
+        state: ScalingState,
+        forecast: DemandForecast,
+        window: tuple[float, float],
+        reactive: ScalingDecision,
+        now: float,
+    ) -> ScalingDecision:
+        """Size for the forecast at the boot lag; scale-in only as far as reactive agrees."""
+        mean, upper = window
+        need = math.ceil(upper / (state.capacity_per_instance * self.target) - 1e-9)
+        cover = 1.0 - prob_exceeds(mean, upper, need * state.capacity_per_instance)
+        inputs = {
+            **reactive.inputs,
+            "lead_s": state.boot_s,
+            "forecast_demand": round(mean, 4),
+            "forecast_upper_80": round(upper, 4),
+            "forecast_quality": forecast.quality,
+            "forecast_need": need,
+            "reactive_target": reactive.target,
+        }
+        lead_min = state.boot_s / 60
+        reason = (
+            f"forecast {mean:.2f} units (80 % band up to {upper:.2f}) in "
+            f"{lead_min:.0f} min needs {need} at {self.target:.0%}"
+        )
+        n = state.current
+        floor = self._confirmed_reactive(reactive.target, n, now)
+        if floor < reactive.target and reactive.target > max(need, n):
+            inputs["reactive_confirmed"] = floor
+            reason += (
+                f"; reactive wants {reactive.target} but not yet for "
+                f"{self.up_confirm_s:.0f} s: waiting for a second reading"
+            )
+        if self.follow_reactive_up and floor > need:
+            target, rule = floor, f"reactive-{reactive.rule}"
+            reason += f"; reactive wants more ({floor}): {reactive.reason}"
+        elif need >= n:
+            target, rule = need, "forecast"
+            if need > n:
+                reason += ": launching now so they are ready in time"
+        else:  # the forecast says fewer: only as far down as measured demand agrees
+            target = max(need, floor)
+            rule = (
+                "forecast-and-reactive"
+                if target < n
+                else "reactive-unconfirmed"
+                if floor < reactive.target
+                else "no-scale-in-on-forecast"
+            )
+            reason += f"; scale-in needs measured demand to agree (reactive: {reactive.target})"
+        return _finish(self.name, state, now, target, rule, reason, cover, inputs)
+
+    def _confirmed_reactive(self, wanted: int, current: int, now: float) -> int:
+        """Reactive's target, with a scale-out only as far as it held for up_confirm_s.
+
+        One noisy minute above the HPA's tolerance should not launch an instance that
+        the scale-in guard then keeps for minutes (AWS's scale-out alarms likewise need
+        consecutive datapoints); a real surge persists and is followed a step later.
+        """
+        recent = self._reactive_recent
+        recent.append((now, wanted))
+        while recent[0][0] < now - self.up_confirm_s - 1e-9:
+            recent.popleft()
+        if wanted <= current:
+            return wanted
+        return max(current, min(t for _, t in recent))
+
+
+class HybridPolicy(PredictivePolicy):
+    """The default: the larger of predictive and reactive (AWS, Alibaba AHPA).
+
+    Reactive's scale-out counts once confirmed by a second reading (``up_confirm_s``),
+    so a single noisy minute does not add an instance the scale-in guard then holds.
+    """
+
+    name = "hybrid"
+    follow_reactive_up = True
+
+
+POLICIES: dict[str, type] = {
+    p.name: p for p in (ThresholdPolicy, ReactivePolicy, PredictivePolicy, HybridPolicy)
+}
+
+
+def make_policy(
+    name: str,
+    *,
+    target_utilisation: float = 0.8,
+    band_utilisation: float = 0.95,
+    interval_s: float = 60.0,
+    scale_in: ScaleInRule | None = None,
+    confidence_threshold: float = DEFAULT_CONFIDENCE,
+) -> Policy:
+    """Build the named policy with shared settings (InputError for unknown names).
+
+    ``target_utilisation`` is the reactive (HPA) target, also the floor hybrid and the
+    scale-in guard's peak check use; ``band_utilisation`` is what the forecast's 80 %
+    upper edge is sized at when scaling out; ``interval_s`` is the time between decisions;
+    ``scale_in`` tunes the predictive policies' scale-in guard (default: ``ScaleInRule``
+    at those two utilisations); ``confidence_threshold`` is the threshold policy's bar for acting.
+    """
+    if name not in POLICIES:
+        raise InputError(f"unknown policy {name!r} (choose from {', '.join(POLICIES)})")
+    if name == "threshold":
+        return ThresholdPolicy(confidence=confidence_threshold)
+    if name == "reactive":
+        return ReactivePolicy(target_utilisation=target_utilisation)
+    return POLICIES[name](
+        target_utilisation=target_utilisation,
+        band_utilisation=band_utilisation,
+        interval_s=interval_s,
+        scale_in=scale_in,
+    )

@@ -1,0 +1,353 @@
+"""The monitor's JSON API: metrics history, live feed, health, verification, stress test.
+
+Hot path: ``GET /api/metrics`` answers come from a per-tick cache of encoded bytes
+(keyed by query string and the newest sample's timestamp), and default-window queries
+are served from the in-memory ring buffer, so most requests neither query SQLite nor
+encode JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from foresight.core.catalog import metric_info
+from foresight.core.errors import InputError
+from foresight.live.services import Services
+from foresight.live.stress import StressBusyError, validate_request
+from foresight.web.params import metric_list, query_float, query_int, time_range
+from metrics_collector import Sample, fresh_reading, host_facts
+
+logger = logging.getLogger(__name__)
+
+blueprint = Blueprint("monitor_api", __name__, url_prefix="/api")
+
+DEFAULT_LIMIT = 300
+MAX_LIMIT = 10_000
+REALTIME_WINDOW_S = 300.0
+REALTIME_MAX_SAMPLES = 2000
+
+
+class TickCache:
+    """Encoded responses valid until the next tick (bounded, thread-safe)."""
+
+    def __init__(self, max_entries: int = 128) -> None:
+        self.max_entries = max_entries
+        self._tick: float | None = None
+        self._entries: OrderedDict[bytes, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+        self.compute_lock = threading.Lock()
+
+    def get(self, tick: float | None, key: bytes) -> bytes | None:
+        with self._lock:
+            if tick != self._tick:
+                return None
+            body = self._entries.get(key)
+            if body is not None:
+                self._entries.move_to_end(key)
+            return body
+
+    def put(self, tick: float | None, key: bytes, body: bytes) -> None:
+        with self._lock:
+            if tick != self._tick:
+                self._tick, self._entries = tick, OrderedDict()
+            self._entries[key] = body
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+
+def services() -> Services:
+    return current_app.extensions["foresight"]
+
+
+def facts() -> dict[str, Any]:
+    """Host facts, read once per app."""
+    cached = current_app.extensions.get("foresight_host")
+    if cached is None:
+        cached = current_app.extensions["foresight_host"] = host_facts()
+    return cached
+
+
+def current_values(svc: Services) -> tuple[float | None, dict[str, float]]:
+    """The newest sample's timestamp and values (from the store after a restart)."""
+    latest = svc.latest()
+    if latest is not None:
+        return latest.timestamp, dict(latest.values)
+    stored = svc.store.latest()
+    if not stored:
+        return None, {}
+    ts = max(t for t, _ in stored.values())
+    return ts, {name: v for name, (t, v) in stored.items() if t == ts}
+
+
+def json_bytes(payload: Any) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
+
+
+class PointFragments:
+    """The JSON text ``[t,v]`` of each ring-buffer sample's values, encoded once.
+
+    Re-encoding 300 samples x all metrics on every tick costs ~10 ms of GIL time, which
+    stalls every other request thread; joining cached fragments costs ~1 ms.
+    """
+
+    def __init__(self) -> None:
+        self._by_ts: dict[float, dict[str, str]] = {}
+        self._lock = threading.Lock()
+
+    def of(self, sample: Sample) -> dict[str, str]:
+        fragments = self._by_ts.get(sample.timestamp)
+        if fragments is None:
+            t = repr(float(sample.timestamp))
+            fragments = {
+                name: f"[{t},{float(v)!r}]" for name, v in sample.values.items() if math.isfinite(v)
+            }
+            self._by_ts[sample.timestamp] = fragments
+        return fragments
+
+    def prune(self, oldest_ts: float, max_entries: int) -> None:
+        """Forget samples older than ``oldest_ts`` once the cache outgrows the buffer."""
+        if len(self._by_ts) > max_entries:
+            with self._lock:
+                self._by_ts = {t: f for t, f in self._by_ts.items() if t >= oldest_ts}
+
+
+def _from_buffer(
+    svc: Services,
+    fragments: PointFragments,
+    names: list[str],
+    since: float,
+    until: float,
+    limit: int,
+) -> dict[str, str] | None:
+    """Raw points (as JSON text) from the ring buffer when it holds the whole range
+    within ``limit``; None sends the query to the store."""
+    recent = list(svc.recent)
+    if not recent:
+        return None
+    complete_from = svc.recent_complete_from
+    if len(recent) == svc.recent.maxlen:  # full: older samples have rotated out
+        complete_from = max(complete_from, recent[0].timestamp)
+    if since < complete_from:
+        return None
+    window = [fragments.of(s) for s in recent if since <= s.timestamp <= until]
+    if len(window) > limit:
+        return None
+    fragments.prune(recent[0].timestamp, 2 * len(recent) + 10)
+    return {name: ",".join(f[name] for f in window if name in f) for name in names}
+
+
+def _encode_metrics(
+    header: dict[str, Any],
+    names: list[str],
+    current: dict[str, float],
+    tick: float | None,
+    points_json: dict[str, str],
+) -> bytes:
+    """The /api/metrics body, with each metric's points spliced in as ready JSON text."""
+    parts = [json.dumps(header, separators=(",", ":"))[:-1], ',"metrics":{']
+    for index, name in enumerate(names):
+        info = metric_info(name)
+        value = current.get(name)
+        meta = json.dumps(
+            {
+                "unit": info.unit,
+                "description": info.description,
+                "warning": info.warning,
+                "critical": info.critical,
+                "current": {
+                    "timestamp": tick if value is not None else None,
+                    "value": value,
+                    "level": info.level(value).value,
+                },
+            },
+            separators=(",", ":"),
+        )
+        parts.append(
+            f'{"," if index else ""}{json.dumps(name)}:{meta[:-1]},"points":[{points_json[name]}]}}'
+        )
+    parts.append("}}")
+    return "".join(parts).encode()
+
+
+@blueprint.get("/metrics")
+def get_metrics() -> Response:
+    """History and current values of metrics, downsampled to at most ``limit`` points."""
+    svc = services()
+    cache: TickCache = current_app.extensions["foresight_cache"]
+    tick, current = current_values(svc)
+    key = b"m?" + request.query_string
+    body = cache.get(tick, key)
+    if body is None:
+        with cache.compute_lock:  # one thread computes, the others then hit the cache
+            body = cache.get(tick, key)
+            if body is None:
+                body = _metrics_body(svc, tick, current)
+                cache.put(tick, key, body)
+    return Response(body, mimetype="application/json")
+
+
+def _metrics_body(svc: Services, tick: float | None, current: dict[str, float]) -> bytes:
+    now = svc.clock()
+    known = svc.known_metrics()
+    names = metric_list(request.args, known) or known
+    since, until = time_range(request.args, now)
+    limit = query_int(request.args, "limit", DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT)
+    step_s = query_float(request.args, "step", None, minimum=0.001, maximum=1e8)
+    fragments: PointFragments = current_app.extensions["foresight_fragments"]
+    points = (
+        None if step_s is not None else _from_buffer(svc, fragments, names, since, until, limit)
+    )
+    effective_step: float | None = None  # None: raw points
+    if points is None:
+        rows = svc.store.query(names, since, until, limit, step_s)
+        points = {n: ",".join(f"[{t!r},{v!r}]" for t, v in rows.get(n, [])) for n in names}
+        effective_step = svc.store.effective_step(since, until, limit, step_s)
+    header = {"since": since, "until": until, "limit": limit, "step_s": effective_step}
+    return _encode_metrics(header, names, current, tick, points)
+
+
+def _current_block(values: dict[str, float]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for name, value in sorted(values.items()):
+        info = metric_info(name)
+        out[name] = {"value": value, "level": info.level(value).value, "unit": info.unit}
+    return out
+
+
+@blueprint.get("/metrics/realtime")
+def get_realtime() -> Response:
+    """Samples newer than the ``since`` cursor (default: the last 300 s), plus current."""
+    svc = services()
+    now = svc.clock()
+    cursor_given = query_float(request.args, "since", None)
+    if cursor_given is None:
+        since = now - REALTIME_WINDOW_S
+    else:
+        since = now + cursor_given if cursor_given < 0 else cursor_given
+    samples: list[Sample] = [s for s in list(svc.recent) if s.timestamp > since]
+    samples = samples[-REALTIME_MAX_SAMPLES:]
+    tick, current = current_values(svc)
+    if samples:
+        cursor = samples[-1].timestamp
+    else:  # nothing new: the client keeps its cursor
+        cursor = since if cursor_given is not None or tick is None else tick
+    return Response(
+        json_bytes(
+            {
+                "cursor": cursor,
+                "server_time": now,
+                "interval_s": svc.settings.interval_s,
+                "samples": [s.to_dict() for s in samples],
+                "current": _current_block(current),
+            }
+        ),
+        mimetype="application/json",
+    )
+
+
+def health_payload(svc: Services, now: float) -> dict[str, Any]:
+    """The sampler's and store's state (also used by the Prometheus collector)."""
+    stats = svc.tick_stats
+    tick, _ = current_values(svc)
+    age = None if tick is None else max(0.0, now - tick)
+    stale_after_s = max(3 * svc.settings.interval_s, 5.0)
+    if not svc.running:
+        status = "stopped"
+    elif (age is None and now - svc.started_at > stale_after_s) or (
+        age is not None and age > stale_after_s
+    ):
+        status = "degraded"
+    else:
+        status = "ok"
+    store_stats = svc.store.stats()
+    return {
+        "status": status,
+        "uptime_s": round(now - svc.started_at, 3),
+        "interval_s": svc.settings.interval_s,
+        "last_sample_age_s": None if age is None else round(age, 3),
+        "ticks": stats.ticks,
+        "missed_ticks": stats.missed,
+        "tick_errors": stats.errors,
+        "jitter_ms": stats.jitter_ms(),
+        "stage_errors": svc.stage_errors,
+        "stages": len(svc.stages),
+        "store": {
+            "path": str(svc.store.path),
+            "size_bytes": svc.store.size_bytes(),
+            "samples": store_stats["values"],
+            "metrics": store_stats["metrics"],
+            "retention_days": svc.store.retention_days,
+        },
+        "host": facts(),
+    }
+
+
+@blueprint.get("/system/health")
+def get_health() -> Response:
+    """Sampler status, last sample age, jitter, missed ticks, store size, uptime."""
+    svc = services()
+    return jsonify(health_payload(svc, svc.clock()))
+
+
+@blueprint.get("/verification")
+def get_verification() -> Response:
+    """Evidence the data is real: a fresh psutil reading next to the stored one."""
+    svc = services()
+    tick, stored = current_values(svc)
+    fresh_at = svc.clock()
+    fresh = fresh_reading()
+    host = facts()
+    return jsonify(
+        {
+            "psutil_version": host["psutil_version"],
+            "pid": host["pid"],
+            "host": host,
+            "samples": {
+                "ticks_this_run": svc.tick_stats.ticks,
+                "in_memory": len(svc.recent),
+                "stored_values": svc.store.stats()["values"],
+                "metrics": len(svc.store.metric_names()),
+            },
+            "stored": {"timestamp": tick, "values": stored},
+            "fresh": {"timestamp": fresh_at, "values": fresh},
+            "difference": {
+                name: round(value - stored[name], 3)
+                for name, value in fresh.items()
+                if name in stored
+            },
+        }
+    )
+
+
+def _json_body() -> Any:
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise InputError(f"the body must be JSON (got a parse error: {exc})") from None
+
+
+@blueprint.route("/stress-test", methods=["GET", "POST", "DELETE"])
+def stress_test() -> tuple[Response, int] | Response:
+    """POST starts a bounded CPU burn, GET reports it, DELETE cancels it."""
+    svc = services()
+    controller = svc.stress
+    if request.method == "GET":
+        return jsonify(controller.status().to_dict())
+    if request.method == "DELETE":
+        return jsonify(controller.cancel().to_dict())
+    seconds, cores = validate_request(_json_body(), controller.max_cores)
+    try:
+        status = controller.start(seconds, cores, svc.clock())
+    except StressBusyError as exc:
+        return jsonify({"error": str(exc)}), 409
+    return jsonify(status.to_dict()), 202

@@ -1,0 +1,152 @@
+"""``GET /metrics``: the latest sample in Prometheus exposition format, base units.
+
+A custom Collector reads the newest sample when scraped (nothing is copied per tick),
+registered in a CollectorRegistry created per app — never the global default registry.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from foresight.live.services import Services
+
+# catalog metric -> (prometheus name, help, factor from catalog unit to base unit)
+_GAUGES: dict[str, tuple[str, str, float]] = {
+    "cpu_percent": ("foresight_cpu_utilisation_ratio", "CPU utilisation, all cores", 0.01),
+    "memory_percent": ("foresight_memory_utilisation_ratio", "Physical memory in use", 0.01),
+    "swap_percent": ("foresight_swap_utilisation_ratio", "Swap in use", 0.01),
+    "disk_percent": (
+        "foresight_disk_utilisation_ratio",
+        "Space used on the data directory's filesystem",
+        0.01,
+    ),
+    "disk_used_gb": (
+        "foresight_disk_used_bytes",
+        "Bytes used on the data directory's filesystem",
+        1e9,
+    ),
+    "disk_read_bytes_per_s": (
+        "foresight_disk_read_bytes_per_second",
+        "Disk read throughput, all disks",
+        1.0,
+    ),
+    "disk_write_bytes_per_s": (
+        "foresight_disk_write_bytes_per_second",
+        "Disk write throughput, all disks",
+        1.0,
+    ),
+    "net_recv_bytes_per_s": (
+        "foresight_network_receive_bytes_per_second",
+        "Network receive throughput, all interfaces",
+        1.0,
+    ),
+    "net_sent_bytes_per_s": (
+        "foresight_network_transmit_bytes_per_second",
+        "Network transmit throughput, all interfaces",
+        1.0,
+    ),
+    "load1": ("foresight_load1", "1-minute load average", 1.0),
+    "process_count": ("foresight_processes", "Number of processes", 1.0),
+    "api_response_ms": ("foresight_api_probe_seconds", "HTTP probe response time", 0.001),
+    "api_success": ("foresight_api_probe_success", "HTTP probe succeeded (1) or not (0)", 1.0),
+    "db_query_ms": ("foresight_db_probe_seconds", "SQL probe query time", 0.001),
+}
+_COUNTERS: dict[str, tuple[str, str]] = {
+    "net_recv_bytes": ("foresight_network_receive_bytes", "Bytes received, all interfaces"),
+    "net_sent_bytes": ("foresight_network_transmit_bytes", "Bytes sent, all interfaces"),
+    "disk_read_bytes": ("foresight_disk_read_bytes", "Bytes read, all disks"),
+    "disk_write_bytes": ("foresight_disk_written_bytes", "Bytes written, all disks"),
+}
+_CORE = re.compile(r"^cpu_core(\d+)_percent$")
+
+
+class ForesightCollector(Collector):
+    """Expose the newest sample and the sampler's own counters."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def collect(self) -> Iterator[Metric]:
+        svc = self.services
+        latest = svc.latest()
+        values = dict(latest.values) if latest is not None else {}
+        cores = GaugeMetricFamily(
+            "foresight_cpu_core_utilisation_ratio",
+            "CPU utilisation per logical core",
+            labels=["core"],
+        )
+        other = GaugeMetricFamily(
+            "foresight_metric_value",
+            "Metrics without a dedicated name, in catalog units",
+            labels=["metric"],
+        )
+        gauges: list[Metric] = []
+        for name, value in sorted(values.items()):
+            if name in _GAUGES:
+                prom, doc, scale = _GAUGES[name]
+                gauges.append(GaugeMetricFamily(prom, doc, value=value * scale))
+            elif (match := _CORE.match(name)) is not None:
+                cores.add_metric([match.group(1)], value / 100.0)
+            else:
+                other.add_metric([name], value)
+        yield from gauges
+        yield cores
+        yield other
+        for key, value in sorted(svc.collector.counters.items()):
+            prom, doc = _COUNTERS[key]
+            yield CounterMetricFamily(prom, doc, value=value)
+        stats = svc.tick_stats
+        yield CounterMetricFamily(
+            "foresight_sampler_ticks", "Sampling ticks run", value=stats.ticks
+        )
+        yield CounterMetricFamily(
+            "foresight_sampler_missed_ticks",
+            "Sampling ticks skipped because a tick ran late",
+            value=stats.missed,
+        )
+        yield CounterMetricFamily(
+            "foresight_sampler_errors", "Sampling ticks that failed", value=stats.errors
+        )
+        yield CounterMetricFamily(
+            "foresight_stage_errors", "Cycle stages that raised", value=svc.stage_errors
+        )
+        jitter = GaugeMetricFamily(
+            "foresight_sampler_jitter_seconds",
+            "Tick start minus scheduled time, recent ticks",
+            labels=["quantile"],
+        )
+        for q, ms in svc.tick_stats.jitter_ms().items():
+            if ms is not None:
+                jitter.add_metric([{"p50": "0.5", "p99": "0.99", "max": "1"}[q]], ms / 1000)
+        yield jitter
+        yield GaugeMetricFamily(
+            "foresight_sampler_interval_seconds",
+            "Configured seconds between ticks",
+            value=svc.settings.interval_s,
+        )
+        if latest is not None:
+            yield GaugeMetricFamily(
+                "foresight_last_sample_timestamp_seconds",
+                "Epoch time of the newest sample",
+                value=latest.timestamp,
+            )
+        yield GaugeMetricFamily(
+            "foresight_store_size_bytes", "SQLite history on disk", value=svc.store.size_bytes()
+        )
+        yield GaugeMetricFamily(
+            "foresight_uptime_seconds",
+            "Seconds since the monitor started",
+            value=max(0.0, svc.clock() - svc.started_at),
+        )
+
+
+def make_registry(services: Services) -> CollectorRegistry:
+    """A fresh registry holding only this app's collector."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ForesightCollector(services))
+    return registry

@@ -1,0 +1,151 @@
+"""What every browser test needs: the real monitor in a subprocess, and Debian's chromium.
+
+``run_monitor`` starts ``main.py --monitor`` on a free loopback port with its own data
+dir, waits until it has sampled twice, yields its base URL and stops it afterwards.
+``launch_chromium`` starts /usr/bin/chromium through Playwright (never ``playwright
+install``); both skip the test, with a message saying what to install, when chromium or
+the playwright package is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+STARTUP_TIMEOUT_S = 20.0
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only
+# Settings of the developer's shell that would change what the tests expect.
+_DROPPED_ENV = ("FORESIGHT_TOKEN", "METRICS_INTERVAL")
+
+
+def get_json(url: str) -> Any:
+    """GET ``url`` (no proxy) and decode its JSON body."""
+    with _OPENER.open(url, timeout=5) as resp:
+        return json.loads(resp.read())
+
+
+def require_browser() -> None:
+    """Skip the calling test unless /usr/bin/chromium and playwright are installed."""
+    if not CHROMIUM.exists():
+        pytest.skip(
+            f"{CHROMIUM} not found: install Debian's chromium "
+            "(`make test` does it with apt) to run the browser tests"
+        )
+    pytest.importorskip(
+        "playwright.sync_api", reason="the playwright pip package is missing (requirements-dev.txt)"
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _log_tail(path: Path) -> str:
+    return path.read_text(errors="replace")[-3000:]
+
+
+@contextmanager
+def run_monitor(
+    tmp: Path,
+    *,
+    token: str | None = None,
+    interval_s: float = 0.5,
+    extra_env: Mapping[str, str] | None = None,
+) -> Iterator[str]:
+    """Run the real monitor for the ``with`` block; yield its base URL.
+
+    Its store is ``tmp / "data"`` (seed it first to start with history) and its output
+    goes to ``tmp / "server.log"``, quoted when it exits early or never answers.
+    ``interval_s`` is the sampling interval in seconds; ``extra_env`` adds settings such
+    as ``FORECAST_JOB_S``. Skips when the browser is missing, so no server starts.
+    """
+    require_browser()
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in _DROPPED_ENV}
+    if token is not None:
+        env["FORESIGHT_TOKEN"] = token
+    env.update(extra_env or {})
+    log_path = tmp / "server.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                str(ROOT / "main.py"),
+                "--monitor",
+                "--port",
+                str(port),
+                "--data-dir",
+                str(tmp / "data"),
+                "--interval",
+                str(interval_s),
+            ],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"the monitor exited with {proc.returncode}:\n{_log_tail(log_path)}")
+            try:
+                if get_json(f"{base}/api/system/health").get("ticks", 0) >= 2:
+                    break
+            except OSError:
+                pass  # not listening yet
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"the monitor did not answer /api/system/health within "
+                    f"{STARTUP_TIMEOUT_S:g} s:\n{_log_tail(log_path)}"
+                )
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """Start headless /usr/bin/chromium; use the browser as a context manager to close it."""
+    require_browser()
+    return playwright.chromium.launch(
+        executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+    )
+
+
+def screenshot_dir(default: Path) -> Path:
+    """Where screenshots go: ``FORESIGHT_SCREENSHOT_DIR`` if set, else ``default``."""
+    path = Path(os.environ.get("FORESIGHT_SCREENSHOT_DIR") or default)
+    path.mkdir(parents=True, exist_ok=True)
+    return path

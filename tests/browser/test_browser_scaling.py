@@ -1,0 +1,68 @@
+"""The capacity panel in a real browser: the stress-test button visibly drives a scale-up.
+
+Runs the real monitor with fast scaling (decisions every 2 s, 4 s boot lag), opens the
+page in Debian's headless chromium, starts a stress test on every core from the page's
+own form, and waits for the panel to show a scale-up decision and more ready instances.
+Skips when /usr/bin/chromium or the playwright package is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from browser_support import get_json, launch_chromium, run_monitor
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    """The real monitor with fast scaling: decisions every 2 s, instances boot in 4 s."""
+    with run_monitor(
+        tmp_path, extra_env={"SCALING_INTERVAL": "2", "SCALING_BOOT_S": "4", "MAX_INSTANCES": "10"}
+    ) as base:
+        yield base
+
+
+def test_stress_button_drives_a_visible_scale_up(server: str, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    cores = int(get_json(f"{server}/api/scaling/status")["host_cores"])
+    errors: list[str] = []
+    with sync_playwright() as pw, launch_chromium(pw) as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"{server}/")
+        page.wait_for_function(
+            "() => document.getElementById('scaling-badge').textContent.includes('auto')",
+            timeout=15_000,
+        )
+        # Start from one instance, then let the stress test push demand up.
+        page.fill("#scaling-instances", "1")
+        page.click("#scaling-apply")
+        page.wait_for_function(
+            "() => document.getElementById('scaling-ready').textContent === '1'", timeout=10_000
+        )
+        page.fill("#stress-seconds", "20")
+        page.fill("#stress-cores", str(cores))
+        page.click("#stress-start")
+        # A scale-up decision appears in the log, and instances boot then become ready.
+        page.wait_for_function(
+            """() => [...document.querySelectorAll('#scaling-decisions tr')]
+                  .some((tr) => tr.textContent.includes('scale up'))""",
+            timeout=20_000,
+        )
+        page.wait_for_function(
+            "() => Number(document.getElementById('scaling-ready').textContent) >= 2",
+            timeout=20_000,
+        )
+        points = page.evaluate(
+            "() => Chart.getChart(document.getElementById('capacity-chart'))"
+            ".data.datasets[1].data.length"
+        )
+        assert points > 0
+        page.locator("#capacity-panel").screenshot(path=str(tmp_path / "capacity.png"))
+        page.click("#stress-cancel")
+    assert errors == []

@@ -1,0 +1,192 @@
+"""Live forecasting: scheduled refits from the store, the anomaly stage, the predictions API."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from foresight.live.models import (
+    ALL_TIERS,
+    EXTRAS_KEY,
+    SHORT_TIER,
+    TIERS,
+    LiveModels,
+    describe_accuracy,
+    tier_for_hours,
+    tier_for_seconds,
+)
+from metrics_collector import Sample
+
+
+def seed_history(store, now: float, hours: float, step_s: float = 30.0) -> None:
+    """A daily-ish cycle with noise for cpu_percent, one value every ``step_s``."""
+    rng = np.random.default_rng(0)
+    times = np.arange(now - hours * 3600.0, now, step_s)
+    cpu = 40 + 20 * np.sin(2 * np.pi * times / 7200.0) + rng.normal(0, 2, len(times))
+    store.append_many((float(t), {"cpu_percent": float(v)}) for t, v in zip(times, cpu))
+
+
+@pytest.fixture
+def live(services) -> LiveModels:
+    return services.extras[EXTRAS_KEY]
+
+
+def test_installed_as_stage_and_scheduled_job(services, live):
+    assert live.stage in services.stages
+    assert services.scheduler.get_job("foresight-forecasts") is not None
+    assert not services.scheduler.running  # nothing starts at build time
+
+
+def test_tier_choice():
+    assert TIERS[0].name == "1h"  # live_scaling reads the 1-hour tier as TIERS[0]
+    assert tier_for_seconds(300).name == "5m" and tier_for_seconds(301).name == "1h"
+    assert tier_for_hours(1).name == "1h"
+    assert tier_for_hours(2).name == "24h" and tier_for_hours(24).name == "24h"
+    assert tier_for_hours(25).name == "7d" and tier_for_hours(168).name == "7d"
+
+
+def test_refit_from_store_keeps_accuracy_and_forecast(services, live, clock):
+    seed_history(services.store, clock(), hours=8)
+    state = live.refit("cpu_percent", TIERS[0], clock())
+    assert state.status == "ok", state.message
+    acc = state.accuracy
+    assert acc["mase"] > 0 and 0 <= acc["coverage_80"] <= 1
+    assert "band" in acc["summary"] and ("below" in acc["summary"] or "above" in acc["summary"])
+    fc = state.forecast
+    assert len(fc.mean) == 60 and fc.step_s == 60.0
+    assert fc.timestamps[0] > clock() - 120  # starts at "now", not somewhere in the past
+    assert (fc.lower_80 <= fc.mean).all() and (fc.mean <= fc.upper_80).all()
+
+
+def test_short_history_says_so_instead_of_guessing(services, live, clock):
+    seed_history(services.store, clock(), hours=0.5)
+    state = live.refit("cpu_percent", TIERS[0], clock())
+    assert state.status == "warming_up" and state.forecast is None
+    assert state.message.endswith("h more of 1-minute data needed")
+
+
+def test_run_refits_within_budget_then_only_refreshes(services, live, clock):
+    seed_history(services.store, clock(), hours=8)
+    live.metrics = lambda: ["cpu_percent"]
+    live.budget_s = 600.0  # a busy test machine must not split the first run
+    assert live.run(clock()) == len(ALL_TIERS)  # first run: every tier tried
+    first = live.state("cpu_percent", TIERS[0])
+    clock.advance(90)
+    assert live.run(clock()) == 0  # not due: forecast refreshed only
+    again = live.state("cpu_percent", TIERS[0])
+    assert again.fitted_at == first.fitted_at and again.forecast_made_at == clock()
+    clock.advance(live.refit_every_s)
+    assert live.run(clock()) >= 1
+
+
+def test_anomaly_stage_flags_a_spike(live):
+    rng = np.random.default_rng(1)
+    for i in range(400):
+        value = 30.0 + rng.normal() if i != 350 else 95.0
+        live.stage(1000.0 + i, Sample(1000.0 + i, {"cpu_percent": value, "load1": 0.5}))
+    found = live.anomalies()
+    assert found and found[0]["metric"] == "cpu_percent" and found[0]["timestamp"] == 1350.0
+    assert set(live.scores()) == {"cpu_percent", "load1"}
+    assert live.anomalies(metric="load1") == []
+
+
+def test_describe_accuracy_in_plain_words():
+    class R:  # the fields describe_accuracy reads
+        season_length, mase, seasonal_naive_mase, coverage_80 = 1440, 0.72, 1.0, 0.81
+
+    assert describe_accuracy(R, 60.0) == (
+        "error 28 % below repeating yesterday; 81 % of actuals inside the 80 % band"
+    )
+    R.season_length = 5
+    assert "repeating the last 50 s" in describe_accuracy(R, 10.0)
+    R.season_length, R.mase = None, 1.1
+    assert describe_accuracy(R, 60.0).startswith("error 10 % above repeating the last value")
+
+
+# -- API -------------------------------------------------------------------------------------
+def test_predictions_api_shape(services, live, client, clock):
+    seed_history(services.store, clock(), hours=8)
+    live.refit("cpu_percent", TIERS[0], clock())
+    body = client.get("/api/predictions?hours=1").get_json()
+    assert body["hours"] == 1 and body["tier"] == "1h" and body["horizon_steps"] == 60
+    cpu = body["forecasts"]["cpu_percent"]
+    assert cpu["status"] == "ok" and len(cpu["forecast"]["mean"]) == 60
+    assert cpu["accuracy"]["summary"]
+    assert body["forecasts"]["memory_percent"]["status"] == "warming_up"
+    assert isinstance(body["anomalies"], list)
+
+
+def test_metric_forecast_truncates_to_the_hours_asked(services, live, client, clock):
+    seed_history(services.store, clock(), hours=8)
+    live.refit("cpu_percent", TIERS[0], clock())
+    live.refit("cpu_percent", TIERS[1], clock())  # 8 h is too little for 24 h ahead
+    body = client.get("/api/metrics/cpu_percent/forecast").get_json()
+    assert body["tier"] == "1h" and len(body["forecast"]["upper_95"]) == 60
+    body = client.get("/api/metrics/cpu_percent/forecast?hours=3").get_json()
+    assert body["tier"] == "24h" and body["status"] == "warming_up"
+    assert body["forecast"] is None and "more of" in body["message"]
+
+
+def test_short_tier_for_the_live_view(services, live, client, clock):
+    seed_history(services.store, clock(), hours=1, step_s=5.0)
+    state = live.refit("cpu_percent", SHORT_TIER, clock())
+    assert state.status == "ok", state.message
+    body = client.get("/api/predictions?minutes=2").get_json()
+    assert body["tier"] == "5m" and body["minutes"] == 2 and body["hours"] is None
+    cpu = body["forecasts"]["cpu_percent"]
+    assert cpu["step_s"] == 10.0 and len(cpu["forecast"]["mean"]) == 12
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/predictions?minutes=0",
+        "/api/predictions?minutes=60",
+        "/api/predictions?hours=1&minutes=5",
+        "/api/predictions?hours=0",
+        "/api/predictions?hours=169",
+        "/api/predictions?hours=abc",
+        "/api/predictions?hours=1.5",
+        "/api/metrics/cpu_percent/forecast?hours=-1",
+        "/api/metrics/no_such_metric/forecast",
+        "/api/anomalies?metric=no_such_metric",
+        "/api/anomalies?limit=0",
+        "/api/anomalies?since=soon",
+    ],
+)
+def test_bad_requests_are_400_with_one_error(client, url):
+    response = client.get(url)
+    assert response.status_code == 400
+    body = response.get_json()
+    assert list(body) == ["error"] and body["error"]
+
+
+def test_anomalies_api(live, client):
+    for i in range(300):
+        live.stage(2000.0 + i, Sample(2000.0 + i, {"cpu_percent": 10.0 if i != 250 else 90.0}))
+    body = client.get("/api/anomalies?metric=cpu_percent").get_json()
+    assert body["anomalies"][0]["timestamp"] == 2250.0
+    assert 0 <= body["anomalies"][0]["score"] <= 1 and body["threshold"] > 0
+    assert "cpu_percent" in body["scores"]
+
+
+def test_routes_are_in_the_openapi_document(client):
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+    for path in ("/api/predictions", "/api/metrics/{name}/forecast", "/api/anomalies"):
+        assert path in paths
+
+
+def test_page_includes_the_forecast_script(client):
+    html = client.get("/").get_data(as_text=True)
+    assert "js/forecast.js" in html
+
+
+@pytest.mark.parametrize(
+    "url", ["/api/predictions", "/api/metrics/cpu_percent/forecast", "/api/anomalies"]
+)
+def test_503_with_one_error_when_forecasting_is_not_installed(services, client, url):
+    services.extras.pop(EXTRAS_KEY, None)
+    response = client.get(url)
+    assert response.status_code == 503
+    assert set(response.get_json()) == {"error"}
+    assert "forecasting is not running" in response.get_json()["error"]

@@ -1,0 +1,266 @@
+"""Forecaster, features and streaming detector: layouts, invariants, edge cases."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from foresight.evaluation.backtest import backtest, naive_scale, seasonal_naive
+from foresight.models.anomaly import AnomalyDetector
+from foresight.models.features import (
+    FeatureSpec,
+    build_features,
+    detect_season,
+    forward_fill,
+    lag_matrix,
+    seasonal_index,
+    snap_season,
+)
+from predictor import Forecast, LagForecaster, NotFittedError
+
+
+def seasonal_series(n: int, period: int = 24, noise: float = 1.0, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return 50 + 10 * np.sin(2 * np.pi * t / period) + rng.normal(0, noise, n)
+
+
+# -- feature layout ------------------------------------------------------------------------
+def test_lag_matrix_of_arange_is_pinned():
+    assert lag_matrix(np.arange(10.0), 3).tolist() == [
+        [2, 1, 0],
+        [3, 2, 1],
+        [4, 3, 2],
+        [5, 4, 3],
+        [6, 5, 4],
+        [7, 6, 5],
+        [8, 7, 6],
+        [9, 8, 7],
+    ]
+
+
+def test_lag_matrix_before_start_is_nan():
+    rows = lag_matrix(np.arange(10.0), 3, origins=np.array([0, 9]))
+    assert np.isnan(rows[0, 1:]).all() and rows[0, 0] == 0
+    assert rows[1].tolist() == [9, 8, 7]
+
+
+def test_feature_matrix_layout_is_pinned():
+    spec = FeatureSpec(n_lags=3, horizon=2, season=4, roll_windows=(2,))
+    assert spec.names() == ["lag0", "lag1", "lag2", "mean2", "std2", "season_h1", "season_h2"]
+    X = build_features(np.arange(10.0), np.array([5, 9]), spec)
+    assert X.tolist() == [[5, 4, 3, 4.5, 0.5, 2, 3], [9, 8, 7, 8.5, 0.5, 6, 7]]
+
+
+def test_seasonal_index_never_looks_past_the_origin():
+    # origin 10, period 2: steps 1..5 map to the last value of the same phase
+    assert seasonal_index(np.array([10]), 5, 2).tolist() == [[9, 10, 9, 10, 9]]
+
+
+def test_forward_fill_is_causal():
+    filled = forward_fill(np.array([np.nan, 1.0, np.nan, np.nan, 3.0]), initial=-1.0)
+    assert filled.tolist() == [-1, 1, 1, 1, 3]
+
+
+def test_season_detected_on_a_known_sine():
+    assert detect_season(seasonal_series(1000, period=24, noise=1.0)) == 24
+
+
+def test_no_season_in_noise_or_a_random_walk():
+    rng = np.random.default_rng(1)
+    assert detect_season(rng.normal(size=2000)) is None
+    assert detect_season(np.cumsum(rng.normal(size=2000))) is None
+
+
+def test_detected_season_snaps_to_a_calendar_day():
+    assert snap_season(285, 300.0) == 288
+    assert snap_season(200, 300.0) == 200
+    assert snap_season(285, None) == 285
+
+
+# -- forecaster ----------------------------------------------------------------------------
+def test_params_stored_unchanged_and_fit_returns_self():
+    model = LagForecaster(horizon=6, season_length="auto", alpha=2.5)
+    assert (model.horizon, model.season_length, model.alpha) == (6, "auto", 2.5)
+    assert model.fit(seasonal_series(600)) is model
+    assert model.season_length == "auto" and model.season_length_ == 24
+
+
+def test_unfitted_model_raises_not_fitted():
+    model = LagForecaster()
+    with pytest.raises(NotFittedError):
+        model.predict(np.ones(50))
+    with pytest.raises(NotFittedError):
+        model.predict_batch(np.ones(50), [10])
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"horizon": 0},
+        {"horizon": 2.5},
+        {"season_length": 1},
+        {"season_length": "weekly"},
+        {"n_lags": 0},
+    ],
+)
+def test_bad_params_raise_on_fit(params):
+    with pytest.raises(ValueError):
+        LagForecaster(**params).fit(seasonal_series(500))
+
+
+def test_forecast_shapes_order_and_timestamps():
+    values = seasonal_series(800)
+    ts = 1_700_000_000 + 60.0 * np.arange(800)
+    model = LagForecaster(horizon=5).fit(values, ts)
+    fc = model.predict(values, ts)
+    assert isinstance(fc, Forecast) and fc.step_s == 60.0
+    assert fc.timestamps.tolist() == (ts[-1] + 60.0 * np.arange(1, 6)).tolist()
+    for arr in (fc.mean, fc.lower_80, fc.upper_80, fc.lower_95, fc.upper_95):
+        assert arr.shape == (5,) and np.isfinite(arr).all()
+    assert (fc.lower_95 <= fc.lower_80).all() and (fc.lower_80 <= fc.mean).all()
+    assert (fc.mean <= fc.upper_80).all() and (fc.upper_80 <= fc.upper_95).all()
+    assert set(fc.to_dict()) == {
+        "timestamps",
+        "step_s",
+        "mean",
+        "lower_80",
+        "upper_80",
+        "lower_95",
+        "upper_95",
+    }
+
+
+def test_predict_batch_matches_predict_and_is_causal():
+    values = seasonal_series(900)
+    model = LagForecaster(horizon=4).fit(values[:700])
+    batch = model.predict_batch(values, [750, 800])
+    single = model.predict(values[:801])
+    np.testing.assert_allclose(batch.mean[1], single.mean)
+    changed = values.copy()
+    changed[801:] = 1e6  # the future must not leak into a forecast from origin 800
+    np.testing.assert_allclose(model.predict_batch(changed, [800]).mean[0], batch.mean[1])
+
+
+def test_gaps_are_masked_not_zero_filled():
+    values = seasonal_series(1200, noise=0.5) + 100.0
+    gappy = values.copy()
+    gappy[300:400] = np.nan
+    model = LagForecaster(horizon=6).fit(gappy)
+    full = LagForecaster(horizon=6).fit(values)
+    assert model.mean_ == pytest.approx(np.nanmean(gappy))
+    assert model.n_train_ < full.n_train_  # rows touching the gap were left out
+    # A forecast from right after a gap is built on the last observed values, not zeros.
+    history = values[:1000].copy()
+    history[-3:] = np.nan
+    fc = model.predict(history)
+    assert np.all(fc.mean > 120) and np.all(fc.mean < 180)
+
+
+def test_interval_coverage_on_a_seeded_series():
+    values = seasonal_series(3000, period=24, noise=2.0, seed=7)
+    result = backtest(values, horizon=6, season_length="auto", n_refits=3)
+    assert 0.72 <= result.coverage_80 <= 0.88
+    assert 0.90 <= result.coverage_95 <= 0.99
+    assert result.season_length == 24
+    assert result.mase < result.seasonal_naive_mase
+    assert len(result.mase_by_step) == 6
+
+
+def test_backtest_keys_for_the_cli_contract():
+    result = backtest(seasonal_series(800), horizon=3).to_dict()
+    for key in (
+        "n",
+        "step_s",
+        "horizon",
+        "season_length",
+        "mase",
+        "mase_by_step",
+        "mae",
+        "smape",
+        "coverage_80",
+        "seasonal_naive_mase",
+        "linear_lags_mase",
+        "fit_seconds",
+    ):
+        assert key in result
+
+
+def test_seasonal_naive_and_scale():
+    v = np.arange(10.0)
+    assert seasonal_naive(v, np.array([5]), 3, 2).tolist() == [[4, 5, 4]]
+    assert naive_scale(v, 2) == 2.0
+
+
+def test_too_short_history_is_a_clear_error():
+    with pytest.raises(ValueError, match="observed values"):
+        LagForecaster(horizon=12).fit(np.ones(20))
+
+
+# -- anomaly detector ------------------------------------------------------------------------
+def test_detector_warmup_scores_zero():
+    detector = AnomalyDetector(warmup=30)
+    rng = np.random.default_rng(2)
+    values = rng.normal(size=200)
+    values[10] = 1e6  # a huge value inside the warm-up is not scored
+    scores = detector.score_many(values)
+    assert (scores[:30] == 0).all()
+
+
+def test_constant_series_scores_zero_without_dividing_by_zero():
+    detector = AnomalyDetector(warmup=5, season_length=None)
+    scores = detector.score_many(np.full(500, 7.0))  # warnings are errors in pytest.ini
+    assert (scores == 0).all()
+    assert detector.score_one(8.0) > 0.9  # any change after a flat line is news
+
+
+def test_scores_in_unit_interval_and_gaps_score_zero():
+    rng = np.random.default_rng(3)
+    values = rng.standard_cauchy(3000)
+    values[::97] = np.nan
+    scores = AnomalyDetector().score_many(values)
+    assert scores.shape == values.shape
+    assert ((scores >= 0) & (scores <= 1)).all()
+    assert (scores[np.isnan(values)] == 0).all()
+
+
+def test_spike_scores_high_and_decision_is_separate():
+    rng = np.random.default_rng(4)
+    values = rng.normal(0, 1, 1000)
+    values[800] = 30.0
+    detector = AnomalyDetector(threshold=0.3)
+    scores = detector.score_many(values)
+    assert scores[800] == scores.max() and scores[800] > 0.5
+    assert detector.is_anomaly(scores[800]) and not detector.is_anomaly(0.29)
+    assert detector.threshold == 0.3  # scoring never moves the threshold
+
+
+def test_level_shift_alerts_once_not_on_every_point():
+    rng = np.random.default_rng(5)
+    values = rng.normal(0, 1, 1500)
+    values[1000:] += 15.0
+    scores = AnomalyDetector(season_length=None).score_many(values)
+    assert scores[1000] > 0.5
+    assert np.sum(scores[1000:] > 0.5) <= 3
+
+
+def test_score_many_equals_score_one_loop():
+    values = seasonal_series(1500, period=50)
+    one = AnomalyDetector()
+    many = AnomalyDetector()
+    assert np.array_equal(many.score_many(values), [one.score_one(v) for v in values])
+    assert many.season_length_ == 50
+
+
+def test_seasonal_cycle_does_not_fire():
+    values = seasonal_series(3000, period=100, noise=0.2)
+    scores = AnomalyDetector().score_many(values)
+    assert scores[1000:].max() < 0.3
+
+
+def test_detector_rejects_bad_season():
+    with pytest.raises(ValueError):
+        AnomalyDetector(season_length=1)
+    assert math.isclose(AnomalyDetector().score_one(float("nan")), 0.0)

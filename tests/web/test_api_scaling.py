@@ -1,0 +1,232 @@
+"""Live scaling in the monitor (the stage) and its API, with the Flask test client."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import numpy as np
+import pytest
+
+from foresight.core.errors import InputError
+from foresight.core.settings import from_environment
+from foresight.live.scaling import EXTRAS_KEY, LiveScaling, from_settings
+from metrics_collector import Sample
+from resource_manager import WebhookExecutor
+
+
+def feed(live: LiveScaling, clock, cpu_percent: float | list[float], seconds: float) -> None:
+    """Run the stage once a second for ``seconds`` at the given CPU (fake clock)."""
+    for k in range(int(seconds)):
+        cpu = cpu_percent[k % len(cpu_percent)] if isinstance(cpu_percent, list) else cpu_percent
+        live.stage(clock.advance(1.0), Sample(clock(), {"cpu_percent": cpu}))
+
+
+@pytest.fixture
+def live(services) -> LiveScaling:
+    return services.extras[EXTRAS_KEY]
+
+
+def test_status_before_any_decision(client, live):
+    doc = client.get("/api/scaling/status").get_json()
+    assert doc["policy"] == "hybrid" and doc["mode"] == "auto"
+    assert doc["instances"]["ready"] == 1 and doc["last_decision"] is None
+    assert set(doc["cost"]) >= {"total_usd", "today_usd", "daily_budget_usd"}
+
+
+def test_high_cpu_drives_a_scale_up_with_a_reason(client, live, clock):
+    feed(live, clock, 97.0, 16)
+    doc = client.get("/api/scaling/status").get_json()
+    last = doc["last_decision"]
+    assert last["action"] == "scale_up" and last["target"] >= 2
+    assert "reactive" in last["reason"] or "demand" in last["reason"]
+    assert doc["instances"]["pending"] + doc["instances"].get("booting", 0) >= 1
+    feed(live, clock, 97.0, 90)  # boot lag 60 s: ready now
+    doc = client.get("/api/scaling/status").get_json()
+    assert doc["instances"]["ready"] >= 2 and doc["cost"]["total_usd"] > 0
+    history = client.get("/api/scaling/history?limit=5").get_json()
+    assert 1 <= len(history["points"]) <= 5
+    assert history["decisions"][0]["action"] == "scale_up"
+    point = history["points"][-1]
+    # Demand = host cores in use / the 1-core request: all-core percent x host cores.
+    assert point["demand_units"] == pytest.approx(0.97 * live.host_cores, rel=0.01)
+
+
+def test_idle_cpu_scales_back_down_after_stabilisation(client, live, clock):
+    client.post("/api/scaling/execute", json={"instances": 4})
+    feed(live, clock, 5.0, 500)
+    assert client.get("/api/scaling/status").get_json()["desired"] == 1
+
+
+def test_a_gap_in_cpu_never_scales_in(client, live, clock):
+    client.post("/api/scaling/execute", json={"instances": 3})
+    for _ in range(400):
+        live.stage(clock.advance(1.0), Sample(clock(), {}))  # no cpu_percent
+    doc = client.get("/api/scaling/status").get_json()
+    assert doc["desired"] == 3 and doc["last_decision"]["rule"].endswith("missing-data")
+
+
+def test_forecaster_takes_over_once_there_is_history(live, clock):
+    wave = [20.0 + 60.0 * (0.5 + 0.5 * math.sin(2 * math.pi * k / 600)) for k in range(600)]
+    feed(live, clock, wave, 2400)  # 160 decisions
+    assert live.last_forecast is not None
+    assert live.quality() is not None
+    status = live.status(clock())
+    assert status["forecast_quality"] == live.quality()
+
+
+def test_manual_override_is_bounded(client, live):
+    ok = client.post("/api/scaling/execute", json={"instances": 3})
+    assert ok.status_code == 200 and ok.get_json()["rule"] == "manual-override"
+    assert client.get("/api/resources").get_json()["pool"]["desired"] == 3
+    for body in (
+        {"instances": 0},
+        {"instances": 11},
+        {"instances": "3"},
+        {"instances": True},
+        {},
+        [3],
+    ):
+        response = client.post("/api/scaling/execute", json=body)
+        assert response.status_code == 400 and "error" in response.get_json(), body
+    bad_json = client.post("/api/scaling/execute", data="{nope", content_type="application/json")
+    assert bad_json.status_code == 400
+
+
+def test_mode_switches_and_dry_run_records_without_acting(client, live, clock):
+    response = client.post("/api/scaling/mode", json={"mode": "dry-run"})
+    assert response.status_code == 200 and response.get_json()["mode"] == "dry-run"
+    feed(live, clock, 97.0, 16)
+    doc = client.get("/api/scaling/status").get_json()
+    assert doc["last_decision"]["action"] == "scale_up"
+    assert doc["last_decision"]["mode"] == "dry-run" and doc["desired"] == 1
+    client.post("/api/scaling/mode", json={"mode": "paused"})
+    feed(live, clock, 97.0, 16)
+    assert client.get("/api/scaling/status").get_json()["last_decision"]["rule"] == "paused"
+    for body in ({"mode": "turbo"}, {"mode": 3}, {}):
+        assert client.post("/api/scaling/mode", json=body).status_code == 400
+
+
+def test_resources_lists_instances_and_events(client, live):
+    client.post("/api/scaling/execute", json={"instances": 2})
+    doc = client.get("/api/resources").get_json()
+    assert [i["state"] for i in doc["instances"]] == ["ready", "pending"]
+    assert doc["executor"] == "simulated" and doc["events"][-1]["kind"] == "launch"
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=abc", "limit=999999"])
+def test_history_rejects_bad_limits(client, query):
+    assert client.get(f"/api/scaling/history?{query}").status_code == 400
+
+
+def test_posts_need_the_token_when_one_is_configured(services):
+    from dashboard import create_app
+
+    client = create_app({"TESTING": True, "TOKEN": "t0ken"}, services=services).test_client()
+    assert client.post("/api/scaling/execute", json={"instances": 2}).status_code == 401
+    assert client.post("/api/scaling/mode", json={"mode": "paused"}).status_code == 401
+    ok = client.post(
+        "/api/scaling/execute", json={"instances": 2}, headers={"Authorization": "Bearer t0ken"}
+    )
+    assert ok.status_code == 200
+    assert client.get("/api/scaling/status").status_code == 200
+
+
+def test_503_when_scaling_is_not_installed(client, services):
+    del services.extras[EXTRAS_KEY]
+    response = client.get("/api/scaling/status")
+    assert response.status_code == 503 and "not running" in response.get_json()["error"]
+
+
+def test_scaling_paths_are_in_the_openapi_document(client):
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+    for path in (
+        "/api/scaling/status",
+        "/api/scaling/history",
+        "/api/scaling/execute",
+        "/api/scaling/mode",
+        "/api/resources",
+    ):
+        assert path in paths
+
+
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("SCALING_POLICY", "psychic", "SCALING_POLICY"),
+        ("SCALING_MODE", "turbo", "SCALING_MODE"),
+        ("SCALING_INTERVAL", "0", "SCALING_INTERVAL"),
+    ],
+)
+def test_bad_environment_is_an_input_error(monkeypatch, name, value, message):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(InputError, match=message):
+        from_settings(from_environment(), 1_800_000_000.0)
+
+
+def test_the_monitor_cycle_runs_the_stage(services, clock):
+    from foresight.live.services import run_cycle
+
+    live = services.extras[EXTRAS_KEY]
+    for _ in range(20):
+        run_cycle(services, clock.advance(1.0))
+    assert len(live.points) >= 1 and services.stage_errors == 0
+
+
+def test_one_busy_core_is_full_utilisation_on_any_host(clock):
+    # 8-core host, one core busy: 12.5 % overall, but 100 % of a 1-core instance.
+    live = LiveScaling(now=clock(), interval_s=15.0, host_cores=8, instance_cores=1.0)
+    feed(live, clock, 12.5, 16)
+    decision = live.engine.last_decision
+    assert decision.action.value == "scale_up"
+    assert decision.inputs["utilisation"] == pytest.approx(1.0, rel=0.01)
+
+
+def test_storage_grows_once_ahead_of_a_full_disk(clock):
+    live = LiveScaling(
+        now=clock(), interval_s=15.0, disk_forecast=lambda: np.array([85.0, 88.0, 92.0])
+    )
+    feed(live, clock, 10.0, 16)
+    assert live.pool.storage_gb == 120  # 100 GB x 92 / 80, rounded up to 10
+    feed(live, clock, 10.0, 60)  # 92 % of 100 GB is 77 % of 120 GB
+    assert live.pool.storage_gb == 120
+    grows = [d for d in live.engine.history if d.action.value == "grow_storage"]
+    assert len(grows) == 1 and "critical" in grows[0].reason
+
+
+def test_executed_counts_are_mirrored_to_the_webhook(clock):
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        hook = WebhookExecutor(f"http://127.0.0.1:{server.server_port}/scale")
+        live = LiveScaling(now=clock(), interval_s=15.0, webhook=hook, host_cores=2)
+        feed(live, clock, 97.0, 16)  # scale-up decision
+        deadline = time.monotonic() + 5
+        while not live.webhook_results and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert live.webhook_results and live.webhook_results[0].ok
+        assert received[0]["desired_instances"] == live.engine.last_decision.target
+        assert live.resources(clock())["webhook"]["results"][0]["ok"] is True
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_webhook_url_from_the_environment_is_checked(monkeypatch):
+    monkeypatch.setenv("SCALING_WEBHOOK_URL", "ftp://nowhere")
+    with pytest.raises(InputError, match="webhook URL"):
+        from_settings(from_environment(), 1_800_000_000.0)
