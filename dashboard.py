@@ -24,10 +24,9 @@ from flask import (
     current_app,
     jsonify,
     render_template,
-    render_template_string,
     request,
 )
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import choose_encoder
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from foresight.core.catalog import metric_info
@@ -36,7 +35,7 @@ from foresight.core.settings import Settings
 from foresight.live.services import Services, build_services
 from foresight.web import monitor_api as api_monitor
 from foresight.web import predictions_api, scaling_api
-from foresight.web.openapi import DOCS_HTML, build_document
+from foresight.web.api import Api, Blueprint, document, make_api
 from foresight.web.prometheus import make_registry
 
 logger = logging.getLogger(__name__)
@@ -120,27 +119,52 @@ def page_context(services: Services) -> dict[str, Any]:
     }
 
 
-def _register_pages(app: Flask, registry_doc: dict[str, Any]) -> None:
-    @app.get("/")
-    def index() -> str:
-        return render_template("index.html", **page_context(app.extensions["foresight"]))
+pages = Blueprint("pages", __name__, description="The dashboard, these docs, Prometheus")
 
-    @app.get("/api/docs")
-    def api_docs() -> str:
-        return render_template_string(DOCS_HTML)
 
-    @app.get("/api/openapi.json")
-    def openapi_json() -> Response:
-        return jsonify(registry_doc)
+@pages.route("/", methods=["GET"])
+@pages.doc(responses={"200": {"description": "The dashboard (HTML)"}})
+def index() -> str:
+    """The live dashboard."""
+    return render_template("index.html", **page_context(current_app.extensions["foresight"]))
 
-    @app.get("/metrics")
-    def prometheus_metrics() -> Response:
-        body = generate_latest(app.extensions["foresight_registry"])
-        return Response(
-            body,
-            mimetype=CONTENT_TYPE_LATEST.split(";")[0],
-            headers={"Content-Type": CONTENT_TYPE_LATEST},
-        )
+
+@pages.route("/api/docs", methods=["GET"])
+@pages.doc(responses={"200": {"description": "Swagger UI (HTML)"}})
+def api_docs() -> str:
+    """Interactive API documentation."""
+    return render_template("api_docs.html")
+
+
+@pages.route("/api/openapi.json", methods=["GET"])
+@pages.doc(
+    responses={
+        "200": {
+            "description": "This OpenAPI 3.1 document",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    }
+)
+def openapi_json() -> Response:
+    """This document."""
+    api: Api = current_app.extensions["foresight_api"]
+    return jsonify(document(api, current_app, token_required=bool(current_app.config["TOKEN"])))
+
+
+@pages.route("/metrics", methods=["GET"])
+@pages.doc(
+    responses={
+        "200": {
+            "description": "Prometheus exposition (text format, base units)",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    }
+)
+def prometheus_metrics() -> Response:
+    """Prometheus exposition of the app's own registry (content negotiated by Accept)."""
+    encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+    body = encoder(current_app.extensions["foresight_registry"])
+    return Response(body, headers={"Content-Type": content_type})
 
 
 def create_app(
@@ -167,13 +191,17 @@ def create_app(
     app.extensions["foresight_cache"] = api_monitor.TickCache()
     app.extensions["foresight_fragments"] = api_monitor.PointFragments()
     app.extensions["foresight_registry"] = make_registry(services)
+    api = make_api(app)
+    app.extensions["foresight_api"] = api
     _register_errors(app)
     _register_auth(app)
-    extra_paths: dict[str, Any] = {}
-    for module in (api_monitor, scaling_api, predictions_api):
-        app.register_blueprint(module.blueprint)
-        extra_paths.update(getattr(module, "OPENAPI_PATHS", {}))
-    _register_pages(app, build_document(extra_paths))
+    for blueprint in (
+        api_monitor.blueprint,
+        scaling_api.blueprint,
+        predictions_api.blueprint,
+        pages,
+    ):
+        api.register_blueprint(blueprint)
     return app
 
 

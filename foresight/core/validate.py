@@ -14,7 +14,7 @@ from collections.abc import Callable
 from foresight.core.errors import InputError
 
 
-def _bounds(minimum: float | None, maximum: float | None, above: float | None) -> str:
+def bounds_text(minimum: float | None, maximum: float | None, above: float | None) -> str:
     if above is None and minimum is not None and maximum is not None:
         return f" from {minimum:g} to {maximum:g}"
     parts = [f"> {above:g}"] if above is not None else []
@@ -38,7 +38,7 @@ def parse_number(
     Raises InputError naming ``name``, the allowed range and the text given.
     """
     what = "a whole number" if kind is int else "a number"
-    bounds = _bounds(minimum, maximum, above)
+    bounds = bounds_text(minimum, maximum, above)
     try:
         value = kind(raw.strip())
     except ValueError:

@@ -9,13 +9,12 @@ a second chart shows the busiest day at full resolution.
 
 from __future__ import annotations
 
-import html
-import json
 import logging
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
+import jinja2
 import numpy as np
 
 from foresight.core.atomic_file import atomic_text_writer
@@ -24,7 +23,7 @@ from foresight.replay.simulation import ReplayResult
 
 logger = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[2]  # the project: static/, node_modules/
 CHART_JS_PATHS = (
     ROOT / "static" / "vendor" / "chart.umd.min.js",
     ROOT / "node_modules" / "chart.js" / "dist" / "chart.umd.min.js",
@@ -105,99 +104,39 @@ def _busiest_day(result: ReplayResult) -> tuple[int, int]:
     return start, start + per_day
 
 
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent / "templates"),
+    autoescape=jinja2.select_autoescape(default=True),
+    undefined=jinja2.StrictUndefined,
+)
+
+
 def render(
     result: ReplayResult, *, title: str, notes: list[str] | None = None, max_points: int = 1500
 ) -> str:
-    """Return the report page as one HTML string."""
+    """Return the report page as one HTML string (Jinja, autoescaped)."""
     lo, hi = _busiest_day(result)
     payload = {
         "overall": _series(result, 0, len(result.demand), max_points),
         "zoom": _series(result, lo, hi, max_points),
         "colours": COLOURS,
+        "step_s": result.step_s,
     }
-    rows = "".join(
-        f"<tr><td style='color:{COLOURS.get(name, '#333')}'><b>{html.escape(name)}</b></td>"
-        f"<td>{m.cost:,.2f}</td><td>{m.instance_hours:,.1f}</td>"
-        f"<td>{m.overload_minutes:,.0f}</td><td>{m.overload_ratio:.2%}</td>"
-        f"<td>{m.mean_slack:.1%}</td><td>{m.actions:,}</td><td>{m.scale_ups:,}</td>"
-        f"<td>{m.scale_downs:,}</td><td>{m.flaps:,}</td><td>{m.flaps_per_day:.1f}</td></tr>"
-        for name, m in result.metrics.items()
+    return _TEMPLATES.get_template("replay_report.html").render(
+        title=title,
+        steps=len(result.demand),
+        step_s=result.step_s,
+        span_h=len(result.demand) * result.step_s / 3600,
+        boot_s=result.boot_s,
+        unit_capacity=result.unit_capacity,
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        metrics=result.metrics,
+        colours=COLOURS,
+        flap_window_min=result.flap_window_s / 60,
+        notes=notes or [],
+        chart_js=chart_js(),
+        payload=payload,
     )
-    lib = chart_js()
-    script = (
-        f"<script>{lib}</script>"
-        if lib
-        else "<p><b>Charts unavailable:</b> Chart.js was not found (run <code>make "
-        "setup</code>); the figures above are complete.</p>"
-    )
-    note_html = "".join(f"<li>{html.escape(n)}</li>" for n in (notes or []))
-    data_json = json.dumps(payload).replace("</", "<\\/")
-    span_h = len(result.demand) * result.step_s / 3600
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-body {{ font: 14px/1.45 system-ui, sans-serif; margin: 1.5rem auto; max-width: 1200px;
-       color: #222; padding: 0 1rem; }}
-table {{ border-collapse: collapse; margin: .8rem 0; }}
-td, th {{ border-bottom: 1px solid #ddd; padding: .3rem .7rem; text-align: right; }}
-td:first-child, th:first-child {{ text-align: left; }}
-.chart {{ position: relative; height: 360px; margin: 1rem 0 2rem; }}
-.muted {{ color: #666; }}
-</style></head><body>
-<h1>{html.escape(title)}</h1>
-<p class="muted">{len(result.demand):,} steps of {result.step_s:g} s ({span_h:,.1f} h);
-boot lag {result.boot_s:g} s; one instance serves {result.unit_capacity:g} of the input
-unit (demand is shown in instances at 100 %). Overloaded = demand above ready capacity.
-Generated {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}.</p>
-<table><tr><th>policy</th><th>cost (USD)</th><th>instance-hours</th>
-<th>overload (min)</th><th>overloaded steps</th><th>mean slack</th><th>actions</th>
-<th>scale-ups</th><th>scale-downs</th><th>flaps</th><th>flaps per day</th></tr>{rows}
-</table>
-<p class="muted">A flap is a scale-down that a scale-up reversed within
-{result.flap_window_s / 60:g} minutes.</p>
-<ul>{note_html}</ul>
-<h2>Demand and ready capacity, whole trace</h2>
-<p class="muted" id="bucket-note"></p>
-<div class="chart"><canvas id="overall"></canvas></div>
-<h2>The busiest day, every step</h2>
-<div class="chart"><canvas id="zoom"></canvas></div>
-{script}
-<script>
-const DATA = {data_json};
-function draw(id, d) {{
-  if (typeof Chart === "undefined") return;
-  const sets = [
-    {{label: "forecast 80 % band (low)", data: d.band_lo, borderWidth: 0, pointRadius: 0,
-      backgroundColor: "rgba(255,127,14,0.15)"}},
-    {{label: "forecast 80 % band", data: d.band_hi, borderWidth: 0, pointRadius: 0,
-      fill: "-1", backgroundColor: "rgba(255,127,14,0.15)"}},
-    {{label: "forecast at boot lag", data: d.forecast, borderColor: "#ff7f0e",
-      borderDash: [4, 3], borderWidth: 1, pointRadius: 0}},
-    {{label: "demand", data: d.demand, borderColor: "#222", borderWidth: 1.2,
-      pointRadius: 0}},
-  ];
-  if (d.demand_max) sets.push({{label: "demand (max in bucket)", data: d.demand_max,
-      borderColor: "#999", borderWidth: 0.8, pointRadius: 0, hidden: true}});
-  for (const [name, ready] of Object.entries(d.ready)) {{
-    sets.push({{label: "ready: " + name, data: ready, stepped: true, pointRadius: 0,
-      borderWidth: 1.5, borderColor: DATA.colours[name] || "#555"}});
-  }}
-  new Chart(document.getElementById(id), {{type: "line",
-    data: {{labels: d.labels, datasets: sets}},
-    options: {{animation: false, maintainAspectRatio: false, spanGaps: false,
-      interaction: {{mode: "index", intersect: false}},
-      scales: {{x: {{ticks: {{maxTicksLimit: 12}}}},
-               y: {{title: {{display: true, text: "instances (demand units)"}}}}}},
-      plugins: {{legend: {{labels: {{filter: i => !i.text.endsWith("(low)")}}}}}}}}}});
-}}
-if (DATA.overall.bucket_s > {result.step_s}) document.getElementById("bucket-note")
-  .textContent = "Each point is the mean over " + (DATA.overall.bucket_s / 60).toFixed(0)
-  + " minutes; the zoom below shows every step.";
-draw("overall", DATA.overall);
-draw("zoom", DATA.zoom);
-</script></body></html>
-"""
 
 
 def write_report(

@@ -15,21 +15,23 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Response, current_app, jsonify, request
 
 from foresight.core.catalog import metric_info
-from foresight.core.errors import InputError
 from foresight.live.services import Services
 from foresight.live.stress import StressBusyError, validate_request
-from foresight.web.params import metric_list, query_float, query_int, time_range
+from foresight.web import responses as out
+from foresight.web import schemas
+from foresight.web.api import Blueprint
+from foresight.web.params import metric_list, relative, time_range
 from metrics_collector import Sample, fresh_reading, host_facts
 
 logger = logging.getLogger(__name__)
 
-blueprint = Blueprint("monitor_api", __name__, url_prefix="/api")
+blueprint = Blueprint(
+    "monitor", __name__, url_prefix="/api", description="Live metrics, history, health, stress test"
+)
 
-DEFAULT_LIMIT = 300
-MAX_LIMIT = 10_000
 REALTIME_WINDOW_S = 300.0
 REALTIME_MAX_SAMPLES = 2000
 
@@ -176,9 +178,15 @@ def _encode_metrics(
     return "".join(parts).encode()
 
 
-@blueprint.get("/metrics")
-def get_metrics() -> Response:
-    """History and current values of metrics, downsampled to at most ``limit`` points."""
+@blueprint.route("/metrics", methods=["GET"])
+@blueprint.arguments(schemas.MetricsQuery, location="query", as_kwargs=True)
+@blueprint.response(200, out.MetricsHistorySchema)
+def get_metrics(**query: Any) -> Response:
+    """Current values and downsampled history of metrics.
+
+    At most `limit` points per metric for any range; values are bucket means over
+    `step_s` seconds (null `step_s`: raw samples).
+    """
     svc = services()
     cache: TickCache = current_app.extensions["foresight_cache"]
     tick, current = current_values(svc)
@@ -188,18 +196,20 @@ def get_metrics() -> Response:
         with cache.compute_lock:  # one thread computes, the others then hit the cache
             body = cache.get(tick, key)
             if body is None:
-                body = _metrics_body(svc, tick, current)
+                body = _metrics_body(svc, tick, current, query)
                 cache.put(tick, key, body)
     return Response(body, mimetype="application/json")
 
 
-def _metrics_body(svc: Services, tick: float | None, current: dict[str, float]) -> bytes:
+def _metrics_body(
+    svc: Services, tick: float | None, current: dict[str, float], query: dict[str, Any]
+) -> bytes:
     now = svc.clock()
     known = svc.known_metrics()
-    names = metric_list(request.args, known) or known
-    since, until = time_range(request.args, now)
-    limit = query_int(request.args, "limit", DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT)
-    step_s = query_float(request.args, "step", None, minimum=0.001, maximum=1e8)
+    names = metric_list(query.get("metric"), known) or known
+    since, until = time_range(query.get("since"), query.get("until"), now)
+    limit: int = query["limit"]
+    step_s: float | None = query.get("step")
     fragments: PointFragments = current_app.extensions["foresight_fragments"]
     points = (
         None if step_s is not None else _from_buffer(svc, fragments, names, since, until, limit)
@@ -221,16 +231,16 @@ def _current_block(values: dict[str, float]) -> dict[str, dict[str, Any]]:
     return out
 
 
-@blueprint.get("/metrics/realtime")
-def get_realtime() -> Response:
-    """Samples newer than the ``since`` cursor (default: the last 300 s), plus current."""
+@blueprint.route("/metrics/realtime", methods=["GET"])
+@blueprint.arguments(schemas.RealtimeQuery, location="query", as_kwargs=True)
+@blueprint.response(200, out.RealtimeSchema)
+def get_realtime(since: float | None = None) -> Response:
+    """Live feed: samples newer than a cursor (default: the last 300 s), plus current values."""
     svc = services()
     now = svc.clock()
-    cursor_given = query_float(request.args, "since", None)
-    if cursor_given is None:
-        since = now - REALTIME_WINDOW_S
-    else:
-        since = now + cursor_given if cursor_given < 0 else cursor_given
+    cursor_given = since
+    since = now - REALTIME_WINDOW_S if since is None else relative(since, now)
+    assert since is not None
     samples: list[Sample] = [s for s in list(svc.recent) if s.timestamp > since]
     samples = samples[-REALTIME_MAX_SAMPLES:]
     tick, current = current_values(svc)
@@ -289,16 +299,19 @@ def health_payload(svc: Services, now: float) -> dict[str, Any]:
     }
 
 
-@blueprint.get("/system/health")
+@blueprint.route("/system/health", methods=["GET"])
+@blueprint.response(200, out.HealthSchema)
 def get_health() -> Response:
     """Sampler status, last sample age, jitter, missed ticks, store size, uptime."""
     svc = services()
     return jsonify(health_payload(svc, svc.clock()))
 
 
-@blueprint.get("/verification")
+@blueprint.route("/verification", methods=["GET"])
+@blueprint.response(200, out.VerificationSchema)
 def get_verification() -> Response:
-    """Evidence the data is real: a fresh psutil reading next to the stored one."""
+    """Evidence the data is real: psutil version, pid, host, sample counts, and a fresh
+    psutil reading next to the newest stored one."""
     svc = services()
     tick, stored = current_values(svc)
     fresh_at = svc.clock()
@@ -326,28 +339,31 @@ def get_verification() -> Response:
     )
 
 
-def _json_body() -> Any:
-    raw = request.get_data(cache=True)
-    if not raw.strip():
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise InputError(f"the body must be JSON (got a parse error: {exc})") from None
+@blueprint.route("/stress-test", methods=["GET"])
+@blueprint.response(200, out.StressSchema)
+def get_stress() -> Response:
+    """Status of the stress test."""
+    return jsonify(services().stress.status().to_dict())
 
 
-@blueprint.route("/stress-test", methods=["GET", "POST", "DELETE"])
-def stress_test() -> tuple[Response, int] | Response:
-    """POST starts a bounded CPU burn, GET reports it, DELETE cancels it."""
+@blueprint.route("/stress-test", methods=["POST"])
+@blueprint.arguments(schemas.StressBody, as_kwargs=True)
+@blueprint.response(202, out.StressSchema)
+@blueprint.alt_response(409, schema=out.ErrorSchema, description="A stress test is running")
+def start_stress(seconds: float, cores: int) -> tuple[Response, int]:
+    """Start a bounded CPU burn in worker processes (`cores` at most the host's CPU count)."""
     svc = services()
     controller = svc.stress
-    if request.method == "GET":
-        return jsonify(controller.status().to_dict())
-    if request.method == "DELETE":
-        return jsonify(controller.cancel().to_dict())
-    seconds, cores = validate_request(_json_body(), controller.max_cores)
+    seconds, cores = validate_request({"seconds": seconds, "cores": cores}, controller.max_cores)
     try:
         status = controller.start(seconds, cores, svc.clock())
     except StressBusyError as exc:
         return jsonify({"error": str(exc)}), 409
     return jsonify(status.to_dict()), 202
+
+
+@blueprint.route("/stress-test", methods=["DELETE"])
+@blueprint.response(200, out.StressSchema)
+def cancel_stress() -> Response:
+    """Cancel the running stress test (a no-op when none runs)."""
+    return jsonify(services().stress.cancel().to_dict())

@@ -1,57 +1,40 @@
-"""Query-string parsing for the JSON API: every bad value becomes an InputError (HTTP 400)."""
+"""Request values that need the monitor's state: time ranges, metric names, horizons.
+
+The schemas in ``foresight.web.schemas`` parse and bound each value; these helpers
+resolve what depends on "now" or on which metrics exist. Bad values raise InputError.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from flask import abort, current_app
 
 from foresight.core.errors import InputError
-from foresight.core.validate import parse_number
 
 
-def query_float(
-    args: Mapping[str, str],
-    name: str,
-    default: float | None,
-    *,
-    minimum: float | None = None,
-    maximum: float | None = None,
-) -> float | None:
-    """Parse a finite number from ``args[name]`` within [minimum, maximum]."""
-    raw = args.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    return parse_number(raw, name, minimum=minimum, maximum=maximum)
-
-
-def query_int(
-    args: Mapping[str, str], name: str, default: int, *, minimum: int, maximum: int
-) -> int:
-    """Parse a whole number from ``args[name]`` within [minimum, maximum]."""
-    raw = args.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    return int(parse_number(raw, name, kind=int, minimum=minimum, maximum=maximum))
+def relative(value: float | None, now: float) -> float | None:
+    """Epoch seconds, where a negative value means seconds before ``now``."""
+    if value is None:
+        return None
+    return now + value if value < 0 else value
 
 
 def time_range(
-    args: Mapping[str, str], now: float, default_window_s: float = 300.0
+    since: float | None, until: float | None, now: float, default_window_s: float = 300.0
 ) -> tuple[float, float]:
-    """Parse ``since``/``until`` (epoch seconds; a negative value is seconds before now)."""
-    since = query_float(args, "since", None)
-    until = query_float(args, "until", None)
-    until = now if until is None else (now + until if until < 0 else until)
-    since = until - default_window_s if since is None else (now + since if since < 0 else since)
-    if since > until:
-        raise InputError(f"since must be <= until (got since={since:g}, until={until:g})")
-    return since, until
+    """Resolve ``since``/``until`` (None: the last ``default_window_s`` up to now)."""
+    end = now if until is None else relative(until, now)
+    assert end is not None
+    start = end - default_window_s if since is None else relative(since, now)
+    assert start is not None
+    if start > end:
+        raise InputError(f"since must be <= until (got since={start:g}, until={end:g})")
+    return start, end
 
 
-def metric_list(args: Mapping[str, str], known: list[str]) -> list[str] | None:
+def metric_list(raw: str | None, known: list[str]) -> list[str] | None:
     """Parse ``metric=a,b``; None means all. Unknown names raise, listing the known ones."""
-    raw = args.get("metric")
     if raw is None or raw.strip() == "":
         return None
     names = list(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
@@ -64,18 +47,33 @@ def metric_list(args: Mapping[str, str], known: list[str]) -> list[str] | None:
     return names
 
 
+def check_metric(name: str, known: list[str]) -> None:
+    """Raise InputError unless ``name`` is a known metric."""
+    if name not in known:
+        raise InputError(f"unknown metric {name!r}; known metrics: {', '.join(known)}")
+
+
+def horizon(hours: int | None, minutes: int | None) -> tuple[int | None, int | None, float]:
+    """``hours`` (default 1) or, instead, ``minutes``: (hours, minutes, horizon in s)."""
+    if hours is not None and minutes is not None:
+        raise InputError("give hours or minutes, not both")
+    if minutes is not None:
+        return None, minutes, minutes * 60.0
+    hours = hours or 1
+    return hours, None, hours * 3600.0
+
+
 def extension(key: str, what: str) -> tuple[Any, Any]:
     """Return ``(the live service stored under services.extras[key], services)``.
 
-    When that extension is not installed in this monitor, abort with HTTP 503; the
-    app's error handler turns it into ``{"error": "<what> is not running ..."}``.
+    When that part is switched off in this monitor, abort with HTTP 503; the app's error
+    handler turns it into ``{"error": "<what> is not running ..."}``.
     """
     services = current_app.extensions["foresight"]
     live = services.extras.get(key)
     if live is None:
         abort(
             503,
-            description=f"{what} is not running in this monitor "
-            f"(its extension module is not installed)",
+            description=f"{what} is not running in this monitor (switched off in its settings)",
         )
     return live, services

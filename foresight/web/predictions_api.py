@@ -1,55 +1,40 @@
 """Predictions API: forecasts with intervals, each model's accuracy, recent anomalies.
 
-Registered through ``dashboard.BLUEPRINT_MODULES``. Reads what ``live_models`` computed
-on its schedule; never fits a model on the request path.
+Reads what ``foresight.live.models`` computed on its schedule; never fits a model on the
+request path.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Response, jsonify
 
-from foresight.core.errors import InputError
-from foresight.live.models import ALL_TIERS, EXTRAS_KEY, tier_for_seconds
+from foresight.live.models import EXTRAS_KEY, tier_for_seconds
 from foresight.models.anomaly import AnomalyDetector
-from foresight.web.params import extension, query_float, query_int
+from foresight.web import responses as out
+from foresight.web import schemas
+from foresight.web.api import Blueprint
+from foresight.web.params import check_metric, extension, horizon, relative
 
 logger = logging.getLogger(__name__)
 
-blueprint = Blueprint("predictions", __name__, url_prefix="/api")
-
-MAX_HOURS = 168
-
-
-def _horizon() -> tuple[int | None, int | None, float]:
-    """Parse ``hours`` (1-168, default 1) or, instead, ``minutes`` (1-59): the horizon.
-
-    Returns (hours, minutes, horizon in seconds); the unused one is None.
-    """
-    hours = query_int(request.args, "hours", 0, minimum=1, maximum=MAX_HOURS) or None
-    minutes = query_int(request.args, "minutes", 0, minimum=1, maximum=59) or None
-    if hours is not None and minutes is not None:
-        raise InputError("give hours or minutes, not both")
-    if minutes is not None:
-        return None, minutes, minutes * 60.0
-    hours = hours or 1
-    return hours, None, hours * 3600.0
+blueprint = Blueprint(
+    "predictions", __name__, url_prefix="/api", description="Forecasts and anomalies"
+)
+OFF = "Forecasting is switched off in this monitor"
 
 
-def _check_metric(name: str, services: Any) -> None:
-    known = services.known_metrics()
-    if name not in known:
-        raise InputError(f"unknown metric {name!r}; known metrics: {', '.join(known)}")
-
-
-@blueprint.get("/predictions")
-def predictions() -> Response:
-    """Every metric's forecast for the next ``hours`` with intervals and accuracy."""
+@blueprint.route("/predictions", methods=["GET"])
+@blueprint.arguments(schemas.HorizonQuery, location="query", as_kwargs=True)
+@blueprint.response(200, out.PredictionsSchema)
+@blueprint.alt_response(503, schema=out.ErrorSchema, description=OFF)
+def get_predictions(hours: int | None = None, minutes: int | None = None) -> Response:
+    """Forecasts with 80/95 % intervals for every metric, each model's accuracy, and the
+    last day's anomalies."""
     live, services = extension(EXTRAS_KEY, "forecasting")
-    hours, minutes, horizon_s = _horizon()
+    hours, minutes, horizon_s = horizon(hours, minutes)
     tier = tier_for_seconds(horizon_s)
     now = services.clock()
     forecasts = {m: live.state(m, tier).to_dict(horizon_s) for m in services.known_metrics()}
@@ -70,27 +55,32 @@ def predictions() -> Response:
     )
 
 
-@blueprint.get("/metrics/<name>/forecast")
-def metric_forecast(name: str) -> Response:
-    """One metric's forecast for the next ``hours``, its interval bands and accuracy."""
+@blueprint.route("/metrics/<name>/forecast", methods=["GET"])
+@blueprint.arguments(schemas.HorizonQuery, location="query", as_kwargs=True)
+@blueprint.response(200, out.ModelStateSchema)
+@blueprint.alt_response(503, schema=out.ErrorSchema, description=OFF)
+def get_metric_forecast(
+    name: str, hours: int | None = None, minutes: int | None = None
+) -> Response:
+    """One metric's forecast with intervals and accuracy."""
     live, services = extension(EXTRAS_KEY, "forecasting")
-    _check_metric(name, services)
-    _, _, horizon_s = _horizon()
+    check_metric(name, services.known_metrics())
+    _, _, horizon_s = horizon(hours, minutes)
     return jsonify(live.state(name, tier_for_seconds(horizon_s)).to_dict(horizon_s))
 
 
-@blueprint.get("/anomalies")
-def anomalies() -> Response:
-    """Recent anomalies (newest first) and the latest score of every metric."""
+@blueprint.route("/anomalies", methods=["GET"])
+@blueprint.arguments(schemas.AnomaliesQuery, location="query", as_kwargs=True)
+@blueprint.response(200, out.AnomaliesSchema)
+@blueprint.alt_response(503, schema=out.ErrorSchema, description=OFF)
+def get_anomalies(limit: int, metric: str | None = None, since: float | None = None) -> Response:
+    """Recent anomalies (newest first) and every metric's latest score."""
     live, services = extension(EXTRAS_KEY, "forecasting")
-    metric = request.args.get("metric") or None
+    metric = metric or None
     if metric is not None:
-        _check_metric(metric, services)
+        check_metric(metric, services.known_metrics())
     now = services.clock()
-    since = query_float(request.args, "since", None)
-    if since is not None and since < 0:
-        since = now + since
-    limit = query_int(request.args, "limit", 100, minimum=1, maximum=1000)
+    since = relative(since, now)
     return jsonify(
         {
             "threshold": AnomalyDetector().threshold,
@@ -98,170 +88,3 @@ def anomalies() -> Response:
             "scores": live.scores(),
         }
     )
-
-
-# ---- OpenAPI -----------------------------------------------------------------------------
-def _ok(description: str, schema: dict) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-_ERROR = {"$ref": "#/components/schemas/Error"}
-_BAD = _ok("Bad parameter or unknown metric; the message says what is allowed", _ERROR)
-_OFF = _ok("Forecasting is not installed in this monitor", _ERROR)
-_HOURS = {
-    "name": "hours",
-    "in": "query",
-    "required": False,
-    "description": "Hours ahead, 1-168. Up to 1 h uses 1-minute steps, up to 24 h "
-    "15-minute steps, beyond that hourly steps.",
-    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_HOURS, "default": 1},
-}
-_MINUTES = {
-    "name": "minutes",
-    "in": "query",
-    "required": False,
-    "description": "Instead of hours: minutes ahead, 1-59. Up to 5 min uses "
-    "10-second steps (ready about 25 min after start), beyond that "
-    "1-minute steps.",
-    "schema": {"type": "integer", "minimum": 1, "maximum": 59},
-}
-_NUMBERS = {"type": "array", "items": {"type": "number"}}
-_FORECAST = {
-    "type": ["object", "null"],
-    "description": "null until the model is fitted",
-    "properties": {
-        "timestamps": _NUMBERS,
-        "step_s": {"type": "number"},
-        "mean": _NUMBERS,
-        "lower_80": _NUMBERS,
-        "upper_80": _NUMBERS,
-        "lower_95": _NUMBERS,
-        "upper_95": _NUMBERS,
-    },
-}
-_ACCURACY = {
-    "type": ["object", "null"],
-    "description": "Latest rolling-origin backtest (MASE on the seasonal-naive "
-    "scale) and a plain-words summary",
-    "properties": {
-        "mase": {"type": "number"},
-        "seasonal_naive_mase": {"type": "number"},
-        "linear_lags_mase": {"type": "number"},
-        "coverage_80": {"type": "number"},
-        "coverage_95": {"type": "number"},
-        "n_origins": {"type": "integer"},
-        "season_length": {"type": ["integer", "null"]},
-        "summary": {"type": "string"},
-    },
-}
-_MODEL = {
-    "type": "object",
-    "required": ["metric", "status", "forecast", "accuracy"],
-    "properties": {
-        "metric": {"type": "string"},
-        "status": {"enum": ["ok", "warming_up"]},
-        "message": {"type": ["string", "null"], "description": "why there is no forecast yet"},
-        "tier": {"enum": [t.name for t in ALL_TIERS]},
-        "step_s": {"type": "number"},
-        "horizon_steps": {"type": "integer"},
-        "observed_steps": {"type": "integer"},
-        "checked_at": {"type": ["number", "null"]},
-        "fitted_at": {"type": ["number", "null"]},
-        "forecast_made_at": {"type": ["number", "null"]},
-        "accuracy": _ACCURACY,
-        "forecast": _FORECAST,
-    },
-}
-_ANOMALY = {
-    "type": "object",
-    "properties": {
-        "timestamp": {"type": "number"},
-        "metric": {"type": "string"},
-        "value": {"type": "number"},
-        "score": {"type": "number", "minimum": 0, "maximum": 1},
-    },
-}
-
-OPENAPI_PATHS: dict[str, Any] = {
-    "/api/predictions": {
-        "get": {
-            "summary": "Forecasts with 80/95 % intervals for every metric, each model's "
-            "accuracy, and the last day's anomalies",
-            "parameters": [_HOURS, _MINUTES],
-            "responses": {
-                "200": _ok(
-                    "Predictions",
-                    {
-                        "type": "object",
-                        "properties": {
-                            "generated_at": {"type": "number"},
-                            "hours": {"type": ["integer", "null"]},
-                            "minutes": {"type": ["integer", "null"]},
-                            "tier": {"type": "string"},
-                            "step_s": {"type": "number"},
-                            "horizon_steps": {"type": "integer"},
-                            "refit_every_s": {"type": "number"},
-                            "forecasts": {"type": "object", "additionalProperties": _MODEL},
-                            "anomalies": {"type": "array", "items": _ANOMALY},
-                        },
-                    },
-                ),
-                "400": _BAD,
-                "503": _OFF,
-            },
-        }
-    },
-    "/api/metrics/{name}/forecast": {
-        "get": {
-            "summary": "One metric's forecast with intervals and accuracy",
-            "parameters": [
-                {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
-                _HOURS,
-                _MINUTES,
-            ],
-            "responses": {"200": _ok("Forecast", _MODEL), "400": _BAD, "503": _OFF},
-        }
-    },
-    "/api/anomalies": {
-        "get": {
-            "summary": "Recent anomalies (newest first) and every metric's latest score",
-            "parameters": [
-                {
-                    "name": "metric",
-                    "in": "query",
-                    "required": False,
-                    "schema": {"type": "string"},
-                    "description": "Only this metric",
-                },
-                {
-                    "name": "since",
-                    "in": "query",
-                    "required": False,
-                    "schema": {"type": "number"},
-                    "description": "Epoch seconds; negative means seconds before now",
-                },
-                {
-                    "name": "limit",
-                    "in": "query",
-                    "required": False,
-                    "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
-                },
-            ],
-            "responses": {
-                "200": _ok(
-                    "Anomalies",
-                    {
-                        "type": "object",
-                        "properties": {
-                            "threshold": {"type": "number"},
-                            "anomalies": {"type": "array", "items": _ANOMALY},
-                            "scores": {"type": "object"},
-                        },
-                    },
-                ),
-                "400": _BAD,
-                "503": _OFF,
-            },
-        }
-    },
-}

@@ -163,6 +163,18 @@ def test_report_is_self_contained(capsys, trace, tmp_path):
     assert page.count("<canvas") == 2 and '"hybrid": ' in page
     assert "<script src" not in page and "http://" not in page.split("<script>")[0]
     assert "Chart" in page  # the library itself is inline
+    assert "Charts unavailable" not in page  # set-up copied Chart.js; the report found it
+
+
+def test_report_escapes_what_it_quotes():
+    from foresight.replay.report import render
+    from foresight.replay.simulation import lms_scenario, replay
+
+    scenario = lms_scenario(days=2, step_s=300.0)
+    result = replay(scenario.timestamps, scenario.demand, step_s=300.0, boot_s=300.0)
+    page = render(result, title="<b>t</b>", notes=["</script><script>alert(1)</script>"])
+    assert "<b>t</b>" not in page and "&lt;b&gt;t&lt;/b&gt;" in page
+    assert "<script>alert(1)" not in page
 
 
 @pytest.mark.parametrize(

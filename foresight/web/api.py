@@ -1,0 +1,154 @@
+"""flask-smorest wiring: one Api per app, Blueprints whose schemas validate and document.
+
+Why flask-smorest (rather than APIFlask): it plugs into a plain ``Flask`` app built by
+our own factory (APIFlask replaces the app class), it is maintained by the marshmallow
+team whose schemas it uses, and it leaves responses to the handlers, so the cached-bytes
+fast path of ``/api/metrics`` stays as it is while its schema is still documented.
+
+Validation errors keep the API's one error shape: the parser turns marshmallow's
+messages into one sentence and raises ``InputError``, which ``dashboard`` answers as
+HTTP 400 ``{"error": "..."}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NoReturn
+
+import flask_smorest
+from flask import Flask
+from webargs.flaskparser import FlaskParser
+
+from foresight.core.errors import InputError
+from foresight.web.responses import ErrorSchema
+
+TITLE = "Foresight API"
+DESCRIPTION = (
+    "Live host metrics, history, forecasts, anomalies and scaling. Errors are JSON "
+    '`{"error": "..."}` with the status code. State-changing requests take JSON bodies '
+    "only and, when FORESIGHT_TOKEN is set, need `Authorization: Bearer <token>`."
+)
+
+
+def sentence(messages: Any) -> str:
+    """One sentence from marshmallow's nested error messages."""
+    if isinstance(messages, Mapping) and set(messages) <= {"json", "query", "path", "form"}:
+        # webargs keys the messages by location; one location per request here
+        merged: dict[str, Any] = {}
+        for part in messages.values():
+            merged.update(part if isinstance(part, Mapping) else {"_schema": part})
+        messages = merged
+    if not isinstance(messages, Mapping):
+        return "; ".join(str(m) for m in messages) if isinstance(messages, list) else str(messages)
+    unknown = sorted(k for k, v in messages.items() if v == ["Unknown field."])
+    parts: list[str] = []
+    for key, value in messages.items():
+        if key in unknown:
+            continue
+        text = value[0] if isinstance(value, list) and value else value
+        if key == "_schema":
+            parts.append("the body must be a JSON object")
+        elif text == "Missing data for required field.":
+            parts.append(f"{key} is required")
+        elif isinstance(text, Mapping):
+            parts.append(f"{key}: {sentence(text)}")
+        else:
+            parts.append(str(text))
+    if unknown:
+        parts.append(f"unknown field(s) {', '.join(unknown)}")
+    return "; ".join(parts)
+
+
+class Parser(FlaskParser):
+    """webargs' Flask parser, raising our InputError (HTTP 400) with one sentence."""
+
+    DEFAULT_VALIDATION_STATUS = 400
+
+    def handle_error(
+        self, error: Any, req: Any, schema: Any, *, error_status_code: Any, error_headers: Any
+    ) -> NoReturn:
+        raise InputError(sentence(error.messages))
+
+    def _handle_invalid_json_error(
+        self, error: Any, req: Any, *args: Any, **kwargs: Any
+    ) -> NoReturn:
+        raise InputError(f"the body must be JSON (got a parse error: {error})")
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """A smorest Blueprint using our parser."""
+
+    ARGUMENTS_PARSER = Parser()
+
+
+class Api(flask_smorest.Api):
+    """The app's Api: our error schema, no routes of its own, no catch-all error handler
+    (``dashboard`` owns the JSON error handlers)."""
+
+    ERROR_SCHEMA = ErrorSchema
+    DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def _register_error_handlers(self) -> None:
+        return None
+
+
+def make_api(app: Flask, version: str = "1") -> Api:
+    """Configure and attach the Api (call once per app, before registering blueprints)."""
+    app.config.setdefault("API_TITLE", TITLE)
+    app.config.setdefault("API_VERSION", version)
+    app.config.setdefault("OPENAPI_VERSION", "3.1.0")
+    app.config.setdefault(
+        "API_SPEC_OPTIONS",
+        {
+            "info": {"description": DESCRIPTION},
+            "components": {
+                "securitySchemes": {
+                    "bearer": {
+                        "type": "http",
+                        "scheme": "bearer",
+                        "description": "FORESIGHT_TOKEN",
+                    }
+                }
+            },
+        },
+    )
+    return Api(app)
+
+
+def _openapi_path(rule: str) -> str:
+    """Flask's ``/api/metrics/<name>/forecast`` as OpenAPI's ``/api/metrics/{name}/forecast``."""
+    out = []
+    for part in rule.split("/"):
+        if part.startswith("<") and part.endswith(">"):
+            part = "{" + part[1:-1].split(":")[-1] + "}"
+        out.append(part)
+    return "/".join(out)
+
+
+UNSAFE = ("post", "put", "patch", "delete")
+
+
+def document(api: Api, app: Flask, *, token_required: bool) -> dict[str, Any]:
+    """The OpenAPI document: the generated spec plus operationIds and the token rule."""
+    doc = api.spec.to_dict()
+    endpoints = {
+        (_openapi_path(rule.rule), method.lower()): rule.endpoint.rsplit(".", 1)[-1]
+        for rule in app.url_map.iter_rules()
+        for method in rule.methods or ()
+    }
+    for path, item in doc.get("paths", {}).items():
+        for method, operation in item.items():
+            if not isinstance(operation, dict) or method not in (*UNSAFE, "get"):
+                continue
+            name = endpoints.get((path, method))
+            if name and "operationId" not in operation:
+                operation["operationId"] = name
+            if method in UNSAFE and token_required:
+                operation["security"] = [{"bearer": []}]
+                operation.setdefault("responses", {})["401"] = {
+                    "description": "The request lacks 'Authorization: Bearer <token>'",
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                    },
+                }
+    return doc

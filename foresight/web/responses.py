@@ -1,0 +1,361 @@
+"""Response schemas of the JSON API: what each GET and POST returns, key by key.
+
+They document the answers in the OpenAPI document; the handlers still build their JSON
+themselves (the hot paths splice cached bytes). Marshmallow's default ``unknown=RAISE``
+becomes ``additionalProperties: false``, so the contract test in
+``tests/web/test_contract.py`` fails on any key a handler sends that is not written here.
+"""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from foresight.scaling.policies import EngineMode, ScalingAction
+
+
+def _numbers() -> fields.List:
+    return fields.List(fields.Float(allow_none=True))
+
+
+def _counts(description: str) -> fields.Dict:
+    return fields.Dict(
+        keys=fields.String(), values=fields.Integer(), metadata={"description": description}
+    )
+
+
+class ErrorSchema(Schema):
+    error = fields.String(required=True, metadata={"description": "What was wrong"})
+
+
+# ---- monitor -----------------------------------------------------------------------------
+class CurrentSchema(Schema):
+    timestamp = fields.Float(allow_none=True)
+    value = fields.Float(allow_none=True)
+    level = fields.String(validate=validate.OneOf(["ok", "warning", "critical", "unknown"]))
+
+
+class MetricSeriesSchema(Schema):
+    unit = fields.String()
+    description = fields.String()
+    warning = fields.Float(allow_none=True)
+    critical = fields.Float(allow_none=True)
+    current = fields.Nested(CurrentSchema)
+    points = fields.List(
+        fields.List(fields.Float(), metadata={"minItems": 2, "maxItems": 2}),
+        metadata={"description": "[epoch seconds, value] pairs"},
+    )
+
+
+class MetricsHistorySchema(Schema):
+    since = fields.Float(required=True)
+    until = fields.Float(required=True)
+    limit = fields.Integer(required=True)
+    step_s = fields.Float(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Bucket width of the points; null: raw samples"},
+    )
+    metrics = fields.Dict(
+        keys=fields.String(), values=fields.Nested(MetricSeriesSchema), required=True
+    )
+
+
+class SampleSchema(Schema):
+    timestamp = fields.Float(required=True)
+    values = fields.Dict(keys=fields.String(), values=fields.Float(), required=True)
+
+
+class CurrentValueSchema(Schema):
+    value = fields.Float(allow_none=True)
+    level = fields.String()
+    unit = fields.String()
+
+
+class RealtimeSchema(Schema):
+    cursor = fields.Float(required=True, allow_none=True)
+    server_time = fields.Float(required=True)
+    interval_s = fields.Float(required=True)
+    samples = fields.List(fields.Nested(SampleSchema), required=True)
+    current = fields.Dict(
+        keys=fields.String(), values=fields.Nested(CurrentValueSchema), required=True
+    )
+
+
+class HostSchema(Schema):
+    hostname = fields.String()
+    platform = fields.String()
+    cpu_count = fields.Integer()
+    boot_time = fields.Float()
+    python = fields.String()
+    psutil_version = fields.String()
+    pid = fields.Integer()
+
+
+class JitterSchema(Schema):
+    p50 = fields.Float(allow_none=True)
+    p99 = fields.Float(allow_none=True)
+    max = fields.Float(allow_none=True)
+
+
+class StoreHealthSchema(Schema):
+    path = fields.String()
+    size_bytes = fields.Integer()
+    samples = fields.Integer()
+    metrics = fields.Integer()
+    retention_days = fields.Float()
+
+
+class HealthSchema(Schema):
+    status = fields.String(validate=validate.OneOf(["ok", "degraded", "stopped"]))
+    uptime_s = fields.Float()
+    interval_s = fields.Float()
+    last_sample_age_s = fields.Float(allow_none=True)
+    ticks = fields.Integer()
+    missed_ticks = fields.Integer()
+    tick_errors = fields.Integer(metadata={"description": "Ticks whose collect or store failed"})
+    jitter_ms = fields.Nested(JitterSchema)
+    stage_errors = fields.Integer(metadata={"description": "Failed runs of later stages"})
+    stages = fields.Integer(metadata={"description": "Stages after the store (models, ...)"})
+    store = fields.Nested(StoreHealthSchema)
+    host = fields.Nested(HostSchema)
+
+
+class SampleCountsSchema(Schema):
+    ticks_this_run = fields.Integer()
+    in_memory = fields.Integer()
+    stored_values = fields.Integer()
+    metrics = fields.Integer()
+
+
+class ReadingSchema(Schema):
+    timestamp = fields.Float(allow_none=True)
+    values = fields.Dict(keys=fields.String(), values=fields.Float())
+
+
+class VerificationSchema(Schema):
+    psutil_version = fields.String()
+    pid = fields.Integer()
+    host = fields.Nested(HostSchema)
+    samples = fields.Nested(SampleCountsSchema)
+    stored = fields.Nested(ReadingSchema)
+    fresh = fields.Nested(ReadingSchema)
+    difference = fields.Dict(
+        keys=fields.String(),
+        values=fields.Float(),
+        metadata={"description": "fresh minus stored, per metric"},
+    )
+
+
+class StressSchema(Schema):
+    running = fields.Boolean()
+    seconds = fields.Float(allow_none=True)
+    cores = fields.Integer(allow_none=True)
+    started_at = fields.Float(allow_none=True)
+    remaining_s = fields.Float()
+    max_seconds = fields.Float()
+    max_cores = fields.Integer()
+
+
+# ---- predictions -------------------------------------------------------------------------
+class ForecastSchema(Schema):
+    timestamps = _numbers()
+    step_s = fields.Float(allow_none=True)
+    mean = _numbers()
+    lower_80 = _numbers()
+    upper_80 = _numbers()
+    lower_95 = _numbers()
+    upper_95 = _numbers()
+
+
+class AccuracySchema(Schema):
+    mase = fields.Float(allow_none=True)
+    seasonal_naive_mase = fields.Float(allow_none=True)
+    linear_lags_mase = fields.Float(allow_none=True)
+    coverage_80 = fields.Float(allow_none=True)
+    coverage_95 = fields.Float(allow_none=True)
+    n_origins = fields.Integer()
+    season_length = fields.Integer(allow_none=True)
+    summary = fields.String(metadata={"description": "The accuracy in plain words"})
+
+
+class ModelStateSchema(Schema):
+    metric = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["ok", "warming_up"]))
+    message = fields.String(
+        allow_none=True, metadata={"description": "Why there is no forecast yet"}
+    )
+    tier = fields.String()
+    step_s = fields.Float()
+    horizon_steps = fields.Integer()
+    observed_steps = fields.Integer()
+    checked_at = fields.Float(allow_none=True)
+    fitted_at = fields.Float(allow_none=True)
+    forecast_made_at = fields.Float(allow_none=True)
+    accuracy = fields.Nested(
+        AccuracySchema,
+        required=True,
+        allow_none=True,
+        metadata={"description": "Latest rolling-origin backtest"},
+    )
+    forecast = fields.Nested(
+        ForecastSchema,
+        required=True,
+        allow_none=True,
+        metadata={"description": "null until the model is fitted"},
+    )
+
+
+class AnomalySchema(Schema):
+    timestamp = fields.Float()
+    metric = fields.String()
+    value = fields.Float()
+    score = fields.Float(validate=validate.Range(0, 1))
+
+
+class PredictionsSchema(Schema):
+    generated_at = fields.Float()
+    hours = fields.Integer(allow_none=True)
+    minutes = fields.Integer(allow_none=True)
+    tier = fields.String()
+    step_s = fields.Float()
+    horizon_steps = fields.Integer()
+    refit_every_s = fields.Float()
+    forecasts = fields.Dict(keys=fields.String(), values=fields.Nested(ModelStateSchema))
+    anomalies = fields.List(fields.Nested(AnomalySchema))
+
+
+class ScoreSchema(Schema):
+    timestamp = fields.Float()
+    score = fields.Float()
+
+
+class AnomaliesSchema(Schema):
+    threshold = fields.Float()
+    anomalies = fields.List(fields.Nested(AnomalySchema))
+    scores = fields.Dict(keys=fields.String(), values=fields.Nested(ScoreSchema))
+
+
+# ---- scaling -----------------------------------------------------------------------------
+class ExecutionSchema(Schema):
+    executor = fields.String()
+    desired = fields.Integer()
+    ok = fields.Boolean()
+    applied = fields.Integer(allow_none=True)
+    attempts = fields.Integer()
+    error = fields.String(allow_none=True)
+
+
+class DecisionSchema(Schema):
+    timestamp = fields.Float(required=True)
+    policy = fields.String(required=True)
+    action = fields.String(required=True, validate=validate.OneOf([a.value for a in ScalingAction]))
+    current = fields.Integer(required=True)
+    target = fields.Integer(required=True)
+    reason = fields.String(required=True)
+    rule = fields.String(required=True)
+    confidence = fields.Float(required=True)
+    inputs = fields.Dict(metadata={"description": "What the rule looked at"})
+    mode = fields.String(validate=validate.OneOf([m.value for m in EngineMode]))
+    execution = fields.Nested(ExecutionSchema, allow_none=True)
+
+
+class CostSchema(Schema):
+    total_usd = fields.Float()
+    today_usd = fields.Float()
+    daily_budget_usd = fields.Float()
+    budget_used_ratio = fields.Float()
+    price_per_instance_hour_usd = fields.Float()
+
+
+class ScalingStatusSchema(Schema):
+    policy = fields.String(required=True)
+    mode = fields.String(required=True, validate=validate.OneOf([m.value for m in EngineMode]))
+    interval_s = fields.Float()
+    boot_s = fields.Float()
+    instances = _counts("Instances by state")
+    desired = fields.Integer()
+    min_instances = fields.Integer()
+    max_instances = fields.Integer()
+    capacity_units = fields.Float(metadata={"description": "Ready capacity, demand units"})
+    demand_units = fields.Float(allow_none=True)
+    instance_cores = fields.Float(metadata={"description": "Host cores one instance stands for"})
+    host_cores = fields.Integer()
+    storage_gb = fields.Float()
+    instance_size = fields.String()
+    cost = fields.Nested(CostSchema)
+    forecast_quality = fields.Float(
+        allow_none=True, metadata={"description": "Forecast error / 'no change' error"}
+    )
+    last_decision = fields.Nested(DecisionSchema, required=True, allow_none=True)
+
+
+class CapacityPointSchema(Schema):
+    timestamp = fields.Float()
+    demand_units = fields.Float(allow_none=True)
+    ready = fields.Integer()
+    booting = fields.Integer()
+    target = fields.Integer()
+    forecast_units = fields.Float(allow_none=True)
+    forecast_upper = fields.Float(allow_none=True)
+
+
+class ScalingHistorySchema(Schema):
+    interval_s = fields.Float(metadata={"description": "Seconds between decisions"})
+    boot_s = fields.Float(metadata={"description": "Boot lag of an instance"})
+    points = fields.List(fields.Nested(CapacityPointSchema))
+    decisions = fields.List(fields.Nested(DecisionSchema))
+
+
+class SizeSchema(Schema):
+    name = fields.String()
+    capacity_units = fields.Float()
+    price_per_hour = fields.Float()
+
+
+class PoolSchema(Schema):
+    timestamp = fields.Float()
+    ready = fields.Integer()
+    booting = fields.Integer()
+    draining = fields.Integer()
+    desired = fields.Integer()
+    min_instances = fields.Integer()
+    max_instances = fields.Integer()
+    size = fields.Nested(SizeSchema)
+    cost_total = fields.Float()
+    cost_today = fields.Float()
+    daily_budget = fields.Float()
+    storage_gb = fields.Float()
+    boot_s = fields.Float()
+
+
+class InstanceSchema(Schema):
+    id = fields.Integer()
+    size = fields.String()
+    state = fields.String()
+    launched_s = fields.Float()
+    ready_at_s = fields.Float(allow_none=True)
+    healthy = fields.Boolean()
+
+
+class EventSchema(Schema):
+    timestamp = fields.Float()
+    kind = fields.String()
+    instance_id = fields.Integer(allow_none=True)
+    detail = fields.String()
+
+
+class WebhookSchema(Schema):
+    url = fields.String()
+    results = fields.List(fields.Nested(ExecutionSchema))
+
+
+class ResourcesSchema(Schema):
+    pool = fields.Nested(PoolSchema)
+    executor = fields.String()
+    webhook = fields.Nested(
+        WebhookSchema,
+        allow_none=True,
+        metadata={"description": "null unless SCALING_WEBHOOK_URL is set"},
+    )
+    instances = fields.List(fields.Nested(InstanceSchema))
+    events = fields.List(fields.Nested(EventSchema))

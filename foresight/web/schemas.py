@@ -1,0 +1,203 @@
+"""Request schemas for the JSON API: query strings and bodies, written once.
+
+flask-smorest validates every request against these and generates the OpenAPI document
+from the same classes, so the two cannot drift. Numbers are parsed by
+``foresight.core.validate.parse_number`` for query text, and checked with the same
+messages for JSON numbers, so a bad value reads the same everywhere:
+``limit must be a whole number from 1 to 10000 (got '0')``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from foresight.core.errors import InputError
+from foresight.core.validate import bounds_text, parse_number
+from foresight.live.stress import DEFAULT_SECONDS, MAX_SECONDS
+from foresight.scaling.policies import EngineMode
+
+DEFAULT_LIMIT = 300
+MAX_LIMIT = 10_000
+MAX_STEP_S = 1e8
+MAX_HOURS = 168
+MAX_ANOMALIES = 1000
+DEFAULT_ANOMALIES = 100
+HISTORY_POINTS = 2880  # the live engine keeps 12 h of 15-s decisions
+DEFAULT_HISTORY = 480
+
+
+class _Bounded:
+    """Shared by Float and Integer: parse query text or check a JSON number, one message.
+
+    ``text=False`` (JSON bodies) refuses numbers sent as strings, like ``"10"``.
+    """
+
+    kind: type = float
+
+    def __init__(
+        self,
+        *,
+        minimum: float | None = None,
+        maximum: float | None = None,
+        above: float | None = None,
+        text: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        self.minimum, self.maximum, self.above, self.text = minimum, maximum, above, text
+        metadata = dict(kwargs.pop("metadata", {}))
+        if minimum is not None:
+            metadata["minimum"] = minimum
+        if maximum is not None:
+            metadata["maximum"] = maximum
+        if above is not None:
+            metadata["exclusiveMinimum"] = above
+        super().__init__(metadata=metadata, **kwargs)  # type: ignore[call-arg]
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        name = getattr(self, "data_key", None) or attr or "value"
+        bounds = dict(minimum=self.minimum, maximum=self.maximum, above=self.above)
+        if isinstance(value, str) and self.text:
+            try:
+                return parse_number(value, name, kind=self.kind, **bounds)
+            except InputError as exc:
+                raise ValidationError(str(exc)) from None
+        what = "a whole number" if self.kind is int else "a number"
+        allowed = bounds_text(self.minimum, self.maximum, self.above)
+        wrong = f"{name} must be {what}{allowed} (got {value!r})"
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValidationError(wrong)
+        if not math.isfinite(value) or (self.kind is int and value != int(value)):
+            raise ValidationError(wrong)
+        try:
+            return parse_number(repr(self.kind(value)), name, kind=self.kind, **bounds)
+        except InputError:
+            raise ValidationError(wrong) from None
+
+
+class Float(_Bounded, fields.Float):
+    """A finite number within bounds (query text or JSON)."""
+
+    kind = float
+
+
+class Integer(_Bounded, fields.Integer):
+    """A whole number within bounds (query text or JSON; 2.0 counts as 2)."""
+
+    kind = int
+
+
+def _epoch(what: str) -> Float:
+    return Float(
+        metadata={
+            "description": f"{what}, epoch seconds; a negative value means seconds before now"
+        }
+    )
+
+
+# ---- query strings -----------------------------------------------------------------------
+class MetricsQuery(Schema):
+    metric = fields.String(
+        metadata={
+            "description": "Comma-separated metric names (default: all). An unknown name is "
+            "a 400 listing the known ones."
+        }
+    )
+    since = _epoch("Range start (default: until - 300)")
+    until = _epoch("Range end (default: now)")
+    limit = Integer(
+        minimum=1,
+        maximum=MAX_LIMIT,
+        load_default=DEFAULT_LIMIT,
+        metadata={"description": "Most points per metric"},
+    )
+    step = Float(
+        minimum=0.001,
+        maximum=MAX_STEP_S,
+        metadata={"description": "Bucket width in seconds (widened to fit `limit`)"},
+    )
+
+
+class RealtimeQuery(Schema):
+    since = Float(
+        metadata={
+            "description": "Cursor: samples with timestamp > since (default: the last 300 s; "
+            "negative: seconds before now)"
+        }
+    )
+
+
+class HorizonQuery(Schema):
+    hours = Integer(
+        minimum=1,
+        maximum=MAX_HOURS,
+        metadata={
+            "description": "Hours ahead (default 1). Up to 1 h uses 1-minute steps, up to "
+            "24 h 15-minute steps, beyond that hourly steps. Not with `minutes`."
+        },
+    )
+    minutes = Integer(
+        minimum=1,
+        maximum=59,
+        metadata={
+            "description": "Instead of hours: minutes ahead. Up to 5 min uses 10-second "
+            "steps, beyond that 1-minute steps."
+        },
+    )
+
+
+class AnomaliesQuery(Schema):
+    metric = fields.String(metadata={"description": "Only this metric"})
+    since = _epoch("Oldest anomaly")
+    limit = Integer(minimum=1, maximum=MAX_ANOMALIES, load_default=DEFAULT_ANOMALIES)
+
+
+class HistoryQuery(Schema):
+    limit = Integer(
+        minimum=1,
+        maximum=HISTORY_POINTS,
+        load_default=DEFAULT_HISTORY,
+        metadata={"description": "Most recent capacity points"},
+    )
+
+
+# ---- bodies ------------------------------------------------------------------------------
+class StressBody(Schema):
+    seconds = Float(
+        text=False,
+        above=0,
+        maximum=MAX_SECONDS,
+        load_default=DEFAULT_SECONDS,
+        metadata={"description": "How long to burn"},
+    )
+    cores = Integer(
+        text=False,
+        minimum=1,
+        load_default=1,
+        metadata={"description": "Worker processes; at most the host's CPU count"},
+    )
+
+
+class ExecuteBody(Schema):
+    instances = Integer(
+        text=False,
+        required=True,
+        minimum=0,
+        metadata={
+            "description": "Instances wanted; the pool's min/max (GET "
+            "/api/scaling/status) bound it, and a count outside them is a 400"
+        },
+    )
+
+
+class ModeBody(Schema):
+    mode = fields.String(
+        required=True,
+        validate=validate.OneOf(
+            [m.value for m in EngineMode],
+            error="mode must be one of auto, dry-run, paused (got {input!r})",
+        ),
+        metadata={"description": "auto acts; dry-run records decisions only; paused does neither"},
+    )
