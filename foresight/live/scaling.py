@@ -41,8 +41,9 @@ from foresight.core.errors import InputError
 from foresight.core.settings import Settings
 from foresight.live import models as live_models
 from foresight.scaling.policies import DEFAULT_CONFIDENCE
+from foresight.scaling.webhook import WebhookExecutor
 from predictor import LagForecaster
-from resource_manager import ExecutionResult, InstanceState, ResourcePool, WebhookExecutor
+from resource_manager import ExecutionResult, InstanceState, ResourcePool
 from scaling_engine import (
     DemandForecast,
     EngineMode,

@@ -9,7 +9,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from foresight.core.errors import InputError
-from resource_manager import DAY_S, ResourcePool, SimulatedExecutor, WebhookExecutor
+from foresight.scaling.webhook import WebhookExecutor
+from resource_manager import DAY_S, ResourcePool, SimulatedExecutor
 
 T0 = 1_767_571_200.0  # Monday 2026-01-05 00:00 UTC: a fake clock, passed in
 

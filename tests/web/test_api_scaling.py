@@ -14,8 +14,8 @@ import pytest
 from foresight.core.errors import InputError
 from foresight.core.settings import from_environment
 from foresight.live.scaling import EXTRAS_KEY, LiveScaling, from_settings
+from foresight.scaling.webhook import WebhookExecutor
 from metrics_collector import Sample
-from resource_manager import WebhookExecutor
 
 
 def feed(live: LiveScaling, clock, cpu_percent: float | list[float], seconds: float) -> None:
