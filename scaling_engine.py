@@ -75,6 +75,7 @@ class ScalingEngine:
         self.executor = executor or SimulatedExecutor(pool)
         self.history: deque[ScalingDecision] = deque(maxlen=history)
         self.last_decision: ScalingDecision | None = None
+        self.hold_until: float | None = None  # a manual override holds until then
 
     def step(
         self, now: float, demand: float, forecast: DemandForecast | None = None
@@ -93,6 +94,22 @@ class ScalingEngine:
                 1.0,
                 _observed_inputs(state),
                 EngineMode.PAUSED,
+            )
+            self.last_decision = decision
+            return decision
+        if self.hold_until is not None and now < self.hold_until:
+            decision = ScalingDecision(
+                now,
+                self.policy.name,
+                ScalingAction.HOLD,
+                state.current,
+                state.current,
+                f"a manual override holds the pool at {state.current} for "
+                f"{self.hold_until - now:.0f} s more; automatic decisions resume then",
+                "manual-hold",
+                1.0,
+                {**_observed_inputs(state), "hold_until": self.hold_until},
+                self.mode,
             )
             self.last_decision = decision
             return decision
@@ -122,9 +139,12 @@ class ScalingEngine:
         return decision
 
     def override(
-        self, instances: int, now: float, reason: str = "manual override"
+        self, instances: int, now: float, reason: str = "manual override", hold_s: float = 0.0
     ) -> ScalingDecision:
-        """Set the count by hand; InputError outside [min, max]."""
+        """Set the count by hand and hold it ``hold_s`` seconds; InputError outside
+        [min, max]. While the hold lasts, automatic steps record a "manual-hold"."""
+        if not 0.0 <= hold_s <= 86_400.0:
+            raise InputError(f"hold_s must be from 0 to 86400 seconds (got {hold_s})")
         pool = self.pool
         if not pool.min_instances <= instances <= pool.max_instances:
             raise InputError(
@@ -140,6 +160,7 @@ class ScalingEngine:
             else ScalingAction.HOLD
         )
         result = self.executor.apply(instances, now, reason)
+        self.hold_until = now + hold_s if hold_s > 0 else None
         decision = ScalingDecision(
             now,
             "manual",
@@ -149,7 +170,7 @@ class ScalingEngine:
             reason,
             "manual-override",
             1.0,
-            {"requested": instances},
+            {"requested": instances, "hold_s": hold_s},
             self.mode,
             result,
         )

@@ -43,7 +43,12 @@ from foresight.live import models as live_models
 from foresight.scaling.policies import DEFAULT_CONFIDENCE
 from foresight.scaling.webhook import WebhookExecutor
 from predictor import LagForecaster
-from resource_manager import ExecutionResult, InstanceState, ResourcePool
+from resource_manager import (
+    DEFAULT_MAX_INSTANCES,
+    ExecutionResult,
+    InstanceState,
+    ResourcePool,
+)
 from scaling_engine import (
     DemandForecast,
     EngineMode,
@@ -61,6 +66,8 @@ HISTORY_POINTS = 2880  # 12 h of 15-s decisions
 TRAIN_POINTS = 480  # the forecaster learns from the last 480 decisions
 REFIT_EVERY = 20  # ... refit every 20 decisions (5 min at 15 s)
 QUALITY_WINDOW = 240  # resolved forecasts the accuracy figure is over
+OVERRIDE_HOLD_S = 600.0  # a manual override holds this long unless the request says
+TARGET_UTILISATION = 0.8  # make_policy's default: what the HPA-style rule sizes for
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,10 +122,15 @@ class LiveScaling:
         self.instance_cores = float(instance_cores)
         self.host_cores = int(host_cores or os.cpu_count() or 1)
         self.interval_s, self.boot_s = float(interval_s), float(boot_s)
+        # This host's demand never exceeds host_cores / instance_cores units, so more
+        # instances than sized for that peak could never be asked for: clamp, and say so.
+        self.max_configured = DEFAULT_MAX_INSTANCES if max_instances is None else max_instances
+        reachable = math.ceil(self.host_cores / self.instance_cores / TARGET_UTILISATION)
+        self.max_reachable = max(reachable, min_instances, 1)
         self.pool = ResourcePool(
             start_s=now,
             min_instances=min_instances,
-            max_instances=max_instances,
+            max_instances=min(self.max_configured, self.max_reachable),
             boot_s=boot_s,
             pending_s=min(10.0, boot_s / 3),
             drain_s=30.0,
@@ -288,11 +300,75 @@ class LiveScaling:
         logger.info("scaling mode set to %s", value.value)
         return value
 
-    def override(self, instances: int, now: float) -> ScalingDecision:
+    def override(
+        self, instances: int, now: float, hold_s: float = OVERRIDE_HOLD_S
+    ) -> ScalingDecision:
+        """Set the count by hand; automatic decisions resume after ``hold_s`` seconds."""
         with self.lock:
-            decision = self.engine.override(instances, self._clamp(now))
+            decision = self.engine.override(instances, self._clamp(now), hold_s=hold_s)
             self._mirror(decision)
             return decision
+
+    def fail_instance(self, instance_id: int, now: float) -> dict:
+        """Inject a fault: the instance fails its next health check and is replaced."""
+        with self.lock:
+            now = self._clamp(now)
+            self.pool.mark_failed(instance_id, now)
+            self.pool.tick(now)
+        logger.info("fault injected into instance %d", instance_id)
+        return self.resources(now)
+
+    def desired(self, now: float) -> dict:
+        """KEDA's metrics-api answer: the count to run now (a dry run recommends)."""
+        with self.lock:
+            now = self._clamp(now)
+            state = self.pool.state(now)
+            last = self.engine.last_decision
+            desired = state.desired
+            if self.engine.mode is EngineMode.DRY_RUN and last is not None:
+                desired = last.target
+            return {
+                "desired_instances": int(desired),
+                "ready_instances": state.ready,
+                "min_instances": state.min_instances,
+                "max_instances": state.max_instances,
+                "mode": self.engine.mode.value,
+                "policy": self.engine.policy.name,
+                "timestamp": now,
+                "override_until": self._hold_until(now),
+            }
+
+    def _hold_until(self, now: float) -> float | None:
+        until = self.engine.hold_until
+        return until if until is not None and until > now else None
+
+    def conditions(self) -> list[dict]:
+        """HPA-style conditions a user should see: why the engine can't do what it would."""
+        out = []
+        if self.max_reachable < self.max_configured:
+            out.append(
+                {
+                    "type": "ScalingLimited",
+                    "status": True,
+                    "reason": "HostCapacity",
+                    "message": (
+                        f"max instances clamped from {self.max_configured} to "
+                        f"{self.max_reachable}: this host's {self.host_cores} cores at "
+                        f"{self.instance_cores:g} core(s) per instance never need more at "
+                        f"{TARGET_UTILISATION:.0%} utilisation"
+                    ),
+                }
+            )
+        if self.engine.mode is not EngineMode.AUTO:
+            out.append(
+                {
+                    "type": "AbleToScale",
+                    "status": False,
+                    "reason": "DryRun" if self.engine.mode is EngineMode.DRY_RUN else "Paused",
+                    "message": f"mode is {self.engine.mode.value}: decisions are not carried out",
+                }
+            )
+        return out
 
     def status(self, now: float) -> dict:
         with self.lock:
@@ -330,6 +406,9 @@ class LiveScaling:
                     "price_per_instance_hour_usd": state.size.price_per_hour,
                 },
                 "forecast_quality": self.quality(),
+                "override_until": self._hold_until(now),
+                "max_instances_configured": self.max_configured,
+                "conditions": self.conditions(),
                 "last_decision": None if last is None else last.to_dict(),
             }
 

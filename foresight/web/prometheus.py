@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from foresight.live import scaling as live_scaling
 from foresight.live.services import Services
 
 # catalog metric -> (prometheus name, help, factor from catalog unit to base unit)
@@ -143,6 +144,23 @@ class ForesightCollector(Collector):
             "Seconds since the monitor started",
             value=max(0.0, svc.clock() - svc.started_at),
         )
+        yield from _scaling_families(svc)
+
+
+def _scaling_families(svc: Services) -> Iterator[Metric]:
+    """The scaling engine's answer, for the Prometheus adapter or KEDA's prometheus scaler."""
+    live = svc.extras.get(live_scaling.EXTRAS_KEY)
+    if live is None:
+        return
+    desired = live.desired(svc.clock())
+    yield GaugeMetricFamily(
+        "foresight_desired_instances",
+        "Instances the scaling engine wants running now (dry run: its recommendation)",
+        value=desired["desired_instances"],
+    )
+    yield GaugeMetricFamily(
+        "foresight_ready_instances", "Instances ready to serve", value=desired["ready_instances"]
+    )
 
 
 def make_registry(services: Services) -> CollectorRegistry:

@@ -263,7 +263,7 @@ class CostSchema(Schema):
     total_usd = fields.Float()
     today_usd = fields.Float()
     daily_budget_usd = fields.Float()
-    budget_used_ratio = fields.Float()
+    budget_used_ratio = fields.Float(allow_none=True)
     price_per_instance_hour_usd = fields.Float()
 
 
@@ -286,7 +286,39 @@ class ScalingStatusSchema(Schema):
     forecast_quality = fields.Float(
         allow_none=True, metadata={"description": "Forecast error / 'no change' error"}
     )
+    override_until = fields.Float(
+        allow_none=True,
+        metadata={"description": "A manual override holds the pool until then (epoch s)"},
+    )
+    max_instances_configured = fields.Integer(
+        metadata={"description": "MAX_INSTANCES as set; max_instances is after the clamp"}
+    )
+    conditions = fields.List(fields.Nested(lambda: ConditionSchema()))
     last_decision = fields.Nested(DecisionSchema, required=True, allow_none=True)
+
+
+class ConditionSchema(Schema):
+    type = fields.String(metadata={"description": "ScalingLimited, AbleToScale, ..."})
+    status = fields.Boolean()
+    reason = fields.String()
+    message = fields.String()
+
+
+class DesiredSchema(Schema):
+    desired_instances = fields.Integer(
+        required=True,
+        metadata={
+            "description": "What the engine wants running now (KEDA's metric value; "
+            "in dry-run mode, its recommendation)"
+        },
+    )
+    ready_instances = fields.Integer(required=True)
+    min_instances = fields.Integer(required=True)
+    max_instances = fields.Integer(required=True)
+    mode = fields.String(validate=validate.OneOf([m.value for m in EngineMode]))
+    policy = fields.String()
+    timestamp = fields.Float()
+    override_until = fields.Float(allow_none=True)
 
 
 class CapacityPointSchema(Schema):

@@ -47,10 +47,11 @@ def get_scaling_history(limit: int) -> Response:
 @blueprint.arguments(schemas.ExecuteBody, as_kwargs=True)
 @blueprint.response(200, out.DecisionSchema)
 @blueprint.alt_response(503, schema=out.ErrorSchema, description=OFF)
-def execute_scaling(instances: int) -> Response:
-    """Manual override: set the instance count (bounded by the pool's min/max)."""
+def execute_scaling(instances: int, hold_s: float) -> Response:
+    """Manual override: set the instance count (bounded by the pool's min/max), held for
+    `hold_s` seconds (default 600) before automatic decisions resume."""
     live, services = extension(EXTRAS_KEY, "scaling")
-    decision = live.override(instances, services.clock())
+    decision = live.override(instances, services.clock(), hold_s=hold_s)
     logger.info("manual override to %d instances", instances)
     return jsonify(decision.to_dict())
 
@@ -73,3 +74,26 @@ def get_resources() -> Response:
     """The simulated pool: instances with their states, storage, size, recent events."""
     live, services = extension(EXTRAS_KEY, "scaling")
     return jsonify(live.resources(services.clock()))
+
+
+@blueprint.route("/scaling/desired", methods=["GET"])
+@blueprint.response(200, out.DesiredSchema)
+@blueprint.alt_response(503, schema=out.ErrorSchema, description=OFF)
+def get_desired() -> Response:
+    """The instance count to run now, for KEDA's metrics-api scaler.
+
+    Point a ScaledObject's `metrics-api` trigger at this URL with
+    `valueLocation: desired_instances` (see deploy/keda/scaledobject.yaml).
+    """
+    live, services = extension(EXTRAS_KEY, "scaling")
+    return jsonify(live.desired(services.clock()))
+
+
+@blueprint.route("/resources/<int:instance_id>/fail", methods=["POST"])
+@blueprint.response(200, out.ResourcesSchema)
+@blueprint.alt_response(503, schema=out.ErrorSchema, description=OFF)
+def fail_instance(instance_id: int) -> Response:
+    """Inject a fault: the instance fails its next health check and the pool replaces it
+    (see the event log). A 400 names the live instances when the id is not one."""
+    live, services = extension(EXTRAS_KEY, "scaling")
+    return jsonify(live.fail_instance(instance_id, services.clock()))

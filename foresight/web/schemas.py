@@ -190,6 +190,16 @@ class ExecuteBody(Schema):
             "/api/scaling/status) bound it, and a count outside them is a 400"
         },
     )
+    hold_s = Float(
+        text=False,
+        minimum=0,
+        maximum=86_400,
+        load_default=600.0,
+        metadata={
+            "description": "Seconds the override holds before automatic decisions resume "
+            "(0: they resume at once)"
+        },
+    )
 
 
 class ModeBody(Schema):

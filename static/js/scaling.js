@@ -16,6 +16,46 @@
   let chart = null;
   let timer = null;
 
+  // Plain words for every rule a decision can name (the policies in foresight/scaling/).
+  const RULES = {
+    "hpa": "Kubernetes HPA rule: instances = ceil(current × utilisation ÷ target)",
+    "stabilisation": "HPA scale-down stabilisation: keep the highest recommendation of the last 5 min",
+    "rate-limit": "HPA rate limit: at most so many new instances per period",
+    "above-up-threshold": "utilisation above the 80 % threshold: add one",
+    "below-down-threshold": "utilisation below the 30 % threshold: remove one",
+    "within-band": "utilisation between the thresholds (or below the confidence gate): hold",
+    "cooldown": "waiting out the cooldown after the last action",
+    "forecast": "sized for the forecast's 80 % upper edge at the boot lag",
+    "forecast-and-reactive": "the larger of the forecast's and the reactive rule's counts",
+    "reactive-unconfirmed": "a reactive scale-up seen once; acting when the next reading agrees",
+    "no-scale-in-on-forecast": "never scale in on the forecast alone",
+    "missing-data": "no measurement for this interval: hold (never scale on a gap)",
+    "budget": "the rest of today's budget can't pay for more",
+    "scale-in-peak": "scale-in held: the recent peak would not fit the smaller pool",
+    "scale-in-horizon": "scale-in held: the forecast over its horizon would not fit",
+    "scale-in-gap": "scale-in held: the recent window has a data gap",
+    "scale-in-cooldown": "scale-in held: a scale-up happened recently",
+    "scale-in-step": "scale-in limited to a few instances per decision",
+    "manual-override": "set by hand from the page or the API",
+    "manual-hold": "a manual override is holding; automatic decisions resume at its end",
+    "paused": "engine paused: no automatic decisions",
+    "dry-run": "dry run: decided and recorded, not carried out",
+    "disk-forecast-critical": "disk forecast crosses critical: grow storage",
+    "disk-ok": "disk forecast stays below critical",
+    "count-capped": "the count is at its max: a bigger instance size instead",
+    "size-ok": "the instance size is enough",
+  };
+  function explainRule(rule) {
+    for (const prefix of ["fallback-", "reactive-"]) {
+      if (rule.startsWith(prefix) && RULES[rule.slice(prefix.length)]) {
+        const why = prefix === "fallback-" ?
+          "forecast not trusted yet, so the reactive rule decides: " : "reactive rule: ";
+        return why + RULES[rule.slice(prefix.length)];
+      }
+    }
+    return RULES[rule] || rule;
+  }
+
   const api = (path, opts) => (fs && fs.api ? fs.api(path, opts) :
     fetch(path).then((r) => r.json()));
 
@@ -88,6 +128,7 @@
       cells.forEach((text, i) => {
         const td = document.createElement("td");
         td.textContent = text;
+        if (i === 3) { td.title = explainRule(d.rule); td.classList.add("rule"); }
         if (i === 1) td.className = `action-${d.action}`;
         if (i === 0 || i === 2) td.classList.add("num");
         tr.appendChild(td);
@@ -125,16 +166,54 @@
     });
     const last = st.last_decision;
     $("scaling-note").textContent = last ? `last: ${last.reason}` : "waiting for the first decision…";
+    const notes = (st.conditions || []).map((c) => c.message);
+    if (st.override_until) {
+      notes.unshift(`Manual override: automatic decisions resume at ${fs && fs.time ?
+        fs.time(st.override_until) : new Date(st.override_until * 1000).toLocaleTimeString()}.`);
+    }
+    $("scaling-conditions").textContent = notes.join(" ");
+    $("scaling-conditions").hidden = !notes.length;
+  }
+
+  function drawInstances(res) {
+    const body = $("scaling-instances-list");
+    const rows = (res.instances || []).map((inst) => {
+      const tr = document.createElement("tr");
+      for (const text of [String(inst.id), inst.size, inst.state, inst.healthy ? "healthy" : "failing"]) {
+        const td = document.createElement("td");
+        td.textContent = text;
+        tr.appendChild(td);
+      }
+      const td = document.createElement("td");
+      if (inst.healthy && inst.state !== "draining") {
+        const b = document.createElement("button");
+        b.type = "button";
+        b.textContent = "Inject fault";
+        b.dataset.instance = String(inst.id);
+        td.appendChild(b);
+      }
+      tr.appendChild(td);
+      return tr;
+    });
+    body.replaceChildren(...rows);
+    const events = (res.events || []).slice(-8).reverse();
+    $("scaling-events").replaceChildren(...events.map((e) => {
+      const li = document.createElement("li");
+      li.textContent = `${new Date(e.timestamp * 1000).toLocaleTimeString()} ${e.kind}` +
+        (e.instance_id === null ? "" : ` #${e.instance_id}`) + (e.detail ? `: ${e.detail}` : "");
+      return li;
+    }));
   }
 
   async function poll() {
     clearTimeout(timer);
     try {
-      const [st, hist] = await Promise.all([api("/api/scaling/status"),
-        api("/api/scaling/history?limit=480")]);
+      const [st, hist, res] = await Promise.all([api("/api/scaling/status"),
+        api("/api/scaling/history?limit=480"), api("/api/resources")]);
       drawStatus(st);
       drawHistory(hist);
       drawDecisions(hist.decisions);
+      drawInstances(res);
     } catch (err) {
       $("scaling-note").textContent = `scaling unavailable: ${err.message || err}`;
     }
@@ -153,10 +232,20 @@
   $("scaling-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const instances = Number($("scaling-instances").value);
+    const hold_s = 60 * Number($("scaling-hold").value || 0);
     try {
-      await api("/api/scaling/execute", { method: "POST", body: { instances } });
+      await api("/api/scaling/execute", { method: "POST", body: { instances, hold_s } });
       showError(null);
       poll();
+    } catch (err) { showError(err); }
+  });
+
+  $("scaling-instances-list").addEventListener("click", async (ev) => {
+    const id = ev.target.closest("button")?.dataset.instance;
+    if (!id) return;
+    try {
+      drawInstances(await api(`/api/resources/${id}/fail`, { method: "POST", body: {} }));
+      showError(null);
     } catch (err) { showError(err); }
   });
 

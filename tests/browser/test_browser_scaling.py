@@ -41,6 +41,7 @@ def test_stress_button_drives_a_visible_scale_up(server: str, tmp_path: Path) ->
         )
         # Start from one instance, then let the stress test push demand up.
         page.fill("#scaling-instances", "1")
+        page.fill("#scaling-hold", "0")  # no hold: automatic decisions go on at once
         page.click("#scaling-apply")
         page.wait_for_function(
             "() => document.getElementById('scaling-ready').textContent === '1'", timeout=10_000
@@ -58,6 +59,9 @@ def test_stress_button_drives_a_visible_scale_up(server: str, tmp_path: Path) ->
             "() => Number(document.getElementById('scaling-ready').textContent) >= 2",
             timeout=20_000,
         )
+        # Rules are explained in plain words on hover, and the instances table fills.
+        assert page.eval_on_selector("#scaling-decisions td.rule", "td => td.title.length") > 10
+        assert page.locator("#scaling-instances-list tr").count() >= 1
         points = page.evaluate(
             "() => Chart.getChart(document.getElementById('capacity-chart'))"
             ".data.datasets[1].data.length"

@@ -130,7 +130,8 @@ def test_max_instances_comes_from_the_environment(monkeypatch):
     from foresight.live.scaling import from_settings
 
     monkeypatch.setenv("MAX_INSTANCES", "4")
-    assert from_settings(from_environment(), T0).pool.max_instances == 4
+    live = from_settings(from_environment(), T0)
+    assert live.max_configured == 4 and live.pool.max_instances == min(4, live.max_reachable)
     monkeypatch.setenv("MAX_INSTANCES", "lots")
     with pytest.raises(InputError, match="MAX_INSTANCES"):
         from_environment()

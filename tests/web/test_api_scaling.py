@@ -56,13 +56,15 @@ def test_high_cpu_drives_a_scale_up_with_a_reason(client, live, clock):
 
 
 def test_idle_cpu_scales_back_down_after_stabilisation(client, live, clock):
-    client.post("/api/scaling/execute", json={"instances": 4})
+    top = live.pool.max_instances
+    assert top >= 3
+    client.post("/api/scaling/execute", json={"instances": top, "hold_s": 0})
     feed(live, clock, 5.0, 500)
     assert client.get("/api/scaling/status").get_json()["desired"] == 1
 
 
 def test_a_gap_in_cpu_never_scales_in(client, live, clock):
-    client.post("/api/scaling/execute", json={"instances": 3})
+    client.post("/api/scaling/execute", json={"instances": 3, "hold_s": 0})
     for _ in range(400):
         live.stage(clock.advance(1.0), Sample(clock(), {}))  # no cpu_percent
     doc = client.get("/api/scaling/status").get_json()
@@ -230,3 +232,72 @@ def test_webhook_url_from_the_environment_is_checked(monkeypatch):
     monkeypatch.setenv("SCALING_WEBHOOK_URL", "ftp://nowhere")
     with pytest.raises(InputError, match="webhook URL"):
         from_settings(from_environment(), 1_800_000_000.0)
+
+
+def test_a_manual_override_holds_then_auto_resumes(client, live, clock):
+    decision = client.post("/api/scaling/execute", json={"instances": 3, "hold_s": 120})
+    assert decision.status_code == 200 and decision.get_json()["inputs"]["hold_s"] == 120
+    status = client.get("/api/scaling/status").get_json()
+    assert status["override_until"] == pytest.approx(clock() + 120)
+    feed(live, clock, 5.0, 100)  # idle, but the hold keeps the pool at 3
+    status = client.get("/api/scaling/status").get_json()
+    assert status["desired"] == 3 and status["last_decision"]["rule"] == "manual-hold"
+    assert "resume" in status["last_decision"]["reason"]
+    feed(live, clock, 5.0, 500)  # the hold has ended: back to automatic, and down
+    status = client.get("/api/scaling/status").get_json()
+    assert status["override_until"] is None and status["desired"] == 1
+    for bad in ({"instances": 2, "hold_s": -1}, {"instances": 2, "hold_s": "10"}):
+        assert client.post("/api/scaling/execute", json=bad).status_code == 400
+
+
+def test_desired_answers_the_keda_metrics_api_contract(client, live, clock):
+    doc = client.get("/api/scaling/desired").get_json()
+    assert {"desired_instances", "ready_instances", "min_instances", "max_instances"} <= set(doc)
+    assert doc["desired_instances"] == 1 and doc["ready_instances"] == 1
+    feed(live, clock, 97.0, 16)
+    doc = client.get("/api/scaling/desired").get_json()
+    assert doc["desired_instances"] >= 2 and doc["ready_instances"] == 1  # booting still
+    client.post("/api/scaling/mode", json={"mode": "dry-run"})
+    client.post("/api/scaling/execute", json={"instances": 1, "hold_s": 0})
+    feed(live, clock, 97.0, 16)
+    doc = client.get("/api/scaling/desired").get_json()
+    assert doc["mode"] == "dry-run" and doc["desired_instances"] >= 2  # its recommendation
+
+
+def test_injected_fault_is_replaced_by_the_health_check(client, live, clock):
+    first = client.get("/api/resources").get_json()["instances"][0]["id"]
+    doc = client.post(f"/api/resources/{first}/fail").get_json()
+    kinds = [e["kind"] for e in doc["events"]]
+    assert "unhealthy" in kinds
+    feed(live, clock, 20.0, 120)
+    doc = client.get("/api/resources").get_json()
+    assert first not in [i["id"] for i in doc["instances"] if i["state"] == "ready"]
+    assert [i for i in doc["instances"] if i["state"] == "ready"]  # a replacement serves
+    missing = client.post("/api/resources/9999/fail")
+    assert missing.status_code == 400 and "9999" in missing.get_json()["error"]
+
+
+def test_max_is_clamped_to_what_this_host_can_need(services):
+    from foresight.live.scaling import LiveScaling
+
+    live = LiveScaling(now=1.0, max_instances=10, host_cores=2, instance_cores=1.0)
+    assert live.pool.max_instances == 3  # 2 cores at 80 % need at most ceil(2 / 0.8)
+    (limited,) = [c for c in live.conditions() if c["type"] == "ScalingLimited"]
+    assert "clamped from 10 to 3" in limited["message"]
+    roomy = LiveScaling(now=1.0, max_instances=10, host_cores=64, instance_cores=1.0)
+    assert roomy.pool.max_instances == 10 and not roomy.conditions()
+
+
+def test_desired_instances_is_exported_and_the_keda_example_matches(client, live, clock):
+    from pathlib import Path
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    feed(live, clock, 97.0, 16)
+    desired = client.get("/api/scaling/desired").get_json()["desired_instances"]
+    families = {
+        f.name: f for f in text_string_to_metric_families(client.get("/metrics").get_data(True))
+    }
+    assert families["foresight_desired_instances"].samples[0].value == desired
+    example = (Path(__file__).resolve().parents[2] / "deploy/keda/scaledobject.yaml").read_text()
+    assert "/api/scaling/desired" in example and 'valueLocation: "desired_instances"' in example

@@ -33,6 +33,7 @@ GETS = {
     "/api/scaling/status": "",
     "/api/scaling/history": "?limit=20",
     "/api/resources": "",
+    "/api/scaling/desired": "",
 }
 
 
