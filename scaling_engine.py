@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -70,8 +71,10 @@ class ScalingEngine:
         executor: Executor | None = None,
         mode: EngineMode = EngineMode.AUTO,
         history: int = 1000,
+        on_record: Callable[[ScalingDecision], None] | None = None,
     ) -> None:
         self.policy, self.pool, self.mode = policy, pool, mode
+        self.on_record = on_record  # called with every decision put in ``history``
         self.executor = executor or SimulatedExecutor(pool)
         self.history: deque[ScalingDecision] = deque(maxlen=history)
         self.last_decision: ScalingDecision | None = None
@@ -120,9 +123,14 @@ class ScalingEngine:
             result = self.executor.apply(decision.target, now, decision.reason)
             decision = replace(decision, execution=result)
         if decision.action is not ScalingAction.HOLD:
-            self.history.append(decision)
+            self._record(decision)
         self.last_decision = decision
         return decision
+
+    def _record(self, decision: ScalingDecision) -> None:
+        self.history.append(decision)
+        if self.on_record is not None:
+            self.on_record(decision)
 
     def apply_vertical(self, decision: ScalingDecision, now: float) -> ScalingDecision:
         """Carry out a VerticalPolicy decision (auto mode only) and record it."""
@@ -135,7 +143,7 @@ class ScalingEngine:
         elif decision.action is ScalingAction.RESIZE_UP:
             size = next(n for n, s in SIZES.items() if s.capacity_units == decision.target)
             self.pool.resize(size, now, decision.reason)
-        self.history.append(decision)
+        self._record(decision)
         return decision
 
     def override(
@@ -174,7 +182,7 @@ class ScalingEngine:
             self.mode,
             result,
         )
-        self.history.append(decision)
+        self._record(decision)
         self.last_decision = decision
         return decision
 

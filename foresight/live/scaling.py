@@ -42,6 +42,8 @@ from foresight.core.settings import Settings
 from foresight.live import models as live_models
 from foresight.scaling.policies import DEFAULT_CONFIDENCE
 from foresight.scaling.webhook import WebhookExecutor
+from foresight.store.metric_store import MetricStore
+from foresight.store.records import RecordLog
 from predictor import LagForecaster
 from resource_manager import (
     DEFAULT_MAX_INSTANCES,
@@ -66,6 +68,7 @@ HISTORY_POINTS = 2880  # 12 h of 15-s decisions
 TRAIN_POINTS = 480  # the forecaster learns from the last 480 decisions
 REFIT_EVERY = 20  # ... refit every 20 decisions (5 min at 15 s)
 QUALITY_WINDOW = 240  # resolved forecasts the accuracy figure is over
+DECISIONS_PAGE = 100  # most decisions one history answer carries
 OVERRIDE_HOLD_S = 600.0  # a manual override holds this long unless the request says
 TARGET_UTILISATION = 0.8  # make_policy's default: what the HPA-style rule sizes for
 
@@ -113,6 +116,7 @@ class LiveScaling:
         webhook: WebhookExecutor | None = None,
         disk_forecast: Callable[[], np.ndarray | None] | None = None,
         confidence_threshold: float = DEFAULT_CONFIDENCE,
+        store: MetricStore | None = None,
     ) -> None:
         if not interval_s > 0:
             raise InputError(f"SCALING_INTERVAL must be > 0 s (got {interval_s})")
@@ -141,7 +145,10 @@ class LiveScaling:
             self.pool,
             mode=mode,
             history=500,
+            on_record=self._persist,
         )
+        # Decisions survive a restart in the store (with one, the API pages from there).
+        self.decision_log = None if store is None else RecordLog(store, "scaling_decision")
         self.lead_steps = max(1, math.ceil(boot_s / interval_s))
         self.horizon = self.lead_steps + 2
         self.points: deque[CapacityPoint] = deque(maxlen=HISTORY_POINTS)
@@ -207,6 +214,11 @@ class LiveScaling:
                 )
             )
             return decision
+
+    def _persist(self, decision: ScalingDecision) -> None:
+        log = getattr(self, "decision_log", None)  # None while __init__ builds the engine
+        if log is not None:
+            log.add(decision.timestamp, decision.to_dict())
 
     def _vertical(self, now: float) -> None:
         """Grow the simulated volume ahead of a full disk (live_models' forecast)."""
@@ -412,14 +424,23 @@ class LiveScaling:
                 "last_decision": None if last is None else last.to_dict(),
             }
 
-    def history(self, limit: int) -> dict:
+    def history(self, limit: int, since: float | None = None) -> dict:
+        """Capacity points and decisions, newest ``limit`` (or those after ``since``)."""
         with self.lock:
-            points = list(self.points)[-limit:]
+            points = [p for p in self.points if since is None or p.timestamp > since]
+            points = points[-limit:] if since is None else points[:limit]
+            if self.decision_log is not None:
+                decisions = self.decision_log.page(since, min(limit, DECISIONS_PAGE))
+            else:
+                recent = [d for d in self.engine.history if since is None or d.timestamp > since]
+                decisions = [d.to_dict() for d in recent[-DECISIONS_PAGE:]]
+            stamps = [p.timestamp for p in points] + [d["timestamp"] for d in decisions]
             return {
                 "interval_s": self.interval_s,
                 "boot_s": self.boot_s,
+                "cursor": max(stamps, default=since),
                 "points": [p.to_dict() for p in points],
-                "decisions": [d.to_dict() for d in list(self.engine.history)[-100:]],
+                "decisions": decisions,
             }
 
     def resources(self, now: float) -> dict:
@@ -443,7 +464,10 @@ class LiveScaling:
 
 
 def from_settings(
-    settings: Settings, now: float, disk_forecast: Callable[[], np.ndarray | None] | None = None
+    settings: Settings,
+    now: float,
+    disk_forecast: Callable[[], np.ndarray | None] | None = None,
+    store: MetricStore | None = None,
 ) -> LiveScaling:
     """Build the live engine from the scaling part of ``settings``."""
     url = settings.scaling_webhook_url
@@ -460,6 +484,7 @@ def from_settings(
         confidence_threshold=settings.confidence_threshold,
         webhook=(WebhookExecutor(url, token=settings.scaling_webhook_token) if url else None),
         disk_forecast=disk_forecast,
+        store=store,
     )
 
 
@@ -474,6 +499,6 @@ def install(services) -> None:
         forecast = models.state("disk_percent", live_models.TIERS[0]).forecast
         return None if forecast is None else np.asarray(forecast.upper_80, float)
 
-    live = from_settings(services.settings, services.started_at, disk_forecast)
+    live = from_settings(services.settings, services.started_at, disk_forecast, services.store)
     services.extras[EXTRAS_KEY] = live
     services.stages.append(live.stage)

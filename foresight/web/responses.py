@@ -334,6 +334,10 @@ class CapacityPointSchema(Schema):
 class ScalingHistorySchema(Schema):
     interval_s = fields.Float(metadata={"description": "Seconds between decisions"})
     boot_s = fields.Float(metadata={"description": "Boot lag of an instance"})
+    cursor = fields.Float(
+        allow_none=True,
+        metadata={"description": "The newest time in this answer: the next request's `since`"},
+    )
     points = fields.List(fields.Nested(CapacityPointSchema))
     decisions = fields.List(fields.Nested(DecisionSchema))
 

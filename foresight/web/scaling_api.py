@@ -14,7 +14,7 @@ from foresight.live.scaling import EXTRAS_KEY
 from foresight.web import responses as out
 from foresight.web import schemas
 from foresight.web.api import Blueprint
-from foresight.web.params import extension
+from foresight.web.params import extension, relative
 
 logger = logging.getLogger(__name__)
 
@@ -37,10 +37,11 @@ def get_scaling_status() -> Response:
 @blueprint.arguments(schemas.HistoryQuery, location="query", as_kwargs=True)
 @blueprint.response(200, out.ScalingHistorySchema)
 @blueprint.alt_response(503, schema=out.ErrorSchema, description=OFF)
-def get_scaling_history(limit: int) -> Response:
-    """Capacity points (demand, ready, booting, forecast used) and recent decisions."""
-    live, _ = extension(EXTRAS_KEY, "scaling")
-    return jsonify(live.history(limit))
+def get_scaling_history(limit: int, since: float | None = None) -> Response:
+    """Capacity points (demand, ready, booting, forecast used) and decisions, paged by
+    time: decisions come from the store, so they survive a restart."""
+    live, services = extension(EXTRAS_KEY, "scaling")
+    return jsonify(live.history(limit, relative(since, services.clock())))
 
 
 @blueprint.route("/scaling/execute", methods=["POST"])

@@ -155,6 +155,12 @@ class AnomaliesQuery(Schema):
 
 
 class HistoryQuery(Schema):
+    since = Float(
+        metadata={
+            "description": "Cursor: only points and decisions after this time (pass the "
+            "last answer's `cursor`); without it, the newest `limit`"
+        }
+    )
     limit = Integer(
         minimum=1,
         maximum=HISTORY_POINTS,

@@ -15,6 +15,9 @@
   const fs = window.foresight;
   let chart = null;
   let timer = null;
+  // What the page holds: fetched once in full, then only what is newer than `cursor`.
+  const KEEP_POINTS = 480;
+  const held = { points: [], decisions: [], cursor: null, boot_s: 0 };
 
   // Plain words for every rule a decision can name (the policies in foresight/scaling/).
   const RULES = {
@@ -96,6 +99,14 @@
         plugins: { legend: { labels: { color: "#e6edf3", boxWidth: 14 } } },
       },
     });
+  }
+
+  function merge(hist) {
+    held.boot_s = hist.boot_s || 0;
+    held.points = held.points.concat(hist.points || []).slice(-KEEP_POINTS);
+    held.decisions = held.decisions.concat(hist.decisions || []).slice(-100);
+    if (hist.cursor !== null && hist.cursor !== undefined) held.cursor = hist.cursor;
+    return held;
   }
 
   function drawHistory(hist) {
@@ -208,11 +219,14 @@
   async function poll() {
     clearTimeout(timer);
     try {
+      const query = held.cursor === null ? `limit=${KEEP_POINTS}` :
+        `since=${held.cursor}&limit=${KEEP_POINTS}`;
       const [st, hist, res] = await Promise.all([api("/api/scaling/status"),
-        api("/api/scaling/history?limit=480"), api("/api/resources")]);
+        api(`/api/scaling/history?${query}`), api("/api/resources")]);
       drawStatus(st);
-      drawHistory(hist);
-      drawDecisions(hist.decisions);
+      merge(hist);
+      drawHistory(held);
+      drawDecisions(held.decisions);
       drawInstances(res);
     } catch (err) {
       $("scaling-note").textContent = `scaling unavailable: ${err.message || err}`;

@@ -301,3 +301,24 @@ def test_desired_instances_is_exported_and_the_keda_example_matches(client, live
     assert families["foresight_desired_instances"].samples[0].value == desired
     example = (Path(__file__).resolve().parents[2] / "deploy/keda/scaledobject.yaml").read_text()
     assert "/api/scaling/desired" in example and 'valueLocation: "desired_instances"' in example
+
+
+def test_decisions_survive_a_restart_and_page_by_time(services, client, live, clock, tmp_path):
+    from foresight.live.scaling import from_settings
+
+    feed(live, clock, 97.0, 16)
+    client.post("/api/scaling/execute", json={"instances": 1, "hold_s": 0})
+    first = client.get("/api/scaling/history?limit=100").get_json()
+    assert [d["rule"] for d in first["decisions"]][-1] == "manual-override"
+    assert first["cursor"] >= first["decisions"][-1]["timestamp"]
+    nothing_new = client.get(f"/api/scaling/history?since={first['cursor']}").get_json()
+    assert nothing_new["points"] == [] and nothing_new["decisions"] == []
+    feed(live, clock, 97.0, 16)
+    newer = client.get(f"/api/scaling/history?since={first['cursor']}").get_json()
+    assert newer["decisions"] and all(d["timestamp"] > first["cursor"] for d in newer["decisions"])
+    # A new engine on the same store (a restart) still shows every decision.
+    again = from_settings(services.settings, clock(), store=services.store)
+    kept = again.history(100)["decisions"]
+    assert [d["timestamp"] for d in kept] == [
+        d["timestamp"] for d in first["decisions"] + newer["decisions"]
+    ]
