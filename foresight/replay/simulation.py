@@ -102,6 +102,45 @@ def lms_scenario(
     return Scenario("lms", t, demand, step_s, tuple(events))
 
 
+FLASH_KINDS = ("step", "ramp", "spike")
+
+
+def flash_crowd(
+    kind: str,
+    size: float,
+    *,
+    days: int = 5,
+    step_s: float = 60.0,
+    base_peak: float = 3.0,
+    start_s: float = 1_700_000_000.0,
+    seed: int = 0,
+) -> Scenario:
+    """A daily cycle peaking at ``base_peak`` units, then a flash crowd on the last day.
+
+    At 10:00 of the last day demand gains ``size`` x ``base_peak`` units: ``step`` at
+    once for 2 h; ``ramp`` over 30 min, held, then down over 30 min; ``spike`` within
+    5 min, decaying with a 30-min time constant. Multiplicative noise ~5 %. The
+    forecaster learns the cycle from the first days, never the crowd.
+    """
+    if kind not in FLASH_KINDS:
+        raise InputError(f"flash crowd kind must be one of {', '.join(FLASH_KINDS)} (got {kind!r})")
+    rng = np.random.default_rng(seed)
+    t = start_s + step_s * np.arange(int(days * DAY_S / step_s))
+    hour = (t % DAY_S) / 3600.0
+    base = base_peak * (0.35 + 0.65 * np.exp(-(((hour - 14.0) / 4.0) ** 2)))
+    onset = t[0] + (days - 1) * DAY_S + 10 * 3600.0
+    x = (t - onset) / 60.0  # minutes since the crowd began
+    if kind == "step":
+        shape = ((x >= 0) & (x < 120)).astype(float)
+    elif kind == "ramp":
+        shape = np.clip(x / 30.0, 0, 1) * (x < 90) + np.clip((120 - x) / 30.0, 0, 1) * (x >= 90)
+    else:
+        shape = np.where(x < 0, 0.0, np.where(x < 5, x / 5.0, np.exp(-(x - 5) / 30.0)))
+    demand = (base + size * base_peak * shape) * rng.lognormal(0.0, 0.05, len(t))
+    event = (onset, onset + 7200.0, f"{kind} flash crowd x{size:g}")
+    return Scenario(f"flash-{kind}-{size:g}", t, demand, step_s, (event,))
+
+
 def ramp_demand(
     n: int, *, start_units: float, end_units: float, ramp_start: int, ramp_steps: int
 ) -> np.ndarray:

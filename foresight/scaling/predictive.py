@@ -30,6 +30,10 @@ from foresight.scaling.scale_in import ScaleInGuard, ScaleInRule
 logger = logging.getLogger(__name__)
 
 
+SURGE_BANDS = 2.0  # band widths beyond the 80 % upper edge that count as a surge
+SURGE_RISE = 1.0  # ... and band widths demand must have risen over the last boot lag
+
+
 class PredictivePolicy:
     """Size for the forecast demand at ``now + boot lag`` plus the interval's margin.
 
@@ -77,6 +81,10 @@ class PredictivePolicy:
         self.guard = ScaleInGuard(rule)
         self.up_confirm_s = up_confirm_s
         self._reactive_recent: deque[tuple[float, int]] = deque()
+        # Surge detection: what the last forecast said the next decision would see
+        # (its 80 % upper edge), and the demand over the last boot lag for the trend.
+        self._expected: tuple[float, float, float] | None = None
+        self._demand_seen: deque[tuple[float, float]] = deque()
 
     def _usable(
         self, state: ScalingState, forecast: DemandForecast | None, now: float
@@ -98,6 +106,7 @@ class PredictivePolicy:
         window, problem = self._usable(state, forecast, now)
         self.guard.observe(state, None if window is None else forecast, now)
         reactive = self.reactive.decide(state, forecast, now)
+        surge = self._surge(state, forecast, now)
         if window is None:
             decision = replace(
                 reactive,
@@ -107,7 +116,7 @@ class PredictivePolicy:
             )
         else:
             assert forecast is not None  # a usable window comes from a forecast
-            decision = self._propose(state, forecast, window, reactive, now)
+            decision = self._propose(state, forecast, window, reactive, now, surge)
         if decision.target < state.current:
             verdict = self.guard.judge(state, decision.target, now)
             decision = _finish(
@@ -130,8 +139,14 @@ class PredictivePolicy:
         window: tuple[float, float],
         reactive: ScalingDecision,
         now: float,
+        surge: tuple[float, float] | None = None,
     ) -> ScalingDecision:
-        """Size for the forecast at the boot lag; scale-in only as far as reactive agrees."""
+        """Size for the forecast at the boot lag; scale-in only as far as reactive agrees.
+
+        ``surge`` is (expected upper edge, demand projected at the boot lag) when
+        measured demand has outrun the forecast (see ``_surge``): then the projection
+        is sized for at once, without waiting for a second reading or the next refit.
+        """
         mean, upper = window
         need = math.ceil(upper / (state.capacity_per_instance * self.target) - 1e-9)
         cover = 1.0 - prob_exceeds(mean, upper, need * state.capacity_per_instance)
@@ -157,6 +172,23 @@ class PredictivePolicy:
                 f"; reactive wants {reactive.target} but not yet for "
                 f"{self.up_confirm_s:.0f} s: waiting for a second reading"
             )
+        if surge is not None:
+            expected, projected = surge
+            surge_need = math.ceil(projected / (state.capacity_per_instance * self.target) - 1e-9)
+            inputs.update(
+                surge_expected_upper=round(expected, 4),
+                surge_projected=round(projected, 4),
+                surge_need=surge_need,
+            )
+            if surge_need > max(need, n) and surge_need >= reactive.target:
+                target = surge_need
+                reason = (
+                    f"demand {state.demand:.2f} outran the forecast's 80 % band "
+                    f"({expected:.2f}); its trend reaches {projected:.2f} units in "
+                    f"{lead_min:.0f} min: sizing for that at {self.target:.0%} now"
+                )
+                return _finish(self.name, state, now, target, "surge", reason, cover, inputs)
+            floor = max(floor, reactive.target)  # a surge needs no second reading
         if self.follow_reactive_up and floor > need:
             target, rule = floor, f"reactive-{reactive.rule}"
             reason += f"; reactive wants more ({floor}): {reactive.reason}"
@@ -175,6 +207,44 @@ class PredictivePolicy:
             )
             reason += f"; scale-in needs measured demand to agree (reactive: {reactive.target})"
         return _finish(self.name, state, now, target, rule, reason, cover, inputs)
+
+    def _surge(
+        self, state: ScalingState, forecast: DemandForecast | None, now: float
+    ) -> tuple[float, float] | None:
+        """(expected upper edge, projected demand) when demand outran the forecast.
+
+        The previous decision's forecast gave a mean and an 80 % upper edge for this
+        moment. Demand beyond the band by ``SURGE_BANDS`` more band widths (about 2.5
+        standard deviations for a normal error: noise gets there ~1 % of the time)
+        that has also risen by more than a band width over the last boot lag is a
+        surprise the forecast has not learned — a flash crowd. Then the trend over the
+        last boot lag is extrapolated one boot lag ahead, at most doubling the current
+        demand, so the pool is sized for where demand is heading.
+        """
+        demand = state.demand
+        seen = self._demand_seen
+        expected, self._expected = self._expected, None
+        if math.isfinite(demand):
+            seen.append((now, demand))
+        horizon_s = max(state.boot_s, self.interval_s)
+        while seen and seen[0][0] < now - horizon_s - 1e-6:
+            seen.popleft()
+        if forecast is not None:
+            nxt = forecast.window(now + self.interval_s, now + self.interval_s)
+            if nxt is not None:  # (mean, upper) at the next decision
+                self._expected = (now + self.interval_s, nxt[0], nxt[1])
+        if expected is None or not math.isfinite(demand) or len(seen) < 2:
+            return None
+        due, mean, upper = expected
+        width = max(upper - mean, 1e-9)
+        t0, d0 = seen[0]
+        if now < due - 0.5 * self.interval_s or demand <= upper + SURGE_BANDS * width:
+            return None
+        if demand - d0 <= SURGE_RISE * width:  # beyond the band but not rising: an outlier
+            return None
+        slope = max(0.0, (demand - d0) / max(now - t0, self.interval_s))
+        projected = min(demand + slope * state.boot_s, 2.0 * demand)
+        return upper, projected
 
     def _confirmed_reactive(self, wanted: int, current: int, now: float) -> int:
         """Reactive's target, with a scale-out only as far as it held for up_confirm_s.

@@ -134,12 +134,16 @@ def test_hybrid_explains_a_held_scale_in():
 
 
 def test_hybrid_follows_a_reactive_scale_out_on_the_second_reading():
+    # A band wide enough that 4.4 is noise it allows for (not a surge, see the surge tests).
+    def noisy(now: float) -> DemandForecast:
+        return DemandForecast(now - 60.0, 60.0, np.full(7, 2.2), np.full(7, 3.0), 0.6)
+
     p = HybridPolicy()
-    assert p.decide(state(4, 2.8), forecast([3.0] * 7), T0).action is HOLD
-    d = p.decide(state(4, 4.4), forecast([3.0] * 7, now=T0 + 60), T0 + 60)  # one spike
+    assert p.decide(state(4, 2.8), noisy(T0), T0).action is HOLD
+    d = p.decide(state(4, 4.4), noisy(T0 + 60), T0 + 60)  # one spike
     assert d.action is HOLD and "waiting for a second reading" in d.reason
     assert d.inputs["reactive_confirmed"] == 4
-    d = p.decide(state(4, 4.4), forecast([3.0] * 7, now=T0 + 120), T0 + 120)  # it held
+    d = p.decide(state(4, 4.4), noisy(T0 + 120), T0 + 120)  # it held
     assert (d.action, d.target, d.rule) == (UP, 6, "reactive-hpa")
 
 

@@ -327,3 +327,57 @@ def test_a_ramp_known_in_advance_is_met_by_predictive_but_not_reactive():
     assert pred.overload_minutes == 0, "capacity was ready before demand arrived"
     assert np.all(pred_ready >= demand)
     assert react.overload_minutes >= 5
+
+
+# ---- flash crowds: the surge rule ---------------------------------------------------------
+def _flat_forecast(now: float, level: float, width: float, steps: int = 12) -> DemandForecast:
+    """A forecast that expects ``level`` with an 80 % band up to ``level + width``."""
+    return DemandForecast(now, 60.0, np.full(steps, level), np.full(steps, level + width), 0.5)
+
+
+def _state(n: int, demand: float):
+    from foresight.scaling.policies import ScalingState
+
+    return ScalingState(
+        ready=n, current=n, demand=demand, min_instances=1, max_instances=20, boot_s=300.0
+    )
+
+
+def test_demand_outrunning_the_forecast_is_sized_on_its_trend():
+    policy = HybridPolicy(interval_s=60.0)
+    now = T0
+    for k, demand in enumerate([2.0, 2.0, 2.0, 2.0, 2.0, 2.6, 3.4, 4.2]):  # a ramp begins
+        now = T0 + 60.0 * k
+        decision = policy.decide(_state(3, demand), _flat_forecast(now, 2.0, 0.2), now)
+    assert decision.rule == "surge"
+    # +2.2 units over the last 5 minutes, projected 5 more: 6.4 units at 95 % -> 7
+    assert decision.inputs["surge_projected"] == pytest.approx(4.2 + 2.2 * 300 / 300, rel=0.05)
+    assert decision.target == decision.inputs["surge_need"] >= 7
+    assert "outran the forecast" in decision.reason
+
+
+def test_a_single_outlier_is_not_a_surge():
+    policy = HybridPolicy(interval_s=60.0)
+    for k, demand in enumerate([2.0, 2.05, 1.95, 2.0, 2.02]):
+        now = T0 + 60.0 * k
+        policy.decide(_state(3, demand), _flat_forecast(now, 2.0, 0.2), now)
+    now = T0 + 300.0
+    blip = policy.decide(_state(3, 2.35), _flat_forecast(now, 2.0, 0.2), now)
+    assert blip.rule != "surge"  # beyond the band, but not by two band widths
+
+
+def test_flash_crowds_hybrid_never_worse_than_reactive():
+    from foresight.replay.simulation import FLASH_KINDS, flash_crowd, replay
+
+    for kind in FLASH_KINDS:
+        sc = flash_crowd(kind, 3.0, days=3)
+        m = replay(
+            sc.timestamps,
+            sc.demand,
+            step_s=60.0,
+            boot_s=300.0,
+            max_instances=20,
+            policies=("reactive", "hybrid"),
+        ).metrics
+        assert m["hybrid"].overload_minutes <= m["reactive"].overload_minutes, kind
+        assert m["hybrid"].cost <= 1.10 * m["reactive"].cost, kind
