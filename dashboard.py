@@ -11,7 +11,6 @@ the token rule and the JSON error shape from here.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import sys
 from collections.abc import Mapping
@@ -24,7 +23,6 @@ from flask import (
     current_app,
     jsonify,
     render_template,
-    render_template_string,
     request,
 )
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -35,8 +33,8 @@ from foresight.core.errors import InputError
 from foresight.core.settings import Settings
 from foresight.live.services import Services, build_services
 from foresight.web import monitor_api as api_monitor
-from foresight.web import predictions_api, scaling_api
-from foresight.web.openapi import DOCS_HTML, build_document
+from foresight.web import predictions_api, scaling_api, security
+from foresight.web.openapi import build_document
 from foresight.web.prometheus import make_registry
 
 logger = logging.getLogger(__name__)
@@ -94,11 +92,7 @@ def _register_auth(app: Flask) -> None:
         token = current_app.config.get("TOKEN")
         if not token or request.method in SAFE_METHODS or request.routing_exception:
             return None  # nothing to protect (a 404/405 follows for unrouted requests)
-        header = request.headers.get("Authorization", "")
-        scheme, _, given = header.partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(
-            given.strip().encode(), token.encode()
-        ):
+        if security.bearer_matches(token):
             return None
         return _error(
             401,
@@ -114,7 +108,7 @@ def page_context(services: Services) -> dict[str, Any]:
     return {
         "catalog": catalog,
         "interval_s": services.settings.interval_s,
-        "host": api_monitor.facts(),
+        "host": security.redact_host_details(api_monitor.facts()),
         "token_required": bool(current_app.config["TOKEN"]),
         "stress": services.stress.status().to_dict(),
     }
@@ -127,7 +121,7 @@ def _register_pages(app: Flask, registry_doc: dict[str, Any]) -> None:
 
     @app.get("/api/docs")
     def api_docs() -> str:
-        return render_template_string(DOCS_HTML)
+        return render_template("api_docs.html")
 
     @app.get("/api/openapi.json")
     def openapi_json() -> Response:
@@ -169,6 +163,7 @@ def create_app(
     app.extensions["foresight_registry"] = make_registry(services)
     _register_errors(app)
     _register_auth(app)
+    security.install(app, services.settings)
     extra_paths: dict[str, Any] = {}
     for module in (api_monitor, scaling_api, predictions_api):
         app.register_blueprint(module.blueprint)

@@ -20,9 +20,10 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from foresight.core.catalog import metric_info
 from foresight.core.errors import InputError
 from foresight.live.services import Services
-from foresight.live.stress import StressBusyError, validate_request
+from foresight.live.stress import StressBusyError, StressCooldownError, validate_request
 from foresight.web.params import metric_list, query_float, query_int, time_range
-from metrics_collector import Sample, fresh_reading, host_facts
+from foresight.web.security import jsonify_redacted
+from metrics_collector import Sample, host_facts
 
 logger = logging.getLogger(__name__)
 
@@ -293,7 +294,7 @@ def health_payload(svc: Services, now: float) -> dict[str, Any]:
 def get_health() -> Response:
     """Sampler status, last sample age, jitter, missed ticks, store size, uptime."""
     svc = services()
-    return jsonify(health_payload(svc, svc.clock()))
+    return jsonify_redacted(health_payload(svc, svc.clock()))
 
 
 @blueprint.get("/verification")
@@ -301,10 +302,9 @@ def get_verification() -> Response:
     """Evidence the data is real: a fresh psutil reading next to the stored one."""
     svc = services()
     tick, stored = current_values(svc)
-    fresh_at = svc.clock()
-    fresh = fresh_reading()
+    fresh_at, fresh = svc.verification_reading(svc.clock())
     host = facts()
-    return jsonify(
+    return jsonify_redacted(
         {
             "psutil_version": host["psutil_version"],
             "pid": host["pid"],
@@ -337,17 +337,19 @@ def _json_body() -> Any:
 
 
 @blueprint.route("/stress-test", methods=["GET", "POST", "DELETE"])
-def stress_test() -> tuple[Response, int] | Response:
+def stress_test() -> tuple[Response, int] | tuple[Response, int, dict[str, str]] | Response:
     """POST starts a bounded CPU burn, GET reports it, DELETE cancels it."""
     svc = services()
     controller = svc.stress
     if request.method == "GET":
         return jsonify(controller.status().to_dict())
     if request.method == "DELETE":
-        return jsonify(controller.cancel().to_dict())
+        return jsonify(controller.cancel(svc.clock()).to_dict())
     seconds, cores = validate_request(_json_body(), controller.max_cores)
     try:
         status = controller.start(seconds, cores, svc.clock())
     except StressBusyError as exc:
         return jsonify({"error": str(exc)}), 409
+    except StressCooldownError as exc:
+        return jsonify({"error": str(exc)}), 429, {"Retry-After": exc.retry_header()}
     return jsonify(status.to_dict()), 202

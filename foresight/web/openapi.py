@@ -1,4 +1,4 @@
-"""The OpenAPI 3.1 document for the JSON API, as data, and the /api/docs page.
+"""The OpenAPI 3.1 document for the JSON API, as data (/api/docs is templates/api_docs.html).
 
 Blueprint modules listed in ``dashboard.BLUEPRINT_MODULES`` may expose
 ``OPENAPI_PATHS: dict`` (OpenAPI path items) which ``build_document`` merges in, so every
@@ -317,14 +317,3 @@ def build_document(extra_paths: Mapping[str, Any], version: str = "1") -> dict[s
         "paths": paths,
         "components": COMPONENTS,
     }
-
-
-DOCS_HTML = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Foresight API</title>
-<link rel="stylesheet" href="{{ url_for('static', filename='vendor/swagger-ui.css') }}">
-</head><body><div id="swagger-ui"></div>
-<script src="{{ url_for('static', filename='vendor/swagger-ui-bundle.js') }}"></script>
-<script>
-window.ui = SwaggerUIBundle({url: "{{ url_for('openapi_json') }}", dom_id: "#swagger-ui"});
-</script></body></html>
-"""

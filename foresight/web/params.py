@@ -10,6 +10,10 @@ from flask import abort, current_app
 from foresight.core.errors import InputError
 from foresight.core.validate import parse_number
 
+# since/until beyond ±1e10 s (year 2286) is no range anyone means; bounding them keeps
+# every derived width and step finite (1e308 - -1e308 is Infinity, which is not JSON).
+MAX_TIME_S = 1e10
+
 
 def query_float(
     args: Mapping[str, str],
@@ -39,9 +43,12 @@ def query_int(
 def time_range(
     args: Mapping[str, str], now: float, default_window_s: float = 300.0
 ) -> tuple[float, float]:
-    """Parse ``since``/``until`` (epoch seconds; a negative value is seconds before now)."""
-    since = query_float(args, "since", None)
-    until = query_float(args, "until", None)
+    """Parse ``since``/``until`` (epoch seconds; a negative value is seconds before now).
+
+    Each must be within ±MAX_TIME_S, else InputError (HTTP 400).
+    """
+    since = query_float(args, "since", None, minimum=-MAX_TIME_S, maximum=MAX_TIME_S)
+    until = query_float(args, "until", None, minimum=-MAX_TIME_S, maximum=MAX_TIME_S)
     until = now if until is None else (now + until if until < 0 else until)
     since = until - default_window_s if since is None else (now + since if since < 0 else since)
     if since > until:
