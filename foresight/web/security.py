@@ -161,7 +161,11 @@ def _policy() -> HostPolicy:
 
 
 def _same_origin(origin: str, host: str, port: int | None) -> bool:
-    """Does an ``Origin`` header name this server (as the ``Host`` header does)?"""
+    """Does an ``Origin`` header name this server: its scheme, ``Host`` name and port?
+
+    Behind a TLS-terminating proxy the scheme matches only when waitress is told the
+    original one (its ``trusted_proxy`` settings); until then such writes get 403.
+    """
     if origin == "null":  # sandboxed frames, file: and data: pages
         return False
     try:
@@ -169,7 +173,7 @@ def _same_origin(origin: str, host: str, port: int | None) -> bool:
         origin_port = parts.port
     except ValueError:
         return False
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if parts.scheme != request.scheme or not parts.hostname:
         return False
     default = 443 if parts.scheme == "https" else 80
     return parts.hostname.rstrip(".") == host and (origin_port or default) == (port or default)
@@ -236,6 +240,10 @@ def _require_json_object() -> Response | None:
     if request.method not in NEEDS_BODY:
         return None
     raw = request.get_data(cache=True)
+    if chunked and len(raw) >= MAX_BODY_BYTES and request.environ["wsgi.input"].read(1):
+        # werkzeug cuts a chunked body off at MAX_CONTENT_LENGTH without a word; the
+        # server-terminated stream still holding data means the body was longer
+        return _error(413, f"the body is over {MAX_BODY_BYTES} bytes; at most that is accepted")
     if not raw.strip():
         raise InputError(
             f"{request.method} {request.path} needs a JSON object body (got an empty body)"
