@@ -159,11 +159,33 @@ def test_pages_work_under_the_content_security_policy(server: str) -> None:
         )
         assert swatch == "rgb(248, 81, 73)"
 
+        # the stress cooldown (defect 9) shows on the page: start, cancel, start again
+        page.get_by_label("Seconds").fill("5")
+        page.get_by_label("Cores").fill("1")
+        page.get_by_role("button", name="Start").click()
+        page.wait_for_function(
+            "() => document.querySelector('#stress-status').textContent.startsWith('Burning')",
+            timeout=10_000,
+        )
+        page.get_by_role("button", name="Cancel").click()
+        page.wait_for_function(
+            "() => document.querySelector('#stress-status').textContent.startsWith('Idle')",
+            timeout=10_000,
+        )
+        page.get_by_role("button", name="Start").click()
+        page.wait_for_function(
+            "() => !document.querySelector('#stress-error').hidden", timeout=5_000
+        )
+        error = page.locator("#stress-error").inner_text()
+        assert "429" in error and "try again in" in error, error
+        assert page.get_by_role("button", name="Start").is_enabled()
+        assert get_json(f"{server}/api/stress-test")["running"] is False
+
         page.goto(f"{server}/api/docs")
         page.wait_for_selector(".opblock", timeout=15_000)
         assert page.locator(".opblock").count() >= 10
         assert page.evaluate("() => window.__csp || []") == []
         page.get_by_role("link", name="Foresight dashboard").click()
         page.wait_for_url(f"{server}/")
-    assert not [p for p in problems if "Content Security Policy" in p or "Refused" in p], problems
-    assert not problems, problems
+    # chromium logs the expected 429 as a failed resource load; nothing else may show
+    assert not [p for p in problems if "status of 429" not in p], problems
