@@ -89,6 +89,8 @@ def validate_request(body: Any, max_cores: int) -> tuple[float, int]:
         raise InputError(f"unknown field(s) {', '.join(unknown)}; allowed: seconds, cores")
     seconds = body.get("seconds", DEFAULT_SECONDS)
     cores = body.get("cores", 1)
+    if isinstance(cores, float) and cores.is_integer():
+        cores = int(cores)  # 2.0 is a whole number in JSON
     if (
         isinstance(seconds, bool)
         or not isinstance(seconds, (int, float))

@@ -12,6 +12,10 @@ from typing import Any
 
 from foresight.live.stress import DEFAULT_SECONDS, MAX_SECONDS
 from foresight.web.monitor_api import DEFAULT_LIMIT, MAX_LIMIT
+from foresight.web.params import MAX_TIME_S
+from metrics_collector import cpu_count
+
+TIME = {"type": "number", "minimum": -MAX_TIME_S, "maximum": MAX_TIME_S}
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -44,7 +48,8 @@ UNAUTHORIZED = _error("A token is configured and the request lacks 'Authorizatio
 
 POINT = {
     "type": "array",
-    "prefixItems": [{"type": "number"}, {"type": "number"}],
+    # not prefixItems: schemathesis 4 rewrites it into a draft-4 tuple that 3.1 rejects
+    "items": {"type": "number"},
     "minItems": 2,
     "maxItems": 2,
     "description": "[epoch seconds, value]",
@@ -67,12 +72,12 @@ PATHS: dict[str, Any] = {
                     "since",
                     "Range start, epoch seconds; negative means seconds before now "
                     "(default: until - 300)",
-                    {"type": "number"},
+                    TIME,
                 ),
                 _param(
                     "until",
                     "Range end, epoch seconds; negative means seconds before now (default: now)",
-                    {"type": "number"},
+                    TIME,
                 ),
                 _param(
                     "limit",
@@ -87,7 +92,7 @@ PATHS: dict[str, Any] = {
                 _param(
                     "step",
                     "Bucket width in seconds (widened to fit `limit`)",
-                    {"type": "number", "minimum": 0.001},
+                    {"type": "number", "minimum": 0.001, "maximum": 1e8},
                 ),
             ],
             "responses": {
@@ -173,7 +178,7 @@ PATHS: dict[str, Any] = {
             "summary": "Start a bounded CPU burn in worker processes",
             "security": [{"bearer": []}, {}],
             "requestBody": {
-                "required": False,
+                "required": True,
                 "content": {
                     "application/json": {
                         "schema": {
@@ -189,6 +194,7 @@ PATHS: dict[str, Any] = {
                                 "cores": {
                                     "type": "integer",
                                     "minimum": 1,
+                                    "maximum": cpu_count(),
                                     "default": 1,
                                     "description": "At most the host's CPU count",
                                 },
@@ -202,6 +208,7 @@ PATHS: dict[str, Any] = {
                 "400": BAD_REQUEST,
                 "401": UNAUTHORIZED,
                 "409": _error("A stress test is already running"),
+                "429": _error("The last one ended less than the cooldown ago; see Retry-After"),
             },
         },
         "delete": {

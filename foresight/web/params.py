@@ -15,6 +15,17 @@ from foresight.core.validate import parse_number
 MAX_TIME_S = 1e10
 
 
+def _single(args: Mapping[str, str], name: str) -> str | None:
+    """``args[name]``, or None when absent; InputError when repeated (a MultiDict) or empty."""
+    getlist = getattr(args, "getlist", None)
+    if getlist is not None and len(getlist(name)) > 1:
+        raise InputError(f"give {name} once (got {len(getlist(name))} values)")
+    raw = args.get(name)
+    if raw is not None and raw.strip() == "":
+        raise InputError(f"{name} must not be empty; leave it out for the default")
+    return raw
+
+
 def query_float(
     args: Mapping[str, str],
     name: str,
@@ -23,9 +34,12 @@ def query_float(
     minimum: float | None = None,
     maximum: float | None = None,
 ) -> float | None:
-    """Parse a finite number from ``args[name]`` within [minimum, maximum]."""
-    raw = args.get(name)
-    if raw is None or raw.strip() == "":
+    """Parse a finite number from ``args[name]`` within [minimum, maximum].
+
+    Absent: ``default``. Given empty (``?name=``) or more than once: InputError.
+    """
+    raw = _single(args, name)
+    if raw is None:
         return default
     return parse_number(raw, name, minimum=minimum, maximum=maximum)
 
@@ -33,9 +47,9 @@ def query_float(
 def query_int(
     args: Mapping[str, str], name: str, default: int, *, minimum: int, maximum: int
 ) -> int:
-    """Parse a whole number from ``args[name]`` within [minimum, maximum]."""
-    raw = args.get(name)
-    if raw is None or raw.strip() == "":
+    """Parse a whole number from ``args[name]`` within [minimum, maximum] (as query_float)."""
+    raw = _single(args, name)
+    if raw is None:
         return default
     return int(parse_number(raw, name, kind=int, minimum=minimum, maximum=maximum))
 

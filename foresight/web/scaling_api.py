@@ -54,6 +54,8 @@ def scaling_execute() -> Response:
     live, services = extension(EXTRAS_KEY, "scaling")
     body = _json_object()
     instances = body.get("instances")
+    if isinstance(instances, float) and instances.is_integer():
+        instances = int(instances)  # 2.0 is a whole number in JSON
     if isinstance(instances, bool) or not isinstance(instances, int):
         raise InputError(f"instances must be a whole number (got {instances!r})")
     decision = live.override(instances, services.clock())
@@ -191,7 +193,15 @@ OPENAPI_PATHS: dict[str, Any] = {
                         "schema": {
                             "type": "object",
                             "required": ["instances"],
-                            "properties": {"instances": {"type": "integer", "minimum": 0}},
+                            "properties": {
+                                "instances": {
+                                    "type": "integer",
+                                    "minimum": 0,
+                                    "maximum": 10_000,
+                                    "description": "From MIN_INSTANCES to MAX_INSTANCES "
+                                    "(default 1 to 10); outside them a 400",
+                                }
+                            },
                         }
                     }
                 },

@@ -341,3 +341,27 @@ def test_stress_cooldown_counts_from_a_natural_end(services, clock) -> None:
     clock.advance(0.5)
     assert stress.start(0.2, 1, clock()).cores == 1
     stress.cancel(clock())
+
+
+# -- defect 10: what the schema says and the code does agree -------------------------------
+@pytest.mark.parametrize(
+    "query,message",
+    [
+        ("since=", "since must not be empty"),
+        ("limit=", "limit must not be empty"),
+        ("limit=5&limit=6", "give limit once (got 2 values)"),
+        ("since=-10&since=-20", "give since once"),
+    ],
+)
+def test_empty_or_repeated_query_values_are_400(client, query: str, message: str) -> None:
+    response = client.get(f"/api/metrics?{query}")
+    assert response.status_code == 400 and message in response.get_json()["error"]
+
+
+def test_whole_number_floats_are_whole_numbers(client) -> None:
+    response = client.post("/api/scaling/execute", json={"instances": 2.0})
+    assert response.status_code == 200 and response.get_json()["target"] == 2
+    assert client.post("/api/scaling/execute", json={"instances": 2.5}).status_code == 400
+    started = client.post("/api/stress-test", json={"seconds": 1, "cores": 1.0})
+    assert started.status_code == 202 and started.get_json()["cores"] == 1
+    client.delete("/api/stress-test")
