@@ -25,7 +25,6 @@ import hmac
 import ipaddress
 import logging
 import socket
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -139,10 +138,9 @@ def split_host(value: str) -> tuple[str, int | None]:
     return name.rstrip("."), port
 
 
-def _error(status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
+def _error(status: int, message: str) -> Response:
     response = jsonify({"error": message})
     response.status_code = status
-    response.headers.update(headers or {})
     return response
 
 
@@ -180,7 +178,7 @@ def _same_origin(origin: str, host: str, port: int | None) -> bool:
 
 
 def _guard() -> Response | None:
-    """Host, size, origin and content-type checks (before the token rule)."""
+    """Host, size and origin checks (before the token rule; no body is read)."""
     try:
         host, port = split_host(request.host)
     except InputError as exc:
@@ -243,7 +241,7 @@ def _require_json_object() -> Response | None:
     if chunked and len(raw) >= MAX_BODY_BYTES and request.environ["wsgi.input"].read(1):
         # werkzeug cuts a chunked body off at MAX_CONTENT_LENGTH without a word; the
         # server-terminated stream still holding data means the body was longer
-        return _error(413, f"the body is over {MAX_BODY_BYTES} bytes; at most that is accepted")
+        return _error(413, f"the body is longer than {MAX_BODY_BYTES} bytes, the most accepted")
     if not raw.strip():
         raise InputError(
             f"{request.method} {request.path} needs a JSON object body (got an empty body)"
