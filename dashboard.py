@@ -11,7 +11,6 @@ the token rule and the JSON error shape from here.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import sys
 from collections.abc import Mapping
@@ -34,7 +33,7 @@ from foresight.core.errors import InputError
 from foresight.core.settings import Settings
 from foresight.live.services import Services, build_services
 from foresight.web import monitor_api as api_monitor
-from foresight.web import predictions_api, scaling_api
+from foresight.web import predictions_api, scaling_api, security
 from foresight.web.api import Api, Blueprint, document, make_api
 from foresight.web.prometheus import make_registry
 
@@ -93,11 +92,7 @@ def _register_auth(app: Flask) -> None:
         token = current_app.config.get("TOKEN")
         if not token or request.method in SAFE_METHODS or request.routing_exception:
             return None  # nothing to protect (a 404/405 follows for unrouted requests)
-        header = request.headers.get("Authorization", "")
-        scheme, _, given = header.partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(
-            given.strip().encode(), token.encode()
-        ):
+        if security.bearer_matches(token):
             return None
         return _error(
             401,
@@ -113,7 +108,7 @@ def page_context(services: Services) -> dict[str, Any]:
     return {
         "catalog": catalog,
         "interval_s": services.settings.interval_s,
-        "host": api_monitor.facts(),
+        "host": security.redact_host_details(api_monitor.facts()),
         "token_required": bool(current_app.config["TOKEN"]),
         "stress": services.stress.status().to_dict(),
     }
@@ -148,7 +143,19 @@ def api_docs() -> str:
 def openapi_json() -> Response:
     """This document."""
     api: Api = current_app.extensions["foresight_api"]
-    return jsonify(document(api, current_app, token_required=bool(current_app.config["TOKEN"])))
+    services: Services = current_app.extensions["foresight"]
+    bounds: dict[tuple[str, str], dict[str, float]] = {
+        ("StressBody", "cores"): {"maximum": services.stress.max_cores}
+    }
+    scaling = services.extras.get(scaling_api.EXTRAS_KEY)
+    if scaling is not None:
+        pool = scaling.pool
+        bounds[("ExecuteBody", "instances")] = {
+            "minimum": pool.min_instances,
+            "maximum": pool.max_instances,
+        }
+    token_required = bool(current_app.config["TOKEN"])
+    return jsonify(document(api, current_app, token_required=token_required, bounds=bounds))
 
 
 @pages.route("/metrics", methods=["GET"])
@@ -195,6 +202,7 @@ def create_app(
     app.extensions["foresight_api"] = api
     _register_errors(app)
     _register_auth(app)
+    security.install(app, services.settings)
     for blueprint in (
         api_monitor.blueprint,
         scaling_api.blueprint,

@@ -9,6 +9,7 @@ import signal
 from foresight.core.errors import InputError
 from foresight.core.settings import Settings, from_environment
 from foresight.live.services import build_services, default_probe_url, start, stop
+from foresight.web.security import SERVER_MAX_BODY_BYTES, SERVER_MAX_HEADER_BYTES
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,15 @@ def run(args: argparse.Namespace) -> int:
         app = create_app(services=services)
         try:
             server = waitress.create_server(
-                app, host=settings.host, port=settings.port, threads=8, ident="foresight"
+                app,
+                host=settings.host,
+                port=settings.port,
+                threads=8,
+                ident="foresight",
+                # waitress buffers a whole body before the app sees it (up to 1 GiB by
+                # default): refuse bigger ones while reading, above the app's own limit
+                max_request_body_size=SERVER_MAX_BODY_BYTES,
+                max_request_header_size=SERVER_MAX_HEADER_BYTES,
             )
         except OSError as exc:  # port in use, address not on this host, ...
             raise InputError(

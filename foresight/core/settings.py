@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -43,6 +44,7 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: Path("data"))
     retention_days: float = 7.0
     token: str | None = None
+    allowed_hosts: tuple[str, ...] | None = None  # extra names accepted in the Host header
     probe_url: str | None = None  # None: Foresight's own health endpoint
     # live forecasting
     live_models: bool = True
@@ -87,6 +89,60 @@ def _text(raw: str, name: str) -> str | None:
     return raw.strip() or None
 
 
+MIN_TOKEN_CHARS = 16
+
+
+def _token(raw: str, name: str) -> str:
+    """A bearer token: at least 16 printable ASCII characters, no whitespace.
+
+    A token with spaces or non-ASCII characters could never be sent back in an
+    ``Authorization`` header byte for byte, and a short one can be guessed.
+    """
+    if any(ch.isspace() for ch in raw):
+        raise InputError(
+            f"{name} must not contain whitespace (got {len(raw)} characters including "
+            "spaces, tabs or newlines); remove them"
+        )
+    if not raw.isascii() or not raw.isprintable():
+        raise InputError(f"{name} must be printable ASCII characters only")
+    if len(raw) < MIN_TOKEN_CHARS:
+        raise InputError(
+            f"{name} must be at least {MIN_TOKEN_CHARS} characters (got {len(raw)}); "
+            "e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(24))'"
+        )
+    return raw
+
+
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_HOST_NAME = re.compile(rf"^\.?{_LABEL}(?:\.{_LABEL})*$")
+
+
+def _host_names(raw: str, name: str) -> tuple[str, ...]:
+    """A comma-separated list of host names or IP addresses, without ports.
+
+    A leading dot (``.example.org``) also accepts every subdomain.
+    """
+    names: list[str] = []
+    for item in (part.strip().lower() for part in raw.split(",")):
+        if not item:
+            continue
+        bare = item.strip("[]")
+        try:
+            ipaddress.ip_address(bare)
+        except ValueError:
+            if not _HOST_NAME.match(item) or len(item) > 253:
+                raise InputError(
+                    f"{name} must list host names or IP addresses separated by commas, "
+                    f"without scheme or port (got {item!r})"
+                ) from None
+            names.append(item)
+        else:
+            names.append(bare)
+    if not names:
+        raise InputError(f"{name} lists no host names (got {raw!r})")
+    return tuple(dict.fromkeys(names))
+
+
 def _flag(raw: str, name: str) -> bool:
     text = raw.strip().lower()
     if text in ("1", "true", "yes", "on"):
@@ -120,8 +176,9 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
     EnvVar(
         "FORESIGHT_TOKEN",
         "token",
-        _text,
-        "bearer token; required to listen beyond loopback, and then needed by every POST/DELETE",
+        _token,
+        "bearer token (16+ ASCII characters, no spaces); required to listen beyond loopback, "
+        "and then needed by every POST/DELETE and to see host details",
     ),
     EnvVar(
         "METRICS_INTERVAL",
@@ -215,6 +272,13 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
     EnvVar(
         "SCALING_WEBHOOK_TOKEN", "scaling_webhook_token", _text, "bearer token sent to that webhook"
     ),
+    EnvVar(
+        "FORESIGHT_ALLOWED_HOSTS",
+        "allowed_hosts",
+        _host_names,
+        "comma-separated names the dashboard may be reached by, besides loopback and `--host` "
+        "(a leading dot allows subdomains); any other `Host` header gets 421",
+    ),
 )
 
 _DEFAULTS = Settings()
@@ -241,7 +305,8 @@ def from_environment(environ: Mapping[str, str] | None = None, **flags: Any) -> 
         if flags.get(var.field) is not None:
             continue  # the flag wins; a bad value in the environment then doesn't matter
         raw = environ.get(var.name)
-        if raw is not None and raw.strip() != "":
+        if raw is not None and (raw.strip() != "" or (raw and var.parse is _token)):
+            # a blank token is a mistake, not "unset": say so rather than run unprotected
             values[var.field] = var.parse(raw, var.name)
     values.update({k: v for k, v in flags.items() if v is not None})
     if "data_dir" in values:

@@ -28,7 +28,14 @@ from foresight.live import models as live_models
 from foresight.live import scaling as live_scaling
 from foresight.live.stress import StressController
 from foresight.store.metric_store import MetricStore
-from metrics_collector import MetricsCollector, Sample, TickStats, make_scheduler, schedule_sampling
+from metrics_collector import (
+    MetricsCollector,
+    Sample,
+    TickStats,
+    fresh_reading,
+    make_scheduler,
+    schedule_sampling,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +63,27 @@ class Services:
     running: bool = False
     clock: Callable[[], float] = time.time  # the API's "now"; tests pass a fake clock
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # (tick it belongs to, when it was read, values): see verification_reading
+    _fresh: tuple[float, float, dict[str, float]] | None = field(
+        default=None, init=False, repr=False
+    )
+    _fresh_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def verification_reading(self, now: float) -> tuple[float, dict[str, float]]:
+        """A fresh psutil reading and when it was taken, read at most once per tick.
+
+        The reading measures CPU over 0.1 s, so serving it per request would let a few
+        clients hold every worker thread; callers in the same tick (the newest sample's
+        timestamp, or the current interval before the first sample) share one.
+        """
+        latest = self.latest()
+        interval_s = self.settings.interval_s
+        tick = latest.timestamp if latest is not None else math.floor(now / interval_s)
+        with self._fresh_lock:
+            if self._fresh is None or self._fresh[0] != tick:
+                self._fresh = (tick, now, fresh_reading())
+            _, taken_at, values = self._fresh
+        return taken_at, dict(values)
 
     def latest(self) -> Sample | None:
         """The newest sample of this run (or loaded from the store at start)."""

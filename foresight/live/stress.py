@@ -8,6 +8,7 @@ itself at its deadline even if this process dies; ``cancel``/``stop`` terminate 
 from __future__ import annotations
 
 import logging
+import math
 import multiprocessing
 import multiprocessing.process
 import threading
@@ -22,10 +23,26 @@ logger = logging.getLogger(__name__)
 
 MAX_SECONDS = 120.0
 DEFAULT_SECONDS = 30.0
+COOLDOWN_S = 10.0  # after a run ends or is cancelled, before the next may start
 
 
 class StressBusyError(RuntimeError):
     """A stress test is already running (HTTP 409)."""
+
+
+class StressCooldownError(RuntimeError):
+    """The last stress test ended less than the cooldown ago (HTTP 429)."""
+
+    def __init__(self, retry_after_s: float, cooldown_s: float) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(
+            f"a stress test ended less than {cooldown_s:g} s ago; "
+            f"try again in {math.ceil(retry_after_s)} s"
+        )
+
+    def retry_header(self) -> str:
+        """The ``Retry-After`` value: whole seconds, rounded up."""
+        return str(max(1, math.ceil(self.retry_after_s)))
 
 
 def burn(seconds: float) -> None:
@@ -72,6 +89,8 @@ def validate_request(body: Any, max_cores: int) -> tuple[float, int]:
         raise InputError(f"unknown field(s) {', '.join(unknown)}; allowed: seconds, cores")
     seconds = body.get("seconds", DEFAULT_SECONDS)
     cores = body.get("cores", 1)
+    if isinstance(cores, float) and cores.is_integer():
+        cores = int(cores)  # 2.0 is a whole number in JSON
     if (
         isinstance(seconds, bool)
         or not isinstance(seconds, (int, float))
@@ -84,10 +103,18 @@ def validate_request(body: Any, max_cores: int) -> tuple[float, int]:
 
 
 class StressController:
-    """Start, report and cancel one CPU burn at a time."""
+    """Start, report and cancel one CPU burn at a time, at most one per cooldown.
 
-    def __init__(self, max_cores: int | None = None) -> None:
+    Spawning the workers is the expensive part, so a start within ``cooldown_s`` of the
+    previous run's end (its deadline, or the cancel) is refused: rapid start/cancel
+    cycles cannot keep the host busy spawning processes. Times are the ``now`` passed in
+    (epoch seconds).
+    """
+
+    def __init__(self, max_cores: int | None = None, cooldown_s: float = COOLDOWN_S) -> None:
         self.max_cores = max_cores or cpu_count()
+        self.cooldown_s = cooldown_s
+        self._ended_at: float | None = None  # when the last run was cancelled
         self._lock = threading.Lock()
         self._workers: list[multiprocessing.process.BaseProcess] = []
         self._seconds: float | None = None
@@ -98,13 +125,27 @@ class StressController:
     def _alive(self) -> bool:
         return any(w.is_alive() for w in self._workers)
 
+    def _last_end(self) -> float | None:
+        """When the previous run ended: its cancel, else its deadline (None: no run)."""
+        if self._started_at is None or self._seconds is None:
+            return None
+        deadline = self._started_at + self._seconds
+        return deadline if self._ended_at is None else min(deadline, self._ended_at)
+
     def start(self, seconds: float, cores: int, now: float) -> StressStatus:
-        """Burn ``cores`` cores for ``seconds``; raise StressBusyError if one is running."""
+        """Burn ``cores`` cores for ``seconds``.
+
+        Raises StressBusyError if one is running, StressCooldownError within the
+        cooldown after the previous one.
+        """
         with self._lock:
             if self._alive():
                 raise StressBusyError(
                     "a stress test is already running; DELETE /api/stress-test cancels it"
                 )
+            ended = self._last_end()
+            if ended is not None and now < ended + self.cooldown_s:
+                raise StressCooldownError(ended + self.cooldown_s - now, self.cooldown_s)
             self._reap()
             ctx = multiprocessing.get_context("spawn")
             self._workers = [
@@ -114,6 +155,7 @@ class StressController:
             for worker in self._workers:
                 worker.start()
             self._seconds, self._cores, self._started_at = seconds, cores, now
+            self._ended_at = None
             self._started_mono = time.monotonic()
             logger.info("stress test: %d core(s) for %g s", cores, seconds)
             return self._status()
@@ -150,12 +192,13 @@ class StressController:
             worker.close()
         self._workers = []
 
-    def cancel(self) -> StressStatus:
-        """Stop the running burn (no-op when none); return the status afterwards."""
+    def cancel(self, now: float) -> StressStatus:
+        """Stop the running burn at ``now`` (no-op when none); return the status afterwards."""
         with self._lock:
             was_running = self._alive()
             self._reap()
             if was_running:
+                self._ended_at = now if self._ended_at is None else min(self._ended_at, now)
                 logger.info("stress test cancelled")
             return self._status()
 

@@ -69,6 +69,14 @@ class Parser(FlaskParser):
     ) -> NoReturn:
         raise InputError(sentence(error.messages))
 
+    def load_querystring(self, req: Any, schema: Any) -> Any:
+        """The query string, refusing a repeated parameter (which value would count?)."""
+        for name in schema.fields:
+            values = req.args.getlist(name)
+            if len(values) > 1:
+                raise InputError(f"give {name} once (got {len(values)} values)")
+        return super().load_querystring(req, schema)
+
     def _handle_invalid_json_error(
         self, error: Any, req: Any, *args: Any, **kwargs: Any
     ) -> NoReturn:
@@ -128,9 +136,23 @@ def _openapi_path(rule: str) -> str:
 UNSAFE = ("post", "put", "patch", "delete")
 
 
-def document(api: Api, app: Flask, *, token_required: bool) -> dict[str, Any]:
-    """The OpenAPI document: the generated spec plus operationIds and the token rule."""
+def document(
+    api: Api,
+    app: Flask,
+    *,
+    token_required: bool,
+    bounds: Mapping[tuple[str, str], Mapping[str, float]] | None = None,
+) -> dict[str, Any]:
+    """The OpenAPI document: the generated spec plus operationIds and the token rule.
+
+    ``bounds`` adds this monitor's own limits to schema fields, e.g.
+    ``{("StressBody", "cores"): {"maximum": 2}}``: the document describes the server
+    that serves it, so a client (or schemathesis) knows what it will accept.
+    """
     doc = api.spec.to_dict()
+    schemas = doc.get("components", {}).get("schemas", {})
+    for (schema, field), limits in (bounds or {}).items():
+        schemas[schema]["properties"][field].update(limits)
     endpoints = {
         (_openapi_path(rule.rule), method.lower()): rule.endpoint.rsplit(".", 1)[-1]
         for rule in app.url_map.iter_rules()

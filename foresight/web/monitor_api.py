@@ -19,12 +19,13 @@ from flask import Response, current_app, jsonify, request
 
 from foresight.core.catalog import metric_info
 from foresight.live.services import Services
-from foresight.live.stress import StressBusyError, validate_request
+from foresight.live.stress import StressBusyError, StressCooldownError, validate_request
 from foresight.web import responses as out
 from foresight.web import schemas
 from foresight.web.api import Blueprint
 from foresight.web.params import metric_list, relative, time_range
-from metrics_collector import Sample, fresh_reading, host_facts
+from foresight.web.security import jsonify_redacted
+from metrics_collector import Sample, host_facts
 
 logger = logging.getLogger(__name__)
 
@@ -304,7 +305,7 @@ def health_payload(svc: Services, now: float) -> dict[str, Any]:
 def get_health() -> Response:
     """Sampler status, last sample age, jitter, missed ticks, store size, uptime."""
     svc = services()
-    return jsonify(health_payload(svc, svc.clock()))
+    return jsonify_redacted(health_payload(svc, svc.clock()))
 
 
 @blueprint.route("/verification", methods=["GET"])
@@ -314,10 +315,9 @@ def get_verification() -> Response:
     psutil reading next to the newest stored one."""
     svc = services()
     tick, stored = current_values(svc)
-    fresh_at = svc.clock()
-    fresh = fresh_reading()
+    fresh_at, fresh = svc.verification_reading(svc.clock())
     host = facts()
-    return jsonify(
+    return jsonify_redacted(
         {
             "psutil_version": host["psutil_version"],
             "pid": host["pid"],
@@ -350,7 +350,12 @@ def get_stress() -> Response:
 @blueprint.arguments(schemas.StressBody, as_kwargs=True)
 @blueprint.response(202, out.StressSchema)
 @blueprint.alt_response(409, schema=out.ErrorSchema, description="A stress test is running")
-def start_stress(seconds: float, cores: int) -> tuple[Response, int]:
+@blueprint.alt_response(
+    429, schema=out.ErrorSchema, description="Cooling down after the last run (Retry-After)"
+)
+def start_stress(
+    seconds: float, cores: int
+) -> tuple[Response, int] | tuple[Response, int, dict[str, str]]:
     """Start a bounded CPU burn in worker processes (`cores` at most the host's CPU count)."""
     svc = services()
     controller = svc.stress
@@ -359,6 +364,8 @@ def start_stress(seconds: float, cores: int) -> tuple[Response, int]:
         status = controller.start(seconds, cores, svc.clock())
     except StressBusyError as exc:
         return jsonify({"error": str(exc)}), 409
+    except StressCooldownError as exc:
+        return jsonify({"error": str(exc)}), 429, {"Retry-After": exc.retry_header()}
     return jsonify(status.to_dict()), 202
 
 
@@ -366,4 +373,5 @@ def start_stress(seconds: float, cores: int) -> tuple[Response, int]:
 @blueprint.response(200, out.StressSchema)
 def cancel_stress() -> Response:
     """Cancel the running stress test (a no-op when none runs)."""
-    return jsonify(services().stress.cancel().to_dict())
+    svc = services()
+    return jsonify(svc.stress.cancel(svc.clock()).to_dict())

@@ -91,9 +91,10 @@ def get_desired() -> Response:
 
 
 @blueprint.route("/resources/<int:instance_id>/fail", methods=["POST"])
+@blueprint.arguments(schemas.EmptyBody)
 @blueprint.response(200, out.ResourcesSchema)
 @blueprint.alt_response(503, schema=out.ErrorSchema, description=OFF)
-def fail_instance(instance_id: int) -> Response:
+def fail_instance(_body: dict, instance_id: int) -> Response:
     """Inject a fault: the instance fails its next health check and the pool replaces it
     (see the event log). A 400 names the live instances when the id is not one."""
     live, services = extension(EXTRAS_KEY, "scaling")

@@ -22,6 +22,7 @@ from foresight.scaling.policies import EngineMode
 DEFAULT_LIMIT = 300
 MAX_LIMIT = 10_000
 MAX_STEP_S = 1e8
+MAX_TIME_S = 1e10
 MAX_HOURS = 168
 MAX_ANOMALIES = 1000
 DEFAULT_ANOMALIES = 100
@@ -90,10 +91,14 @@ class Integer(_Bounded, fields.Integer):
 
 
 def _epoch(what: str) -> Float:
+    # Beyond ±1e10 s (year 2286) no one means a time; the bound keeps every derived
+    # width and step finite (1e308 - -1e308 is Infinity, which is not JSON).
     return Float(
+        minimum=-MAX_TIME_S,
+        maximum=MAX_TIME_S,
         metadata={
             "description": f"{what}, epoch seconds; a negative value means seconds before now"
-        }
+        },
     )
 
 
@@ -122,10 +127,12 @@ class MetricsQuery(Schema):
 
 class RealtimeQuery(Schema):
     since = Float(
+        minimum=-MAX_TIME_S,
+        maximum=MAX_TIME_S,
         metadata={
             "description": "Cursor: samples with timestamp > since (default: the last 300 s; "
             "negative: seconds before now)"
-        }
+        },
     )
 
 
@@ -156,10 +163,12 @@ class AnomaliesQuery(Schema):
 
 class HistoryQuery(Schema):
     since = Float(
+        minimum=-MAX_TIME_S,
+        maximum=MAX_TIME_S,
         metadata={
             "description": "Cursor: only points and decisions after this time (pass the "
             "last answer's `cursor`); without it, the newest `limit`"
-        }
+        },
     )
     limit = Integer(
         minimum=1,
@@ -208,9 +217,14 @@ class ExecuteBody(Schema):
     )
 
 
+class EmptyBody(Schema):
+    """`{}`: the action takes no parameters (every POST carries one JSON object)."""
+
+
 class ModeBody(Schema):
     mode = fields.String(
         required=True,
+        error_messages={"invalid": "mode must be one of auto, dry-run, paused (got a non-string)"},
         validate=validate.OneOf(
             [m.value for m in EngineMode],
             error="mode must be one of auto, dry-run, paused (got {input!r})",

@@ -76,15 +76,18 @@ def run_monitor(
     token: str | None = None,
     interval_s: float = 0.5,
     extra_env: Mapping[str, str] | None = None,
+    needs_browser: bool = True,
 ) -> Iterator[str]:
     """Run the real monitor for the ``with`` block; yield its base URL.
 
     Its store is ``tmp / "data"`` (seed it first to start with history) and its output
     goes to ``tmp / "server.log"``, quoted when it exits early or never answers.
     ``interval_s`` is the sampling interval in seconds; ``extra_env`` adds settings such
-    as ``FORECAST_JOB_S``. Skips when the browser is missing, so no server starts.
+    as ``FORECAST_JOB_S``. Skips when the browser is missing, so no server starts
+    (``needs_browser=False``: HTTP-only tests that run without it).
     """
-    require_browser()
+    if needs_browser:
+        require_browser()
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in _DROPPED_ENV}
     if token is not None:

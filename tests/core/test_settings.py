@@ -58,15 +58,17 @@ def test_non_loopback_host_needs_a_token(
     else:
         with pytest.raises(InputError, match="FORESIGHT_TOKEN"):
             settings_from_args(args(host=host))
-        monkeypatch.setenv("FORESIGHT_TOKEN", "s3cret")
-        assert settings_from_args(args(host=host)).token == "s3cret"
+        monkeypatch.setenv("FORESIGHT_TOKEN", "s3cret-s3cret-s3cret")
+        assert settings_from_args(args(host=host)).token == "s3cret-s3cret-s3cret"
 
 
 @pytest.mark.parametrize("var", ENVIRONMENT, ids=lambda v: v.name)
 def test_every_variable_rejects_garbage(var, monkeypatch: pytest.MonkeyPatch) -> None:
     if var.parse.__name__ == "_text":
         pytest.skip("free text")
-    monkeypatch.setenv(var.name, "not-a-value")
+    # "not-a-value" is a fine host name; a URL is not
+    garbage = "http://not-a-value:80" if var.name == "FORESIGHT_ALLOWED_HOSTS" else "not-a-value"
+    monkeypatch.setenv(var.name, garbage)
     with pytest.raises(InputError, match=var.name):
         from_environment()
 
@@ -99,3 +101,51 @@ def test_readme_environment_table_matches_settings() -> None:
         else:
             assert float(shown) == float(default), var.name
     assert Settings().max_instances == default_of(ENVIRONMENT[13])
+
+
+@pytest.mark.parametrize(
+    "token,message",
+    [
+        ("x", "at least 16 characters (got 1)"),
+        ("s3cret", "at least 16 characters (got 6)"),
+        (" a-long-enough-token-here", "must not contain whitespace"),
+        ("a-long-enough-token-here\n", "must not contain whitespace"),
+        ("a long enough token here", "must not contain whitespace"),
+        ("   ", "must not contain whitespace"),  # blank is a mistake, not "unset"
+        ("a-long-enough-tökén-here", "printable ASCII"),
+        ("a-long-enough-token\x07here", "printable ASCII"),
+    ],
+)
+def test_tokens_are_validated_at_start(
+    monkeypatch: pytest.MonkeyPatch, token: str, message: str
+) -> None:
+    """Issue 13 defect 11: a one-character, spaced or non-ASCII token was accepted."""
+    monkeypatch.setenv("FORESIGHT_TOKEN", token)
+    with pytest.raises(InputError, match="FORESIGHT_TOKEN") as caught:
+        settings_from_args(args(host="0.0.0.0"))
+    assert message in str(caught.value)
+    if len(token.strip()) > 3:
+        assert token.strip() not in str(caught.value)  # a secret is never echoed
+
+
+def test_good_token_and_unset_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FORESIGHT_TOKEN", "Zq8-_.~abcdefghij")
+    assert settings_from_args(args(host="0.0.0.0")).token == "Zq8-_.~abcdefghij"
+    monkeypatch.setenv("FORESIGHT_TOKEN", "")
+    assert settings_from_args(args()).token is None
+
+
+def test_allowed_hosts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "FORESIGHT_ALLOWED_HOSTS", " Mon.Example.org, .corp.example,[::1], 10.0.0.7 ,"
+    )
+    assert from_environment().allowed_hosts == (
+        "mon.example.org",
+        ".corp.example",
+        "::1",
+        "10.0.0.7",
+    )
+    for bad in ("mon.example.org:5000", "http://mon", "a b", "*", ","):
+        monkeypatch.setenv("FORESIGHT_ALLOWED_HOSTS", bad)
+        with pytest.raises(InputError, match="FORESIGHT_ALLOWED_HOSTS"):
+            from_environment()

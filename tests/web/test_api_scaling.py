@@ -266,14 +266,15 @@ def test_desired_answers_the_keda_metrics_api_contract(client, live, clock):
 
 def test_injected_fault_is_replaced_by_the_health_check(client, live, clock):
     first = client.get("/api/resources").get_json()["instances"][0]["id"]
-    doc = client.post(f"/api/resources/{first}/fail").get_json()
+    assert client.post(f"/api/resources/{first}/fail").status_code == 415  # JSON bodies only
+    doc = client.post(f"/api/resources/{first}/fail", json={}).get_json()
     kinds = [e["kind"] for e in doc["events"]]
     assert "unhealthy" in kinds
     feed(live, clock, 20.0, 120)
     doc = client.get("/api/resources").get_json()
     assert first not in [i["id"] for i in doc["instances"] if i["state"] == "ready"]
     assert [i for i in doc["instances"] if i["state"] == "ready"]  # a replacement serves
-    missing = client.post("/api/resources/9999/fail")
+    missing = client.post("/api/resources/9999/fail", json={})
     assert missing.status_code == 400 and "9999" in missing.get_json()["error"]
 
 
