@@ -48,12 +48,16 @@ class Sample:
 
     timestamp: float
     values: Mapping[str, float]
+    stored: bool = True  # False: the store write failed; the sample is only in memory
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", MappingProxyType(dict(self.values)))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"timestamp": self.timestamp, "values": dict(self.values)}
+        out: dict[str, Any] = {"timestamp": self.timestamp, "values": dict(self.values)}
+        if not self.stored:  # only then, so the usual payload stays as it was
+            out["stored"] = False
+        return out
 
 
 def _clamp_percent(value: float) -> float:

@@ -14,6 +14,11 @@ Durability: WAL with ``synchronous=NORMAL`` survives a process crash (``kill -9`
 every committed transaction intact; one tick is one transaction, so a crash loses at most
 the tick in flight. (Only a power cut can lose the last few commits in this mode.)
 
+Faults (foresight.store.faults): the WAL checkpoints after fewer pages on a small
+filesystem; ``ensure_file`` notices a deleted or replaced database file and opens a
+fresh one; a failed transaction is rolled back only while one is still open (SQLite
+ends it by itself after some errors, e.g. a full disk at COMMIT).
+
 Reads go through storage_query (tier choice, bucket means), JSON files through
 storage_json. Threads: one connection per thread (reads run concurrently under WAL);
 writes are serialised by a lock. Timestamps are epoch seconds (UTC) as floats.
@@ -32,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from foresight.core.errors import InputError
+from foresight.store.faults import FileIdentity, wal_autocheckpoint_pages
 from foresight.store.query import Points, bucket_means, grid_means
 
 logger = logging.getLogger(__name__)
@@ -106,6 +112,13 @@ class MetricStore:
         self._conns_lock = threading.Lock()
         self._ids: dict[str, int] = {}
         self._closed = False
+        # A reopen bumps the generation; each thread then replaces its connection.
+        self._generation = 0
+        self._reopen_lock = threading.Lock()
+        self._identity: FileIdentity | None = None
+        self._side_files: dict[Path, FileIdentity | None] = {}  # our -wal and -shm
+        self._lost: str | None = None  # the change a failed reopen has yet to recover
+        self.wal_autocheckpoint_pages = 1000
         try:
             self._open()
         except (OSError, sqlite3.Error) as exc:  # unwritable dir, not a database, ...
@@ -118,34 +131,61 @@ class MetricStore:
     def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = self._conn()
+        with self._write_lock:
+            self._prepare(conn)
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        """Check the schema version, create the tables, note which file is open."""
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise InputError(
                 f"store {self.path} has schema version {version}; this "
                 f"Foresight reads up to version {SCHEMA_VERSION}"
             )
-        with self._write_lock:
-            conn.executescript(_SCHEMA)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.executescript(_SCHEMA)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         self._ids = dict(conn.execute("SELECT name, id FROM metric").fetchall())
+        self._identity = FileIdentity.of(self.path)
+        self._side_files = {p: FileIdentity.of(p) for p in self._side_paths()}
+
+    def _side_paths(self) -> tuple[Path, Path]:
+        return Path(f"{self.path}-wal"), Path(f"{self.path}-shm")
 
     # -- connections -------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
-        if conn is None:
+        if conn is not None and self._local.generation == self._generation:
+            return conn
+        with self._reopen_lock:  # not while a reopen is building the fresh file
             if self._closed:
                 raise RuntimeError(f"store {self.path} is closed")
-            # isolation_level=None: we issue BEGIN/COMMIT ourselves, one per batch.
-            conn = sqlite3.connect(
-                self.path, timeout=30.0, isolation_level=None, check_same_thread=False
-            )
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            self._local.conn = conn
+            conn = self._connect()
+            self._local.conn, self._local.generation = conn, self._generation
             with self._conns_lock:
                 self._all_conns.append(conn)
         return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves, one per batch.
+        conn = sqlite3.connect(
+            self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+        )
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=30000")
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        pages = wal_autocheckpoint_pages(self.path.parent, page_size)
+        self.wal_autocheckpoint_pages = pages
+        conn.execute(f"PRAGMA wal_autocheckpoint={pages}")
+        # After a checkpoint resets the WAL, truncate it back to this size.
+        conn.execute(f"PRAGMA journal_size_limit={pages * page_size}")
+        return conn
+
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        """Roll back if a transaction is open (after SQLITE_FULL at COMMIT it is not)."""
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
 
     def close(self) -> None:
         """Close every connection this store opened (from any thread)."""
@@ -155,6 +195,60 @@ class MetricStore:
         for conn in conns:
             conn.close()
         self._local = threading.local()
+
+    def ensure_file(self) -> str | None:
+        """Reopen if the database file was deleted or replaced; say what happened.
+
+        One ``stat`` when nothing changed (cheap enough for every tick). Otherwise every
+        connection to the lost file is closed, the directory is recreated and the file
+        at ``path`` (a fresh one, or the replacement) is opened; returns the change.
+        Raises ``sqlite3.Error``/``OSError``/``InputError`` when that cannot be opened
+        (and tries again on the next call).
+        """
+        if self._identity is not None:
+            change = self._identity.change_at(self.path)
+            if change is None:
+                return None
+            self._lost = change
+        change = self._lost or f"the database file {self.path} could not be opened"
+        with self._write_lock, self._reopen_lock:
+            with self._conns_lock:
+                lost, self._all_conns = self._all_conns, []
+            self._generation += 1  # every thread's next _conn() opens the new file
+            for old in lost:
+                old.close()
+            # SQLite leaves a moved database's -wal/-shm in place; ours would be read
+            # as the new file's and corrupt it, so remove them (never someone else's).
+            for side, ours in self._side_files.items():
+                if ours is not None and FileIdentity.of(side) == ours:
+                    side.unlink(missing_ok=True)
+            self._ids = {}
+            self._identity = None
+            self._side_files = {}
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = self._connect()
+            try:
+                self._prepare(conn)
+            except BaseException:
+                conn.close()
+                raise
+            self._local.conn, self._local.generation = conn, self._generation
+            with self._conns_lock:
+                self._all_conns.append(conn)
+            self._lost = None
+        logger.warning("%s: opened a fresh database there", change)
+        return change
+
+    def checkpoint(self) -> dict[str, int]:
+        """Copy the WAL into the database and truncate it to 0 bytes.
+
+        ``PRAGMA wal_checkpoint(TRUNCATE)``; returns SQLite's ``busy`` (1 when a reader
+        kept it from finishing), ``wal_frames`` and ``checkpointed`` frame counts.
+        """
+        conn = self._conn()
+        with self._write_lock:
+            busy, frames, done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return {"busy": busy, "wal_frames": frames, "checkpointed": done}
 
     def __enter__(self) -> MetricStore:
         return self
@@ -203,7 +297,7 @@ class MetricStore:
                         )
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                self._rollback(conn)
                 raise
         return added
 
@@ -242,7 +336,7 @@ class MetricStore:
                         )
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                self._rollback(conn)
                 self._ids = dict(conn.execute("SELECT name, id FROM metric").fetchall())
                 raise
         return added
@@ -283,7 +377,7 @@ class MetricStore:
                     )
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                self._rollback(conn)
                 raise
         if any(deleted.values()):
             logger.info("retention removed %s", deleted)

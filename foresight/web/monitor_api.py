@@ -19,6 +19,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from foresight.core.catalog import metric_info
 from foresight.core.errors import InputError
+from foresight.live.health import health_state
 from foresight.live.services import Services
 from foresight.live.stress import StressBusyError, validate_request
 from foresight.web.params import metric_list, query_float, query_int, time_range
@@ -257,18 +258,10 @@ def health_payload(svc: Services, now: float) -> dict[str, Any]:
     stats = svc.tick_stats
     tick, _ = current_values(svc)
     age = None if tick is None else max(0.0, now - tick)
-    stale_after_s = max(3 * svc.settings.interval_s, 5.0)
-    if not svc.running:
-        status = "stopped"
-    elif (age is None and now - svc.started_at > stale_after_s) or (
-        age is not None and age > stale_after_s
-    ):
-        status = "degraded"
-    else:
-        status = "ok"
-    store_stats = svc.store.stats()
+    state = health_state(svc, now, age)  # status, reasons, the store block
     return {
-        "status": status,
+        "status": state.status,
+        "reasons": list(state.reasons),
         "uptime_s": round(now - svc.started_at, 3),
         "interval_s": svc.settings.interval_s,
         "last_sample_age_s": None if age is None else round(age, 3),
@@ -278,13 +271,7 @@ def health_payload(svc: Services, now: float) -> dict[str, Any]:
         "jitter_ms": stats.jitter_ms(),
         "stage_errors": svc.stage_errors,
         "stages": len(svc.stages),
-        "store": {
-            "path": str(svc.store.path),
-            "size_bytes": svc.store.size_bytes(),
-            "samples": store_stats["values"],
-            "metrics": store_stats["metrics"],
-            "retention_days": svc.store.retention_days,
-        },
+        "store": state.store,
         "host": facts(),
     }
 
