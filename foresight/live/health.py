@@ -72,7 +72,9 @@ def health_state(services: Services, now: float, last_sample_age_s: float | None
         )
     last = store["last_fault"]
     if last is not None and last["code"] == "REOPENED" and now - last["until"] < REOPEN_REPORTED_S:
-        reasons.append(f"{last['error']} at {_iso(last['until'])}; earlier history is not in it")
+        reasons.append(
+            f"{last['error']} at {_iso(last['until'])}; samples stored before are not in it"
+        )
     if not services.running:
         status = "stopped"
         reasons.insert(0, "the sampler is not running")

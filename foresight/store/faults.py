@@ -160,10 +160,10 @@ class StoreFaults:
             self._close_fault(now)
 
     def reopened(self, now: float, change: str) -> None:
-        """Record that the database file was lost and a fresh one opened at ``now``."""
+        """Record that the database file was lost and another one opened at ``now``."""
         with self._lock:
             self.last_fault = {
-                "error": f"{change}; a fresh database was opened there",
+                "error": change,
                 "code": "REOPENED",
                 "since": now,
                 "until": now,

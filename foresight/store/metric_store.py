@@ -20,8 +20,9 @@ fresh one; a failed transaction is rolled back only while one is still open (SQL
 ends it by itself after some errors, e.g. a full disk at COMMIT).
 
 Reads go through storage_query (tier choice, bucket means), JSON files through
-storage_json. Threads: one connection per thread (reads run concurrently under WAL);
-writes are serialised by a lock. Timestamps are epoch seconds (UTC) as floats.
+storage_json. Threads: one connection per thread (foresight.store.connections; reads
+run concurrently under WAL); writes are serialised by a lock. Timestamps are epoch
+seconds (UTC) as floats.
 """
 
 from __future__ import annotations
@@ -30,14 +31,13 @@ import logging
 import math
 import os
 import sqlite3
-import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
 
 from foresight.core.errors import InputError
-from foresight.store.faults import FileIdentity, wal_autocheckpoint_pages
+from foresight.store.connections import Connections
 from foresight.store.query import Points, bucket_means, grid_means
 
 logger = logging.getLogger(__name__)
@@ -106,19 +106,9 @@ class MetricStore:
         self.retention_days = float(retention_days)
         self.minute_retention_days = max(float(minute_retention_days), self.retention_days)
         self.hour_retention_days = max(float(hour_retention_days), self.minute_retention_days)
-        self._local = threading.local()
-        self._write_lock = threading.Lock()
-        self._all_conns: list[sqlite3.Connection] = []
-        self._conns_lock = threading.Lock()
+        self._pool = Connections(self.path)
+        self._write_lock = self._pool.write_lock
         self._ids: dict[str, int] = {}
-        self._closed = False
-        # A reopen bumps the generation; each thread then replaces its connection.
-        self._generation = 0
-        self._reopen_lock = threading.Lock()
-        self._identity: FileIdentity | None = None
-        self._side_files: dict[Path, FileIdentity | None] = {}  # our -wal and -shm
-        self._lost: str | None = None  # the change a failed reopen has yet to recover
-        self.wal_autocheckpoint_pages = 1000
         try:
             self._open()
         except (OSError, sqlite3.Error) as exc:  # unwritable dir, not a database, ...
@@ -133,9 +123,10 @@ class MetricStore:
         conn = self._conn()
         with self._write_lock:
             self._prepare(conn)
+        self._pool.note_open_file()
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
-        """Check the schema version, create the tables, note which file is open."""
+        """Check the schema version, create the tables, load the metric ids."""
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise InputError(
@@ -145,41 +136,15 @@ class MetricStore:
         conn.executescript(_SCHEMA)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         self._ids = dict(conn.execute("SELECT name, id FROM metric").fetchall())
-        self._identity = FileIdentity.of(self.path)
-        self._side_files = {p: FileIdentity.of(p) for p in self._side_paths()}
-
-    def _side_paths(self) -> tuple[Path, Path]:
-        return Path(f"{self.path}-wal"), Path(f"{self.path}-shm")
 
     # -- connections -------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None and self._local.generation == self._generation:
-            return conn
-        with self._reopen_lock:  # not while a reopen is building the fresh file
-            if self._closed:
-                raise RuntimeError(f"store {self.path} is closed")
-            conn = self._connect()
-            self._local.conn, self._local.generation = conn, self._generation
-            with self._conns_lock:
-                self._all_conns.append(conn)
-        return conn
+        return self._pool.get()
 
-    def _connect(self) -> sqlite3.Connection:
-        # isolation_level=None: we issue BEGIN/COMMIT ourselves, one per batch.
-        conn = sqlite3.connect(
-            self.path, timeout=30.0, isolation_level=None, check_same_thread=False
-        )
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA busy_timeout=30000")
-        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-        pages = wal_autocheckpoint_pages(self.path.parent, page_size)
-        self.wal_autocheckpoint_pages = pages
-        conn.execute(f"PRAGMA wal_autocheckpoint={pages}")
-        # After a checkpoint resets the WAL, truncate it back to this size.
-        conn.execute(f"PRAGMA journal_size_limit={pages * page_size}")
-        return conn
+    @property
+    def wal_autocheckpoint_pages(self) -> int:
+        """The WAL checkpoint threshold in use (smaller on a small filesystem)."""
+        return self._pool.wal_autocheckpoint_pages
 
     @staticmethod
     def _rollback(conn: sqlite3.Connection) -> None:
@@ -189,55 +154,26 @@ class MetricStore:
 
     def close(self) -> None:
         """Close every connection this store opened (from any thread)."""
-        self._closed = True
-        with self._conns_lock:
-            conns, self._all_conns = self._all_conns, []
-        for conn in conns:
-            conn.close()
-        self._local = threading.local()
+        self._pool.close()
 
     def ensure_file(self) -> str | None:
         """Reopen if the database file was deleted or replaced; say what happened.
 
         One ``stat`` when nothing changed (cheap enough for every tick). Otherwise every
-        connection to the lost file is closed, the directory is recreated and the file
-        at ``path`` (a fresh one, or the replacement) is opened; returns the change.
-        Raises ``sqlite3.Error``/``OSError``/``InputError`` when that cannot be opened
-        (and tries again on the next call).
+        connection to the lost file is closed and the file now at ``path`` is opened (a
+        fresh one, with its directory, when it was deleted); returns a sentence saying
+        what changed and what was opened (also logged). Raises
+        ``sqlite3.Error``/``OSError``/``InputError`` when that cannot be opened, and
+        tries again on the next call.
         """
-        if self._identity is not None:
-            change = self._identity.change_at(self.path)
-            if change is None:
-                return None
-            self._lost = change
-        change = self._lost or f"the database file {self.path} could not be opened"
-        with self._write_lock, self._reopen_lock:
-            with self._conns_lock:
-                lost, self._all_conns = self._all_conns, []
-            self._generation += 1  # every thread's next _conn() opens the new file
-            for old in lost:
-                old.close()
-            # SQLite leaves a moved database's -wal/-shm in place; ours would be read
-            # as the new file's and corrupt it, so remove them (never someone else's).
-            for side, ours in self._side_files.items():
-                if ours is not None and FileIdentity.of(side) == ours:
-                    side.unlink(missing_ok=True)
-            self._ids = {}
-            self._identity = None
-            self._side_files = {}
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = self._connect()
-            try:
-                self._prepare(conn)
-            except BaseException:
-                conn.close()
-                raise
-            self._local.conn, self._local.generation = conn, self._generation
-            with self._conns_lock:
-                self._all_conns.append(conn)
-            self._lost = None
-        logger.warning("%s: opened a fresh database there", change)
-        return change
+        change = self._pool.change()
+        if change is None:
+            return None
+        existed = self.path.exists()
+        self._pool.replace(self._prepare)
+        opened = "the new file was opened" if existed else "a fresh database was opened there"
+        logger.warning("%s; %s", change, opened)
+        return f"{change}; {opened}"
 
     def checkpoint(self) -> dict[str, int]:
         """Copy the WAL into the database and truncate it to 0 bytes.

@@ -141,6 +141,7 @@ PATHS: dict[str, Any] = {
                         "type": "object",
                         "properties": {
                             "status": {"enum": ["ok", "degraded", "stopped"]},
+                            "reasons": {"type": "array", "items": {"type": "string"}},
                             "uptime_s": {"type": "number"},
                             "interval_s": {"type": "number"},
                             "last_sample_age_s": {"type": ["number", "null"]},
@@ -245,6 +246,7 @@ COMPONENTS: dict[str, Any] = {
             "properties": {
                 "timestamp": {"type": "number"},
                 "values": {"type": "object", "additionalProperties": {"type": "number"}},
+                "stored": {"type": "boolean", "description": "false: not stored (store fault)"},
             },
         },
         "MetricsHistory": {

@@ -1,0 +1,126 @@
+"""One SQLite connection per thread to one database file, replaceable as a whole.
+
+``Connections`` hands each thread its own connection (reads run concurrently under WAL;
+``write_lock`` serialises writes) with the store's pragmas: WAL, ``synchronous=NORMAL``
+and the checkpoint policy of ``foresight.store.faults`` (smaller on small filesystems).
+
+It also knows which file it has open (device and inode), so ``change()`` notices a
+deleted data dir or a replaced file with one ``stat``, and ``replace()`` closes every
+connection to the lost file and opens the one now at the path. Threads notice through
+a generation number: a thread whose connection is older opens a new one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from foresight.store.faults import SQLITE_DEFAULT_WAL_PAGES, FileIdentity, wal_autocheckpoint_pages
+
+
+class Connections:
+    """Per-thread connections to ``path``; see the module docstring."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.write_lock = threading.Lock()
+        self.wal_autocheckpoint_pages = SQLITE_DEFAULT_WAL_PAGES
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        self._generation = 0
+        self._replace_lock = threading.Lock()  # held while a replacement is being built
+        self._closed = False
+        self._identity: FileIdentity | None = None
+        self._side_files: dict[Path, FileIdentity | None] = {}  # our -wal and -shm
+        self._lost: str | None = None  # a change that a failed replace() has yet to mend
+
+    def get(self) -> sqlite3.Connection:
+        """This thread's connection (opened on first use, and again after a replace)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and self._local.generation == self._generation:
+            return conn
+        with self._replace_lock:
+            if self._closed:
+                raise RuntimeError(f"store {self.path} is closed")
+            return self._install(self._connect())
+
+    def _install(self, conn: sqlite3.Connection) -> sqlite3.Connection:
+        self._local.conn, self._local.generation = conn, self._generation
+        with self._all_lock:
+            self._all.append(conn)
+        return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: the store issues BEGIN/COMMIT itself, one per batch.
+        conn = sqlite3.connect(
+            self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+        )
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=30000")
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        pages = wal_autocheckpoint_pages(self.path.parent, page_size)
+        self.wal_autocheckpoint_pages = pages
+        conn.execute(f"PRAGMA wal_autocheckpoint={pages}")
+        # When a checkpoint resets the WAL, truncate a WAL that grew past this size.
+        conn.execute(f"PRAGMA journal_size_limit={pages * page_size}")
+        return conn
+
+    def note_open_file(self) -> None:
+        """Remember which files are open (call once the database has been written)."""
+        self._identity = FileIdentity.of(self.path)
+        self._side_files = {p: FileIdentity.of(p) for p in self._side_paths()}
+
+    def _side_paths(self) -> tuple[Path, Path]:
+        return Path(f"{self.path}-wal"), Path(f"{self.path}-shm")
+
+    def change(self) -> str | None:
+        """How the file at ``path`` differs from the one open (None: it is the same)."""
+        if self._identity is None:
+            return self._lost or f"the database file {self.path} could not be opened"
+        change = self._identity.change_at(self.path)
+        if change is not None:
+            self._lost = change
+        return change
+
+    def replace(self, prepare: Callable[[sqlite3.Connection], None]) -> None:
+        """Close every connection, then open the file at ``path`` (creating it and its
+        directory if gone) and run ``prepare`` on it before any thread may use it.
+
+        The caller must not hold ``write_lock``. Raises what opening or ``prepare``
+        raises; ``change()`` then keeps reporting the loss, so a later call retries.
+        """
+        with self.write_lock, self._replace_lock:
+            with self._all_lock:
+                lost, self._all = self._all, []
+            self._generation += 1  # every thread's next get() opens the new file
+            for old in lost:
+                old.close()
+            # SQLite leaves a moved database's -wal/-shm in place; ours would be read
+            # as the new file's and corrupt it, so remove them (never someone else's).
+            for side, ours in self._side_files.items():
+                if ours is not None and FileIdentity.of(side) == ours:
+                    side.unlink(missing_ok=True)
+            self._identity, self._side_files = None, {}
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = self._connect()
+            try:
+                prepare(conn)
+            except BaseException:
+                conn.close()
+                raise
+            self._install(conn)
+            self.note_open_file()
+            self._lost = None
+
+    def close(self) -> None:
+        """Close every connection (from any thread); later use raises RuntimeError."""
+        self._closed = True
+        with self._all_lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            conn.close()
+        self._local = threading.local()
