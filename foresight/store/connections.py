@@ -5,14 +5,22 @@
 and the checkpoint policy of ``foresight.store.faults`` (smaller on small filesystems).
 
 It also knows which file it has open (device and inode), so ``change()`` notices a
-deleted data dir or a replaced file with one ``stat``, and ``replace()`` closes every
-connection to the lost file and opens the one now at the path. Threads notice through
-a generation number: a thread whose connection is older opens a new one.
+deleted data dir or a replaced file with one ``stat``, and ``replace()`` opens the
+file now at the path; every thread then gets a connection to it on its next ``get()``.
+
+The connections to the lost file are retired, not closed at once: closing a connection
+that another thread is reading from crashes the interpreter (a segfault in CPython's
+sqlite3, seen with 4 reader threads), and even the owning thread may still hold it in
+a caller's frame. A retired connection is closed as soon as nothing references it
+(``sys.getrefcount``), which also frees the deleted file's disk space. The lost
+file's -wal and -shm are unlinked first, so old connections never share the new
+file's.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -27,9 +35,10 @@ class Connections:
         self.path = path
         self.write_lock = threading.Lock()
         self.wal_autocheckpoint_pages = SQLITE_DEFAULT_WAL_PAGES
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._all_lock = threading.Lock()
+        # thread ident -> (generation, connection); a reopen bumps the generation.
+        self._by_thread: dict[int, tuple[int, sqlite3.Connection]] = {}
+        self._retired: list[sqlite3.Connection] = []  # to the lost file, maybe in use
+        self._own_refs: int | None = None  # references a connection holds to itself
         self._generation = 0
         self._replace_lock = threading.Lock()  # held while a replacement is being built
         self._closed = False
@@ -39,19 +48,34 @@ class Connections:
 
     def get(self) -> sqlite3.Connection:
         """This thread's connection (opened on first use, and again after a replace)."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None and self._local.generation == self._generation:
-            return conn
+        ident = threading.get_ident()
+        entry = self._by_thread.get(ident)
+        if entry is not None and entry[0] == self._generation:
+            if self._retired and self._replace_lock.acquire(blocking=False):
+                try:
+                    self._reap()
+                finally:
+                    self._replace_lock.release()
+            return entry[1]
         with self._replace_lock:
             if self._closed:
                 raise RuntimeError(f"store {self.path} is closed")
-            return self._install(self._connect())
+            self._reap()
+            conn = self._connect()
+            self._by_thread[ident] = (self._generation, conn)
+            return conn
 
-    def _install(self, conn: sqlite3.Connection) -> sqlite3.Connection:
-        self._local.conn, self._local.generation = conn, self._generation
-        with self._all_lock:
-            self._all.append(conn)
-        return conn
+    def _reap(self) -> None:
+        """Close the retired connections nothing references any more (holds the lock)."""
+        keep = []
+        for conn in self._retired:
+            # References: its own (statement cache), the list, this loop variable and
+            # getrefcount's argument. A frame or cursor still using it adds one.
+            if sys.getrefcount(conn) <= (self._own_refs or 0) + 3:
+                conn.close()
+            else:
+                keep.append(conn)
+        self._retired = keep
 
     def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: the store issues BEGIN/COMMIT itself, one per batch.
@@ -67,6 +91,8 @@ class Connections:
         conn.execute(f"PRAGMA wal_autocheckpoint={pages}")
         # When a checkpoint resets the WAL, truncate a WAL that grew past this size.
         conn.execute(f"PRAGMA journal_size_limit={pages * page_size}")
+        if self._own_refs is None:  # measured: this local variable and the argument
+            self._own_refs = sys.getrefcount(conn) - 2
         return conn
 
     def note_open_file(self) -> None:
@@ -87,20 +113,18 @@ class Connections:
         return change
 
     def replace(self, prepare: Callable[[sqlite3.Connection], None]) -> None:
-        """Close every connection, then open the file at ``path`` (creating it and its
-        directory if gone) and run ``prepare`` on it before any thread may use it.
+        """Open the file at ``path`` (creating it and its directory if gone) and run
+        ``prepare`` on it before any thread may use it; threads then switch to it.
 
         The caller must not hold ``write_lock``. Raises what opening or ``prepare``
         raises; ``change()`` then keeps reporting the loss, so a later call retries.
         """
         with self.write_lock, self._replace_lock:
-            with self._all_lock:
-                lost, self._all = self._all, []
             self._generation += 1  # every thread's next get() opens the new file
-            for old in lost:
-                old.close()
+            self._retired.extend(conn for _, conn in self._by_thread.values())
+            self._by_thread = {}
             # SQLite leaves a moved database's -wal/-shm in place; ours would be read
-            # as the new file's and corrupt it, so remove them (never someone else's).
+            # as the new file's and corrupt it, so unlink them (never someone else's).
             for side, ours in self._side_files.items():
                 if ours is not None and FileIdentity.of(side) == ours:
                     side.unlink(missing_ok=True)
@@ -112,15 +136,16 @@ class Connections:
             except BaseException:
                 conn.close()
                 raise
-            self._install(conn)
+            self._by_thread[threading.get_ident()] = (self._generation, conn)
             self.note_open_file()
+            self._reap()
             self._lost = None
 
     def close(self) -> None:
         """Close every connection (from any thread); later use raises RuntimeError."""
-        self._closed = True
-        with self._all_lock:
-            conns, self._all = self._all, []
+        with self._replace_lock:
+            self._closed = True
+            conns = [conn for _, conn in self._by_thread.values()] + self._retired
+            self._by_thread, self._retired = {}, []
         for conn in conns:
             conn.close()
-        self._local = threading.local()

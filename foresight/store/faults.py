@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import shutil
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -75,6 +76,18 @@ class FileIdentity:
             where = "its directory" if not path.parent.exists() else "the file"
             return f"the database file {path} was deleted ({where} is gone)"
         return f"the database file {path} was replaced by another file"
+
+
+def free_space_note(path: Path, below_bytes: int = 1 << 20) -> str:
+    """ "; its filesystem has N bytes free" when that is under ``below_bytes``, else ""."""
+    directory = path.parent
+    while not directory.exists() and directory != directory.parent:
+        directory = directory.parent
+    try:
+        free = shutil.disk_usage(directory).free
+    except OSError:
+        return ""
+    return f"; its filesystem has {free} bytes free" if free < below_bytes else ""
 
 
 def error_text(exc: BaseException) -> str:

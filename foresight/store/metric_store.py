@@ -38,6 +38,7 @@ import numpy as np
 
 from foresight.core.errors import InputError
 from foresight.store.connections import Connections
+from foresight.store.faults import free_space_note
 from foresight.store.query import Points, bucket_means, grid_means
 
 logger = logging.getLogger(__name__)
@@ -113,7 +114,9 @@ class MetricStore:
             self._open()
         except (OSError, sqlite3.Error) as exc:  # unwritable dir, not a database, ...
             self.close()
-            raise InputError(f"cannot open the history store {self.path}: {exc}") from None
+            raise InputError(
+                f"cannot open the history store {self.path}: {exc}{free_space_note(self.path)}"
+            ) from None
         except InputError:
             self.close()
             raise
@@ -134,7 +137,8 @@ class MetricStore:
                 f"Foresight reads up to version {SCHEMA_VERSION}"
             )
         conn.executescript(_SCHEMA)
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        if version != SCHEMA_VERSION:  # no needless write (a full disk may refuse it)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         self._ids = dict(conn.execute("SELECT name, id FROM metric").fetchall())
 
     # -- connections -------------------------------------------------------------

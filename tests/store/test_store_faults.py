@@ -8,6 +8,7 @@ import os
 import shutil
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -154,3 +155,67 @@ def test_a_replacement_that_is_not_a_database_is_an_error(tmp_path: Path) -> Non
             store.ensure_file()
         with pytest.raises(sqlite3.DatabaseError):  # still failing, not silently "ok"
             store.ensure_file()
+
+
+def test_opening_on_a_full_disk_says_the_disk_is_full(tiny_fs) -> None:
+    from foresight.core.errors import InputError
+
+    path = tiny_fs.path / "foresight.db"
+    with MetricStore(path) as store:
+        store.append(T0, tick(0))
+    tiny_fs.fill()  # SQLite needs room for the -shm to open a WAL database
+    with pytest.raises(InputError, match="its filesystem has 0 bytes free"):
+        MetricStore(path)
+    tiny_fs.free()
+    with MetricStore(path) as store:
+        assert len(values_per_timestamp(store)) == 1
+
+
+def test_readers_on_other_threads_survive_repeated_reopens(tmp_path: Path) -> None:
+    """Closing a connection another thread was reading from crashed the interpreter
+    (segfault); readers must switch to the new file without one error."""
+    data = tmp_path / "data"
+    store = MetricStore(data / "foresight.db")
+    store.append(T0, tick(0))
+    errors: list[str] = []
+    reads = [0] * 4
+    started = threading.Barrier(len(reads) + 1)
+    stop = threading.Event()
+
+    def reader(index: int) -> None:
+        store.metric_names()
+        started.wait()
+        while not stop.is_set():
+            try:
+                store.query(None, T0 - 1, T0 + 1e6, limit=50)
+                store.stats()
+                store.latest()
+                reads[index] += 1
+            except (sqlite3.Error, OSError) as exc:
+                errors.append(f"{type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=reader, args=(i,)) for i in range(len(reads))]
+    for thread in threads:
+        thread.start()
+    started.wait()
+    try:
+        for k in range(10):
+            shutil.rmtree(data)
+            assert store.ensure_file() is not None
+            for j in range(3):
+                store.append(T0 + 10 * k + j + 1, tick(j))
+            # Deleted again only after every reader has moved on (as a tick apart would).
+            done = list(reads)
+            deadline = time.monotonic() + 10
+            while any(r <= d for r, d in zip(reads, done, strict=True)):
+                assert time.monotonic() < deadline, "a reader stopped reading"
+                time.sleep(0.001)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert errors == []
+    assert all(reads)
+    store.ensure_file()  # a last chance to close what the readers were holding
+    assert store._pool._retired == []  # every connection to a deleted file is closed
+    store.close()
