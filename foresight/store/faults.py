@@ -125,18 +125,21 @@ class StoreFaults:
         self.last_fault: dict[str, Any] | None = None
         self._summary_at = 0.0
         self._summary_count = 0
+        self._seen: set[str] = set()  # error texts already logged during this fault
         self._lock = threading.Lock()
 
     def failed(self, now: float, exc: BaseException) -> None:
-        """Record a failed tick: log it if the error is new, else summarise now and then."""
+        """Record a failed tick: log an error not yet seen in this fault, else summarise
+        now and then (errors that alternate are each logged once, too)."""
         text, code = error_text(exc), error_code(exc)
         with self._lock:
             self.failed_writes += 1
-            if text != self.error:
-                if self.error is not None:
-                    self._close_fault(now)
-                self.error, self.code, self.since, self.not_stored = text, code, now, 0
+            if self.error is None:  # a new fault
+                self.since, self.not_stored, self._seen = now, 0, set()
                 self._summary_at, self._summary_count = now, 0
+            self.error, self.code = text, code
+            if text not in self._seen:
+                self._seen.add(text)
                 logger.error(
                     "store write failed: %s; samples stay in the live view but are not "
                     "stored until this clears (repeats are summarised every %.0f s)",

@@ -219,3 +219,36 @@ def test_readers_on_other_threads_survive_repeated_reopens(tmp_path: Path) -> No
     store.ensure_file()  # a last chance to close what the readers were holding
     assert store._pool._retired == []  # every connection to a deleted file is closed
     store.close()
+
+
+def test_fault_log_is_one_line_per_error_then_summaries(caplog: pytest.LogCaptureFixture) -> None:
+    from foresight.store.faults import StoreFaults
+
+    faults = StoreFaults(summary_every_s=60.0)
+    full, io = sqlite3.OperationalError("database or disk is full"), OSError(5, "I/O error")
+    caplog.set_level("INFO", logger="foresight.store")
+    for i in range(50):  # alternating errors: each is logged once, not every tick
+        faults.failed(T0 + i, full if i % 2 else io)
+    assert [r.getMessage().split(";")[0] for r in caplog.records] == [
+        "store write failed: [Errno 5] I/O error",
+        "store write failed: database or disk is full",
+    ]
+    state = faults.to_dict()
+    assert state["ok"] is False and state["since"] == T0 and state["not_stored"] == 50
+    assert state["error"] == "database or disk is full"
+    faults.failed(T0 + 61, full)
+    assert "still failing" in caplog.records[-1].getMessage()
+    assert "51 since" in caplog.records[-1].getMessage()
+    faults.succeeded(T0 + 62)
+    assert "resumed: 51 samples" in caplog.records[-1].getMessage()
+    faults.succeeded(T0 + 63)
+    assert len(caplog.records) == 4
+    state = faults.to_dict()
+    assert state["ok"] is True and state["error"] is None and state["failed_writes"] == 51
+    assert state["last_fault"] == {
+        "error": "database or disk is full",
+        "code": None,
+        "since": T0,
+        "until": T0 + 62,
+        "not_stored": 51,
+    }
