@@ -174,7 +174,10 @@ class MetricStore:
         if change is None:
             return None
         existed = self.path.exists()
-        self._pool.replace(self._prepare)
+        try:
+            self._pool.replace(self._prepare)
+        except (sqlite3.Error, OSError) as exc:  # health and the log then say both
+            raise type(exc)(f"{change}, and opening that failed: {exc}") from exc
         opened = "the new file was opened" if existed else "a fresh database was opened there"
         logger.warning("%s; %s", change, opened)
         return f"{change}; {opened}"
