@@ -151,7 +151,7 @@ def test_a_replacement_that_is_not_a_database_is_an_error(tmp_path: Path) -> Non
         junk = tmp_path / "junk"
         junk.write_bytes(b"not a database" * 400)
         os.replace(junk, path)
-        with pytest.raises(sqlite3.DatabaseError, match="replaced .* not a database"):
+        with pytest.raises(sqlite3.DatabaseError, match=r"replaced .* not a database"):
             store.ensure_file()
         with pytest.raises(sqlite3.DatabaseError):  # still failing, not silently "ok"
             store.ensure_file()
