@@ -69,17 +69,20 @@ class FileIdentity:
 
     def change_at(self, path: Path) -> str | None:
         """Say how ``path`` no longer names this file (None: it still does)."""
-        now = FileIdentity.of(path)
-        if now == self:
-            return None
-        if now is None:
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            st = None
+        if st is not None and st.st_ino == self.inode and st.st_dev == self.device:
+            return None  # the every-tick case: one stat, no allocation
+        if st is None:
             where = "its directory" if not path.parent.exists() else "the file"
             return f"the database file {path} was deleted ({where} is gone)"
         return f"the database file {path} was replaced by another file"
 
 
 def free_space_note(path: Path, below_bytes: int = 1 << 20) -> str:
-    """ "; its filesystem has N bytes free" when that is under ``below_bytes``, else ""."""
+    """A note for error messages: its filesystem's free bytes when under ``below_bytes``."""
     directory = path.parent
     while not directory.exists() and directory != directory.parent:
         directory = directory.parent
