@@ -15,6 +15,7 @@ import math
 import os
 import platform
 import socket
+import sqlite3
 import sys
 import threading
 import time
@@ -194,7 +195,11 @@ class MetricsCollector:
         if self.store is None:
             return {}
         started = time.perf_counter()
-        self.store.probe(now)
+        try:
+            self.store.probe(now)
+        except (sqlite3.Error, OSError) as exc:  # the store's fault is reported by the cycle
+            logger.debug("SQL probe of %s failed: %s", self.store.path, exc)
+            return {}  # no answer: no latency to report
         return {"db_query_ms": (time.perf_counter() - started) * 1000.0}
 
     def collect(self, now: float) -> Sample:

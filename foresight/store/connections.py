@@ -42,6 +42,7 @@ class Connections:
         self._generation = 0
         self._replace_lock = threading.Lock()  # held while a replacement is being built
         self._closed = False
+        self._opened = False  # the file has been created and prepared once
         self._identity: FileIdentity | None = None
         self._side_files: dict[Path, FileIdentity | None] = {}  # our -wal and -shm
         self._lost: str | None = None  # a change that a failed replace() has yet to mend
@@ -61,7 +62,9 @@ class Connections:
             if self._closed:
                 raise RuntimeError(f"store {self.path} is closed")
             self._reap()
-            conn = self._connect()
+            # Once open, only replace() may create the file: a reader meeting a lost
+            # file must fail, not leave an empty database that looks like the store.
+            conn = self._connect(create=not self._opened)
             self._by_thread[ident] = (self._generation, conn)
             return conn
 
@@ -77,10 +80,11 @@ class Connections:
                 keep.append(conn)
         self._retired = keep
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, create: bool = True) -> sqlite3.Connection:
         # isolation_level=None: the store issues BEGIN/COMMIT itself, one per batch.
+        uri = f"{self.path.resolve().as_uri()}?mode={'rwc' if create else 'rw'}"
         conn = sqlite3.connect(
-            self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+            uri, timeout=30.0, isolation_level=None, check_same_thread=False, uri=True
         )
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
@@ -97,6 +101,7 @@ class Connections:
 
     def note_open_file(self) -> None:
         """Remember which files are open (call once the database has been written)."""
+        self._opened = True
         self._identity = FileIdentity.of(self.path)
         self._side_files = {p: FileIdentity.of(p) for p in self._side_paths()}
 

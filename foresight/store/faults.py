@@ -181,13 +181,20 @@ class StoreFaults:
     def reopened(self, now: float, change: str) -> None:
         """Record that the database file was lost and another one opened at ``now``."""
         with self._lock:
+            not_stored = self.not_stored if self.error is not None else 0
+            if self.error is not None:  # the reopen ends a fault (a replaced file, ...)
+                logger.warning(
+                    "store writes resume in the reopened file: %d samples were not stored",
+                    not_stored,
+                )
             self.last_fault = {
                 "error": change,
                 "code": "REOPENED",
-                "since": now,
+                "since": self.since if self.since is not None else now,
                 "until": now,
-                "not_stored": 0,
+                "not_stored": not_stored,
             }
+            self.error, self.code, self.since, self.not_stored = None, None, None, 0
 
     def _close_fault(self, now: float) -> None:
         self.last_fault = {

@@ -10,6 +10,7 @@ health said only "degraded" with a tick_errors count; a deleted data dir left he
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -159,3 +160,29 @@ def test_deleted_data_dir_is_reported_reopened_and_kept(
     with MetricStore(tmp_path / "data" / "foresight.db") as reopened:
         stamps = [ts for ts, _ in reopened.raw_rows(-1e18, 1e18)]
     assert stamps and min(stamps) == lost_at and len(stamps) == 6  # survived the restart
+
+
+def test_database_replaced_by_junk_is_an_error_not_a_traceback_per_tick(
+    services: Services, clock, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    services.running = True
+    for _ in range(2):
+        tick(services, clock)
+    path = tmp_path / "data" / "foresight.db"
+    junk = tmp_path / "junk"
+    junk.write_bytes(b"this is not a database" * 300)
+    os.replace(junk, path)
+    caplog.set_level(logging.INFO)
+    for _ in range(5):
+        tick(services, clock)  # the SQL probe and the append both meet the junk
+    body = health(services)
+    assert body["status"] == "degraded" and body["store"]["ok"] is False
+    assert "replaced" in body["store"]["error"] and "not a database" in body["store"]["error"]
+    assert body["store"]["read_error"] is not None  # the health request itself answers
+    assert not services.recent[-1].stored and services.recent[-1].timestamp == clock()
+    assert len(our_records(caplog)) == 1 and our_records(caplog)[0].exc_info is None
+    path.unlink()  # the junk goes: the next tick starts a fresh database
+    tick(services, clock)
+    body = health(services)
+    assert body["store"]["ok"] is True and services.recent[-1].stored
+    assert any("fresh database" in reason for reason in body["reasons"]), body["reasons"]
