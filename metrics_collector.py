@@ -15,6 +15,7 @@ import math
 import os
 import platform
 import socket
+import sqlite3
 import sys
 import threading
 import time
@@ -48,12 +49,16 @@ class Sample:
 
     timestamp: float
     values: Mapping[str, float]
+    stored: bool = True  # False: the store write failed; the sample is only in memory
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", MappingProxyType(dict(self.values)))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"timestamp": self.timestamp, "values": dict(self.values)}
+        out: dict[str, Any] = {"timestamp": self.timestamp, "values": dict(self.values)}
+        if not self.stored:  # only then, so the usual payload stays as it was
+            out["stored"] = False
+        return out
 
 
 def _clamp_percent(value: float) -> float:
@@ -190,7 +195,11 @@ class MetricsCollector:
         if self.store is None:
             return {}
         started = time.perf_counter()
-        self.store.probe(now)
+        try:
+            self.store.probe(now)
+        except (sqlite3.Error, OSError) as exc:  # the store's fault is reported by the cycle
+            logger.debug("SQL probe of %s failed: %s", self.store.path, exc)
+            return {}  # no answer: no latency to report
         return {"db_query_ms": (time.perf_counter() - started) * 1000.0}
 
     def collect(self, now: float) -> Sample:

@@ -76,3 +76,73 @@ def app(services):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+# -- a tiny real filesystem (issue 13, faults): disk full and WAL growth ----------------------
+class TinyFilesystem:
+    """A tmpfs of ``size`` mounted at ``path``; ``fill()`` takes every free byte."""
+
+    def __init__(self, path: Path, size: str) -> None:
+        self.path = path
+        self.size = size
+        self.filler = path / "filler.bin"
+
+    def fill(self) -> int:
+        """Write ``filler.bin`` until the filesystem is full; return bytes written."""
+        import os
+
+        written = 0
+        fd = os.open(self.filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            for chunk in (b"\0" * 65536, b"\0" * 4096, b"\0"):
+                try:
+                    while True:
+                        written += os.write(fd, chunk)
+                except OSError as exc:
+                    if exc.errno != 28:  # ENOSPC is the point; anything else is a failure
+                        raise
+        finally:
+            os.close(fd)
+        return written
+
+    def free(self) -> None:
+        """Give the space back (delete the filler)."""
+        self.filler.unlink(missing_ok=True)
+
+
+def mount_tmpfs(path: Path, size: str) -> TinyFilesystem:
+    """Mount a tmpfs of ``size`` (e.g. "2m") at ``path``; skip the test when not permitted."""
+    import subprocess
+
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        pytest.skip(f"cannot run mount to make a {size} tmpfs ({exc}): needs root")
+    if done.returncode != 0:
+        pytest.skip(
+            f"mounting a {size} tmpfs at {path} is not permitted here "
+            f"({done.stderr.strip() or done.returncode}): run the suite as root to test "
+            "disk-full handling"
+        )
+    return TinyFilesystem(path, size)
+
+
+def unmount(fs: TinyFilesystem) -> None:
+    import subprocess
+
+    # -l: a process that still holds a file open (a killed server) must not leak the mount.
+    subprocess.run(["umount", "-l", str(fs.path)], capture_output=True, timeout=10, check=False)
+
+
+@pytest.fixture
+def tiny_fs(tmp_path: Path):
+    """A real 2 MB tmpfs at ``tmp_path / "data"`` (unmounted afterwards)."""
+    fs = mount_tmpfs(tmp_path / "data", "2m")
+    yield fs
+    unmount(fs)

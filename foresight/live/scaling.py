@@ -30,6 +30,7 @@ import logging
 import math
 import os
 import queue
+import sqlite3
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -149,6 +150,7 @@ class LiveScaling:
         )
         # Decisions survive a restart in the store (with one, the API pages from there).
         self.decision_log = None if store is None else RecordLog(store, "scaling_decision")
+        self._persist_error: str | None = None
         self.lead_steps = max(1, math.ceil(boot_s / interval_s))
         self.horizon = self.lead_steps + 2
         self.points: deque[CapacityPoint] = deque(maxlen=HISTORY_POINTS)
@@ -217,8 +219,16 @@ class LiveScaling:
 
     def _persist(self, decision: ScalingDecision) -> None:
         log = getattr(self, "decision_log", None)  # None while __init__ builds the engine
-        if log is not None:
+        if log is None:
+            return
+        try:
             log.add(decision.timestamp, decision.to_dict())
+        except (sqlite3.Error, OSError) as exc:  # disk full, ...: the health says why
+            if str(exc) != self._persist_error:
+                logger.warning("scaling decisions not stored (kept in memory): %s", exc)
+            self._persist_error = str(exc)
+        else:
+            self._persist_error = None
 
     def _vertical(self, now: float) -> None:
         """Grow the simulated volume ahead of a full disk (live_models' forecast)."""

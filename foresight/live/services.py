@@ -13,20 +13,23 @@ from __future__ import annotations
 
 import logging
 import math
+import sqlite3
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from foresight.core.catalog import METRIC_CATALOG
+from foresight.core.errors import InputError
 from foresight.core.settings import Settings, is_loopback
 from foresight.live import models as live_models
 from foresight.live import scaling as live_scaling
 from foresight.live.stress import StressController
+from foresight.store.faults import StoreFaults, error_text
 from foresight.store.metric_store import MetricStore
 from metrics_collector import (
     MetricsCollector,
@@ -40,7 +43,10 @@ from metrics_collector import (
 logger = logging.getLogger(__name__)
 
 RECENT_WINDOW_S = 900.0  # the ring buffer holds this much recent history
-RETENTION_EVERY_S = 3600.0  # how often the retention job runs
+RETENTION_EVERY_S = 3600.0  # how often the maintenance job (retention, checkpoint) runs
+# What a store fault raises: SQLite's errors (a full disk), the filesystem's, and a
+# replaced file that is not a usable database.
+STORE_FAULTS: tuple[type[BaseException], ...] = (sqlite3.Error, OSError, InputError)
 Stage = Callable[[float, Sample], None]
 
 
@@ -60,6 +66,7 @@ class Services:
     stages: list[Stage] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
     stage_errors: int = 0
+    store_faults: StoreFaults = field(default_factory=StoreFaults)
     running: bool = False
     clock: Callable[[], float] = time.time  # the API's "now"; tests pass a fake clock
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -147,11 +154,13 @@ def build_services(
 def run_cycle(services: Services, now: float) -> Sample:
     """Collect one sample at ``now``, store it, then run every stage.
 
-    A failing stage is logged with its traceback and counted in ``stage_errors``; the
-    other stages still run. A failing collect or store raises (the caller counts it).
+    A failing store (full disk, lost file) does not stop the tick: the sample still
+    reaches the ring buffer, marked ``stored=False``, and the fault is recorded in
+    ``services.store_faults`` (one log line, then summaries) and counted as a tick
+    error. A failing stage is logged with its traceback and counted in
+    ``stage_errors``; the other stages still run. A failing collect raises.
     """
-    sample = services.collector.collect(now)
-    services.store.append(sample.timestamp, sample.values)
+    sample = store_sample(services, services.collector.collect(now), now)
     services.recent.append(sample)
     for stage in list(services.stages):
         try:
@@ -163,22 +172,55 @@ def run_cycle(services: Services, now: float) -> Sample:
     return sample
 
 
+def store_sample(services: Services, sample: Sample, now: float) -> Sample:
+    """Append ``sample`` in one transaction; on a store fault return it marked unstored.
+
+    First checks (one ``stat``) that the database file is still the one open, and
+    opens a fresh one when the data dir was deleted or the file replaced.
+    """
+    faults = services.store_faults
+    try:
+        change = services.store.ensure_file()
+        if change is not None:
+            faults.reopened(now, change)
+        services.store.append(sample.timestamp, sample.values)
+    except STORE_FAULTS as exc:
+        faults.failed(now, exc)
+        with services.tick_stats.lock:
+            services.tick_stats.errors += 1
+        return replace(sample, stored=False)
+    faults.succeeded(now)
+    return sample
+
+
+def maintain(services: Services, now: float) -> None:
+    """The hourly job: retention, then a WAL checkpoint that truncates the WAL.
+
+    A store fault is logged in one line (the sampler's health shows the store's state).
+    """
+    try:
+        services.store.apply_retention(now)
+        services.store.checkpoint()
+    except STORE_FAULTS as exc:
+        logger.error("store maintenance (retention, checkpoint) failed: %s", error_text(exc))
+
+
 def start(services: Services, now: float | None = None) -> None:
-    """Prime the collector and start the scheduler (sampling + hourly retention)."""
+    """Prime the collector and start the scheduler (sampling + hourly maintenance)."""
     now = time.time() if now is None else now
     services.collector.prime()
     services.tick_stats.origin = math.ceil(now)
     schedule_sampling(services.scheduler, services.tick_stats, lambda t: run_cycle(services, t))
     services.scheduler.add_job(
-        lambda: services.store.apply_retention(time.time()),
+        lambda: maintain(services, time.time()),
         "interval",
         seconds=RETENTION_EVERY_S,
         id="foresight-retention",
-        name="store retention",
+        name="store retention and checkpoint",
         max_instances=1,
         coalesce=True,
     )
-    services.store.apply_retention(now)
+    maintain(services, now)
     services.scheduler.start()
     services.running = True
     logger.info("sampling every %.3g s into %s", services.settings.interval_s, services.store.path)

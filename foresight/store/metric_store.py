@@ -14,9 +14,15 @@ Durability: WAL with ``synchronous=NORMAL`` survives a process crash (``kill -9`
 every committed transaction intact; one tick is one transaction, so a crash loses at most
 the tick in flight. (Only a power cut can lose the last few commits in this mode.)
 
+Faults (foresight.store.faults): the WAL checkpoints after fewer pages on a small
+filesystem; ``ensure_file`` notices a deleted or replaced database file and opens a
+fresh one; a failed transaction is rolled back only while one is still open (SQLite
+ends it by itself after some errors, e.g. a full disk at COMMIT).
+
 Reads go through storage_query (tier choice, bucket means), JSON files through
-storage_json. Threads: one connection per thread (reads run concurrently under WAL);
-writes are serialised by a lock. Timestamps are epoch seconds (UTC) as floats.
+storage_json. Threads: one connection per thread (foresight.store.connections; reads
+run concurrently under WAL); writes are serialised by a lock. Timestamps are epoch
+seconds (UTC) as floats.
 """
 
 from __future__ import annotations
@@ -25,13 +31,14 @@ import logging
 import math
 import os
 import sqlite3
-import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
 
 from foresight.core.errors import InputError
+from foresight.store.connections import Connections
+from foresight.store.faults import free_space_note
 from foresight.store.query import Points, bucket_means, grid_means
 
 logger = logging.getLogger(__name__)
@@ -100,17 +107,16 @@ class MetricStore:
         self.retention_days = float(retention_days)
         self.minute_retention_days = max(float(minute_retention_days), self.retention_days)
         self.hour_retention_days = max(float(hour_retention_days), self.minute_retention_days)
-        self._local = threading.local()
-        self._write_lock = threading.Lock()
-        self._all_conns: list[sqlite3.Connection] = []
-        self._conns_lock = threading.Lock()
+        self._pool = Connections(self.path)
+        self._write_lock = self._pool.write_lock
         self._ids: dict[str, int] = {}
-        self._closed = False
         try:
             self._open()
         except (OSError, sqlite3.Error) as exc:  # unwritable dir, not a database, ...
             self.close()
-            raise InputError(f"cannot open the history store {self.path}: {exc}") from None
+            raise InputError(
+                f"cannot open the history store {self.path}: {exc}{free_space_note(self.path)}"
+            ) from None
         except InputError:
             self.close()
             raise
@@ -118,43 +124,74 @@ class MetricStore:
     def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = self._conn()
+        with self._write_lock:
+            self._prepare(conn)
+        self._pool.note_open_file()
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        """Check the schema version, create the tables, load the metric ids."""
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise InputError(
                 f"store {self.path} has schema version {version}; this "
                 f"Foresight reads up to version {SCHEMA_VERSION}"
             )
-        with self._write_lock:
-            conn.executescript(_SCHEMA)
+        conn.executescript(_SCHEMA)
+        if version != SCHEMA_VERSION:  # no needless write (a full disk may refuse it)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         self._ids = dict(conn.execute("SELECT name, id FROM metric").fetchall())
 
     # -- connections -------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            if self._closed:
-                raise RuntimeError(f"store {self.path} is closed")
-            # isolation_level=None: we issue BEGIN/COMMIT ourselves, one per batch.
-            conn = sqlite3.connect(
-                self.path, timeout=30.0, isolation_level=None, check_same_thread=False
-            )
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            self._local.conn = conn
-            with self._conns_lock:
-                self._all_conns.append(conn)
-        return conn
+        return self._pool.get()
+
+    @property
+    def wal_autocheckpoint_pages(self) -> int:
+        """The WAL checkpoint threshold in use (smaller on a small filesystem)."""
+        return self._pool.wal_autocheckpoint_pages
+
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        """Roll back if a transaction is open (after SQLITE_FULL at COMMIT it is not)."""
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
 
     def close(self) -> None:
         """Close every connection this store opened (from any thread)."""
-        self._closed = True
-        with self._conns_lock:
-            conns, self._all_conns = self._all_conns, []
-        for conn in conns:
-            conn.close()
-        self._local = threading.local()
+        self._pool.close()
+
+    def ensure_file(self) -> str | None:
+        """Reopen if the database file was deleted or replaced; say what happened.
+
+        One ``stat`` when nothing changed (cheap enough for every tick). Otherwise every
+        connection to the lost file is closed and the file now at ``path`` is opened (a
+        fresh one, with its directory, when it was deleted); returns a sentence saying
+        what changed and what was opened (also logged). Raises
+        ``sqlite3.Error``/``OSError``/``InputError`` when that cannot be opened, and
+        tries again on the next call.
+        """
+        change = self._pool.change()
+        if change is None:
+            return None
+        existed = self.path.exists()
+        try:
+            self._pool.replace(self._prepare)
+        except (sqlite3.Error, OSError) as exc:  # health and the log then say both
+            raise type(exc)(f"{change}, and opening that failed: {exc}") from exc
+        opened = "the new file was opened" if existed else "a fresh database was opened there"
+        logger.warning("%s; %s", change, opened)
+        return f"{change}; {opened}"
+
+    def checkpoint(self) -> dict[str, int]:
+        """Copy the WAL into the database and truncate it to 0 bytes.
+
+        ``PRAGMA wal_checkpoint(TRUNCATE)``; returns SQLite's ``busy`` (1 when a reader
+        kept it from finishing), ``wal_frames`` and ``checkpointed`` frame counts.
+        """
+        conn = self._conn()
+        with self._write_lock:
+            busy, frames, done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return {"busy": busy, "wal_frames": frames, "checkpointed": done}
 
     def __enter__(self) -> MetricStore:
         return self
@@ -203,7 +240,7 @@ class MetricStore:
                         )
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                self._rollback(conn)
                 raise
         return added
 
@@ -242,7 +279,7 @@ class MetricStore:
                         )
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                self._rollback(conn)
                 self._ids = dict(conn.execute("SELECT name, id FROM metric").fetchall())
                 raise
         return added
@@ -283,7 +320,7 @@ class MetricStore:
                     )
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                self._rollback(conn)
                 raise
         if any(deleted.values()):
             logger.info("retention removed %s", deleted)

@@ -18,6 +18,7 @@ from typing import Any
 from flask import Response, current_app, jsonify, request
 
 from foresight.core.catalog import metric_info
+from foresight.live.health import health_state
 from foresight.live.services import Services
 from foresight.live.stress import StressBusyError, StressCooldownError, validate_request
 from foresight.web import responses as out
@@ -268,18 +269,10 @@ def health_payload(svc: Services, now: float) -> dict[str, Any]:
     stats = svc.tick_stats
     tick, _ = current_values(svc)
     age = None if tick is None else max(0.0, now - tick)
-    stale_after_s = max(3 * svc.settings.interval_s, 5.0)
-    if not svc.running:
-        status = "stopped"
-    elif (age is None and now - svc.started_at > stale_after_s) or (
-        age is not None and age > stale_after_s
-    ):
-        status = "degraded"
-    else:
-        status = "ok"
-    store_stats = svc.store.stats()
+    state = health_state(svc, now, age)  # status, reasons, the store block
     return {
-        "status": status,
+        "status": state.status,
+        "reasons": list(state.reasons),
         "uptime_s": round(now - svc.started_at, 3),
         "interval_s": svc.settings.interval_s,
         "last_sample_age_s": None if age is None else round(age, 3),
@@ -289,13 +282,7 @@ def health_payload(svc: Services, now: float) -> dict[str, Any]:
         "jitter_ms": stats.jitter_ms(),
         "stage_errors": svc.stage_errors,
         "stages": len(svc.stages),
-        "store": {
-            "path": str(svc.store.path),
-            "size_bytes": svc.store.size_bytes(),
-            "samples": store_stats["values"],
-            "metrics": store_stats["metrics"],
-            "retention_days": svc.store.retention_days,
-        },
+        "store": state.store,
         "host": facts(),
     }
 

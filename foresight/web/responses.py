@@ -63,6 +63,11 @@ class MetricsHistorySchema(Schema):
 class SampleSchema(Schema):
     timestamp = fields.Float(required=True)
     values = fields.Dict(keys=fields.String(), values=fields.Float(), required=True)
+    stored = fields.Boolean(
+        metadata={
+            "description": "Present and false when the store could not keep this sample (a fault)"
+        }
+    )
 
 
 class CurrentValueSchema(Schema):
@@ -97,16 +102,35 @@ class JitterSchema(Schema):
     max = fields.Float(allow_none=True)
 
 
+class StoreFaultSchema(Schema):
+    error = fields.String(allow_none=True)
+    code = fields.String(allow_none=True)
+    since = fields.Float(allow_none=True)
+    until = fields.Float(allow_none=True)
+    not_stored = fields.Integer()
+
+
 class StoreHealthSchema(Schema):
     path = fields.String()
-    size_bytes = fields.Integer()
-    samples = fields.Integer()
-    metrics = fields.Integer()
+    size_bytes = fields.Integer(allow_none=True)
+    samples = fields.Integer(allow_none=True)
+    metrics = fields.Integer(allow_none=True)
     retention_days = fields.Float()
+    read_error = fields.String(allow_none=True, metadata={"description": "Why counts are null"})
+    ok = fields.Boolean(metadata={"description": "false while writes fail"})
+    error = fields.String(allow_none=True, metadata={"description": "The write error's text"})
+    code = fields.String(allow_none=True, metadata={"description": "e.g. SQLITE_FULL"})
+    since = fields.Float(allow_none=True, metadata={"description": "When writes began failing"})
+    not_stored = fields.Integer(metadata={"description": "Samples kept in memory only"})
+    failed_writes = fields.Integer()
+    last_fault = fields.Nested(
+        StoreFaultSchema, allow_none=True, metadata={"description": "The last fault, once over"}
+    )
 
 
 class HealthSchema(Schema):
     status = fields.String(validate=validate.OneOf(["ok", "degraded", "stopped"]))
+    reasons = fields.List(fields.String(), metadata={"description": "Why status is not ok"})
     uptime_s = fields.Float()
     interval_s = fields.Float()
     last_sample_age_s = fields.Float(allow_none=True)

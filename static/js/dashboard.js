@@ -479,10 +479,14 @@
       const store = h.store || {};
       $("health-store").textContent = store.size_bytes == null ? "–"
         : `${formatBytes(store.size_bytes)}${store.samples != null ? `, ${Number(store.samples).toLocaleString()} samples` : ""}`;
+      if (store.ok === false) $("health-store").textContent += ` — not storing: ${store.error}`;
       const badge = $("health-status");
       const status = String(h.status || "unknown");
       badge.textContent = `sampler ${status}`;
       badge.className = `badge level-${STATUS_LEVEL[status.toLowerCase()] || "unknown"}`;
+      const reasons = Array.isArray(h.reasons) && status !== "ok" ? h.reasons : [];
+      $("health-reasons").textContent = reasons.length ? `Why ${status}: ${reasons.join("; ")}.` : "";
+      $("health-reasons").hidden = reasons.length === 0;
       if (host.cpu_count) $("stress-cores").max = String(host.cpu_count);
     } catch (err) {
       const badge = $("health-status");
