@@ -18,6 +18,7 @@ the last value on validation is ever chosen (the last value is always a candidat
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -254,6 +255,8 @@ def select(
     scale = naive_scale(raw[: int(origins[0])], season)
     if not scale == scale:
         scale = naive_scale(raw[: int(origins[0])], None)
+    if not scale == scale:
+        raise ValueError("the history before the validation origins never changes")
     actual = take_or_nan(raw, origins[:, None] + np.arange(1, horizon + 1)[None, :])
     mask = ~np.isnan(actual)
     for mean in means.values():
@@ -266,8 +269,11 @@ def select(
             raise ValueError(f"model {force!r} cannot be fitted here: {unavailable.get(force)}")
         chosen = force
     else:
-        best = min(scores.values())
-        chosen = next(n for n in CANDIDATES if n in scores and scores[n] <= best * (1 + TOLERANCE))
+        finite = {k: v for k, v in scores.items() if math.isfinite(v)}
+        best = min(finite.values(), default=math.nan)
+        chosen = next(
+            (n for n in CANDIDATES if n in finite and finite[n] <= best * (1 + TOLERANCE)), "last"
+        )
     offset = typical_spread(raw[: int(origins[0]) + 1])
     pool = conformal_scores(raw, origins, means[chosen], offset)
     return Selection(

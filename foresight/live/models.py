@@ -2,10 +2,12 @@
 
 Installed through ``monitor.EXTENSION_MODULES``:
   * a scheduler job (every ``FORECAST_JOB_S`` seconds, default 15) refits, per metric
-    and per horizon tier, the ``LagForecaster`` whose fit is older than
-    ``FORECAST_REFIT_S`` (default 300) — a quick rolling-origin backtest first, so each
-    model carries its accuracy against seasonal naive — within a CPU budget per run,
-    then refreshes the forecasts of fitted models from the newest history;
+    and per horizon tier, the model whose fit is older than ``FORECAST_REFIT_S``
+    (default 300): ``forecasting.fit_served`` chooses it among the candidates by
+    rolling-origin validation on the metric's own history (so each model carries its
+    accuracy against the last value and seasonal naive), within a CPU budget per run;
+    every run re-anchors the other forecasts: a new forecast from the newest complete
+    bucket whenever one has completed, and the newest raw sample as the line's start;
   * a stage scores every new sample with one streaming ``AnomalyDetector`` per metric
     and keeps the recent anomalies.
 Forecasts are made at a step coarser than sampling (DESIGN: 1-s samples → 1-min means
@@ -24,9 +26,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from foresight.evaluation.backtest import BacktestResult, backtest
+from foresight.evaluation.backtest import BacktestResult
+from foresight.live.forecasting import FAST_START_OBSERVED, Served, fit_served, forecast_now
 from foresight.models.anomaly import AnomalyDetector
-from predictor import Forecast, LagForecaster
+from foresight.models.bands import Forecast
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +45,7 @@ class Tier:
     step_s: float
     horizon_steps: int
     history_steps: int
+    first_forecast_steps: int = 0  # 0: once the last value's error is measured at every step
 
     @property
     def horizon_s(self) -> float:
@@ -49,20 +53,21 @@ class Tier:
 
     @property
     def min_observed(self) -> int:
-        """Observed steps before a backtest is possible (its first fit sees 70 %)."""
-        return math.ceil((2 * self.horizon_steps + 22) / 0.7) + self.horizon_steps
+        """Observed steps before the first forecast (the last value with its band)."""
+        return self.first_forecast_steps or self.horizon_steps + 10
 
 
 # 1 h ahead at 1-min means (4 days of history: a daily season needs 3 days to be learnt),
 # 24 h at 15-min means (3 weeks), 7 days at hourly means (8 weeks). TIERS[0] is the 1-h
 # tier (live_scaling reads it). SHORT_TIER, 5 min ahead at 10-s means from 6 h, is what
-# the live 5-minute chart shows: it is ready about 25 minutes after the first sample.
+# the live 5-minute chart shows: it serves the last value with an empirical band a minute
+# after the first sample, until a richer candidate has the history and wins.
 TIERS: tuple[Tier, ...] = (
     Tier("1h", 60.0, 60, 5760),
     Tier("24h", 900.0, 96, 2016),
     Tier("7d", 3600.0, 168, 1344),
 )
-SHORT_TIER = Tier("5m", 10.0, 30, 2160)
+SHORT_TIER = Tier("5m", 10.0, 30, 2160, FAST_START_OBSERVED)
 ALL_TIERS: tuple[Tier, ...] = (SHORT_TIER, *TIERS)
 
 
@@ -152,6 +157,8 @@ class ModelState:
     accuracy: dict | None = None  # backtest figures + "summary" sentence
     forecast: Forecast | None = None
     forecast_made_at: float | None = None
+    model: str | None = None  # the served model's name (selection.CANDIDATES)
+    anchor: tuple[float, float] | None = None  # (timestamp, value) of the newest sample
 
     def to_dict(self, horizon_s: float | None = None) -> dict:
         """JSON for the API, the forecast cut to ``horizon_s`` seconds when given."""
@@ -166,6 +173,8 @@ class ModelState:
         if self.forecast is not None:
             full = self.forecast.to_dict()
             forecast = {k: (v[:steps] if isinstance(v, list) else v) for k, v in full.items()}
+            forecast["anchor_timestamp"] = None if self.anchor is None else self.anchor[0]
+            forecast["anchor_value"] = None if self.anchor is None else self.anchor[1]
         return {
             "metric": self.metric,
             "status": self.status,
@@ -179,6 +188,7 @@ class ModelState:
             "forecast_made_at": self.forecast_made_at,
             "accuracy": self.accuracy,
             "forecast": forecast,
+            "model": self.model,
         }
 
 
@@ -201,7 +211,7 @@ class LiveModels:
         self.tiers = tiers
         self._lock = threading.Lock()
         self._states: dict[tuple[str, str], ModelState] = {}
-        self._models: dict[tuple[str, str], LagForecaster] = {}
+        self._models: dict[tuple[str, str], Served] = {}
         self._detectors: dict[str, AnomalyDetector] = {}
         self._scores: dict[str, tuple[float, float]] = {}
         self._anomalies: deque[Anomaly] = deque(maxlen=MAX_ANOMALIES)
@@ -250,91 +260,79 @@ class LiveModels:
         return self.store.series(metric, since, last_start, tier.step_s)
 
     def refit(self, metric: str, tier: Tier, now: float) -> ModelState:
-        """Backtest, fit and forecast one metric at one tier from the store."""
+        """Choose, fit and forecast one metric at one tier from the store."""
         ts, values = self._read(metric, tier, tier.history_steps, now)
         observed = int(np.sum(~np.isnan(values)))
         first = int(np.argmax(~np.isnan(values))) if observed else len(values)
         ts, values = ts[first:], values[first:]  # before the first sample is not a gap
-        if observed < tier.min_observed:
-            need = duration_words((tier.min_observed - observed) * tier.step_s)
-            state = ModelState(
+        try:
+            served = fit_served(
                 metric,
-                tier,
-                "warming_up",
-                f"not enough history yet: about {need} more of "
-                f"{step_words(tier.step_s)} data needed",
-                observed,
-                now,
+                values,
+                ts,
+                horizon=tier.horizon_steps,
+                step_s=tier.step_s,
+                min_observed=tier.min_observed,
+                now=now,
             )
-        else:
-            try:
-                result = backtest(values, ts, horizon=tier.horizon_steps, n_refits=2)
-                model = LagForecaster(horizon=tier.horizon_steps).fit(values, ts)
-                forecast = model.predict(values, ts)
-            except ValueError as exc:  # gaps leave too little, or a flat series
-                state = ModelState(metric, tier, "warming_up", str(exc), observed, now)
-            else:
-                accuracy = {
-                    k: getattr(result, k)
-                    for k in (
-                        "mase",
-                        "seasonal_naive_mase",
-                        "linear_lags_mase",
-                        "coverage_80",
-                        "coverage_95",
-                        "n_origins",
-                        "season_length",
-                    )
-                }
-                accuracy["summary"] = describe_accuracy(result, tier.step_s)
-                state = ModelState(
-                    metric,
-                    tier,
-                    "ok",
-                    None,
-                    observed,
-                    now,
-                    now,
-                    accuracy,
-                    self._centre(forecast, tier),
-                    now,
+        except ValueError as exc:  # too short, or gaps leave too little
+            if observed < tier.min_observed:
+                need = duration_words((tier.min_observed - observed) * tier.step_s)
+                message = (
+                    f"not enough history yet: about {need} more of "
+                    f"{step_words(tier.step_s)} data needed"
                 )
-                with self._lock:
-                    self._models[(metric, tier.name)] = model
+            else:
+                message = str(exc)
+            state = ModelState(metric, tier, "warming_up", message, observed, now)
+            with self._lock:
+                self._states[(metric, tier.name)] = state
+            return state
+        with self._lock:
+            self._models[(metric, tier.name)] = served
+        forecast = forecast_now(served, values, ts, tier.step_s)
+        state = ModelState(
+            metric,
+            tier,
+            "ok",
+            None,
+            observed,
+            now,
+            now,
+            served.accuracy(tier.step_s),
+            forecast,
+            now,
+            served.name,
+            self._anchor(metric),
+        )
         with self._lock:
             self._states[(metric, tier.name)] = state
         return state
 
-    @staticmethod
-    def _centre(forecast: Forecast, tier: Tier) -> Forecast:
-        """Put each step at its bucket's middle (a mean over the bucket) for charts."""
-        if forecast.timestamps is None:
-            return forecast
-        return replace(forecast, timestamps=forecast.timestamps + tier.step_s / 2.0)
+    def _anchor(self, metric: str, latest: dict | None = None) -> tuple[float, float] | None:
+        """The newest raw sample of ``metric``: where a drawn forecast starts."""
+        found = (self.store.latest() if latest is None else latest).get(metric)
+        return None if found is None else (float(found[0]), float(found[1]))
 
-    def reforecast(self, metric: str, tier: Tier, now: float) -> None:
-        """Forecast again from the newest history with the fitted model (no refit)."""
+    def reforecast(self, metric: str, tier: Tier, now: float, latest: dict | None = None) -> None:
+        """Re-anchor: forecast again from the newest complete bucket (no refit)."""
         with self._lock:
-            model = self._models.get((metric, tier.name))
+            served = self._models.get((metric, tier.name))
             state = self._states.get((metric, tier.name))
-        if model is None or state is None:
+        if served is None or state is None:
             return
-        ts, values = self._read(metric, tier, model.spec_.history, now)
-        if np.all(np.isnan(values)):
-            return
-        forecast = self._centre(model.predict(values, ts), tier)
+        forecast, made_at = state.forecast, state.forecast_made_at
+        bucket = math.floor(now / tier.step_s)
+        if made_at is None or math.floor(made_at / tier.step_s) != bucket:
+            ts, values = self._read(metric, tier, served.history_steps, now)
+            if not np.all(np.isnan(values)):
+                forecast, made_at = forecast_now(served, values, ts, tier.step_s), now
         with self._lock:
-            self._states[(metric, tier.name)] = ModelState(
-                metric,
-                tier,
-                state.status,
-                state.message,
-                state.observed_steps,
-                state.checked_at,
-                state.fitted_at,
-                state.accuracy,
-                forecast,
-                now,
+            self._states[(metric, tier.name)] = replace(
+                state,
+                forecast=forecast,
+                forecast_made_at=made_at,
+                anchor=self._anchor(metric, latest),
             )
 
     def run(self, now: float) -> int:
@@ -345,18 +343,17 @@ class LiveModels:
         """
         started = time.perf_counter()
         due: list[tuple[float, str, Tier]] = []
+        latest: dict | None = None
         for metric in self.metrics():
             for tier in self.tiers:
                 with self._lock:
                     state = self._states.get((metric, tier.name))
                 if state is None or now - state.checked_at >= self.refit_every_s:
                     due.append((-math.inf if state is None else state.checked_at, metric, tier))
-                elif (
-                    state.status == "ok"
-                    and state.forecast_made_at is not None
-                    and now - state.forecast_made_at >= max(15.0, tier.step_s)
-                ):
-                    self.reforecast(metric, tier, now)
+                elif state.status == "ok":
+                    if latest is None:
+                        latest = self.store.latest()
+                    self.reforecast(metric, tier, now, latest)
         refits = 0
         for _, metric, tier in sorted(due, key=lambda item: item[0]):
             if refits and time.perf_counter() - started > self.budget_s:

@@ -62,7 +62,9 @@ def test_short_history_says_so_instead_of_guessing(services, live, clock):
     seed_history(services.store, clock(), hours=0.5)
     state = live.refit("cpu_percent", TIERS[0], clock())
     assert state.status == "warming_up" and state.forecast is None
-    assert state.message.endswith("h more of 1-minute data needed")
+    # 30 observed minutes; the 1-h tier's first forecast needs 60 + 10 (the last value's
+    # error measured at every step ahead).
+    assert state.message.endswith("about 40 min more of 1-minute data needed")
 
 
 def test_run_refits_within_budget_then_only_refreshes(services, live, clock):
@@ -190,3 +192,68 @@ def test_503_with_one_error_when_forecasting_is_not_installed(services, client, 
     assert response.status_code == 503
     assert set(response.get_json()) == {"error"}
     assert "forecasting is not running" in response.get_json()["error"]
+
+
+# -- issue 8: correct live forecasts -----------------------------------------------------------
+def test_first_live_forecast_within_two_minutes_of_a_fresh_start(services, live, clock):
+    start = clock()
+    rng = np.random.default_rng(3)
+    services.store.append_many(
+        (start + i, {"cpu_percent": float(30 + rng.normal(0, 2))}) for i in range(90)
+    )
+    clock.advance(90)
+    state = live.refit("cpu_percent", SHORT_TIER, clock())
+    assert state.status == "ok", state.message
+    assert state.model == "last" and state.accuracy["fast_start"]
+    assert "repeating the last value" in state.accuracy["summary"]
+    fc = state.forecast
+    assert len(fc.mean) == SHORT_TIER.horizon_steps
+    assert np.all(fc.upper_80 > fc.lower_80) and np.all(fc.upper_95 >= fc.upper_80)
+
+
+def test_served_model_never_loses_to_the_last_value_on_validation(services, live, clock):
+    seed_history(services.store, clock(), hours=8)
+    state = live.refit("cpu_percent", TIERS[0], clock())
+    acc = state.accuracy
+    assert state.model == acc["model"] and acc["model"] in acc["candidates"]
+    assert acc["mase"] <= acc["naive_mase"]
+    assert not acc["fast_start"] and "adaptive conformal" in acc["interval_method"]
+
+
+def test_percent_forecasts_stay_in_bounds_and_inside_their_bands(services, live, clock):
+    rng = np.random.default_rng(4)
+    times = np.arange(clock() - 6 * 3600.0, clock(), 10.0)
+    near_full = np.clip(97 + rng.normal(0, 4, len(times)), 0, 100)  # pinned near 100 %
+    near_empty = np.abs(rng.normal(0, 3, len(times)))  # a rate near zero
+    services.store.append_many(
+        (float(t), {"cpu_percent": float(a), "net_recv_bytes_per_s": float(b)})
+        for t, a, b in zip(times, near_full, near_empty)
+    )
+    for metric in ("cpu_percent", "net_recv_bytes_per_s"):
+        for tier in (SHORT_TIER, TIERS[0]):
+            fc = live.refit(metric, tier, clock()).forecast
+            assert fc is not None
+            assert np.all(fc.lower_95 <= fc.lower_80) and np.all(fc.lower_80 <= fc.mean)
+            assert np.all(fc.mean <= fc.upper_80) and np.all(fc.upper_80 <= fc.upper_95)
+            assert fc.lower_95.min() >= 0
+            if metric == "cpu_percent":
+                assert fc.upper_95.max() <= 100
+
+
+def test_each_job_reanchors_at_the_newest_sample(services, live, clock):
+    seed_history(services.store, clock(), hours=2, step_s=5.0)
+    live.metrics = lambda: ["cpu_percent"]
+    live.refit("cpu_percent", SHORT_TIER, clock())
+    first = live.state("cpu_percent", SHORT_TIER)
+    clock.advance(30)
+    services.store.append_many(
+        (clock() - 30 + i, {"cpu_percent": 99.0}) for i in range(30)
+    )  # a jump the refit never saw
+    live.run(clock())
+    again = live.state("cpu_percent", SHORT_TIER)
+    assert again.fitted_at == first.fitted_at  # no refit, only a new forecast
+    assert again.anchor[1] == 99.0 and again.anchor[0] == clock() - 1
+    assert again.forecast.timestamps[0] > first.forecast.timestamps[0]
+    body = again.to_dict()["forecast"]
+    assert body["anchor_value"] == 99.0 and body["anchor_timestamp"] < body["timestamps"][0]
+    assert again.forecast.mean[0] > first.forecast.mean[0] + 20  # starts from the jump
