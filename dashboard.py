@@ -34,8 +34,8 @@ from foresight.core.catalog import metric_info
 from foresight.core.errors import InputError
 from foresight.core.settings import Settings
 from foresight.live.services import Services, build_services
+from foresight.web import models_api, predictions_api, scaling_api
 from foresight.web import monitor_api as api_monitor
-from foresight.web import predictions_api, scaling_api
 from foresight.web.openapi import DOCS_HTML, build_document
 from foresight.web.prometheus import make_registry
 
@@ -170,7 +170,7 @@ def create_app(
     _register_errors(app)
     _register_auth(app)
     extra_paths: dict[str, Any] = {}
-    for module in (api_monitor, scaling_api, predictions_api):
+    for module in (api_monitor, scaling_api, predictions_api, models_api):
         app.register_blueprint(module.blueprint)
         extra_paths.update(getattr(module, "OPENAPI_PATHS", {}))
     _register_pages(app, build_document(extra_paths))

@@ -23,106 +23,45 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 
-from foresight.evaluation.backtest import BacktestResult
-from foresight.live.forecasting import FAST_START_OBSERVED, Served, fit_served, forecast_now
+from foresight.live import model_files
+from foresight.live.forecasting import Served, fit_served, forecast_now
+from foresight.live.tiers import (
+    ALL_TIERS,
+    SHORT_TIER,
+    TIERS,
+    Tier,
+    describe_accuracy,
+    duration_words,
+    step_words,
+    tier_for_hours,
+    tier_for_seconds,
+)
 from foresight.models.anomaly import AnomalyDetector
 from foresight.models.bands import Forecast
 
 logger = logging.getLogger(__name__)
 
+__all__ = [
+    "ALL_TIERS",
+    "EXTRAS_KEY",
+    "SHORT_TIER",
+    "TIERS",
+    "LiveModels",
+    "ModelState",
+    "Tier",
+    "describe_accuracy",
+    "install",
+    "tier_for_hours",
+    "tier_for_seconds",
+]
+
 EXTRAS_KEY = "live_models"
 MAX_ANOMALIES = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class Tier:
-    """A forecast horizon and the step it is made at; history is what a fit reads."""
-
-    name: str
-    step_s: float
-    horizon_steps: int
-    history_steps: int
-    first_forecast_steps: int = 0  # 0: once the last value's error is measured at every step
-
-    @property
-    def horizon_s(self) -> float:
-        return self.step_s * self.horizon_steps
-
-    @property
-    def min_observed(self) -> int:
-        """Observed steps before the first forecast (the last value with its band)."""
-        return self.first_forecast_steps or self.horizon_steps + 10
-
-
-# 1 h ahead at 1-min means (4 days of history: a daily season needs 3 days to be learnt),
-# 24 h at 15-min means (3 weeks), 7 days at hourly means (8 weeks). TIERS[0] is the 1-h
-# tier (live_scaling reads it). SHORT_TIER, 5 min ahead at 10-s means from 6 h, is what
-# the live 5-minute chart shows: it serves the last value with an empirical band a minute
-# after the first sample, until a richer candidate has the history and wins.
-TIERS: tuple[Tier, ...] = (
-    Tier("1h", 60.0, 60, 5760),
-    Tier("24h", 900.0, 96, 2016),
-    Tier("7d", 3600.0, 168, 1344),
-)
-SHORT_TIER = Tier("5m", 10.0, 30, 2160, FAST_START_OBSERVED)
-ALL_TIERS: tuple[Tier, ...] = (SHORT_TIER, *TIERS)
-
-
-def tier_for_seconds(horizon_s: float) -> Tier:
-    """The shortest tier whose horizon covers ``horizon_s`` seconds."""
-    for tier in sorted(ALL_TIERS, key=lambda t: t.horizon_s):
-        if tier.horizon_s >= horizon_s - 1e-9:
-            return tier
-    return max(ALL_TIERS, key=lambda t: t.horizon_s)
-
-
-def tier_for_hours(hours: float) -> Tier:
-    """The shortest tier of at least 1-minute steps whose horizon covers ``hours``."""
-    return tier_for_seconds(max(hours, 1.0) * 3600.0)
-
-
-def duration_words(seconds: float) -> str:
-    """A duration for people: '50 s', '24 min', '4.4 h', '3 days'."""
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 2 * 3600:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 2 * 86_400:
-        return f"{seconds / 3600:.2g} h"
-    return f"{seconds / 86_400:.2g} days"
-
-
-def step_words(step_s: float) -> str:
-    """A sampling step as an adjective: '10-second', '1-minute', '15-minute', '1-hour'."""
-    if step_s < 60:
-        return f"{step_s:g}-second"
-    if step_s < 3600:
-        return f"{step_s / 60:g}-minute"
-    return f"{step_s / 3600:g}-hour"
-
-
-def describe_accuracy(result: BacktestResult, step_s: float) -> str:
-    """Say how good a model is in plain words (the dashboard shows this sentence)."""
-    season = result.season_length
-    if season and abs(season * step_s - 86_400.0) < 1.0:
-        baseline = "repeating yesterday"
-    elif season and abs(season * step_s - 604_800.0) < 1.0:
-        baseline = "repeating last week"
-    elif season:
-        baseline = f"repeating the last {duration_words(season * step_s)}"
-    else:
-        baseline = "repeating the last value"
-    ratio = result.mase / result.seasonal_naive_mase if result.seasonal_naive_mase else math.nan
-    if not math.isfinite(ratio):
-        words = f"no honest baseline to compare with ({baseline} is never wrong here)"
-    elif ratio <= 1.0:
-        words = f"error {round(100 * (1 - ratio))} % below {baseline}"
-    else:
-        words = f"error {round(100 * (ratio - 1))} % above {baseline}"
-    return f"{words}; {round(100 * result.coverage_80)} % of actuals inside the 80 % band"
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,8 +142,10 @@ class LiveModels:
         refit_every_s: float = 300.0,
         budget_s: float = 2.0,
         tiers: tuple[Tier, ...] = ALL_TIERS,
+        data_dir: Path | None = None,
     ) -> None:
         self.store = store
+        self.data_dir = data_dir  # None: models are not saved (tests, replay)
         self.metrics = metrics
         self.refit_every_s = refit_every_s
         self.budget_s = budget_s
@@ -215,6 +156,87 @@ class LiveModels:
         self._detectors: dict[str, AnomalyDetector] = {}
         self._scores: dict[str, tuple[float, float]] = {}
         self._anomalies: deque[Anomaly] = deque(maxlen=MAX_ANOMALIES)
+        self.wakeup: Callable[[], None] | None = None  # run the job now (set by install)
+        if data_dir is not None:
+            self._load_saved()
+
+    # -- saved models (issue 8: they survive a restart) ----------------------------------
+    def _load_saved(self) -> None:
+        """Serve what the last run fitted until its refit is due; forecasts follow."""
+        by_name = {t.name: t for t in self.tiers}
+        assert self.data_dir is not None
+        for (metric, tier_name), served in model_files.load_all(self.data_dir).items():
+            tier = by_name.get(tier_name)
+            if tier is None or served.model.horizon != tier.horizon_steps:
+                continue  # a tier that no longer exists or changed shape: refit instead
+            self._models[(metric, tier_name)] = served
+            self._states[(metric, tier_name)] = ModelState(
+                metric,
+                tier,
+                "ok",
+                None,
+                served.n_observed,
+                served.fitted_at,
+                served.fitted_at,
+                served.accuracy(tier.step_s),
+                model=served.name,
+            )
+        logger.info("loaded %d saved models from %s", len(self._models), self.data_dir)
+
+    def _save(self, metric: str, tier: Tier, served: Served) -> None:
+        if self.data_dir is None:
+            return
+        try:
+            model_files.save_served(self.data_dir, metric, tier.name, served)
+        except (OSError, ValueError) as exc:  # a full disk must not stop forecasting
+            logger.warning("could not save the %s %s model: %s", metric, tier.name, exc)
+
+    def request_refit(self, now: float, metric: str | None = None) -> int:
+        """Mark models due (all, or one metric's) and wake the job; returns how many."""
+        count = 0
+        with self._lock:
+            for m in self.metrics():
+                if metric is not None and m != metric:
+                    continue
+                for tier in self.tiers:
+                    state = self._states.get((m, tier.name))
+                    if state is not None:
+                        self._states[(m, tier.name)] = replace(state, checked_at=-math.inf)
+                    count += 1
+        if self.wakeup is not None:
+            self.wakeup()
+        return count
+
+    def overview(self) -> list[dict]:
+        """Per metric and tier: the served model, every candidate's score, fitted-at, history."""
+        rows = []
+        for metric in self.metrics():
+            for tier in self.tiers:
+                state = self.state(metric, tier)
+                acc = state.accuracy or {}
+                with self._lock:
+                    served = self._models.get((metric, tier.name))
+                rows.append(
+                    {
+                        "metric": metric,
+                        "tier": tier.name,
+                        "status": state.status,
+                        "message": state.message,
+                        "model": state.model,
+                        "model_words": acc.get("model_words"),
+                        "summary": acc.get("summary"),
+                        "mase": acc.get("mase"),
+                        "naive_mase": acc.get("naive_mase"),
+                        "seasonal_naive_mase": acc.get("seasonal_naive_mase"),
+                        "candidates": acc.get("candidates", {}),
+                        "coverage_80": acc.get("coverage_80"),
+                        "fitted_at": state.fitted_at,
+                        "history_steps": None if served is None else served.n_observed,
+                        "history_s": None if served is None else served.n_observed * tier.step_s,
+                        "step_s": tier.step_s,
+                    }
+                )
+        return rows
 
     # -- anomaly stage (every sample) ----------------------------------------------------
     def stage(self, now: float, sample) -> None:
@@ -290,6 +312,7 @@ class LiveModels:
             return state
         with self._lock:
             self._models[(metric, tier.name)] = served
+        self._save(metric, tier, served)
         forecast = forecast_now(served, values, ts, tier.step_s)
         state = ModelState(
             metric,
@@ -379,11 +402,14 @@ class LiveModels:
 def install(services) -> None:
     """Monitor extension hook: the anomaly stage and the scheduled model job."""
     live = LiveModels(
-        services.store, services.known_metrics, refit_every_s=services.settings.forecast_refit_s
+        services.store,
+        services.known_metrics,
+        refit_every_s=services.settings.forecast_refit_s,
+        data_dir=services.settings.data_dir,
     )
     services.extras[EXTRAS_KEY] = live
     services.stages.append(live.stage)
-    services.scheduler.add_job(
+    job = services.scheduler.add_job(
         lambda: live.run(time.time()),
         "interval",
         seconds=services.settings.forecast_job_s,
@@ -392,3 +418,9 @@ def install(services) -> None:
         max_instances=1,
         coalesce=True,
     )
+
+    def wakeup() -> None:
+        if services.scheduler.running:
+            job.modify(next_run_time=datetime.now(UTC))
+
+    live.wakeup = wakeup
