@@ -69,6 +69,8 @@ class LagForecaster:
         training rows whose mean absolute residual is far above the typical one.
       features: a fixed ``FeatureSpec`` to use instead of resolving one from the data
         (its horizon must equal ``horizon``); fitting raises if the data cannot fill it.
+      held_out_intervals: False skips the held-out fit behind the split-conformal bands
+        (in-sample residuals instead): for callers that calibrate bands themselves.
     """
 
     def __init__(
@@ -87,6 +89,7 @@ class LagForecaster:
         transform: str | None = None,
         loss: str = "squared",
         features: FeatureSpec | None = None,
+        held_out_intervals: bool = True,
     ) -> None:
         self.horizon = horizon
         self.season_length = season_length
@@ -101,6 +104,7 @@ class LagForecaster:
         self.transform = transform
         self.loss = loss
         self.features = features
+        self.held_out_intervals = held_out_intervals
 
     # -- fitting -------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -228,7 +232,11 @@ class LagForecaster:
             float(np.median(X[:, self.spread_column_])) + 1e-6 if self.adaptive_intervals else 1.0
         )
         n_cal = int(len(origins) * self.calibration_fraction)
-        if n_cal >= 20 and len(origins) - n_cal - spec.horizon >= 2 * self.n_features_:
+        if (
+            self.held_out_intervals
+            and n_cal >= 20
+            and len(origins) - n_cal - spec.horizon >= 2 * self.n_features_
+        ):
             # Split-conformal: residuals of a model that never saw the calibration rows.
             # Train origins stop `horizon` before the first calibration origin so no
             # training target lies inside the calibration period.

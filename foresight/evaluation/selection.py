@@ -100,6 +100,8 @@ def make_model(
             extra["transform"] = "log1p"
         elif name == "robust":
             extra["loss"] = "huber"
+        # Selection calibrates the bands itself (conformal.py): skip the held-out fit.
+        extra.setdefault("held_out_intervals", False)
         return LagForecaster(horizon=horizon, features=features, **extra)
     if name == "lstm":
         from foresight.evaluation.lstm import LstmForecaster  # optional extra

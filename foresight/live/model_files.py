@@ -44,6 +44,7 @@ _LAG_PARAMS = (
     "adaptive_intervals",
     "transform",
     "loss",
+    "held_out_intervals",
 )
 _LAG_SCALARS = (
     "mean_",

@@ -121,7 +121,7 @@ _MINUTES = {
     "in": "query",
     "required": False,
     "description": "Instead of hours: minutes ahead, 1-59. Up to 5 min uses "
-    "10-second steps (ready about 25 min after start), beyond that "
+    "10-second steps (ready about a minute after start), beyond that "
     "1-minute steps.",
     "schema": {"type": "integer", "minimum": 1, "maximum": 59},
 }
@@ -145,10 +145,13 @@ _ACCURACY = {
     "scale) and a plain-words summary",
     "properties": {
         "mase": {"type": "number"},
-        "seasonal_naive_mase": {"type": "number"},
-        "linear_lags_mase": {"type": "number"},
-        "coverage_80": {"type": "number"},
-        "coverage_95": {"type": "number"},
+        "seasonal_naive_mase": {"type": ["number", "null"]},
+        "linear_lags_mase": {"type": ["number", "null"]},
+        "coverage_80": {"type": ["number", "null"]},
+        "coverage_95": {"type": ["number", "null"]},
+        "naive_mase": {"type": ["number", "null"]},
+        "model": {"type": "string", "description": "the served model (selection.CANDIDATES)"},
+        "candidates": {"type": "object", "description": "validation MASE per candidate"},
         "n_origins": {"type": "integer"},
         "season_length": {"type": ["integer", "null"]},
         "summary": {"type": "string"},
