@@ -16,8 +16,6 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from sklearn.exceptions import NotFittedError
-from sklearn.linear_model import Ridge
 
 from foresight.models.anomaly import AnomalyDetector
 from foresight.models.bands import BAND_FIELDS, BatchForecast, Forecast
@@ -34,6 +32,35 @@ from foresight.models.features import (
 logger = logging.getLogger(__name__)
 
 __all__ = ["AnomalyDetector", "BatchForecast", "Forecast", "LagForecaster", "NotFittedError"]
+
+
+class NotFittedError(ValueError, AttributeError):
+    """Raised when an unfitted model is used (scikit-learn's contract, without importing
+    scikit-learn: its package import alone loads SciPy, ~110 MB in the monitor)."""
+
+
+def ridge_solve(
+    X: np.ndarray, Y: np.ndarray, alpha: float, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted multi-output ridge with an unpenalised intercept: (coef (p, k), intercept).
+
+    The same estimator as ``sklearn.linear_model.Ridge(alpha).fit(X, Y, sample_weight)``
+    (a test holds them equal): centre on the weighted means, then solve the normal
+    equations ``(Xc' W Xc + alpha I) coef = Xc' W Yc`` once for every output column.
+    """
+    w = np.asarray(weights, dtype=float)
+    x_mean = np.average(X, axis=0, weights=w)
+    y_mean = np.average(Y, axis=0, weights=w)
+    root = np.sqrt(w)[:, None]
+    Xc, Yc = (X - x_mean) * root, (Y - y_mean) * root
+    gram = Xc.T @ Xc
+    gram[np.diag_indices_from(gram)] += alpha
+    try:
+        coef = np.linalg.solve(gram, Xc.T @ Yc)
+    except np.linalg.LinAlgError:  # alpha == 0 with collinear columns
+        coef = np.linalg.lstsq(gram, Xc.T @ Yc, rcond=None)[0]
+    return coef, y_mean - x_mean @ coef
+
 
 # Residual quantiles for the two central intervals: (lower, upper) probability.
 _LEVELS = {80: (0.10, 0.90), 95: (0.025, 0.975)}
@@ -272,16 +299,16 @@ class LagForecaster:
         """Fit the multi-output regression; return coef (features, horizon) and intercept."""
         weights = np.ones(len(X))
         rounds = _IRLS_ROUNDS if self.loss == "huber" else 1
-        for _ in range(rounds):
-            model = Ridge(alpha=self.alpha, fit_intercept=True).fit(X, Y, sample_weight=weights)
-            if rounds == 1:
+        for k in range(rounds):
+            coef, intercept = ridge_solve(X, Y, self.alpha, weights)
+            if k == rounds - 1:
                 break
             # Huber weights on each row's mean absolute residual (one weight per row,
             # so every horizon step shares one weighted solve).
-            row = np.abs(Y - model.predict(X)).mean(axis=1)
+            row = np.abs(Y - (X @ coef + intercept)).mean(axis=1)
             cut = _HUBER_K * float(np.median(row)) / 0.6745 + 1e-12
             weights = np.where(row <= cut, 1.0, cut / np.maximum(row, 1e-12))
-        return np.asarray(model.coef_, dtype=float).T, np.asarray(model.intercept_, dtype=float)
+        return coef, np.asarray(intercept, dtype=float)
 
     def _training_origins(self, z: np.ndarray, spec: FeatureSpec) -> tuple[np.ndarray, FeatureSpec]:
         """Return complete training origins, dropping seasonal blocks if gaps leave too few."""

@@ -28,7 +28,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.linear_model import LinearRegression
 
 from foresight.evaluation.metrics import mase_on, mase_with_steps, naive_scale
 from foresight.evaluation.selection import (
@@ -67,8 +66,10 @@ class LinearLagsBaseline:
         rows = rows[~np.isnan(rows).any(axis=1)]
         if len(rows) < 2 * self.n_lags:
             raise ValueError(f"too few complete rows for {self.n_lags} lags ({len(rows)})")
-        model = LinearRegression().fit(rows[:, 1:], rows[:, 0])
-        self.coef_, self.intercept_ = model.coef_, float(model.intercept_)
+        # Ordinary least squares with an intercept (scikit-learn's LinearRegression).
+        design = np.column_stack([rows[:, 1:], np.ones(len(rows))])
+        solution = np.linalg.lstsq(design, rows[:, 0], rcond=None)[0]
+        self.coef_, self.intercept_ = solution[:-1], float(solution[-1])
         self.fill_ = float(np.nanmean(raw))
         return self
 
