@@ -4,6 +4,7 @@ and statsforecast beside ours on the same origins.
     .venv/bin/python bench/bench_forecast.py                 # every case, a few minutes
     .venv/bin/python bench/bench_forecast.py --cases nasa_1h ali300_1h
     .venv/bin/python bench/bench_forecast.py --no-statsforecast
+    .venv/bin/python bench/bench_forecast.py --no-statsforecast --lstm   # + the LSTM extra
 
 Part 1 (``backtest``: the protocol of ``python main.py backtest``): rolling origins over
 the last 30 % of each trace, 8 expanding-window refits, every origin, MASE on Hyndman &
@@ -196,10 +197,32 @@ def statsforecast_case(
     return out
 
 
+def lstm_case(ts: np.ndarray, values: np.ndarray, horizon: int, served: dict) -> dict:
+    """The LSTM forced through the same backtest: MASE and mean fit time beside ours."""
+    try:
+        r = backtest(values, ts, horizon=horizon, model="lstm").to_dict()
+    except ValueError as exc:  # no PyTorch, or too little history
+        print(f"  lstm: skipped ({exc})")
+        return {"skipped": str(exc)}
+    print(
+        f"  lstm: MASE {r['mase']:.3f} (served {served['model']} {served['mase']:.3f}, "
+        f"last value {r['naive_mase']:.3f}); mean fit {r['fit_seconds']:.2f} s vs "
+        f"{served['fit_seconds']:.2f} s; 80 % band {100 * r['coverage_80']:.1f} %",
+        flush=True,
+    )
+    return {k: r[k] for k in ("mase", "naive_mase", "fit_seconds", "coverage_80", "candidates")}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
     parser.add_argument("--no-statsforecast", action="store_true")
+    parser.add_argument(
+        "--lstm",
+        action="store_true",
+        help="also backtest the optional LSTM candidate (needs the lstm extra) beside "
+        "the served model: MASE and fit time on the same origins",
+    )
     parser.add_argument(
         "--model",
         default="auto",
@@ -279,6 +302,8 @@ def main() -> int:
             f"{1e6 * r['predict_seconds_per_origin']:.1f} us/origin",
             flush=True,
         )
+        if args.lstm:
+            r["lstm"] = lstm_case(ts, values, horizon, r)
         if statsforecast_ok and sf_models:
             print(f"  statsforecast on {args.sf_windows} shared origins (fit once):")
             r["statsforecast"] = statsforecast_case(
