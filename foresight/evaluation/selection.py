@@ -63,11 +63,24 @@ PLAIN_WORDS = {
     "last": "repeating the last value",
     "seasonal": "repeating the same time one day before",
     "seasonal-week": "repeating the same time one week before",
-    "ridge": "a ridge regression on recent values and the daily pattern",
+    "ridge": "a ridge regression on recent values",
     "robust": "a robust (Huber-loss) regression on recent values",
-    "ridge-log": "a ridge regression on the log scale (for spiky series)",
+    "ridge-log": "a ridge regression on recent values, on the log scale",
     "lstm": "an LSTM network",
 }
+
+
+def model_words(name: str, features: FeatureSpec | None = None) -> str:
+    """The model in plain words, naming the daily/weekly pattern when it uses one."""
+    words = PLAIN_WORDS.get(name, name)
+    if features is None:
+        return words
+    patterns = [
+        label for label, on in (("daily", features.season), ("weekly", features.week)) if on
+    ]
+    if patterns:
+        words += " and the " + " and ".join(patterns) + " pattern" + ("s" * (len(patterns) > 1))
+    return words
 
 
 def period_steps(step_s: float | None, period_s: float) -> int | None:

@@ -13,13 +13,19 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from foresight.core.catalog import METRIC_CATALOG, metric_info
-from foresight.evaluation.selection import DEFAULT_CANDIDATES, PLAIN_WORDS, make_model, select
+from foresight.evaluation.selection import (
+    DEFAULT_CANDIDATES,
+    make_model,
+    model_words,
+    select,
+    spec_from_dict,
+)
 from foresight.models.bands import Forecast
 from foresight.models.baselines import LastValue
 from foresight.models.conformal import (
@@ -32,6 +38,9 @@ from foresight.models.conformal import (
 logger = logging.getLogger(__name__)
 
 FAST_START_OBSERVED = 6  # buckets before the live tier's first (last-value) forecast
+# Choose afresh (validate every candidate) at most this often; refits in between only
+# refit the chosen model. Keeps the live refit cost near one fit per model.
+RESELECT_EVERY_S = 3600.0
 INTERVAL_METHOD = "adaptive conformal inference (Gibbs & Candes 2021)"
 
 
@@ -62,6 +71,7 @@ class Served:
     fast_start: bool
     candidates: dict[str, float] = field(default_factory=dict)
     selection: dict = field(default_factory=dict)
+    selected_at: float | None = None  # when the choice was last made (None: fitted_at)
 
     def accuracy(self, step_s: float) -> dict:
         """The figures the API and the chart note show (validation MASE, coverage)."""
@@ -70,7 +80,7 @@ class Served:
         season = season or getattr(self.model, "period", None)
         return {
             "model": self.name,
-            "model_words": PLAIN_WORDS.get(self.name, self.name),
+            "model_words": model_words(self.name, getattr(self.model, "spec_", None)),
             "fast_start": self.fast_start,
             "mase": c.get(self.name),
             "naive_mase": c.get("last"),
@@ -114,7 +124,7 @@ def describe(served: Served, step_s: float) -> str:
             if mine and math.isfinite(others[best]) and mine > 0:
                 why += f" (best other: {best}, {_percent_diff(others[best], mine)} it)"
         return f"repeating the last value: {why}" + band
-    words = PLAIN_WORDS.get(served.name, served.name)
+    words = model_words(served.name, getattr(served.model, "spec_", None))
     parts = []
     for baseline, label in (
         ("last", "repeating the last value"),
@@ -136,13 +146,44 @@ def fit_served(
     min_observed: int,
     now: float,
     names: tuple[str, ...] = DEFAULT_CANDIDATES,
+    previous: Served | None = None,
+    reselect_every_s: float = RESELECT_EVERY_S,
 ) -> Served:
-    """Choose and fit the model for one metric's history; ValueError when too short."""
+    """Choose and fit the model for one metric's history; ValueError when too short.
+
+    With a ``previous`` choice younger than ``reselect_every_s``, only refit that model
+    (same feature set, same band calibration) on the new history: the choice and its
+    validation are the expensive part, and they change slowly.
+    """
     raw = np.asarray(values, dtype=float)
     observed = int(np.sum(~np.isnan(raw)))
     if observed < min_observed:
         raise ValueError(f"{min_observed - observed} more steps needed")
     lower, upper = metric_bounds(metric, raw)
+    if previous is not None and not previous.fast_start:
+        selected_at = previous.selected_at or previous.fitted_at
+        if now - selected_at < reselect_every_s:
+            features = previous.selection.get("features")
+            model = make_model(
+                previous.name,
+                horizon,
+                step_s=step_s,
+                features=None if features is None else spec_from_dict(features),
+            )
+            try:
+                model.fit(raw, timestamps)
+            except ValueError as exc:  # e.g. a new gap: choose afresh
+                logger.debug(
+                    "%s: refit of %s failed (%s); choosing again", metric, previous.name, exc
+                )
+            else:
+                return replace(
+                    previous,
+                    model=model,
+                    fitted_at=now,
+                    n_observed=observed,
+                    selected_at=selected_at,
+                )
     try:
         chosen = select(raw, timestamps, horizon=horizon, step_s=step_s, names=names)
     except ValueError as exc:
@@ -164,6 +205,7 @@ def fit_served(
         fast_start=False,
         candidates=chosen.candidates,
         selection=chosen.to_dict(),
+        selected_at=now,
     )
 
 

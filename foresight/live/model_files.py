@@ -153,6 +153,7 @@ def save_served(data_dir: Path, metric: str, tier: str, served: Served) -> Path:
         "upper": served.upper,
         "history_steps": served.history_steps,
         "fitted_at": served.fitted_at,
+        "selected_at": served.selected_at,
         "n_observed": served.n_observed,
         "fast_start": served.fast_start,
         "candidates": served.candidates,
@@ -204,6 +205,7 @@ def load_served(path: Path) -> tuple[str, str, Served]:
         fast_start=bool(doc["fast_start"]),
         candidates={k: float(v) for k, v in doc["candidates"].items()},
         selection=dict(doc["selection"]),
+        selected_at=doc.get("selected_at"),
     )
     return str(doc["metric"]), str(doc["tier"]), served
 

@@ -231,6 +231,7 @@ class LiveModels:
                         "candidates": acc.get("candidates", {}),
                         "coverage_80": acc.get("coverage_80"),
                         "fitted_at": state.fitted_at,
+                        "selected_at": None if served is None else served.selected_at,
                         "history_steps": None if served is None else served.n_observed,
                         "history_s": None if served is None else served.n_observed * tier.step_s,
                         "step_s": tier.step_s,
@@ -287,6 +288,8 @@ class LiveModels:
         observed = int(np.sum(~np.isnan(values)))
         first = int(np.argmax(~np.isnan(values))) if observed else len(values)
         ts, values = ts[first:], values[first:]  # before the first sample is not a gap
+        with self._lock:
+            previous = self._models.get((metric, tier.name))
         try:
             served = fit_served(
                 metric,
@@ -296,6 +299,7 @@ class LiveModels:
                 step_s=tier.step_s,
                 min_observed=tier.min_observed,
                 now=now,
+                previous=previous,
             )
         except ValueError as exc:  # too short, or gaps leave too little
             if observed < tier.min_observed:

@@ -257,3 +257,21 @@ def test_each_job_reanchors_at_the_newest_sample(services, live, clock):
     body = again.to_dict()["forecast"]
     assert body["anchor_value"] == 99.0 and body["anchor_timestamp"] < body["timestamps"][0]
     assert again.forecast.mean[0] > first.forecast.mean[0] + 20  # starts from the jump
+
+
+def test_refits_keep_the_choice_for_an_hour_then_choose_again(services, live, clock):
+    from foresight.live.forecasting import RESELECT_EVERY_S
+
+    seed_history(services.store, clock(), hours=8)
+    first = live.refit("cpu_percent", TIERS[0], clock())
+    chosen_at = clock()
+    clock.advance(300)
+    again = live.refit("cpu_percent", TIERS[0], clock())
+    assert again.fitted_at == clock() and again.model == first.model
+    assert again.accuracy["candidates"] == first.accuracy["candidates"]  # not re-validated
+    row = next(r for r in live.overview() if (r["metric"], r["tier"]) == ("cpu_percent", "1h"))
+    assert row["selected_at"] == chosen_at
+    clock.advance(RESELECT_EVERY_S)
+    live.refit("cpu_percent", TIERS[0], clock())
+    row = next(r for r in live.overview() if (r["metric"], r["tier"]) == ("cpu_percent", "1h"))
+    assert row["selected_at"] == clock()
