@@ -22,7 +22,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,6 +30,7 @@ import numpy as np
 
 from foresight.live import model_files
 from foresight.live.forecasting import Served, fit_served, forecast_now
+from foresight.live.records import Anomaly, ModelState
 from foresight.live.tiers import (
     ALL_TIERS,
     SHORT_TIER,
@@ -42,7 +43,6 @@ from foresight.live.tiers import (
     tier_for_seconds,
 )
 from foresight.models.anomaly import AnomalyDetector
-from foresight.models.bands import Forecast
 
 logger = logging.getLogger(__name__)
 
@@ -62,73 +62,7 @@ __all__ = [
 
 EXTRAS_KEY = "live_models"
 MAX_ANOMALIES = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class Anomaly:
-    """One sample whose score reached the detector's threshold."""
-
-    timestamp: float
-    metric: str
-    value: float
-    score: float
-
-    def to_dict(self) -> dict:
-        return {
-            "timestamp": self.timestamp,
-            "metric": self.metric,
-            "value": self.value,
-            "score": round(self.score, 4),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class ModelState:
-    """What the API shows for one metric and tier: status, accuracy, latest forecast."""
-
-    metric: str
-    tier: Tier
-    status: str  # "ok" | "warming_up"
-    message: str | None
-    observed_steps: int
-    checked_at: float  # when the job last tried to (re)fit it
-    fitted_at: float | None = None
-    accuracy: dict | None = None  # backtest figures + "summary" sentence
-    forecast: Forecast | None = None
-    forecast_made_at: float | None = None
-    model: str | None = None  # the served model's name (selection.CANDIDATES)
-    anchor: tuple[float, float] | None = None  # (timestamp, value) of the newest sample
-
-    def to_dict(self, horizon_s: float | None = None) -> dict:
-        """JSON for the API, the forecast cut to ``horizon_s`` seconds when given."""
-        steps = (
-            self.tier.horizon_steps
-            if horizon_s is None
-            else min(
-                self.tier.horizon_steps, max(1, math.ceil(horizon_s / self.tier.step_s - 1e-9))
-            )
-        )
-        forecast = None
-        if self.forecast is not None:
-            full = self.forecast.to_dict()
-            forecast = {k: (v[:steps] if isinstance(v, list) else v) for k, v in full.items()}
-            forecast["anchor_timestamp"] = None if self.anchor is None else self.anchor[0]
-            forecast["anchor_value"] = None if self.anchor is None else self.anchor[1]
-        return {
-            "metric": self.metric,
-            "status": self.status,
-            "message": self.message,
-            "tier": self.tier.name,
-            "step_s": self.tier.step_s,
-            "horizon_steps": steps,
-            "observed_steps": self.observed_steps,
-            "fitted_at": self.fitted_at,
-            "checked_at": self.checked_at if math.isfinite(self.checked_at) else None,
-            "forecast_made_at": self.forecast_made_at,
-            "accuracy": self.accuracy,
-            "forecast": forecast,
-            "model": self.model,
-        }
+FAST_START_RECHECK_S = 60.0
 
 
 class LiveModels:
@@ -362,6 +296,21 @@ class LiveModels:
                 anchor=self._anchor(metric, latest),
             )
 
+    def _wait_s(self, state: ModelState, tier: Tier) -> float:
+        """Seconds between refits of one model.
+
+        Warming up: look again once a new bucket has completed, so the first forecast
+        appears as soon as the history allows. Fast start (the last value): try the
+        others every minute, a richer model may win. Otherwise ``refit_every_s``.
+        """
+        if state.status != "ok":
+            wait_s = tier.step_s
+        elif (state.accuracy or {}).get("fast_start"):
+            wait_s = max(FAST_START_RECHECK_S, tier.step_s)
+        else:
+            wait_s = self.refit_every_s
+        return min(wait_s, self.refit_every_s)
+
     def run(self, now: float) -> int:
         """One job run: refit the stalest models within the budget, refresh the rest.
 
@@ -375,7 +324,7 @@ class LiveModels:
             for tier in self.tiers:
                 with self._lock:
                     state = self._states.get((metric, tier.name))
-                if state is None or now - state.checked_at >= self.refit_every_s:
+                if state is None or now - state.checked_at >= self._wait_s(state, tier):
                     due.append((-math.inf if state is None else state.checked_at, metric, tier))
                 elif state.status == "ok":
                     if latest is None:

@@ -73,6 +73,9 @@ def test_run_refits_within_budget_then_only_refreshes(services, live, clock):
     live.budget_s = 600.0  # a busy test machine must not split the first run
     assert live.run(clock()) == len(ALL_TIERS)  # first run: every tier tried
     first = live.state("cpu_percent", TIERS[0])
+    # Only the fitted 1-h tier from here: warming-up and fast-start tiers are rechecked
+    # sooner on purpose (see the tests below).
+    live.tiers = (TIERS[0],)
     clock.advance(90)
     assert live.run(clock()) == 0  # not due: forecast refreshed only
     again = live.state("cpu_percent", TIERS[0])
@@ -275,3 +278,31 @@ def test_refits_keep_the_choice_for_an_hour_then_choose_again(services, live, cl
     live.refit("cpu_percent", TIERS[0], clock())
     row = next(r for r in live.overview() if (r["metric"], r["tier"]) == ("cpu_percent", "1h"))
     assert row["selected_at"] == clock()
+
+
+def test_warming_up_models_are_checked_again_at_the_next_bucket(services, live, clock):
+    live.metrics = lambda: ["cpu_percent"]
+    live.tiers = (SHORT_TIER,)
+    start = clock()
+    services.store.append_many((start + i, {"cpu_percent": 20.0 + i % 3}) for i in range(20))
+    clock.advance(20)
+    live.run(clock())
+    assert live.state("cpu_percent", SHORT_TIER).status == "warming_up"
+    services.store.append_many((start + 20 + i, {"cpu_percent": 20.0 + i % 3}) for i in range(60))
+    clock.advance(60)  # far less than refit_every_s
+    live.run(clock())
+    assert live.state("cpu_percent", SHORT_TIER).status == "ok"
+
+
+def test_a_fast_start_model_tries_the_others_every_minute(services, live, clock):
+    from foresight.live.models import FAST_START_RECHECK_S
+
+    live.metrics = lambda: ["cpu_percent"]
+    live.tiers = (SHORT_TIER,)
+    start = clock()
+    services.store.append_many((start + i, {"cpu_percent": 20.0 + i % 3}) for i in range(90))
+    clock.advance(90)
+    live.run(clock())
+    assert live.state("cpu_percent", SHORT_TIER).accuracy["fast_start"]
+    clock.advance(FAST_START_RECHECK_S)
+    assert live.run(clock()) == 1  # well before refit_every_s
