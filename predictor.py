@@ -14,6 +14,7 @@ split-conformal: quantiles of its own out-of-sample residuals, per horizon step.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import numpy as np
 
@@ -28,38 +29,11 @@ from foresight.models.features import (
     forward_fill,
     snap_season,
 )
+from foresight.models.ridge import NotFittedError, ridge_solve
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["AnomalyDetector", "BatchForecast", "Forecast", "LagForecaster", "NotFittedError"]
-
-
-class NotFittedError(ValueError, AttributeError):
-    """Raised when an unfitted model is used (scikit-learn's contract, without importing
-    scikit-learn: its package import alone loads SciPy, ~110 MB in the monitor)."""
-
-
-def ridge_solve(
-    X: np.ndarray, Y: np.ndarray, alpha: float, weights: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted multi-output ridge with an unpenalised intercept: (coef (p, k), intercept).
-
-    The same estimator as ``sklearn.linear_model.Ridge(alpha).fit(X, Y, sample_weight)``
-    (a test holds them equal): centre on the weighted means, then solve the normal
-    equations ``(Xc' W Xc + alpha I) coef = Xc' W Yc`` once for every output column.
-    """
-    w = np.asarray(weights, dtype=float)
-    x_mean = np.average(X, axis=0, weights=w)
-    y_mean = np.average(Y, axis=0, weights=w)
-    root = np.sqrt(w)[:, None]
-    Xc, Yc = (X - x_mean) * root, (Y - y_mean) * root
-    gram = Xc.T @ Xc
-    gram[np.diag_indices_from(gram)] += alpha
-    try:
-        coef = np.linalg.solve(gram, Xc.T @ Yc)
-    except np.linalg.LinAlgError:  # alpha == 0 with collinear columns
-        coef = np.linalg.lstsq(gram, Xc.T @ Yc, rcond=None)[0]
-    return coef, y_mean - x_mean @ coef
 
 
 # Residual quantiles for the two central intervals: (lower, upper) probability.
@@ -314,29 +288,9 @@ class LagForecaster:
         """Return complete training origins, dropping seasonal blocks if gaps leave too few."""
         candidates = [spec]
         if self.features is None and spec.week:
-            candidates.append(
-                FeatureSpec(
-                    spec.n_lags,
-                    spec.horizon,
-                    spec.season,
-                    None,
-                    spec.roll_windows,
-                    spec.hour,
-                    spec.weekday,
-                )
-            )
+            candidates.append(replace(spec, week=None))
         if self.features is None and spec.season:
-            candidates.append(
-                FeatureSpec(
-                    spec.n_lags,
-                    spec.horizon,
-                    None,
-                    None,
-                    spec.roll_windows,
-                    spec.hour,
-                    spec.weekday,
-                )
-            )
+            candidates.append(replace(spec, season=None, week=None))
         for candidate in candidates:
             all_origins = np.arange(candidate.history - 1, len(z) - candidate.horizon)
             origins = all_origins[complete_rows(z, all_origins, candidate)]
