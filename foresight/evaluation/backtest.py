@@ -203,7 +203,7 @@ def backtest(
     selection_s = time.perf_counter() - t0
     if progress:
         progress(f"backtest: chose {chosen.model} on {chosen.n_validation_origins} origins")
-    ours, failed, fit_times = rolling_means(
+    ours, failed, fit_times, predict_time = rolling_means(
         raw,
         ts,
         origins,
@@ -215,7 +215,6 @@ def backtest(
     )
     if failed:
         raise ValueError(f"{chosen.model} could not be refitted before {failed} test chunk(s)")
-    t0 = time.perf_counter()
     linear = np.empty((len(origins), horizon))
     chunks = [c for c in np.array_split(origins, max(1, min(n_refits, len(origins)))) if len(c)]
     row = 0
@@ -227,7 +226,6 @@ def backtest(
         row += len(chunk)
         if progress:
             progress(f"backtest: refit {k + 1}/{len(chunks)} done ({row}/{len(origins)} origins)")
-    predict_time = time.perf_counter() - t0
     Y = take_or_nan(raw, origins[:, None] + np.arange(1, horizon + 1)[None, :])
     snaive = seasonal_naive(raw, origins, horizon, season)
     naive = seasonal_naive(raw, origins, horizon, None)

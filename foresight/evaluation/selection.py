@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -130,17 +131,16 @@ def rolling_means(
     make: Callable[[], Any],
     horizon: int,
     n_refits: int,
-) -> tuple[np.ndarray, int, list[float]]:
+) -> tuple[np.ndarray, int, list[float], float]:
     """Point forecasts from every origin, refitting before each of ``n_refits`` chunks.
 
     Returns (means (len(origins), horizon) with NaN rows where a fit failed, how many
-    chunks failed, the fit times in seconds). Each fit sees only data before its chunk.
+    chunks failed, the fit times in seconds, the total forecasting time in seconds).
+    Each fit sees only data before its chunk.
     """
-    import time
-
     means = np.full((len(origins), horizon), np.nan)
     chunks = [c for c in np.array_split(origins, max(1, min(n_refits, len(origins)))) if len(c)]
-    failed, times, row = 0, [], 0
+    failed, times, row, predict_s = 0, [], 0, 0.0
     for chunk in chunks:
         cut = int(chunk[0])
         started = time.perf_counter()
@@ -151,9 +151,11 @@ def rolling_means(
             failed += 1
         else:
             times.append(time.perf_counter() - started)
+            started = time.perf_counter()
             means[row : row + len(chunk)] = model.predict_mean(values, chunk, timestamps)
+            predict_s += time.perf_counter() - started
         row += len(chunk)
-    return means, failed, times
+    return means, failed, times, predict_s
 
 
 def validation_origins(values: np.ndarray, horizon: int) -> np.ndarray:
@@ -312,7 +314,7 @@ def _validate_one(
 ) -> tuple[np.ndarray, FeatureSpec | None]:
     """Validation forecasts of one candidate and the feature set they used."""
     if name not in LAG_MODELS:
-        mean, failed, _ = rolling_means(
+        mean, failed, _, _ = rolling_means(
             raw,
             timestamps,
             origins,
@@ -330,7 +332,7 @@ def _validate_one(
         return mean, None
     probe = make_model(name, horizon, step_s=step_s, params=params).fit(raw, timestamps)
     for spec in _ladder(probe.spec_):
-        mean, failed, _ = rolling_means(
+        mean, failed, _, _ = rolling_means(
             raw,
             timestamps,
             origins,
