@@ -14,13 +14,12 @@ split-conformal: quantiles of its own out-of-sample residuals, per horizon step.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import replace
 
 import numpy as np
-from sklearn.exceptions import NotFittedError
-from sklearn.linear_model import Ridge
 
 from foresight.models.anomaly import AnomalyDetector
+from foresight.models.bands import BAND_FIELDS, BatchForecast, Forecast
 from foresight.models.features import (
     SECONDS_PER_DAY,
     FeatureSpec,
@@ -30,63 +29,20 @@ from foresight.models.features import (
     forward_fill,
     snap_season,
 )
+from foresight.models.ridge import NotFittedError, ridge_solve
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["AnomalyDetector", "BatchForecast", "Forecast", "LagForecaster", "NotFittedError"]
 
+
 # Residual quantiles for the two central intervals: (lower, upper) probability.
 _LEVELS = {80: (0.10, 0.90), 95: (0.025, 0.975)}
 
-
-BAND_FIELDS: tuple[str, ...] = ("mean", "lower_80", "upper_80", "lower_95", "upper_95")
-
-
-def _as_list(array: np.ndarray | None) -> list | None:
-    return None if array is None else np.asarray(array, dtype=float).tolist()
-
-
-@dataclass(frozen=True, slots=True)
-class _Bands:
-    """A point forecast and its 80 % and 95 % intervals, in the series' own unit."""
-
-    step_s: float | None
-    mean: np.ndarray
-    lower_80: np.ndarray
-    upper_80: np.ndarray
-    lower_95: np.ndarray
-    upper_95: np.ndarray
-
-    def _bands_dict(self) -> dict:
-        return {"step_s": self.step_s, **{k: _as_list(getattr(self, k)) for k in BAND_FIELDS}}
-
-
-@dataclass(frozen=True, slots=True)
-class Forecast(_Bands):
-    """A forecast of the next ``len(mean)`` steps with 80 % and 95 % intervals.
-
-    ``timestamps`` are the epoch seconds of each step (None when the series had no
-    times); all arrays have shape (horizon,) and the series' own unit.
-    """
-
-    timestamps: np.ndarray | None
-
-    def to_dict(self) -> dict:
-        return {"timestamps": _as_list(self.timestamps), **self._bands_dict()}
-
-
-@dataclass(frozen=True, slots=True)
-class BatchForecast(_Bands):
-    """Forecasts from many origins of one series: arrays of shape (len(origins), horizon).
-
-    ``origins`` are indices into the series passed to ``predict_batch``; row ``i``
-    forecasts indices ``origins[i] + 1 .. origins[i] + horizon``.
-    """
-
-    origins: np.ndarray
-
-    def to_dict(self) -> dict:
-        return {"origins": [int(o) for o in self.origins], **self._bands_dict()}
+# Huber's tuning constant (95 % efficiency under Gaussian noise), applied to the
+# robust-scaled mean absolute residual of each training row.
+_HUBER_K = 1.345
+_IRLS_ROUNDS = 4
 
 
 class LagForecaster:
@@ -108,6 +64,14 @@ class LagForecaster:
         level, so the ridge penalty shrinks towards "no change" instead of the mean.
       adaptive_intervals: scale the conformal band by the spread of the last 24 steps
         at the origin (wider at busy peaks, narrower in quiet nights).
+      transform: None, or "log1p" to learn on log(1 + value) (non-negative series
+        only): spikes then weigh by their ratio, not their size.
+      loss: "squared" (ridge), or "huber": iteratively reweighted ridge that down-weights
+        training rows whose mean absolute residual is far above the typical one.
+      features: a fixed ``FeatureSpec`` to use instead of resolving one from the data
+        (its horizon must equal ``horizon``); fitting raises if the data cannot fill it.
+      held_out_intervals: False skips the held-out fit behind the split-conformal bands
+        (in-sample residuals instead): for callers that calibrate bands themselves.
     """
 
     def __init__(
@@ -123,6 +87,10 @@ class LagForecaster:
         nonnegative: bool | str = "auto",
         relative_target: bool = True,
         adaptive_intervals: bool = True,
+        transform: str | None = None,
+        loss: str = "squared",
+        features: FeatureSpec | None = None,
+        held_out_intervals: bool = True,
     ) -> None:
         self.horizon = horizon
         self.season_length = season_length
@@ -134,6 +102,10 @@ class LagForecaster:
         self.nonnegative = nonnegative
         self.relative_target = relative_target
         self.adaptive_intervals = adaptive_intervals
+        self.transform = transform
+        self.loss = loss
+        self.features = features
+        self.held_out_intervals = held_out_intervals
 
     # -- fitting -------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -148,11 +120,22 @@ class LagForecaster:
             raise ValueError(
                 f"calibration_fraction must be in (0, 0.9) (got {self.calibration_fraction!r})"
             )
+        if self.transform not in (None, "log1p"):
+            raise ValueError(f"transform must be None or 'log1p' (got {self.transform!r})")
+        if self.loss not in ("squared", "huber"):
+            raise ValueError(f"loss must be 'squared' or 'huber' (got {self.loss!r})")
+        if self.features is not None and self.features.horizon != self.horizon:
+            raise ValueError(
+                f"features.horizon {self.features.horizon} differs from horizon {self.horizon}"
+            )
 
     def _resolve_spec(
         self, raw: np.ndarray, step_s: float | None, span_s: float | None
     ) -> FeatureSpec:
         n, horizon = len(raw), int(self.horizon)
+        if self.features is not None:
+            self.season_length_ = self.features.season
+            return self.features
         if self.season_length == "auto":
             season = snap_season(detect_season(raw), step_s)
         else:
@@ -219,6 +202,11 @@ class LagForecaster:
             self.t_end_: float | None = float(ts[-1])
         else:
             self.t0_ = self.t_end_ = None
+        if self.transform == "log1p":
+            low = float(np.nanmin(raw)) if np.any(~np.isnan(raw)) else 0.0
+            if low < 0:
+                raise ValueError(f"transform 'log1p' needs values >= 0 (got a minimum of {low:g})")
+            raw = np.log1p(raw)
         observed = raw[~np.isnan(raw)]
         if len(observed) < 2 * self.horizon + self.n_lags + 10:
             raise ValueError(
@@ -245,26 +233,32 @@ class LagForecaster:
             float(np.median(X[:, self.spread_column_])) + 1e-6 if self.adaptive_intervals else 1.0
         )
         n_cal = int(len(origins) * self.calibration_fraction)
-        if n_cal >= 20 and len(origins) - n_cal - spec.horizon >= 2 * self.n_features_:
+        if (
+            self.held_out_intervals
+            and n_cal >= 20
+            and len(origins) - n_cal - spec.horizon >= 2 * self.n_features_
+        ):
             # Split-conformal: residuals of a model that never saw the calibration rows.
             # Train origins stop `horizon` before the first calibration origin so no
             # training target lies inside the calibration period.
             first_cal = origins[-n_cal]
             train = origins <= first_cal - spec.horizon
-            held_out = self._ridge().fit(X[train], Y[train])
-            residuals = (Y[-n_cal:] - held_out.predict(X[-n_cal:])) / self._local_scale(X[-n_cal:])
+            coef, intercept = self._estimate(X[train], Y[train])
+            residuals = (Y[-n_cal:] - (X[-n_cal:] @ coef + intercept)) / self._local_scale(
+                X[-n_cal:]
+            )
         else:
             logger.debug("few rows (%d): intervals from in-sample residuals", len(origins))
             residuals = None
-        model = self._ridge().fit(X, Y)
+        coef, intercept = self._estimate(X, Y)
         if residuals is None:
             residuals = (
-                (Y - model.predict(X))
+                (Y - (X @ coef + intercept))
                 / self._local_scale(X)
                 * np.sqrt(len(X) / max(len(X) - self.n_features_, 1))
             )
-        self.coef_ = np.ascontiguousarray(model.coef_.T)  # (features, horizon)
-        self.intercept_ = np.asarray(model.intercept_, dtype=float)
+        self.coef_ = np.ascontiguousarray(coef)  # (features, horizon)
+        self.intercept_ = np.asarray(intercept, dtype=float)
         self.residual_quantiles_ = self._quantiles(residuals)  # z units, per level
         self.n_train_ = len(origins)
         return self
@@ -275,36 +269,28 @@ class LagForecaster:
             return np.ones((len(X), 1))
         return (X[:, self.spread_column_] + self.spread_offset_)[:, None]
 
-    def _ridge(self) -> Ridge:
-        return Ridge(alpha=self.alpha, fit_intercept=True)
+    def _estimate(self, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Fit the multi-output regression; return coef (features, horizon) and intercept."""
+        weights = np.ones(len(X))
+        rounds = _IRLS_ROUNDS if self.loss == "huber" else 1
+        for k in range(rounds):
+            coef, intercept = ridge_solve(X, Y, self.alpha, weights)
+            if k == rounds - 1:
+                break
+            # Huber weights on each row's mean absolute residual (one weight per row,
+            # so every horizon step shares one weighted solve).
+            row = np.abs(Y - (X @ coef + intercept)).mean(axis=1)
+            cut = _HUBER_K * float(np.median(row)) / 0.6745 + 1e-12
+            weights = np.where(row <= cut, 1.0, cut / np.maximum(row, 1e-12))
+        return coef, np.asarray(intercept, dtype=float)
 
     def _training_origins(self, z: np.ndarray, spec: FeatureSpec) -> tuple[np.ndarray, FeatureSpec]:
         """Return complete training origins, dropping seasonal blocks if gaps leave too few."""
         candidates = [spec]
-        if spec.week:
-            candidates.append(
-                FeatureSpec(
-                    spec.n_lags,
-                    spec.horizon,
-                    spec.season,
-                    None,
-                    spec.roll_windows,
-                    spec.hour,
-                    spec.weekday,
-                )
-            )
-        if spec.season:
-            candidates.append(
-                FeatureSpec(
-                    spec.n_lags,
-                    spec.horizon,
-                    None,
-                    None,
-                    spec.roll_windows,
-                    spec.hour,
-                    spec.weekday,
-                )
-            )
+        if self.features is None and spec.week:
+            candidates.append(replace(spec, week=None))
+        if self.features is None and spec.season:
+            candidates.append(replace(spec, season=None, week=None))
         for candidate in candidates:
             all_origins = np.arange(candidate.history - 1, len(z) - candidate.horizon)
             origins = all_origins[complete_rows(z, all_origins, candidate)]
@@ -362,6 +348,8 @@ class LagForecaster:
         origins = np.asarray(origins, dtype=np.int64).ravel()
         if len(origins) and (origins.min() < 0 or origins.max() >= len(raw)):
             raise ValueError(f"origins must index values (0..{len(raw) - 1})")
+        if self.transform == "log1p":
+            raw = np.log1p(np.maximum(raw, 0.0))
         z = forward_fill((raw - self.mean_) / self.scale_, 0.0)
         origin_ts = None
         if self.spec_.hour or self.spec_.weekday:
@@ -382,8 +370,16 @@ class LagForecaster:
             out[f"lower_{level}"], out[f"upper_{level}"] = mean_z + lo * scale, mean_z + hi * scale
         for key, array in out.items():
             array = array * self.scale_ + self.mean_
+            if self.transform == "log1p":
+                array = np.expm1(array)
             out[key] = np.maximum(array, 0.0) if self.clip_at_zero_ else array
         return BatchForecast(origins=origins, step_s=self.step_s_, **out)
+
+    def predict_mean(
+        self, values: np.ndarray, origins: np.ndarray, timestamps: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Point forecasts only, (len(origins), horizon): the candidates' common interface."""
+        return self.predict_batch(values, origins, timestamps).mean
 
     def predict(self, values: np.ndarray, timestamps: np.ndarray | None = None) -> Forecast:
         """Forecast the ``horizon`` steps after the last value of ``values``.

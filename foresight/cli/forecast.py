@@ -3,6 +3,7 @@ for a metric exported as CSV. Their flags and ``--json`` keys are public contrac
 
     python main.py backtest --csv FILE --value-col COL [--time-col COL] [--horizon N]
                             [--season N|auto|none] [--step SECONDS] [--json]
+                            [--model auto|last|seasonal|ridge|ridge-log|robust|lstm]
     python main.py detect --csv FILE --value-col COL [--time-col COL] --out SCORES.csv
 """
 
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PROGRESS_EVERY_ROWS = 200_000  # detect: a progress line per this many rows
+# Mirrors foresight.evaluation.selection.MODEL_CHOICES (a test keeps them equal) so the
+# parser does not import numpy.
+MODEL_NAMES = ("auto", "last", "seasonal", "ridge", "ridge-log", "robust", "lstm")
 
 
 def season_arg(text: str) -> int | str | None:
@@ -53,8 +57,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bt = subparsers.add_parser(
         "backtest",
         help="measure forecast accuracy on a CSV series against baselines",
-        description="Rolling-origin backtest of the forecaster over the last 30 %% of the "
-        "series, beside seasonal naive and linear regression on 12 lags.",
+        description="Rolling-origin backtest of the served forecaster over the last 30 %% "
+        "of the series (chosen on validation origins before them), beside the last value, "
+        "seasonal naive and linear regression on 12 lags.",
     )
     _add_input_args(bt)
     bt.add_argument(
@@ -78,6 +83,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="SECONDS",
         help="resample to this step (mean) before fitting; without "
         "--time-col: the spacing of the rows",
+    )
+    bt.add_argument(
+        "--model",
+        choices=MODEL_NAMES,
+        default="auto",
+        help="the model to serve: auto (default) chooses per series on validation "
+        "origins before the test origins; the others force one",
     )
     bt.add_argument("--json", action="store_true", help="print one JSON object")
     bt.set_defaults(handler=run_backtest)
@@ -141,6 +153,7 @@ def run_backtest(args: argparse.Namespace) -> int:
             season_length=args.season,
             step_s=args.step,
             progress=logger.info,
+            model=args.model,
         )
     except ValueError as exc:  # too short, too gappy, horizon too long for the data
         raise InputError(f"{args.csv}: {exc}") from None
@@ -159,10 +172,15 @@ def format_backtest(r: dict) -> str:
         f"{r['n']} steps of {step}; horizon {r['horizon']}; season {season}; "
         f"{r['n_origins']} origins, {r['n_refits']} refits",
         "",
+        f"served model: {r.get('model', 'ridge')} (validation MASE: "
+        + ", ".join(f"{k} {v:.3f}" for k, v in r.get("candidates", {}).items())
+        + ")",
+        "",
         f"{'model':<22}{'MASE':>8}{'vs ours':>9}",
-        f"{'ours (ridge on lags)':<22}{r['mase']:>8.3f}{'':>9}",
+        f"{'ours (' + r.get('model', 'ridge') + ')':<22}{r['mase']:>8.3f}{'':>9}",
     ]
     for label, key in (
+        ("last value", "naive_mase"),
         ("seasonal naive", "seasonal_naive_mase"),
         ("linear on 12 lags", "linear_lags_mase"),
     ):

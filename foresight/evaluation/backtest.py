@@ -7,6 +7,13 @@ test span is cut into ``n_refits`` consecutive chunks; before each chunk every m
 is refitted on all data before it (expanding window), then forecasts every origin of
 the chunk from data up to that origin only.
 
+Model choice (``model="auto"``): ``selection.select`` validates every candidate on
+rolling origins inside the span *before* the first test origin, and the chosen one is
+the one scored on the test origins, so its accuracy is out-of-sample for the choice too.
+Its bands come from its own validation residuals, moved online across the test origins
+by adaptive conformal inference (``foresight.models.conformal``), misses fed back only
+once their target is observed. ``naive_mase`` is the last value's MASE on the same pairs.
+
 All MASE figures share Hyndman & Koehler's scale: the in-sample MAE of the one-season-
 back naive forecast on the first training span, so ``mase / seasonal_naive_mase < 1``
 means "beats repeating the last season". Errors are compared on the same (origin, step)
@@ -21,12 +28,30 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.linear_model import LinearRegression
 
-from foresight.models.features import forward_fill, lag_matrix, seasonal_index, take_or_nan
-from predictor import LagForecaster
+from foresight.evaluation.metrics import mase_on, mase_with_steps, naive_scale
+from foresight.evaluation.selection import (
+    DEFAULT_CANDIDATES,
+    MODEL_CHOICES,
+    make_model,
+    rolling_means,
+    select,
+)
+from foresight.models.conformal import bands_from, conformal_scores, run_aci
+from foresight.models.features import (
+    detect_season,
+    forward_fill,
+    lag_matrix,
+    seasonal_index,
+    snap_season,
+    take_or_nan,
+)
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["BacktestResult", "LinearLagsBaseline", "backtest", "naive_scale", "seasonal_naive"]
+
+INTERVAL_METHOD = "adaptive conformal inference (Gibbs & Candes 2021) on validation residuals"
 
 
 class LinearLagsBaseline:
@@ -41,8 +66,10 @@ class LinearLagsBaseline:
         rows = rows[~np.isnan(rows).any(axis=1)]
         if len(rows) < 2 * self.n_lags:
             raise ValueError(f"too few complete rows for {self.n_lags} lags ({len(rows)})")
-        model = LinearRegression().fit(rows[:, 1:], rows[:, 0])
-        self.coef_, self.intercept_ = model.coef_, float(model.intercept_)
+        # Ordinary least squares with an intercept (scikit-learn's LinearRegression).
+        design = np.column_stack([rows[:, 1:], np.ones(len(rows))])
+        solution = np.linalg.lstsq(design, rows[:, 0], rcond=None)[0]
+        self.coef_, self.intercept_ = solution[:-1], float(solution[-1])
         self.fill_ = float(np.nanmean(raw))
         return self
 
@@ -67,21 +94,14 @@ def seasonal_naive(
     return take_or_nan(values, seasonal_index(origins, horizon, season))
 
 
-def naive_scale(values: np.ndarray, season: int | None) -> float:
-    """In-sample MAE of the one-season-back naive forecast (MASE denominator)."""
-    lag = season or 1
-    diffs = np.abs(values[lag:] - values[:-lag])
-    diffs = diffs[~np.isnan(diffs)]
-    scale = float(diffs.mean()) if len(diffs) else float("nan")
-    return scale if scale > 0 else float("nan")
-
-
 @dataclass(frozen=True, slots=True)
 class BacktestResult:
-    """Accuracy of the forecaster and two baselines over the same rolling origins.
+    """Accuracy of the served model and the baselines over the same rolling origins.
 
-    Errors are in the series' unit; sMAPE is in percent (0-200); coverage is the
-    share (0-1) of actuals inside the interval; times are seconds.
+    ``mase`` is the served model's (``model``: chosen on validation origins before the
+    test origins, or forced); ``candidates`` are the validation MASEs the choice was
+    made on. Errors are in the series' unit; sMAPE is in percent (0-200); coverage is
+    the share (0-1) of actuals inside the interval; times are seconds.
     """
 
     n: int
@@ -105,16 +125,14 @@ class BacktestResult:
     predict_seconds_per_origin: float
     total_seconds: float
     features: list[str] = field(default_factory=list)
+    naive_mase: float = float("nan")
+    model: str = "ridge"
+    candidates: dict[str, float] = field(default_factory=dict)
+    selection_seconds: float = 0.0
+    interval_method: str = INTERVAL_METHOD
 
     def to_dict(self) -> dict:
         return {name: getattr(self, name) for name in self.__slots__}
-
-
-def _mase(errors: np.ndarray, mask: np.ndarray, scale: float) -> tuple[float, list[float]]:
-    abs_err = np.where(mask, np.abs(errors), 0.0)
-    per_step = abs_err.sum(axis=0) / np.maximum(mask.sum(axis=0), 1) / scale
-    overall = float(abs_err.sum() / max(mask.sum(), 1) / scale)
-    return overall, [round(float(x), 6) for x in per_step]
 
 
 def backtest(
@@ -128,12 +146,16 @@ def backtest(
     n_refits: int = 8,
     model_params: dict | None = None,
     progress: Callable[[str], None] | None = None,
+    model: str = "auto",
+    candidates: tuple[str, ...] = DEFAULT_CANDIDATES,
 ) -> BacktestResult:
-    """Evaluate LagForecaster, seasonal naive and linear lags on rolling origins.
+    """Evaluate the selected (or forced) model beside the baselines on rolling origins.
 
     ``values`` must be regularly spaced (NaN = gap); ``timestamps`` (epoch s) are
     optional and enable calendar terms; ``step_s`` is reported when there are no
-    timestamps. Raises ValueError when the series is too short for the protocol.
+    timestamps. ``model`` is "auto" (choose among ``candidates`` on validation origins
+    inside the span before the first test origin) or one of ``MODEL_CHOICES``.
+    Raises ValueError when the series is too short for the protocol.
     """
     started = time.perf_counter()
     raw = np.asarray(values, dtype=float).ravel()
@@ -142,65 +164,95 @@ def backtest(
         raise ValueError(f"horizon must be a whole number >= 1 (got {horizon!r})")
     if not 0.05 <= test_fraction <= 0.8:
         raise ValueError(f"test_fraction must be in [0.05, 0.8] (got {test_fraction})")
+    if model not in MODEL_CHOICES:
+        raise ValueError(f"model must be one of {', '.join(MODEL_CHOICES)} (got {model!r})")
     ts = None if timestamps is None else np.asarray(timestamps, dtype=float).ravel()
     if ts is not None and len(ts) > 1:
         step_s = float(np.median(np.diff(ts)))
     test_start = int(n * (1.0 - test_fraction))
-    candidates = np.arange(test_start, n - horizon)
-    origins = candidates[~np.isnan(raw[candidates])]
+    grid = np.arange(test_start, n - horizon)
+    origins = grid[~np.isnan(raw[grid])]
     if len(origins) < 1:
         raise ValueError(
             f"series too short for a backtest at horizon {horizon}: {n} steps "
             f"leave no forecast origin in the last {test_fraction:.0%}"
         )
-    params = dict(model_params or {})
-    chunks = [c for c in np.array_split(origins, max(1, min(n_refits, len(origins)))) if len(c)]
-    Y = take_or_nan(raw, origins[:, None] + np.arange(1, horizon + 1)[None, :])
-    ours = {
-        k: np.empty((len(origins), horizon))
-        for k in ("mean", "lower_80", "upper_80", "lower_95", "upper_95")
-    }
+    cut0 = int(origins[0])
+    history = raw[:cut0]
+    if season_length == "auto":
+        season = snap_season(detect_season(history), step_s)
+    else:
+        season = None if season_length is None else int(season_length)
+    scale = naive_scale(history, season)
+    if not scale == scale:
+        raise ValueError(
+            "cannot scale MASE: the training span has no two values one season apart that differ"
+        )
+    params = {"season_length": season_length, **dict(model_params or {})}
+    t0 = time.perf_counter()
+    chosen = select(
+        history,
+        None if ts is None else ts[:cut0],
+        horizon=int(horizon),
+        step_s=step_s,
+        names=candidates if model == "auto" else (),
+        force=None if model == "auto" else model,
+        season=season,
+        params=params,
+    )
+    selection_s = time.perf_counter() - t0
+    if progress:
+        progress(f"backtest: chose {chosen.model} on {chosen.n_validation_origins} origins")
+    ours, failed, fit_times, predict_time = rolling_means(
+        raw,
+        ts,
+        origins,
+        lambda: make_model(
+            chosen.model, int(horizon), step_s=step_s, features=chosen.features, params=params
+        ),
+        int(horizon),
+        n_refits,
+    )
+    if failed:
+        raise ValueError(f"{chosen.model} could not be refitted before {failed} test chunk(s)")
     linear = np.empty((len(origins), horizon))
-    fit_times, predict_time, row = [], 0.0, 0
-    season = scale = None
-    features: list[str] = []
+    chunks = [c for c in np.array_split(origins, max(1, min(n_refits, len(origins)))) if len(c)]
+    row = 0
     for k, chunk in enumerate(chunks):
-        cut = int(chunk[0])  # fit on everything before the chunk's first origin
-        t0 = time.perf_counter()
-        model = LagForecaster(**{"horizon": int(horizon), "season_length": season_length, **params})
-        model.fit(raw[:cut], None if ts is None else ts[:cut])
-        fit_times.append(time.perf_counter() - t0)
-        if k == 0:
-            season, features = model.season_length_, model.spec_.names()
-            scale = naive_scale(raw[:cut], season)
-        t0 = time.perf_counter()
-        batch = model.predict_batch(raw, chunk, ts)
-        predict_time += time.perf_counter() - t0
-        for key in ours:
-            ours[key][row : row + len(chunk)] = getattr(batch, key)
+        cut = int(chunk[0])
         linear[row : row + len(chunk)] = (
             LinearLagsBaseline().fit(raw[:cut]).predict_batch(raw, chunk, horizon)
         )
         row += len(chunk)
         if progress:
             progress(f"backtest: refit {k + 1}/{len(chunks)} done ({row}/{len(origins)} origins)")
+    Y = take_or_nan(raw, origins[:, None] + np.arange(1, horizon + 1)[None, :])
     snaive = seasonal_naive(raw, origins, horizon, season)
-    mask = ~np.isnan(Y) & ~np.isnan(snaive) & np.isfinite(linear) & np.isfinite(ours["mean"])
+    naive = seasonal_naive(raw, origins, horizon, None)
+    mask = (
+        ~np.isnan(Y)
+        & ~np.isnan(snaive)
+        & ~np.isnan(naive)
+        & np.isfinite(linear)
+        & np.isfinite(ours)
+    )
     if not mask.any():
         raise ValueError("no (origin, step) pair has an actual value and every forecast")
-    if scale is None or not scale == scale:
-        raise ValueError(
-            "cannot scale MASE: the training span has no two values one season apart that differ"
-        )
-    err = ours["mean"] - Y
-    mase, mase_by_step = _mase(err, mask, scale)
-    sn_mase, sn_by_step = _mase(snaive - Y, mask, scale)
-    ll_mase, ll_by_step = _mase(linear - Y, mask, scale)
+    lower = 0.0 if np.nanmin(history) >= 0 else None
+    state = chosen.conformal
+    widths, _ = run_aci(
+        state.pool, conformal_scores(raw, origins, ours, state.offset), origins, alpha=state.alpha
+    )
+    bands = bands_from(ours, widths, state.scale(raw, origins), lower=lower)
+    err = bands["mean"] - Y
+    mase, mase_by_step = mase_with_steps(err, mask, scale)
+    sn_mase, sn_by_step = mase_with_steps(snaive - Y, mask, scale)
+    ll_mase, ll_by_step = mase_with_steps(linear - Y, mask, scale)
     with np.errstate(invalid="ignore", divide="ignore"):
-        denom = np.abs(Y) + np.abs(ours["mean"])
+        denom = np.abs(Y) + np.abs(bands["mean"])
         smape_terms = np.where(denom > 0, 2.0 * np.abs(err) / denom, 0.0)
-    inside_80 = (Y >= ours["lower_80"]) & (Y <= ours["upper_80"])
-    inside_95 = (Y >= ours["lower_95"]) & (Y <= ours["upper_95"])
+    inside_80 = (Y >= bands["lower_80"]) & (Y <= bands["upper_80"])
+    inside_95 = (Y >= bands["lower_95"]) & (Y <= bands["upper_95"])
     return BacktestResult(
         n=n,
         step_s=step_s,
@@ -219,8 +271,12 @@ def backtest(
         linear_lags_mase=round(ll_mase, 6),
         linear_lags_mase_by_step=ll_by_step,
         scale=scale,
-        fit_seconds=float(np.mean(fit_times)),
+        fit_seconds=float(np.mean(fit_times)) if fit_times else 0.0,
         predict_seconds_per_origin=predict_time / len(origins),
         total_seconds=time.perf_counter() - started,
-        features=features,
+        features=[] if chosen.features is None else chosen.features.names(),
+        naive_mase=round(mase_on(naive - Y, mask, scale), 6),
+        model=chosen.model,
+        candidates=chosen.candidates,
+        selection_seconds=selection_s,
     )

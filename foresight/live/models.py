@@ -2,10 +2,12 @@
 
 Installed through ``monitor.EXTENSION_MODULES``:
   * a scheduler job (every ``FORECAST_JOB_S`` seconds, default 15) refits, per metric
-    and per horizon tier, the ``LagForecaster`` whose fit is older than
-    ``FORECAST_REFIT_S`` (default 300) — a quick rolling-origin backtest first, so each
-    model carries its accuracy against seasonal naive — within a CPU budget per run,
-    then refreshes the forecasts of fitted models from the newest history;
+    and per horizon tier, the model whose fit is older than ``FORECAST_REFIT_S``
+    (default 300): ``forecasting.fit_served`` chooses it among the candidates by
+    rolling-origin validation on the metric's own history (so each model carries its
+    accuracy against the last value and seasonal naive), within a CPU budget per run;
+    every run re-anchors the other forecasts: a new forecast from the newest complete
+    bucket whenever one has completed, and the newest raw sample as the line's start;
   * a stage scores every new sample with one streaming ``AnomalyDetector`` per metric
     and keeps the recent anomalies.
 Forecasts are made at a step coarser than sampling (DESIGN: 1-s samples → 1-min means
@@ -20,166 +22,47 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 
-from foresight.evaluation.backtest import BacktestResult, backtest
+from foresight.live import model_files
+from foresight.live.forecasting import Served, fit_served, forecast_now
+from foresight.live.records import Anomaly, ModelState
+from foresight.live.tiers import (
+    ALL_TIERS,
+    SHORT_TIER,
+    TIERS,
+    Tier,
+    describe_accuracy,
+    duration_words,
+    step_words,
+    tier_for_hours,
+    tier_for_seconds,
+)
 from foresight.models.anomaly import AnomalyDetector
-from predictor import Forecast, LagForecaster
 
 logger = logging.getLogger(__name__)
 
+__all__ = [
+    "ALL_TIERS",
+    "EXTRAS_KEY",
+    "SHORT_TIER",
+    "TIERS",
+    "LiveModels",
+    "ModelState",
+    "Tier",
+    "describe_accuracy",
+    "install",
+    "tier_for_hours",
+    "tier_for_seconds",
+]
+
 EXTRAS_KEY = "live_models"
 MAX_ANOMALIES = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class Tier:
-    """A forecast horizon and the step it is made at; history is what a fit reads."""
-
-    name: str
-    step_s: float
-    horizon_steps: int
-    history_steps: int
-
-    @property
-    def horizon_s(self) -> float:
-        return self.step_s * self.horizon_steps
-
-    @property
-    def min_observed(self) -> int:
-        """Observed steps before a backtest is possible (its first fit sees 70 %)."""
-        return math.ceil((2 * self.horizon_steps + 22) / 0.7) + self.horizon_steps
-
-
-# 1 h ahead at 1-min means (4 days of history: a daily season needs 3 days to be learnt),
-# 24 h at 15-min means (3 weeks), 7 days at hourly means (8 weeks). TIERS[0] is the 1-h
-# tier (live_scaling reads it). SHORT_TIER, 5 min ahead at 10-s means from 6 h, is what
-# the live 5-minute chart shows: it is ready about 25 minutes after the first sample.
-TIERS: tuple[Tier, ...] = (
-    Tier("1h", 60.0, 60, 5760),
-    Tier("24h", 900.0, 96, 2016),
-    Tier("7d", 3600.0, 168, 1344),
-)
-SHORT_TIER = Tier("5m", 10.0, 30, 2160)
-ALL_TIERS: tuple[Tier, ...] = (SHORT_TIER, *TIERS)
-
-
-def tier_for_seconds(horizon_s: float) -> Tier:
-    """The shortest tier whose horizon covers ``horizon_s`` seconds."""
-    for tier in sorted(ALL_TIERS, key=lambda t: t.horizon_s):
-        if tier.horizon_s >= horizon_s - 1e-9:
-            return tier
-    return max(ALL_TIERS, key=lambda t: t.horizon_s)
-
-
-def tier_for_hours(hours: float) -> Tier:
-    """The shortest tier of at least 1-minute steps whose horizon covers ``hours``."""
-    return tier_for_seconds(max(hours, 1.0) * 3600.0)
-
-
-def duration_words(seconds: float) -> str:
-    """A duration for people: '50 s', '24 min', '4.4 h', '3 days'."""
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 2 * 3600:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 2 * 86_400:
-        return f"{seconds / 3600:.2g} h"
-    return f"{seconds / 86_400:.2g} days"
-
-
-def step_words(step_s: float) -> str:
-    """A sampling step as an adjective: '10-second', '1-minute', '15-minute', '1-hour'."""
-    if step_s < 60:
-        return f"{step_s:g}-second"
-    if step_s < 3600:
-        return f"{step_s / 60:g}-minute"
-    return f"{step_s / 3600:g}-hour"
-
-
-def describe_accuracy(result: BacktestResult, step_s: float) -> str:
-    """Say how good a model is in plain words (the dashboard shows this sentence)."""
-    season = result.season_length
-    if season and abs(season * step_s - 86_400.0) < 1.0:
-        baseline = "repeating yesterday"
-    elif season and abs(season * step_s - 604_800.0) < 1.0:
-        baseline = "repeating last week"
-    elif season:
-        baseline = f"repeating the last {duration_words(season * step_s)}"
-    else:
-        baseline = "repeating the last value"
-    ratio = result.mase / result.seasonal_naive_mase if result.seasonal_naive_mase else math.nan
-    if not math.isfinite(ratio):
-        words = f"no honest baseline to compare with ({baseline} is never wrong here)"
-    elif ratio <= 1.0:
-        words = f"error {round(100 * (1 - ratio))} % below {baseline}"
-    else:
-        words = f"error {round(100 * (ratio - 1))} % above {baseline}"
-    return f"{words}; {round(100 * result.coverage_80)} % of actuals inside the 80 % band"
-
-
-@dataclass(frozen=True, slots=True)
-class Anomaly:
-    """One sample whose score reached the detector's threshold."""
-
-    timestamp: float
-    metric: str
-    value: float
-    score: float
-
-    def to_dict(self) -> dict:
-        return {
-            "timestamp": self.timestamp,
-            "metric": self.metric,
-            "value": self.value,
-            "score": round(self.score, 4),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class ModelState:
-    """What the API shows for one metric and tier: status, accuracy, latest forecast."""
-
-    metric: str
-    tier: Tier
-    status: str  # "ok" | "warming_up"
-    message: str | None
-    observed_steps: int
-    checked_at: float  # when the job last tried to (re)fit it
-    fitted_at: float | None = None
-    accuracy: dict | None = None  # backtest figures + "summary" sentence
-    forecast: Forecast | None = None
-    forecast_made_at: float | None = None
-
-    def to_dict(self, horizon_s: float | None = None) -> dict:
-        """JSON for the API, the forecast cut to ``horizon_s`` seconds when given."""
-        steps = (
-            self.tier.horizon_steps
-            if horizon_s is None
-            else min(
-                self.tier.horizon_steps, max(1, math.ceil(horizon_s / self.tier.step_s - 1e-9))
-            )
-        )
-        forecast = None
-        if self.forecast is not None:
-            full = self.forecast.to_dict()
-            forecast = {k: (v[:steps] if isinstance(v, list) else v) for k, v in full.items()}
-        return {
-            "metric": self.metric,
-            "status": self.status,
-            "message": self.message,
-            "tier": self.tier.name,
-            "step_s": self.tier.step_s,
-            "horizon_steps": steps,
-            "observed_steps": self.observed_steps,
-            "fitted_at": self.fitted_at,
-            "checked_at": self.checked_at if math.isfinite(self.checked_at) else None,
-            "forecast_made_at": self.forecast_made_at,
-            "accuracy": self.accuracy,
-            "forecast": forecast,
-        }
+FAST_START_RECHECK_S = 60.0
 
 
 class LiveModels:
@@ -193,18 +76,102 @@ class LiveModels:
         refit_every_s: float = 300.0,
         budget_s: float = 2.0,
         tiers: tuple[Tier, ...] = ALL_TIERS,
+        data_dir: Path | None = None,
     ) -> None:
         self.store = store
+        self.data_dir = data_dir  # None: models are not saved (tests, replay)
         self.metrics = metrics
         self.refit_every_s = refit_every_s
         self.budget_s = budget_s
         self.tiers = tiers
         self._lock = threading.Lock()
         self._states: dict[tuple[str, str], ModelState] = {}
-        self._models: dict[tuple[str, str], LagForecaster] = {}
+        self._models: dict[tuple[str, str], Served] = {}
         self._detectors: dict[str, AnomalyDetector] = {}
         self._scores: dict[str, tuple[float, float]] = {}
         self._anomalies: deque[Anomaly] = deque(maxlen=MAX_ANOMALIES)
+        self.wakeup: Callable[[], None] | None = None  # run the job now (set by install)
+        if data_dir is not None:
+            self._load_saved()
+
+    # -- saved models (issue 8: they survive a restart) ----------------------------------
+    def _load_saved(self) -> None:
+        """Serve what the last run fitted until its refit is due; forecasts follow."""
+        by_name = {t.name: t for t in self.tiers}
+        assert self.data_dir is not None
+        for (metric, tier_name), served in model_files.load_all(self.data_dir).items():
+            tier = by_name.get(tier_name)
+            if tier is None or served.model.horizon != tier.horizon_steps:
+                continue  # a tier that no longer exists or changed shape: refit instead
+            self._models[(metric, tier_name)] = served
+            self._states[(metric, tier_name)] = ModelState(
+                metric,
+                tier,
+                "ok",
+                None,
+                served.n_observed,
+                served.fitted_at,
+                served.fitted_at,
+                served.accuracy(tier.step_s),
+                model=served.name,
+            )
+        logger.info("loaded %d saved models from %s", len(self._models), self.data_dir)
+
+    def _save(self, metric: str, tier: Tier, served: Served) -> None:
+        if self.data_dir is None:
+            return
+        try:
+            model_files.save_served(self.data_dir, metric, tier.name, served)
+        except (OSError, ValueError) as exc:  # a full disk must not stop forecasting
+            logger.warning("could not save the %s %s model: %s", metric, tier.name, exc)
+
+    def request_refit(self, now: float, metric: str | None = None) -> int:
+        """Mark models due (all, or one metric's) and wake the job; returns how many."""
+        count = 0
+        with self._lock:
+            for m in self.metrics():
+                if metric is not None and m != metric:
+                    continue
+                for tier in self.tiers:
+                    state = self._states.get((m, tier.name))
+                    if state is not None:
+                        self._states[(m, tier.name)] = replace(state, checked_at=-math.inf)
+                    count += 1
+        if self.wakeup is not None:
+            self.wakeup()
+        return count
+
+    def overview(self) -> list[dict]:
+        """Per metric and tier: the served model, every candidate's score, fitted-at, history."""
+        rows = []
+        for metric in self.metrics():
+            for tier in self.tiers:
+                state = self.state(metric, tier)
+                acc = state.accuracy or {}
+                with self._lock:
+                    served = self._models.get((metric, tier.name))
+                rows.append(
+                    {
+                        "metric": metric,
+                        "tier": tier.name,
+                        "status": state.status,
+                        "message": state.message,
+                        "model": state.model,
+                        "model_words": acc.get("model_words"),
+                        "summary": acc.get("summary"),
+                        "mase": acc.get("mase"),
+                        "naive_mase": acc.get("naive_mase"),
+                        "seasonal_naive_mase": acc.get("seasonal_naive_mase"),
+                        "candidates": acc.get("candidates", {}),
+                        "coverage_80": acc.get("coverage_80"),
+                        "fitted_at": state.fitted_at,
+                        "selected_at": None if served is None else served.selected_at,
+                        "history_steps": None if served is None else served.n_observed,
+                        "history_s": None if served is None else served.n_observed * tier.step_s,
+                        "step_s": tier.step_s,
+                    }
+                )
+        return rows
 
     # -- anomaly stage (every sample) ----------------------------------------------------
     def stage(self, now: float, sample) -> None:
@@ -250,92 +217,99 @@ class LiveModels:
         return self.store.series(metric, since, last_start, tier.step_s)
 
     def refit(self, metric: str, tier: Tier, now: float) -> ModelState:
-        """Backtest, fit and forecast one metric at one tier from the store."""
+        """Choose, fit and forecast one metric at one tier from the store."""
         ts, values = self._read(metric, tier, tier.history_steps, now)
         observed = int(np.sum(~np.isnan(values)))
         first = int(np.argmax(~np.isnan(values))) if observed else len(values)
         ts, values = ts[first:], values[first:]  # before the first sample is not a gap
-        if observed < tier.min_observed:
-            need = duration_words((tier.min_observed - observed) * tier.step_s)
-            state = ModelState(
+        with self._lock:
+            previous = self._models.get((metric, tier.name))
+        try:
+            served = fit_served(
                 metric,
-                tier,
-                "warming_up",
-                f"not enough history yet: about {need} more of "
-                f"{step_words(tier.step_s)} data needed",
-                observed,
-                now,
+                values,
+                ts,
+                horizon=tier.horizon_steps,
+                step_s=tier.step_s,
+                min_observed=tier.min_observed,
+                now=now,
+                previous=previous,
             )
-        else:
-            try:
-                result = backtest(values, ts, horizon=tier.horizon_steps, n_refits=2)
-                model = LagForecaster(horizon=tier.horizon_steps).fit(values, ts)
-                forecast = model.predict(values, ts)
-            except ValueError as exc:  # gaps leave too little, or a flat series
-                state = ModelState(metric, tier, "warming_up", str(exc), observed, now)
-            else:
-                accuracy = {
-                    k: getattr(result, k)
-                    for k in (
-                        "mase",
-                        "seasonal_naive_mase",
-                        "linear_lags_mase",
-                        "coverage_80",
-                        "coverage_95",
-                        "n_origins",
-                        "season_length",
-                    )
-                }
-                accuracy["summary"] = describe_accuracy(result, tier.step_s)
-                state = ModelState(
-                    metric,
-                    tier,
-                    "ok",
-                    None,
-                    observed,
-                    now,
-                    now,
-                    accuracy,
-                    self._centre(forecast, tier),
-                    now,
+        except ValueError as exc:  # too short, or gaps leave too little
+            if observed < tier.min_observed:
+                need = duration_words((tier.min_observed - observed) * tier.step_s)
+                message = (
+                    f"not enough history yet: about {need} more of "
+                    f"{step_words(tier.step_s)} data needed"
                 )
-                with self._lock:
-                    self._models[(metric, tier.name)] = model
+            else:
+                message = str(exc)
+            state = ModelState(metric, tier, "warming_up", message, observed, now)
+            with self._lock:
+                self._states[(metric, tier.name)] = state
+            return state
+        with self._lock:
+            self._models[(metric, tier.name)] = served
+        self._save(metric, tier, served)
+        forecast = forecast_now(served, values, ts, tier.step_s)
+        state = ModelState(
+            metric,
+            tier,
+            "ok",
+            None,
+            observed,
+            now,
+            now,
+            served.accuracy(tier.step_s),
+            forecast,
+            now,
+            served.name,
+            self._anchor(metric),
+        )
         with self._lock:
             self._states[(metric, tier.name)] = state
         return state
 
-    @staticmethod
-    def _centre(forecast: Forecast, tier: Tier) -> Forecast:
-        """Put each step at its bucket's middle (a mean over the bucket) for charts."""
-        if forecast.timestamps is None:
-            return forecast
-        return replace(forecast, timestamps=forecast.timestamps + tier.step_s / 2.0)
+    def _anchor(self, metric: str, latest: dict | None = None) -> tuple[float, float] | None:
+        """The newest raw sample of ``metric``: where a drawn forecast starts."""
+        found = (self.store.latest() if latest is None else latest).get(metric)
+        return None if found is None else (float(found[0]), float(found[1]))
 
-    def reforecast(self, metric: str, tier: Tier, now: float) -> None:
-        """Forecast again from the newest history with the fitted model (no refit)."""
+    def reforecast(self, metric: str, tier: Tier, now: float, latest: dict | None = None) -> None:
+        """Re-anchor: forecast again from the newest complete bucket (no refit)."""
         with self._lock:
-            model = self._models.get((metric, tier.name))
+            served = self._models.get((metric, tier.name))
             state = self._states.get((metric, tier.name))
-        if model is None or state is None:
+        if served is None or state is None:
             return
-        ts, values = self._read(metric, tier, model.spec_.history, now)
-        if np.all(np.isnan(values)):
-            return
-        forecast = self._centre(model.predict(values, ts), tier)
+        forecast, made_at = state.forecast, state.forecast_made_at
+        bucket = math.floor(now / tier.step_s)
+        if made_at is None or math.floor(made_at / tier.step_s) != bucket:
+            ts, values = self._read(metric, tier, served.history_steps, now)
+            if not np.all(np.isnan(values)):
+                forecast, made_at = forecast_now(served, values, ts, tier.step_s), now
         with self._lock:
-            self._states[(metric, tier.name)] = ModelState(
-                metric,
-                tier,
-                state.status,
-                state.message,
-                state.observed_steps,
-                state.checked_at,
-                state.fitted_at,
-                state.accuracy,
-                forecast,
-                now,
+            self._states[(metric, tier.name)] = replace(
+                state,
+                forecast=forecast,
+                forecast_made_at=made_at,
+                anchor=self._anchor(metric, latest),
             )
+
+    def _wait_s(self, state: ModelState, tier: Tier) -> float:
+        """Seconds between refits of one model.
+
+        Warming up: look again once a new bucket has completed, so the first forecast
+        appears as soon as the history allows. Fast start (the last value): try the
+        others every minute, a richer model may win. Otherwise ``refit_every_s``.
+        """
+        if state.status != "ok":
+            wait_s = tier.step_s
+        elif (state.accuracy or {}).get("fast_start"):
+            wait_s = max(FAST_START_RECHECK_S, tier.step_s)
+        else:
+            wait_s = self.refit_every_s
+        return min(wait_s, self.refit_every_s)
 
     def run(self, now: float) -> int:
         """One job run: refit the stalest models within the budget, refresh the rest.
@@ -345,18 +319,17 @@ class LiveModels:
         """
         started = time.perf_counter()
         due: list[tuple[float, str, Tier]] = []
+        latest: dict | None = None
         for metric in self.metrics():
             for tier in self.tiers:
                 with self._lock:
                     state = self._states.get((metric, tier.name))
-                if state is None or now - state.checked_at >= self.refit_every_s:
+                if state is None or now - state.checked_at >= self._wait_s(state, tier):
                     due.append((-math.inf if state is None else state.checked_at, metric, tier))
-                elif (
-                    state.status == "ok"
-                    and state.forecast_made_at is not None
-                    and now - state.forecast_made_at >= max(15.0, tier.step_s)
-                ):
-                    self.reforecast(metric, tier, now)
+                elif state.status == "ok":
+                    if latest is None:
+                        latest = self.store.latest()
+                    self.reforecast(metric, tier, now, latest)
         refits = 0
         for _, metric, tier in sorted(due, key=lambda item: item[0]):
             if refits and time.perf_counter() - started > self.budget_s:
@@ -382,11 +355,14 @@ class LiveModels:
 def install(services) -> None:
     """Monitor extension hook: the anomaly stage and the scheduled model job."""
     live = LiveModels(
-        services.store, services.known_metrics, refit_every_s=services.settings.forecast_refit_s
+        services.store,
+        services.known_metrics,
+        refit_every_s=services.settings.forecast_refit_s,
+        data_dir=services.settings.data_dir,
     )
     services.extras[EXTRAS_KEY] = live
     services.stages.append(live.stage)
-    services.scheduler.add_job(
+    job = services.scheduler.add_job(
         lambda: live.run(time.time()),
         "interval",
         seconds=services.settings.forecast_job_s,
@@ -395,3 +371,9 @@ def install(services) -> None:
         max_instances=1,
         coalesce=True,
     )
+
+    def wakeup() -> None:
+        if services.scheduler.running:
+            job.modify(next_run_time=datetime.now(UTC))
+
+    live.wakeup = wakeup

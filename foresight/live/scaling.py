@@ -225,7 +225,8 @@ class LiveScaling:
             log.add(decision.timestamp, decision.to_dict())
         except (sqlite3.Error, OSError) as exc:  # disk full, ...: the health says why
             if str(exc) != self._persist_error:
-                logger.warning("scaling decisions not stored (kept in memory): %s", exc)
+                # the store reports the fault itself (health, one log line): no second line
+                logger.debug("scaling decisions not stored (kept in memory): %s", exc)
             self._persist_error = str(exc)
         else:
             self._persist_error = None

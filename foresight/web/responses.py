@@ -189,9 +189,28 @@ class ForecastSchema(Schema):
     upper_80 = _numbers()
     lower_95 = _numbers()
     upper_95 = _numbers()
+    anchor_timestamp = fields.Float(
+        allow_none=True, metadata={"description": "The newest sample the forecast starts from"}
+    )
+    anchor_value = fields.Float(allow_none=True)
 
 
 class AccuracySchema(Schema):
+    model = fields.String(metadata={"description": "The served candidate (ridge, last, ...)"})
+    model_words = fields.String(metadata={"description": "The served model in plain words"})
+    fast_start = fields.Boolean(
+        metadata={
+            "description": "Serving the fast start (last "
+            "value with an empirical band) until a richer model wins"
+        }
+    )
+    naive_mase = fields.Float(allow_none=True, metadata={"description": "The last value's"})
+    candidates = fields.Dict(
+        keys=fields.String(),
+        values=fields.Float(allow_none=True),
+        metadata={"description": "Each candidate's validation MASE"},
+    )
+    interval_method = fields.String(metadata={"description": "How the bands are made"})
     mase = fields.Float(allow_none=True)
     seasonal_naive_mase = fields.Float(allow_none=True)
     linear_lags_mase = fields.Float(allow_none=True)
@@ -209,6 +228,7 @@ class ModelStateSchema(Schema):
         allow_none=True, metadata={"description": "Why there is no forecast yet"}
     )
     tier = fields.String()
+    model = fields.String(allow_none=True, metadata={"description": "The served candidate"})
     step_s = fields.Float()
     horizon_steps = fields.Integer()
     observed_steps = fields.Integer()

@@ -4,9 +4,10 @@
  * fetches GET /api/predictions?hours=N (N follows the selected range) and draws, right of
  * a "now" divider, the forecast mean as a dashed line inside its 80 % and 95 % interval
  * bands; anomalies the live detector flagged are red points on the series. Under each
- * chart a note gives the model's accuracy in plain words, from its latest backtest
- * ("error 28 % below repeating yesterday; 81 % of actuals inside the 80 % band"). Until a
- * model has enough history the note says so and nothing is drawn: no guesses.
+ * chart a note names the served model in plain words and its accuracy against the
+ * baselines on validation data ("repeating the last value: nothing else beat it yet; 79 %
+ * of actuals inside the 80 % band"). The forecast line starts at the newest sample. Until
+ * any model has enough history the note says so and nothing is drawn: no guesses.
  * Every range view draws the forecast of its own model tier (live_models.ALL_TIERS): the
  * live 5-minute view the next 90 s (10-s steps), 1 h the next 30 min (1-min steps), 24 h
  * the next 6 h (15-min steps), 7 d the next 2 days (hourly steps). Each view's time axis
@@ -78,6 +79,12 @@
       const pts = (arr) => f.timestamps.map((t, i) => ({ x: t * 1000, y: arr[i] }))
         .filter((p) => p.x <= horizonEndMs);
       const mean = pts(f.mean);
+      // Start the line at the newest sample (the server re-anchors every job), so it
+      // never begins before "now" or away from the last value.
+      if (f.anchor_timestamp != null && f.anchor_value != null && mean.length &&
+          f.anchor_timestamp * 1000 < mean[0].x) {
+        mean.unshift({ x: f.anchor_timestamp * 1000, y: f.anchor_value });
+      }
       extra.push(...pts(f.upper_95).map((p) => p.y));
       chart.data.datasets.push(
         ...band("95 % band", pts(f.lower_95), pts(f.upper_95), BAND_95),

@@ -35,6 +35,12 @@ def test_bench_extra_matches_requirements_bench_txt() -> None:
     )
 
 
+def test_lstm_extra_matches_requirements_lstm_txt() -> None:
+    assert PYPROJECT["project"]["optional-dependencies"]["lstm"] == requirement_lines(
+        "requirements-lstm.txt"
+    )
+
+
 def test_console_script_runs_the_cli() -> None:
     script = shutil.which("foresight", path=str(Path(sys.executable).parent))
     if script is None:

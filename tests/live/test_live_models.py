@@ -62,7 +62,9 @@ def test_short_history_says_so_instead_of_guessing(services, live, clock):
     seed_history(services.store, clock(), hours=0.5)
     state = live.refit("cpu_percent", TIERS[0], clock())
     assert state.status == "warming_up" and state.forecast is None
-    assert state.message.endswith("h more of 1-minute data needed")
+    # 30 observed minutes; the 1-h tier's first forecast needs 60 + 10 (the last value's
+    # error measured at every step ahead).
+    assert state.message.endswith("about 40 min more of 1-minute data needed")
 
 
 def test_run_refits_within_budget_then_only_refreshes(services, live, clock):
@@ -71,6 +73,9 @@ def test_run_refits_within_budget_then_only_refreshes(services, live, clock):
     live.budget_s = 600.0  # a busy test machine must not split the first run
     assert live.run(clock()) == len(ALL_TIERS)  # first run: every tier tried
     first = live.state("cpu_percent", TIERS[0])
+    # Only the fitted 1-h tier from here: warming-up and fast-start tiers are rechecked
+    # sooner on purpose (see the tests below).
+    live.tiers = (TIERS[0],)
     clock.advance(90)
     assert live.run(clock()) == 0  # not due: forecast refreshed only
     again = live.state("cpu_percent", TIERS[0])
@@ -190,3 +195,114 @@ def test_503_with_one_error_when_forecasting_is_not_installed(services, client, 
     assert response.status_code == 503
     assert set(response.get_json()) == {"error"}
     assert "forecasting is not running" in response.get_json()["error"]
+
+
+# -- issue 8: correct live forecasts -----------------------------------------------------------
+def test_first_live_forecast_within_two_minutes_of_a_fresh_start(services, live, clock):
+    start = clock()
+    rng = np.random.default_rng(3)
+    services.store.append_many(
+        (start + i, {"cpu_percent": float(30 + rng.normal(0, 2))}) for i in range(90)
+    )
+    clock.advance(90)
+    state = live.refit("cpu_percent", SHORT_TIER, clock())
+    assert state.status == "ok", state.message
+    assert state.model == "last" and state.accuracy["fast_start"]
+    assert "repeating the last value" in state.accuracy["summary"]
+    fc = state.forecast
+    assert len(fc.mean) == SHORT_TIER.horizon_steps
+    assert np.all(fc.upper_80 > fc.lower_80) and np.all(fc.upper_95 >= fc.upper_80)
+
+
+def test_served_model_never_loses_to_the_last_value_on_validation(services, live, clock):
+    seed_history(services.store, clock(), hours=8)
+    state = live.refit("cpu_percent", TIERS[0], clock())
+    acc = state.accuracy
+    assert state.model == acc["model"] and acc["model"] in acc["candidates"]
+    assert acc["mase"] <= acc["naive_mase"]
+    assert not acc["fast_start"] and "adaptive conformal" in acc["interval_method"]
+
+
+def test_percent_forecasts_stay_in_bounds_and_inside_their_bands(services, live, clock):
+    rng = np.random.default_rng(4)
+    times = np.arange(clock() - 6 * 3600.0, clock(), 10.0)
+    near_full = np.clip(97 + rng.normal(0, 4, len(times)), 0, 100)  # pinned near 100 %
+    near_empty = np.abs(rng.normal(0, 3, len(times)))  # a rate near zero
+    services.store.append_many(
+        (float(t), {"cpu_percent": float(a), "net_recv_bytes_per_s": float(b)})
+        for t, a, b in zip(times, near_full, near_empty)
+    )
+    for metric in ("cpu_percent", "net_recv_bytes_per_s"):
+        for tier in (SHORT_TIER, TIERS[0]):
+            fc = live.refit(metric, tier, clock()).forecast
+            assert fc is not None
+            assert np.all(fc.lower_95 <= fc.lower_80) and np.all(fc.lower_80 <= fc.mean)
+            assert np.all(fc.mean <= fc.upper_80) and np.all(fc.upper_80 <= fc.upper_95)
+            assert fc.lower_95.min() >= 0
+            if metric == "cpu_percent":
+                assert fc.upper_95.max() <= 100
+
+
+def test_each_job_reanchors_at_the_newest_sample(services, live, clock):
+    seed_history(services.store, clock(), hours=2, step_s=5.0)
+    live.metrics = lambda: ["cpu_percent"]
+    live.refit("cpu_percent", SHORT_TIER, clock())
+    first = live.state("cpu_percent", SHORT_TIER)
+    clock.advance(30)
+    services.store.append_many(
+        (clock() - 30 + i, {"cpu_percent": 99.0}) for i in range(30)
+    )  # a jump the refit never saw
+    live.run(clock())
+    again = live.state("cpu_percent", SHORT_TIER)
+    assert again.fitted_at == first.fitted_at  # no refit, only a new forecast
+    assert again.anchor[1] == 99.0 and again.anchor[0] == clock() - 1
+    assert again.forecast.timestamps[0] > first.forecast.timestamps[0]
+    body = again.to_dict()["forecast"]
+    assert body["anchor_value"] == 99.0 and body["anchor_timestamp"] < body["timestamps"][0]
+    assert again.forecast.mean[0] > first.forecast.mean[0] + 20  # starts from the jump
+
+
+def test_refits_keep_the_choice_for_an_hour_then_choose_again(services, live, clock):
+    from foresight.live.forecasting import RESELECT_EVERY_S
+
+    seed_history(services.store, clock(), hours=8)
+    first = live.refit("cpu_percent", TIERS[0], clock())
+    chosen_at = clock()
+    clock.advance(300)
+    again = live.refit("cpu_percent", TIERS[0], clock())
+    assert again.fitted_at == clock() and again.model == first.model
+    assert again.accuracy["candidates"] == first.accuracy["candidates"]  # not re-validated
+    row = next(r for r in live.overview() if (r["metric"], r["tier"]) == ("cpu_percent", "1h"))
+    assert row["selected_at"] == chosen_at
+    clock.advance(RESELECT_EVERY_S)
+    live.refit("cpu_percent", TIERS[0], clock())
+    row = next(r for r in live.overview() if (r["metric"], r["tier"]) == ("cpu_percent", "1h"))
+    assert row["selected_at"] == clock()
+
+
+def test_warming_up_models_are_checked_again_at_the_next_bucket(services, live, clock):
+    live.metrics = lambda: ["cpu_percent"]
+    live.tiers = (SHORT_TIER,)
+    start = clock()
+    services.store.append_many((start + i, {"cpu_percent": 20.0 + i % 3}) for i in range(20))
+    clock.advance(20)
+    live.run(clock())
+    assert live.state("cpu_percent", SHORT_TIER).status == "warming_up"
+    services.store.append_many((start + 20 + i, {"cpu_percent": 20.0 + i % 3}) for i in range(60))
+    clock.advance(60)  # far less than refit_every_s
+    live.run(clock())
+    assert live.state("cpu_percent", SHORT_TIER).status == "ok"
+
+
+def test_a_fast_start_model_tries_the_others_every_minute(services, live, clock):
+    from foresight.live.models import FAST_START_RECHECK_S
+
+    live.metrics = lambda: ["cpu_percent"]
+    live.tiers = (SHORT_TIER,)
+    start = clock()
+    services.store.append_many((start + i, {"cpu_percent": 20.0 + i % 3}) for i in range(90))
+    clock.advance(90)
+    live.run(clock())
+    assert live.state("cpu_percent", SHORT_TIER).accuracy["fast_start"]
+    clock.advance(FAST_START_RECHECK_S)
+    assert live.run(clock()) == 1  # well before refit_every_s

@@ -264,3 +264,42 @@ def test_detector_rejects_bad_season():
     with pytest.raises(ValueError):
         AnomalyDetector(season_length=1)
     assert math.isclose(AnomalyDetector().score_one(float("nan")), 0.0)
+
+
+def test_ridge_solve_equals_scikit_learns_ridge():
+    from sklearn.linear_model import LinearRegression, Ridge
+
+    from foresight.evaluation.backtest import LinearLagsBaseline
+    from predictor import ridge_solve
+
+    rng = np.random.default_rng(5)
+    X, Y = rng.normal(size=(200, 7)), rng.normal(size=(200, 3))
+    w = rng.uniform(0.2, 1.0, 200)
+    coef, intercept = ridge_solve(X, Y, 2.5, w)
+    ref = Ridge(alpha=2.5).fit(X, Y, sample_weight=w)
+    assert np.allclose(coef, ref.coef_.T) and np.allclose(intercept, ref.intercept_)
+    series = np.cumsum(rng.normal(size=300))
+    ours = LinearLagsBaseline(4).fit(series)
+    from foresight.models.features import lag_matrix
+
+    rows = lag_matrix(series, 5)
+    rows = rows[~np.isnan(rows).any(axis=1)]
+    ref_ols = LinearRegression().fit(rows[:, 1:], rows[:, 0])
+    assert np.allclose(ours.coef_, ref_ols.coef_) and np.isclose(
+        ours.intercept_, ref_ols.intercept_
+    )
+
+
+def test_the_monitor_side_never_imports_scikit_learn():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np; import foresight.live.models, foresight.live.model_files;"
+        "from predictor import LagForecaster;"
+        "m = LagForecaster(horizon=3).fit(np.sin(np.arange(300.0)));"
+        "m.predict(np.sin(np.arange(300.0)));"
+        "print(sorted(k for k in ('sklearn', 'scipy') if k in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

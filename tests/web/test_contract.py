@@ -34,6 +34,7 @@ GETS = {
     "/api/scaling/history": "?limit=20",
     "/api/resources": "",
     "/api/scaling/desired": "",
+    "/api/models": "",
 }
 
 

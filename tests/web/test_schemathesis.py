@@ -56,6 +56,7 @@ REJECTED_ON_PURPOSE = [
     ("GET /api/metrics", "unknown metric"),
     ("GET /api/anomalies", "unknown metric"),
     ("GET /api/metrics/{name}/forecast", "unknown metric"),
+    ("POST /api/train", "unknown metric"),
     # nor "since <= until" (after resolving negative values against now)
     ("GET /api/metrics", "since must be <= until"),
     # nor "one of two query parameters"

@@ -1,0 +1,345 @@
+"""Choose a forecaster per series and horizon by rolling-origin validation.
+
+Candidates: the last value, seasonal naive (one day back; one week back when the history
+spans two weeks), ``LagForecaster`` as is (``ridge``), on a log1p scale for non-negative
+series (``ridge-log``), with a Huber loss (``robust``), and the optional ``lstm``.
+
+Protocol (the same loop as ``backtest``): validation origins are the last
+``VALIDATION_FRACTION`` of the origins whose targets lie inside the given history; they
+are cut into ``VALIDATION_REFITS`` chunks, and before each chunk every candidate is
+refitted on all data before it. Lag models are validated with the exact feature set the
+served model uses (fitted on the whole history); when the earlier refits cannot fill it,
+the next simpler set (no weekly block, then no seasonal block) is tried, for both, so the
+figures describe what is served. The simplest candidate within ``TOLERANCE`` of the best
+validation MASE wins, so a richer model must earn its place, and nothing that loses to
+the last value on validation is ever chosen (the last value is always a candidate).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from foresight.evaluation.metrics import mase_on, naive_scale
+from foresight.models.baselines import LastValue, SeasonalNaive
+from foresight.models.conformal import ConformalState, calibrate, conformal_scores, typical_spread
+from foresight.models.features import SECONDS_PER_DAY, FeatureSpec, take_or_nan
+from predictor import LagForecaster
+
+logger = logging.getLogger(__name__)
+
+# Simplest first: ties go to the earlier name.
+CANDIDATES: tuple[str, ...] = (
+    "last",
+    "seasonal",
+    "seasonal-week",
+    "ridge",
+    "robust",
+    "ridge-log",
+    "lstm",
+)
+MODEL_CHOICES: tuple[str, ...] = (
+    "auto",
+    "last",
+    "seasonal",
+    "ridge",
+    "ridge-log",
+    "robust",
+    "lstm",
+)
+LAG_MODELS = frozenset({"ridge", "robust", "ridge-log"})
+DEFAULT_CANDIDATES: tuple[str, ...] = tuple(c for c in CANDIDATES if c != "lstm")
+VALIDATION_FRACTION = 0.4
+VALIDATION_REFITS = 3
+TOLERANCE = 0.01
+
+PLAIN_WORDS = {
+    "last": "repeating the last value",
+    "seasonal": "repeating the same time one day before",
+    "seasonal-week": "repeating the same time one week before",
+    "ridge": "a ridge regression on recent values",
+    "robust": "a robust (Huber-loss) regression on recent values",
+    "ridge-log": "a ridge regression on recent values, on the log scale",
+    "lstm": "an LSTM network",
+}
+
+
+def model_words(name: str, features: FeatureSpec | None = None) -> str:
+    """The model in plain words, naming the daily/weekly pattern when it uses one."""
+    words = PLAIN_WORDS.get(name, name)
+    if features is None:
+        return words
+    patterns = [
+        label for label, on in (("daily", features.season), ("weekly", features.week)) if on
+    ]
+    if patterns:
+        words += " and the " + " and ".join(patterns) + " pattern" + ("s" * (len(patterns) > 1))
+    return words
+
+
+def period_steps(step_s: float | None, period_s: float) -> int | None:
+    """Whole steps in ``period_s`` seconds, or None when the step does not divide it."""
+    if not step_s or step_s <= 0:
+        return None
+    steps = period_s / step_s
+    return round(steps) if abs(steps - round(steps)) < 1e-6 and steps >= 2 else None
+
+
+def make_model(
+    name: str,
+    horizon: int,
+    *,
+    step_s: float | None,
+    features: FeatureSpec | None = None,
+    params: dict | None = None,
+) -> Any:
+    """An unfitted candidate ``name`` (fit/predict_mean interface)."""
+    extra = dict(params or {})
+    if name == "last":
+        return LastValue(horizon)
+    if name in ("seasonal", "seasonal-week"):
+        period = period_steps(step_s, SECONDS_PER_DAY * (7 if name == "seasonal-week" else 1))
+        if period is None:
+            raise ValueError(f"{name} needs a step that divides the period (step {step_s} s)")
+        return SeasonalNaive(horizon, period)
+    if name in LAG_MODELS:
+        if name == "ridge-log":
+            extra["transform"] = "log1p"
+        elif name == "robust":
+            extra["loss"] = "huber"
+        # Selection calibrates the bands itself (conformal.py): skip the held-out fit.
+        extra.setdefault("held_out_intervals", False)
+        return LagForecaster(horizon=horizon, features=features, **extra)
+    if name == "lstm":
+        from foresight.evaluation.lstm import LstmForecaster  # optional extra
+
+        return LstmForecaster(horizon=horizon)
+    raise ValueError(f"unknown model {name!r}; choose from {', '.join(CANDIDATES)}")
+
+
+def rolling_means(
+    values: np.ndarray,
+    timestamps: np.ndarray | None,
+    origins: np.ndarray,
+    make: Callable[[], Any],
+    horizon: int,
+    n_refits: int,
+) -> tuple[np.ndarray, int, list[float], float]:
+    """Point forecasts from every origin, refitting before each of ``n_refits`` chunks.
+
+    Returns (means (len(origins), horizon) with NaN rows where a fit failed, how many
+    chunks failed, the fit times in seconds, the total forecasting time in seconds).
+    Each fit sees only data before its chunk.
+    """
+    means = np.full((len(origins), horizon), np.nan)
+    chunks = [c for c in np.array_split(origins, max(1, min(n_refits, len(origins)))) if len(c)]
+    failed, times, row, predict_s = 0, [], 0, 0.0
+    for chunk in chunks:
+        cut = int(chunk[0])
+        started = time.perf_counter()
+        try:
+            model = make().fit(values[:cut], None if timestamps is None else timestamps[:cut])
+        except ValueError as exc:
+            logger.debug("fit before origin %d failed: %s", cut, exc)
+            failed += 1
+        else:
+            times.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            means[row : row + len(chunk)] = model.predict_mean(values, chunk, timestamps)
+            predict_s += time.perf_counter() - started
+        row += len(chunk)
+    return means, failed, times, predict_s
+
+
+def validation_origins(values: np.ndarray, horizon: int) -> np.ndarray:
+    """The observed origins in the last ``VALIDATION_FRACTION`` of the usable range."""
+    n = len(values)
+    last = n - horizon  # origins < last have every target inside the history
+    first = max(int(last * (1.0 - VALIDATION_FRACTION)), 1)
+    candidates = np.arange(first, max(last, first))
+    return candidates[~np.isnan(values[candidates])]
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """The chosen model, every candidate's validation MASE, and its band calibration."""
+
+    model: str
+    candidates: dict[str, float]
+    features: FeatureSpec | None
+    n_validation_origins: int
+    conformal: ConformalState
+    unavailable: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def naive_score(self) -> float:
+        return self.candidates.get("last", float("nan"))
+
+    def to_dict(self) -> dict:
+        return {
+            "model": self.model,
+            "candidates": dict(self.candidates),
+            "features": None if self.features is None else _spec_dict(self.features),
+            "n_validation_origins": self.n_validation_origins,
+            "unavailable": dict(self.unavailable),
+        }
+
+
+def _spec_dict(spec: FeatureSpec) -> dict:
+    return {
+        "n_lags": spec.n_lags,
+        "horizon": spec.horizon,
+        "season": spec.season,
+        "week": spec.week,
+        "roll_windows": list(spec.roll_windows),
+        "hour": spec.hour,
+        "weekday": spec.weekday,
+    }
+
+
+def spec_from_dict(data: dict) -> FeatureSpec:
+    """Rebuild a FeatureSpec from ``Selection.to_dict()['features']``."""
+    return FeatureSpec(
+        n_lags=int(data["n_lags"]),
+        horizon=int(data["horizon"]),
+        season=data["season"],
+        week=data["week"],
+        roll_windows=tuple(int(w) for w in data["roll_windows"]),
+        hour=bool(data["hour"]),
+        weekday=bool(data["weekday"]),
+    )
+
+
+def _ladder(spec: FeatureSpec) -> list[FeatureSpec]:
+    out = [spec]
+    if spec.week:
+        out.append(replace(spec, week=None))
+    if spec.season:
+        out.append(replace(spec, week=None, season=None))
+    return out
+
+
+def select(
+    values: np.ndarray,
+    timestamps: np.ndarray | None,
+    *,
+    horizon: int,
+    step_s: float | None,
+    names: tuple[str, ...] = DEFAULT_CANDIDATES,
+    force: str | None = None,
+    season: int | None = None,
+    params: dict | None = None,
+) -> Selection:
+    """Validate ``names`` on ``values`` and pick one (``force`` picks that one instead).
+
+    ``season`` sets the MASE scale (one-season-back naive error; None: one step).
+    Raises ValueError when no origin is left for validation.
+    """
+    raw = np.asarray(values, dtype=float)
+    origins = validation_origins(raw, horizon)
+    if len(origins) < 2:
+        raise ValueError(
+            f"too short to validate at horizon {horizon}: {len(raw)} steps leave "
+            f"{len(origins)} validation origins"
+        )
+    wanted = tuple(dict.fromkeys(("last", *names, *((force,) if force else ()))))
+    means: dict[str, np.ndarray] = {}
+    specs: dict[str, FeatureSpec | None] = {}
+    unavailable: dict[str, str] = {}
+    for name in wanted:
+        if (
+            name == "seasonal-week"
+            and len(raw) < 2 * (period_steps(step_s, 7 * 86400) or 0) + horizon
+        ):
+            unavailable[name] = "the history does not span two weeks"
+            continue
+        if name == "ridge-log" and np.nanmin(raw) < 0:
+            unavailable[name] = "the series has negative values"
+            continue
+        try:
+            got = _validate_one(raw, timestamps, origins, name, horizon, step_s, params)
+        except ValueError as exc:
+            unavailable[name] = str(exc)
+            continue
+        means[name], specs[name] = got
+    scale = naive_scale(raw[: int(origins[0])], season)
+    if not scale == scale:
+        scale = naive_scale(raw[: int(origins[0])], None)
+    if not scale == scale:
+        raise ValueError("the history before the validation origins never changes")
+    actual = take_or_nan(raw, origins[:, None] + np.arange(1, horizon + 1)[None, :])
+    mask = ~np.isnan(actual)
+    for mean in means.values():
+        mask &= np.isfinite(mean)
+    if not mask.any() or "last" not in means:
+        raise ValueError("no validation pair has an actual value and every forecast")
+    scores = {name: round(mase_on(mean - actual, mask, scale), 6) for name, mean in means.items()}
+    if force:
+        if force not in means:
+            raise ValueError(f"model {force!r} cannot be fitted here: {unavailable.get(force)}")
+        chosen = force
+    else:
+        finite = {k: v for k, v in scores.items() if math.isfinite(v)}
+        best = min(finite.values(), default=math.nan)
+        chosen = next(
+            (n for n in CANDIDATES if n in finite and finite[n] <= best * (1 + TOLERANCE)), "last"
+        )
+    offset = typical_spread(raw[: int(origins[0]) + 1])
+    pool = conformal_scores(raw, origins, means[chosen], offset)
+    return Selection(
+        model=chosen,
+        candidates=scores,
+        features=specs.get(chosen),
+        n_validation_origins=len(origins),
+        conformal=calibrate(pool, origins, offset),
+        unavailable=unavailable,
+    )
+
+
+def _validate_one(
+    raw: np.ndarray,
+    timestamps: np.ndarray | None,
+    origins: np.ndarray,
+    name: str,
+    horizon: int,
+    step_s: float | None,
+    params: dict | None,
+) -> tuple[np.ndarray, FeatureSpec | None]:
+    """Validation forecasts of one candidate and the feature set they used."""
+    if name not in LAG_MODELS:
+        mean, failed, _, _ = rolling_means(
+            raw,
+            timestamps,
+            origins,
+            lambda: make_model(name, horizon, step_s=step_s, params=params),
+            horizon,
+            VALIDATION_REFITS,
+        )
+        if failed:
+            # The lazy ``make`` swallowed the reason; fit once more to surface it.
+            make_model(name, horizon, step_s=step_s, params=params).fit(
+                raw[: int(origins[0])],
+                None if timestamps is None else timestamps[: int(origins[0])],
+            )
+            raise ValueError(f"{name} could not be fitted before every validation chunk")
+        return mean, None
+    probe = make_model(name, horizon, step_s=step_s, params=params).fit(raw, timestamps)
+    for spec in _ladder(probe.spec_):
+        mean, failed, _, _ = rolling_means(
+            raw,
+            timestamps,
+            origins,
+            partial(make_model, name, horizon, step_s=step_s, features=spec, params=params),
+            horizon,
+            VALIDATION_REFITS,
+        )
+        if not failed:
+            return mean, spec
+    raise ValueError(f"{name}: too little history before the validation origins to fit")

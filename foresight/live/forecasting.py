@@ -1,0 +1,255 @@
+"""The served forecaster of one metric and tier: choose, fit, forecast from the latest data.
+
+``fit_served`` runs ``selection.select`` on the metric's own history (the same code as
+``backtest``), fits the winner on all of it and keeps the winner's validation residuals
+for adaptive conformal bands. With too little history for any validation (the first
+minutes) it serves the last value with an empirical band: the last value's own past
+errors at each step ahead (steps not yet measurable grow like a random walk, sqrt h).
+``forecast_now`` re-anchors at every call: the forecast starts from the newest complete
+bucket, and is clipped to the metric's bounds (percents to [0, 100], others >= 0).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from foresight.core.catalog import METRIC_CATALOG, metric_info
+from foresight.evaluation.selection import (
+    DEFAULT_CANDIDATES,
+    make_model,
+    model_words,
+    select,
+    spec_from_dict,
+)
+from foresight.models.bands import Forecast
+from foresight.models.baselines import LastValue
+from foresight.models.conformal import (
+    ConformalState,
+    bands_from,
+    conformal_scores,
+    typical_spread,
+)
+
+logger = logging.getLogger(__name__)
+
+FAST_START_OBSERVED = 6  # buckets before the live tier's first (last-value) forecast
+# Choose afresh (validate every candidate) at most this often; refits in between only
+# refit the chosen model. Keeps the live refit cost near one fit per model.
+RESELECT_EVERY_S = 3600.0
+INTERVAL_METHOD = "adaptive conformal inference (Gibbs & Candes 2021)"
+
+
+def metric_bounds(metric: str, values: np.ndarray) -> tuple[float | None, float | None]:
+    """The range a metric's forecast must stay in: [0, 100] for percents, >= 0 for the
+    catalog's rates, counts, sizes and times; unknown metrics >= 0 when never negative."""
+    info = metric_info(metric)
+    if info.unit == "%":
+        return 0.0, 100.0
+    observed = values[~np.isnan(values)]
+    if metric in METRIC_CATALOG or (len(observed) and observed.min() >= 0):
+        return 0.0, None
+    return None, None
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """A fitted, chosen model with its band calibration and the accuracy it earned."""
+
+    name: str
+    model: Any  # fit/predict_mean; a LagForecaster, LastValue or SeasonalNaive
+    conformal: ConformalState
+    lower: float | None
+    upper: float | None
+    history_steps: int  # buckets ``forecast_now`` needs
+    fitted_at: float
+    n_observed: int
+    fast_start: bool
+    candidates: dict[str, float] = field(default_factory=dict)
+    selection: dict = field(default_factory=dict)
+    selected_at: float | None = None  # when the choice was last made (None: fitted_at)
+
+    def accuracy(self, step_s: float) -> dict:
+        """The figures the API and the chart note show (validation MASE, coverage)."""
+        c = self.candidates
+        season = getattr(getattr(self.model, "spec_", None), "season", None)
+        season = season or getattr(self.model, "period", None)
+        return {
+            "model": self.name,
+            "model_words": model_words(self.name, getattr(self.model, "spec_", None)),
+            "fast_start": self.fast_start,
+            "mase": c.get(self.name),
+            "naive_mase": c.get("last"),
+            "seasonal_naive_mase": c.get("seasonal"),
+            "linear_lags_mase": None,
+            "candidates": dict(c),
+            "coverage_80": self.conformal.coverage.get(80),
+            "coverage_95": self.conformal.coverage.get(95),
+            "n_origins": int(self.selection.get("n_validation_origins", 0)),
+            "season_length": season,
+            "interval_method": INTERVAL_METHOD,
+            "summary": describe(self, step_s),
+        }
+
+
+def _percent_diff(ours: float, other: float) -> str:
+    ratio = ours / other
+    return f"{round(100 * abs(1 - ratio))} % {'below' if ratio <= 1 else 'above'}"
+
+
+def describe(served: Served, step_s: float) -> str:
+    """Name the served model in plain words and its accuracy against the baselines."""
+    c = served.candidates
+    coverage = served.conformal.coverage.get(80)
+    band = (
+        f"; {round(100 * coverage)} % of actuals inside the 80 % band"
+        if coverage is not None
+        else "; band from its own past errors"
+    )
+    if served.fast_start:
+        return (
+            "repeating the last value while history builds up (nothing else can be tried yet)"
+            + band
+        )
+    mine = c.get(served.name)
+    if served.name == "last":
+        others = {k: v for k, v in c.items() if k != "last"}
+        why = "nothing else beat it yet"
+        if others:
+            best = min(others, key=lambda k: others[k])
+            if mine and math.isfinite(others[best]) and mine > 0:
+                why += f" (best other: {best}, {_percent_diff(others[best], mine)} it)"
+        return f"repeating the last value: {why}" + band
+    words = model_words(served.name, getattr(served.model, "spec_", None))
+    parts = []
+    for baseline, label in (
+        ("last", "repeating the last value"),
+        ("seasonal", "repeating yesterday"),
+    ):
+        other = c.get(baseline)
+        if mine is not None and other and baseline != served.name:
+            parts.append(f"{_percent_diff(mine, other)} {label}")
+    return f"{words}: error " + ", ".join(parts) + band if parts else words + band
+
+
+def fit_served(
+    metric: str,
+    values: np.ndarray,
+    timestamps: np.ndarray,
+    *,
+    horizon: int,
+    step_s: float,
+    min_observed: int,
+    now: float,
+    names: tuple[str, ...] = DEFAULT_CANDIDATES,
+    previous: Served | None = None,
+    reselect_every_s: float = RESELECT_EVERY_S,
+) -> Served:
+    """Choose and fit the model for one metric's history; ValueError when too short.
+
+    With a ``previous`` choice younger than ``reselect_every_s``, only refit that model
+    (same feature set, same band calibration) on the new history: the choice and its
+    validation are the expensive part, and they change slowly.
+    """
+    raw = np.asarray(values, dtype=float)
+    observed = int(np.sum(~np.isnan(raw)))
+    if observed < min_observed:
+        raise ValueError(f"{min_observed - observed} more steps needed")
+    lower, upper = metric_bounds(metric, raw)
+    if previous is not None and not previous.fast_start:
+        selected_at = previous.selected_at or previous.fitted_at
+        if now - selected_at < reselect_every_s:
+            features = previous.selection.get("features")
+            model = make_model(
+                previous.name,
+                horizon,
+                step_s=step_s,
+                features=None if features is None else spec_from_dict(features),
+            )
+            try:
+                model.fit(raw, timestamps)
+            except ValueError as exc:  # e.g. a new gap: choose afresh
+                logger.debug(
+                    "%s: refit of %s failed (%s); choosing again", metric, previous.name, exc
+                )
+            else:
+                return replace(
+                    previous,
+                    model=model,
+                    fitted_at=now,
+                    n_observed=observed,
+                    selected_at=selected_at,
+                )
+    try:
+        chosen = select(raw, timestamps, horizon=horizon, step_s=step_s, names=names)
+    except ValueError as exc:
+        logger.debug("%s: fast start (%s)", metric, exc)
+        return _fast_start(raw, horizon, lower, upper, now, observed)
+    model = make_model(chosen.model, horizon, step_s=step_s, features=chosen.features)
+    model.fit(raw, timestamps)
+    history = getattr(getattr(model, "spec_", None), "history", None)
+    history = history or getattr(model, "period", None) or 1
+    return Served(
+        name=chosen.model,
+        model=model,
+        conformal=chosen.conformal,
+        lower=lower,
+        upper=upper,
+        history_steps=int(history) + 30,
+        fitted_at=now,
+        n_observed=observed,
+        fast_start=False,
+        candidates=chosen.candidates,
+        selection=chosen.to_dict(),
+        selected_at=now,
+    )
+
+
+def _fast_start(
+    raw: np.ndarray,
+    horizon: int,
+    lower: float | None,
+    upper: float | None,
+    now: float,
+    observed: int,
+) -> Served:
+    model = LastValue(horizon).fit(raw)
+    origins = np.arange(len(raw) - 1)
+    origins = origins[~np.isnan(raw[origins])]
+    offset = typical_spread(raw)
+    pool = conformal_scores(raw, origins, model.predict_mean(raw, origins), offset)
+    alpha = {level: np.full(horizon, 1.0 - level / 100.0) for level in (80, 95)}
+    state = ConformalState(pool=pool, alpha=alpha, offset=offset)
+    return Served(
+        name="last",
+        model=model,
+        conformal=state,
+        lower=lower,
+        upper=upper,
+        history_steps=30,
+        fitted_at=now,
+        n_observed=observed,
+        fast_start=True,
+    )
+
+
+def forecast_now(
+    served: Served, values: np.ndarray, timestamps: np.ndarray, step_s: float
+) -> Forecast:
+    """Forecast from the last of ``values`` (the newest complete bucket) with bands.
+
+    Each step's time is its bucket's middle (a mean over the bucket), for charts.
+    """
+    raw = np.asarray(values, dtype=float)
+    origin = np.array([len(raw) - 1])
+    mean = served.model.predict_mean(raw, origin, timestamps)
+    widths = served.conformal.half_widths()
+    scale = served.conformal.scale(raw, origin)
+    out = bands_from(mean, widths, scale, served.lower, served.upper)
+    horizon = mean.shape[1]
+    stamps = float(timestamps[-1]) + step_s * np.arange(1, horizon + 1) + step_s / 2.0
+    return Forecast(timestamps=stamps, step_s=step_s, **{k: v[0] for k, v in out.items()})

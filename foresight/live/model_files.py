@@ -1,0 +1,226 @@
+"""Save and load the served models under ``<data dir>/models``: JSON plus numpy arrays.
+
+One pair of files per metric and tier: ``<metric>@<tier>.json`` (the choice, scores,
+parameters, fitted-at) and ``<metric>@<tier>.npz`` (coefficients, the conformal score
+pool), written atomically (temp file, then rename; arrays first, so a JSON always has its
+arrays). Loading never unpickles: ``np.load(allow_pickle=False)`` and plain JSON only. A
+file that cannot be read is logged and skipped; the next refit replaces it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from foresight.core.atomic_file import atomic_text_writer
+from foresight.evaluation.selection import spec_from_dict
+from foresight.live.forecasting import Served
+from foresight.models.baselines import LastValue, SeasonalNaive
+from foresight.models.conformal import ConformalState
+from predictor import LagForecaster
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+# LagForecaster: constructor parameters and learned scalars kept in JSON.
+_LAG_PARAMS = (
+    "horizon",
+    "season_length",
+    "n_lags",
+    "alpha",
+    "calendar",
+    "weekly",
+    "calibration_fraction",
+    "nonnegative",
+    "relative_target",
+    "adaptive_intervals",
+    "transform",
+    "loss",
+    "held_out_intervals",
+)
+_LAG_SCALARS = (
+    "mean_",
+    "scale_",
+    "clip_at_zero_",
+    "step_s_",
+    "t0_",
+    "t_end_",
+    "season_length_",
+    "n_features_",
+    "spread_column_",
+    "spread_offset_",
+    "n_train_",
+)
+
+
+def model_dir(data_dir: Path) -> Path:
+    return Path(data_dir) / "models"
+
+
+def _stem(metric: str, tier: str) -> str:
+    if not (_SAFE_NAME.match(metric) and _SAFE_NAME.match(tier)):
+        raise ValueError(f"cannot name a model file after {metric!r} / {tier!r}")
+    return f"{metric}@{tier}"
+
+
+def _spec_json(spec: Any) -> dict | None:
+    if spec is None:
+        return None
+    return {
+        "n_lags": spec.n_lags,
+        "horizon": spec.horizon,
+        "season": spec.season,
+        "week": spec.week,
+        "roll_windows": list(spec.roll_windows),
+        "hour": spec.hour,
+        "weekday": spec.weekday,
+    }
+
+
+def _model_json(model: Any, arrays: dict[str, np.ndarray]) -> dict:
+    if isinstance(model, LastValue):
+        return {"kind": "last", "horizon": int(model.horizon)}
+    if isinstance(model, SeasonalNaive):
+        return {"kind": "seasonal", "horizon": int(model.horizon), "period": int(model.period)}
+    if isinstance(model, LagForecaster):
+        arrays["coef"] = model.coef_
+        arrays["intercept"] = model.intercept_
+        for level, (lo, hi) in model.residual_quantiles_.items():
+            arrays[f"rq_lo_{level}"], arrays[f"rq_hi_{level}"] = lo, hi
+        return {
+            "kind": "lag",
+            "params": {k: getattr(model, k) for k in _LAG_PARAMS},
+            "features": _spec_json(model.features),
+            "learned": {k: getattr(model, k) for k in _LAG_SCALARS},
+            "spec": _spec_json(model.spec_),
+        }
+    raise ValueError(f"cannot save a {type(model).__name__}")
+
+
+def _model_from(data: dict, arrays: Any) -> Any:
+    kind = data["kind"]
+    if kind == "last":
+        return LastValue(int(data["horizon"])).fit(np.array([0.0]))
+    if kind == "seasonal":
+        seasonal = SeasonalNaive(int(data["horizon"]), int(data["period"]))
+        seasonal.fitted_ = True
+        return seasonal
+    if kind == "lag":
+        features = data["features"]
+        model = LagForecaster(
+            **data["params"], features=None if features is None else spec_from_dict(features)
+        )
+        for key, value in data["learned"].items():
+            if key not in _LAG_SCALARS:
+                raise ValueError(f"unexpected learned field {key!r}")
+            setattr(model, key, value)
+        model.spec_ = spec_from_dict(data["spec"])
+        model.coef_ = np.asarray(arrays["coef"], dtype=float)
+        model.intercept_ = np.asarray(arrays["intercept"], dtype=float)
+        model.residual_quantiles_ = {
+            level: (np.asarray(arrays[f"rq_lo_{level}"]), np.asarray(arrays[f"rq_hi_{level}"]))
+            for level in (80, 95)
+        }
+        if model.coef_.shape != (len(model.spec_.names()), model.spec_.horizon):
+            raise ValueError(f"coefficients of shape {model.coef_.shape} do not fit the features")
+        return model
+    raise ValueError(f"unknown model kind {kind!r}")
+
+
+def save_served(data_dir: Path, metric: str, tier: str, served: Served) -> Path:
+    """Write one served model's files; return the JSON path."""
+    folder = model_dir(data_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = _stem(metric, tier)
+    arrays: dict[str, np.ndarray] = {"pool": served.conformal.pool}
+    for level, alpha in served.conformal.alpha.items():
+        arrays[f"alpha_{level}"] = alpha
+    doc = {
+        "format": FORMAT_VERSION,
+        "metric": metric,
+        "tier": tier,
+        "name": served.name,
+        "model": _model_json(served.model, arrays),
+        "lower": served.lower,
+        "upper": served.upper,
+        "history_steps": served.history_steps,
+        "fitted_at": served.fitted_at,
+        "selected_at": served.selected_at,
+        "n_observed": served.n_observed,
+        "fast_start": served.fast_start,
+        "candidates": served.candidates,
+        "selection": served.selection,
+        "conformal": {
+            "offset": served.conformal.offset,
+            "gamma": served.conformal.gamma,
+            "coverage": {str(k): v for k, v in served.conformal.coverage.items()},
+        },
+    }
+    fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=".npz", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, **arrays)  # type: ignore[arg-type]
+        os.replace(tmp, folder / f"{stem}.npz")
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    path = folder / f"{stem}.json"
+    with atomic_text_writer(path) as handle:
+        json.dump(doc, handle)
+    return path
+
+
+def load_served(path: Path) -> tuple[str, str, Served]:
+    """Read one model's JSON and arrays back; raises ValueError/OSError/KeyError if bad."""
+    doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    if doc.get("format") != FORMAT_VERSION:
+        raise ValueError(f"format {doc.get('format')!r} is not {FORMAT_VERSION}")
+    with np.load(Path(path).with_suffix(".npz"), allow_pickle=False) as arrays:
+        model = _model_from(doc["model"], arrays)
+        c = doc["conformal"]
+        conformal = ConformalState(
+            pool=np.asarray(arrays["pool"], dtype=float),
+            alpha={lv: np.asarray(arrays[f"alpha_{lv}"], dtype=float) for lv in (80, 95)},
+            offset=float(c["offset"]),
+            gamma=float(c["gamma"]),
+            coverage={int(k): float(v) for k, v in c["coverage"].items()},
+        )
+    served = Served(
+        name=str(doc["name"]),
+        model=model,
+        conformal=conformal,
+        lower=doc["lower"],
+        upper=doc["upper"],
+        history_steps=int(doc["history_steps"]),
+        fitted_at=float(doc["fitted_at"]),
+        n_observed=int(doc["n_observed"]),
+        fast_start=bool(doc["fast_start"]),
+        candidates={k: float(v) for k, v in doc["candidates"].items()},
+        selection=dict(doc["selection"]),
+        selected_at=doc.get("selected_at"),
+    )
+    return str(doc["metric"]), str(doc["tier"]), served
+
+
+def load_all(data_dir: Path) -> dict[tuple[str, str], Served]:
+    """Every readable saved model, keyed (metric, tier); unreadable ones are logged."""
+    found: dict[tuple[str, str], Served] = {}
+    folder = model_dir(data_dir)
+    if not folder.is_dir():
+        return found
+    for path in sorted(folder.glob("*.json")):
+        try:
+            metric, tier, served = load_served(path)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            logger.warning("skipping saved model %s: %s", path.name, exc)
+            continue
+        found[(metric, tier)] = served
+    return found

@@ -1,0 +1,241 @@
+"""Adaptive conformal intervals (Gibbs & Candès, 2021) around any point forecast.
+
+Pure numpy: the monitor serves bands without loading scikit-learn.
+
+A *score* is an absolute forecast error divided by the local spread at the origin (the
+mean absolute step-to-step change over the last ``SPREAD_WINDOW`` values, plus the
+typical such spread so a flat stretch never gives a zero-width band). For each horizon
+step the band half-width is a quantile of the served model's own out-of-sample scores
+times the spread at the new origin. Adaptive conformal inference (ACI) moves the quantile
+level online: after each outcome, ``alpha += gamma * (target_alpha - miss)``, so a run of
+misses widens the band and a run of hits narrows it, and long-run coverage holds under
+drift. Feedback is delayed honestly: the step-``h`` miss of origin ``t`` is only known at
+origin ``t + h``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from foresight.models.features import forward_fill
+
+logger = logging.getLogger(__name__)
+
+SPREAD_WINDOW = 24
+LEVELS: tuple[int, ...] = (80, 95)
+DEFAULT_GAMMA = 0.01
+
+
+def spread_at(values: np.ndarray, origins: np.ndarray, window: int = SPREAD_WINDOW) -> np.ndarray:
+    """Mean absolute change over the ``window`` steps ending at each origin (gap-filled)."""
+    v = forward_fill(np.asarray(values, dtype=float), np.nan)
+    diffs = np.abs(np.diff(v, prepend=v[:1]))
+    diffs = np.nan_to_num(diffs, nan=0.0)
+    c = np.concatenate(([0.0], np.cumsum(diffs)))
+    origins = np.asarray(origins, dtype=np.int64)
+    lo = np.maximum(origins - window + 1, 0)
+    return (c[origins + 1] - c[lo]) / np.maximum(origins + 1 - lo, 1)
+
+
+def _sorted_pool(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    pool = np.sort(np.asarray(scores, dtype=float), axis=0)  # NaN sort last
+    counts = np.sum(~np.isnan(pool), axis=0)
+    return pool, counts
+
+
+def _quantile(pool: np.ndarray, counts: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Per-step finite-sample conformal quantile at level 1 - alpha (max when above 1)."""
+    horizon = pool.shape[1]
+    k = np.ceil((counts + 1) * (1.0 - np.clip(alpha, 0.0, 1.0))).astype(np.int64) - 1
+    k = np.clip(k, 0, np.maximum(counts - 1, 0))
+    q = pool[k, np.arange(horizon)]
+    return np.where(counts > 0, q, np.nan)
+
+
+@dataclass(frozen=True, slots=True)
+class ConformalState:
+    """A score pool per step and the ACI levels: everything needed to draw bands.
+
+    ``pool`` (n, horizon) holds out-of-sample scores (NaN = none); ``alpha[level]`` is
+    the current miss rate aimed for at each step; ``offset`` is the typical spread.
+    """
+
+    pool: np.ndarray
+    alpha: dict[int, np.ndarray]
+    offset: float
+    gamma: float = DEFAULT_GAMMA
+    coverage: dict[int, float] = field(default_factory=dict)  # of the ACI walk, 0-1
+
+    def scale(self, values: np.ndarray, origins: np.ndarray) -> np.ndarray:
+        """Band scale at each origin (the series' unit)."""
+        return spread_at(values, origins) + self.offset
+
+    def half_widths(self) -> dict[int, np.ndarray]:
+        """Half-width per level and step, in units of ``scale``, at the current alpha."""
+        pool, counts = _sorted_pool(self.pool)
+        out = {}
+        for level in LEVELS:
+            q = _quantile(pool, counts, self.alpha[level])
+            out[level] = _fill_missing_steps(q)
+        return out
+
+    def to_dict(self) -> dict:
+        return {
+            "pool": [[None if x != x else float(x) for x in row] for row in self.pool.tolist()],
+            "alpha": {str(k): v.tolist() for k, v in self.alpha.items()},
+            "offset": self.offset,
+            "gamma": self.gamma,
+            "coverage": {str(k): v for k, v in self.coverage.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ConformalState:
+        pool = np.array(data["pool"], dtype=float)
+        if pool.ndim != 2:
+            raise ValueError(f"conformal pool must be 2-D (got shape {pool.shape})")
+        return cls(
+            pool=pool,
+            alpha={int(k): np.asarray(v, dtype=float) for k, v in data["alpha"].items()},
+            offset=float(data["offset"]),
+            gamma=float(data["gamma"]),
+            coverage={int(k): float(v) for k, v in data.get("coverage", {}).items()},
+        )
+
+
+def _fill_missing_steps(q: np.ndarray) -> np.ndarray:
+    """Steps with no score yet: grow the last known width like a random walk (sqrt h)."""
+    known = np.flatnonzero(np.isfinite(q))
+    if len(known) == len(q):
+        return q
+    if not len(known):
+        return np.full(len(q), np.inf)
+    out = q.copy()
+    last = known[-1]
+    steps = np.arange(len(q))
+    later = steps > last
+    out[later] = q[last] * np.sqrt((steps[later] + 1) / (last + 1))
+    earlier = ~np.isfinite(out)
+    out[earlier] = q[last]
+    return out
+
+
+def conformal_scores(
+    values: np.ndarray, origins: np.ndarray, mean: np.ndarray, offset: float
+) -> np.ndarray:
+    """|actual - forecast| / scale per (origin, step); NaN where the actual is missing."""
+    raw = np.asarray(values, dtype=float)
+    origins = np.asarray(origins, dtype=np.int64)
+    horizon = mean.shape[1]
+    idx = origins[:, None] + np.arange(1, horizon + 1)[None, :]
+    inside = idx < len(raw)
+    actual = np.where(inside, raw[np.minimum(idx, len(raw) - 1)], np.nan)
+    scale = spread_at(raw, origins) + offset
+    return np.abs(actual - mean) / scale[:, None]
+
+
+def typical_spread(values: np.ndarray) -> float:
+    """The median spread of a series (the band's floor), never zero."""
+    raw = np.asarray(values, dtype=float)
+    spreads = spread_at(raw, np.arange(len(raw)))
+    spreads = spreads[np.isfinite(spreads)]
+    value = float(np.median(spreads)) if len(spreads) else 0.0
+    if value > 0:
+        return value
+    observed = raw[~np.isnan(raw)]
+    scale = float(np.std(observed)) if len(observed) else 0.0
+    return max(scale * 0.1, 1e-9)
+
+
+def run_aci(
+    pool: np.ndarray,
+    scores: np.ndarray,
+    origins: np.ndarray,
+    *,
+    gamma: float = DEFAULT_GAMMA,
+    alpha: dict[int, np.ndarray] | None = None,
+) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """Walk the origins in time order with ACI; return (half-widths per level, final alpha).
+
+    ``scores`` (n, horizon) are the outcomes at ``origins`` (NaN = not observed); the
+    miss of origin ``t`` at step ``h`` updates alpha only from origin ``t + h`` on.
+    Half-widths are in units of the scale (multiply by ``ConformalState.scale``).
+    """
+    origins = np.asarray(origins, dtype=np.int64)
+    n, horizon = scores.shape
+    sorted_pool, counts = _sorted_pool(pool)
+    row_of = np.full(int(origins.max()) + 1 if n else 1, -1, dtype=np.int64)
+    row_of[origins] = np.arange(n)
+    steps = np.arange(1, horizon + 1)
+    widths = {level: np.empty((n, horizon)) for level in LEVELS}
+    current = {
+        level: (
+            np.full(horizon, 1.0 - level / 100.0)
+            if alpha is None
+            else np.asarray(alpha[level], dtype=float).copy()
+        )
+        for level in LEVELS
+    }
+    for i in range(n):
+        back = origins[i] - steps  # origins whose step-h outcome is known now
+        ok = back >= 0
+        rows = np.where(ok, row_of[np.maximum(back, 0)], -1)
+        ok &= rows >= 0
+        for level in LEVELS:
+            if ok.any():
+                r, h = rows[ok], steps[ok] - 1
+                s = scores[r, h]
+                seen = ~np.isnan(s)
+                miss = (s[seen] > widths[level][r[seen], h[seen]]).astype(float)
+                current[level][h[seen]] += gamma * ((1.0 - level / 100.0) - miss)
+            widths[level][i] = _fill_missing_steps(_quantile(sorted_pool, counts, current[level]))
+    return widths, current
+
+
+def calibrate(
+    scores: np.ndarray, origins: np.ndarray, offset: float, gamma: float = DEFAULT_GAMMA
+) -> ConformalState:
+    """Build the serving state from validation scores: pool them, warm alpha with ACI.
+
+    The served pool is every score; ACI walks the last 40 % of origins against that same
+    pool, so the alpha it ends at corrects the pool towards the most recent errors (a
+    pool from calmer days gets a lower alpha, i.e. wider bands). ``coverage`` is the 80 %
+    and 95 % bands' hit rate on that walk.
+    """
+    n = len(scores)
+    split = int(n * 0.6)
+    alpha = None
+    coverage: dict[int, float] = {}
+    if split >= 10 and n - split >= 10:
+        walk = scores[split:]
+        widths, alpha = run_aci(scores, walk, origins[split:], gamma=gamma)
+        seen = ~np.isnan(walk)
+        if seen.any():
+            coverage = {lv: float(np.mean(walk[seen] <= widths[lv][seen])) for lv in LEVELS}
+    if alpha is None:
+        alpha = {level: np.full(scores.shape[1], 1.0 - level / 100.0) for level in LEVELS}
+    return ConformalState(pool=scores, alpha=alpha, offset=offset, gamma=gamma, coverage=coverage)
+
+
+def bands_from(
+    mean: np.ndarray,
+    half_widths: dict[int, np.ndarray],
+    scale: np.ndarray,
+    lower: float | None = None,
+    upper: float | None = None,
+) -> dict[str, np.ndarray]:
+    """Point forecast and symmetric bands (n, horizon), clipped to [lower, upper].
+
+    ``half_widths[level]`` is (n, horizon) or (horizon,) in units of ``scale`` (n,).
+    Clipping the point and both edges alike keeps the point inside its bands.
+    """
+    lo = -np.inf if lower is None else lower
+    hi = np.inf if upper is None else upper
+    out = {"mean": np.clip(mean, lo, hi)}
+    for level, width in half_widths.items():
+        half = np.asarray(width) * np.asarray(scale)[:, None]
+        out[f"lower_{level}"] = np.clip(mean - half, lo, hi)
+        out[f"upper_{level}"] = np.clip(mean + half, lo, hi)
+    return out

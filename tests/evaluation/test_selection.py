@@ -1,0 +1,164 @@
+"""Model selection, the candidates and adaptive conformal bands (issue 8)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from foresight.cli.forecast import MODEL_NAMES
+from foresight.evaluation.backtest import backtest
+from foresight.evaluation.selection import (
+    MODEL_CHOICES,
+    make_model,
+    select,
+    spec_from_dict,
+    validation_origins,
+)
+from foresight.models.baselines import LastValue, SeasonalNaive
+from foresight.models.conformal import ConformalState, bands_from, calibrate, run_aci, spread_at
+
+STEP_S = 300.0
+DAY = 288
+
+
+def random_walk(n: int, seed: int = 0) -> np.ndarray:
+    return 50 + np.cumsum(np.random.default_rng(seed).normal(0, 1, n))
+
+
+def daily(n: int, seed: int = 0, noise: float = 0.3) -> np.ndarray:
+    t = np.arange(n)
+    rng = np.random.default_rng(seed)
+    return 20 + 10 * np.sin(2 * np.pi * t / DAY) + rng.normal(0, noise, n)
+
+
+def stamps(n: int) -> np.ndarray:
+    return 1_700_000_000.0 + STEP_S * np.arange(n)
+
+
+def test_cli_choices_mirror_the_selection_module():
+    assert tuple(MODEL_NAMES) == MODEL_CHOICES
+
+
+def test_last_value_and_seasonal_naive_layouts_are_pinned():
+    v = np.arange(10.0)
+    assert LastValue(3).fit(v).predict_mean(v, np.array([4, 9])).tolist() == [
+        [4, 4, 4],
+        [9, 9, 9],
+    ]
+    # Period 4, origin 5: targets 6, 7, 8 repeat indices 2, 3, 4 (never after the origin).
+    assert SeasonalNaive(3, 4).fit(v).predict_mean(v, np.array([5])).tolist() == [[2, 3, 4]]
+    gappy = np.array([1.0, np.nan, np.nan])
+    assert LastValue(2).fit(gappy).predict_mean(gappy, np.array([2])).tolist() == [[1, 1]]
+    with pytest.raises(ValueError, match="period"):
+        SeasonalNaive(3, 12).fit(v)
+
+
+def test_validation_origins_come_before_the_end_and_leave_room_for_targets():
+    v = np.arange(100.0)
+    origins = validation_origins(v, 10)
+    assert origins.max() < 90 and origins.min() >= 50
+
+
+def test_random_walk_serves_the_last_value():
+    v = random_walk(2000)
+    chosen = select(v, stamps(len(v)), horizon=12, step_s=STEP_S)
+    assert chosen.model == "last"
+    assert chosen.candidates["last"] <= min(chosen.candidates.values()) * 1.01
+
+
+def test_daily_pattern_serves_a_seasonal_model_that_beats_the_last_value():
+    v = daily(8 * DAY)
+    chosen = select(v, stamps(len(v)), horizon=DAY // 2, step_s=STEP_S, season=DAY)
+    assert chosen.model != "last"
+    assert chosen.candidates[chosen.model] < 0.5 * chosen.candidates["last"]
+
+
+def test_never_serves_a_model_that_loses_to_the_last_value_on_validation():
+    for seed in range(3):
+        v = np.abs(random_walk(1500, seed)) + np.random.default_rng(seed).exponential(3, 1500)
+        chosen = select(v, stamps(len(v)), horizon=12, step_s=STEP_S)
+        assert chosen.candidates[chosen.model] <= chosen.candidates["last"]
+
+
+def test_lag_models_are_validated_with_the_served_feature_set():
+    # 4 days: the full history fits a daily block, the validation refits (at 60 %) cannot;
+    # so the served ridge must not carry the block it was never validated with.
+    v = daily(4 * DAY)
+    full = make_model("ridge", DAY // 3, step_s=STEP_S).fit(v, stamps(len(v)))
+    assert full.spec_.season == DAY
+    chosen = select(v, stamps(len(v)), horizon=DAY // 3, step_s=STEP_S, force="ridge")
+    assert chosen.features is not None and chosen.features.season is None
+    assert spec_from_dict(chosen.to_dict()["features"]) == chosen.features
+    longer = daily(12 * DAY)
+    chosen = select(longer, stamps(len(longer)), horizon=12, step_s=STEP_S, force="ridge")
+    assert chosen.features.season == DAY
+
+
+def test_ridge_log_is_unavailable_for_negative_series():
+    v = random_walk(1500) - 100
+    chosen = select(v, None, horizon=6, step_s=STEP_S, names=("ridge-log",))
+    assert "ridge-log" in chosen.unavailable and chosen.model == "last"
+
+
+def test_log_and_robust_variants_fit_and_forecast_nonnegative():
+    v = np.random.default_rng(1).exponential(5, 1200)
+    for name in ("ridge-log", "robust"):
+        model = make_model(name, 6, step_s=STEP_S).fit(v)
+        mean = model.predict_mean(v, np.array([1100, 1150]))
+        assert mean.shape == (2, 6) and np.all(mean >= 0)
+
+
+def test_backtest_auto_reports_choice_candidates_and_naive_on_the_same_pairs():
+    v = daily(10 * DAY, noise=1.0)
+    r = backtest(v, stamps(len(v)), horizon=12).to_dict()
+    assert r["model"] in r["candidates"] and r["naive_mase"] > 0
+    assert r["mase"] <= 1.02 * min(r["naive_mase"], r["seasonal_naive_mase"])
+    assert 0.7 <= r["coverage_80"] <= 0.9 and r["coverage_95"] >= r["coverage_80"]
+    forced = backtest(v, stamps(len(v)), horizon=12, model="last").to_dict()
+    assert forced["model"] == "last"
+    assert forced["mase"] == pytest.approx(forced["naive_mase"], rel=1e-6)
+
+
+def test_backtest_rejects_unknown_model():
+    with pytest.raises(ValueError, match="model must be one of"):
+        backtest(np.arange(500.0), horizon=3, model="prophet")
+
+
+def test_bands_contain_the_point_and_respect_bounds():
+    mean = np.array([[99.0, 50.0], [-1.0, 2.0]])
+    widths = {80: np.array([1.0, 2.0]), 95: np.array([3.0, 4.0])}
+    out = bands_from(mean, widths, np.array([5.0, 5.0]), lower=0.0, upper=100.0)
+    for level in (80, 95):
+        assert np.all(out[f"lower_{level}"] <= out["mean"])
+        assert np.all(out["mean"] <= out[f"upper_{level}"])
+        assert out[f"lower_{level}"].min() >= 0 and out[f"upper_{level}"].max() <= 100
+
+
+def test_aci_restores_coverage_after_the_noise_doubles():
+    rng = np.random.default_rng(0)
+    n, horizon = 4000, 3
+    calm = np.abs(rng.normal(0, 1, (500, horizon)))
+    wild = np.abs(rng.normal(0, 2, (n, horizon)))  # drift: errors twice as large
+    origins = np.arange(n)
+    fixed, _ = run_aci(calm, wild, origins, gamma=0.0)
+    adaptive, alpha = run_aci(calm, wild, origins, gamma=0.02)
+    cov_fixed = np.mean(wild <= fixed[80])
+    cov_adaptive = np.mean(wild[1000:] <= adaptive[80][1000:])
+    assert cov_fixed < 0.6  # a split-conformal band calibrated on the calm part fails
+    assert 0.75 <= cov_adaptive <= 0.85
+    assert np.all(alpha[80] < 0.2)  # aimed lower to widen
+
+
+def test_conformal_state_round_trips_through_json():
+    scores = np.abs(np.random.default_rng(2).normal(0, 1, (100, 4)))
+    scores[0, 0] = np.nan
+    state = calibrate(scores, np.arange(100), offset=0.5)
+    again = ConformalState.from_dict(state.to_dict())
+    for level in (80, 95):
+        assert np.allclose(again.half_widths()[level], state.half_widths()[level])
+    assert again.offset == 0.5
+
+
+def test_spread_is_the_mean_absolute_change():
+    v = np.array([0.0, 1.0, 3.0, 6.0])
+    assert spread_at(v, np.array([3]), window=3).tolist() == [(1 + 2 + 3) / 3]

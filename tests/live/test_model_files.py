@@ -1,0 +1,77 @@
+"""Saved models (issue 8): JSON + numpy arrays under the data dir, loaded at start, no pickle."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pytest
+
+from foresight.evaluation.selection import make_model
+from foresight.live import model_files
+from foresight.live.forecasting import fit_served
+from foresight.live.models import EXTRAS_KEY, SHORT_TIER, TIERS, LiveModels
+from tests.live.test_live_models import seed_history
+
+STEP_S = 60.0
+
+
+def daily(n: int) -> tuple[np.ndarray, np.ndarray]:
+    t = 1_700_000_000.0 + STEP_S * np.arange(n)
+    rng = np.random.default_rng(0)
+    return t, 30 + 10 * np.sin(2 * np.pi * np.arange(n) / 120) + rng.normal(0, 1, n)
+
+
+@pytest.mark.parametrize("name", ["last", "seasonal", "ridge", "robust", "ridge-log"])
+def test_every_model_kind_round_trips_to_identical_forecasts(tmp_path, name):
+    ts, v = daily(3000)
+    model = make_model(name, 12, step_s=STEP_S).fit(v, ts)
+    served = fit_served("cpu_percent", v, ts, horizon=12, step_s=STEP_S, min_observed=20, now=5.0)
+    served = type(served)(**{**{f: getattr(served, f) for f in served.__slots__}, "model": model})
+    model_files.save_served(tmp_path, "cpu_percent", "1h", served)
+    metric, tier, again = model_files.load_served(tmp_path / "models" / "cpu_percent@1h.json")
+    assert (metric, tier) == ("cpu_percent", "1h")
+    origins = np.array([2500, 2999])
+    assert np.array_equal(
+        again.model.predict_mean(v, origins, ts), model.predict_mean(v, origins, ts)
+    )
+    assert np.array_equal(again.conformal.pool, served.conformal.pool, equal_nan=True)
+    assert again.candidates == served.candidates and again.fitted_at == 5.0
+
+
+def test_models_survive_a_restart(services, clock):
+    live = services.extras[EXTRAS_KEY]
+    seed_history(services.store, clock(), hours=8)
+    before = live.refit("cpu_percent", TIERS[0], clock())
+    assert (services.settings.data_dir / "models" / "cpu_percent@1h.npz").is_file()
+    fresh = LiveModels(services.store, lambda: ["cpu_percent"], data_dir=services.settings.data_dir)
+    loaded = fresh.state("cpu_percent", TIERS[0])
+    assert loaded.status == "ok" and loaded.model == before.model
+    assert loaded.fitted_at == before.fitted_at and loaded.accuracy == before.accuracy
+    fresh.run(clock())  # not due for a refit: forecasts from the loaded model only
+    again = fresh.state("cpu_percent", TIERS[0])
+    assert again.fitted_at == before.fitted_at
+    assert np.allclose(again.forecast.mean, before.forecast.mean)
+
+
+def test_unreadable_or_pickled_files_are_skipped_not_loaded(tmp_path, caplog):
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (folder / "broken@1h.json").write_text("{not json")
+    doc = {"format": 1, "metric": "evil", "tier": "1h", "model": {"kind": "last", "horizon": 3}}
+    (folder / "evil@1h.json").write_text(json.dumps(doc))
+    np.save(folder / "evil@1h.npy", np.array([object()], dtype=object), allow_pickle=True)
+    (folder / "evil@1h.npy").rename(folder / "evil@1h.npz")  # object arrays need pickle
+    with caplog.at_level(logging.WARNING):
+        assert model_files.load_all(tmp_path) == {}
+    assert "broken@1h.json" in caplog.text and "evil@1h.json" in caplog.text
+
+
+def test_odd_metric_names_are_refused_as_file_names(tmp_path):
+    ts, v = daily(400)
+    served = fit_served(
+        "x", v, ts, horizon=SHORT_TIER.horizon_steps, step_s=10.0, min_observed=6, now=1.0
+    )
+    with pytest.raises(ValueError, match="cannot name"):
+        model_files.save_served(tmp_path, "../etc/passwd", "5m", served)
