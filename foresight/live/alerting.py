@@ -20,10 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from foresight.alerts.conditions import Signals
+from foresight.alerts.conditions import Signals, first_crossing
 from foresight.alerts.engine import AlertEngine
 from foresight.alerts.notify import Notifier
 from foresight.alerts.rules import Kind, RuleBook
+from foresight.core.catalog import metric_info
 from foresight.live import models as live_models
 from foresight.store.alert_log import AlertLog
 from metrics_collector import Sample, cpu_count
@@ -147,3 +148,32 @@ def health(services: Any) -> dict[str, Any] | None:
     """The alerting part of ``/api/system/health`` (None when alerts are off)."""
     live = services.extras.get(EXTRAS_KEY)
     return None if live is None else live.status()
+
+
+def forecast_crossings(services: Any, hours: int) -> list[dict[str, Any]]:
+    """Catalog levels the live forecasts cross within ``hours``, soonest first.
+
+    For each metric and level (warning, critical): the first step where the forecast's
+    mean reaches it, else where its 80 % band's upper edge does; with the forecast's
+    probability of being at or above the level there.
+    """
+    models = services.extras[live_models.EXTRAS_KEY]
+    now = services.clock()
+    horizon_s = hours * 3600.0
+    tier = live_models.tier_for_hours(hours)
+    found: list[dict[str, Any]] = []
+    for metric in services.known_metrics():
+        forecast = models.state(metric, tier).forecast
+        info = metric_info(metric)
+        if forecast is None:
+            continue
+        for severity, level in (("critical", info.critical), ("warning", info.warning)):
+            if level is None:
+                continue
+            crossing = first_crossing(forecast, metric, level, now, horizon_s, "mean") or (
+                first_crossing(forecast, metric, level, now, horizon_s, "upper_80")
+            )
+            if crossing is not None:
+                found.append({"severity": severity, **crossing.to_dict(), "tier": tier.name})
+                break  # the worst level crossed is the one to report
+    return sorted(found, key=lambda item: item["when"])

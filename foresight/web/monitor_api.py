@@ -18,6 +18,7 @@ from typing import Any
 from flask import Response, current_app, jsonify, request
 
 from foresight.core.catalog import metric_info
+from foresight.live import alerting
 from foresight.live.services import Services
 from foresight.live.stress import StressBusyError, validate_request
 from foresight.web import responses as out
@@ -296,6 +297,7 @@ def health_payload(svc: Services, now: float) -> dict[str, Any]:
             "retention_days": svc.store.retention_days,
         },
         "host": facts(),
+        "alerts": alerting.health(svc),
     }
 
 

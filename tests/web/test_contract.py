@@ -33,6 +33,9 @@ GETS = {
     "/api/scaling/status": "",
     "/api/scaling/history": "?limit=20",
     "/api/resources": "",
+    "/api/alerts": "",
+    "/api/silences": "",
+    "/api/scaling/alerts": "?hours=1",
 }
 
 
@@ -55,9 +58,16 @@ def busy(services, clock, client):
     for _ in range(40):
         scaling.stage(clock.advance(1.0), Sample(clock(), {"cpu_percent": 97.0}))
     client.post("/api/scaling/execute", json={"instances": 3})
+    alerts = services.extras["alerts"]
+    for cpu in (99.0, 99.0, 50.0, 99.0, 99.0):  # fire, resolve, fire again (+ CpuHigh pending)
+        alerts.engine.evaluate(alerts.signals(clock.advance(31.0), {"cpu_percent": cpu}, clock()))
+    silence = {"matchers": [{"name": "alertname", "value": "CpuHigh"}], "ends_at": clock() + 60}
+    assert client.post("/api/silences", json=silence).status_code == 201
     # the answers below then carry every optional part: a forecast, anomalies, decisions
     assert models.state("cpu_percent", live_models.TIERS[0]).status == "ok"
     assert models.anomalies() and scaling.history(5)["decisions"]
+    states = {a["state"] for a in alerts.engine.alerts(clock())}
+    assert states == {"pending", "firing", "resolved"}, states
     return services
 
 
