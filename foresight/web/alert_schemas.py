@@ -59,9 +59,7 @@ class SilenceBody(Schema):
 
 
 class ScalingAlertsQuery(Schema):
-    hours = Integer(
-        minimum=1, maximum=168, load_default=1, metadata={"description": "Hours ahead"}
-    )
+    hours = Integer(minimum=1, maximum=168, load_default=1, metadata={"description": "Hours ahead"})
 
 
 # ---- responses ---------------------------------------------------------------------------
