@@ -33,8 +33,8 @@ from foresight.core.catalog import metric_info
 from foresight.core.errors import InputError
 from foresight.core.settings import Settings
 from foresight.live.services import Services, build_services
-from foresight.web import monitor_api as api_monitor
 from foresight.web import alerts_api, predictions_api, scaling_api
+from foresight.web import monitor_api as api_monitor
 from foresight.web.api import Api, Blueprint, document, make_api
 from foresight.web.prometheus import make_registry
 

@@ -11,7 +11,7 @@ import pytest
 
 from foresight.alerts.conditions import Signals, exceed_probability, first_crossing, observe
 from foresight.alerts.engine import AlertEngine
-from foresight.alerts.rules import DEFAULT_RULES_PATH, Kind, RuleBook, parse_rules
+from foresight.alerts.rules import Kind, RuleBook, parse_rules
 from foresight.core.catalog import METRIC_CATALOG
 from foresight.core.errors import InputError
 from foresight.store.alert_log import AlertLog, Matcher, Silence
