@@ -341,6 +341,6 @@ class RuleBook:
         return {
             "path": str(self.path),
             "rules": len(self.rules),
-            "loads": self.loaded_count,
+            "load_count": self.loaded_count,
             "error": self.error,
         }

@@ -133,7 +133,7 @@ class ScalingAlertsSchema(Schema):
 class AlertRulesSchema(Schema):
     path = fields.String()
     rules = fields.Integer()
-    loads = fields.Integer()
+    load_count = fields.Integer(metadata={"description": "Successful loads of the file"})
     error = fields.String(allow_none=True)
 
 
