@@ -51,7 +51,12 @@ _COUNTERS: dict[str, tuple[str, str]] = {
 }
 # Rates Prometheus derives itself from the counters above (rate(..._bytes_total[1m])).
 _RATES = frozenset(
-    {"disk_read_bytes_per_s", "disk_write_bytes_per_s", "net_recv_bytes_per_s", "net_sent_bytes_per_s"}
+    {
+        "disk_read_bytes_per_s",
+        "disk_write_bytes_per_s",
+        "net_recv_bytes_per_s",
+        "net_sent_bytes_per_s",
+    }
 )
 _CORE = re.compile(r"^cpu_core(\d+)_percent$")
 
