@@ -420,6 +420,7 @@
       const q = cursor === null ? "" : `?since=${encodeURIComponent(cursor)}`;
       const rt = await api(`/api/metrics/realtime${q}`);
       $("connection-error").hidden = true;
+      $("tiles").classList.remove("stale"); // back in contact: the values are live again
       if (rt.server_time) clockOffsetMs = rt.server_time * 1000 - Date.now();
       if (rt.interval_s) fs.intervalS = rt.interval_s;
       // Until the charts exist, keep the cursor: those samples must not be skipped.
@@ -455,6 +456,7 @@
     const el = $("connection-error");
     el.textContent = `Lost contact with the monitor (${err.message}); retrying…`;
     el.hidden = false;
+    $("tiles").classList.add("stale"); // grey, not green: these values are no longer current
   }
 
   // ── header: host facts + sampler health ───────────────────────────────
@@ -483,6 +485,7 @@
       const status = String(h.status || "unknown");
       badge.textContent = `sampler ${status}`;
       badge.className = `badge level-${STATUS_LEVEL[status.toLowerCase()] || "unknown"}`;
+      $("tiles").classList.toggle("sampler-stale", status !== "ok"); // no fresh samples
       if (host.cpu_count) $("stress-cores").max = String(host.cpu_count);
     } catch (err) {
       const badge = $("health-status");
