@@ -236,3 +236,25 @@ def test_silences_match_labels_like_alertmanager(engine: AlertEngine) -> None:
     assert not Matcher("team", "ops", is_equal=False).matches(a.all_labels())
     assert [s["state"] for s in engine.silences(T0 + 31)] == ["active"]
     assert engine.silences(T0 + 61) == []
+
+
+def test_anomaly_probe_and_missed_tick_rules() -> None:
+    rules = {r.name: r for r in RuleBook().rules}
+    seen = [{"timestamp": T0 - 10, "metric": "cpu_percent", "value": 99.0, "score": 7.5}]
+    s = Signals(
+        now=T0,
+        values={"cpu_percent": 99.0, "memory_percent": 40.0, "api_success": 0.0},
+        sample_at=T0,
+        anomalies=lambda metric, since: [a for a in seen if a["metric"] == metric],
+        missed_since=lambda since: 12 if since >= T0 - 300 else 0,
+    )
+    anomalies = {o.metric: o for o in observe(rules["MetricAnomaly"], s)}
+    assert anomalies["cpu_percent"].breach and anomalies["cpu_percent"].value == 7.5
+    assert not anomalies["memory_percent"].breach
+    (probe,) = observe(rules["ApiProbeFailing"], s)
+    assert probe.breach and probe.value == 0.0
+    (missed,) = observe(rules["SamplerMissedTicks"], s)
+    assert missed.breach and missed.value == 12.0 and missed.metric == "sampler"
+    fine = Signals(now=T0, values={"api_success": 1.0}, sample_at=T0)
+    assert not observe(rules["ApiProbeFailing"], fine)[0].breach
+    assert not observe(rules["SamplerMissedTicks"], fine)[0].breach
