@@ -195,6 +195,12 @@ def _number(raw: Any, what: str) -> float:
     return float(raw)
 
 
+def _bool(raw: Any, what: str) -> bool:
+    if not isinstance(raw, bool):
+        raise InputError(f"{what} must be true or false (got {raw!r})")
+    return raw
+
+
 def _strings(raw: Any, what: str) -> dict[str, str]:
     if raw is None:
         return {}
@@ -246,8 +252,8 @@ def parse_rule(raw: Any, where: str) -> Rule:
         level=level,
         clear=None if raw.get("clear") is None else _number(raw["clear"], f"{where}: clear"),
         for_s=duration_s(raw.get("for", 0), f"{where}: for"),
-        below=bool(raw.get("below", False)),
-        per_core=bool(raw.get("per_core", False)),
+        below=_bool(raw.get("below", False), f"{where}: below"),
+        per_core=_bool(raw.get("per_core", False), f"{where}: per_core"),
         within_s=duration_s(raw.get("within", 0), f"{where}: within"),
         window_s=duration_s(raw.get("window", 0), f"{where}: window"),
         band=band,

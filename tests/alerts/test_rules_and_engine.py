@@ -81,6 +81,11 @@ def test_default_rules_cover_the_catalog_and_page_fast_on_cpu() -> None:
         ("rules: [{name: 'bad name', kind: stale, window: 1m}]", "identifier"),
         ("rules: [{name: X, kind: exhaustion, within: 4h, window: 1h}]", "needs limit"),
         ("rules: [", "not valid YAML"),
+        ("rules: [{name: X, kind: threshold, level: 5, per_core: 'false'}]", "true or false"),
+        (
+            "rules: [{name: X, kind: threshold, level: 5}, {name: X, kind: threshold, level: 6}]",
+            "twice",
+        ),
     ],
 )
 def test_bad_rules_files_are_refused_with_the_reason(text: str, message: str) -> None:
