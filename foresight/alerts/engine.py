@@ -9,15 +9,18 @@ wiring calls it in the sampling cycle, off the request path):
 * an active alert whose value is back past the rule's ``clear`` level (hysteresis)
   resolves; a pending one that clears is forgotten, as Prometheus does.
 
-Every change is written to the ``alert`` table in one transaction, so the history and
-the active alerts survive a restart. Firing and resolved alerts are handed to the
-``Notifier`` unless a silence matches; firing ones are re-sent every ``resend_s`` so
-Alertmanager keeps them (each carries ``endsAt`` = now + 4 × ``resend_s``).
+Every new episode and change of state is written to the ``alert`` table at once (one
+transaction per evaluation), an active alert's latest value at least every
+``SAVE_EVERY_S``, so the history and the active alerts survive a restart. Firing and
+resolved alerts are handed to the ``Notifier`` unless a silence matches; firing ones are
+re-sent every ``resend_s`` so Alertmanager keeps them (each carries ``endsAt`` = now +
+4 × ``resend_s``).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Iterable
 from typing import Any
@@ -31,6 +34,7 @@ from foresight.store.alert_log import ACTIVE_STATES, AlertLog, AlertRecord, Sile
 logger = logging.getLogger(__name__)
 
 RESEND_S = 60.0
+SAVE_EVERY_S = 10.0  # an active alert's latest value reaches the store at least this often
 
 
 class AlertEngine:
@@ -52,6 +56,7 @@ class AlertEngine:
         self._lock = threading.Lock()
         self._active: dict[tuple[str, str], AlertRecord] = {r.key: r for r in log.active()}
         self._notified_at: dict[tuple[str, str], float] = {}
+        self._saved_at: dict[tuple[str, str], float] = {}
         self._silences: list[Silence] = log.silences()
 
     # -- evaluation -------------------------------------------------------------------
@@ -82,7 +87,7 @@ class AlertEngine:
                                     updated_at=signals.now,
                                 )
                             )
-            saved = self.log.save(changed)
+            saved = self._persist(changed, signals.now)
             self.log.delete(r.id for r in dropped if r.id is not None)
             previous = dict(self._active)
             for record in dropped:
@@ -149,6 +154,20 @@ class AlertEngine:
                 update.update(state="firing", fired_at=now)
             changed.append(current.with_(**update))
 
+    def _persist(self, changed: list[AlertRecord], now: float) -> list[AlertRecord]:
+        """Write new episodes and state changes now; a mere new value at most every
+        ``SAVE_EVERY_S`` (the API overlays the in-memory records, so it is never stale)."""
+        write: list[AlertRecord] = []
+        for record in changed:
+            known = self._active.get(record.key)
+            moved = known is None or known.state != record.state or record.id is None
+            if moved or now - self._saved_at.get(record.key, -math.inf) >= SAVE_EVERY_S:
+                write.append(record)
+        saved = {r.key: r for r in self.log.save(write)}
+        for key in saved:
+            self._saved_at[key] = now
+        return [saved.get(r.key, r) for r in changed]
+
     @staticmethod
     def _annotations(rule: Rule, ob: Observation, s: Signals) -> dict[str, str]:
         values = {
@@ -203,8 +222,11 @@ class AlertEngine:
 
     def alerts(self, now: float, **filters: Any) -> list[dict[str, Any]]:
         """Episodes newest first (AlertLog.query's filters), each with ``silenced``."""
+        with self._lock:
+            newer = {r.id: r for r in self._active.values()}
         out = []
-        for record in self.log.query(**filters):
+        for stored in self.log.query(**filters):
+            record = newer.get(stored.id, stored)
             item = record.to_dict()
             item["silenced"] = record.state != "resolved" and self.silenced(record, now)
             out.append(item)

@@ -1,6 +1,8 @@
 /* Alert panel (templates/partials/alerts_panel.html): polls GET /api/alerts and shows
  * active alerts first (state, severity, rule, metric, value, since, why), then the
- * resolved ones; marks the tile of each metric with an active alert (data-alert). */
+ * resolved ones; marks the tile of each metric with an active alert (data-alert), and
+ * shades each firing episode on its metric's chart: from the rule's threshold up to the
+ * top of the chart, from when it fired until it resolved (a dataset of role "alert"). */
 (() => {
   "use strict";
   const fs = window.foresight;
@@ -53,6 +55,37 @@
     }
   }
 
+  const BAND_COLOUR = { critical: "rgba(248,81,73,.16)", warning: "rgba(210,153,34,.16)", info: "rgba(88,166,255,.12)" };
+
+  function drawBands(all) {
+    const byMetric = {};
+    for (const a of all) {
+      if (a.fired_at == null || a.threshold == null || !fs.charts[a.metric]) continue;
+      (byMetric[a.metric] ||= []).push(a);
+    }
+    for (const [metric, chart] of Object.entries(fs.charts)) {
+      const episodes = (byMetric[metric] || []).sort((a, b) => a.fired_at - b.fired_at);
+      const data = [];
+      for (const a of episodes) {
+        const end = a.resolved_at ?? fs.nowS() + fs.futureS();
+        data.push({ x: a.fired_at * 1000, y: a.threshold }, { x: end * 1000, y: a.threshold },
+                  { x: end * 1000 + 1, y: null });
+      }
+      let ds = chart.data.datasets.find((d) => d.foresightRole === "alert");
+      if (!ds && !data.length) continue;
+      if (!ds) {
+        ds = { label: "alert", foresightRole: "alert", data: [], fill: "end", pointRadius: 0,
+               borderWidth: 0, spanGaps: false, order: 10 };
+        chart.data.datasets.push(ds);
+      }
+      const worst = episodes.some((a) => a.severity === "critical") ? "critical"
+        : episodes.some((a) => a.severity === "warning") ? "warning" : "info";
+      ds.backgroundColor = BAND_COLOUR[worst];
+      ds.data = data;
+      fs.update(metric);
+    }
+  }
+
   async function poll() {
     try {
       const res = await fs.api("/api/alerts?limit=100");
@@ -68,6 +101,7 @@
       if (res.rules_error) $("alerts-status").textContent += ` Rules file not reloaded: ${res.rules_error}`;
       $("alerts-error").hidden = true;
       markTiles(active);
+      drawBands(res.alerts);
     } catch (err) {
       if (err.status === 503) {
         $("alerts-status").textContent = "Alerting is switched off in this monitor.";

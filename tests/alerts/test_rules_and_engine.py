@@ -177,6 +177,9 @@ def test_pending_firing_resolved_with_hysteresis(engine: AlertEngine) -> None:
     assert a.state == "firing" and a.fired_at == T0 + 30
     (a,) = engine.evaluate(signals(T0 + 40, cpu_percent=86.0))  # hysteresis holds it
     assert a.state == "firing"
+    (a,) = engine.evaluate(signals(T0 + 41, cpu_percent=87.0))  # a new value, same state:
+    assert engine.log.active()[0].value == 86.0  # stored at most every SAVE_EVERY_S,
+    assert engine.alerts(T0 + 41)[0]["value"] == 87.0  # yet the API shows the latest
     (a,) = engine.evaluate(signals(T0 + 50, cpu_percent=84.0))
     assert a.state == "resolved" and a.resolved_at == T0 + 50
     assert engine.evaluate(signals(T0 + 60, cpu_percent=10.0)) == []

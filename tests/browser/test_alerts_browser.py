@@ -114,6 +114,12 @@ def scenario(
                     "?.dataset.alert === 'firing'",
                     timeout=10_000,
                 )
+                # the chart shades the episode from the threshold up (an "alert" dataset)
+                page.wait_for_function(
+                    f"() => (window.foresight.charts['{metric}']?.data.datasets || [])"
+                    ".some((d) => d.foresightRole === 'alert' && d.data.length >= 2)",
+                    timeout=10_000,
+                )
                 firing = {a["name"]: a for a in alerts(base, state="firing")}
                 assert set(firing) == {name, silenced}
                 assert firing[name]["fired_at"] - firing[name]["since"] >= 2.0  # its `for`
