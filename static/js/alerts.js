@@ -67,7 +67,7 @@
       const episodes = (byMetric[metric] || []).sort((a, b) => a.fired_at - b.fired_at);
       const data = [];
       for (const a of episodes) {
-        const end = a.resolved_at ?? fs.nowS() + fs.futureS();
+        const end = a.resolved_at ?? fs.nowS(); // an active episode ends at "now"
         data.push({ x: a.fired_at * 1000, y: a.threshold }, { x: end * 1000, y: a.threshold },
                   { x: end * 1000 + 1, y: null });
       }
