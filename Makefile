@@ -1,6 +1,7 @@
 # Foresight: `make run` starts the monitor with its dashboard, `make test` runs every test.
 # Both do their own set-up on a fresh machine: a venv in .venv/, pip, npm, and (tests)
-# Debian's chromium for the browser tests.
+# Debian's chromium for the browser tests, prometheus-alertmanager and prometheus (promtool)
+# for the alerting tests.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -8,12 +9,12 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENDOR := static/vendor
 ARGS   ?=
 
-.PHONY: run test lint bench setup setup-dev chromium wrk clean
+.PHONY: run test lint bench setup setup-dev chromium alertmanager promtool wrk clean
 
 run: setup
 	$(PY) main.py --monitor $(ARGS)
 
-test: setup-dev chromium lint
+test: setup-dev chromium alertmanager promtool lint
 	$(PY) -m pytest $(ARGS)
 
 # ruff (lint and format), mypy and import-linter's layer contracts, all from pyproject.toml.
@@ -57,6 +58,18 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "installing Debian's chromium for the browser tests"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+# A real Alertmanager for the notification tests (tests/alerts/alertmanager_support.py).
+alertmanager:
+	@command -v prometheus-alertmanager >/dev/null 2>&1 || { \
+	  echo "installing Debian's prometheus-alertmanager for the alerting tests"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq prometheus-alertmanager >/dev/null; }
+
+# promtool (Debian's prometheus package) checks /metrics and deploy/prometheus/*.yml.
+promtool:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  echo "installing Debian's prometheus (promtool) for the exposition and rules tests"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq prometheus >/dev/null; }
 
 # wrk is the load generator of bench/bench_api.py.
 wrk:

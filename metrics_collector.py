@@ -268,6 +268,7 @@ class TickStats:
     missed: int = 0
     errors: int = 0
     last_tick_at: float | None = None
+    jitter_sum_s: float = 0.0  # over every tick (a Prometheus summary's _sum)
     _last_slot: int | None = None
     jitter_s: deque[float] = field(default_factory=lambda: deque(maxlen=600))
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -283,6 +284,7 @@ class TickStats:
             self.ticks += 1
             self.last_tick_at = now
             self.jitter_s.append(jitter)
+            self.jitter_sum_s += jitter
             return jitter
 
     def jitter_ms(self) -> dict[str, float | None]:

@@ -3,9 +3,10 @@
 Runs, side by side over the same window:
 
 - ``main.py --monitor --interval 1`` (scheduler, psutil, HTTP + SQL probes, SQLite
-  appends, waitress idle, plus whatever extensions are installed — live forecasting and
-  scaling; no browser attached),
-- the same monitor with ``FORESIGHT_LIVE_MODELS=0 FORESIGHT_LIVE_SCALING=0``: the
+  appends, waitress idle, plus whatever extensions are installed — live forecasting,
+  scaling and alerts; no browser attached),
+- the same monitor with ``FORESIGHT_LIVE_MODELS=0 FORESIGHT_LIVE_SCALING=0
+  FORESIGHT_LIVE_ALERTS=0``: the
   sampler, store and dashboard alone ("monitor_core"), and
 - the floor: a bare Python loop reading the same psutil sources once a second.
 
@@ -55,7 +56,9 @@ def bare_loop(interval_s: float, data_dir: str) -> None:
 
 def core_monitor(port: int, data_dir: str, interval_s: float) -> int:
     """Run ``--monitor`` without the extension modules (in a subprocess)."""
-    os.environ.update(FORESIGHT_LIVE_MODELS="0", FORESIGHT_LIVE_SCALING="0")
+    os.environ.update(
+        FORESIGHT_LIVE_MODELS="0", FORESIGHT_LIVE_SCALING="0", FORESIGHT_LIVE_ALERTS="0"
+    )
     sys.path.insert(0, str(ROOT))
     from foresight.cli import monitor
 

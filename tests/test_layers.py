@@ -23,6 +23,7 @@ ORDER = (
     "dashboard",
     "foresight.web",
     "foresight.live",
+    "foresight.alerts",
     "foresight.replay",
     "scaling_engine",
     "foresight.scaling",

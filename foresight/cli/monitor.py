@@ -8,6 +8,7 @@ import signal
 
 from foresight.core.errors import InputError
 from foresight.core.settings import Settings, from_environment
+from foresight.live import alerting as live_alerts
 from foresight.live.services import build_services, default_probe_url, start, stop
 from foresight.web.security import SERVER_MAX_BODY_BYTES, SERVER_MAX_HEADER_BYTES
 
@@ -68,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
             raise _Stop()
 
         previous = signal.signal(signal.SIGTERM, on_term)
+        alerts = services.extras.get(live_alerts.EXTRAS_KEY)
+        if alerts is not None and hasattr(signal, "SIGHUP"):  # SIGHUP reloads the rules
+            signal.signal(signal.SIGHUP, lambda signum, frame: alerts.engine.rules.request_reload())
         start(services)
         print(
             f"Foresight dashboard on http://{settings.host}:{port}/ "

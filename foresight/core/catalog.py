@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from enum import Enum
 
@@ -57,6 +58,11 @@ def _m(
 
 # Seed thresholds from the user's brief: CPU 80/90 %, disk 80/90 %, API 150/200 ms,
 # DB 200/300 ms. Per-core CPU metrics (cpu_core<N>_percent) are added at run time.
+# Load is judged per logical CPU, as Glances does (careful 0.7, warning 1.0, critical 5.0
+# per CPU): 4.74 is critical on one CPU and fine on eight.
+LOAD_WARNING_PER_CPU = 1.0
+LOAD_CRITICAL_PER_CPU = 5.0
+CPUS = os.cpu_count() or 1
 METRIC_CATALOG: dict[str, MetricInfo] = {
     m.name: m
     for m in (
@@ -69,7 +75,14 @@ METRIC_CATALOG: dict[str, MetricInfo] = {
         _m("disk_write_bytes_per_s", "B/s", "Disk write throughput, all disks"),
         _m("net_recv_bytes_per_s", "B/s", "Network bytes received, all interfaces"),
         _m("net_sent_bytes_per_s", "B/s", "Network bytes sent, all interfaces"),
-        _m("load1", "", "1-minute load average"),
+        _m(
+            "load1",
+            "",
+            f"1-minute load average ({CPUS} CPUs: warning from {LOAD_WARNING_PER_CPU:g}, "
+            f"critical from {LOAD_CRITICAL_PER_CPU:g} per CPU)",
+            LOAD_WARNING_PER_CPU * CPUS,
+            LOAD_CRITICAL_PER_CPU * CPUS,
+        ),
         _m("process_count", "", "Number of processes"),
         _m("api_response_ms", "ms", "HTTP probe response time", 150, 200),
         _m("api_success", "", "HTTP probe succeeded (1) or failed (0)"),

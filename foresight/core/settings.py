@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -63,6 +64,11 @@ class Settings:
     confidence_threshold: float = 0.7
     scaling_webhook_url: str | None = None
     scaling_webhook_token: str | None = None
+    # alerts
+    live_alerts: bool = True
+    alert_rules_path: Path | None = None  # None: the rules shipped in foresight/alerts
+    alertmanager_url: str | None = None
+    alert_webhook_url: str | None = None
 
     @property
     def db_path(self) -> Path:
@@ -141,6 +147,21 @@ def _host_names(raw: str, name: str) -> tuple[str, ...]:
     if not names:
         raise InputError(f"{name} lists no host names (got {raw!r})")
     return tuple(dict.fromkeys(names))
+
+
+def _file(raw: str, name: str) -> Path:
+    path = Path(raw.strip()).expanduser()
+    if not path.is_file():
+        raise InputError(f"{name} must name an existing file (got {raw.strip()!r})")
+    return path
+
+
+def _url(raw: str, name: str) -> str:
+    text = raw.strip().rstrip("/")
+    parts = urllib.parse.urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError(f"{name} must be an http:// or https:// URL (got {raw.strip()!r})")
+    return text
 
 
 def _flag(raw: str, name: str) -> bool:
@@ -279,6 +300,26 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
         "comma-separated names the dashboard may be reached by, besides loopback and `--host` "
         "(a leading dot allows subdomains); any other `Host` header gets 421",
     ),
+    EnvVar("FORESIGHT_LIVE_ALERTS", "live_alerts", _flag, "1: evaluate alert rules live; 0: off"),
+    EnvVar(
+        "FORESIGHT_ALERT_RULES",
+        "alert_rules_path",
+        _file,
+        "YAML file of alert rules (default: the shipped `foresight/alerts/default_rules.yml`); "
+        "reloaded on change and on SIGHUP",
+    ),
+    EnvVar(
+        "ALERTMANAGER_URL",
+        "alertmanager_url",
+        _url,
+        "Alertmanager base URL; alerts are POSTed to its `/api/v2/alerts` (retried with backoff)",
+    ),
+    EnvVar(
+        "ALERT_WEBHOOK_URL",
+        "alert_webhook_url",
+        _url,
+        "also POST alerts to this URL in Alertmanager's webhook payload format",
+    ),
 )
 
 _DEFAULTS = Settings()
@@ -309,8 +350,9 @@ def from_environment(environ: Mapping[str, str] | None = None, **flags: Any) -> 
             # a blank token is a mistake, not "unset": say so rather than run unprotected
             values[var.field] = var.parse(raw, var.name)
     values.update({k: v for k, v in flags.items() if v is not None})
-    if "data_dir" in values:
-        values["data_dir"] = Path(values["data_dir"])
+    for key in ("data_dir", "alert_rules_path"):
+        if values.get(key) is not None:
+            values[key] = Path(values[key])
     settings = Settings(**values)
     _check(settings, flags)
     return settings

@@ -2,7 +2,8 @@
 
 One scheduled job does one cycle (DESIGN.md): collect → store → every stage. The live
 pieces (``foresight.live.scaling``, ``foresight.live.models``) are imported here and
-installed by ``build_services`` when their Settings switch is on: each ``install``
+installed by ``build_services`` when their Settings switch is on (``foresight.live.alerting``
+too): each ``install``
 appends to ``services.stages`` (called as ``stage(now, sample)`` after the sample is
 stored), may add jobs to ``services.scheduler`` and keeps its object in
 ``services.extras``. Serving the dashboard (``main.py --monitor``) is
@@ -26,6 +27,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from foresight.core.catalog import METRIC_CATALOG
 from foresight.core.errors import InputError
 from foresight.core.settings import Settings, is_loopback
+from foresight.live import alerting as live_alerts
 from foresight.live import models as live_models
 from foresight.live import scaling as live_scaling
 from foresight.live.stress import StressController
@@ -65,6 +67,7 @@ class Services:
     recent_complete_from: float  # the ring buffer holds every sample since this time
     stages: list[Stage] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
+    closers: list[Callable[[], None]] = field(default_factory=list)  # run by stop()
     stage_errors: int = 0
     store_faults: StoreFaults = field(default_factory=StoreFaults)
     running: bool = False
@@ -148,6 +151,8 @@ def build_services(
         live_scaling.install(services)
     if settings.live_models:
         live_models.install(services)
+    if settings.live_alerts:
+        live_alerts.install(services)  # after live_models: its rules read the forecasts
     return services
 
 
@@ -232,4 +237,6 @@ def stop(services: Services) -> None:
         services.scheduler.shutdown(wait=True)
     services.running = False
     services.stress.stop()
+    for close in services.closers:
+        close()
     services.store.close()

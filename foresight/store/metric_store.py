@@ -1,6 +1,6 @@
 """MetricStore: the SQLite history (WAL, batched appends, downsampled reads, retention).
 
-Layout (schema version 1, ``PRAGMA user_version``):
+Layout (schema version 2, ``PRAGMA user_version``; version 2 added the alert tables):
 
 - ``metric(id, name)`` — one row per metric name.
 - ``sample(metric_id, ts, value)`` — raw values, ``WITHOUT ROWID`` keyed on
@@ -9,6 +9,8 @@ Layout (schema version 1, ``PRAGMA user_version``):
   aggregates kept up to date on every append (not only at retention time): wide range
   reads (24 h, 7 d) bucket a few thousand rollup rows instead of millions of raw ones.
 - ``meta(key, value)`` — where each tier's history starts after retention.
+- ``alert`` and ``silence`` — alert episodes and silences, read and written by
+  ``foresight.store.alert_log`` through ``transaction``/``reader``.
 
 Durability: WAL with ``synchronous=NORMAL`` survives a process crash (``kill -9``) with
 every committed transaction intact; one tick is one transaction, so a crash loses at most
@@ -31,7 +33,8 @@ import logging
 import math
 import os
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +46,7 @@ from foresight.store.query import Points, bucket_means, grid_means
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 ROLLUP_RESOLUTIONS_S: tuple[int, ...] = (60, 3600)
 Row = tuple[float, Mapping[str, float]]
 
@@ -58,6 +61,16 @@ CREATE TABLE IF NOT EXISTS rollup (
     lo REAL NOT NULL, hi REAL NOT NULL,
     PRIMARY KEY (res_s, metric_id, ts)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS alert (
+    id INTEGER PRIMARY KEY, rule TEXT NOT NULL, metric TEXT NOT NULL,
+    severity TEXT NOT NULL, state TEXT NOT NULL, value REAL, threshold REAL,
+    since REAL NOT NULL, fired_at REAL, resolved_at REAL, updated_at REAL NOT NULL,
+    labels TEXT NOT NULL, annotations TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS alert_by_state ON alert (state, since);
+CREATE TABLE IF NOT EXISTS silence (
+    id INTEGER PRIMARY KEY, matchers TEXT NOT NULL, starts_at REAL NOT NULL,
+    ends_at REAL NOT NULL, created_by TEXT NOT NULL, comment TEXT NOT NULL,
+    created_at REAL NOT NULL);
 """
 
 # Adds one raw value to its rollup bucket (used by the per-tick append path).
@@ -192,6 +205,24 @@ class MetricStore:
         with self._write_lock:
             busy, frames, done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         return {"busy": busy, "wal_frames": frames, "checkpointed": done}
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error)."""
+        conn = self._conn()
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:  # a failed COMMIT (disk full) has already ended it
+                    conn.execute("ROLLBACK")
+                raise
+
+    def reader(self) -> sqlite3.Connection:
+        """This thread's connection, for reads of the other tables."""
+        return self._conn()
 
     def __enter__(self) -> MetricStore:
         return self

@@ -18,6 +18,7 @@ from typing import Any
 from flask import Response, current_app, jsonify, request
 
 from foresight.core.catalog import metric_info
+from foresight.live import alerting
 from foresight.live.health import health_state
 from foresight.live.services import Services
 from foresight.live.stress import StressBusyError, StressCooldownError, validate_request
@@ -284,6 +285,7 @@ def health_payload(svc: Services, now: float) -> dict[str, Any]:
         "stages": len(svc.stages),
         "store": state.store,
         "host": facts(),
+        "alerts": alerting.health(svc),
     }
 
 

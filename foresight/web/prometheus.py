@@ -1,5 +1,11 @@
 """``GET /metrics``: the latest sample in Prometheus exposition format, base units.
 
+Names follow node_exporter where one exists (the per-core label is ``cpu``); byte
+rates are left to Prometheus (``rate()`` of the ``*_bytes_total`` counters). Foresight's
+own results (forecasts, anomaly scores, alerts, scaling) come from
+``foresight.web.prometheus_results``; ``process_*`` and ``python_info`` from
+prometheus_client's process and platform collectors.
+
 A custom Collector reads the newest sample when scraped (nothing is copied per tick),
 registered in a CollectorRegistry created per app — never the global default registry.
 """
@@ -9,12 +15,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from foresight.live import scaling as live_scaling
 from foresight.live.services import Services
+from foresight.web.prometheus_results import ResultsCollector
 
 # catalog metric -> (prometheus name, help, factor from catalog unit to base unit)
 _GAUGES: dict[str, tuple[str, str, float]] = {
@@ -31,26 +38,6 @@ _GAUGES: dict[str, tuple[str, str, float]] = {
         "Bytes used on the data directory's filesystem",
         1e9,
     ),
-    "disk_read_bytes_per_s": (
-        "foresight_disk_read_bytes_per_second",
-        "Disk read throughput, all disks",
-        1.0,
-    ),
-    "disk_write_bytes_per_s": (
-        "foresight_disk_write_bytes_per_second",
-        "Disk write throughput, all disks",
-        1.0,
-    ),
-    "net_recv_bytes_per_s": (
-        "foresight_network_receive_bytes_per_second",
-        "Network receive throughput, all interfaces",
-        1.0,
-    ),
-    "net_sent_bytes_per_s": (
-        "foresight_network_transmit_bytes_per_second",
-        "Network transmit throughput, all interfaces",
-        1.0,
-    ),
     "load1": ("foresight_load1", "1-minute load average", 1.0),
     "process_count": ("foresight_processes", "Number of processes", 1.0),
     "api_response_ms": ("foresight_api_probe_seconds", "HTTP probe response time", 0.001),
@@ -63,6 +50,15 @@ _COUNTERS: dict[str, tuple[str, str]] = {
     "disk_read_bytes": ("foresight_disk_read_bytes", "Bytes read, all disks"),
     "disk_write_bytes": ("foresight_disk_written_bytes", "Bytes written, all disks"),
 }
+# Rates Prometheus derives itself from the counters above (rate(..._bytes_total[1m])).
+_RATES = frozenset(
+    {
+        "disk_read_bytes_per_s",
+        "disk_write_bytes_per_s",
+        "net_recv_bytes_per_s",
+        "net_sent_bytes_per_s",
+    }
+)
 _CORE = re.compile(r"^cpu_core(\d+)_percent$")
 
 
@@ -79,7 +75,7 @@ class ForesightCollector(Collector):
         cores = GaugeMetricFamily(
             "foresight_cpu_core_utilisation_ratio",
             "CPU utilisation per logical core",
-            labels=["core"],
+            labels=["cpu"],
         )
         other = GaugeMetricFamily(
             "foresight_metric_value",
@@ -91,6 +87,8 @@ class ForesightCollector(Collector):
             if name in _GAUGES:
                 prom, doc, scale = _GAUGES[name]
                 gauges.append(GaugeMetricFamily(prom, doc, value=value * scale))
+            elif name in _RATES:
+                continue
             elif (match := _CORE.match(name)) is not None:
                 cores.add_metric([match.group(1)], value / 100.0)
             else:
@@ -116,14 +114,17 @@ class ForesightCollector(Collector):
         yield CounterMetricFamily(
             "foresight_stage_errors", "Cycle stages that raised", value=svc.stage_errors
         )
-        jitter = GaugeMetricFamily(
+        jitter = Metric(
             "foresight_sampler_jitter_seconds",
-            "Tick start minus scheduled time, recent ticks",
-            labels=["quantile"],
+            "Tick start minus scheduled time (quantiles over the recent ticks)",
+            "summary",
         )
-        for q, ms in svc.tick_stats.jitter_ms().items():
-            if ms is not None:
-                jitter.add_metric([{"p50": "0.5", "p99": "0.99", "max": "1"}[q]], ms / 1000)
+        for q, ms in stats.jitter_ms().items():
+            if ms is not None and q != "max":
+                quantile = {"p50": "0.5", "p99": "0.99"}[q]
+                jitter.add_sample(jitter.name, {"quantile": quantile}, ms / 1000)
+        jitter.add_sample(jitter.name + "_count", {}, stats.ticks)
+        jitter.add_sample(jitter.name + "_sum", {}, stats.jitter_sum_s)
         yield jitter
         yield GaugeMetricFamily(
             "foresight_sampler_interval_seconds",
@@ -164,7 +165,10 @@ def _scaling_families(svc: Services) -> Iterator[Metric]:
 
 
 def make_registry(services: Services) -> CollectorRegistry:
-    """A fresh registry holding only this app's collector."""
+    """A fresh registry: this app's collectors plus the process and platform ones."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ForesightCollector(services))
+    registry.register(ResultsCollector(services))
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
     return registry

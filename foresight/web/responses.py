@@ -11,6 +11,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from foresight.scaling.policies import EngineMode, ScalingAction
+from foresight.web.alert_schemas import AlertHealthSchema
 
 
 def _numbers() -> fields.List:
@@ -142,6 +143,11 @@ class HealthSchema(Schema):
     stages = fields.Integer(metadata={"description": "Stages after the store (models, ...)"})
     store = fields.Nested(StoreHealthSchema)
     host = fields.Nested(HostSchema)
+    alerts = fields.Nested(
+        AlertHealthSchema,
+        allow_none=True,
+        metadata={"description": "Rules, alert counts, notification failures (null: off)"},
+    )
 
 
 class SampleCountsSchema(Schema):

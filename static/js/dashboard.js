@@ -420,6 +420,7 @@
       const q = cursor === null ? "" : `?since=${encodeURIComponent(cursor)}`;
       const rt = await api(`/api/metrics/realtime${q}`);
       $("connection-error").hidden = true;
+      $("tiles").classList.remove("stale"); // back in contact: the values are live again
       if (rt.server_time) clockOffsetMs = rt.server_time * 1000 - Date.now();
       if (rt.interval_s) fs.intervalS = rt.interval_s;
       // Until the charts exist, keep the cursor: those samples must not be skipped.
@@ -455,6 +456,7 @@
     const el = $("connection-error");
     el.textContent = `Lost contact with the monitor (${err.message}); retrying…`;
     el.hidden = false;
+    $("tiles").classList.add("stale"); // grey, not green: these values are no longer current
   }
 
   // ── header: host facts + sampler health ───────────────────────────────
@@ -487,6 +489,11 @@
       const reasons = Array.isArray(h.reasons) && status !== "ok" ? h.reasons : [];
       $("health-reasons").textContent = reasons.length ? `Why ${status}: ${reasons.join("; ")}.` : "";
       $("health-reasons").hidden = reasons.length === 0;
+      // Grey the tiles only when samples stop coming (a store fault keeps them live).
+      const staleAfter = Math.max(3 * (h.interval_s ?? fs.intervalS), 5);
+      const stale = status === "stopped" || h.last_sample_age_s == null ||
+        h.last_sample_age_s > staleAfter;
+      $("tiles").classList.toggle("sampler-stale", stale);
       if (host.cpu_count) $("stress-cores").max = String(host.cpu_count);
     } catch (err) {
       const badge = $("health-status");

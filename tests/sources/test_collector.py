@@ -231,14 +231,21 @@ def test_run_cycle_counts_a_failing_stage_and_runs_the_rest(
     assert services.store.latest()["memory_percent"][0] == clock()
 
 
-@pytest.mark.parametrize("models, scaling", [(True, True), (False, True), (False, False)])
-def test_live_parts_follow_their_settings(tmp_path: Path, models: bool, scaling: bool) -> None:
-    svc = monitor.build_services(
-        Settings(data_dir=tmp_path, live_models=models, live_scaling=scaling), now=1.0
+@pytest.mark.parametrize(
+    "models, scaling, alerts",
+    [(True, True, True), (False, True, True), (False, False, True), (False, False, False)],
+)
+def test_live_parts_follow_their_settings(
+    tmp_path: Path, models: bool, scaling: bool, alerts: bool
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path, live_models=models, live_scaling=scaling, live_alerts=alerts
     )
+    svc = monitor.build_services(settings, now=1.0)
     try:
         assert ("live_models" in svc.extras) is models
         assert ("live_scaling" in svc.extras) is scaling
-        assert len(svc.stages) == models + scaling
+        assert ("alerts" in svc.extras) is alerts
+        assert len(svc.stages) == models + scaling + alerts
     finally:
         monitor.stop(svc)

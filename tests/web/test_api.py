@@ -254,9 +254,12 @@ def test_prometheus_metrics_parse(client, sampled) -> None:
     assert 0 <= families["foresight_cpu_utilisation_ratio"].samples[0].value <= 1
     assert 0 <= families["foresight_memory_utilisation_ratio"].samples[0].value <= 1
     cores = families["foresight_cpu_core_utilisation_ratio"].samples
-    assert cores and all("core" in s.labels for s in cores)
+    assert cores and all("cpu" in s.labels for s in cores)  # node_exporter's label
     assert families["foresight_sampler_ticks"].type == "counter"
-    assert "foresight_network_receive_bytes_per_second" in families
+    assert "foresight_network_receive_bytes_per_second" not in families  # rate() the counter
+    assert families["foresight_sampler_jitter_seconds"].type == "summary"
+    assert families["process_resident_memory_bytes"].samples[0].value > 0
+    assert families["foresight_build_info"].samples[0].labels["version"]
     assert "foresight_store_size_bytes" in families
 
 

@@ -57,6 +57,10 @@ REJECTED_ON_PURPOSE = [
     ("GET /api/anomalies", "unknown metric"),
     ("GET /api/metrics/{name}/forecast", "unknown metric"),
     ("POST /api/train", "unknown metric"),
+    # a silence ends after "now" and lasts at most 366 days; a regex must compile
+    ("POST /api/silences", "ends_at must be after now"),
+    ("POST /api/silences", "a silence may last at most"),
+    ("POST /api/silences", "bad regex"),
     # nor "since <= until" (after resolving negative values against now)
     ("GET /api/metrics", "since must be <= until"),
     # nor "one of two query parameters"

@@ -1,0 +1,185 @@
+"""Alerts in ``--monitor``: the rules evaluated in every cycle, plus a sampler watchdog.
+
+``install`` (called by ``build_services`` when ``Settings.live_alerts`` is on) builds the
+``AlertEngine`` over the shipped or the user's rules file, the store's alert tables and
+a ``Notifier`` for Alertmanager / a webhook, then:
+
+* appends a stage that evaluates every rule on each new sample, reading the live
+  forecasts and anomalies (``foresight.live.models``) when they are installed;
+* adds a scheduler job that evaluates the ``stale`` rules every few seconds, because a
+  sampler that stopped runs no cycle to notice it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sqlite3
+import time
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+from foresight.alerts.conditions import Signals, first_crossing
+from foresight.alerts.engine import AlertEngine
+from foresight.alerts.notify import Notifier
+from foresight.alerts.rules import Kind, RuleBook
+from foresight.core.catalog import metric_info
+from foresight.live import models as live_models
+from foresight.store.alert_log import AlertLog
+from metrics_collector import Sample, cpu_count
+from predictor import Forecast
+
+logger = logging.getLogger(__name__)
+
+EXTRAS_KEY = "alerts"
+SERIES_CACHE_S = 60.0  # trend reads (hours of history) are refreshed at most this often
+WATCHDOG_MIN_S = 2.0
+
+
+class LiveAlerts:
+    """The engine plus what the stage needs to build its signals."""
+
+    def __init__(self, services: Any, engine: AlertEngine) -> None:
+        self.services = services
+        self.engine = engine
+        self.cores = cpu_count()
+        self._missed: deque[tuple[float, int]] = deque(maxlen=4096)
+        self._series: dict[tuple[str, float, float], tuple[float, Any]] = {}
+
+    # -- signal sources -----------------------------------------------------------------
+    def _forecast(self, metric: str, horizon_s: float) -> Forecast | None:
+        models = self.services.extras.get(live_models.EXTRAS_KEY)
+        if models is None:
+            return None
+        tier = live_models.tier_for_seconds(horizon_s)
+        state = models.state(metric, tier)
+        if state.forecast is None or state.forecast_made_at is None:
+            return None
+        if self.services.clock() - state.forecast_made_at > max(300.0, 3 * tier.step_s):
+            return None  # an old forecast says nothing about the next minutes
+        return state.forecast
+
+    def _anomalies(self, metric: str, since: float) -> list[dict]:
+        models = self.services.extras.get(live_models.EXTRAS_KEY)
+        return [] if models is None else models.anomalies(since=since, metric=metric, limit=50)
+
+    def _read_series(self, metric: str, since: float, until: float) -> tuple[Any, Any]:
+        window = until - since
+        key = (metric, window, math.floor(until / SERIES_CACHE_S))
+        cached = self._series.get(key)
+        if cached is None:
+            step_s = max(self.services.settings.interval_s, window / 120.0)
+            self._series = {k: v for k, v in self._series.items() if k[:2] != key[:2]}
+            cached = self._series[key] = (
+                until,
+                self.services.store.series(metric, since, until, step_s),
+            )
+        ts, values = cached[1]
+        # the newest value comes from the sample itself; the trend needs the history
+        return np.asarray(ts), np.asarray(values)
+
+    def _missed_since(self, since: float) -> int:
+        total = self.services.tick_stats.missed
+        for at, missed in self._missed:
+            if at >= since:
+                return total - missed
+        return 0
+
+    def signals(self, now: float, values: dict[str, float], sample_at: float | None) -> Signals:
+        return Signals(
+            now=now,
+            values=values,
+            sample_at=sample_at,
+            cores=self.cores,
+            forecast=self._forecast,
+            series=self._read_series,
+            anomalies=self._anomalies,
+            missed_since=self._missed_since,
+        )
+
+    # -- the stage and the watchdog -------------------------------------------------------
+    def stage(self, now: float, sample: Sample) -> None:
+        """Evaluate every rule on the new sample."""
+        self._missed.append((now, self.services.tick_stats.missed))
+        try:
+            self.engine.evaluate(self.signals(now, dict(sample.values), sample.timestamp))
+        except (sqlite3.Error, OSError) as exc:
+            # A store fault: the store reports it (health, one log line); the rules are
+            # evaluated again next tick, when it may take the writes.
+            logger.debug("alert evaluation not stored: %s", exc)
+
+    def watchdog(self, now: float) -> None:
+        """Evaluate the stale rules (the sampler may have stopped)."""
+        latest = self.services.latest()
+        at = self.services.tick_stats.last_tick_at if latest is None else latest.timestamp
+        self.engine.evaluate(self.signals(now, {}, at), kinds=(Kind.STALE,))
+
+    def status(self) -> dict[str, Any]:
+        return self.engine.status()
+
+
+def external_url(settings: Any) -> str:
+    host = settings.host if ":" not in settings.host else f"[{settings.host}]"
+    return f"http://{host}:{settings.port}"
+
+
+def install(services: Any) -> LiveAlerts:
+    """Monitor extension hook: the alert stage, the watchdog job, the notifier."""
+    settings = services.settings
+    notifier = Notifier(
+        alertmanager_url=settings.alertmanager_url,
+        webhook_url=settings.alert_webhook_url,
+        external_url=external_url(settings),
+    )
+    engine = AlertEngine(RuleBook(settings.alert_rules_path), AlertLog(services.store), notifier)
+    live = LiveAlerts(services, engine)
+    services.extras[EXTRAS_KEY] = live
+    services.stages.append(live.stage)
+    services.closers.append(notifier.stop)
+    services.scheduler.add_job(
+        lambda: live.watchdog(time.time()),
+        "interval",
+        seconds=max(WATCHDOG_MIN_S, 2 * settings.interval_s),
+        id="foresight-alert-watchdog",
+        name="stale-sampler alerts",
+        max_instances=1,
+        coalesce=True,
+    )
+    return live
+
+
+def health(services: Any) -> dict[str, Any] | None:
+    """The alerting part of ``/api/system/health`` (None when alerts are off)."""
+    live = services.extras.get(EXTRAS_KEY)
+    return None if live is None else live.status()
+
+
+def forecast_crossings(services: Any, hours: int) -> list[dict[str, Any]]:
+    """Catalog levels the live forecasts cross within ``hours``, soonest first.
+
+    For each metric and level (warning, critical): the first step where the forecast's
+    mean reaches it, else where its 80 % band's upper edge does; with the forecast's
+    probability of being at or above the level there.
+    """
+    models = services.extras[live_models.EXTRAS_KEY]
+    now = services.clock()
+    horizon_s = hours * 3600.0
+    tier = live_models.tier_for_hours(hours)
+    found: list[dict[str, Any]] = []
+    for metric in services.known_metrics():
+        forecast = models.state(metric, tier).forecast
+        info = metric_info(metric)
+        if forecast is None:
+            continue
+        for severity, level in (("critical", info.critical), ("warning", info.warning)):
+            if level is None:
+                continue
+            crossing = first_crossing(forecast, metric, level, now, horizon_s, "mean") or (
+                first_crossing(forecast, metric, level, now, horizon_s, "upper_80")
+            )
+            if crossing is not None:
+                found.append({"severity": severity, **crossing.to_dict(), "tier": tier.name})
+                break  # the worst level crossed is the one to report
+    return sorted(found, key=lambda item: item["when"])

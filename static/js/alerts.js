@@ -1,0 +1,117 @@
+/* Alert panel (templates/partials/alerts_panel.html): polls GET /api/alerts and shows
+ * active alerts first (state, severity, rule, metric, value, since, why), then the
+ * resolved ones; marks the tile of each metric with an active alert (data-alert), and
+ * shades each firing episode on its metric's chart: from the rule's threshold up to the
+ * top of the chart, from when it fired until it resolved (a dataset of role "alert"). */
+(() => {
+  "use strict";
+  const fs = window.foresight;
+  if (!fs) return;
+  const $ = (id) => document.getElementById(id);
+  const SEVERITY_ORDER = { critical: 0, warning: 1, info: 2 };
+  const STATE_ORDER = { firing: 0, pending: 1 };
+
+  function when(ts) {
+    return ts == null ? "–" : new Date(ts * 1000).toLocaleTimeString();
+  }
+
+  function row(a, resolved) {
+    const tr = document.createElement("tr");
+    tr.className = `state-${a.state}`;
+    tr.dataset.alert = a.name;
+    tr.dataset.metric = a.metric;
+    const unit = fs.catalog[a.metric]?.unit;
+    const why = a.annotations.summary || a.annotations.description || "";
+    const span = resolved ? `${when(a.fired_at ?? a.since)} – ${when(a.resolved_at)}` : when(a.state === "firing" ? a.fired_at : a.since);
+    const cells = [
+      a.state + (a.silenced ? " (silenced)" : ""), a.severity, a.name, a.metric,
+      a.value == null ? "–" : fs.format(a.value, unit), span, why,
+    ];
+    cells.forEach((text, i) => {
+      const td = document.createElement("td");
+      td.textContent = text;
+      if (i === 1) td.className = `sev-${a.severity}`;
+      tr.appendChild(td);
+    });
+    return tr;
+  }
+
+  function fill(tableId, alerts, resolved) {
+    const table = $(tableId);
+    const body = table.querySelector("tbody");
+    body.replaceChildren(...alerts.map((a) => row(a, resolved)));
+    table.hidden = alerts.length === 0;
+  }
+
+  function markTiles(active) {
+    const worst = {};
+    for (const a of active) {
+      if (!(a.metric in worst) || a.state === "firing") worst[a.metric] = a.state;
+    }
+    for (const tile of document.querySelectorAll("#tiles .tile")) {
+      const state = worst[tile.dataset.metric];
+      if (state) tile.dataset.alert = state;
+      else delete tile.dataset.alert;
+    }
+  }
+
+  const BAND_COLOUR = { critical: "rgba(248,81,73,.16)", warning: "rgba(210,153,34,.16)", info: "rgba(88,166,255,.12)" };
+
+  function drawBands(all) {
+    const byMetric = {};
+    for (const a of all) {
+      if (a.fired_at == null || a.threshold == null || !fs.charts[a.metric]) continue;
+      (byMetric[a.metric] ||= []).push(a);
+    }
+    for (const [metric, chart] of Object.entries(fs.charts)) {
+      const episodes = (byMetric[metric] || []).sort((a, b) => a.fired_at - b.fired_at);
+      const data = [];
+      for (const a of episodes) {
+        const end = a.resolved_at ?? fs.nowS(); // an active episode ends at "now"
+        data.push({ x: a.fired_at * 1000, y: a.threshold }, { x: end * 1000, y: a.threshold },
+                  { x: end * 1000 + 1, y: null });
+      }
+      let ds = chart.data.datasets.find((d) => d.foresightRole === "alert");
+      if (!ds && !data.length) continue;
+      if (!ds) {
+        ds = { label: "alert", foresightRole: "alert", data: [], fill: "end", pointRadius: 0,
+               borderWidth: 0, spanGaps: false, order: 10 };
+        chart.data.datasets.push(ds);
+      }
+      const worst = episodes.some((a) => a.severity === "critical") ? "critical"
+        : episodes.some((a) => a.severity === "warning") ? "warning" : "info";
+      ds.backgroundColor = BAND_COLOUR[worst];
+      ds.data = data;
+      fs.update(metric);
+    }
+  }
+
+  async function poll() {
+    try {
+      const res = await fs.api("/api/alerts?limit=100");
+      const active = res.alerts.filter((a) => a.state !== "resolved").sort((a, b) =>
+        (STATE_ORDER[a.state] - STATE_ORDER[b.state]) || (SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity]) || (b.since - a.since));
+      const resolved = res.alerts.filter((a) => a.state === "resolved").slice(0, 20);
+      fill("alerts-active", active, false);
+      fill("alerts-resolved", resolved, true);
+      $("alerts-resolved-heading").hidden = resolved.length === 0;
+      $("alerts-status").textContent = active.length
+        ? `${res.firing} firing, ${res.pending} pending (${res.rules} rules).`
+        : `No active alerts (${res.rules} rules).`;
+      if (res.rules_error) $("alerts-status").textContent += ` Rules file not reloaded: ${res.rules_error}`;
+      $("alerts-error").hidden = true;
+      markTiles(active);
+      drawBands(res.alerts);
+    } catch (err) {
+      if (err.status === 503) {
+        $("alerts-status").textContent = "Alerting is switched off in this monitor.";
+        return; // no more polling
+      }
+      $("alerts-error").textContent = `Alerts unavailable: ${err.message}`;
+      $("alerts-error").hidden = false;
+    }
+    setTimeout(poll, Math.max(2000, fs.intervalS * 2000));
+  }
+
+  fs.ready.then(poll);
+})();
