@@ -227,7 +227,9 @@ def main() -> int:
         print(line("ours", result["all_files"]))
         print(line("Windowed Gaussian", result["all_files_windowed_gaussian"]))
         for category, scores in result["all_files"]["categories"].items():
-            shown = "  ".join(f"{p} {'n/a' if v is None else f'{v:.1f}'}" for p, v in scores.items())
+            shown = "  ".join(
+                f"{p} {'n/a' if v is None else f'{v:.1f}'}" for p, v in scores.items()
+            )
             print(f"    {category:<24}{shown}")
     print(
         "  published, re-scored on all shared files (standard): "

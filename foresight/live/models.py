@@ -24,7 +24,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from foresight.core.catalog import metric_info
 from foresight.evaluation.backtest import BacktestResult, backtest
+from foresight.live.episodes import EpisodeTracker, PointScore
 from foresight.models.anomaly import AnomalyDetector
 from predictor import Forecast, LagForecaster
 
@@ -205,19 +207,27 @@ class LiveModels:
         self._detectors: dict[str, AnomalyDetector] = {}
         self._scores: dict[str, tuple[float, float]] = {}
         self._anomalies: deque[Anomaly] = deque(maxlen=MAX_ANOMALIES)
+        self.episodes = EpisodeTracker(store, threshold=AnomalyDetector().threshold)
 
     # -- anomaly stage (every sample) ----------------------------------------------------
     def stage(self, now: float, sample) -> None:
         """Score each value of a new sample; remember those at or above the threshold."""
         with self._lock:
+            points: dict[str, PointScore] = {}
             for metric, value in sample.values.items():
                 detector = self._detectors.get(metric)
                 if detector is None:
-                    detector = self._detectors[metric] = AnomalyDetector()
+                    detector = self._detectors[metric] = AnomalyDetector(
+                        min_change=metric_info(metric).min_change
+                    )
                 score = detector.score_one(float(value))
                 self._scores[metric] = (sample.timestamp, score)
                 if detector.is_anomaly(score):
                     self._anomalies.append(Anomaly(sample.timestamp, metric, float(value), score))
+                points[metric] = PointScore(
+                    float(value), detector.expected_, score, detector.surprise_
+                )
+            self.episodes.observe(sample.timestamp, points)
 
     def anomalies(
         self, since: float | None = None, metric: str | None = None, limit: int = 100

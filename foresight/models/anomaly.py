@@ -64,7 +64,7 @@ class AnomalyDetector:
         spread_points: int = 500,
         short_window: int = 10,
         long_window: int = 2000,
-        repeat_half_life: float = 70.0,
+        repeat_half_life: float = 140.0,
     ) -> None:
         self.threshold = threshold
         self.min_change = min_change
@@ -98,7 +98,9 @@ class AnomalyDetector:
         self.level_spread_ = 0.0  # EWMA of |value - baseline|
         self.step_spread_ = 0.0  # EWMA of |value - previous value|
         self.memory_ = 0.0
-        self.raw_ = 0.0
+        self.raw_ = 0.0  # the last raw score
+        self.surprise_ = 0.0  # the last likelihood score, before repeats are suppressed
+        self.expected_ = math.nan  # the baseline the last value was compared with
         self.previous_ = 0.0
         self._alpha = 2.0 / (self.spread_points + 1.0)
         self._decay = 0.5 ** (1.0 / self.repeat_half_life)
@@ -108,11 +110,6 @@ class AnomalyDetector:
         self._history_size = self.reference_size + 2 * d
         self._history = np.zeros(2 * self._history_size)
         return self
-
-    @property
-    def expected_(self) -> float:
-        """The baseline the next value is compared with (its unit)."""
-        return self.level_
 
     def is_anomaly(self, score: float) -> bool:
         """The decision: is this score at or above the threshold?"""
@@ -170,7 +167,7 @@ class AnomalyDetector:
         scores = np.empty(len(new))
         step = self._step
         history = self._history
-        for j, (value, distance) in enumerate(zip(new.tolist(), distances.tolist())):
+        for j, (value, distance) in enumerate(zip(new.tolist(), distances.tolist(), strict=True)):
             slot = self.n_seen_ % size
             history[slot] = history[slot + size] = value
             scores[j] = step(value, distance)
@@ -186,7 +183,7 @@ class AnomalyDetector:
             self.n_seen_ = 1
             self.likelihood_.update(0.0)
             return 0.0
-        level = self.level_
+        self.expected_ = level = self.level_
         floor = max(self.min_change, 1e-12 + 1e-9 * abs(level))
         deviation = abs(value - level)
         level_z = max(deviation - self.min_change, 0.0) / max(3.0 * self.level_spread_, floor)
@@ -203,10 +200,11 @@ class AnomalyDetector:
         self.step_spread_ += a * (abs(value - self.previous_) - self.step_spread_)
         self.previous_ = value
 
-        surprise = self.likelihood_.update(raw)
+        surprise = self.likelihood_.update(raw)  # 0 until it holds `warmup` scores
+        self.surprise_ = surprise
         score = surprise if surprise > self.memory_ else 0.0
         self.memory_ = max(self.memory_ * self._decay, surprise)
-        return score if n > self.warmup else 0.0
+        return score
 
 
 def nearest_distances(

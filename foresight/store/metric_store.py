@@ -9,6 +9,9 @@ Layout (schema version 1, ``PRAGMA user_version``):
   aggregates kept up to date on every append (not only at retention time): wide range
   reads (24 h, 7 d) bucket a few thousand rollup rows instead of millions of raw ones.
 - ``meta(key, value)`` — where each tier's history starts after retention.
+- ``episode(id, start_ts, end_ts, peak_score, closed, body)`` — anomaly episodes
+  (version 2; ``foresight.store.episodes`` reads and writes them, ``body`` is JSON).
+  A version-1 file is upgraded in place on open (the table is only added).
 
 Durability: WAL with ``synchronous=NORMAL`` survives a process crash (``kill -9``) with
 every committed transaction intact; one tick is one transaction, so a crash loses at most
@@ -26,7 +29,8 @@ import math
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +40,7 @@ from foresight.store.query import Points, bucket_means, grid_means
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 ROLLUP_RESOLUTIONS_S: tuple[int, ...] = (60, 3600)
 Row = tuple[float, Mapping[str, float]]
 
@@ -51,6 +55,10 @@ CREATE TABLE IF NOT EXISTS rollup (
     lo REAL NOT NULL, hi REAL NOT NULL,
     PRIMARY KEY (res_s, metric_id, ts)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS episode (
+    id INTEGER PRIMARY KEY, start_ts REAL NOT NULL, end_ts REAL NOT NULL,
+    peak_score REAL NOT NULL, closed INTEGER NOT NULL, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS episode_end ON episode (end_ts);
 """
 
 # Adds one raw value to its rollup bucket (used by the per-tick append path).
@@ -170,6 +178,23 @@ class MetricStore:
             mid = conn.execute("SELECT id FROM metric WHERE name = ?", (name,)).fetchone()[0]
             self._ids[name] = mid
         return mid
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction under the store's write lock (for the sibling tables)."""
+        conn = self._conn()
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def read(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
+        """Run one read-only query on this thread's connection."""
+        return self._conn().execute(sql, params).fetchall()
 
     # -- writes ------------------------------------------------------------------
     def append(self, timestamp: float, values: Mapping[str, float]) -> int:

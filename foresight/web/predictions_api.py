@@ -96,6 +96,7 @@ def anomalies() -> Response:
             "threshold": AnomalyDetector().threshold,
             "anomalies": live.anomalies(since=since, metric=metric, limit=limit),
             "scores": live.scores(),
+            "episodes": live.episodes.recent(since=since, metric=metric, limit=limit),
         }
     )
 
