@@ -102,6 +102,7 @@ class AnomalyDetector:
         self.surprise_ = 0.0  # the last likelihood score, before repeats are suppressed
         self.expected_ = math.nan  # the baseline the last value was compared with
         self.previous_ = 0.0
+        self.surprises_ = np.zeros(0)  # score_many's likelihood scores, one per value
         self._alpha = 2.0 / (self.spread_points + 1.0)
         self._decay = 0.5 ** (1.0 / self.repeat_half_life)
         # The last reference_size + 2 * lag_dims observed values (what the nearest
@@ -149,6 +150,7 @@ class AnomalyDetector:
         observed = ~np.isnan(values)
         new = values[observed]
         out = np.zeros(len(values))
+        self.surprises_ = np.zeros(len(values))
         if len(new) == 0:
             return out
         n, size, d = self.n_seen_, self._history_size, self.lag_dims
@@ -165,13 +167,17 @@ class AnomalyDetector:
                     series, first_local, d, self.reference_size
                 )
         scores = np.empty(len(new))
+        surprises = np.empty(len(new))
         step = self._step
         history = self._history
         for j, (value, distance) in enumerate(zip(new.tolist(), distances.tolist(), strict=True)):
             slot = self.n_seen_ % size
             history[slot] = history[slot + size] = value
             scores[j] = step(value, distance)
+            surprises[j] = self.surprise_
         out[observed] = scores
+        self.surprises_ = np.zeros(len(values))
+        self.surprises_[observed] = surprises
         return out
 
     def _step(self, value: float, distance: float) -> float:
