@@ -249,6 +249,8 @@
     setTimeout(() => { refresh().finally(schedule); }, fs.range.live ? 15000 : 60000);
   }
 
+  fs.drawnPoint = drawnPoint; // where an anomaly's mark goes (tests check it)
+
   fs.ready.then(() => {
     const box = $("forecast-show");
     if (box) {
