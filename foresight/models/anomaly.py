@@ -229,6 +229,7 @@ def nearest_distances(
     if first < 2 * d - 1:
         raise ValueError(f"first must be >= 2 * lag_dims - 1 (got {first}, lag_dims {d})")
     out = np.empty(len(series) - first)
+    penalties: dict[tuple[int, int, int], np.ndarray] = {}  # block shape -> inf outside
     for q0 in range(first, len(series), block):
         q1 = min(q0 + block, len(series))
         lo = max(d - 1, q0 - d - w + 1)  # earliest ending any query in the block may use
@@ -237,16 +238,19 @@ def nearest_distances(
         windows = np.lib.stride_tricks.sliding_window_view(centred, d)  # row r ends at lo + r
         queries = windows[q0 - lo :]
         refs = windows[: q1 - 1 - d - lo + 1]
-        dist2 = (
-            np.einsum("ij,ij->i", queries, queries)[:, None]
-            + np.einsum("ij,ij->i", refs, refs)[None, :]
-            - 2.0 * (queries @ refs.T)
-        )
+        # argmin over refs of |q - r|^2 = |q|^2 + |r|^2 - 2 q.r; |q|^2 is the same per row.
+        gram = queries @ (-2.0 * refs.T)
+        gram += np.einsum("ij,ij->i", refs, refs)[None, :]
         if q1 - q0 > 1:
-            ends = np.arange(q0, q1)[:, None] - d  # latest usable ending per query
-            ref_ends = np.arange(lo, q1 - d)[None, :]
-            dist2[(ref_ends > ends) | (ref_ends <= ends - w)] = np.inf
-        nearest = refs[np.argmin(dist2, axis=1)]
+            key = (q1 - q0, len(refs), q0 - lo)
+            penalty = penalties.get(key)
+            if penalty is None:
+                ends = np.arange(q0, q1)[:, None] - d  # latest usable ending per query
+                ref_ends = np.arange(lo, q1 - d)[None, :]
+                outside = (ref_ends > ends) | (ref_ends <= ends - w)
+                penalty = penalties[key] = np.where(outside, np.inf, 0.0)
+            gram += penalty
+        nearest = refs[np.argmin(gram, axis=1)]
         exact = np.einsum("ij,ij->i", queries - nearest, queries - nearest)
         out[q0 - first : q1 - first] = np.sqrt(exact / d)
     return out
