@@ -24,8 +24,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from foresight.core.catalog import metric_info
 from foresight.evaluation.backtest import BacktestResult, backtest
+from foresight.live.detectors import warmed_detector
 from foresight.live.episodes import EpisodeTracker, PointScore
 from foresight.models.anomaly import AnomalyDetector
 from predictor import Forecast, LagForecaster
@@ -195,12 +195,14 @@ class LiveModels:
         refit_every_s: float = 300.0,
         budget_s: float = 2.0,
         tiers: tuple[Tier, ...] = ALL_TIERS,
+        warm_s: float = 0.0,
     ) -> None:
         self.store = store
         self.metrics = metrics
         self.refit_every_s = refit_every_s
         self.budget_s = budget_s
         self.tiers = tiers
+        self.warm_s = warm_s  # stored history each new anomaly detector learns from first
         self._lock = threading.Lock()
         self._states: dict[tuple[str, str], ModelState] = {}
         self._models: dict[tuple[str, str], LagForecaster] = {}
@@ -217,8 +219,8 @@ class LiveModels:
             for metric, value in sample.values.items():
                 detector = self._detectors.get(metric)
                 if detector is None:
-                    detector = self._detectors[metric] = AnomalyDetector(
-                        min_change=metric_info(metric).min_change
+                    detector = self._detectors[metric] = warmed_detector(
+                        self.store, metric, sample.timestamp, self.warm_s
                     )
                 score = detector.score_one(float(value))
                 self._scores[metric] = (sample.timestamp, score)
@@ -392,7 +394,10 @@ class LiveModels:
 def install(services) -> None:
     """Monitor extension hook: the anomaly stage and the scheduled model job."""
     live = LiveModels(
-        services.store, services.known_metrics, refit_every_s=services.settings.forecast_refit_s
+        services.store,
+        services.known_metrics,
+        refit_every_s=services.settings.forecast_refit_s,
+        warm_s=2000 * services.settings.interval_s,  # the likelihood's long window
     )
     services.extras[EXTRAS_KEY] = live
     services.stages.append(live.stage)

@@ -95,3 +95,19 @@ def test_live_stage_records_an_episode_served_by_the_api(services, client):
     assert 1400.0 <= episode["start"] <= 1410.0 and episode["end"] >= episode["start"]
     assert episode["details"][0]["value"] > episode["details"][0]["expected"]
     assert client.get("/api/anomalies?metric=disk_percent").get_json()["episodes"] == []
+
+
+def test_detectors_warm_on_stored_history_so_a_restart_is_not_blind(store):
+    from foresight.live.detectors import warmed_detector
+    from foresight.live.models import LiveModels
+
+    rng = np.random.default_rng(4)
+    store.append_many((1000.0 + i, {"cpu_percent": 20.0 + rng.normal()}) for i in range(1500))
+    detector = warmed_detector(store, "cpu_percent", 2500.0, history_s=2000.0)
+    assert detector.n_seen_ == 1500 and detector.min_change == 1.0  # from the catalog
+    assert warmed_detector(store, "cpu_percent", 2500.0, history_s=0).n_seen_ == 0
+    # A monitor started on that store flags a burst within seconds, not after a warm-up.
+    live = LiveModels(store, lambda: ["cpu_percent"], warm_s=2000.0)
+    for i in range(10):
+        live.stage(2500.0 + i, Sample(2500.0 + i, {"cpu_percent": 100.0}))
+    assert live.anomalies() and live.episodes.recent()[0]["start"] <= 2505.0
