@@ -27,6 +27,26 @@ from foresight.store.metric_store import MetricStore
 
 logger = logging.getLogger(__name__)
 
+# The JSON shape of ``Episode.to_dict()``, for the API document.
+EPISODE_SCHEMA: dict = {
+    "type": "object",
+    "description": "Consecutive anomalous points across metrics (newest first)",
+    "properties": {
+        "id": {"type": "integer"},
+        "start": {"type": "number", "description": "epoch seconds of the first alert"},
+        "end": {"type": "number", "description": "epoch seconds of the last anomalous point"},
+        "duration_s": {"type": "number"},
+        "peak_score": {"type": "number"},
+        "closed": {"type": "boolean"},
+        "metrics": {"type": "array", "items": {"type": "string"}},
+        "details": {
+            "type": "array",
+            "description": "per metric: first_ts, peak_ts, peak_score, value, expected",
+            "items": {"type": "object"},
+        },
+    },
+}
+
 
 @dataclass(frozen=True, slots=True)
 class PointScore:

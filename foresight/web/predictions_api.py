@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from foresight.core.errors import InputError
+from foresight.live.episodes import EPISODE_SCHEMA
 from foresight.live.models import ALL_TIERS, EXTRAS_KEY, tier_for_seconds
 from foresight.models.anomaly import AnomalyDetector
 from foresight.web.params import extension, query_float, query_int
@@ -257,6 +258,7 @@ OPENAPI_PATHS: dict[str, Any] = {
                             "threshold": {"type": "number"},
                             "anomalies": {"type": "array", "items": _ANOMALY},
                             "scores": {"type": "object"},
+                            "episodes": {"type": "array", "items": EPISODE_SCHEMA},
                         },
                     },
                 ),
