@@ -16,7 +16,7 @@ false alarm. Reported: events detected / events, false alarms per day of test da
 detection delay, and for detected events whether the episode names at least one of the
 metrics the SMD interpretation labels list. Beside it, in the same run and through the
 same episode grouping: a per-metric rolling z-score (mean and sd of the previous day),
-alerting at |z| >= 3, 4, 5 and 6. Writes bench/out/smd.json.
+alerting at |z| >= 3, 4, 5, 6, 8 and 10. Writes bench/out/smd.json.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from foresight.store.metric_store import MetricStore  # noqa: E402
 
 SMD = ROOT.parent / "shared" / "data" / "smd"
 STEP_S = 60.0
-Z_LEVELS = (3.0, 4.0, 5.0, 6.0)
+Z_LEVELS = (3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
 
 
 def load(machine: str, warm_days: float) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
