@@ -1,10 +1,13 @@
 """Episodes, not dots: group anomalous points across metrics into incidents.
 
-An episode opens when some metric's score reaches the threshold (an alert). While it is
-open, every metric whose score or un-suppressed likelihood (``AnomalyDetector.surprise_``)
-is at the threshold joins it and moves its end forward, so a CPU stress test that also
-moves the load average is one episode naming both. It closes once no metric has been
-anomalous for ``close_after_s``. Each change is written to the store at once (an open
+A metric's *run* of consecutive anomalous points starts with an alert (its score at the
+threshold) and lasts while its un-suppressed likelihood (``AnomalyDetector.surprise_``)
+stays at the threshold. An episode opens with the first alert; every metric that alerts
+while it is open joins it, and each tick with a run going moves its end forward, so a CPU
+stress test that also moves the load average is one episode naming both. A metric that
+is merely elevated without alerting does not join (on a busy host something always is,
+and the episode would never end). It closes once no run has gone on for
+``close_after_s``. Each change is written to the store at once (an open
 episode is rewritten in place), so a restart loses nothing; episodes a stopped process
 left open are closed when the tracker starts. Time is passed in.
 """
@@ -78,6 +81,7 @@ class EpisodeTracker:
         self.threshold = threshold
         self.close_after_s = close_after_s
         self.open_: Episode | None = None
+        self._running: set[str] = set()  # metrics in a run of anomalous points
         closed = close_open_episodes(store)
         if closed:
             logger.info("closed %d episode(s) left open by the previous run", closed)
@@ -95,9 +99,17 @@ class EpisodeTracker:
                 current.duration_s,
             )
             current = self.open_ = None
-        active = {m: p for m, p in points.items() if max(p.score, p.surprise) >= threshold}
+        running = self._running
+        running &= set(points)  # no value this tick: the run is over
+        for name, point in points.items():
+            if point.score >= threshold:
+                running.add(name)
+            elif point.surprise < threshold:
+                running.discard(name)
+        active = {m: points[m] for m in running}
         if current is None:
             if not any(p.score >= threshold for p in active.values()):
+                running.clear()  # a run left over from a closed episode opens nothing
                 return None
             current = Episode(None, timestamp, timestamp, 0.0, False, ())
         elif not active:

@@ -27,9 +27,14 @@ def test_points_across_metrics_become_one_episode(store):
     # A likelihood above the threshold alone does not open an episode (no alert yet) ...
     assert tracker.observe(101.0, {"cpu_percent": hot(0.0, surprise=0.9)}) is None
     tracker.observe(102.0, {"cpu_percent": hot(0.8), "load1": QUIET})
-    # ... but once one is open, an anomalous metric joins it, suppressed score or not.
+    # ... an elevated metric that never alerts does not join one, an alerting one does,
+    # and a run goes on while its likelihood stays at the threshold.
+    tracker.observe(104.0, {"cpu_percent": hot(0.0, surprise=0.9), "disk_percent": hot(0, 1, 0.9)})
+    tracker.observe(106.0, {"cpu_percent": hot(0.0, surprise=0.9), "load1": hot(0.6, 3.0)})
     tracker.observe(110.0, {"cpu_percent": hot(0.0, surprise=0.95), "load1": hot(0.0, 3.0, 0.7)})
-    tracker.observe(125.0, {"cpu_percent": QUIET, "load1": QUIET})
+    tracker.observe(115.0, {"cpu_percent": QUIET, "load1": QUIET})
+    # Once a run has ended, its likelihood alone does not extend the episode.
+    tracker.observe(125.0, {"cpu_percent": hot(0.0, surprise=0.9), "load1": QUIET})
     episode = tracker.observe(141.0, {"cpu_percent": QUIET})  # 31 s quiet: closed
     assert episode is None
     (only,) = load_episodes(store)
