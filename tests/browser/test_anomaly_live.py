@@ -7,9 +7,11 @@ this one samples every ``INTERVAL_S`` = 0.1 s: the detector counts *points*, so 
 300-point warm-up takes 30 s and the idle phase below (1,500 points) is what 25 minutes
 of 1-s samples would be. At ≤ 2 episodes per hour that allows at most 1 here.
 
-The stress test needs headroom: on a host whose CPU is already near 100 % (other jobs),
-burning 2 more cores cannot move ``cpu_percent``, so the test skips, saying so, instead
-of failing on a condition the detector cannot see.
+Both halves need an idle host: on one whose CPU is already busy (other jobs starting
+and stopping processes, the HTTP probe slowing down) the metrics really do move, and
+burning 2 more cores cannot move a ``cpu_percent`` already near 100 %. So the test checks
+the host first and skips, saying so, instead of judging the detector on conditions the
+issue's targets do not describe.
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    psutil.cpu_percent(None)  # the first call is meaningless
+    busy = statistics.median(psutil.cpu_percent(0.5) for _ in range(6))
+    if busy > BUSY_HOST_CPU_PERCENT:
+        pytest.skip(f"host not idle: cpu_percent {busy:.0f} % before the monitor started")
     with run_monitor(tmp_path_factory.mktemp("anomaly_live"), interval_s=INTERVAL_S) as base:
         yield base
 
@@ -47,12 +53,14 @@ def test_idle_host_is_quiet_and_a_stress_test_is_one_episode(server: str, tmp_pa
     time.sleep(WARMUP_S + IDLE_S)
     idle = get_json(f"{server}/api/anomalies?since=-{IDLE_S:g}")["episodes"]
     assert len(idle) <= MAX_IDLE_EPISODES, idle
-    psutil.cpu_percent(None)  # the first call is meaningless
+    # ... and not one episode that swallows the idle phase either.
+    assert sum(e["duration_s"] for e in idle) <= 0.1 * IDLE_S, idle
+    psutil.cpu_percent(None)
     busy = statistics.median(psutil.cpu_percent(0.5) for _ in range(6))
     if busy > BUSY_HOST_CPU_PERCENT:
         pytest.skip(
-            f"host busy: cpu_percent {busy:.0f} % before the stress test, so burning 2 "
-            f"cores cannot show; the idle phase passed ({len(idle)} episode(s))"
+            f"host became busy: cpu_percent {busy:.0f} % before the stress test, so burning "
+            f"2 cores cannot show; the idle phase passed ({len(idle)} episode(s))"
         )
 
     with sync_playwright() as pw, launch_chromium(pw) as browser:
