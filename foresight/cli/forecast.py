@@ -13,6 +13,7 @@ import argparse
 import csv
 import json
 import logging
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -115,6 +116,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="SCORE",
         help="decision threshold for is_anomaly (default: the detector's)",
     )
+    dt.add_argument(
+        "--min-change",
+        type=float,
+        default=None,
+        metavar="UNITS",
+        help="smallest meaningful change of the value, in its unit (default: the catalog's "
+        "for --metric, else 0: every change counts)",
+    )
+    dt.add_argument(
+        "--metric",
+        default=None,
+        metavar="NAME",
+        help="catalog metric the series is (e.g. cpu_percent): sets --min-change",
+    )
     dt.set_defaults(handler=run_detect)
 
 
@@ -204,6 +219,7 @@ def format_backtest(r: dict) -> str:
 def run_detect(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from foresight.core.catalog import metric_info
     from foresight.core.timeseries_io import load_series_with_text
     from predictor import AnomalyDetector
 
@@ -213,7 +229,16 @@ def run_detect(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if not out.parent.is_dir():
         raise InputError(f"--out: no such folder {out.parent}")
-    detector = AnomalyDetector() if args.threshold is None else AnomalyDetector(args.threshold)
+    min_change = args.min_change
+    if min_change is None:
+        min_change = metric_info(args.metric).min_change if args.metric else 0.0
+    if not (min_change >= 0 and math.isfinite(min_change)):
+        raise InputError(f"--min-change must be a finite number >= 0 (got {min_change})")
+    detector = (
+        AnomalyDetector(min_change=min_change)
+        if args.threshold is None
+        else AnomalyDetector(args.threshold, min_change=min_change)
+    )
     n = len(values)
     scores = np.empty(n)
     for start in range(0, n, PROGRESS_EVERY_ROWS):

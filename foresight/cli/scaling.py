@@ -263,7 +263,7 @@ def run_demo(args: argparse.Namespace) -> int:
     )
     season = int(86_400 // scenario.step_s)
     accuracy = backtest(scenario.demand, scenario.timestamps, horizon=12, season_length=season)
-    detector = AnomalyDetector(season_length=season)
+    detector = AnomalyDetector()
     scores = detector.score_many(scenario.demand)
     flagged = np.flatnonzero(scores >= detector.threshold)
     result = replay(

@@ -25,6 +25,9 @@ class MetricInfo:
     description: str
     warning: float | None = None
     critical: float | None = None
+    # The smallest change that means anything, in the metric's unit: the anomaly
+    # detector treats smaller moves as no change (0: every change counts).
+    min_change: float = 0.0
 
     def level(self, value: float | None) -> Level:
         """Classify ``value`` against the thresholds (higher is worse)."""
@@ -43,6 +46,7 @@ class MetricInfo:
             "description": self.description,
             "warning": self.warning,
             "critical": self.critical,
+            "min_change": self.min_change,
         }
 
 
@@ -52,10 +56,16 @@ def _m(
     description: str,
     warning: float | None = None,
     critical: float | None = None,
+    *,
+    min_change: float,
 ) -> MetricInfo:
-    return MetricInfo(name, unit, description, warning, critical)
+    return MetricInfo(name, unit, description, warning, critical, min_change)
 
 
+KIB_PER_S = 1024.0  # byte rates: a change under 1 KiB/s is noise on any host
+
+# Minimum meaningful changes: 1 point for a percentage, 1 ms for a latency, 1 for a
+# count, 1 GB of disk, 0.1 of load, 1 KiB/s of a byte rate, half of a 0/1 flag.
 # Seed thresholds from the user's brief: CPU 80/90 %, disk 80/90 %, API 150/200 ms,
 # DB 200/300 ms. Per-core CPU metrics (cpu_core<N>_percent) are added at run time.
 # Load is judged per logical CPU, as Glances does (careful 0.7, warning 1.0, critical 5.0
@@ -66,15 +76,42 @@ CPUS = os.cpu_count() or 1
 METRIC_CATALOG: dict[str, MetricInfo] = {
     m.name: m
     for m in (
-        _m("cpu_percent", "%", "CPU utilisation, all cores", 80, 90),
-        _m("memory_percent", "%", "Physical memory in use", 85, 95),
-        _m("swap_percent", "%", "Swap in use", 50, 80),
-        _m("disk_percent", "%", "Disk space used on the data directory's filesystem", 80, 90),
-        _m("disk_used_gb", "GB", "Disk space used on the data directory's filesystem"),
-        _m("disk_read_bytes_per_s", "B/s", "Disk read throughput, all disks"),
-        _m("disk_write_bytes_per_s", "B/s", "Disk write throughput, all disks"),
-        _m("net_recv_bytes_per_s", "B/s", "Network bytes received, all interfaces"),
-        _m("net_sent_bytes_per_s", "B/s", "Network bytes sent, all interfaces"),
+        _m("cpu_percent", "%", "CPU utilisation, all cores", 80, 90, min_change=1.0),
+        _m("memory_percent", "%", "Physical memory in use", 85, 95, min_change=1.0),
+        _m("swap_percent", "%", "Swap in use", 50, 80, min_change=1.0),
+        _m(
+            "disk_percent",
+            "%",
+            "Disk space used on the data directory's filesystem",
+            80,
+            90,
+            min_change=1.0,
+        ),
+        _m(
+            "disk_used_gb",
+            "GB",
+            "Disk space used on the data directory's filesystem",
+            min_change=1.0,
+        ),
+        _m("disk_read_bytes_per_s", "B/s", "Disk read throughput, all disks", min_change=KIB_PER_S),
+        _m(
+            "disk_write_bytes_per_s",
+            "B/s",
+            "Disk write throughput, all disks",
+            min_change=KIB_PER_S,
+        ),
+        _m(
+            "net_recv_bytes_per_s",
+            "B/s",
+            "Network bytes received, all interfaces",
+            min_change=KIB_PER_S,
+        ),
+        _m(
+            "net_sent_bytes_per_s",
+            "B/s",
+            "Network bytes sent, all interfaces",
+            min_change=KIB_PER_S,
+        ),
         _m(
             "load1",
             "",
@@ -82,11 +119,12 @@ METRIC_CATALOG: dict[str, MetricInfo] = {
             f"critical from {LOAD_CRITICAL_PER_CPU:g} per CPU)",
             LOAD_WARNING_PER_CPU * CPUS,
             LOAD_CRITICAL_PER_CPU * CPUS,
+            min_change=0.1,
         ),
-        _m("process_count", "", "Number of processes"),
-        _m("api_response_ms", "ms", "HTTP probe response time", 150, 200),
-        _m("api_success", "", "HTTP probe succeeded (1) or failed (0)"),
-        _m("db_query_ms", "ms", "SQL probe query time against the store", 200, 300),
+        _m("process_count", "", "Number of processes", min_change=1.0),
+        _m("api_response_ms", "ms", "HTTP probe response time", 150, 200, min_change=1.0),
+        _m("api_success", "", "HTTP probe succeeded (1) or failed (0)", min_change=0.5),
+        _m("db_query_ms", "ms", "SQL probe query time against the store", 200, 300, min_change=1.0),
     )
 }
 
@@ -97,5 +135,5 @@ def metric_info(name: str) -> MetricInfo:
         return METRIC_CATALOG[name]
     if name.startswith("cpu_core") and name.endswith("_percent"):
         core = name[len("cpu_core") : -len("_percent")]
-        return MetricInfo(name, "%", f"CPU utilisation, core {core}", 80, 90)
+        return MetricInfo(name, "%", f"CPU utilisation, core {core}", 80, 90, min_change=1.0)
     return MetricInfo(name, "", name)

@@ -29,6 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from foresight.live import model_files
+from foresight.live.detectors import warmed_detector
+from foresight.live.episodes import EpisodeTracker, PointScore
 from foresight.live.forecasting import Served, fit_served, forecast_now
 from foresight.live.records import Anomaly, ModelState
 from foresight.live.tiers import (
@@ -77,6 +79,7 @@ class LiveModels:
         budget_s: float = 2.0,
         tiers: tuple[Tier, ...] = ALL_TIERS,
         data_dir: Path | None = None,
+        warm_s: float = 0.0,
     ) -> None:
         self.store = store
         self.data_dir = data_dir  # None: models are not saved (tests, replay)
@@ -84,6 +87,7 @@ class LiveModels:
         self.refit_every_s = refit_every_s
         self.budget_s = budget_s
         self.tiers = tiers
+        self.warm_s = warm_s  # stored history each new anomaly detector learns from first
         self._lock = threading.Lock()
         self._states: dict[tuple[str, str], ModelState] = {}
         self._models: dict[tuple[str, str], Served] = {}
@@ -91,6 +95,7 @@ class LiveModels:
         self._scores: dict[str, tuple[float, float]] = {}
         self._anomalies: deque[Anomaly] = deque(maxlen=MAX_ANOMALIES)
         self.wakeup: Callable[[], None] | None = None  # run the job now (set by install)
+        self.episodes = EpisodeTracker(store, threshold=AnomalyDetector().threshold)
         if data_dir is not None:
             self._load_saved()
 
@@ -177,14 +182,21 @@ class LiveModels:
     def stage(self, now: float, sample) -> None:
         """Score each value of a new sample; remember those at or above the threshold."""
         with self._lock:
+            points: dict[str, PointScore] = {}
             for metric, value in sample.values.items():
                 detector = self._detectors.get(metric)
                 if detector is None:
-                    detector = self._detectors[metric] = AnomalyDetector()
+                    detector = self._detectors[metric] = warmed_detector(
+                        self.store, metric, sample.timestamp, self.warm_s
+                    )
                 score = detector.score_one(float(value))
                 self._scores[metric] = (sample.timestamp, score)
                 if detector.is_anomaly(score):
                     self._anomalies.append(Anomaly(sample.timestamp, metric, float(value), score))
+                points[metric] = PointScore(
+                    float(value), detector.expected_, score, detector.surprise_
+                )
+            self.episodes.observe(sample.timestamp, points)
 
     def anomalies(
         self, since: float | None = None, metric: str | None = None, limit: int = 100
@@ -359,6 +371,7 @@ def install(services) -> None:
         services.known_metrics,
         refit_every_s=services.settings.forecast_refit_s,
         data_dir=services.settings.data_dir,
+        warm_s=2000 * services.settings.interval_s,  # the likelihood's long window
     )
     services.extras[EXTRAS_KEY] = live
     services.stages.append(live.stage)

@@ -1,19 +1,28 @@
-"""Streaming anomaly scores for one metric: causal, O(1) per point, no I/O, no clock.
+"""Streaming anomaly scores for one metric: causal, O(window) per point, no I/O, no clock.
 
-Each new value is compared with what the recent past predicts:
-  * a level baseline (EWMA), or, once a season (e.g. a daily cycle) shows up in the
-    autocorrelation of the first ``season_after`` values, the value one season back;
-  * the residual is divided by a slowly adapting mean absolute deviation (a robust
-    spread; a zero spread never divides: no change scores 0, any change scores high);
-  * a short EWMA of the residual catches sustained shifts that single points hide.
-The larger of the point and the sustained z-score is squashed into [0, 1), and the
-*score* is how far that exceeds the largest recent surprise (decaying memory), so a
-level shift scores once at its start rather than on every following point — NAB and
-on-call humans both want the first alert, not a wall of them. The yes/no decision is
-``score >= threshold``, kept separate from the score.
+Three stages, each with a published record and few parameters:
 
-Anomalous values are kept out of the baseline: updates use the residual clipped to
-``clip_z`` spreads, and the seasonal memory stores the clipped value.
+1. **Raw score** in [0, 1): how badly the recent past explains the new value, on two
+   time scales, both scale-free (divided by a slowly adapting mean absolute deviation):
+     * *pattern*: the distance from the last ``lag_dims`` values to their nearest
+       neighbour among the lag vectors of the last ``reference_size`` points (the
+       k-NN nonconformity of KNN-CAD, Burnaev & Ishimtsev 2016, with k = 1), in units
+       of the typical step-to-step change;
+     * *level*: the distance of the value from a slow EWMA baseline, in units of three
+       typical deviations from it (a value 3 deviations out counts as much as a
+       pattern one typical step from anything seen).
+   A change smaller than ``min_change`` (the metric's minimum meaningful change, from
+   the catalog: 1 point for a percentage, 1 ms for a latency) counts as no change, so a
+   0.1-point move of a near-constant percentage is never news.
+2. **Anomaly likelihood** (``foresight.models.likelihood``): the tail probability of
+   the mean of the last 10 raw scores under a Gaussian of the means over the last
+   ``long_window`` points, on a log scale. This calibrates every metric against its
+   own history: one threshold means the same rarity on a noisy and a quiet metric.
+3. **One alert per episode**: a score is reported only when it beats the largest recent
+   score, which halves every ``repeat_half_life`` points; so an incident scores at its
+   start and not on every following point (NAB, and on-call humans, want the first).
+
+The yes/no decision is ``score >= threshold``, kept separate from the score.
 """
 
 from __future__ import annotations
@@ -22,8 +31,9 @@ import logging
 import math
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
-from foresight.models.features import detect_season
+from foresight.models.likelihood import AnomalyLikelihood
 
 logger = logging.getLogger(__name__)
 
@@ -31,146 +41,216 @@ logger = logging.getLogger(__name__)
 class AnomalyDetector:
     """Score a stream of values in [0, 1]; ``score >= threshold`` is an anomaly.
 
-    Parameters (stored unchanged):
-      threshold: decision threshold on the score (NAB's optimiser picked 0.21-0.22
-        for the standard profile on the shared subset; 0.25 is a little quieter).
-      warmup: observed values scored 0 while the baseline settles.
-      level_alpha: EWMA weight of the level baseline (per point).
-      spread_alpha: EWMA weight of the spread (small: the spread has a long memory).
-      sustained_alpha: EWMA weight of the smoothed residual (sustained shifts).
-      clip_z: residuals beyond this many spreads are clipped before updating state.
-      z_scale: z-score at which the squashed surprise reaches 1 - 1/e.
-      memory_decay: per-point decay of the largest recent surprise.
-      season_length: steps per season, "auto" (detect once after ``season_after``
-        values), or None for the level baseline only.
-      season_after: values collected before the season is detected.
+    Parameters (stored unchanged; defaults chosen by the protocol in bench/README.md):
+      threshold: decision threshold on the score; 0.5 is a tail probability of 1e-5.
+      min_change: smallest change of the value that means anything, in its unit (0:
+        any change counts).
+      warmup: observed values scored 0 while the baselines and the likelihood settle.
+      lag_dims: values in one lag vector (the pattern's length).
+      reference_size: past lag vectors searched for the nearest neighbour.
+      spread_points: memory, in points, of the baseline and the spreads (EWMA span).
+      short_window, long_window: the likelihood's recent-mean and history windows.
+      repeat_half_life: points over which the score needed to alert again halves.
     """
 
     def __init__(
         self,
-        threshold: float = 0.25,
+        threshold: float = 0.5,
         *,
-        warmup: int = 50,
-        level_alpha: float = 0.05,
-        spread_alpha: float = 0.005,
-        sustained_alpha: float = 0.3,
-        clip_z: float = 6.0,
-        z_scale: float = 8.0,
-        memory_decay: float = 0.995,
-        season_length: int | str | None = "auto",
-        season_after: int = 600,
-        season_min_acf: float = 0.3,
+        min_change: float = 0.0,
+        warmup: int = 300,
+        lag_dims: int = 5,
+        reference_size: int = 600,
+        spread_points: int = 500,
+        short_window: int = 10,
+        long_window: int = 2000,
+        repeat_half_life: float = 140.0,
     ) -> None:
         self.threshold = threshold
+        self.min_change = min_change
         self.warmup = warmup
-        self.level_alpha = level_alpha
-        self.spread_alpha = spread_alpha
-        self.sustained_alpha = sustained_alpha
-        self.clip_z = clip_z
-        self.z_scale = z_scale
-        self.memory_decay = memory_decay
-        self.season_length = season_length
-        self.season_after = season_after
-        self.season_min_acf = season_min_acf
+        self.lag_dims = lag_dims
+        self.reference_size = reference_size
+        self.spread_points = spread_points
+        self.short_window = short_window
+        self.long_window = long_window
+        self.repeat_half_life = repeat_half_life
         self.reset()
 
     def reset(self) -> AnomalyDetector:
         """Forget everything learned (the next value starts a new warm-up)."""
-        s = self.season_length
-        if not (s is None or s == "auto" or (isinstance(s, (int, np.integer)) and s >= 2)):
-            raise ValueError(f"season_length must be 'auto', None or an integer >= 2 (got {s!r})")
-        if self.warmup < 1 or self.season_after < 4:
+        if self.lag_dims < 1 or self.reference_size < 1 or self.spread_points < 1:
             raise ValueError(
-                f"warmup must be >= 1 and season_after >= 4 "
-                f"(got {self.warmup}, {self.season_after})"
+                f"lag_dims, reference_size and spread_points must be >= 1 (got "
+                f"{self.lag_dims}, {self.reference_size}, {self.spread_points})"
             )
+        if not (self.min_change >= 0 and self.repeat_half_life > 0 and self.warmup >= 2):
+            raise ValueError(
+                f"need min_change >= 0, repeat_half_life > 0 and warmup >= 2 (got "
+                f"{self.min_change}, {self.repeat_half_life}, {self.warmup})"
+            )
+        self.likelihood_ = AnomalyLikelihood(
+            self.short_window, self.long_window, min_history=self.warmup
+        )
+        d = self.lag_dims
         self.n_seen_ = 0
-        self.level_ = 0.0
-        self.spread_ = 0.0
-        self.season_spread_ = 0.0
-        self.sustained_ = 0.0
+        self.level_ = 0.0  # slow EWMA baseline: the expected value
+        self.level_spread_ = 0.0  # EWMA of |value - baseline|
+        self.step_spread_ = 0.0  # EWMA of |value - previous value|
         self.memory_ = 0.0
-        fixed = s if isinstance(s, (int, np.integer)) else None
-        self.season_length_: int | None = int(fixed) if fixed else None
-        # Ring buffer of past values (anomalies clipped), long enough for a season.
-        self._capacity = max(int(fixed or 0), self.season_after) + 1
-        self._ring = [math.nan] * self._capacity
+        self.raw_ = 0.0  # the last raw score
+        self.surprise_ = 0.0  # the last likelihood score, before repeats are suppressed
+        self.expected_ = math.nan  # the baseline the last value was compared with
+        self.previous_ = 0.0
+        self.surprises_ = np.zeros(0)  # score_many's likelihood scores, one per value
+        self._alpha = 2.0 / (self.spread_points + 1.0)
+        self._decay = 0.5 ** (1.0 / self.repeat_half_life)
+        # The last reference_size + 2 * lag_dims observed values (what the nearest
+        # neighbour search needs), each written twice (at i and i + size) so that the
+        # latest of them are always one contiguous slice.
+        self._history_size = self.reference_size + 2 * d
+        self._history = np.zeros(2 * self._history_size)
         return self
 
     def is_anomaly(self, score: float) -> bool:
         """The decision: is this score at or above the threshold?"""
         return score >= self.threshold
 
-    def _start_season(self) -> None:
-        n, cap = self.n_seen_, self._capacity
-        history = np.array([self._ring[(n - k) % cap] for k in range(min(n, cap), 0, -1)])
-        season = detect_season(history, min_acf=self.season_min_acf)
-        if season is None or season >= cap:
-            return
-        diffs = history[season:] - history[:-season]
-        diffs = diffs[~np.isnan(diffs)]
-        if len(diffs) == 0:
-            return
-        self.season_length_ = season
-        self.season_spread_ = float(np.mean(np.abs(diffs - np.median(diffs))))
-        logger.debug("season of %d steps detected after %d values", season, n)
+    def _recent(self, count: int) -> np.ndarray:
+        """The last ``count`` observed values, oldest first (a view)."""
+        size = self._history_size
+        end = (self.n_seen_ - 1) % size + size + 1
+        return self._history[end - count : end]
 
     def score_one(self, value: float) -> float:
         """Score one value (NaN: a gap, scores 0 and changes nothing) and learn from it."""
         if value != value:
             return 0.0
         n = self.n_seen_
-        cap = self._capacity
-        if n == 0:
-            self.level_ = value
-            self._ring[0] = value
-            self.n_seen_ = 1
-            return 0.0
-        if self.season_length == "auto" and n == self.season_after and self.season_length_ is None:
-            self._start_season()
-        level = self.level_
-        floor = 1e-12 + 1e-9 * abs(level)
-        season = self.season_length_
-        previous = self._ring[(n - season) % cap] if season and n >= season else math.nan
-        seasonal = previous == previous
-        if seasonal:
-            residual, spread = value - previous, self.season_spread_
+        size = self._history_size
+        slot = n % size
+        self._history[slot] = self._history[slot + size] = value
+        first = 2 * self.lag_dims - 1  # the first point with a past lag vector to compare
+        if n >= first:
+            window = self._history[slot + size + 1 - min(n + 1, size) : slot + size + 1]
+            distance = float(
+                nearest_distances(window, len(window) - 1, self.lag_dims, self.reference_size)[0]
+            )
         else:
-            residual, spread = value - level, self.spread_
-        if spread > floor:
-            z = abs(residual) / spread
-        else:  # no spread yet: no change is no news, any change is big news
-            z = 0.0 if abs(residual) <= floor else 1e3
-        a = self.sustained_alpha
-        self.sustained_ += a * (residual - self.sustained_)
-        if spread > floor:
-            z = max(z, abs(self.sustained_) / (spread * math.sqrt(a / (2.0 - a))))
-        surprise = 1.0 - math.exp(-z / self.z_scale)
-        score = surprise - self.memory_ if surprise > self.memory_ else 0.0
-        self.memory_ = max(self.memory_ * self.memory_decay, surprise)
-
-        # Learn, keeping anomalies out: clip the residual to clip_z spreads.
-        n += 1
-        self.n_seen_ = n
-        warm = n > self.warmup
-        limit = self.clip_z * max(spread, floor)
-        kept = min(max(residual, -limit), limit) if warm else residual
-        if seasonal:
-            self.season_spread_ += self.spread_alpha * (abs(kept) - self.season_spread_)
-            self._ring[(n - 1) % cap] = previous + kept
-        else:
-            self._ring[(n - 1) % cap] = value
-        # Bias-corrected EWMAs: a plain running mean until 1/n drops below alpha.
-        level_residual = value - level
-        level_limit = self.clip_z * max(self.spread_, floor)
-        level_kept = min(max(level_residual, -level_limit), level_limit) if warm else level_residual
-        self.level_ = level + max(self.level_alpha, 1.0 / n) * level_kept
-        self.spread_ += max(self.spread_alpha, 1.0 / n) * (abs(level_kept) - self.spread_)
-        return score if warm else 0.0
+            distance = 0.0
+        return self._step(value, distance)
 
     def score_many(self, values: np.ndarray) -> np.ndarray:
-        """Score values in order (same as calling ``score_one`` on each); floats in [0, 1]."""
-        score_one = self.score_one
-        return np.fromiter(
-            (score_one(float(v)) for v in np.asarray(values, dtype=float).ravel()), dtype=float
-        )
+        """Score values in order (same as calling ``score_one`` on each); floats in [0, 1].
+
+        Vectorised: the nearest-neighbour distances of all values are found in blocks
+        (numpy), then the O(1) recursions run per point.
+        """
+        values = np.asarray(values, dtype=float).ravel()
+        observed = ~np.isnan(values)
+        new = values[observed]
+        out = np.zeros(len(values))
+        self.surprises_ = np.zeros(len(values))
+        if len(new) == 0:
+            return out
+        n, size, d = self.n_seen_, self._history_size, self.lag_dims
+        kept = min(n, size - 1)
+        past = self._recent(kept) if kept else np.zeros(0)
+        series = np.concatenate([past, new])
+        # Global index of series[0] is n - kept; points before 2d - 1 have no reference.
+        first_local = max(kept, 2 * d - 1 - (n - kept))
+        distances = np.zeros(len(new))
+        if first_local < len(series):
+            # Small matrix products: BLAS threads only fight over the cores.
+            with threadpool_limits(limits=1, user_api="blas"):
+                distances[first_local - kept :] = nearest_distances(
+                    series, first_local, d, self.reference_size
+                )
+        scores = np.empty(len(new))
+        surprises = np.empty(len(new))
+        step = self._step
+        history = self._history
+        for j, (value, distance) in enumerate(zip(new.tolist(), distances.tolist(), strict=True)):
+            slot = self.n_seen_ % size
+            history[slot] = history[slot + size] = value
+            scores[j] = step(value, distance)
+            surprises[j] = self.surprise_
+        out[observed] = scores
+        self.surprises_ = np.zeros(len(values))
+        self.surprises_[observed] = surprises
+        return out
+
+    def _step(self, value: float, distance: float) -> float:
+        """Score the newest value given its pattern distance, then update the state."""
+        n = self.n_seen_
+        if n == 0:
+            self.level_ = value
+            self.previous_ = value
+            self.n_seen_ = 1
+            self.likelihood_.update(0.0)
+            return 0.0
+        self.expected_ = level = self.level_
+        floor = max(self.min_change, 1e-12 + 1e-9 * abs(level))
+        deviation = abs(value - level)
+        level_z = max(deviation - self.min_change, 0.0) / max(3.0 * self.level_spread_, floor)
+        pattern_z = max(distance - self.min_change, 0.0) / max(self.step_spread_, floor)
+        ratio = 0.5 * (level_z + pattern_z)
+        self.raw_ = raw = ratio / (ratio + 1.0)
+
+        # Learn: bias-corrected EWMAs (a plain running mean until 1/n drops below alpha).
+        n += 1
+        self.n_seen_ = n
+        a = max(self._alpha, 1.0 / n)
+        self.level_ = level + a * (value - level)
+        self.level_spread_ += a * (deviation - self.level_spread_)
+        self.step_spread_ += a * (abs(value - self.previous_) - self.step_spread_)
+        self.previous_ = value
+
+        surprise = self.likelihood_.update(raw)  # 0 until it holds `warmup` scores
+        self.surprise_ = surprise
+        score = surprise if surprise > self.memory_ else 0.0
+        self.memory_ = max(self.memory_ * self._decay, surprise)
+        return score
+
+
+def nearest_distances(
+    series: np.ndarray, first: int, lag_dims: int, reference_size: int, *, block: int = 256
+) -> np.ndarray:
+    """RMS distance from each lag vector ending at ``first``.. to its nearest past one.
+
+    The lag vector ending at index ``t`` is ``series[t - lag_dims + 1 : t + 1]``; it is
+    compared with the ``reference_size`` latest vectors that end ``lag_dims`` or more
+    points earlier (so they do not overlap it) and start at index 0 or later. Needs
+    ``first >= 2 * lag_dims - 1``. The neighbour is found with one matrix product per
+    block (``|a|^2 + |b|^2 - 2ab`` on values centred on the block's mean, so a large
+    offset costs no precision), then its distance is recomputed exactly.
+    """
+    d, w = lag_dims, reference_size
+    if first < 2 * d - 1:
+        raise ValueError(f"first must be >= 2 * lag_dims - 1 (got {first}, lag_dims {d})")
+    out = np.empty(len(series) - first)
+    penalties: dict[tuple[int, int, int], np.ndarray] = {}  # block shape -> inf outside
+    for q0 in range(first, len(series), block):
+        q1 = min(q0 + block, len(series))
+        lo = max(d - 1, q0 - d - w + 1)  # earliest ending any query in the block may use
+        span = series[lo - d + 1 : q1]
+        centred = span - span.mean()
+        windows = np.lib.stride_tricks.sliding_window_view(centred, d)  # row r ends at lo + r
+        queries = windows[q0 - lo :]
+        refs = windows[: q1 - 1 - d - lo + 1]
+        # argmin over refs of |q - r|^2 = |q|^2 + |r|^2 - 2 q.r; |q|^2 is the same per row.
+        gram = queries @ (-2.0 * refs.T)
+        gram += np.einsum("ij,ij->i", refs, refs)[None, :]
+        if q1 - q0 > 1:
+            key = (q1 - q0, len(refs), q0 - lo)
+            penalty = penalties.get(key)
+            if penalty is None:
+                ends = np.arange(q0, q1)[:, None] - d  # latest usable ending per query
+                ref_ends = np.arange(lo, q1 - d)[None, :]
+                outside = (ref_ends > ends) | (ref_ends <= ends - w)
+                penalty = penalties[key] = np.where(outside, np.inf, 0.0)
+            gram += penalty
+        nearest = refs[np.argmin(gram, axis=1)]
+        exact = np.einsum("ij,ij->i", queries - nearest, queries - nearest)
+        out[q0 - first : q1 - first] = np.sqrt(exact / d)
+    return out

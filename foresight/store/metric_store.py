@@ -11,6 +11,9 @@ Layout (schema version 2, ``PRAGMA user_version``; version 2 added the alert tab
 - ``meta(key, value)`` — where each tier's history starts after retention.
 - ``alert`` and ``silence`` — alert episodes and silences, read and written by
   ``foresight.store.alert_log`` through ``transaction``/``reader``.
+- ``episode(id, start_ts, end_ts, peak_score, closed, body)`` — anomaly episodes
+  (version 2; ``foresight.store.episodes`` reads and writes them, ``body`` is JSON).
+  A version-1 file is upgraded in place on open (the table is only added).
 
 Durability: WAL with ``synchronous=NORMAL`` survives a process crash (``kill -9``) with
 every committed transaction intact; one tick is one transaction, so a crash loses at most
@@ -33,7 +36,7 @@ import logging
 import math
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -71,6 +74,10 @@ CREATE TABLE IF NOT EXISTS silence (
     id INTEGER PRIMARY KEY, matchers TEXT NOT NULL, starts_at REAL NOT NULL,
     ends_at REAL NOT NULL, created_by TEXT NOT NULL, comment TEXT NOT NULL,
     created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS episode (
+    id INTEGER PRIMARY KEY, start_ts REAL NOT NULL, end_ts REAL NOT NULL,
+    peak_score REAL NOT NULL, closed INTEGER NOT NULL, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS episode_end ON episode (end_ts);
 """
 
 # Adds one raw value to its rollup bucket (used by the per-tick append path).
@@ -238,6 +245,10 @@ class MetricStore:
             mid = conn.execute("SELECT id FROM metric WHERE name = ?", (name,)).fetchone()[0]
             self._ids[name] = mid
         return mid
+
+    def read(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
+        """Run one read-only query on this thread's connection."""
+        return self._conn().execute(sql, params).fetchall()
 
     # -- writes ------------------------------------------------------------------
     def append(self, timestamp: float, values: Mapping[str, float]) -> int:

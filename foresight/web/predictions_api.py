@@ -86,5 +86,6 @@ def get_anomalies(limit: int, metric: str | None = None, since: float | None = N
             "threshold": AnomalyDetector().threshold,
             "anomalies": live.anomalies(since=since, metric=metric, limit=limit),
             "scores": live.scores(),
+            "episodes": live.episodes.recent(since=since, metric=metric, limit=limit),
         }
     )

@@ -279,10 +279,39 @@ class ScoreSchema(Schema):
     score = fields.Float()
 
 
+class EpisodeMetricSchema(Schema):
+    metric = fields.String()
+    first_ts = fields.Float(metadata={"description": "Its first anomalous point"})
+    peak_ts = fields.Float()
+    peak_score = fields.Float()
+    value = fields.Float(metadata={"description": "The value at the peak"})
+    expected = fields.Float(
+        allow_none=True, metadata={"description": "The detector's baseline at the peak"}
+    )
+
+
+class EpisodeSchema(Schema):
+    id = fields.Integer()
+    start = fields.Float(metadata={"description": "Epoch seconds of the first alert"})
+    end = fields.Float(metadata={"description": "Epoch seconds of the last anomalous point"})
+    duration_s = fields.Float()
+    peak_score = fields.Float()
+    closed = fields.Boolean()
+    metrics = fields.List(fields.String())
+    details = fields.List(fields.Nested(EpisodeMetricSchema))
+
+
 class AnomaliesSchema(Schema):
     threshold = fields.Float()
     anomalies = fields.List(fields.Nested(AnomalySchema))
     scores = fields.Dict(keys=fields.String(), values=fields.Nested(ScoreSchema))
+    episodes = fields.List(
+        fields.Nested(EpisodeSchema),
+        metadata={
+            "description": "Consecutive anomalous points across metrics, newest "
+            "first, kept in the store"
+        },
+    )
 
 
 # ---- scaling -----------------------------------------------------------------------------

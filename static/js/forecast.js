@@ -3,7 +3,8 @@
  * Uses the window.foresight hook API of static/js/dashboard.js. For every metric chart it
  * fetches GET /api/predictions?hours=N (N follows the selected range) and draws, right of
  * a "now" divider, the forecast mean as a dashed line inside its 80 % and 95 % interval
- * bands; anomalies the live detector flagged are red points on the series. Under each
+ * bands; anomalies the live detector flagged are red points on the drawn line, at the bucket's
+ * value (the 1 h / 24 h / 7 d views draw bucket means). Under each
  * chart a note names the served model in plain words and its accuracy against the
  * baselines on validation data ("repeating the last value: nothing else beat it yet; 79 %
  * of actuals inside the 80 % band"). The forecast line starts at the newest sample. Until
@@ -102,7 +103,8 @@
       fs.setNote(name, `No forecast yet: ${why}.`);
     }
     const marks = anomalies.filter((a) => a.metric === name)
-      .map((a) => ({ x: a.timestamp * 1000, y: a.value, score: a.score }))
+      .map((a) => drawnPoint(chart, a))
+      .filter((p) => p !== null)
       .sort((a, b) => a.x - b.x);
     if (marks.length) {
       chart.data.datasets.push({
@@ -116,6 +118,25 @@
       borderColor: "#8b949e", borderDash: [2, 3], borderWidth: 1, pointRadius: 0,
       pointHitRadius: 0, fill: false, order: 2 });
     fs.update(name);
+  }
+
+  // The drawn series point whose bucket holds the anomaly (the nearest one at or before
+  // it, else the first after it); null when the chart shows nothing near that time.
+  function drawnPoint(chart, anomaly) {
+    const series = chart.data.datasets.find((d) => d.foresightRole === "series");
+    const pts = series ? series.data : [];
+    if (!pts.length) return null;
+    const x = anomaly.timestamp * 1000;
+    let lo = 0;
+    let hi = pts.length - 1;
+    while (lo < hi) { // the last point with p.x <= x
+      const mid = (lo + hi + 1) >> 1;
+      if (pts[mid].x <= x) lo = mid; else hi = mid - 1;
+    }
+    const p = pts[lo].x <= x ? pts[lo] : pts[0];
+    const gap = pts.length > 1 ? Math.abs(pts[1].x - pts[0].x) * 2 : 60000;
+    if (Math.abs(p.x - x) > gap) return null;
+    return { x: p.x, y: p.y, score: anomaly.score, value: anomaly.value };
   }
 
   function stepWords(stepS) {
@@ -159,7 +180,45 @@
     if (none) none.hidden = (data.anomalies || []).length > 0;
   }
 
+  function durationWords(seconds) {
+    if (seconds < 90) return `${Math.round(seconds)} s`;
+    if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+    return `${(seconds / 3600).toFixed(1)} h`;
+  }
+
+  // Episodes (GET /api/anomalies): consecutive anomalous points across metrics, newest first.
+  function listEpisodes(body) {
+    const list = $("episode-list");
+    if (!list) return;
+    const episodes = body.episodes || [];
+    list.replaceChildren(...episodes.slice(0, 10).map((e) => {
+      const li = document.createElement("li");
+      li.className = "episode";
+      const peak = (e.details || []).map((d) => {
+        const unit = (fs.catalog[d.metric] || {}).unit || "";
+        const expected = d.expected === null ? "" : ` vs ${fs.format(d.expected, unit)} expected`;
+        return `${d.metric} ${fs.format(d.value, unit)}${expected}`;
+      }).join("; ");
+      li.textContent = `${new Date(e.start * 1000).toLocaleString()} · ` +
+        `${durationWords(e.duration_s)}${e.closed ? "" : " (ongoing)"} · ` +
+        `${e.metrics.join(", ")} · peak ${e.peak_score.toFixed(2)} — ${peak}`;
+      return li;
+    }));
+    const none = $("episode-none");
+    if (none) none.hidden = episodes.length > 0;
+  }
+
+  async function refreshEpisodes() {
+    try {
+      listEpisodes(await fs.api("/api/anomalies?since=-86400&limit=20"));
+    } catch (err) {
+      const el = $("forecast-error");
+      if (el) { el.hidden = false; el.textContent = `Episodes unavailable: ${err.message}`; }
+    }
+  }
+
   async function refresh() {
+    refreshEpisodes();
     const mine = ++seq;
     const [, query] = futureOf(fs.range);
     try {
@@ -195,6 +254,8 @@
   function schedule() {
     setTimeout(() => { refresh().finally(schedule); }, fs.range.live ? 15000 : 60000);
   }
+
+  fs.drawnPoint = drawnPoint; // where an anomaly's mark goes (tests check it)
 
   fs.ready.then(() => {
     const box = $("forecast-show");

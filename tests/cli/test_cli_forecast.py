@@ -311,3 +311,21 @@ def test_observed_col_must_exist(tmp_path, capsys) -> None:
     )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "no column 'seen'" in err[0]
+
+
+def test_detect_min_change_from_the_catalog_silences_tiny_moves(tmp_path, capsys):
+    values = [42.0] * 400 + [42.1] * 200  # a 0.1-point move of a near-constant percentage
+    text = "timestamp,value\n" + "".join(f"{i},{v}\n" for i, v in enumerate(values))
+    in_path = write(tmp_path, text)
+    flagged = {}
+    for label, extra in (("raw", []), ("catalog", ["--metric", "disk_percent"])):
+        out_path = tmp_path / f"{label}.csv"
+        argv = ["detect", "--csv", in_path, "--value-col", "value", "--time-col", "timestamp"]
+        code, _, _ = run([*argv, "--out", str(out_path), *extra], capsys)
+        assert code == 0
+        with out_path.open() as handle:
+            flagged[label] = sum(r["is_anomaly"] == "1" for r in csv.DictReader(handle))
+    assert flagged["raw"] >= 1 and flagged["catalog"] == 0
+    argv = ["detect", "--csv", in_path, "--value-col", "value", "--time-col", "timestamp"]
+    code, _, err = run([*argv, "--out", str(tmp_path / "x.csv"), "--min-change", "-1"], capsys)
+    assert code == 2 and "--min-change" in err and "-1" in err

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
 from foresight.evaluation.backtest import backtest, naive_scale, seasonal_naive
-from foresight.models.anomaly import AnomalyDetector
 from foresight.models.features import (
     FeatureSpec,
     build_features,
@@ -197,73 +194,6 @@ def test_seasonal_naive_and_scale():
 def test_too_short_history_is_a_clear_error():
     with pytest.raises(ValueError, match="observed values"):
         LagForecaster(horizon=12).fit(np.ones(20))
-
-
-# -- anomaly detector ------------------------------------------------------------------------
-def test_detector_warmup_scores_zero():
-    detector = AnomalyDetector(warmup=30)
-    rng = np.random.default_rng(2)
-    values = rng.normal(size=200)
-    values[10] = 1e6  # a huge value inside the warm-up is not scored
-    scores = detector.score_many(values)
-    assert (scores[:30] == 0).all()
-
-
-def test_constant_series_scores_zero_without_dividing_by_zero():
-    detector = AnomalyDetector(warmup=5, season_length=None)
-    scores = detector.score_many(np.full(500, 7.0))  # warnings are errors in pytest.ini
-    assert (scores == 0).all()
-    assert detector.score_one(8.0) > 0.9  # any change after a flat line is news
-
-
-def test_scores_in_unit_interval_and_gaps_score_zero():
-    rng = np.random.default_rng(3)
-    values = rng.standard_cauchy(3000)
-    values[::97] = np.nan
-    scores = AnomalyDetector().score_many(values)
-    assert scores.shape == values.shape
-    assert ((scores >= 0) & (scores <= 1)).all()
-    assert (scores[np.isnan(values)] == 0).all()
-
-
-def test_spike_scores_high_and_decision_is_separate():
-    rng = np.random.default_rng(4)
-    values = rng.normal(0, 1, 1000)
-    values[800] = 30.0
-    detector = AnomalyDetector(threshold=0.3)
-    scores = detector.score_many(values)
-    assert scores[800] == scores.max() and scores[800] > 0.5
-    assert detector.is_anomaly(scores[800]) and not detector.is_anomaly(0.29)
-    assert detector.threshold == 0.3  # scoring never moves the threshold
-
-
-def test_level_shift_alerts_once_not_on_every_point():
-    rng = np.random.default_rng(5)
-    values = rng.normal(0, 1, 1500)
-    values[1000:] += 15.0
-    scores = AnomalyDetector(season_length=None).score_many(values)
-    assert scores[1000] > 0.5
-    assert np.sum(scores[1000:] > 0.5) <= 3
-
-
-def test_score_many_equals_score_one_loop():
-    values = seasonal_series(1500, period=50)
-    one = AnomalyDetector()
-    many = AnomalyDetector()
-    assert np.array_equal(many.score_many(values), [one.score_one(v) for v in values])
-    assert many.season_length_ == 50
-
-
-def test_seasonal_cycle_does_not_fire():
-    values = seasonal_series(3000, period=100, noise=0.2)
-    scores = AnomalyDetector().score_many(values)
-    assert scores[1000:].max() < 0.3
-
-
-def test_detector_rejects_bad_season():
-    with pytest.raises(ValueError):
-        AnomalyDetector(season_length=1)
-    assert math.isclose(AnomalyDetector().score_one(float("nan")), 0.0)
 
 
 def test_ridge_solve_equals_scikit_learns_ridge():

@@ -23,8 +23,9 @@ def busy(services, clock, client):
         run_cycle(services, clock.advance(1.0))
     models = services.extras[live_models.EXTRAS_KEY]
     models.refit("cpu_percent", live_models.TIERS[0], clock())
-    for value in [20.0] * 300 + [99.0]:  # a calm stretch, then a jump: one anomaly
-        models.stage(clock.advance(1.0), Sample(clock(), {"cpu_percent": value}))
+    calm = 20.0 + 2.0 * np.random.default_rng(5).standard_normal(600)
+    for value in [*calm, *[95.0] * 15]:  # a noisy calm stretch, then a jump: an episode
+        models.stage(clock.advance(1.0), Sample(clock(), {"cpu_percent": float(value)}))
     scaling = services.extras["live_scaling"]
     for _ in range(40):
         scaling.stage(clock.advance(1.0), Sample(clock(), {"cpu_percent": 97.0}))

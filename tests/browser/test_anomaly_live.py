@@ -1,0 +1,105 @@
+"""Live anomaly behaviour on the real monitor: quiet when idle, one episode for a stress test.
+
+Drives ``main.py --monitor`` the way the other browser tests do (a real process on a free
+loopback port, its own data dir, chromium for the page). The issue's targets are per
+wall-clock hour at the default 1-s sampling; a CI test cannot watch for 30 minutes, so
+this one samples every ``INTERVAL_S`` = 0.1 s: the detector counts *points*, so its
+300-point warm-up takes 30 s and the idle phase below (1,500 points) is what 25 minutes
+of 1-s samples would be. At ≤ 2 episodes per hour that allows at most 1 here.
+
+Both halves need an idle host: on one whose CPU is already busy (other jobs starting
+and stopping processes, the HTTP probe slowing down) the metrics really do move, and
+burning 2 more cores cannot move a ``cpu_percent`` already near 100 %. So the test checks
+the host first and skips, saying so, instead of judging the detector on conditions the
+issue's targets do not describe.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.browser.browser_support import get_json, launch_chromium, run_monitor
+
+INTERVAL_S = 0.1
+WARMUP_S = 35.0  # 300 points at 0.1 s, plus start-up
+IDLE_S = 150.0  # 1,500 points ~ 25 min at 1-s sampling
+MAX_IDLE_EPISODES = 1
+STRESS_S = 45
+DETECT_WITHIN_S = 30.0
+BUSY_HOST_CPU_PERCENT = 60.0
+IDLE_PHASE_MAX_CPU_PERCENT = 35.0  # the 0.1-s monitor itself uses a few percent
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    psutil.cpu_percent(None)  # the first call is meaningless
+    busy = statistics.median(psutil.cpu_percent(0.5) for _ in range(6))
+    if busy > BUSY_HOST_CPU_PERCENT:
+        pytest.skip(f"host not idle: cpu_percent {busy:.0f} % before the monitor started")
+    with run_monitor(tmp_path_factory.mktemp("anomaly_live"), interval_s=INTERVAL_S) as base:
+        yield base
+
+
+def test_idle_host_is_quiet_and_a_stress_test_is_one_episode(server: str, tmp_path: Path):
+    from playwright.sync_api import sync_playwright
+
+    time.sleep(WARMUP_S)
+    psutil.cpu_percent(None)
+    time.sleep(IDLE_S)
+    during = psutil.cpu_percent(None)  # the whole host over the idle phase
+    if during > IDLE_PHASE_MAX_CPU_PERCENT:
+        pytest.skip(
+            f"host busy during the idle phase (cpu_percent {during:.0f} % on average, "
+            "the monitor included): its metrics really moved, so it was not idle"
+        )
+    idle = get_json(f"{server}/api/anomalies?since=-{IDLE_S:g}")["episodes"]
+    assert len(idle) <= MAX_IDLE_EPISODES, idle
+    # ... and not one episode that swallows the idle phase either.
+    assert sum(e["duration_s"] for e in idle) <= 0.1 * IDLE_S, idle
+    psutil.cpu_percent(None)
+    busy = statistics.median(psutil.cpu_percent(0.5) for _ in range(6))
+    if busy > BUSY_HOST_CPU_PERCENT:
+        pytest.skip(
+            f"host became busy: cpu_percent {busy:.0f} % before the stress test, so burning "
+            f"2 cores cannot show; the idle phase passed ({len(idle)} episode(s))"
+        )
+
+    with sync_playwright() as pw, launch_chromium(pw) as browser:
+        page = browser.new_page()
+        page.goto(server + "/")
+        page.wait_for_function("() => window.foresight && foresight.range", timeout=15_000)
+        page.get_by_label("Seconds").fill(str(STRESS_S))
+        page.get_by_label("Cores").fill("2")
+        started = time.time()
+        page.get_by_role("button", name="Start").click()
+        found = None
+        while time.time() - started < DETECT_WITHIN_S:
+            episodes = get_json(f"{server}/api/anomalies?since={started - 1:.3f}")["episodes"]
+            found = next((e for e in episodes if "cpu_percent" in e["metrics"]), None)
+            if found:
+                break
+            time.sleep(0.5)
+        assert found, f"no episode naming cpu_percent within {DETECT_WITHIN_S:g} s"
+        assert found["start"] - started <= DETECT_WITHIN_S
+        # The page lists it: start, duration, metrics, peak.
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('#episode-list li')]"
+            ".some((li) => li.textContent.includes('cpu_percent'))",
+            timeout=70_000,
+        )
+        text = page.locator("#episode-list li").first.text_content() or ""
+        assert "cpu_percent" in text and "peak" in text
+        page.screenshot(path=str(tmp_path / "episodes.png"), full_page=True)
+        page.locator("#stress-cancel").click()
+        page.wait_for_function(
+            "() => document.querySelector('#stress-status').textContent.startsWith('Idle')",
+            timeout=10_000,
+        )

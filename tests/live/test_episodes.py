@@ -1,0 +1,118 @@
+"""Episodes: grouping anomalous points across metrics, persistence, restart, the API."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from foresight.live.episodes import EpisodeTracker, PointScore
+from foresight.live.models import EXTRAS_KEY
+from foresight.store.episodes import load_episodes
+from foresight.store.metric_store import SCHEMA_VERSION, MetricStore
+from metrics_collector import Sample
+
+QUIET = PointScore(value=10.0, expected=10.0, score=0.0, surprise=0.0)
+
+
+def hot(score: float, value: float = 99.0, surprise: float = 0.0) -> PointScore:
+    return PointScore(value=value, expected=10.0, score=score, surprise=surprise)
+
+
+def test_points_across_metrics_become_one_episode(store):
+    tracker = EpisodeTracker(store, threshold=0.5, close_after_s=30.0)
+    assert tracker.observe(100.0, {"cpu_percent": QUIET, "load1": QUIET}) is None
+    # A likelihood above the threshold alone does not open an episode (no alert yet) ...
+    assert tracker.observe(101.0, {"cpu_percent": hot(0.0, surprise=0.9)}) is None
+    tracker.observe(102.0, {"cpu_percent": hot(0.8), "load1": QUIET})
+    # ... an elevated metric that never alerts does not join one, an alerting one does,
+    # and a run goes on while its likelihood stays at the threshold.
+    tracker.observe(104.0, {"cpu_percent": hot(0.0, surprise=0.9), "disk_percent": hot(0, 1, 0.9)})
+    tracker.observe(106.0, {"cpu_percent": hot(0.0, surprise=0.9), "load1": hot(0.6, 3.0)})
+    tracker.observe(110.0, {"cpu_percent": hot(0.0, surprise=0.95), "load1": hot(0.0, 3.0, 0.7)})
+    tracker.observe(115.0, {"cpu_percent": QUIET, "load1": QUIET})
+    # Once a run has ended, its likelihood alone does not extend the episode.
+    tracker.observe(125.0, {"cpu_percent": hot(0.0, surprise=0.9), "load1": QUIET})
+    episode = tracker.observe(141.0, {"cpu_percent": QUIET})  # 31 s quiet: closed
+    assert episode is None
+    (only,) = load_episodes(store)
+    assert only.closed and (only.start_ts, only.end_ts) == (102.0, 110.0)
+    assert [m.metric for m in only.metrics] == ["cpu_percent", "load1"]
+    cpu = only.metrics[0]
+    assert (cpu.peak_score, cpu.peak_ts, cpu.value, cpu.expected) == (0.95, 110.0, 99.0, 10.0)
+    assert only.peak_score == 0.95
+    body = only.to_dict()
+    assert body["metrics"] == ["cpu_percent", "load1"] and body["duration_s"] == 8.0
+    # A later alert is a new episode, listed first.
+    tracker.observe(200.0, {"disk_percent": hot(0.6)})
+    newest, older = load_episodes(store)
+    assert newest.metrics[0].metric == "disk_percent" and not newest.closed
+    assert older.id == only.id
+    assert [e.id for e in load_episodes(store, metric="load1")] == [only.id]
+    assert load_episodes(store, since=150.0)[0].id == newest.id
+
+
+def test_episodes_survive_a_restart_and_open_ones_are_closed(tmp_path: Path):
+    path = tmp_path / "history.db"
+    with MetricStore(path) as first:
+        EpisodeTracker(first, threshold=0.5).observe(100.0, {"cpu_percent": hot(0.9)})
+        assert not load_episodes(first)[0].closed
+    with MetricStore(path) as second:
+        tracker = EpisodeTracker(second, threshold=0.5)  # the process that left it died
+        (episode,) = tracker.recent()
+        assert episode["closed"] and episode["metrics"] == ["cpu_percent"]
+        assert episode["details"][0]["value"] == 99.0
+
+
+def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path):
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "CREATE TABLE metric (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
+        "INSERT INTO metric (name) VALUES ('cpu_percent'); PRAGMA user_version = 1;"
+    )
+    conn.close()
+    with MetricStore(path) as store:
+        assert store.metric_names() == ["cpu_percent"]  # old rows kept
+        assert load_episodes(store) == []
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    conn.close()
+
+
+def test_bad_close_after_is_a_clear_error(store):
+    with pytest.raises(ValueError, match="close_after_s"):
+        EpisodeTracker(store, threshold=0.5, close_after_s=0)
+
+
+def test_live_stage_records_an_episode_served_by_the_api(services, client):
+    live = services.extras[EXTRAS_KEY]
+    rng = np.random.default_rng(3)
+    for i in range(500):
+        cpu = 20.0 + rng.normal() if not 400 <= i < 440 else 100.0  # a 40-s stress burst
+        live.stage(1000.0 + i, Sample(1000.0 + i, {"cpu_percent": cpu, "disk_percent": 55.0}))
+    body = client.get("/api/anomalies").get_json()
+    assert {"threshold", "anomalies", "scores", "episodes"} <= set(body)
+    (episode,) = body["episodes"]
+    assert episode["metrics"] == ["cpu_percent"]
+    assert 1400.0 <= episode["start"] <= 1410.0 and episode["end"] >= episode["start"]
+    assert episode["details"][0]["value"] > episode["details"][0]["expected"]
+    assert client.get("/api/anomalies?metric=disk_percent").get_json()["episodes"] == []
+
+
+def test_detectors_warm_on_stored_history_so_a_restart_is_not_blind(store):
+    from foresight.live.detectors import warmed_detector
+    from foresight.live.models import LiveModels
+
+    rng = np.random.default_rng(4)
+    store.append_many((1000.0 + i, {"cpu_percent": 20.0 + rng.normal()}) for i in range(1500))
+    detector = warmed_detector(store, "cpu_percent", 2500.0, history_s=2000.0)
+    assert detector.n_seen_ == 1500 and detector.min_change == 1.0  # from the catalog
+    assert warmed_detector(store, "cpu_percent", 2500.0, history_s=0).n_seen_ == 0
+    # A monitor started on that store flags a burst within seconds, not after a warm-up.
+    live = LiveModels(store, lambda: ["cpu_percent"], warm_s=2000.0)
+    for i in range(10):
+        live.stage(2500.0 + i, Sample(2500.0 + i, {"cpu_percent": 100.0}))
+    assert live.anomalies() and live.episodes.recent()[0]["start"] <= 2505.0

@@ -1,0 +1,130 @@
+"""The streaming anomaly detector and its likelihood stage: invariants and behaviour."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from foresight.models.anomaly import AnomalyDetector, nearest_distances
+from foresight.models.likelihood import AnomalyLikelihood
+
+
+def noisy(n: int, seed: int = 0, period: int | None = None) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    base = 50.0 + (10 * np.sin(2 * np.pi * np.arange(n) / period) if period else 0.0)
+    return base + rng.normal(0, 1, n)
+
+
+def brute_nearest(series: np.ndarray, t: int, d: int, w: int) -> float:
+    """The definition, written out: RMS distance to the nearest non-overlapping past vector."""
+    query = series[t - d + 1 : t + 1]
+    ends = [e for e in range(max(d - 1, t - d - w + 1), t - d + 1)]
+    return min(math.sqrt(np.mean((series[e - d + 1 : e + 1] - query) ** 2)) for e in ends)
+
+
+def test_nearest_distances_match_the_definition():
+    series = noisy(400, seed=1) * 1e6 + 3e9  # a large offset must not cost precision
+    d, w = 4, 50
+    got = nearest_distances(series, 2 * d - 1, d, w, block=37)
+    want = [brute_nearest(series, t, d, w) for t in range(2 * d - 1, len(series))]
+    assert np.allclose(got, want, rtol=1e-9)
+    with pytest.raises(ValueError, match="first must be"):
+        nearest_distances(series, 2, d, w)
+
+
+def test_warmup_scores_zero():
+    values = noisy(600)
+    values[10] = 1e6  # a huge value inside the warm-up is not scored
+    scores = AnomalyDetector(warmup=100).score_many(values)
+    assert (scores[:100] == 0).all()
+
+
+def test_constant_series_scores_zero_without_dividing_by_zero():
+    detector = AnomalyDetector(warmup=50)
+    scores = detector.score_many(np.full(500, 7.0))  # warnings are errors in pytest
+    assert (scores == 0).all()
+    assert detector.score_one(8.0) > 0.5  # any change after a flat line is news
+
+
+def test_scores_in_unit_interval_and_gaps_score_zero():
+    rng = np.random.default_rng(3)
+    values = rng.standard_cauchy(3000)
+    values[::97] = np.nan
+    scores = AnomalyDetector().score_many(values)
+    assert scores.shape == values.shape
+    assert ((scores >= 0) & (scores <= 1)).all()
+    assert (scores[np.isnan(values)] == 0).all()
+
+
+def test_spike_scores_high_and_decision_is_separate():
+    values = noisy(1000, seed=4)
+    values[800] = 80.0
+    detector = AnomalyDetector(threshold=0.3)
+    scores = detector.score_many(values)
+    # Flagged within a few points: the likelihood judges the mean of the last 10 raw scores.
+    peak = 800 + int(np.argmax(scores[800:810]))
+    assert scores[peak] > 0.5 and scores[peak] == scores.max()
+    assert scores[400:800].max() < 0.3  # Gaussian noise alone does not alert
+    assert detector.is_anomaly(scores[peak]) and not detector.is_anomaly(0.29)
+    assert detector.threshold == 0.3  # scoring never moves the threshold
+
+
+def test_level_shift_alerts_at_its_start_not_on_every_point():
+    values = noisy(2000, seed=5)
+    values[1000:] += 15.0
+    detector = AnomalyDetector()
+    scores = detector.score_many(values)
+    flagged = np.flatnonzero(detector.is_anomaly(scores))
+    assert flagged.size and 1000 <= flagged[0] <= 1005
+    assert flagged.size <= 5  # one episode, not a wall of alerts
+
+
+def test_min_change_silences_moves_below_it():
+    values = np.full(1000, 42.0)
+    values[600:] += 0.1  # a 0.1-point move of a near-constant percentage
+    assert AnomalyDetector(min_change=1.0).score_many(values).max() == 0.0
+    assert AnomalyDetector().score_many(values).max() > 0.5  # without it: news
+    jump = np.full(1000, 42.0)
+    jump[600:] += 5.0
+    assert AnomalyDetector(min_change=1.0).score_many(jump).max() > 0.5
+
+
+def test_score_many_equals_score_one_loop_across_chunks_and_gaps():
+    values = noisy(2500, seed=6, period=60)
+    values[1500] += 30
+    values[300:305] = np.nan
+    one = AnomalyDetector(reference_size=200)
+    many = AnomalyDetector(reference_size=200)
+    looped = np.array([one.score_one(float(v)) for v in values])
+    chunked = np.concatenate([many.score_many(values[:777]), many.score_many(values[777:])])
+    assert np.allclose(looped, chunked, atol=1e-9)
+    assert one.n_seen_ == many.n_seen_ == int(np.sum(~np.isnan(values)))
+
+
+def test_seasonal_cycle_does_not_fire():
+    scores = AnomalyDetector().score_many(noisy(4000, seed=7, period=100))
+    assert scores[1000:].max() < 0.5
+
+
+def test_bad_parameters_are_clear_errors():
+    with pytest.raises(ValueError, match="lag_dims"):
+        AnomalyDetector(lag_dims=0)
+    with pytest.raises(ValueError, match="min_change"):
+        AnomalyDetector(min_change=-1)
+    with pytest.raises(ValueError, match="short_window"):
+        AnomalyLikelihood(short_window=20, long_window=10)
+    assert AnomalyDetector().score_one(float("nan")) == 0.0
+
+
+def test_likelihood_is_calibrated_on_each_metrics_own_history():
+    rng = np.random.default_rng(8)
+    for spread in (0.01, 0.3):  # a quiet and a noisy raw score both settle near 0
+        lik = AnomalyLikelihood(min_history=100)
+        out = [lik.update(float(np.clip(0.3 + spread * rng.normal(), 0, 1))) for _ in range(3000)]
+        assert np.mean(np.array(out[200:]) >= 0.5) < 0.01
+    lik = AnomalyLikelihood(min_history=100)
+    for _ in range(1000):
+        lik.update(0.2 + 0.01 * rng.normal())
+    assert max(lik.update(0.9) for _ in range(10)) > 0.9  # a run of bad predictions
