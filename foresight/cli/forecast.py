@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from foresight.core.atomic_file import atomic_text_writer
+from foresight.core.atomic_file import atomic_text_writer, check_output
 from foresight.core.errors import InputError
 from foresight.core.validate import number_arg
 
@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PROGRESS_EVERY_ROWS = 200_000  # detect: a progress line per this many rows
+# Flag bounds: past these the numeric code overflows or allocates absurd arrays.
+MAX_HORIZON = 100_000  # steps
+MAX_SEASON = 1_000_000  # steps
+MIN_STEP_S, MAX_STEP_S = 1e-3, 1e9  # a millisecond .. 31 years
 
 
 def season_arg(text: str) -> int | str | None:
@@ -41,10 +45,12 @@ def season_arg(text: str) -> int | str | None:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"must be 'auto', 'none' or a whole number of steps >= 2 (got {text!r})"
+            f"must be 'auto', 'none' or a whole number of steps >= 2 (got {text[:40]!r})"
         ) from None
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"must be a whole number of steps >= 2 (got {text!r})")
+    if not 2 <= value <= MAX_SEASON:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number of steps from 2 to {MAX_SEASON} (got {text[:40]!r})"
+        )
     return value
 
 
@@ -59,7 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_input_args(bt)
     bt.add_argument(
         "--horizon",
-        type=number_arg(int, minimum=1),
+        type=number_arg(int, minimum=1, maximum=MAX_HORIZON),
         default=12,
         metavar="N",
         help="steps ahead to forecast (default 12)",
@@ -73,7 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     bt.add_argument(
         "--step",
-        type=number_arg(above=0),
+        type=number_arg(minimum=MIN_STEP_S, maximum=MAX_STEP_S),
         default=None,
         metavar="SECONDS",
         help="resample to this step (mean) before fitting; without "
@@ -91,14 +97,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_input_args(dt)
     dt.add_argument(
         "--out",
-        type=Path,
         required=True,
         metavar="SCORES.csv",
-        help="where to write the scores (written atomically)",
+        help="where to write the scores: a file (replaced atomically; a symlink's target "
+        "gets them), a device or FIFO (written through), or - for stdout",
     )
     dt.add_argument(
         "--threshold",
-        type=float,
+        type=number_arg(minimum=0, maximum=1),
         default=None,
         metavar="SCORE",
         help="decision threshold for is_anomaly (default: the detector's)",
@@ -189,12 +195,11 @@ def run_detect(args: argparse.Namespace) -> int:
     from foresight.core.timeseries_io import load_series_with_text
     from predictor import AnomalyDetector
 
+    check_output(args.out, "--out")  # before the work: a bad --out fails in a moment
     _, values, time_text = load_series_with_text(
         args.csv, args.value_col, args.time_col, args.observed_col
     )
-    out = Path(args.out)
-    if not out.parent.is_dir():
-        raise InputError(f"--out: no such folder {out.parent}")
+    out = args.out
     detector = AnomalyDetector() if args.threshold is None else AnomalyDetector(args.threshold)
     n = len(values)
     scores = np.empty(n)
@@ -214,14 +219,14 @@ def run_detect(args: argparse.Namespace) -> int:
 
 
 def write_scores_atomically(
-    out: Path,
+    out: str | Path,
     time_text: list[str],
     values: np.ndarray,
     scores: np.ndarray,
     detector: AnomalyDetector,
 ) -> None:
-    """Write the score CSV to a temporary file beside ``out``, then rename it over."""
-    with atomic_text_writer(out, newline="") as handle:
+    """Write the score CSV through ``atomic_text_writer`` (see it for which targets)."""
+    with atomic_text_writer(out, newline="", what="--out") as handle:
         writer = csv.writer(handle)
         writer.writerow(["timestamp", "value", "score", "is_anomaly"])
         for stamp, value, score in zip(time_text, values, scores, strict=True):

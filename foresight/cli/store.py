@@ -10,7 +10,7 @@ from pathlib import Path
 
 from foresight.core.errors import InputError
 from foresight.core.validate import number_arg
-from foresight.store.json_io import export_history, import_history
+from foresight.store.json_io import MAX_TIMESTAMP, export_history, import_history
 from foresight.store.metric_store import MetricStore
 
 logger = logging.getLogger(__name__)
@@ -38,22 +38,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     export.add_argument(
         "--out",
-        type=Path,
         required=True,
         metavar="FILE.json",
-        help="file to write (replaced only when complete)",
+        help="file to write (replaced only when complete; a device, FIFO or - for stdout "
+        "is written through)",
     )
     _data_dir_option(export)
     export.add_argument(
         "--since",
-        type=number_arg(),
+        type=number_arg(minimum=-MAX_TIMESTAMP, maximum=MAX_TIMESTAMP),
         default=None,
         metavar="T",
         help="epoch seconds, or negative seconds before now (default: all)",
     )
     export.add_argument(
         "--until",
-        type=number_arg(),
+        type=number_arg(minimum=-MAX_TIMESTAMP, maximum=MAX_TIMESTAMP),
         default=None,
         metavar="T",
         help="epoch seconds, or negative seconds before now (default: now)",
