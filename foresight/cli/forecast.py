@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 PROGRESS_EVERY_ROWS = 200_000  # detect: a progress line per this many rows
 # Flag bounds: past these the numeric code overflows or allocates absurd arrays.
+TEST_FRACTION = 0.3  # backtest's default split: the last 30 % is scored
 MAX_HORIZON = 100_000  # steps
 MAX_SEASON = 1_000_000  # steps
 MIN_STEP_S, MAX_STEP_S = 1e-3, 1e9  # a millisecond .. 31 years
@@ -135,10 +136,11 @@ def run_backtest(args: argparse.Namespace) -> int:
 
     timestamps, values = load_series(args.csv, args.value_col, args.time_col, args.observed_col)
     if args.time_col:
-        timestamps, values, _ = to_regular_grid(timestamps, values, args.step)
+        timestamps, values, _ = to_regular_grid(timestamps, values, args.step, where=str(args.csv))
         series_ts = timestamps
     else:
         series_ts = None  # no calendar: the row spacing is --step (or unknown)
+    precheck_backtest(values, args)
     try:
         result = backtest(
             values,
@@ -155,6 +157,35 @@ def run_backtest(args: argparse.Namespace) -> int:
     else:
         print(format_backtest(result.to_dict()))
     return 0
+
+
+def precheck_backtest(values: np.ndarray, args: argparse.Namespace) -> None:
+    """Raise now, before any progress line, the errors ``backtest`` finds only after
+    fitting: a constant training part (MASE has no scale) or no actual value to score.
+
+    Mirrors the protocol's split (the last 30 % is the test part).
+    """
+    import numpy as np
+
+    n = len(values)
+    test_start = int(n * (1.0 - TEST_FRACTION))
+    train = values[:test_start]
+    finite = train[np.isfinite(train)]
+    where = f"{args.csv}: column {args.value_col!r}"
+    if len(finite) and finite.min() == finite.max():
+        raise InputError(
+            f"{where} is constant ({finite[0]:g}) in the first {1 - TEST_FRACTION:.0%}: "
+            "MASE has no scale (no two values differ)"
+        )
+    if isinstance(args.season, int) and len(train) > args.season:
+        diffs = np.abs(train[args.season :] - train[: -args.season])
+        if not np.nanmax(diffs, initial=0.0) > 0:
+            raise InputError(
+                f"{where} repeats exactly every {args.season} steps in the first "
+                f"{1 - TEST_FRACTION:.0%}: MASE has no scale"
+            )
+    if n - test_start > 1 and not np.isfinite(values[test_start + 1 :]).any():
+        raise InputError(f"{where} has no values in the last {TEST_FRACTION:.0%} to score")
 
 
 def format_backtest(r: dict) -> str:

@@ -151,7 +151,7 @@ def load_demand(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, float
         span = float(np.nanmax(t) - np.nanmin(t))
         if args.step_s and span / args.step_s > MAX_STEPS:
             raise InputError(f"--step-s {args.step_s:g} gives more than {MAX_STEPS:,} steps")
-        grid_t, grid_v, _ = to_regular_grid(t, v, args.step_s)
+        grid_t, grid_v, _ = to_regular_grid(t, v, args.step_s, where=str(args.csv))
         step = float(grid_t[1] - grid_t[0]) if len(grid_t) > 1 else float(args.step_s or 60)
     if len(grid_v) > MAX_STEPS:
         raise InputError(
@@ -182,6 +182,11 @@ def run_replay(args: argparse.Namespace) -> int:
     if args.report is not None:
         check_output(args.report, "--report")  # before the replay, which can take minutes
     t, v, step, unit = load_demand(args)
+    if args.boot_s / step >= len(v):
+        raise InputError(
+            f"--boot-s {args.boot_s:g} is {args.boot_s / step:,.0f} steps of {step:g} s, "
+            f"as long as the whole trace ({len(v):,} steps); nothing would ever boot"
+        )
     if args.unit_capacity is None:
         print(
             f"unit capacity {unit:.4g} (the {PEAK_QUANTILE:.1%} quantile needs "

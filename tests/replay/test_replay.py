@@ -275,3 +275,24 @@ def test_alibaba_trace_replays(capsys, shared_data):
     assert code == 0
     doc = json.loads(out)
     assert doc["steps"] == 1728 and doc["step_s"] == 300
+
+
+def test_long_replays_cap_the_forecaster_refits() -> None:
+    # issue 13, defect 14: daily refits were most of a multi-year replay's time
+    scenario = lms_scenario(days=42)
+    capped = replay(
+        scenario.timestamps,
+        scenario.demand,
+        step_s=scenario.step_s,
+        policies=("reactive",),
+        max_refits=7,
+    )
+    assert 1 <= capped.forecast.refits <= 7
+    daily = replay(
+        scenario.timestamps[: 288 * 10],
+        scenario.demand[: 288 * 10],
+        step_s=scenario.step_s,
+        policies=("reactive",),
+        max_refits=20,
+    )
+    assert daily.forecast.refits == 9  # 10 days, under the cap: still daily
