@@ -10,19 +10,18 @@ metric, ``N`` points, the shape ``main.py export`` writes). Then runs, each in i
 ``main.py`` subprocess: ``backtest --time-col time``, ``detect --out``, ``import`` into a
 fresh data dir, and ``replay --time-col time`` (all four policies). Peak RSS is the
 child's own ``ru_maxrss`` from ``os.wait4`` (not the sum over every child), wall time is
-measured around the process; "per million rows" is the slope between
-the sizes (what one more million rows costs). The baseline in the same run is ``python -c "import numpy,
-pandas, sklearn"``: the floor every command pays before it reads a byte.
+measured around the process; "per million rows" is the slope between the sizes (what
+one more million rows costs). The baseline in the same run is ``python -c "import
+numpy, pandas, sklearn"``: the floor every command pays before it reads a byte.
 
-Writes bench/out/bench_bigcli.json. ``--root DIR`` runs another checkout's ``main.py``
-(e.g. the commit before a change) with this script, so before and after are measured by
-the same code.
+Writes bench/out/<NAME>.json (``--name``, default bench_bigcli). ``--root DIR`` runs
+another checkout's ``main.py`` (e.g. the commit before a change) with this script, so
+before and after are measured by the same code.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -33,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, write_json  # noqa: E402
+from _common import ROOT, write_json
 
 COMMANDS = ("backtest", "detect", "import", "replay")
 T0 = 1_700_000_040  # a multiple of 60 s

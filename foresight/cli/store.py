@@ -11,7 +11,13 @@ from pathlib import Path
 from foresight.core.atomic_file import check_output
 from foresight.core.errors import InputError
 from foresight.core.validate import number_arg
-from foresight.store.json_io import MAX_TIMESTAMP, export_history, read_history, store_history
+from foresight.store.json_io import (
+    IMPORT_BATCH_VALUES,
+    MAX_TIMESTAMP,
+    export_history,
+    read_history,
+    store_history,
+)
 from foresight.store.metric_store import SCHEMA_VERSION, MetricStore
 from foresight.store.readonly import connect_read_only
 
@@ -137,4 +143,6 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def _batch_progress(done: int, total: int) -> None:
-    print(f"\r{done:,}/{total:,} values", end="", file=sys.stderr, flush=True)
+    # about every 5 %: a 2 M-value import is 100 batches
+    if done == total or done * 20 // total != (done - IMPORT_BATCH_VALUES) * 20 // total:
+        print(f"\r{done:,}/{total:,} values", end="", file=sys.stderr, flush=True)

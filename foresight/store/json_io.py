@@ -126,7 +126,7 @@ class History:
         return {
             "source": self.source,
             "points": self.n_points,
-            "metrics": {name: len(ts) for name, ts in ((n, m[0]) for n, m in self.metrics.items())},
+            "metrics": {name: len(ts) for name, (ts, _) in self.metrics.items()},
         }
 
 
@@ -208,7 +208,7 @@ def _read_points(events: _Events, source: str, name: str) -> tuple[np.ndarray, n
         event, _ = events.next()
         if event == "end_array":
             break
-        point = []
+        point: list[Any] = []
         if event == "start_array":
             while len(point) < 3:
                 event, value = events.next()
@@ -221,13 +221,14 @@ def _read_points(events: _Events, source: str, name: str) -> tuple[np.ndarray, n
                 f"{source}: metric {name!r} point {i} must be "
                 f"[timestamp, value] with finite numbers (got {quote_input(point)})"
             )
-        if not 0 <= point[0] < MAX_TIMESTAMP:
+        stamp, value = float(point[0]), float(point[1])
+        if not 0 <= stamp < MAX_TIMESTAMP:
             raise InputError(
                 f"{source}: metric {name!r} point {i} has timestamp "
                 f"{point[0]!r}; expected epoch seconds"
             )
-        ts.append(point[0])
-        vs.append(point[1])
+        ts.append(stamp)
+        vs.append(value)
         i += 1
     return np.frombuffer(ts, dtype=np.float64), np.frombuffer(vs, dtype=np.float64)
 

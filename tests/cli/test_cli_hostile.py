@@ -27,7 +27,6 @@ import pytest
 
 import main
 from foresight.core.timeseries_io import load_series, to_regular_grid
-from foresight.store.json_io import read_history, store_history
 from foresight.store.metric_store import MetricStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -333,6 +332,8 @@ def test_import_of_a_hostile_file_is_one_line_and_creates_nothing(
 
 
 def test_import_goes_in_batches_that_let_another_writer_in(tmp_path) -> None:
+    from foresight.store.json_io import read_history, store_history
+
     path = tmp_path / "h.json"
     points = [[T0 + i, float(i % 97)] for i in range(50_000)]
     path.write_text(json.dumps({"metrics": {"cpu_percent": {"points": points}}}))

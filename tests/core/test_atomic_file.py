@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from foresight.core.atomic_file import STALE_TEMP_S, atomic_text_writer, check_output
+from foresight.core.atomic_file import atomic_text_writer
 from foresight.core.errors import InputError
 
 
@@ -117,6 +117,8 @@ def test_a_directory_is_refused(tmp_path, suffix) -> None:
 
 
 def test_a_path_ending_in_a_slash_is_refused_even_when_absent(tmp_path) -> None:
+    from foresight.core.atomic_file import check_output
+
     with pytest.raises(InputError, match="names a folder"):
         check_output(f"{tmp_path}/new/")
     assert list(tmp_path.iterdir()) == []
@@ -132,6 +134,8 @@ def test_keyboard_interrupt_removes_the_temp_file(tmp_path) -> None:
 
 
 def test_temp_files_of_a_killed_writer_are_removed_by_the_next_write(tmp_path) -> None:
+    from foresight.core.atomic_file import STALE_TEMP_S
+
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
         capture_output=True,
