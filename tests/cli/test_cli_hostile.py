@@ -18,8 +18,6 @@ import stat
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -406,48 +404,71 @@ def test_backtest_prints_no_progress_before_a_late_error(tmp_path, values, flags
 
 
 # -- defect 13: export from a read-only store ------------------------------------------------
-@contextmanager
-def read_only(folder: Path) -> Iterator[None]:
-    """Make ``folder`` unwritable: a read-only bind mount as root (permissions do not bind
-    root), file modes otherwise. Skips the test when neither can be done."""
+def export_argv(data: Path, out: Path) -> list[str]:
+    return [
+        sys.executable,
+        str(ROOT / "main.py"),
+        "export",
+        "--data-dir",
+        str(data),
+        "--out",
+        str(out),
+    ]
+
+
+def run_on_read_only(data: Path, out: Path) -> subprocess.CompletedProcess:
+    """Run ``export`` with ``data`` unwritable: as root (file modes do not bind root) in a
+    private mount namespace where ``data`` is a read-only bind mount — it vanishes with
+    the process, so a killed test leaves no mount behind; otherwise by file modes."""
     if os.geteuid() != 0:
-        modes = {p: stat.S_IMODE(p.stat().st_mode) for p in [folder, *folder.iterdir()]}
+        modes = {p: stat.S_IMODE(p.stat().st_mode) for p in [data, *data.iterdir()]}
         for p in modes:
             p.chmod(0o555 if p.is_dir() else 0o444)
         try:
-            yield
+            return subprocess.run(
+                export_argv(data, out), capture_output=True, text=True, timeout=120
+            )
         finally:
             for p, mode in modes.items():
                 p.chmod(mode)
-        return
-    mount = shutil.which("mount")
-    if mount is None:
-        pytest.skip("needs mount(8) to make a read-only filesystem as root")
-    done = subprocess.run([mount, "--bind", str(folder), str(folder)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot bind-mount as root here: {done.stderr.decode().strip()}")
-    try:
-        ro = subprocess.run(
-            [mount, "-o", "remount,bind,ro", str(folder)], capture_output=True, text=True
-        )
-        if ro.returncode != 0:
-            pytest.skip(f"cannot remount read-only: {ro.stderr.strip()}")
-        yield
-    finally:
-        subprocess.run(["umount", str(folder)], check=True)
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        pytest.skip("needs unshare(1) to make a read-only filesystem as root")
+    script = (
+        'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" || exit 99; '
+        'if touch "$1/probe" 2>/dev/null; then exit 98; fi; shift; exec "$@"'
+    )
+    proc = subprocess.run(
+        [
+            unshare,
+            "-m",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            script,
+            "sh",
+            str(data),
+            *export_argv(data, out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if proc.returncode == 99:
+        pytest.skip(f"cannot make a read-only bind mount here: {proc.stderr.strip()}")
+    assert proc.returncode != 98, "the bind mount was not read-only"
+    return proc
 
 
-def test_export_reads_a_store_on_a_read_only_filesystem(tmp_path, capsys) -> None:
+def test_export_reads_a_store_on_a_read_only_filesystem(tmp_path) -> None:
     data = tmp_path / "data"
     with MetricStore(data / "foresight.db") as store:
         store.append_many((T0 + i, {"cpu_percent": float(i)}) for i in range(30))
     before = (data / "foresight.db").read_bytes()
     out = tmp_path / "e.json"
-    with read_only(data):
-        with pytest.raises(OSError):  # really read-only
-            (data / "probe").write_text("x")
-        code, _, err = run(["export", "--data-dir", str(data), "--out", str(out)], capsys)
-    assert code == 0, err
+    proc = run_on_read_only(data, out)
+    assert proc.returncode == 0, proc.stderr
     assert len(json.loads(out.read_text())["metrics"]["cpu_percent"]["points"]) == 30
     assert (data / "foresight.db").read_bytes() == before
     assert sorted(p.name for p in data.iterdir()) == ["foresight.db"]
