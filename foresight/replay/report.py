@@ -23,7 +23,7 @@ from foresight.replay.simulation import ReplayResult
 
 logger = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository: static/ and node_modules/ are there
 CHART_JS_PATHS = (
     ROOT / "static" / "vendor" / "chart.umd.min.js",
     ROOT / "node_modules" / "chart.js" / "dist" / "chart.umd.min.js",
