@@ -19,9 +19,12 @@ from pathlib import Path
 
 from foresight.cli import forecast, scaling, store
 from foresight.core.errors import InputError
+from foresight.core.settings import MAX_INTERVAL_S, MIN_INTERVAL_S
 from foresight.core.validate import number_arg
 
 logger = logging.getLogger("foresight")
+
+MAX_RETENTION_DAYS = 36_500.0  # a century: beyond it the cut-off is no longer a date
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -53,7 +56,7 @@ def build_parser(prog: str = "main.py") -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--interval",
-        type=number_arg(above=0),
+        type=number_arg(minimum=MIN_INTERVAL_S, maximum=MAX_INTERVAL_S),
         default=None,
         metavar="S",
         help="seconds between samples (default: env METRICS_INTERVAL or 1)",
@@ -67,7 +70,7 @@ def build_parser(prog: str = "main.py") -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--retention-days",
-        type=number_arg(above=0),
+        type=number_arg(above=0, maximum=MAX_RETENTION_DAYS),
         default=7.0,
         metavar="D",
         help="keep raw samples this many days, then rollups (default 7)",

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from foresight.core.atomic_file import atomic_text_writer
+from foresight.core.atomic_file import atomic_text_writer, check_output
 from foresight.core.errors import InputError
 from foresight.core.validate import number_arg
 
@@ -37,6 +37,12 @@ PROGRESS_EVERY_ROWS = 200_000  # detect: a progress line per this many rows
 # parser does not import numpy.
 MODEL_NAMES = ("auto", "last", "seasonal", "ridge", "ridge-log", "robust", "lstm")
 
+# Flag bounds: past these the numeric code overflows or allocates absurd arrays.
+TEST_FRACTION = 0.3  # backtest's default split: the last 30 % is scored
+MAX_HORIZON = 100_000  # steps
+MAX_SEASON = 1_000_000  # steps
+MIN_STEP_S, MAX_STEP_S = 1e-3, 1e9  # a millisecond .. 31 years
+
 
 def season_arg(text: str) -> int | str | None:
     """Parse --season: 'auto', 'none', or a whole number of steps >= 2."""
@@ -46,10 +52,12 @@ def season_arg(text: str) -> int | str | None:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"must be 'auto', 'none' or a whole number of steps >= 2 (got {text!r})"
+            f"must be 'auto', 'none' or a whole number of steps >= 2 (got {text[:40]!r})"
         ) from None
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"must be a whole number of steps >= 2 (got {text!r})")
+    if not 2 <= value <= MAX_SEASON:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number of steps from 2 to {MAX_SEASON} (got {text[:40]!r})"
+        )
     return value
 
 
@@ -65,7 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_input_args(bt)
     bt.add_argument(
         "--horizon",
-        type=number_arg(int, minimum=1),
+        type=number_arg(int, minimum=1, maximum=MAX_HORIZON),
         default=12,
         metavar="N",
         help="steps ahead to forecast (default 12)",
@@ -79,7 +87,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     bt.add_argument(
         "--step",
-        type=number_arg(above=0),
+        type=number_arg(minimum=MIN_STEP_S, maximum=MAX_STEP_S),
         default=None,
         metavar="SECONDS",
         help="resample to this step (mean) before fitting; without "
@@ -104,14 +112,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_input_args(dt)
     dt.add_argument(
         "--out",
-        type=Path,
         required=True,
         metavar="SCORES.csv",
-        help="where to write the scores (written atomically)",
+        help="where to write the scores: a file (replaced atomically; a symlink's target "
+        "gets them), a device or FIFO (written through), or - for stdout",
     )
     dt.add_argument(
         "--threshold",
-        type=float,
+        type=number_arg(minimum=0, maximum=1),
         default=None,
         metavar="SCORE",
         help="decision threshold for is_anomaly (default: the detector's)",
@@ -156,10 +164,11 @@ def run_backtest(args: argparse.Namespace) -> int:
 
     timestamps, values = load_series(args.csv, args.value_col, args.time_col, args.observed_col)
     if args.time_col:
-        timestamps, values, _ = to_regular_grid(timestamps, values, args.step)
+        timestamps, values, _ = to_regular_grid(timestamps, values, args.step, where=str(args.csv))
         series_ts = timestamps
     else:
         series_ts = None  # no calendar: the row spacing is --step (or unknown)
+    precheck_backtest(values, args)
     try:
         result = backtest(
             values,
@@ -177,6 +186,35 @@ def run_backtest(args: argparse.Namespace) -> int:
     else:
         print(format_backtest(result.to_dict()))
     return 0
+
+
+def precheck_backtest(values: np.ndarray, args: argparse.Namespace) -> None:
+    """Raise now, before any progress line, the errors ``backtest`` finds only after
+    fitting: a constant training part (MASE has no scale) or no actual value to score.
+
+    Mirrors the protocol's split (the last 30 % is the test part).
+    """
+    import numpy as np
+
+    n = len(values)
+    test_start = int(n * (1.0 - TEST_FRACTION))
+    train = values[:test_start]
+    finite = train[np.isfinite(train)]
+    where = f"{args.csv}: column {args.value_col!r}"
+    if len(finite) and finite.min() == finite.max():
+        raise InputError(
+            f"{where} is constant ({finite[0]:g}) in the first {1 - TEST_FRACTION:.0%}: "
+            "MASE has no scale (no two values differ)"
+        )
+    if isinstance(args.season, int) and len(train) > args.season:
+        diffs = np.abs(train[args.season :] - train[: -args.season])
+        if not np.nanmax(diffs, initial=0.0) > 0:
+            raise InputError(
+                f"{where} repeats exactly every {args.season} steps in the first "
+                f"{1 - TEST_FRACTION:.0%}: MASE has no scale"
+            )
+    if n - test_start > 1 and not np.isfinite(values[test_start + 1 :]).any():
+        raise InputError(f"{where} has no values in the last {TEST_FRACTION:.0%} to score")
 
 
 def format_backtest(r: dict) -> str:
@@ -223,12 +261,11 @@ def run_detect(args: argparse.Namespace) -> int:
     from foresight.core.timeseries_io import load_series_with_text
     from predictor import AnomalyDetector
 
+    check_output(args.out, "--out")  # before the work: a bad --out fails in a moment
     _, values, time_text = load_series_with_text(
         args.csv, args.value_col, args.time_col, args.observed_col
     )
-    out = Path(args.out)
-    if not out.parent.is_dir():
-        raise InputError(f"--out: no such folder {out.parent}")
+    out = args.out
     min_change = args.min_change
     if min_change is None:
         min_change = metric_info(args.metric).min_change if args.metric else 0.0
@@ -257,14 +294,14 @@ def run_detect(args: argparse.Namespace) -> int:
 
 
 def write_scores_atomically(
-    out: Path,
+    out: str | Path,
     time_text: list[str],
     values: np.ndarray,
     scores: np.ndarray,
     detector: AnomalyDetector,
 ) -> None:
-    """Write the score CSV to a temporary file beside ``out``, then rename it over."""
-    with atomic_text_writer(out, newline="") as handle:
+    """Write the score CSV through ``atomic_text_writer`` (see it for which targets)."""
+    with atomic_text_writer(out, newline="", what="--out") as handle:
         writer = csv.writer(handle)
         writer.writerow(["timestamp", "value", "score", "is_anomaly"])
         for stamp, value, score in zip(time_text, values, scores, strict=True):

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from foresight.core.atomic_file import check_output
 from foresight.core.errors import InputError
 from foresight.core.settings import from_environment
 from foresight.core.validate import number_arg
@@ -37,6 +38,11 @@ logger = logging.getLogger(__name__)
 PEAK_INSTANCES = 9  # default unit capacity: the trace's peak needs this many
 PEAK_QUANTILE = 0.999  # "peak": robust to a single freak minute
 MAX_STEPS = 2_000_000
+# Flag bounds: past these the replay overflows or allocates absurd arrays.
+MAX_BOOT_S = 7 * 86_400.0  # a week
+MIN_STEP_S, MAX_STEP_S = 1e-3, 1e9
+MIN_UNIT, MAX_UNIT = 1e-9, 1e15
+MAX_POOL = 1_000_000  # instances
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -63,7 +69,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--unit-capacity",
-        type=number_arg(above=0),
+        type=number_arg(minimum=MIN_UNIT, maximum=MAX_UNIT),
         metavar="X",
         help=f"value one instance serves at 100 %% (default: the "
         f"{PEAK_QUANTILE * 100:g} %% quantile / {PEAK_INSTANCES}, so the "
@@ -71,24 +77,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--boot-s",
-        type=number_arg(minimum=0),
+        type=number_arg(minimum=0, maximum=MAX_BOOT_S),
         default=300.0,
         metavar="S",
         help="launch-to-ready lag (default 300)",
     )
     p.add_argument(
         "--step-s",
-        type=number_arg(above=0),
+        type=number_arg(minimum=MIN_STEP_S, maximum=MAX_STEP_S),
         metavar="S",
         help="replay step; the trace is averaged onto it (default: the "
         "trace's own spacing, or 60 without --time-col)",
     )
     p.add_argument(
-        "--min-instances", type=number_arg(int, minimum=0), default=1, metavar="N", help="default 1"
+        "--min-instances",
+        type=number_arg(int, minimum=0, maximum=MAX_POOL),
+        default=1,
+        metavar="N",
+        help="default 1",
     )
     p.add_argument(
         "--max-instances",
-        type=number_arg(int, minimum=1),
+        type=number_arg(int, minimum=1, maximum=MAX_POOL),
         metavar="N",
         help="default: env MAX_INSTANCES or 10",
     )
@@ -101,7 +111,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.add_argument(
         "--report",
-        type=Path,
         metavar="FILE.html",
         help="write a self-contained HTML report with charts",
     )
@@ -142,7 +151,7 @@ def load_demand(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, float
         span = float(np.nanmax(t) - np.nanmin(t))
         if args.step_s and span / args.step_s > MAX_STEPS:
             raise InputError(f"--step-s {args.step_s:g} gives more than {MAX_STEPS:,} steps")
-        grid_t, grid_v, _ = to_regular_grid(t, v, args.step_s)
+        grid_t, grid_v, _ = to_regular_grid(t, v, args.step_s, where=str(args.csv))
         step = float(grid_t[1] - grid_t[0]) if len(grid_t) > 1 else float(args.step_s or 60)
     if len(grid_v) > MAX_STEPS:
         raise InputError(
@@ -170,9 +179,14 @@ def run_replay(args: argparse.Namespace) -> int:
         raise InputError(
             f"--min-instances {args.min_instances} is above --max-instances {max_instances}"
         )
-    if args.report is not None and not args.report.parent.is_dir():
-        raise InputError(f"cannot write the report: folder {args.report.parent} does not exist")
+    if args.report is not None:
+        check_output(args.report, "--report")  # before the replay, which can take minutes
     t, v, step, unit = load_demand(args)
+    if args.boot_s / step >= len(v):
+        raise InputError(
+            f"--boot-s {args.boot_s:g} is {args.boot_s / step:,.0f} steps of {step:g} s, "
+            f"as long as the whole trace ({len(v):,} steps); nothing would ever boot"
+        )
     if args.unit_capacity is None:
         print(
             f"unit capacity {unit:.4g} (the {PEAK_QUANTILE:.1%} quantile needs "

@@ -8,10 +8,18 @@ import sys
 import time
 from pathlib import Path
 
+from foresight.core.atomic_file import check_output
 from foresight.core.errors import InputError
 from foresight.core.validate import number_arg
-from foresight.store.json_io import export_history, import_history
-from foresight.store.metric_store import MetricStore
+from foresight.store.json_io import (
+    IMPORT_BATCH_VALUES,
+    MAX_TIMESTAMP,
+    export_history,
+    read_history,
+    store_history,
+)
+from foresight.store.metric_store import SCHEMA_VERSION, MetricStore
+from foresight.store.readonly import connect_read_only
 
 logger = logging.getLogger(__name__)
 
@@ -38,22 +46,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     export.add_argument(
         "--out",
-        type=Path,
         required=True,
         metavar="FILE.json",
-        help="file to write (replaced only when complete)",
+        help="file to write (replaced only when complete; a device, FIFO or - for stdout "
+        "is written through)",
     )
     _data_dir_option(export)
     export.add_argument(
         "--since",
-        type=number_arg(),
+        type=number_arg(minimum=-MAX_TIMESTAMP, maximum=MAX_TIMESTAMP),
         default=None,
         metavar="T",
         help="epoch seconds, or negative seconds before now (default: all)",
     )
     export.add_argument(
         "--until",
-        type=number_arg(),
+        type=number_arg(minimum=-MAX_TIMESTAMP, maximum=MAX_TIMESTAMP),
         default=None,
         metavar="T",
         help="epoch seconds, or negative seconds before now (default: now)",
@@ -71,7 +79,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "import",
         help="load a JSON history file into the store",
         description="Validate a JSON history file completely, then add its values to the "
-        "store in one transaction (values already stored are kept).",
+        "store in short transactions of 20,000 values, so a running monitor keeps "
+        "sampling (values already stored are kept, so an interrupted import is "
+        "completed by running it again).",
     )
     imp.add_argument("file", type=Path, metavar="FILE.json")
     _data_dir_option(imp)
@@ -94,28 +104,45 @@ def _progress(metric: str, index: int, total: int) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    check_output(args.out, "--out")
     now = time.time()
     since = None if args.since is None else (now + args.since if args.since < 0 else args.since)
     until = None if args.until is None else (now + args.until if args.until < 0 else args.until)
     metrics = None
     if args.metric:
         metrics = [m.strip() for item in args.metric for m in item.split(",") if m.strip()]
-    with _open_store(args, must_exist=True) as store:
-        written = export_history(
-            store, Path(args.out), metrics, since, until, progress=_progress, now=now
-        )
+    db = Path(args.data_dir) / "foresight.db"
+    if not db.exists():
+        _open_store(args, must_exist=True)  # raises the "no history" error
+    # Read-only: export works on a read-only filesystem, file or folder (a backup).
+    conn = connect_read_only(db, SCHEMA_VERSION)
+    try:
+        written = export_history(conn, args.out, metrics, since, until, progress=_progress, now=now)
+    finally:
+        conn.close()
     print(file=sys.stderr)
     print(f"exported {written} values to {args.out}", file=sys.stderr)
     return 0
 
 
 def run_import(args: argparse.Namespace) -> int:
-    if not Path(args.file).is_file():
-        raise InputError(f"no such file: {args.file}")
-    print(f"validating {args.file} ...", file=sys.stderr, flush=True)
-    with _open_store(args, must_exist=False) as store:
-        added = import_history(store, Path(args.file))
+    # Validate first: a rejected file must not create the data dir or an empty store.
+    history = read_history(Path(args.file))
+    db = Path(args.data_dir) / "foresight.db"
     print(
-        f"imported {added} new values into {Path(args.data_dir) / 'foresight.db'}", file=sys.stderr
+        f"{args.file}: {history.n_points:,} values of {len(history.metrics)} metric(s) "
+        f"are valid; importing into {db}",
+        file=sys.stderr,
+        flush=True,
     )
+    with _open_store(args, must_exist=False) as store:
+        added = store_history(store, history, progress=_batch_progress)
+    print(file=sys.stderr)
+    print(f"imported {added} new values into {db}", file=sys.stderr)
     return 0
+
+
+def _batch_progress(done: int, total: int) -> None:
+    # about every 5 %: a 2 M-value import is 100 batches
+    if done == total or done * 20 // total != (done - IMPORT_BATCH_VALUES) * 20 // total:
+        print(f"\r{done:,}/{total:,} values", end="", file=sys.stderr, flush=True)

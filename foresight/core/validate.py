@@ -11,7 +11,7 @@ import argparse
 import math
 from collections.abc import Callable
 
-from foresight.core.errors import InputError
+from foresight.core.errors import InputError, quote_input
 
 
 def bounds_text(minimum: float | None, maximum: float | None, above: float | None) -> str:
@@ -42,15 +42,15 @@ def parse_number(
     try:
         value = kind(raw.strip())
     except ValueError:
-        raise InputError(f"{name} must be {what}{bounds} (got {raw!r})") from None
+        raise InputError(f"{name} must be {what}{bounds} (got {quote_input(raw)})") from None
     if not math.isfinite(value):
-        raise InputError(f"{name} must be a finite number{bounds} (got {raw!r})")
+        raise InputError(f"{name} must be a finite number{bounds} (got {quote_input(raw)})")
     if (
         (minimum is not None and value < minimum)
         or (maximum is not None and value > maximum)
         or (above is not None and value <= above)
     ):
-        raise InputError(f"{name} must be {what}{bounds} (got {raw!r})")
+        raise InputError(f"{name} must be {what}{bounds} (got {quote_input(raw)})")
     return value
 
 

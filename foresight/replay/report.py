@@ -18,7 +18,6 @@ import jinja2
 import numpy as np
 
 from foresight.core.atomic_file import atomic_text_writer
-from foresight.core.errors import InputError
 from foresight.replay.simulation import ReplayResult
 
 logger = logging.getLogger(__name__)
@@ -146,15 +145,11 @@ def write_report(
     title: str = "Foresight replay",
     notes: list[str] | None = None,
 ) -> Path:
-    """Write the report atomically (temp file, then rename); InputError if it cannot."""
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise InputError(f"cannot write the report: folder {path.parent} does not exist")
+    """Write the report through ``atomic_text_writer`` (a file atomically; a device,
+    FIFO or ``-`` straight through); InputError if it cannot."""
     text = render(result, title=title, notes=notes)
-    try:
-        with atomic_text_writer(path) as fh:
-            fh.write(text)
-    except OSError as exc:
-        raise InputError(f"cannot write the report to {path}: {exc.strerror}") from None
+    with atomic_text_writer(path, what="--report") as fh:
+        fh.write(text)
+    path = Path(path)
     logger.debug("wrote report %s (%d kB)", path, len(text) // 1024)
     return path

@@ -32,6 +32,9 @@ logger = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 DAY_S = 86_400.0
 FLAP_WINDOW_S = 600.0  # a scale-down undone by a scale-up this soon is a flap
+MAX_REFITS = (
+    366  # forecaster refits per replay: a year of daily ones; longer traces refit less often
+)
 
 
 # ---- scenarios -------------------------------------------------------------------------
@@ -431,12 +434,17 @@ def replay(
     refit_every_s: float = DAY_S,
     train_window_s: float = 21 * DAY_S,
     flap_window_s: float = FLAP_WINDOW_S,
+    max_refits: int = MAX_REFITS,
     progress: Progress | None = None,
 ) -> ReplayResult:
     """Replay ``demand`` (capacity units on a regular grid, NaN = gap) through policies.
 
-    ``unit_capacity`` is only recorded (the caller already divided by it). Raises
-    InputError for unknown policies or parameters out of range.
+    ``unit_capacity`` is only recorded (the caller already divided by it). The
+    forecaster refits every ``refit_every_s``, stretched to a whole number of days so
+    that a trace gets at most ``max_refits`` refits: refitting was most of the time of a
+    multi-year replay (2 M one-minute steps: 1,389 daily refits), and a model refit every
+    few days on a 21-day window forecasts as well as a daily one. Raises InputError for
+    unknown policies or parameters out of range.
     """
     for name in policies:
         if name not in POLICIES:
@@ -448,6 +456,9 @@ def replay(
     if len(demand) < 2:
         raise InputError(f"need at least 2 steps to replay (got {len(demand)})")
     lead = max(1, math.ceil(boot_s / step_s))
+    days = len(demand) * step_s / DAY_S
+    if days > max_refits * refit_every_s / DAY_S:
+        refit_every_s = math.ceil(days / max_refits) * DAY_S
     # Demand traces have a daily cycle; autocorrelation on noisy 1-minute counts can
     # lock onto a short spurious peak instead, so give the day when the grid allows.
     per_day = DAY_S / step_s
