@@ -27,7 +27,13 @@ from _common import PYTHON, ROOT, write_json
 
 SMD = ROOT.parent / "shared" / "data" / "smd"
 HORIZON_S = 1800
-COLUMNS = ("pr_auc", "event_recall", "event_recall_chance", "false_alarms_per_day", "alarm_time_ratio")
+COLUMNS = (
+    "pr_auc",
+    "event_recall",
+    "event_recall_chance",
+    "false_alarms_per_day",
+    "alarm_time_ratio",
+)
 
 
 def risk_eval(train: list[Path], test: list[Path], models: str, within: bool) -> dict[str, Any]:
@@ -56,7 +62,10 @@ def pooled_mean(results: list[dict[str, Any]], pick: str, key: str) -> float | N
 
 
 def table(title: str, results: list[dict[str, Any]], models: list[str]) -> list[str]:
-    lines = [title, f"{'method':<10}" + "".join(f"{c[:14]:>16}" for c in COLUMNS) + f"{'PR-AUC median':>15}"]
+    lines = [
+        title,
+        f"{'method':<10}" + "".join(f"{c[:14]:>16}" for c in COLUMNS) + f"{'PR-AUC median':>15}",
+    ]
     for name in ["chosen", *models, "max_z", "base_rate"]:
         row = f"{name:<10}"
         for c in COLUMNS:
@@ -111,7 +120,8 @@ def main() -> int:
             speed.append(f"{name:<8}{fit:>15.3f}{pred:>19.4f}")
         lines += ["", *speed]
     print("\n".join(lines))
-    print(f"\nwrote {write_json('risk', out)}")
+    name = "risk" if args.mode == "both" else f"risk_{args.mode}"
+    print(f"\nwrote {write_json(name, out)}")
     return 0
 
 

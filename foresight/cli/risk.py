@@ -103,9 +103,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _add_label_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--label-col", required=True, metavar="COL", help="1 = incident row")
-    parser.add_argument(
-        "--time-col", default=None, metavar="COL", help="ISO-8601 or epoch seconds"
-    )
+    parser.add_argument("--time-col", default=None, metavar="COL", help="ISO-8601 or epoch seconds")
     parser.add_argument(
         "--horizon-s",
         type=number_arg(above=0),
@@ -233,7 +231,9 @@ def _fmt(value: float | None, digits: int = 3) -> str:
 
 def format_eval(r: dict[str, Any]) -> str:
     """A short table of the figures for people."""
-    head = f"{'method':<12}{'PR-AUC':>8}{'ROC':>7}{'ev.rec':>8}{'chance':>8}{'FA/day':>8}{'alarm%':>8}"
+    head = (
+        f"{'method':<12}{'PR-AUC':>8}{'ROC':>7}{'ev.rec':>8}{'chance':>8}{'FA/day':>8}{'alarm%':>8}"
+    )
     lines = [
         f"{r['mode']}-{'machine' if r['mode'] == 'within' else 'file'}: "
         f"{r['rows_test']} test rows, base rate {r['base_rate']:.3f}, chosen {r['model']}",

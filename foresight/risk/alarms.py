@@ -95,7 +95,7 @@ def count_alarms(
     alarm = np.asarray(alarm, dtype=bool)
     incident = np.asarray(incident, dtype=bool)
     target = window_labels(incident, horizon_rows)
-    onset_rows = max(1, int(round(ONSET_S / step_s)))
+    onset_rows = max(1, round(ONSET_S / step_s))
     caught = 0
     leads: list[float] = []
     events = runs(incident)
@@ -106,7 +106,7 @@ def count_alarms(
         if len(hits):
             caught += 1
             leads.append(float((start - (lo + hits[0])) * step_s))
-    merge_rows = max(0, int(round(MERGE_S / step_s)))
+    merge_rows = max(0, round(MERGE_S / step_s))
     false = sum(1 for s, e in runs(alarm, merge_rows) if not target[s:e].any())
     return AlarmCounts(
         events=len(events),
@@ -160,7 +160,7 @@ def choose_share(
     for share in ALARM_SHARES:
         total = AlarmCounts()
         for s, inc, step, warm in zip(scores, incidents, step_s, warmup_rows, strict=True):
-            rows = max(1, int(round(horizon_s / step)))
+            rows = max(1, round(horizon_s / step))
             total = total + count_alarms(relative_alarms(s, share, warm), inc, rows, step)
         if total.false_alarms_per_day > max_false_alarms_per_day:
             continue

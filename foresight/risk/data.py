@@ -34,13 +34,14 @@ class MetricFile:
     step_s: float
 
 
-def _numeric(frame: pd.DataFrame, column: str, path: Path) -> np.ndarray:
+def _numeric(frame: pd.DataFrame, column: str, path: Path, hint: str = "") -> np.ndarray:
     series = frame[column]
     values = pd.to_numeric(series, errors="coerce").to_numpy(float)
     bad = np.flatnonzero(np.isnan(values) & series.notna().to_numpy())
     if len(bad):
         raise InputError(
-            f"{path}: column {column!r} row {bad[0] + 1} is not a number ({series.iloc[bad[0]]!r})"
+            f"{path}: column {column!r} row {bad[0] + 1} is not a number "
+            f"({series.iloc[bad[0]]!r}){hint}"
         )
     if np.isinf(values).any():
         row = int(np.flatnonzero(np.isinf(values))[0])
@@ -81,7 +82,8 @@ def read_metric_file(
         raise InputError(f"{path}: no column {missing[0]!r}, which the model was trained on")
     if not metrics:
         raise InputError(f"{path}: no metric columns besides the time and label columns")
-    values = np.column_stack([_numeric(frame, m, path) for m in metrics])
+    hint = "" if time_col else "; a time column needs --time-col"
+    values = np.column_stack([_numeric(frame, m, path, hint) for m in metrics])
     incident = None
     if label_col:
         labels = _numeric(frame, label_col, path)

@@ -112,13 +112,18 @@ def _importance(
     rng = np.random.default_rng(seed)
     groups = np.array(model.feature_groups_)
     order = rng.permutation(len(y))
-    out = []
+    out: list[dict[str, Any]] = []
     for group in dict.fromkeys(model.feature_groups_):
         cols = np.flatnonzero(groups == group)
         shuffled = x.copy()
         shuffled[:, cols] = x[order][:, cols]
-        out.append({"feature": group, "pr_auc_drop": base - (pr_auc(y, model.predict_matrix(shuffled)) or 0.0)})
-    out.sort(key=lambda r: -r["pr_auc_drop"])
+        out.append(
+            {
+                "feature": group,
+                "pr_auc_drop": base - (pr_auc(y, model.predict_matrix(shuffled)) or 0.0),
+            }
+        )
+    out.sort(key=lambda r: -float(r["pr_auc_drop"]))
     return out[:10]
 
 

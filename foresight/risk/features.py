@@ -55,7 +55,7 @@ class Features:
 
 def rows_for(seconds: float, step_s: float) -> int:
     """Whole rows covering ``seconds`` at ``step_s`` (at least 1)."""
-    return max(1, int(round(seconds / step_s)))
+    return max(1, round(seconds / step_s))
 
 
 def reference_rows(n_rows: int, step_s: float, config: FeatureConfig) -> int:
@@ -91,7 +91,9 @@ def robust_z(values: np.ndarray, n_reference: int) -> np.ndarray:
     return np.clip((v - median) / scale, -Z_CLIP, Z_CLIP)
 
 
-def max_z_score(values: np.ndarray, step_s: float, config: FeatureConfig | None = None) -> np.ndarray:
+def max_z_score(
+    values: np.ndarray, step_s: float, config: FeatureConfig | None = None
+) -> np.ndarray:
     """The unsupervised rule: 5-min max of the largest |robust z| over the metrics."""
     config = config or FeatureConfig()
     filled = fill_gaps(values)

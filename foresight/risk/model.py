@@ -196,7 +196,7 @@ class RiskModel:
                 self.alarm_shares_[name] = share_for(oof[name])
         members = [self.fitted_[n] for n in chosen]
         self.estimator_ = members[0] if len(members) == 1 else SoftVote(members)
-        self.train_rows_ = int(len(y))
+        self.train_rows_ = len(y)
         self.train_base_rate_ = float(y.mean())
         self.fit_total_s_ = time.perf_counter() - started
         progress(f"fitted in {self.fit_total_s_:.1f} s, alarm share {self.alarm_share_:g}")

@@ -87,5 +87,5 @@ def synth(days: float, start_s: float, step_s: float = 60.0, seed: int = 0) -> S
     values = np.column_stack(
         [cpu, memory, disk, latency, errors, response, connections, db, api]
     ).astype(float)
-    incident = _runs_at_least(api > API_CRITICAL_MS, max(1, int(round(300 / step_s))))
+    incident = _runs_at_least(api > API_CRITICAL_MS, max(1, round(300 / step_s)))
     return SynthFrame(t, values, incident)

@@ -46,8 +46,7 @@ def parse_model_names(text: str) -> tuple[str, ...]:
     unknown = [n for n in names if n not in MODEL_NAMES]
     if unknown or not names:
         raise InputError(
-            f"--models must be a comma-separated list of {', '.join(MODEL_NAMES)} "
-            f"(got {text!r})"
+            f"--models must be a comma-separated list of {', '.join(MODEL_NAMES)} (got {text!r})"
         )
     if "xgb" in names and not xgboost_available():
         logger.warning("xgb skipped: XGBoost is not installed (pip install xgboost-cpu)")
