@@ -61,6 +61,8 @@ class Settings:
     confidence_threshold: float = 0.7
     scaling_webhook_url: str | None = None
     scaling_webhook_token: str | None = None
+    # failure risk: a model directory written by ``main.py risk-train``
+    risk_model: str | None = None
 
     @property
     def db_path(self) -> Path:
@@ -214,6 +216,13 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
     ),
     EnvVar(
         "SCALING_WEBHOOK_TOKEN", "scaling_webhook_token", _text, "bearer token sent to that webhook"
+    ),
+    EnvVar(
+        "FORESIGHT_RISK_MODEL",
+        "risk_model",
+        _text,
+        "a failure-risk model directory (from `main.py risk-train`) for /api/risk/predict "
+        "and the live failure probability",
     ),
 )
 

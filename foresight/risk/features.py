@@ -70,11 +70,21 @@ def fill_gaps(values: np.ndarray) -> np.ndarray:
     return frame.fillna(0.0).to_numpy(float)
 
 
+def reference_stats(values: np.ndarray, n_reference: int) -> tuple[np.ndarray, np.ndarray]:
+    """The frozen (median, scale) of each column over its first ``n_reference`` rows."""
+    v = np.asarray(values, dtype=float)[:n_reference]
+    median = np.median(v, axis=0)
+    iqr = np.quantile(v, 0.75, axis=0) - np.quantile(v, 0.25, axis=0)
+    scale = np.maximum(np.maximum(iqr / 1.349, v.std(axis=0) / 4.0), 1e-3 * (1 + np.abs(median)))
+    return median, scale
+
+
 def robust_z(values: np.ndarray, n_reference: int) -> np.ndarray:
     """Robust z-scores of each column against its first ``n_reference`` rows.
 
     Centre: the median; scale: max(IQR / 1.349, std / 4, floor). Expanding inside the
-    reference period, frozen after it. Clipped to ±Z_CLIP.
+    reference period, frozen after it (then equal to ``reference_stats``). Clipped to
+    ±Z_CLIP.
     """
     v = np.asarray(values, dtype=float)
     n = len(v)
@@ -132,6 +142,41 @@ def build_features(
         "dev_1h": dev_long,
         "std_1h": std_long,
     }
+    largest = np.abs(z).max(axis=1)
+    rolled = {
+        "max_abs_z_5m": pd.Series(largest).rolling(short, min_periods=1).max().to_numpy(),
+        "mean_max_abs_z_1h": pd.Series(largest).rolling(long, min_periods=1).mean().to_numpy(),
+    }
+    return _assemble(per_metric, rolled, metrics)
+
+
+def steady_state_features(
+    values: np.ndarray, metrics: list[str], median: np.ndarray, scale: np.ndarray
+) -> Features:
+    """Features of rows that come without history (an API request): each row is read as
+    a steady state at its value, z against the training reference ``median``/``scale``,
+    so every delta, deviation and spread is zero. Rows are independent."""
+    v = np.asarray(values, dtype=float)
+    z = np.clip((v - median) / scale, -Z_CLIP, Z_CLIP)
+    zero = np.zeros_like(z)
+    per_metric = {
+        "value": v,
+        "z": z,
+        "z_mean_5m": z,
+        "delta_1": zero,
+        "delta_5m": zero,
+        "dev_1h": zero,
+        "std_1h": zero,
+    }
+    largest = np.abs(z).max(axis=1)
+    return _assemble(per_metric, {"max_abs_z_5m": largest, "mean_max_abs_z_1h": largest}, metrics)
+
+
+def _assemble(
+    per_metric: dict[str, np.ndarray], rolled: dict[str, np.ndarray], metrics: list[str]
+) -> Features:
+    z, delta_1, delta_short = per_metric["z"], per_metric["delta_1"], per_metric["delta_5m"]
+    dev_long, std_long = per_metric["dev_1h"], per_metric["std_1h"]
     abs_z = np.abs(z)
     largest = abs_z.max(axis=1)
     aggregates = {
@@ -140,8 +185,8 @@ def build_features(
         "p90_abs_z": np.quantile(abs_z, 0.9, axis=1),
         "share_z_over_3": (abs_z > 3).mean(axis=1),
         "share_z_over_6": (abs_z > 6).mean(axis=1),
-        "max_abs_z_5m": pd.Series(largest).rolling(short, min_periods=1).max().to_numpy(),
-        "mean_max_abs_z_1h": pd.Series(largest).rolling(long, min_periods=1).mean().to_numpy(),
+        "max_abs_z_5m": rolled["max_abs_z_5m"],
+        "mean_max_abs_z_1h": rolled["mean_max_abs_z_1h"],
         "max_abs_delta_1": np.abs(delta_1).max(axis=1),
         "max_abs_delta_5m": np.abs(delta_short).max(axis=1),
         "max_abs_dev_1h": np.abs(dev_long).max(axis=1),

@@ -26,7 +26,10 @@ from foresight.risk.features import (
     FeatureConfig,
     Features,
     build_features,
+    fill_gaps,
     reference_rows,
+    reference_stats,
+    steady_state_features,
     rows_for,
 )
 from foresight.risk.zoo import DEFAULT_MODELS, SoftVote, make_model
@@ -107,8 +110,13 @@ class RiskModel:
         """Select, threshold and fit on ``files`` (each holds columns in ``metrics`` order)."""
         self.metrics_ = list(metrics)
         started = time.perf_counter()
-        matrices, targets, blocks = [], [], []
+        matrices, targets, blocks, medians, scales = [], [], [], [], []
         for f in files:
+            med, sc = reference_stats(
+                fill_gaps(f.values), self.warmup_rows(len(f.values), f.step_s)
+            )
+            medians.append(med)
+            scales.append(sc)
             feats = self.features(f.values, f.step_s)
             h = rows_for(self.horizon_s, f.step_s)
             n = len(f.incident)
@@ -121,6 +129,10 @@ class RiskModel:
                 first = int(np.searchsorted(block, k))
                 edge[max(0, first - h) : first] = True
             blocks.append((block, edge))
+        # the reference of rows that come without history (API requests): the median
+        # over the training files of each file's own reference
+        self.reference_median_ = np.median(medians, axis=0)
+        self.reference_scale_ = np.median(scales, axis=0)
         self.feature_names_ = list(feats.names)
         self.feature_groups_ = list(feats.groups)
         x = np.vstack(matrices)
@@ -221,6 +233,14 @@ class RiskModel:
         """P(incident now or within the horizon) for rows of an already built matrix."""
         self._check()
         return np.asarray(self.estimator_.predict_proba(matrix)[:, 1], dtype=float)
+
+    def predict_rows(self, values: np.ndarray) -> np.ndarray:
+        """P(incident) for independent rows without history (see steady_state_features)."""
+        self._check()
+        feats = steady_state_features(
+            values, self.metrics_, self.reference_median_, self.reference_scale_
+        )
+        return self.predict_matrix(feats.matrix)
 
     def predict_proba(self, values: np.ndarray, step_s: float) -> np.ndarray:
         """P(incident now or within the horizon) for each row of one file."""

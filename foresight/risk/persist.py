@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import skops.io as sio
 
 from foresight.core.errors import InputError
@@ -46,6 +47,8 @@ def model_card(model: RiskModel, data: dict[str, Any], created_utc: str) -> dict
         "feature_groups": list(model.feature_groups_),
         "feature_config": model._config().to_dict(),
         "alarm_share": model.alarm_share_,
+        "reference_median": [float(v) for v in model.reference_median_],
+        "reference_scale": [float(v) for v in model.reference_scale_],
         "validation": {
             "method": f"time-split, {model.n_blocks} blocks per file, gap one horizon",
             "pr_auc": model.validation_pr_auc_,
@@ -105,5 +108,7 @@ def load(directory: str | Path) -> tuple[RiskModel, dict[str, Any]]:
     model.alarm_share_ = float(card["alarm_share"])
     model.validation_pr_auc_ = card["validation"]["pr_auc"]
     model.train_base_rate_ = card["train_base_rate"]
+    model.reference_median_ = np.asarray(card["reference_median"], dtype=float)
+    model.reference_scale_ = np.asarray(card["reference_scale"], dtype=float)
     model.estimator_ = stored["estimator"]
     return model, card

@@ -66,12 +66,12 @@ def make_model(
     """
     if name == "hgb":
         return HistGradientBoostingClassifier(
-            max_iter=100,
-            learning_rate=0.08,
-            max_leaf_nodes=31,
+            max_iter=60,
+            learning_rate=0.12,
+            max_leaf_nodes=15,
             min_samples_leaf=100,
             l2_regularization=1.0,
-            max_bins=64,
+            max_bins=32,
             class_weight="balanced",
             early_stopping=False,
             random_state=seed,

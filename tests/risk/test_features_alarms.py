@@ -108,3 +108,16 @@ def test_max_z_rule_rises_on_a_jump_and_holds_five_minutes() -> None:
     values[1500, 1] = 40.0
     z = max_z_score(values, 60.0)
     assert z[1500] > 10 and z[1504] == z[1500] and z[1506] < z[1500]
+
+
+def test_steady_state_features_line_up_with_the_history_features() -> None:
+    from foresight.risk.features import reference_stats, steady_state_features
+
+    rng = np.random.default_rng(4)
+    constant = np.tile(rng.normal(size=(1, 3)), (400, 1))  # a series that never moves
+    config = FeatureConfig()
+    full = build_features(constant, ["a", "b", "c"], 60.0, config)
+    median, scale = reference_stats(constant, 100)
+    steady = steady_state_features(constant[-1:], ["a", "b", "c"], median, scale)
+    assert steady.names == full.names
+    assert np.allclose(steady.matrix[0], full.matrix[-1], atol=1e-5)
