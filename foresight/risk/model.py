@@ -29,8 +29,8 @@ from foresight.risk.features import (
     fill_gaps,
     reference_rows,
     reference_stats,
-    steady_state_features,
     rows_for,
+    steady_state_features,
 )
 from foresight.risk.zoo import DEFAULT_MODELS, SoftVote, make_model
 
