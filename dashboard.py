@@ -34,7 +34,7 @@ from foresight.core.errors import InputError
 from foresight.core.settings import Settings
 from foresight.live.services import Services, build_services
 from foresight.web import monitor_api as api_monitor
-from foresight.web import predictions_api, scaling_api
+from foresight.web import predictions_api, risk_api, scaling_api
 from foresight.web.api import Api, Blueprint, document, make_api
 from foresight.web.prometheus import make_registry
 
@@ -199,6 +199,7 @@ def create_app(
         api_monitor.blueprint,
         scaling_api.blueprint,
         predictions_api.blueprint,
+        risk_api.blueprint,
         pages,
     ):
         api.register_blueprint(blueprint)

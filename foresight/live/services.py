@@ -25,6 +25,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from foresight.core.catalog import METRIC_CATALOG
 from foresight.core.settings import Settings, is_loopback
 from foresight.live import models as live_models
+from foresight.live import risk as live_risk
 from foresight.live import scaling as live_scaling
 from foresight.live.stress import StressController
 from foresight.store.metric_store import MetricStore
@@ -113,6 +114,7 @@ def build_services(
         live_scaling.install(services)
     if settings.live_models:
         live_models.install(services)
+    live_risk.install(services)  # after the forecasts: crash risk reads them
     return services
 
 

@@ -66,7 +66,7 @@ class RiskFactor:
     metric: str
     critical: float
     probability: float
-    crossing_at: float | None  # first step whose mean is over the level (None: none)
+    crossing_at: float | None  # first step whose mean reaches the level (None: none)
     earliest_at: float  # first step whose 95 % band reaches it
     peak_mean: float
 
@@ -132,7 +132,7 @@ def factor(metric: str, bands: Bands, critical: float, until: float) -> RiskFact
     )
     if not p.size or float(p.max()) < MIN_PROBABILITY:
         return None
-    over = np.flatnonzero(mean > critical)
+    over = np.flatnonzero(mean >= critical)
     return RiskFactor(
         metric=metric,
         critical=critical,

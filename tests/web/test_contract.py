@@ -33,6 +33,9 @@ GETS = {
     "/api/scaling/status": "",
     "/api/scaling/history": "?limit=20",
     "/api/resources": "",
+    "/api/crash-risk": "?hours=1",
+    "/api/predict": "?hours=1",
+    "/api/risk/status": "",
 }
 
 
