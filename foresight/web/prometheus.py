@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from foresight.live.risk import EXTRAS_KEY as RISK_KEY
 from foresight.live.services import Services
 
 # catalog metric -> (prometheus name, help, factor from catalog unit to base unit)
@@ -142,6 +143,27 @@ class ForesightCollector(Collector):
             "foresight_uptime_seconds",
             "Seconds since the monitor started",
             value=max(0.0, svc.clock() - svc.started_at),
+        )
+        yield from risk_gauges(svc)
+
+
+def risk_gauges(svc: Services) -> Iterator[Metric]:
+    """The latest cycle's crash-risk score and, with a model, failure probability."""
+    live = svc.extras.get(RISK_KEY)
+    if live is None:
+        return
+    crash, failure = live.latest()
+    if crash is not None:
+        yield GaugeMetricFamily(
+            "foresight_crash_risk_score",
+            "Chance that a forecast crosses a crash level within 1 h (0-1)",
+            value=crash.score,
+        )
+    if failure is not None:
+        yield GaugeMetricFamily(
+            "foresight_failure_probability",
+            "Trained model's probability of an incident now or within its horizon (0-1)",
+            value=failure["failure_probability"],
         )
 
 

@@ -146,3 +146,21 @@ def test_crash_risk_from_a_rising_cpu_forecast(services, clock, client) -> None:
 def test_bad_horizon_is_400(client) -> None:
     r = client.get("/api/crash-risk?hours=0")
     assert r.status_code == 400 and "hours" in r.get_json()["error"]
+
+
+def test_prometheus_exports_the_risk_gauges(risk_client, tmp_path: Path) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    app = risk_client.application
+    svc = app.extensions["foresight"]
+    run_cycle(svc, svc.clock() + 1.0)
+    text = risk_client.get("/metrics").get_data(as_text=True)
+    found = {f.name: f.samples[0].value for f in text_string_to_metric_families(text) if f.samples}
+    assert 0 <= found["foresight_crash_risk_score"] <= 1
+    # the host sampler's metrics are not the model's (seed 002's names): no probability
+    assert "foresight_failure_probability" not in found
+    live = svc.extras["live_risk"]
+    live.stage(svc.clock(), type("S", (), {"values": BODY})())
+    text = risk_client.get("/metrics").get_data(as_text=True)
+    found = {f.name: f.samples[0].value for f in text_string_to_metric_families(text) if f.samples}
+    assert 0 <= found["foresight_failure_probability"] <= 1
