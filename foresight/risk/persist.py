@@ -93,6 +93,21 @@ def load(directory: str | Path) -> tuple[RiskModel, dict[str, Any]]:
         raise InputError(f"{card_path}: cannot read the model card ({exc})") from None
     if not isinstance(card, dict) or card.get("card_version") != CARD_VERSION:
         raise InputError(f"{card_path}: unknown model card version {card.get('card_version')!r}")
+    needed = (
+        "metrics",
+        "features",
+        "feature_groups",
+        "feature_config",
+        "alarm_share",
+        "reference_median",
+        "reference_scale",
+        "validation",
+        "members",
+        "model",
+    )
+    lacking = [k for k in needed if k not in card]
+    if lacking:
+        raise InputError(f"{card_path}: the card lacks {lacking[0]!r}; retrain the model")
     untrusted = sio.get_untrusted_types(file=model_path)
     foreign = [t for t in untrusted if t not in OWN_TYPES and not t.startswith(KNOWN_PREFIXES)]
     if foreign:
