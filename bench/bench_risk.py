@@ -85,6 +85,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=("cross", "within", "both"), default="both")
     parser.add_argument("--models", default="hgb,rf,lr,svm")
+    parser.add_argument("--name", default=None, help="output bench/out/NAME.json")
     args = parser.parse_args()
     tests = sorted(SMD.glob("machine-*_test.csv.gz"))
     if not tests:
@@ -120,7 +121,7 @@ def main() -> int:
             speed.append(f"{name:<8}{fit:>15.3f}{pred:>19.4f}")
         lines += ["", *speed]
     print("\n".join(lines))
-    name = "risk" if args.mode == "both" else f"risk_{args.mode}"
+    name = args.name or ("risk" if args.mode == "both" else f"risk_{args.mode}")
     print(f"\nwrote {write_json(name, out)}")
     return 0
 
