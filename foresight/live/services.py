@@ -114,7 +114,8 @@ def build_services(
         live_scaling.install(services)
     if settings.live_models:
         live_models.install(services)
-    live_risk.install(services)  # after the forecasts: crash risk reads them
+    if settings.live_models or settings.risk_model:
+        live_risk.install(services)  # after the forecasts: crash risk reads them
     return services
 
 

@@ -239,6 +239,7 @@ def test_live_parts_follow_their_settings(tmp_path: Path, models: bool, scaling:
     try:
         assert ("live_models" in svc.extras) is models
         assert ("live_scaling" in svc.extras) is scaling
-        assert len(svc.stages) == models + scaling
+        assert ("live_risk" in svc.extras) is models  # crash risk reads the forecasts
+        assert len(svc.stages) == 2 * models + scaling
     finally:
         monitor.stop(svc)
