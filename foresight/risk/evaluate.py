@@ -124,7 +124,7 @@ def _importance(
             }
         )
     out.sort(key=lambda r: -float(r["pr_auc_drop"]))
-    return out[:10]
+    return [r for r in out if r["pr_auc_drop"] > 0][:10]  # groups the model relies on
 
 
 def evaluate(
