@@ -96,3 +96,14 @@ def test_load_refuses_unknown_types_and_foreign_folders(fitted: RiskModel, tmp_p
         persist.load(out)
     with pytest.raises(InputError, match="not a risk model directory"):
         persist.load(tmp_path / "nowhere")
+
+
+def test_xgb_is_skipped_cleanly_without_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    from foresight.risk import zoo
+
+    monkeypatch.setattr(zoo, "xgboost_available", lambda: False)
+    assert zoo.parse_model_names("lr,xgb") == ("lr",)
+    with pytest.raises(InputError, match="xgboost-cpu"):
+        zoo.parse_model_names("xgb")
+    with pytest.raises(InputError, match="--models must be"):
+        zoo.parse_model_names("lr,lstm")
