@@ -32,7 +32,14 @@ from foresight.core.catalog import metric_info
 from foresight.core.errors import InputError
 from foresight.core.settings import Settings
 from foresight.live.services import Services, build_services
-from foresight.web import alerts_api, models_api, predictions_api, scaling_api, security
+from foresight.web import (
+    alerts_api,
+    models_api,
+    predictions_api,
+    risk_api,
+    scaling_api,
+    security,
+)
 from foresight.web import monitor_api as api_monitor
 from foresight.web.api import Api, Blueprint, document, make_api
 from foresight.web.prometheus import make_registry
@@ -209,6 +216,7 @@ def create_app(
         predictions_api.blueprint,
         models_api.blueprint,
         alerts_api.blueprint,
+        risk_api.blueprint,
         pages,
     ):
         api.register_blueprint(blueprint)

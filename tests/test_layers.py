@@ -29,6 +29,7 @@ ORDER = (
     "foresight.scaling",
     "resource_manager",
     "metrics_collector",
+    "foresight.risk",
     "foresight.evaluation",
     "predictor",
     "foresight.models",

@@ -69,6 +69,8 @@ class Settings:
     alert_rules_path: Path | None = None  # None: the rules shipped in foresight/alerts
     alertmanager_url: str | None = None
     alert_webhook_url: str | None = None
+    # failure risk: a model directory written by ``main.py risk-train``
+    risk_model: str | None = None
 
     @property
     def db_path(self) -> Path:
@@ -319,6 +321,13 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
         "alert_webhook_url",
         _url,
         "also POST alerts to this URL in Alertmanager's webhook payload format",
+    ),
+    EnvVar(
+        "FORESIGHT_RISK_MODEL",
+        "risk_model",
+        _text,
+        "a failure-risk model directory (from `main.py risk-train`) for /api/risk/predict "
+        "and the live failure probability",
     ),
 )
 

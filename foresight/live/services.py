@@ -29,6 +29,7 @@ from foresight.core.errors import InputError
 from foresight.core.settings import Settings, is_loopback
 from foresight.live import alerting as live_alerts
 from foresight.live import models as live_models
+from foresight.live import risk as live_risk
 from foresight.live import scaling as live_scaling
 from foresight.live.stress import StressController
 from foresight.store.faults import StoreFaults, error_text
@@ -153,6 +154,8 @@ def build_services(
         live_models.install(services)
     if settings.live_alerts:
         live_alerts.install(services)  # after live_models: its rules read the forecasts
+    if settings.live_models or settings.risk_model:
+        live_risk.install(services)  # after the forecasts: crash risk reads them
     return services
 
 
@@ -170,6 +173,12 @@ def run_cycle(services: Services, now: float) -> Sample:
     for stage in list(services.stages):
         try:
             stage(now, sample)
+        except STORE_FAULTS as exc:
+            # The store itself reports its fault (health, one log line, summaries); a
+            # stage that could not write its records is part of that, not news.
+            with services.lock:
+                services.stage_errors += 1
+            logger.debug("stage %s hit a store fault: %s", getattr(stage, "__name__", stage), exc)
         except Exception:
             with services.lock:
                 services.stage_errors += 1

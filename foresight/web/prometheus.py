@@ -20,6 +20,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from foresight.live import scaling as live_scaling
+from foresight.live.risk import EXTRAS_KEY as RISK_KEY
 from foresight.live.services import Services
 from foresight.web.prometheus_results import ResultsCollector
 
@@ -146,6 +147,7 @@ class ForesightCollector(Collector):
             value=max(0.0, svc.clock() - svc.started_at),
         )
         yield from _scaling_families(svc)
+        yield from risk_gauges(svc)
 
 
 def _scaling_families(svc: Services) -> Iterator[Metric]:
@@ -162,6 +164,26 @@ def _scaling_families(svc: Services) -> Iterator[Metric]:
     yield GaugeMetricFamily(
         "foresight_ready_instances", "Instances ready to serve", value=desired["ready_instances"]
     )
+
+
+def risk_gauges(svc: Services) -> Iterator[Metric]:
+    """The latest cycle's crash-risk score and, with a model, failure probability."""
+    live = svc.extras.get(RISK_KEY)
+    if live is None:
+        return
+    crash, failure = live.latest()
+    if crash is not None:
+        yield GaugeMetricFamily(
+            "foresight_crash_risk_score",
+            "Chance that a forecast crosses a crash level within 1 h (0-1)",
+            value=crash.score,
+        )
+    if failure is not None:
+        yield GaugeMetricFamily(
+            "foresight_failure_probability",
+            "Trained model's probability of an incident now or within its horizon (0-1)",
+            value=failure["failure_probability"],
+        )
 
 
 def make_registry(services: Services) -> CollectorRegistry:

@@ -181,6 +181,19 @@ BACKTEST = ["backtest", "--csv", "{csv}", "--value-col", "value", "--time-col", 
 DETECT = ["detect", "--csv", "{csv}", "--value-col", "value", "--out", "{tmp}/o.csv"]
 REPLAY = ["replay", "--csv", "{csv}", "--value-col", "value", "--time-col", "time"]
 EXPORT = ["export", "--data-dir", "{tmp}", "--out", "{tmp}/e.json"]
+SYNTH = ["synth", "--days", "1", "--out", "{tmp}/s.csv"]
+RISK_EVAL = [
+    "risk-eval",
+    "--train",
+    "{csv}",
+    "--test",
+    "{csv}",
+    "--label-col",
+    "value",
+    "--horizon-s",
+    "60",
+    "--json",
+]
 FLAG_CASES = [
     # (command line, flag, bad values)
     (BACKTEST, "--horizon", ["0", "1e300", "10000000000", "nan", "1.5"]),
@@ -194,6 +207,9 @@ FLAG_CASES = [
     (REPLAY, "--max-instances", ["0", "99999999999999999999", "nan"]),
     (EXPORT, "--since", ["1e300", "-1e300", "nan"]),
     (EXPORT, "--until", ["1e300", "nan", "inf"]),
+    (SYNTH, "--days", ["0", "1e300", "nan"]),
+    (SYNTH, "--seed", ["-1", "1.5", "x"]),
+    (RISK_EVAL, "--horizon-s", ["0", "1e300", "nan"]),
     ([], "--port", ["-1", "65536", "1e300"]),
     ([], "--interval", ["0", "1e-300", "1e300", "nan"]),
     ([], "--retention-days", ["0", "1e300", "nan"]),

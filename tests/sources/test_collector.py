@@ -246,6 +246,7 @@ def test_live_parts_follow_their_settings(
         assert ("live_models" in svc.extras) is models
         assert ("live_scaling" in svc.extras) is scaling
         assert ("alerts" in svc.extras) is alerts
-        assert len(svc.stages) == models + scaling + alerts
+        assert ("live_risk" in svc.extras) is models  # crash risk reads the forecasts
+        assert len(svc.stages) == 2 * models + scaling + alerts
     finally:
         monitor.stop(svc)

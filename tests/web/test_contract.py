@@ -33,6 +33,9 @@ GETS = {
     "/api/alerts": "",
     "/api/silences": "",
     "/api/scaling/alerts": "?hours=1",
+    "/api/crash-risk": "?hours=1",
+    "/api/predict": "?hours=1",
+    "/api/risk/status": "",
 }
 
 

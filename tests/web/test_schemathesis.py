@@ -57,6 +57,8 @@ REJECTED_ON_PURPOSE = [
     ("GET /api/anomalies", "unknown metric"),
     ("GET /api/metrics/{name}/forecast", "unknown metric"),
     ("POST /api/train", "unknown metric"),
+    ("GET /api/crash-risk", "give hours or minutes, not both"),
+    ("GET /api/predict", "give hours or minutes, not both"),
     # a silence ends after "now" and lasts at most 366 days; a regex must compile
     ("POST /api/silences", "ends_at must be after now"),
     ("POST /api/silences", "a silence may last at most"),
@@ -110,6 +112,10 @@ def run_cases(base: str, headers: dict[str, str]) -> tuple[int, list[str]]:
                 for failure in group.exceptions:
                     if rejected_on_purpose(operation.label, failure, response):
                         continue
+                    if response.status_code == 413:
+                        continue  # a rejection all the same: the body is over the 1 MB limit
+                    if response.status_code == 503 and "failure-risk model" in response.text:
+                        continue  # documented: this monitor runs without FORESIGHT_RISK_MODEL
                     if response.status_code == 501 and "transfer-encoding" in {
                         k.lower() for k in (case.headers or {})
                     }:

@@ -1,0 +1,122 @@
+"""Live failure risk: crash risk from the live forecasts every cycle, and the trained
+model's failure probability when ``FORESIGHT_RISK_MODEL`` names one.
+
+Crash risk reads the 1-hour tier's forecasts (``live_models``); the failure probability
+scores the latest sample as a steady state against the model's training reference
+(the live sample carries no incident history), when the sample has every metric the
+model was trained on. Both alert at onset: no lead time is promised.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from foresight.core.catalog import metric_info
+from foresight.live.models import EXTRAS_KEY as MODELS_KEY
+from foresight.live.models import Tier, tier_for_seconds
+from foresight.risk import advice, persist
+from foresight.risk.crash import DISK_METRIC, Bands, CrashRisk, crash_risk
+from foresight.risk.model import RiskModel
+
+logger = logging.getLogger(__name__)
+
+EXTRAS_KEY = "live_risk"
+LIVE_HORIZON_S = 3600.0
+
+
+def forecast_bands(live_models: Any, metrics: list[str], tier: Tier) -> dict[str, Bands]:
+    """The live forecasts of ``metrics`` at ``tier`` that have times, as Bands."""
+    out: dict[str, Bands] = {}
+    for metric in metrics:
+        forecast = live_models.state(metric, tier).forecast
+        if forecast is None or forecast.timestamps is None:
+            continue
+        out[metric] = Bands(
+            np.asarray(forecast.timestamps),
+            np.asarray(forecast.mean),
+            np.asarray(forecast.upper_80),
+            np.asarray(forecast.upper_95),
+        )
+    return out
+
+
+def crash_risk_now(services: Any, horizon_s: float, now: float) -> CrashRisk:
+    """Crash risk over ``horizon_s`` from the live forecasts (no forecasts: score 0)."""
+    live_models = services.extras.get(MODELS_KEY)
+    metrics = services.known_metrics()
+    bands = (
+        {}
+        if live_models is None
+        else forecast_bands(live_models, metrics, tier_for_seconds(horizon_s))
+    )
+    return crash_risk(bands, now, horizon_s, disk_critical=metric_info(DISK_METRIC).critical)
+
+
+class LiveRisk:
+    """The latest crash risk and failure probability, updated by the cycle's stage."""
+
+    def __init__(self, services: Any, model: RiskModel | None, card: dict | None) -> None:
+        self.services = services
+        self.model = model
+        self.card = card
+        self._lock = threading.Lock()
+        self._crash: CrashRisk | None = None
+        self._failure: dict | None = None
+
+    def stage(self, now: float, sample: Any) -> None:
+        risk = crash_risk_now(self.services, LIVE_HORIZON_S, now)
+        failure = None
+        if self.model is not None and all(m in sample.values for m in self.model.metrics_):
+            row = np.array([[float(sample.values[m]) for m in self.model.metrics_]])
+            failure = {"timestamp": now, **advice.predict(self.model, row)[0].to_dict()}
+        with self._lock:
+            self._crash = risk
+            self._failure = failure
+
+    def latest(self) -> tuple[CrashRisk | None, dict | None]:
+        with self._lock:
+            return self._crash, self._failure
+
+    def model_summary(self) -> dict | None:
+        """What the dashboard says about the model, in plain words."""
+        if self.card is None:
+            return None
+        v = self.card["validation"]
+        pr, base = v.get("pr_auc"), v.get("base_rate")
+        words = (
+            f"{self.card['model']} trained on {len(self.card['data'].get('files', []))} "
+            f"file(s); on held-back later data its PR-AUC was {pr:.2f} against "
+            f"{base:.2f} for guessing (1.0 is perfect). It alerts at onset: no lead time."
+            if pr is not None and base is not None
+            else f"{self.card['model']}: no validation figure"
+        )
+        return {
+            "model": self.card["model"],
+            "pr_auc": pr,
+            "base_rate": base,
+            "metrics": self.card["metrics"],
+            "horizon_s": self.card["horizon_s"],
+            "summary": words,
+        }
+
+
+def load_model(path: str | None) -> tuple[RiskModel | None, dict | None]:
+    """Load the configured model (InputError for a bad directory: the monitor stops)."""
+    if not path:
+        return None, None
+    model, card = persist.load(Path(path))
+    logger.info("failure-risk model %s loaded from %s", card["model"], path)
+    return model, card
+
+
+def install(services: Any) -> None:
+    """Monitor extension hook: the risk stage (after the forecasting stage)."""
+    model, card = load_model(services.settings.risk_model)
+    live = LiveRisk(services, model, card)
+    services.extras[EXTRAS_KEY] = live
+    services.stages.append(live.stage)

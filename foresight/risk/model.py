@@ -1,0 +1,248 @@
+"""Train a failure-risk classifier: "an incident is in progress or starts within S s".
+
+Selection is honest in time: each training file is cut into ``n_blocks`` consecutive
+blocks; fold k trains on the blocks before k (less the last horizon of rows, the gap, so
+no training target sees into the validation block) and scores block k. No shuffled folds.
+The model with the best pooled out-of-fold PR-AUC wins, or the soft-voting mean of the
+best few when that is better. The alarm threshold is chosen on the same out-of-fold
+scores, then every chosen model is refit on all the rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.exceptions import NotFittedError
+from sklearn.metrics import average_precision_score
+from threadpoolctl import threadpool_limits
+
+from foresight.risk import alarms
+from foresight.risk.features import (
+    FeatureConfig,
+    Features,
+    build_features,
+    fill_gaps,
+    reference_rows,
+    reference_stats,
+    rows_for,
+    steady_state_features,
+)
+from foresight.risk.zoo import DEFAULT_MODELS, SoftVote, make_model
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledFile:
+    """One file's rows in time order: values (rows × metrics), incident flags, its step."""
+
+    name: str
+    values: np.ndarray
+    incident: np.ndarray
+    step_s: float
+
+
+def _quiet(message: str) -> None:
+    logger.debug(message)
+
+
+def pr_auc(target: np.ndarray, score: np.ndarray) -> float | None:
+    """Average precision; None when the rows hold only one class."""
+    target = np.asarray(target, dtype=bool)
+    if target.all() or not target.any():
+        return None
+    return float(average_precision_score(target, score))
+
+
+class RiskModel:
+    """Failure-risk classifier over causal features of multivariate metric files."""
+
+    def __init__(
+        self,
+        horizon_s: float,
+        models: Sequence[str] = DEFAULT_MODELS,
+        feature_config: FeatureConfig | None = None,
+        n_blocks: int = 3,
+        max_false_alarms_per_day: float = 0.7,
+        max_alarm_ratio: float = 0.02,
+        refit_all: bool = False,
+        seed: int = 0,
+    ) -> None:
+        self.horizon_s = horizon_s
+        self.models = tuple(models)
+        self.feature_config = feature_config
+        self.n_blocks = n_blocks
+        self.max_false_alarms_per_day = max_false_alarms_per_day
+        self.max_alarm_ratio = max_alarm_ratio
+        self.refit_all = refit_all  # keep every candidate fitted (for evaluation)
+        self.seed = seed
+
+    # ---- features -------------------------------------------------------------------
+    def _config(self) -> FeatureConfig:
+        return self.feature_config or FeatureConfig()
+
+    def features(self, values: np.ndarray, step_s: float) -> Features:
+        """The feature matrix of one file (metrics in the trained order)."""
+        metrics = list(getattr(self, "metrics_", [f"m{i}" for i in range(values.shape[1])]))
+        return build_features(values, metrics, step_s, self._config())
+
+    def warmup_rows(self, n_rows: int, step_s: float) -> int:
+        """Rows before a file's first alarm: its reference period."""
+        return reference_rows(n_rows, step_s, self._config())
+
+    def alarms(self, score: np.ndarray, step_s: float, share: float | None = None) -> np.ndarray:
+        """The alarm flags of one file's consecutive scores (the chosen share by default)."""
+        self._check()
+        chosen = self.alarm_share_ if share is None else share
+        return alarms.relative_alarms(score, chosen, self.warmup_rows(len(score), step_s))
+
+    # ---- fitting --------------------------------------------------------------------
+    def fit(
+        self, files: Sequence[LabelledFile], metrics: Sequence[str], progress: Progress = _quiet
+    ) -> RiskModel:
+        """Select, threshold and fit on ``files`` (each holds columns in ``metrics`` order)."""
+        self.metrics_ = list(metrics)
+        started = time.perf_counter()
+        matrices, targets, blocks, medians, scales = [], [], [], [], []
+        for f in files:
+            med, sc = reference_stats(
+                fill_gaps(f.values), self.warmup_rows(len(f.values), f.step_s)
+            )
+            medians.append(med)
+            scales.append(sc)
+            feats = self.features(f.values, f.step_s)
+            h = rows_for(self.horizon_s, f.step_s)
+            n = len(f.incident)
+            matrices.append(feats.matrix)
+            targets.append(alarms.window_labels(f.incident, h))
+            block = np.minimum((np.arange(n) * self.n_blocks) // max(n, 1), self.n_blocks - 1)
+            # the gap: training rows whose target window reaches into the next block
+            edge = np.zeros(n, dtype=bool)
+            for k in range(1, self.n_blocks):
+                first = int(np.searchsorted(block, k))
+                edge[max(0, first - h) : first] = True
+            blocks.append((block, edge))
+        # the reference of rows that come without history (API requests): the median
+        # over the training files of each file's own reference
+        self.reference_median_ = np.median(medians, axis=0)
+        self.reference_scale_ = np.median(scales, axis=0)
+        self.feature_names_ = list(feats.names)
+        self.feature_groups_ = list(feats.groups)
+        x = np.vstack(matrices)
+        y = np.concatenate(targets)
+        block = np.concatenate([b for b, _ in blocks])
+        edge = np.concatenate([e for _, e in blocks])
+        progress(f"features: {x.shape[0]} rows × {x.shape[1]} columns")
+        if y.all() or not y.any():
+            raise ValueError("the training rows need both incident and quiet targets")
+
+        oof = {name: np.full(len(y), np.nan) for name in self.models}
+        self.fit_seconds_: dict[str, float] = {}
+        for name in self.models:
+            t0 = time.perf_counter()
+            for k in range(1, self.n_blocks):
+                train = (block < k) & ~((block == k - 1) & edge)
+                val = block == k
+                if not y[train].any() or y[train].all():
+                    continue
+                model = self._fit(name, x[train], y[train])
+                oof[name][val] = model.predict_proba(x[val])[:, 1]
+            self.fit_seconds_[name] = time.perf_counter() - t0
+            oof[name] = np.nan_to_num(oof[name], nan=0.0)  # a skipped fold: no positives
+            progress(f"{name}: validated in {self.fit_seconds_[name]:.1f} s")
+        scored = block >= 1
+        if not y[scored].any():
+            raise ValueError("no incident in the validation blocks (the later part of the files)")
+        self.validation_ = {n: pr_auc(y[scored], oof[n][scored]) for n in self.models}
+        ranked = sorted(self.models, key=lambda n: -(self.validation_[n] or 0.0))
+        chosen, best = [ranked[0]], self.validation_[ranked[0]] or 0.0
+        for k in range(2, len(ranked) + 1):
+            vote = np.mean([oof[n][scored] for n in ranked[:k]], axis=0)
+            score = pr_auc(y[scored], vote) or 0.0
+            if score > best + 1e-4:
+                chosen, best = ranked[:k], score
+        self.chosen_ = list(chosen)
+        self.validation_pr_auc_ = best
+        self.validation_base_rate_ = float(y[scored].mean())
+        self.model_name_ = chosen[0] if len(chosen) == 1 else "vote(" + "+".join(chosen) + ")"
+        progress(f"chosen: {self.model_name_} (validation PR-AUC {best:.3f})")
+
+        # alarm shares on the out-of-fold scores, per file segment
+        def share_for(score: np.ndarray) -> float:
+            segments, incidents, steps, warm = [], [], [], []
+            offset = 0
+            for f in files:
+                rows = slice(offset, offset + len(f.incident))
+                keep = block[rows] >= 1
+                segments.append(score[rows][keep])
+                incidents.append(np.asarray(f.incident, dtype=bool)[keep])
+                steps.append(f.step_s)
+                warm.append(self.warmup_rows(len(f.incident), f.step_s))
+                offset += len(f.incident)
+            return alarms.choose_share(
+                segments,
+                incidents,
+                self.horizon_s,
+                steps,
+                warm,
+                self.max_false_alarms_per_day,
+                self.max_alarm_ratio,
+            )
+
+        self.alarm_share_ = share_for(np.mean([oof[n] for n in chosen], axis=0))
+        refit = self.models if self.refit_all else chosen
+        self.fitted_: dict[str, Any] = {}
+        self.alarm_shares_: dict[str, float] = {}
+        for name in refit:
+            t0 = time.perf_counter()
+            self.fitted_[name] = self._fit(name, x, y)
+            self.fit_seconds_[name] += time.perf_counter() - t0
+            if self.refit_all:
+                self.alarm_shares_[name] = share_for(oof[name])
+        members = [self.fitted_[n] for n in chosen]
+        self.estimator_ = members[0] if len(members) == 1 else SoftVote(members)
+        self.train_rows_ = len(y)
+        self.train_base_rate_ = float(y.mean())
+        self.fit_total_s_ = time.perf_counter() - started
+        progress(f"fitted in {self.fit_total_s_:.1f} s, alarm share {self.alarm_share_:g}")
+        return self
+
+    def _fit(self, name: str, x: np.ndarray, y: np.ndarray) -> Any:
+        # One OpenMP thread: on a shared 2-core host, OpenMP's spinning threads slow
+        # HistGradientBoosting and XGBoost down many times over (measured: 10x).
+        with threadpool_limits(1, user_api="openmp"):
+            return self._make(name, y).fit(x, y)
+
+    def _make(self, name: str, y: np.ndarray) -> Any:
+        positives = max(int(y.sum()), 1)
+        return make_model(name, self.feature_names_, (len(y) - positives) / positives, self.seed)
+
+    # ---- scoring --------------------------------------------------------------------
+    def _check(self) -> None:
+        if not hasattr(self, "estimator_"):
+            raise NotFittedError("RiskModel is not fitted; call fit() first")
+
+    def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        """P(incident now or within the horizon) for rows of an already built matrix."""
+        self._check()
+        return np.asarray(self.estimator_.predict_proba(matrix)[:, 1], dtype=float)
+
+    def predict_rows(self, values: np.ndarray) -> np.ndarray:
+        """P(incident) for independent rows without history (see steady_state_features)."""
+        self._check()
+        feats = steady_state_features(
+            values, self.metrics_, self.reference_median_, self.reference_scale_
+        )
+        return self.predict_matrix(feats.matrix)
+
+    def predict_proba(self, values: np.ndarray, step_s: float) -> np.ndarray:
+        """P(incident now or within the horizon) for each row of one file."""
+        self._check()
+        return self.predict_matrix(self.features(values, step_s).matrix)

@@ -1,0 +1,140 @@
+"""The candidate classifiers, each with class weights and probabilities.
+
+hgb: HistGradientBoosting; rf: RandomForest; lr: logistic regression on the cross-metric
+aggregates (the ones that transfer between machines); svm: a linear SVM calibrated with
+Platt scaling on unshuffled folds; xgb: XGBoost, only with the ``xgboost-cpu`` extra.
+The linear models see ``signed_log1p`` of their inputs: z-scores have heavy tails.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
+from sklearn.svm import LinearSVC
+
+from foresight.core.errors import InputError
+
+logger = logging.getLogger(__name__)
+
+MODEL_NAMES = ("hgb", "rf", "lr", "svm", "xgb")
+DEFAULT_MODELS = ("hgb", "rf", "lr", "svm")
+
+
+def signed_log1p(x: np.ndarray) -> np.ndarray:
+    """sign(x) · log(1 + |x|): compresses heavy tails, keeps the sign and zero."""
+    return np.sign(x) * np.log1p(np.abs(x))
+
+
+def xgboost_available() -> bool:
+    return importlib.util.find_spec("xgboost") is not None
+
+
+def parse_model_names(text: str) -> tuple[str, ...]:
+    """Parse ``hgb,rf,lr,svm,xgb``; unknown names are an InputError, xgb without the
+    extra is dropped with a warning (so a default list works everywhere)."""
+    names = tuple(dict.fromkeys(n.strip().lower() for n in text.split(",") if n.strip()))
+    unknown = [n for n in names if n not in MODEL_NAMES]
+    if unknown or not names:
+        raise InputError(
+            f"--models must be a comma-separated list of {', '.join(MODEL_NAMES)} (got {text!r})"
+        )
+    if "xgb" in names and not xgboost_available():
+        logger.warning("xgb skipped: XGBoost is not installed (pip install xgboost-cpu)")
+        names = tuple(n for n in names if n != "xgb")
+        if not names:
+            raise InputError("--models xgb needs XGBoost: pip install xgboost-cpu")
+    return names
+
+
+def make_model(
+    name: str, feature_names: Sequence[str], positive_weight: float, seed: int = 0
+) -> Any:
+    """A fresh, unfitted classifier ``name`` for these features.
+
+    ``positive_weight`` is n_negative / n_positive of the training rows (for XGBoost;
+    the scikit-learn models use class_weight="balanced").
+    """
+    if name == "hgb":
+        return HistGradientBoostingClassifier(
+            max_iter=60,
+            learning_rate=0.12,
+            max_leaf_nodes=15,
+            min_samples_leaf=100,
+            l2_regularization=1.0,
+            max_bins=32,
+            class_weight="balanced",
+            early_stopping=False,
+            random_state=seed,
+        )
+    if name == "rf":
+        return RandomForestClassifier(
+            n_estimators=100,
+            min_samples_leaf=20,
+            max_features="sqrt",
+            max_samples=0.25,
+            class_weight="balanced_subsample",
+            n_jobs=2,
+            random_state=seed,
+        )
+    if name == "lr":
+        aggregates = [i for i, n in enumerate(feature_names) if n.startswith("agg:")]
+        return Pipeline(
+            [
+                ("pick", ColumnTransformer([("aggregates", "passthrough", aggregates)])),
+                ("log", FunctionTransformer(signed_log1p)),
+                ("scale", StandardScaler()),
+                ("lr", LogisticRegression(C=0.1, class_weight="balanced", max_iter=2000)),
+            ]
+        )
+    if name == "svm":
+        svm = LinearSVC(C=0.01, class_weight="balanced", dual=False, max_iter=5000)
+        return Pipeline(
+            [
+                ("log", FunctionTransformer(signed_log1p)),
+                ("scale", StandardScaler()),
+                ("svm", CalibratedClassifierCV(svm, method="sigmoid", cv=3)),
+            ]
+        )
+    if name == "xgb":
+        from xgboost import XGBClassifier
+
+        return XGBClassifier(
+            n_estimators=200,
+            max_depth=6,
+            learning_rate=0.08,
+            subsample=0.8,
+            colsample_bytree=0.5,
+            min_child_weight=5,
+            scale_pos_weight=positive_weight,
+            tree_method="hist",
+            n_jobs=1,
+            random_state=seed,
+        )
+    raise InputError(f"unknown model {name!r} (known: {', '.join(MODEL_NAMES)})")
+
+
+class SoftVote:
+    """A soft-voting ensemble of fitted classifiers: the mean of their P(positive)."""
+
+    def __init__(self, members: Sequence[Any]) -> None:
+        self.members = list(members)
+        self.classes_ = np.array([0, 1])
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        positive = np.mean([m.predict_proba(x)[:, 1] for m in self.members], axis=0)
+        return np.column_stack([1.0 - positive, positive])
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> SoftVote:
+        for member in self.members:
+            member.fit(x, y)
+        return self

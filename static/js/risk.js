@@ -1,0 +1,67 @@
+/* Failure-risk panel (templates/partials/risk_panel.html). Plain ES2020, no build step.
+ *
+ * Polls GET /api/risk/status every POLL_MS: the crash-risk level, score and factors from
+ * the forecasts, and, with a trained model, its failure probability, recommendations and
+ * its measured PR-AUC in plain words.
+ */
+(() => {
+  "use strict";
+
+  const POLL_MS = 5000;
+  const $ = (id) => document.getElementById(id);
+  if (!$("risk-panel")) return;
+  const fs = window.foresight;
+  const api = (path) => (fs && fs.api ? fs.api(path) : fetch(path).then((r) => r.json()));
+
+  function when(epochS) {
+    return epochS === null || epochS === undefined ? "–" :
+      new Date(epochS * 1000).toLocaleTimeString();
+  }
+
+  function list(el, items, empty) {
+    el.replaceChildren(...(items.length ? items : [empty]).map((text) => {
+      const li = document.createElement("li");
+      li.textContent = text;
+      if (!items.length) li.className = "muted";
+      return li;
+    }));
+  }
+
+  function draw(data) {
+    const crash = data.crash_risk;
+    if (crash) {
+      $("risk-level").textContent = crash.level;
+      $("risk-level").dataset.level = crash.level;
+      $("risk-score").textContent = `score ${crash.score.toFixed(2)} of 1`;
+      list($("risk-factors"), crash.factors.map((f) =>
+        `${f.metric}: ${(100 * f.probability).toFixed(0)} % chance of reaching ${f.critical}` +
+        ` (possible from ${when(f.earliest_at)}` +
+        (f.crossing_at ? `, expected at ${when(f.crossing_at)})` : ")")), "none");
+    }
+    if (data.model) $("risk-model").textContent = data.model.summary;
+    const failure = data.failure;
+    if (failure) {
+      $("risk-failure").textContent =
+        `Failure probability ${(100 * failure.failure_probability).toFixed(0)} % ` +
+        `(${failure.failure_risk})`;
+      list($("risk-recommendations"), failure.recommendations, "");
+    } else if (data.model) {
+      $("risk-failure").textContent =
+        `This host does not report the metrics the model was trained on ` +
+        `(${data.model.metrics.slice(0, 6).join(", ")}…): no failure probability here.`;
+    }
+  }
+
+  async function refresh() {
+    try {
+      draw(await api("/api/risk/status"));
+      $("risk-error").hidden = true;
+    } catch (err) {
+      $("risk-error").hidden = false;
+      $("risk-error").textContent = `Risk unavailable: ${err.message}`;
+    }
+  }
+
+  refresh();
+  setInterval(refresh, POLL_MS);
+})();
