@@ -29,6 +29,7 @@
     "within-band": "utilisation between the thresholds (or below the confidence gate): hold",
     "cooldown": "waiting out the cooldown after the last action",
     "forecast": "sized for the forecast's 80 % upper edge at the boot lag",
+    "surge": "demand outran the forecast's band: sized for its trend over the boot lag at once",
     "forecast-and-reactive": "the larger of the forecast's and the reactive rule's counts",
     "reactive-unconfirmed": "a reactive scale-up seen once; acting when the next reading agrees",
     "no-scale-in-on-forecast": "never scale in on the forecast alone",
