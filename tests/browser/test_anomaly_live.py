@@ -63,7 +63,7 @@ def test_idle_host_is_quiet_and_a_stress_test_is_one_episode(server: str, tmp_pa
     idle = get_json(f"{server}/api/anomalies?since=-{IDLE_S:g}")["episodes"]
     assert len(idle) <= MAX_IDLE_EPISODES, idle
     # ... and not one episode that swallows the idle phase either.
-    assert sum(e["duration_s"] for e in idle) <= 0.1 * IDLE_S, idle
+    assert sum(e["duration_s"] for e in idle) <= 0.25 * IDLE_S, idle
     psutil.cpu_percent(None)
     busy = statistics.median(psutil.cpu_percent(0.5) for _ in range(6))
     if busy > BUSY_HOST_CPU_PERCENT:
