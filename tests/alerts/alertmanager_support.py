@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 
+from tests.browser.browser_support import stop_process
+
 BINARY_NAMES = ("prometheus-alertmanager", "alertmanager")
 READY_TIMEOUT_S = 20.0
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -107,12 +109,7 @@ def run_alertmanager(tmp: Path, webhook_url: str | None = None) -> Iterator[str]
             time.sleep(0.1)
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def wait_for(predicate, timeout_s: float = 15.0, what: str = "condition") -> Any:
