@@ -43,13 +43,16 @@ $(VENV)/.stamp-dev: requirements-dev.txt requirements.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-# Chart.js, its date adapter and Swagger UI come from npm (package-lock.json pins them);
+# Chart.js, its date adapter, chartjs-plugin-zoom (with Hammer.js, its pan input) and
+# Swagger UI come from npm (package-lock.json pins them);
 # only the browser files are copied into the git-ignored static/vendor/.
 $(VENDOR)/.stamp: package.json package-lock.json
 	npm ci --no-audit --no-fund --ignore-scripts
 	mkdir -p $(VENDOR)
 	cp node_modules/chart.js/dist/chart.umd.min.js $(VENDOR)/chart.umd.min.js
 	cp node_modules/chartjs-adapter-date-fns/dist/chartjs-adapter-date-fns.bundle.min.js $(VENDOR)/chartjs-adapter-date-fns.bundle.min.js
+	cp node_modules/chartjs-plugin-zoom/dist/chartjs-plugin-zoom.min.js $(VENDOR)/chartjs-plugin-zoom.min.js
+	cp node_modules/hammerjs/hammer.min.js $(VENDOR)/hammer.min.js
 	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css $(VENDOR)/
 	touch $@
 

@@ -24,6 +24,7 @@ from flask import (
     jsonify,
     render_template,
     request,
+    send_from_directory,
 )
 from prometheus_client.exposition import choose_encoder
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -181,6 +182,13 @@ def prometheus_metrics() -> Response:
     return Response(body, headers={"Content-Type": content_type})
 
 
+def favicon() -> Response:
+    """``/favicon.ico``: the SVG icon (browsers ask for this path before any <link>)."""
+    static = current_app.static_folder
+    assert static is not None
+    return send_from_directory(static, "img/favicon.svg", mimetype="image/svg+xml", max_age=86400)
+
+
 def create_app(
     test_config: Mapping[str, Any] | None = None, services: Services | None = None
 ) -> Flask:
@@ -209,6 +217,7 @@ def create_app(
     app.extensions["foresight_api"] = api
     _register_errors(app)
     _register_auth(app)
+    app.add_url_rule("/favicon.ico", "favicon", favicon)  # an asset: not in the API docs
     security.install(app, services.settings)
     for blueprint in (
         api_monitor.blueprint,

@@ -45,7 +45,7 @@ import numpy as np
 from foresight.core.errors import InputError
 from foresight.store.connections import Connections
 from foresight.store.faults import free_space_note
-from foresight.store.query import Points, bucket_means, grid_means
+from foresight.store.query import Points, bucket_means, first_timestamp, grid_means
 
 logger = logging.getLogger(__name__)
 
@@ -428,6 +428,10 @@ class MetricStore:
         ids = self._known_ids(names)
         points = bucket_means(self._conn(), self._tier_since(), ids, since, until, step, limit - 1)
         return {name: points.get(name, []) for name in names}
+
+    def data_since(self, metrics: list[str] | None = None) -> float | None:
+        """The oldest timestamp still held for ``metrics`` (all: None), None when empty."""
+        return first_timestamp(self._conn(), self._known_ids(metrics))
 
     def effective_step(self, since: float, until: float, limit: int, step_s: float | None) -> float:
         """The bucket width ``query`` uses for these arguments, in seconds."""

@@ -119,3 +119,26 @@ def grid_means(
             if 0 <= b < n and np.isnan(values[b]):
                 values[b] = v
     return values
+
+
+def first_timestamp(conn: sqlite3.Connection, ids: Mapping[str, int]) -> float | None:
+    """The oldest time any tier still holds for these metrics (epoch s), None if empty.
+
+    Raw values give their exact first timestamp. A rollup counts only when its bucket ends
+    before that (raw values already dropped by retention), and then gives its bucket
+    start. One primary-key lookup per metric and tier.
+    """
+    first: float | None = None
+    for mid in ids.values():
+        found: float | None = None
+        for res_s, sql in (
+            (0, "SELECT MIN(ts) FROM sample WHERE metric_id = ?"),
+            (60, "SELECT MIN(ts) FROM rollup WHERE res_s = 60 AND metric_id = ?"),
+            (3600, "SELECT MIN(ts) FROM rollup WHERE res_s = 3600 AND metric_id = ?"),
+        ):
+            ts = conn.execute(sql, (mid,)).fetchone()[0]
+            if ts is not None and (found is None or float(ts) + res_s <= found):
+                found = float(ts)
+        if found is not None and (first is None or found < first):
+            first = found
+    return first

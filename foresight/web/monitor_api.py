@@ -222,7 +222,13 @@ def _metrics_body(
         rows = svc.store.query(names, since, until, limit, step_s)
         points = {n: ",".join(f"[{t!r},{v!r}]" for t, v in rows.get(n, [])) for n in names}
         effective_step = svc.store.effective_step(since, until, limit, step_s)
-    header = {"since": since, "until": until, "limit": limit, "step_s": effective_step}
+    header = {
+        "since": since,
+        "until": until,
+        "limit": limit,
+        "step_s": effective_step,
+        "data_since": svc.store.data_since(names),
+    }
     return _encode_metrics(header, names, current, tick, points)
 
 

@@ -56,6 +56,10 @@ class MetricsHistorySchema(Schema):
         allow_none=True,
         metadata={"description": "Bucket width of the points; null: raw samples"},
     )
+    data_since = fields.Float(
+        allow_none=True,
+        metadata={"description": "The oldest time the store holds for these metrics; null: none"},
+    )
     metrics = fields.Dict(
         keys=fields.String(), values=fields.Nested(MetricSeriesSchema), required=True
     )

@@ -12,7 +12,7 @@
   const STATE_ORDER = { firing: 0, pending: 1 };
 
   function when(ts) {
-    return ts == null ? "–" : new Date(ts * 1000).toLocaleTimeString();
+    return window.foresightTime.when(ts); // the one time format (static/js/timefmt.js)
   }
 
   function row(a, resolved) {
@@ -110,7 +110,7 @@
       $("alerts-error").textContent = `Alerts unavailable: ${err.message}`;
       $("alerts-error").hidden = false;
     }
-    setTimeout(poll, Math.max(2000, fs.intervalS * 2000));
+    setTimeout(poll, Math.max(5000, fs.intervalS * 5000)); // rules hold for ≥ a few ticks
   }
 
   fs.ready.then(poll);

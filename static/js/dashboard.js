@@ -7,6 +7,16 @@
  * the realtime feed; /api/system/health and /api/stress-test are polled for the header
  * and the stress-test panel.
  *
+ * Interaction (chartjs-plugin-zoom): drag across a chart to zoom every chart to that
+ * span, shift- or ctrl-drag to pan, double-click to return to the range picked before.
+ * A zoomed or typed-in range is "custom": the page fetches exactly that since/until at
+ * full resolution. The range lives in the URL (?range=1h, or ?from=ISO&to=ISO&range=…)
+ * and survives a reload. One crosshair and tooltip follow the mouse on every chart
+ * (static/js/charts_common.js). Gaps (more than 3 missing intervals) break the lines.
+ * Times are formatted by static/js/timefmt.js (window.foresightTime) only.
+ * Polling pauses while the tab is hidden (every GET through api() waits for the tab to
+ * be visible again); long ranges fetch only what is newer than their last point.
+ *
  * ── Extension API: window.foresight (for static/js/forecast.js, static/js/scaling.js) ──
  *   charts         {NAME: Chart}. Per-core CPU is ONE chart keyed "cpu_cores" (a dataset
  *                  per core); every other metric has its own chart. Datasets this file
@@ -15,20 +25,23 @@
  *                  survive polls and range changes. Points are {x: epoch ms, y: number}
  *                  (options.parsing is false, so keep them sorted by x).
  *   catalog        {NAME: {unit, description, warning, critical}}
- *   range          {key: "5m"|"1h"|"24h"|"7d", live: bool, sinceS, untilS, stepS}
+ *   range          {key: "5m"|"1h"|"24h"|"7d"|"custom", live: bool, sinceS, untilS,
+ *                  stepS, base}; base: the preset a double-click returns to
  *   intervalS, tokenRequired
  *   onTick         [fn(tick)]  after every realtime poll; tick = {samples, current,
  *                  cursor, serverTimeS, live}
  *   onRangeChange  [fn(info)]  after the charts were (re)filled from /api/metrics: the
- *                  first load, a range switch, a periodic refresh of a long range;
- *                  info = {range, response}
+ *                  first load, a range switch, a zoom; info = {range, response}. A long
+ *                  range's periodic refresh appends in place and calls onTick (live false)
+ *   whenVisible()  Promise resolved once the tab is visible (at once if it is)
  *   ready          Promise resolved (with window.foresight) once the charts exist
  *   nowS()         server "now" in epoch seconds (corrected for clock skew)
  *   setFutureS(s)  keep s seconds of empty time axis right of "now" (room for forecasts)
  *   futureS()      the seconds of room last requested with setFutureS (0 by default)
  *   api(path, {method, body}) → Promise<JSON>; adds the bearer token if one was given;
  *                  rejects with Error(server's {"error"} text) carrying .status
- *   series(METRIC) the {x, y} dataset of one metric (e.g. "cpu_core1_percent"), or null
+ *   series(METRIC) the {x, y} dataset of one metric (e.g. "cpu_core1_percent"), or null;
+ *                  y is null at a gap
  *   setNote(NAME, text)  a line of text under a chart (e.g. forecast accuracy)
  *   format(value, unit)  human units: 1234567 "B/s" → "1.2 MB/s"
  *   update(NAME?)  redraw one chart (or all) with update("none") after you edit datasets
@@ -51,9 +64,8 @@
   const RANGE_LIMIT = { "5m": 300, "1h": 360, "24h": 480, "7d": 504 }; // points per metric
   const RANGE_REFRESH_S = { "1h": 15, "24h": 60, "7d": 300 };
   const RANGE_LABEL = { "5m": "5 minutes", "1h": "hour", "24h": "24 hours", "7d": "7 days" };
-  // Tick spacing per range: left to itself, Chart.js picks hours for a 1.5-h axis on a
-  // narrow card and shows a single label.
-  const RANGE_TICKS = { "5m": ["minute", 1], "1h": ["minute", 15], "24h": ["hour", 4], "7d": ["day", 1] };
+  const CUSTOM_MAX_POINTS = 1000; // a zoomed range: raw samples up to this many
+  const MIN_ZOOM_S = 10;
   const TOKEN_KEY = "foresight.token";
   const CORES_KEY = "cpu_cores";
   const CORE_RE = /^cpu_core(\d+)_percent$/;
@@ -82,8 +94,10 @@
   const LEVEL_COLOUR = { warning: "#d29922", critical: "#f85149" };
 
   const $ = (id) => document.getElementById(id);
+  const T = window.foresightTime;
+  const C = window.foresightCharts;
   const fs = {
-    charts: {}, catalog: {}, range: { key: "5m", live: true, sinceS: null, untilS: null, stepS: null },
+    charts: {}, catalog: {}, range: { key: "5m", live: true, sinceS: null, untilS: null, stepS: null, base: "5m" },
     intervalS: Number(cfg.interval_s) || 1, tokenRequired: Boolean(cfg.token_required),
     onTick: [], onRangeChange: [],
   };
@@ -96,6 +110,9 @@
   let cursor = null;
   let rangeSeq = 0; // ignores responses of a range the user has already left
   let refreshTimer = null;
+  let lastSampleS = null; // the newest sample's time (from the live feed or health)
+  let lostSinceS = null;  // browser time the monitor stopped answering (null: in contact)
+  let failures = 0;
   const series = {}; // metric name → {chart, dataset}
   const notes = {};  // chart key → <p>
   const tiles = {};  // metric name → {root, value, level}
@@ -137,9 +154,31 @@
     return `${sec} s`;
   }
   fs.format = format;
+  fs.time = (epochS) => T.when(epochS); // the one time format (static/js/timefmt.js)
 
   // ── API ───────────────────────────────────────────────────────────────
+  // A hidden tab polls nothing: every GET waits here until the tab is visible again, so
+  // each poll loop parks on one promise instead of firing requests nobody sees.
+  let visibleNow = null;
+  function whenVisible() {
+    if (!document.hidden) return Promise.resolve();
+    if (!visibleNow) {
+      visibleNow = new Promise((resolve) => {
+        const done = () => {
+          if (document.hidden) return;
+          document.removeEventListener("visibilitychange", done);
+          visibleNow = null;
+          resolve();
+        };
+        document.addEventListener("visibilitychange", done);
+      });
+    }
+    return visibleNow;
+  }
+  fs.whenVisible = whenVisible;
+
   async function api(path, { method = "GET", body } = {}) {
+    if (method === "GET") await whenVisible();
     const headers = { Accept: "application/json" };
     const token = sessionStorage.getItem(TOKEN_KEY);
     if (token) headers.Authorization = `Bearer ${token}`;
@@ -221,32 +260,37 @@
         label: title, foresightRole: "series", metric: key, data: [],
         borderColor: colour, backgroundColor: `${colour}26`, fill: "origin", clip: 3,
       });
-      if (info.warning != null) datasets.push(thresholdDataset("warning", info.warning, unit));
-      if (info.critical != null) datasets.push(thresholdDataset("critical", info.critical, unit));
     }
+    // Per-core CPU draws the same warn/crit lines its header names (core series go first).
+    if (info.warning != null) datasets.push(thresholdDataset("warning", info.warning, unit));
+    if (info.critical != null) datasets.push(thresholdDataset("critical", info.critical, unit));
     const percent = unit === "%";
+    const spanOf = (scale) => (scale.max - scale.min) / 1000;
     const chart = new Chart(canvas, {
       type: "line",
       data: { datasets },
+      plugins: [C.crosshair],
       options: {
         animation: false, responsive: true, maintainAspectRatio: false,
-        parsing: false, normalized: true,
+        parsing: false, normalized: true, spanGaps: false,
         interaction: { mode: "nearest", axis: "x", intersect: false },
         elements: { point: { radius: 0, hitRadius: 6 }, line: { borderWidth: 1.5, tension: 0 } },
         scales: {
           x: {
             type: "time",
-            time: {
-              tooltipFormat: "yyyy-MM-dd HH:mm:ss",
-              displayFormats: { second: "HH:mm:ss", minute: "HH:mm", hour: "HH:mm", day: "MMM d" },
+            // Ticks on whole local steps, labelled by timefmt.js (dates once the range
+            // spans days); the date adapter only does the arithmetic.
+            afterBuildTicks: (scale) => C.alignTicks(scale, C.tickStep(spanOf(scale))[2]),
+            ticks: {
+              maxRotation: 0, autoSkipPadding: 16, maxTicksLimit: 7,
+              callback(value) { return T.tick(value, spanOf(this)); },
             },
-            ticks: { maxRotation: 0, autoSkipPadding: 16, maxTicksLimit: 7 },
-            grid: { color: "#21262d" },
+            grid: { color: themeColour("--grid", "#21262d") },
           },
           y: {
             beginAtZero: true, min: percent ? 0 : undefined, max: percent ? 100 : undefined,
             ticks: { maxTicksLimit: 5, callback: (v) => formatTick(v, unit) },
-            grid: { color: "#21262d" },
+            grid: { color: themeColour("--grid", "#21262d") },
           },
         },
         plugins: {
@@ -254,10 +298,33 @@
             display: key === CORES_KEY, position: "bottom",
             labels: { boxWidth: 10, boxHeight: 2, filter: (item, data) => !data.datasets[item.datasetIndex].foresightRole || data.datasets[item.datasetIndex].foresightRole === "series" },
           },
-          tooltip: { callbacks: { label: (ctx) => `${ctx.dataset.label}: ${format(ctx.parsed.y, unit)}` } },
+          tooltip: {
+            filter: (item) => item.parsed.y !== null,
+            callbacks: {
+              title: (items) => (items.length ? T.hover(items[0].parsed.x, spanOf(items[0].chart.scales.x)) : ""),
+              label: (ctx) => `${ctx.dataset.label}: ${format(ctx.parsed.y, unit)}`,
+            },
+          },
+          zoom: {
+            zoom: {
+              mode: "x",
+              drag: { enabled: true, threshold: 8, backgroundColor: "rgba(88,166,255,0.18)", borderColor: "#58a6ff", borderWidth: 1 },
+              onZoomComplete: ({ chart: c }) => zoomTo(c.scales.x.min / 1000, c.scales.x.max / 1000),
+            },
+            pan: {
+              enabled: true, mode: "x", modifierKey: "shift",
+              onPanComplete: ({ chart: c }) => zoomTo(c.scales.x.min / 1000, c.scales.x.max / 1000),
+            },
+          },
         },
       },
     });
+    // ctrl-drag pans too: the plugin knows one pan key, so point it at the key held now.
+    canvas.addEventListener("pointerdown", (ev) => {
+      const pan = chart.options.plugins.zoom && chart.options.plugins.zoom.pan;
+      if (pan) pan.modifierKey = ev.ctrlKey && !ev.shiftKey ? "ctrl" : "shift";
+    }, { capture: true });
+    canvas.addEventListener("dblclick", () => resetZoom());
     fs.charts[key] = chart;
     return chart;
   }
@@ -268,8 +335,8 @@
     const colour = PALETTE[i % PALETTE.length];
     const ds = { label: `core ${i}`, foresightRole: "series", metric: name, data: [],
       borderColor: colour, backgroundColor: colour, fill: false, clip: 3 };
-    // Keep cores in numeric order so dataset 0 is core 0.
-    const at = chart.data.datasets.findIndex((d) => d.foresightRole === "series" && coreIndex(d.metric) > i);
+    // Keep cores in numeric order so dataset 0 is core 0 (before the threshold lines).
+    const at = chart.data.datasets.findIndex((d) => !(d.foresightRole === "series" && coreIndex(d.metric) < i));
     if (at < 0) chart.data.datasets.push(ds); else chart.data.datasets.splice(at, 0, ds);
     return ds;
   }
@@ -298,8 +365,9 @@
     const until = r.live ? fs.nowS() : r.untilS;
     const since = r.live ? until - RANGE_S[r.key] : r.sinceS;
     if (until == null) return;
-    const minMs = since * 1000, maxMs = (until + futureS) * 1000;
-    const [tickUnit, tickStep] = RANGE_TICKS[r.key];
+    // Room for forecasts only on ranges that end now (not on a zoom into the past).
+    const minMs = since * 1000, maxMs = (until + (r.key === "custom" ? 0 : futureS)) * 1000;
+    const [tickUnit, tickStep] = C.tickStep((maxMs - minMs) / 1000);
     for (const chart of Object.values(fs.charts)) {
       chart.options.scales.x.min = minMs;
       chart.options.scales.x.max = maxMs;
@@ -307,7 +375,7 @@
       chart.options.scales.x.time.stepSize = tickStep;
       let dataMax = 0;
       for (const ds of chart.data.datasets) {
-        if (ds.foresightRole === "series") for (const p of ds.data) if (p.y > dataMax) dataMax = p.y;
+        if (ds.foresightRole === "series") for (const p of ds.data) if (p.y !== null && p.y > dataMax) dataMax = p.y;
       }
       for (const ds of chart.data.datasets) {
         if (ds.foresightRole !== "warning" && ds.foresightRole !== "critical") continue;
@@ -321,7 +389,7 @@
 
   function markEmpty() {
     for (const chart of Object.values(fs.charts)) {
-      const empty = chart.data.datasets.every((d) => d.foresightRole !== "series" || !d.data.length);
+      const empty = chart.data.datasets.every((d) => d.foresightRole !== "series" || !d.data.some((p) => p.y !== null));
       const el = chart.canvas.parentElement.querySelector(".chart-empty");
       if (el.hidden !== !empty) el.hidden = !empty;
     }
@@ -369,49 +437,175 @@
   }
 
   // ── range loading (GET /api/metrics) ───────────────────────────────────
-  async function loadRange(key) {
+  const isoOf = (s) => new Date(Math.round(s) * 1000).toISOString().replace(".000Z", "Z");
+  const epochOf = (text) => {
+    if (text === null || text === "") return null;
+    const n = Number(text);
+    const ms = Number.isFinite(n) ? n * 1000 : Date.parse(text);
+    return Number.isFinite(ms) ? ms / 1000 : null;
+  };
+
+  // The range in the URL: ?range=1h, or ?from=ISO&to=ISO&range=<preset to go back to>.
+  function rangeFromUrl() {
+    const q = new URLSearchParams(location.search);
+    const base = RANGE_S[q.get("range")] ? q.get("range") : "5m";
+    const from = epochOf(q.get("from")), to = epochOf(q.get("to"));
+    if (from !== null && to !== null && to - from >= 1) return { key: "custom", sinceS: from, untilS: to, base };
+    return { key: base, base };
+  }
+  function writeUrl(spec, push) {
+    const q = new URLSearchParams(location.search);
+    for (const k of ["range", "from", "to"]) q.delete(k);
+    if (spec.key === "custom") {
+      q.set("from", isoOf(spec.sinceS));
+      q.set("to", isoOf(spec.untilS));
+      if (spec.base !== "5m") q.set("range", spec.base);
+    } else if (spec.key !== "5m") q.set("range", spec.key);
+    const url = `${location.pathname}${q.toString() ? `?${q}` : ""}${location.hash}`;
+    if (url === `${location.pathname}${location.search}${location.hash}`) return;
+    if (push) history.pushState(null, "", url); else history.replaceState(null, "", url);
+  }
+
+  function queryOf(spec) {
+    if (spec.key !== "custom") {
+      // A relative `since` (seconds before the server's now) keeps the query string the
+      // same for every tab and poll, so the server's per-tick response cache answers it.
+      return new URLSearchParams({ since: String(-RANGE_S[spec.key]), limit: String(RANGE_LIMIT[spec.key]) });
+    }
+    // A zoom asks for exactly its span, with room for every raw sample when it is short:
+    // the store then answers from its raw tier (full resolution), not the rollups.
+    const span = spec.untilS - spec.sinceS;
+    const limit = Math.min(CUSTOM_MAX_POINTS, Math.max(60, Math.ceil(span / fs.intervalS) + 1));
+    return new URLSearchParams({ since: String(spec.sinceS), until: String(spec.untilS), limit: String(limit) });
+  }
+
+  function describe(spec, res, points) {
+    const step = res.step_s ? `one point per ${formatDuration(res.step_s)}` : "every sample";
+    let text;
+    if (spec.key === "5m") text = `Live: last 5 minutes, updated every ${fs.intervalS} s.`;
+    else if (spec.key === "custom") {
+      text = `${T.when(res.since)} to ${T.when(res.until)} (${formatDuration(res.until - res.since)}), ${step}. ` +
+        `Double-click a chart to go back to the ${spec.base === "5m" ? "live 5 minutes" : `last ${RANGE_LABEL[spec.base]}`}.`;
+    } else text = `Last ${RANGE_LABEL[spec.key]}: up to ${points} points per metric, ${step}; updated ${T.time(fs.nowS())}.`;
+    // Honest about what the store holds: where its data starts, and when there is none.
+    if (!points) text += " No data in this range.";
+    if (res.data_since != null && res.data_since > res.since + Math.max(res.step_s || 0, fs.intervalS) * 2) {
+      text += ` Data starts at ${T.when(res.data_since)}.`;
+    } else if (res.data_since == null && !points) text += " The store holds no data yet.";
+    return text;
+  }
+
+  async function loadRange(spec, push = false) {
     const seq = ++rangeSeq;
     clearTimeout(refreshTimer);
-    const live = key === "5m";
-    // A relative `since` (seconds before the server's now) keeps the query string the same
-    // for every tab and poll, so the server's per-tick response cache can answer it.
-    const q = new URLSearchParams({ since: String(-RANGE_S[key]), limit: String(RANGE_LIMIT[key]) });
+    const live = spec.key === "5m";
+    writeUrl(spec, push);
     $("range-status").textContent = "Loading…";
     try {
-      const res = await api(`/api/metrics?${q}`);
+      const res = await api(`/api/metrics?${queryOf(spec)}`);
       if (seq !== rangeSeq) return;
       ensureSeries(res.metrics);
+      const expectedS = res.step_s || fs.intervalS;
       let points = 0;
       for (const [name, m] of Object.entries(res.metrics)) {
         const ds = series[name].dataset;
-        ds.data = (m.points || []).filter((p) => p[1] !== null).map(([t, v]) => ({ x: t * 1000, y: v }));
-        points = Math.max(points, ds.data.length);
+        ds.data = C.withGaps(m.points, expectedS);
+        points = Math.max(points, m.points ? m.points.length : 0);
         if (m.current) setTile(name, m.current.value, m.current.level, m.unit);
       }
-      fs.range = { key, live, sinceS: res.since, untilS: res.until, stepS: res.step_s ?? null };
+      fs.range = { key: spec.key, live, sinceS: res.since, untilS: res.until, stepS: res.step_s ?? null, base: spec.base || spec.key };
+      fillCustomInputs();
       applyWindow();
       markEmpty();
       fs.update();
-      const step = res.step_s ? `, one point per ${formatDuration(res.step_s)}` : "";
-      $("range-status").textContent = live
-        ? `Live: last 5 minutes, updated every ${fs.intervalS} s.`
-        : `Last ${RANGE_LABEL[key]}: up to ${points} points per metric${step}; loaded ${new Date().toLocaleTimeString()}.`;
+      $("range-status").textContent = describe(spec, res, points);
       resolveReady(fs);
       runHooks(fs.onRangeChange, { range: fs.range, response: res });
-      if (!live) refreshTimer = setTimeout(() => loadRange(key), RANGE_REFRESH_S[key] * 1000);
+      if (!live && spec.key !== "custom") refreshTimer = setTimeout(() => extendRange(seq, spec), RANGE_REFRESH_S[spec.key] * 1000);
     } catch (err) {
       if (seq !== rangeSeq) return;
       $("range-status").textContent = `Could not load history: ${err.message}`;
-      refreshTimer = setTimeout(() => loadRange(key), 5000);
+      refreshTimer = setTimeout(() => loadRange(spec), 5000);
+    }
+  }
+
+  // A long range moves forward by fetching only what came after its last point (at the
+  // same bucket width) and dropping what slid out of the window.
+  async function extendRange(seq, spec) {
+    if (seq !== rangeSeq) return;
+    const r = fs.range;
+    try {
+      const stepS = r.stepS || fs.intervalS;
+      const nowS = fs.nowS();
+      const limit = Math.min(10000, Math.ceil((nowS - r.untilS) / stepS) + 2);
+      const q = new URLSearchParams({ since: String(r.untilS), until: String(nowS), limit: String(limit) });
+      if (r.stepS) q.set("step", String(r.stepS));
+      const res = await api(`/api/metrics?${q}`);
+      if (seq !== rangeSeq) return;
+      ensureSeries(res.metrics);
+      const minMs = (res.until - RANGE_S[spec.key]) * 1000;
+      let points = 0;
+      for (const [name, m] of Object.entries(res.metrics)) {
+        const data = series[name].dataset.data;
+        for (const [t, v] of m.points || []) C.appendPoint(data, t * 1000, v, stepS);
+        dropBefore(data, minMs);
+        points = Math.max(points, data.filter((p) => p.y !== null).length);
+        if (m.current) setTile(name, m.current.value, m.current.level, m.unit);
+      }
+      fs.range = { ...r, sinceS: res.until - RANGE_S[spec.key], untilS: res.until };
+      applyWindow();
+      markEmpty();
+      fs.update();
+      $("range-status").textContent = describe(spec, { ...res, since: fs.range.sinceS, step_s: r.stepS }, points);
+      runHooks(fs.onTick, { samples: [], current: {}, cursor, serverTimeS: res.until, live: false });
+    } catch (err) {
+      if (seq !== rangeSeq) return;
+      $("range-status").textContent = `Could not refresh history: ${err.message}`;
+    }
+    refreshTimer = setTimeout(() => extendRange(seq, spec), RANGE_REFRESH_S[spec.key] * 1000);
+  }
+
+  function markButtons(key) {
+    for (const b of $("range").querySelectorAll("button")) {
+      b.setAttribute("aria-checked", String(b.dataset.range === key));
+      b.tabIndex = b.dataset.range === key || (key === "custom" && b.dataset.range === fs.range.base) ? 0 : -1;
     }
   }
 
   function selectRange(key) {
-    for (const b of $("range").querySelectorAll("button")) {
-      b.setAttribute("aria-checked", String(b.dataset.range === key));
-      b.tabIndex = b.dataset.range === key ? 0 : -1;
+    markButtons(key);
+    loadRange({ key, base: key }, true);
+  }
+
+  // Every chart shows the same span: a zoom or pan on one is a custom range for all.
+  function zoomTo(sinceS, untilS) {
+    if (!Number.isFinite(sinceS) || !Number.isFinite(untilS)) return;
+    if (untilS - sinceS < MIN_ZOOM_S) {
+      const mid = (sinceS + untilS) / 2;
+      [sinceS, untilS] = [mid - MIN_ZOOM_S / 2, mid + MIN_ZOOM_S / 2];
     }
-    loadRange(key);
+    untilS = Math.min(untilS, fs.nowS());
+    const base = fs.range.key === "custom" ? fs.range.base : fs.range.key;
+    markButtons("custom");
+    loadRange({ key: "custom", sinceS, untilS, base }, true);
+  }
+  function resetZoom() {
+    if (fs.range.key === "custom") selectRange(fs.range.base || "5m");
+  }
+  fs.zoomTo = zoomTo;
+  fs.resetZoom = resetZoom;
+
+  // The from/to inputs: local wall-clock time, as <input type="datetime-local"> wants it.
+  function localInput(s) {
+    const d = new Date(s * 1000);
+    const p = (n) => String(n).padStart(2, "0");
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+  }
+  function fillCustomInputs() {
+    const from = $("range-from"), to = $("range-to");
+    if (!from || !to || fs.range.sinceS == null) return;
+    from.value = localInput(fs.range.sinceS);
+    to.value = localInput(fs.range.untilS);
   }
 
   // ── live feed (GET /api/metrics/realtime?since=cursor) ────────────────
@@ -419,13 +613,15 @@
     try {
       const q = cursor === null ? "" : `?since=${encodeURIComponent(cursor)}`;
       const rt = await api(`/api/metrics/realtime${q}`);
-      $("connection-error").hidden = true;
+      failures = 0;
+      if (lostSinceS !== null) { lostSinceS = null; $("connection-error").hidden = true; }
       $("tiles").classList.remove("stale"); // back in contact: the values are live again
       if (rt.server_time) clockOffsetMs = rt.server_time * 1000 - Date.now();
       if (rt.interval_s) fs.intervalS = rt.interval_s;
       // Until the charts exist, keep the cursor: those samples must not be skipped.
       if (Object.keys(fs.charts).length) cursor = rt.cursor ?? cursor;
       const samples = rt.samples || [];
+      if (samples.length) lastSampleS = Math.max(lastSampleS ?? 0, samples[samples.length - 1].timestamp);
       if (fs.range.live && Object.keys(fs.charts).length) {
         const unknown = {};
         for (const s of samples) {
@@ -433,8 +629,7 @@
           for (const [name, v] of Object.entries(s.values || {})) {
             const entry = series[name];
             if (!entry) { unknown[name] = { unit: rt.current?.[name]?.unit }; continue; }
-            const data = entry.dataset.data;
-            if (v !== null && (!data.length || x > data[data.length - 1].x)) data.push({ x, y: v });
+            if (v !== null) C.appendPoint(entry.dataset.data, x, v, fs.intervalS);
           }
         }
         if (Object.keys(unknown).length) ensureSeries(unknown); // e.g. a metric that just appeared
@@ -447,16 +642,42 @@
       for (const [name, c] of Object.entries(rt.current || {})) setTile(name, c.value, c.level, c.unit);
       runHooks(fs.onTick, { samples, current: rt.current || {}, cursor, serverTimeS: rt.server_time, live: fs.range.live });
     } catch (err) {
+      failures += 1;
       showConnectionError(err);
     }
-    setTimeout(poll, Math.max(250, fs.intervalS * 1000));
+    // Unreachable: back off to at most 5 s between tries.
+    const waitMs = Math.max(250, fs.intervalS * 1000) * Math.min(2 ** Math.max(0, failures - 1), 8);
+    setTimeout(poll, Math.min(waitMs, Math.max(5000, fs.intervalS * 1000)));
   }
 
   function showConnectionError(err) {
+    if (lostSinceS === null) lostSinceS = Date.now() / 1000;
     const el = $("connection-error");
-    el.textContent = `Lost contact with the monitor (${err.message}); retrying…`;
+    el.textContent = `Lost contact with the monitor at ${T.time(lostSinceS)} (${err.message}); retrying…`;
     el.hidden = false;
     $("tiles").classList.add("stale"); // grey, not green: these values are no longer current
+    const badge = $("health-status");
+    badge.textContent = "unreachable";
+    badge.className = "badge level-critical";
+    showAge();
+  }
+
+  // "Last sample … ago" counts up every second from the newest sample the page has seen,
+  // so it keeps ageing (and the tiles grey) when the monitor stops answering.
+  function showAge() {
+    const el = $("health-age");
+    if (lastSampleS === null) { el.textContent = lostSinceS === null ? "none yet" : "none (monitor unreachable)"; return; }
+    const age = Math.max(0, fs.nowS() - lastSampleS);
+    const text = age < 10 ? `${age.toFixed(1)} s ago` : `${formatDuration(age)} ago`;
+    el.textContent = lostSinceS === null ? text : `${text} (monitor unreachable)`;
+    const staleAfter = Math.max(3 * fs.intervalS, 5);
+    el.classList.toggle("stale", lostSinceS !== null || age > staleAfter);
+    if (age > staleAfter) $("tiles").classList.add("sampler-stale");
+  }
+  async function ageLoop() {
+    await whenVisible();
+    showAge();
+    setTimeout(ageLoop, 1000);
   }
 
   // ── header: host facts + sampler health ───────────────────────────────
@@ -475,7 +696,8 @@
       $("host-uptime").textContent = host.boot_time ? formatDuration(fs.nowS() - host.boot_time) : "–";
       $("health-uptime").textContent = formatDuration(h.uptime_s);
       $("health-interval").textContent = `${h.interval_s ?? fs.intervalS} s`;
-      $("health-age").textContent = h.last_sample_age_s == null ? "none yet" : `${h.last_sample_age_s.toFixed(1)} s ago`;
+      if (h.last_sample_age_s != null) lastSampleS = Math.max(lastSampleS ?? 0, fs.nowS() - h.last_sample_age_s);
+      showAge();
       $("health-jitter").textContent = h.jitter_ms?.p99 == null ? "–" : `${h.jitter_ms.p99.toFixed(1)} ms`;
       $("health-missed").textContent = h.ticks == null ? String(h.missed_ticks ?? "–") : `${h.missed_ticks ?? 0} of ${h.ticks}`;
       const store = h.store || {};
@@ -496,11 +718,11 @@
       $("tiles").classList.toggle("sampler-stale", stale);
       if (host.cpu_count) $("stress-cores").max = String(host.cpu_count);
     } catch (err) {
-      const badge = $("health-status");
-      badge.textContent = "unreachable";
-      badge.className = "badge level-critical";
+      showConnectionError(err);
     }
-    setTimeout(pollHealth, Math.max(2000, fs.intervalS * 2000));
+    // Host facts and the sampler's state change slowly; the sample age and the greying
+    // of the tiles come from the live feed every second (showAge), not from here.
+    setTimeout(pollHealth, Math.max(10000, fs.intervalS * 10000));
   }
 
   // ── stress test (POST/GET/DELETE /api/stress-test) ────────────────────
@@ -534,7 +756,7 @@
     clearTimeout(stressTimer);
     let running = false;
     try { running = showStress(await api("/api/stress-test")); } catch (_) { /* shown by health */ }
-    stressTimer = setTimeout(pollStress, running ? 1000 : 5000);
+    stressTimer = setTimeout(pollStress, running ? 1000 : 15000); // idle: the form re-polls on start
   }
 
   function initStress() {
@@ -584,6 +806,40 @@
       selectRange(next.dataset.range);
       ev.preventDefault();
     });
+    const form = $("custom-range");
+    if (form) {
+      form.addEventListener("submit", (ev) => {
+        ev.preventDefault();
+        const from = Date.parse($("range-from").value) / 1000; // local time, as typed
+        const to = Date.parse($("range-to").value) / 1000;
+        if (!Number.isFinite(from) || !Number.isFinite(to) || to <= from) {
+          $("range-status").textContent = "Custom range: pick a start before the end.";
+          return;
+        }
+        zoomTo(from, to);
+      });
+    }
+    // Back/forward walk through zooms and range switches (each is a history entry).
+    window.addEventListener("popstate", () => {
+      const spec = rangeFromUrl();
+      markButtons(spec.key);
+      loadRange(spec);
+    });
+  }
+
+  // Chart.js draws on a canvas, so the theme's colours are copied into its options.
+  function themeColour(name, fallback) {
+    return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
+  }
+  function applyTheme() {
+    if (typeof Chart === "undefined") return;
+    Chart.defaults.color = themeColour("--muted", "#9da7b3");
+    Chart.defaults.borderColor = themeColour("--border", "#30363d");
+    for (const chart of Object.values(fs.charts)) {
+      chart.options.scales.x.grid.color = themeColour("--grid", "#21262d");
+      chart.options.scales.y.grid.color = themeColour("--grid", "#21262d");
+      chart.update("none");
+    }
   }
 
   function init() {
@@ -591,15 +847,18 @@
       showConnectionError(new Error("Chart.js is missing from /static/vendor/ - run `make setup`"));
       return;
     }
-    Chart.defaults.color = "#9da7b3";
-    Chart.defaults.borderColor = "#30363d";
+    applyTheme();
+    document.addEventListener("foresight:theme", applyTheme);
     Chart.defaults.font.size = 11;
     initRange();
     initStress();
-    selectRange("5m");
+    const spec = rangeFromUrl();
+    markButtons(spec.key);
+    loadRange(spec);
     poll();
     pollHealth();
     pollStress();
+    ageLoop();
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);

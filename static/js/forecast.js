@@ -172,7 +172,7 @@
     list.replaceChildren(...(data.anomalies || []).slice(0, 8).map((a) => {
       const li = document.createElement("li");
       const unit = (fs.catalog[a.metric] || {}).unit || "";
-      li.textContent = `${new Date(a.timestamp * 1000).toLocaleTimeString()} ` +
+      li.textContent = `${window.foresightTime.when(a.timestamp)} ` +
         `${a.metric} = ${fs.format(a.value, unit)} (score ${a.score.toFixed(2)})`;
       return li;
     }));
@@ -199,7 +199,7 @@
         const expected = d.expected === null ? "" : ` vs ${fs.format(d.expected, unit)} expected`;
         return `${d.metric} ${fs.format(d.value, unit)}${expected}`;
       }).join("; ");
-      li.textContent = `${new Date(e.start * 1000).toLocaleString()} · ` +
+      li.textContent = `${window.foresightTime.dateTime(e.start)} · ` +
         `${durationWords(e.duration_s)}${e.closed ? "" : " (ongoing)"} · ` +
         `${e.metrics.join(", ")} · peak ${e.peak_score.toFixed(2)} — ${peak}`;
       return li;

@@ -7,15 +7,14 @@
 (() => {
   "use strict";
 
-  const POLL_MS = 5000;
+  const POLL_MS = 10000; // the risk score follows the forecasts (refit every few minutes)
   const $ = (id) => document.getElementById(id);
   if (!$("risk-panel")) return;
   const fs = window.foresight;
   const api = (path) => (fs && fs.api ? fs.api(path) : fetch(path).then((r) => r.json()));
 
   function when(epochS) {
-    return epochS === null || epochS === undefined ? "–" :
-      new Date(epochS * 1000).toLocaleTimeString();
+    return window.foresightTime.when(epochS); // the one time format (static/js/timefmt.js)
   }
 
   function list(el, items, empty) {
@@ -62,6 +61,8 @@
     }
   }
 
-  refresh();
-  setInterval(refresh, POLL_MS);
+  // A chain, not setInterval: fs.api parks GETs while the tab is hidden, and an interval
+  // would pile up a request per period to fire all at once on return.
+  const loop = () => refresh().finally(() => setTimeout(loop, POLL_MS));
+  loop();
 })();

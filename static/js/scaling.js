@@ -9,7 +9,7 @@
 (() => {
   "use strict";
 
-  const POLL_MS = 3000;
+  const POLL_MS = 5000; // the engine decides every 15 s by default; history is cursor-based
   const $ = (id) => document.getElementById(id);
   if (!$("capacity-panel")) return;
   const fs = window.foresight;
@@ -134,7 +134,7 @@
     body.replaceChildren(...rows.map((d) => {
       const tr = document.createElement("tr");
       const cells = [
-        new Date(d.timestamp * 1000).toLocaleTimeString(),
+        window.foresightTime.when(d.timestamp),
         d.action.replace("_", " ") + (d.mode === "dry-run" ? " (dry run)" : ""),
         `${d.current} → ${d.target}`, d.rule, d.reason];
       cells.forEach((text, i) => {
@@ -180,8 +180,8 @@
     $("scaling-note").textContent = last ? `last: ${last.reason}` : "waiting for the first decision…";
     const notes = (st.conditions || []).map((c) => c.message);
     if (st.override_until) {
-      notes.unshift(`Manual override: automatic decisions resume at ${fs && fs.time ?
-        fs.time(st.override_until) : new Date(st.override_until * 1000).toLocaleTimeString()}.`);
+      notes.unshift(`Manual override: automatic decisions resume at ${
+        window.foresightTime.when(st.override_until)}.`);
     }
     $("scaling-conditions").textContent = notes.join(" ");
     $("scaling-conditions").hidden = !notes.length;
@@ -211,7 +211,7 @@
     const events = (res.events || []).slice(-8).reverse();
     $("scaling-events").replaceChildren(...events.map((e) => {
       const li = document.createElement("li");
-      li.textContent = `${new Date(e.timestamp * 1000).toLocaleTimeString()} ${e.kind}` +
+      li.textContent = `${window.foresightTime.when(e.timestamp)} ${e.kind}` +
         (e.instance_id === null ? "" : ` #${e.instance_id}`) + (e.detail ? `: ${e.detail}` : "");
       return li;
     }));
