@@ -6,7 +6,8 @@
 
 Each script prints its own figures and writes bench/out/<name>.json; this runner prints
 a one-line summary per script at the end. The exit code is 1 if any script failed.
-They run one at a time on purpose: they measure CPU time and latency.
+They run one at a time on purpose: they measure CPU time and latency. bench_tab.py (one
+dashboard tab's requests per minute) needs Debian's chromium.
 """
 
 from __future__ import annotations

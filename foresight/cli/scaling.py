@@ -262,7 +262,7 @@ def summary_table(result: ReplayResult, extra: dict[str, str] | None = None) -> 
 def run_demo(args: argparse.Namespace) -> int:
     """The no-argument demo: six weeks of an LMS workload, compressed to seconds."""
     from foresight.evaluation.backtest import backtest
-    from foresight.replay.report import write_report
+    from foresight.replay.report import verdict, write_report
     from foresight.replay.simulation import lms_scenario, replay
     from predictor import AnomalyDetector
 
@@ -310,6 +310,7 @@ def run_demo(args: argparse.Namespace) -> int:
         f"anomalies: {len(flagged)} of {len(scores):,} steps flagged; " + "; ".join(notes),
         "",
         summary_table(result),
+        f"verdict: {verdict(result.metrics)}",
     ]
     print("\n".join(lines))
     out_dir = Path(getattr(args, "data_dir", None) or "data")

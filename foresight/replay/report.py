@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import jinja2
 import numpy as np
 
 from foresight.core.atomic_file import atomic_text_writer
-from foresight.replay.simulation import ReplayResult
+from foresight.replay.simulation import PolicyMetrics, ReplayResult
 
 logger = logging.getLogger(__name__)
 
@@ -27,12 +28,16 @@ CHART_JS_PATHS = (
     ROOT / "static" / "vendor" / "chart.umd.min.js",
     ROOT / "node_modules" / "chart.js" / "dist" / "chart.umd.min.js",
 )
+# Okabe-Ito: distinct under the common colour-vision deficiencies; the forecast gets the
+# palette's reddish purple so no policy shares its hue.
 COLOURS = {
-    "threshold": "#8c564b",
-    "reactive": "#d62728",
-    "predictive": "#2ca02c",
-    "hybrid": "#1f77b4",
+    "threshold": "#E69F00",
+    "reactive": "#D55E00",
+    "predictive": "#009E73",
+    "hybrid": "#0072B2",
 }
+FORECAST_COLOUR = "#CC79A7"
+BASELINE_POLICY = "reactive"  # the Kubernetes HPA: what a verdict is measured against
 DAY_S = 86_400.0
 
 
@@ -103,6 +108,42 @@ def _busiest_day(result: ReplayResult) -> tuple[int, int]:
     return start, start + per_day
 
 
+def _percent_change(new: float, old: float) -> float | None:
+    return None if old == 0 else 100.0 * (new - old) / old
+
+
+def verdict(metrics: Mapping[str, PolicyMetrics]) -> str:
+    """One line naming the policy with the fewest overloaded minutes (then the lowest cost)
+    and how it compares with reactive (or, when reactive wins, with the runner-up).
+
+    e.g. "hybrid: 80 % fewer overloaded minutes than reactive at 4 % more cost".
+    """
+    if not metrics:
+        return "no policies were replayed"
+    ranked = sorted(metrics.items(), key=lambda kv: (kv[1].overload_minutes, kv[1].cost))
+    best, m = ranked[0]
+    if len(ranked) == 1:
+        return f"{best}: {m.overload_minutes:,.0f} overloaded minutes at {m.cost:,.2f} USD"
+    other = BASELINE_POLICY if best != BASELINE_POLICY and BASELINE_POLICY in metrics else None
+    other = other or ranked[1][0]
+    o = metrics[other]
+    over = _percent_change(m.overload_minutes, o.overload_minutes)
+    if over is None:
+        overload = f"no overloaded minutes, like {other}"
+    elif round(over) == 0:
+        overload = f"as many overloaded minutes as {other}"
+    else:
+        overload = (
+            f"{abs(over):.0f} % {'fewer' if over < 0 else 'more'} overloaded minutes than {other}"
+        )
+    cost_change = _percent_change(m.cost, o.cost)
+    if cost_change is None or round(cost_change) == 0:
+        cost = "at the same cost"
+    else:
+        cost = f"at {abs(cost_change):.0f} % {'more' if cost_change > 0 else 'less'} cost"
+    return f"{best}: {overload} {cost}"
+
+
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent / "templates"),
     autoescape=jinja2.select_autoescape(default=True),
@@ -119,6 +160,7 @@ def render(
         "overall": _series(result, 0, len(result.demand), max_points),
         "zoom": _series(result, lo, hi, max_points),
         "colours": COLOURS,
+        "forecast_colour": FORECAST_COLOUR,
         "step_s": result.step_s,
     }
     return _TEMPLATES.get_template("replay_report.html").render(
@@ -131,6 +173,7 @@ def render(
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         metrics=result.metrics,
         colours=COLOURS,
+        verdict=verdict(result.metrics),
         flap_window_min=result.flap_window_s / 60,
         notes=notes or [],
         chart_js=chart_js(),
