@@ -74,6 +74,20 @@
     return v === null || v === undefined ? "–" : Number(v).toFixed(digits);
   }
 
+  // Theme colours (static/js/theme.js sets them as CSS variables on <html>).
+  const css = (name, fallback) =>
+    getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
+  function themeChart() {
+    if (!chart) return;
+    const o = chart.options;
+    chart.data.datasets[0].borderColor = chart.data.datasets[0].backgroundColor = css("--text", "#e6edf3");
+    o.scales.x.ticks.color = o.scales.y.ticks.color = o.scales.y.title.color = css("--muted", "#9da7b3");
+    o.scales.x.grid.color = o.scales.y.grid.color = css("--grid", "#30363d");
+    o.plugins.legend.labels.color = css("--text", "#e6edf3");
+    chart.update("none");
+  }
+  document.addEventListener("foresight:theme", themeChart);
+
   function makeChart() {
     if (typeof Chart === "undefined") return null;
     const line = (label, colour, extra = {}) => ({
@@ -92,12 +106,15 @@
         animation: false, maintainAspectRatio: false, parsing: false, spanGaps: false,
         interaction: { mode: "nearest", axis: "x", intersect: false },
         scales: {
-          x: { type: "time", ticks: { color: "#9da7b3", maxTicksLimit: 8 },
-               grid: { color: "#30363d" } },
+          x: { type: "time", grid: { color: "#30363d" },
+               ticks: { color: "#9da7b3", maxTicksLimit: 8,
+                 // the page's one time format (static/js/timefmt.js)
+                 callback(value) { return window.foresightTime.tick(value, (this.max - this.min) / 1000); } } },
           y: { beginAtZero: true, title: { display: true, text: "instances / demand units",
                color: "#9da7b3" }, ticks: { color: "#9da7b3" }, grid: { color: "#30363d" } },
         },
-        plugins: { legend: { labels: { color: "#e6edf3", boxWidth: 14 } } },
+        plugins: { legend: { labels: { color: "#e6edf3", boxWidth: 14 } },
+          tooltip: { callbacks: { title: (items) => (items.length ? window.foresightTime.when(items[0].parsed.x / 1000) : "") } } },
       },
     });
   }
@@ -111,7 +128,7 @@
   }
 
   function drawHistory(hist) {
-    if (!chart) chart = makeChart();
+    if (!chart) { chart = makeChart(); themeChart(); }
     if (!chart) return;
     const pts = hist.points || [];
     const ms = (t) => t * 1000;

@@ -45,7 +45,7 @@
     if (!valid(epochS)) return "–";
     return dayKey(epochS * 1000) === dayKey(Date.now()) ? time(epochS, seconds) : dateTime(epochS, seconds);
   }
-  // Axis labels: seconds only on short ranges; a date once the range spans days, or at
+  // Axis labels: seconds only when ticks are under a minute apart; a date once the range spans days, or at
   // local midnight on multi-hour ranges (where the day changes along the axis).
   function tick(epochMs, spanS) {
     const d = new Date(epochMs);
@@ -55,7 +55,7 @@
     if (spanS > 6 * 3600) {
       return d.getHours() === 0 && d.getMinutes() === 0 ? F.dhm.format(d) : F.hm.format(d);
     }
-    return spanS <= 600 ? F.hms.format(d) : F.hm.format(d);
+    return spanS < 360 ? F.hms.format(d) : F.hm.format(d); // < 6 min: ticks under a minute apart
   }
   // The tooltip/crosshair title: the date only when the range spans days.
   function hover(epochMs, spanS) {
