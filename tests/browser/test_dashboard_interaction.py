@@ -246,6 +246,17 @@ def test_crosshair_and_tooltip_on_every_chart(seeded: tuple[str, float], shot_di
         instants = [c["at"] for c in state]
         tolerance = 2 * max(c["msPerPx"] for c in state)
         assert max(instants) - min(instants) <= tolerance, f"one instant on every chart: {state}"
+        # "CPU per core" draws the warn/crit lines its header names, after the core series.
+        cores = page.evaluate(
+            """() => foresight.charts.cpu_cores.data.datasets.map((d) => ({role: d.foresightRole,
+                 y: d.data.map((p) => p.y), hidden: Boolean(d.hidden)}))"""
+        )
+        lines = {d["role"]: d for d in cores if d["role"] in ("warning", "critical")}
+        assert set(lines) == {"warning", "critical"}, cores
+        assert all(
+            len(set(d["y"])) == 1 and len(d["y"]) == 2 and not d["hidden"] for d in lines.values()
+        )
+        assert cores[0]["role"] == "series"
         page.mouse.move(5, 5)  # leaving the chart hides it everywhere
         page.wait_for_timeout(200)
         gone = page.evaluate(
