@@ -29,7 +29,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import queue
 import sqlite3
 import threading
 from collections import deque
@@ -41,14 +40,16 @@ import numpy as np
 from foresight.core.errors import InputError
 from foresight.core.settings import Settings
 from foresight.live import models as live_models
+from foresight.live.platform import PlatformLink
 from foresight.scaling.policies import DEFAULT_CONFIDENCE
+from foresight.scaling.signals import SIGNAL_NAMES, combine
 from foresight.scaling.webhook import WebhookExecutor
 from foresight.store.metric_store import MetricStore
 from foresight.store.records import RecordLog
+from metrics_collector import memory_total_gb
 from predictor import LagForecaster
 from resource_manager import (
     DEFAULT_MAX_INSTANCES,
-    ExecutionResult,
     InstanceState,
     ResourcePool,
 )
@@ -85,6 +86,8 @@ class CapacityPoint:
     target: int
     forecast_units: float | None  # forecast demand at timestamp + boot lag
     forecast_upper: float | None
+    cpu_units: float | None = None  # the signals demand_units is the highest of
+    memory_units: float | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -95,7 +98,13 @@ class CapacityPoint:
             "target": self.target,
             "forecast_units": self.forecast_units,
             "forecast_upper": self.forecast_upper,
+            "cpu_units": self.cpu_units,
+            "memory_units": self.memory_units,
         }
+
+
+def _units(value: float) -> float | None:
+    return None if math.isnan(value) else round(value, 4)
 
 
 class LiveScaling:
@@ -118,6 +127,9 @@ class LiveScaling:
         disk_forecast: Callable[[], np.ndarray | None] | None = None,
         confidence_threshold: float = DEFAULT_CONFIDENCE,
         store: MetricStore | None = None,
+        signals: tuple[str, ...] = SIGNAL_NAMES,
+        instance_memory_gb: float | None = None,
+        host_memory_gb: float | None = None,
     ) -> None:
         if not interval_s > 0:
             raise InputError(f"SCALING_INTERVAL must be > 0 s (got {interval_s})")
@@ -127,10 +139,31 @@ class LiveScaling:
         self.instance_cores = float(instance_cores)
         self.host_cores = int(host_cores or os.cpu_count() or 1)
         self.interval_s, self.boot_s = float(interval_s), float(boot_s)
-        # This host's demand never exceeds host_cores / instance_cores units, so more
-        # instances than sized for that peak could never be asked for: clamp, and say so.
+        unknown = set(signals) - set(SIGNAL_NAMES)
+        if unknown or not signals:
+            raise InputError(
+                f"SCALING_SIGNALS must name some of {', '.join(SIGNAL_NAMES)} (got {signals!r})"
+            )
+        self.signals = tuple(signals)
+        # Memory the HPA way too: used memory / the instance's memory request, which by
+        # default is this host's memory per core x the instance's cores (so a host whose
+        # memory is as full as its CPU is busy asks for as many instances on both).
+        self.host_memory_gb = float(host_memory_gb or memory_total_gb())
+        self.instance_memory_gb = float(
+            instance_memory_gb or self.host_memory_gb / self.host_cores * self.instance_cores
+        )
+        if not self.instance_memory_gb > 0:
+            raise InputError(
+                f"SCALING_INSTANCE_MEMORY_GB must be > 0 (got {self.instance_memory_gb})"
+            )
+        # This host's demand never exceeds host_cores / instance_cores units of CPU (nor
+        # its memory / the request), so more instances than sized for that peak could
+        # never be asked for: clamp, and say so.
         self.max_configured = DEFAULT_MAX_INSTANCES if max_instances is None else max_instances
-        reachable = math.ceil(self.host_cores / self.instance_cores / TARGET_UTILISATION)
+        peak_units = self.host_cores / self.instance_cores
+        if "memory" in self.signals:
+            peak_units = max(peak_units, self.host_memory_gb / self.instance_memory_gb)
+        reachable = math.ceil(peak_units / TARGET_UTILISATION - 1e-9)
         self.max_reachable = max(reachable, min_instances, 1)
         self.pool = ResourcePool(
             start_s=now,
@@ -158,7 +191,7 @@ class LiveScaling:
         self._times: deque[float] = deque(maxlen=TRAIN_POINTS)
         self._pending: deque[tuple[float, float, float]] = deque()  # due, forecast, naive
         self._errors: deque[tuple[float, float]] = deque(maxlen=QUALITY_WINDOW)
-        self._cpu_sum, self._cpu_n = 0.0, 0
+        self._sums = {name: [0.0, 0] for name in SIGNAL_NAMES}  # sum, count
         self._next_due = now + self.interval_s
         self._last_now = now
         self._model: LagForecaster | None = None
@@ -168,51 +201,65 @@ class LiveScaling:
         self.vertical = VerticalPolicy()
         self._base_storage_gb = self.pool.storage_gb
         self._disk_forecast = disk_forecast
+        self.size_advice: ScalingDecision | None = None  # the vertical policy's latest
         self.webhook = webhook
-        self.webhook_results: deque[ExecutionResult] = deque(maxlen=50)
-        self._outbox: queue.SimpleQueue[tuple[int, float, str]] = queue.SimpleQueue()
-        self._sender: threading.Thread | None = None
+        self.platform = None if webhook is None else PlatformLink(webhook)
+        self.webhook_results = deque(maxlen=1) if self.platform is None else self.platform.results
 
     # ---- the stage ---------------------------------------------------------------------
     def stage(self, now: float, sample) -> None:
-        """Monitor stage: accumulate CPU; every interval, decide (``now`` in epoch s)."""
-        cpu = sample.values.get("cpu_percent")
-        if cpu is not None and math.isfinite(cpu):
-            self._cpu_sum += float(cpu)
-            self._cpu_n += 1
+        """Monitor stage: accumulate CPU and memory; every interval, decide (epoch s)."""
+        for name, metric in (("cpu", "cpu_percent"), ("memory", "memory_percent")):
+            value = sample.values.get(metric)
+            if value is not None and math.isfinite(value):
+                acc = self._sums[name]
+                acc[0] += float(value)
+                acc[1] += 1
         if now >= self._next_due:
             self._next_due = max(self._next_due + self.interval_s, now + 0.5 * self.interval_s)
             self.decide(now)
 
+    def _signals(self) -> dict[str, float]:
+        """Demand per signal since the last decision (units; NaN when not measured)."""
+        mean = {k: (s / n / 100.0 if n else math.nan) for k, (s, n) in self._sums.items()}
+        self._sums = {name: [0.0, 0] for name in SIGNAL_NAMES}
+        # = utilisation (used / (ready x request)) x ready instances, for each resource.
+        per_instance = {
+            "cpu": self.host_cores / self.instance_cores,
+            "memory": self.host_memory_gb / self.instance_memory_gb,
+        }
+        return {name: mean[name] * per_instance[name] for name in self.signals}
+
     def decide(self, now: float) -> ScalingDecision:
-        """Turn the CPU seen since the last decision into demand and run the engine."""
+        """Turn the CPU and memory seen since the last decision into demand; run the engine."""
         with self.lock:
             now = self._clamp(now)
-            cores_used = (
-                self._cpu_sum / self._cpu_n / 100.0 * self.host_cores if self._cpu_n else math.nan
-            )
-            self._cpu_sum, self._cpu_n = 0.0, 0
-            # = utilisation (cores used / (ready x request)) x ready instances.
-            demand = cores_used / self.instance_cores
+            signals = self._signals()
+            demand, _ = combine(signals)  # the highest signal drives (the HPA's rule)
             self._learn(now, demand)
             forecast = self._forecast(now)
-            decision = self.engine.step(now, demand, forecast)
+            decision = self.engine.step(now, demand, forecast, signals=signals)
             if decision.execution is not None:
                 self._mirror(decision)
             self._vertical(now)
+            self._size(now, decision)
             state = self.pool.state(now)
+            if self.platform is not None:
+                self.platform.poll(state.desired, now)
             window = (
                 None if forecast is None else forecast.window(now + self.boot_s, now + self.boot_s)
             )
             self.points.append(
                 CapacityPoint(
                     now,
-                    None if math.isnan(demand) else round(demand, 4),
+                    _units(demand),
                     state.ready,
                     state.booting,
                     decision.target,
                     None if window is None else round(window[0], 4),
                     None if window is None else round(window[1], 4),
+                    _units(signals.get("cpu", math.nan)),
+                    _units(signals.get("memory", math.nan)),
                 )
             )
             return decision
@@ -243,22 +290,31 @@ class LiveScaling:
         if decision.action is ScalingAction.GROW_STORAGE:
             self.engine.apply_vertical(decision, now)
 
+    def _size(self, now: float, horizontal: ScalingDecision) -> None:
+        """Ask the vertical policy for the instance size; resize (auto) when capped.
+
+        Outside auto mode a changed recommendation is recorded once, not every interval.
+        """
+        advice = self.vertical.decide_size(
+            self.pool.size.name,
+            horizontal,
+            self.pool.max_instances,
+            now,
+            instance_cores=self.instance_cores,
+            instance_memory_gb=self.instance_memory_gb,
+        )
+        previous, self.size_advice = self.size_advice, advice
+        if advice.action is ScalingAction.RESIZE_UP and (
+            self.engine.mode is EngineMode.AUTO
+            or previous is None
+            or previous.inputs.get("recommended") != advice.inputs.get("recommended")
+        ):
+            self.engine.apply_vertical(advice, now)
+
     def _mirror(self, decision: ScalingDecision) -> None:
         """Queue an executed count for the webhook (sent by one background thread)."""
-        if self.webhook is None:
-            return
-        self._outbox.put((decision.target, decision.timestamp, decision.reason))
-        if self._sender is None:
-            self._sender = threading.Thread(
-                target=self._send_forever, daemon=True, name="scaling-webhook"
-            )
-            self._sender.start()
-
-    def _send_forever(self) -> None:
-        while True:
-            target, at, reason = self._outbox.get()
-            assert self.webhook is not None  # the sender thread runs only with a webhook
-            self.webhook_results.append(self.webhook.apply(target, at, reason))
+        if self.platform is not None:
+            self.platform.send(decision.target, decision.timestamp, decision.reason)
 
     def _clamp(self, now: float) -> float:
         # The API's clock and the sampler's tick times may interleave by a few ms.
@@ -382,6 +438,19 @@ class LiveScaling:
                     ),
                 }
             )
+        drift = None if self.platform is None else self.platform.drift(self._last_now)
+        if drift is not None and drift["drift_instances"]:
+            out.append(
+                {
+                    "type": "PlatformInSync",
+                    "status": False,
+                    "reason": "Drift",
+                    "message": (
+                        f"the platform runs {drift['actual_instances']} instance(s), "
+                        f"{drift['desired_instances']} asked ({drift['source']})"
+                    ),
+                }
+            )
         if self.engine.mode is not EngineMode.AUTO:
             out.append(
                 {
@@ -433,7 +502,50 @@ class LiveScaling:
                 "max_instances_configured": self.max_configured,
                 "conditions": self.conditions(),
                 "last_decision": None if last is None else last.to_dict(),
+                **self._signal_status(),
+                "instance_memory_gb": round(self.instance_memory_gb, 3),
+                "size_recommendation": self._size_status(),
+                "platform": None if self.platform is None else self.platform.drift(now),
             }
+
+    def _signal_status(self) -> dict:
+        point = self.points[-1] if self.points else None
+        values = {
+            "cpu": None if point is None else point.cpu_units,
+            "memory": None if point is None else point.memory_units,
+        }
+        values = {k: v for k, v in values.items() if k in self.signals}
+        measured = {k: v for k, v in values.items() if v is not None}
+        return {
+            "demand_signals": values,
+            "demand_signal": max(measured, key=lambda k: measured[k]) if measured else None,
+        }
+
+    def _size_status(self) -> dict:
+        advice = self.size_advice
+        size = self.pool.size
+        current = {
+            "size": size.name,
+            "cpu_cores": size.capacity_units * self.instance_cores,
+            "memory_gb": round(size.capacity_units * self.instance_memory_gb, 3),
+        }
+        if advice is None:
+            return {**current, "current": dict(current), "rule": None, "reason": None}
+        recommended = advice.inputs.get("recommended", current)
+        return {
+            **recommended,
+            "current": current,
+            "rule": advice.rule,
+            "reason": advice.reason,
+        }
+
+    def alert_values(self, now: float) -> dict[str, float]:
+        """Values the alert rules can read beside the sample's: the platform drift."""
+        with self.lock:
+            drift = None if self.platform is None else self.platform.drift(now)
+        if drift is None or drift["drift_instances"] is None:
+            return {}
+        return {"scaling_drift_instances": float(abs(drift["drift_instances"]))}
 
     def history(self, limit: int, since: float | None = None) -> dict:
         """Capacity points and decisions, newest ``limit`` (or those after ``since``)."""
@@ -482,6 +594,18 @@ def from_settings(
 ) -> LiveScaling:
     """Build the live engine from the scaling part of ``settings``."""
     url = settings.scaling_webhook_url
+    if settings.scaling_status_url and not url:
+        raise InputError(
+            "SCALING_STATUS_URL needs SCALING_WEBHOOK_URL: the status URL reads back "
+            f"the count the webhook asks for (got {settings.scaling_status_url!r})"
+        )
+    hook = (
+        WebhookExecutor(
+            url, token=settings.scaling_webhook_token, status_url=settings.scaling_status_url
+        )
+        if url
+        else None
+    )
     return LiveScaling(
         now=now,
         interval_s=settings.scaling_interval_s,
@@ -493,9 +617,11 @@ def from_settings(
         max_instances=settings.max_instances,
         daily_budget=settings.cost_threshold_usd,
         confidence_threshold=settings.confidence_threshold,
-        webhook=(WebhookExecutor(url, token=settings.scaling_webhook_token) if url else None),
+        webhook=hook,
         disk_forecast=disk_forecast,
         store=store,
+        signals=settings.scaling_signals,
+        instance_memory_gb=settings.scaling_instance_memory_gb,
     )
 
 
