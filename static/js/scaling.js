@@ -186,7 +186,7 @@
       notes.unshift(`Manual override: automatic decisions resume at ${fs && fs.time ?
         fs.time(st.override_until) : new Date(st.override_until * 1000).toLocaleTimeString()}.`);
     }
-    $("scaling-conditions").textContent = notes.join(" ");
+    $("scaling-conditions").textContent = notes.join(" · ");
     $("scaling-conditions").hidden = !notes.length;
   }
 
@@ -217,8 +217,9 @@
       dd.textContent = p.error ? `no read-back: ${p.error}` : "no read-back yet";
       return;
     }
-    const since = p.drift_since === null ? "" :
-      ` for ${Math.round((p.drift_for_s || 0) / 60)} min`;
+    const lasted = p.drift_for_s || 0;
+    const since = p.drift_since === null ? "" : lasted < 90 ? ` for ${Math.round(lasted)} s` :
+      ` for ${Math.round(lasted / 60)} min`;
     dd.textContent = `runs ${p.actual_instances} of ${p.desired_instances} asked` +
       (p.drift_instances ? ` · drift ${p.drift_instances > 0 ? "+" : ""}${p.drift_instances}${since}` :
         " · in sync") + ` (${p.source === "status_url" ? "status URL" : "webhook answer"})` +
