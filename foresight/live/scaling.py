@@ -1,27 +1,34 @@
 """The scaling engine in ``--monitor``: this host's load drives the simulated pool.
 
-Installed by ``foresight.live.services.build_services``: a stage collects ``cpu_percent`` from
-each sample and every ``SCALING_INTERVAL`` seconds (default 15, the HPA's sync period)
-turns it into demand, refits a ``LagForecaster`` on the demand history now and then,
-and runs one engine step.
+Installed by ``foresight.live.services.build_services``: a stage collects ``cpu_percent``
+and ``memory_percent`` from each sample and every ``SCALING_INTERVAL`` seconds (default
+15, the HPA's sync period) turns them into demand, refits the demand forecaster
+(``demand_forecast.py``) now and then, and runs one engine step.
 
 Demand is "measured utilisation x ready instances" with utilisation taken the HPA way,
 against the instances' CPU request (``SCALING_INSTANCE_CORES``, default 1 core): the
 pool's utilisation is host CPU in use / (ready x request), so demand = host cores in use
 / request. A one-core stress test is therefore one unit of demand on any host, and the
 pool settles (adding an instance lowers the utilisation it reports) instead of running
-away to max, as it would if every instance saw the host's whole load.
+away to max, as it would if every instance saw the host's whole load. Memory is the
+second signal (``SCALING_SIGNALS``), against the instance's memory request
+(``SCALING_INSTANCE_MEMORY_GB``, default the host's memory per core x its cores); as in
+the HPA the higher one drives, and the decision says which (``foresight.scaling.signals``).
 
 Settings (``foresight.core.settings``): the SCALING_* variables, MIN_INSTANCES,
 MAX_INSTANCES, COST_THRESHOLD (USD/day), CONFIDENCE_THRESHOLD, and SCALING_WEBHOOK_URL
 (+ SCALING_WEBHOOK_TOKEN): also POST every executed count there, from a background
-thread so retries never hold up sampling; results show in /api/resources. The boot lag
+thread so retries never hold up sampling (``platform.py``), reading back the count the
+platform runs from its answer or SCALING_STATUS_URL; results show in /api/resources,
+drift in /api/scaling/status and to the alert rules (``alert_values``). The boot lag
 defaults to 60 s so that a live demo shows instances becoming ready within a stress
 test.
 
 The vertical tier runs on the disk-usage forecast of ``live_models`` (when installed):
 the simulated volume starts at 100 GB standing for the host's disk, and grows when the
-forecast, rescaled to the grown volume, crosses the critical threshold within the hour.
+forecast, rescaled to the grown volume, crosses the critical threshold within the hour;
+the instance size steps up when the count is capped at max (``VerticalPolicy.decide_size``).
+What the API shows is built in ``scaling_views.py``.
 """
 
 from __future__ import annotations
@@ -40,17 +47,18 @@ import numpy as np
 from foresight.core.errors import InputError
 from foresight.core.settings import Settings
 from foresight.live import models as live_models
+from foresight.live import scaling_views as views
+from foresight.live.demand_forecast import DemandForecaster
 from foresight.live.platform import PlatformLink
+from foresight.live.scaling_views import TARGET_UTILISATION
 from foresight.scaling.policies import DEFAULT_CONFIDENCE
 from foresight.scaling.signals import SIGNAL_NAMES, combine
 from foresight.scaling.webhook import WebhookExecutor
 from foresight.store.metric_store import MetricStore
 from foresight.store.records import RecordLog
 from metrics_collector import memory_total_gb
-from predictor import LagForecaster
 from resource_manager import (
     DEFAULT_MAX_INSTANCES,
-    InstanceState,
     ResourcePool,
 )
 from scaling_engine import (
@@ -67,12 +75,7 @@ logger = logging.getLogger(__name__)
 
 EXTRAS_KEY = "live_scaling"
 HISTORY_POINTS = 2880  # 12 h of 15-s decisions
-TRAIN_POINTS = 480  # the forecaster learns from the last 480 decisions
-REFIT_EVERY = 20  # ... refit every 20 decisions (5 min at 15 s)
-QUALITY_WINDOW = 240  # resolved forecasts the accuracy figure is over
-DECISIONS_PAGE = 100  # most decisions one history answer carries
 OVERRIDE_HOLD_S = 600.0  # a manual override holds this long unless the request says
-TARGET_UTILISATION = 0.8  # make_policy's default: what the HPA-style rule sizes for
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,19 +187,11 @@ class LiveScaling:
         # Decisions survive a restart in the store (with one, the API pages from there).
         self.decision_log = None if store is None else RecordLog(store, "scaling_decision")
         self._persist_error: str | None = None
-        self.lead_steps = max(1, math.ceil(boot_s / interval_s))
-        self.horizon = self.lead_steps + 2
+        self.forecaster = DemandForecaster(self.interval_s, self.boot_s)
         self.points: deque[CapacityPoint] = deque(maxlen=HISTORY_POINTS)
-        self._demand: deque[float] = deque(maxlen=TRAIN_POINTS)
-        self._times: deque[float] = deque(maxlen=TRAIN_POINTS)
-        self._pending: deque[tuple[float, float, float]] = deque()  # due, forecast, naive
-        self._errors: deque[tuple[float, float]] = deque(maxlen=QUALITY_WINDOW)
         self._sums = {name: [0.0, 0] for name in SIGNAL_NAMES}  # sum, count
         self._next_due = now + self.interval_s
         self._last_now = now
-        self._model: LagForecaster | None = None
-        self._since_fit = 0
-        self.last_forecast: DemandForecast | None = None
         self.lock = threading.Lock()
         self.vertical = VerticalPolicy()
         self._base_storage_gb = self.pool.storage_gb
@@ -236,8 +231,8 @@ class LiveScaling:
             now = self._clamp(now)
             signals = self._signals()
             demand, _ = combine(signals)  # the highest signal drives (the HPA's rule)
-            self._learn(now, demand)
-            forecast = self._forecast(now)
+            self.forecaster.learn(now, demand)
+            forecast = self.forecaster.forecast(now)
             decision = self.engine.step(now, demand, forecast, signals=signals)
             if decision.execution is not None:
                 self._mirror(decision)
@@ -321,50 +316,14 @@ class LiveScaling:
         self._last_now = max(self._last_now, now)
         return self._last_now
 
-    # ---- forecasting -------------------------------------------------------------------
-    def _learn(self, now: float, demand: float) -> None:
-        """Record demand, and score forecasts that fall due (vs 'no change')."""
-        while self._pending and self._pending[0][0] <= now + 1e-6:
-            _, predicted, naive = self._pending.popleft()
-            if math.isfinite(demand):
-                self._errors.append((abs(predicted - demand), abs(naive - demand)))
-        self._demand.append(demand)
-        self._times.append(now)
-
+    # ---- forecasting (foresight/live/demand_forecast.py) ----------------------------------
     def quality(self) -> float | None:
         """Forecast MAE at the boot lag / MAE of assuming no change; None until 20 known."""
-        if len(self._errors) < 20:
-            return None
-        ours = sum(e for e, _ in self._errors)
-        naive = sum(b for _, b in self._errors)
-        return ours / naive if naive > 0 else None
+        return self.forecaster.quality()
 
-    def _forecast(self, now: float) -> DemandForecast | None:
-        values = np.fromiter(self._demand, float)
-        if len(values) == 0 or not math.isfinite(values[-1]):
-            self.last_forecast = None
-            return None
-        self._since_fit += 1
-        if self._model is None or self._since_fit >= REFIT_EVERY:
-            try:
-                # Decisions are regularly spaced by construction; index time, not wall time.
-                # Few lags: a usable model after ~12 min of 15-s decisions.
-                self._model = LagForecaster(
-                    horizon=self.horizon, season_length=None, n_lags=6, calendar=False
-                ).fit(values)
-                self._since_fit = 0
-            except ValueError as exc:  # not enough history yet: reactive until then
-                logger.debug("live forecaster not fitted yet: %s", exc)
-                self._model = None
-                return None
-        batch = self._model.predict_batch(values, np.array([len(values) - 1]))
-        mean, upper = batch.mean[0], batch.upper_80[0]
-        lead = self.lead_steps
-        self._pending.append(
-            (now + lead * self.interval_s, float(mean[lead - 1]), float(values[-1]))
-        )
-        self.last_forecast = DemandForecast(now, self.interval_s, mean, upper, self.quality())
-        return self.last_forecast
+    @property
+    def last_forecast(self) -> DemandForecast | None:
+        return self.forecaster.last
 
     # ---- API helpers -------------------------------------------------------------------
     def set_mode(self, mode: str) -> EngineMode:
@@ -397,148 +356,6 @@ class LiveScaling:
         logger.info("fault injected into instance %d", instance_id)
         return self.resources(now)
 
-    def desired(self, now: float) -> dict:
-        """KEDA's metrics-api answer: the count to run now (a dry run recommends)."""
-        with self.lock:
-            now = self._clamp(now)
-            state = self.pool.state(now)
-            last = self.engine.last_decision
-            desired = state.desired
-            if self.engine.mode is EngineMode.DRY_RUN and last is not None:
-                desired = last.target
-            return {
-                "desired_instances": int(desired),
-                "ready_instances": state.ready,
-                "min_instances": state.min_instances,
-                "max_instances": state.max_instances,
-                "mode": self.engine.mode.value,
-                "policy": self.engine.policy.name,
-                "timestamp": now,
-                "override_until": self._hold_until(now),
-            }
-
-    def _hold_until(self, now: float) -> float | None:
-        until = self.engine.hold_until
-        return until if until is not None and until > now else None
-
-    def conditions(self) -> list[dict]:
-        """HPA-style conditions a user should see: why the engine can't do what it would."""
-        out = []
-        if self.max_reachable < self.max_configured:
-            out.append(
-                {
-                    "type": "ScalingLimited",
-                    "status": True,
-                    "reason": "HostCapacity",
-                    "message": (
-                        f"max instances clamped from {self.max_configured} to "
-                        f"{self.max_reachable}: this host's {self.host_cores} cores at "
-                        f"{self.instance_cores:g} core(s) per instance never need more at "
-                        f"{TARGET_UTILISATION:.0%} utilisation"
-                    ),
-                }
-            )
-        drift = None if self.platform is None else self.platform.drift(self._last_now)
-        if drift is not None and drift["drift_instances"]:
-            out.append(
-                {
-                    "type": "PlatformInSync",
-                    "status": False,
-                    "reason": "Drift",
-                    "message": (
-                        f"the platform runs {drift['actual_instances']} instance(s), "
-                        f"{drift['desired_instances']} asked ({drift['source']})"
-                    ),
-                }
-            )
-        if self.engine.mode is not EngineMode.AUTO:
-            out.append(
-                {
-                    "type": "AbleToScale",
-                    "status": False,
-                    "reason": "DryRun" if self.engine.mode is EngineMode.DRY_RUN else "Paused",
-                    "message": f"mode is {self.engine.mode.value}: decisions are not carried out",
-                }
-            )
-        return out
-
-    def status(self, now: float) -> dict:
-        with self.lock:
-            now = self._clamp(now)
-            state = self.pool.state(now)
-            counts = {
-                s.value: n
-                for s, n in self.pool.counts().items()
-                if s is not InstanceState.TERMINATED
-            }
-            last = self.engine.last_decision
-            budget = state.daily_budget
-            return {
-                "policy": self.engine.policy.name,
-                "mode": self.engine.mode.value,
-                "interval_s": self.interval_s,
-                "boot_s": self.boot_s,
-                "instances": counts,
-                "desired": state.desired,
-                "min_instances": state.min_instances,
-                "max_instances": state.max_instances,
-                "capacity_units": state.ready_capacity,
-                "demand_units": None if not self.points else self.points[-1].demand_units,
-                "instance_cores": self.instance_cores,
-                "host_cores": self.host_cores,
-                "storage_gb": state.storage_gb,
-                "instance_size": state.size.name,
-                "cost": {
-                    "total_usd": round(state.cost_total, 4),
-                    "today_usd": round(state.cost_today, 4),
-                    "daily_budget_usd": budget,
-                    "budget_used_ratio": (
-                        round(state.cost_today / budget, 4) if 0 < budget < math.inf else None
-                    ),
-                    "price_per_instance_hour_usd": state.size.price_per_hour,
-                },
-                "forecast_quality": self.quality(),
-                "override_until": self._hold_until(now),
-                "max_instances_configured": self.max_configured,
-                "conditions": self.conditions(),
-                "last_decision": None if last is None else last.to_dict(),
-                **self._signal_status(),
-                "instance_memory_gb": round(self.instance_memory_gb, 3),
-                "size_recommendation": self._size_status(),
-                "platform": None if self.platform is None else self.platform.drift(now),
-            }
-
-    def _signal_status(self) -> dict:
-        point = self.points[-1] if self.points else None
-        values = {
-            "cpu": None if point is None else point.cpu_units,
-            "memory": None if point is None else point.memory_units,
-        }
-        values = {k: v for k, v in values.items() if k in self.signals}
-        measured = {k: v for k, v in values.items() if v is not None}
-        return {
-            "demand_signals": values,
-            "demand_signal": max(measured, key=lambda k: measured[k]) if measured else None,
-        }
-
-    def _size_status(self) -> dict:
-        advice = self.size_advice
-        size = self.pool.size
-        current = {
-            "size": size.name,
-            "cpu_cores": size.capacity_units * self.instance_cores,
-            "memory_gb": round(size.capacity_units * self.instance_memory_gb, 3),
-        }
-        if advice is None:
-            return {**current, "current": dict(current), "rule": None, "reason": None}
-        recommended = advice.inputs.get("recommended", current)
-        return {
-            **recommended,
-            "current": current,
-            "rule": advice.rule,
-            "reason": advice.reason,
-        }
-
     def alert_values(self, now: float) -> dict[str, float]:
         """Values the alert rules can read beside the sample's: the platform drift."""
         with self.lock:
@@ -547,43 +364,24 @@ class LiveScaling:
             return {}
         return {"scaling_drift_instances": float(abs(drift["drift_instances"]))}
 
+    # ---- API views (foresight/live/scaling_views.py) -----------------------------------
+    def desired(self, now: float) -> dict:
+        """KEDA's metrics-api answer: the count to run now (a dry run recommends)."""
+        return views.desired(self, now)
+
+    def conditions(self) -> list[dict]:
+        """HPA-style conditions: why the engine can't do what it would."""
+        return views.conditions(self)
+
+    def status(self, now: float) -> dict:
+        return views.status(self, now)
+
     def history(self, limit: int, since: float | None = None) -> dict:
         """Capacity points and decisions, newest ``limit`` (or those after ``since``)."""
-        with self.lock:
-            points = [p for p in self.points if since is None or p.timestamp > since]
-            points = points[-limit:] if since is None else points[:limit]
-            if self.decision_log is not None:
-                decisions = self.decision_log.page(since, min(limit, DECISIONS_PAGE))
-            else:
-                recent = [d for d in self.engine.history if since is None or d.timestamp > since]
-                decisions = [d.to_dict() for d in recent[-DECISIONS_PAGE:]]
-            stamps = [p.timestamp for p in points] + [d["timestamp"] for d in decisions]
-            return {
-                "interval_s": self.interval_s,
-                "boot_s": self.boot_s,
-                "cursor": max(stamps, default=since),
-                "points": [p.to_dict() for p in points],
-                "decisions": decisions,
-            }
+        return views.history(self, limit, since)
 
     def resources(self, now: float) -> dict:
-        with self.lock:
-            state = self.pool.state(self._clamp(now))
-            webhook = (
-                None
-                if self.webhook is None
-                else {
-                    "url": self.webhook.url,
-                    "results": [r.to_dict() for r in list(self.webhook_results)[-20:]],
-                }
-            )
-            return {
-                "pool": state.to_dict(),
-                "executor": self.engine.executor.name,
-                "webhook": webhook,
-                "instances": [i.to_dict() for i in self.pool.instances()],
-                "events": [e.to_dict() for e in list(self.pool.events)[-50:]],
-            }
+        return views.resources(self, now)
 
 
 def from_settings(
