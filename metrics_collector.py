@@ -248,6 +248,11 @@ def host_facts() -> dict[str, Any]:
     }
 
 
+def memory_total_gb() -> float:
+    """This host's physical memory in GB (10**9 bytes)."""
+    return psutil.virtual_memory().total / 1e9
+
+
 def cpu_count() -> int:
     """Logical CPUs on this host (at least 1)."""
     return psutil.cpu_count(logical=True) or os.cpu_count() or 1

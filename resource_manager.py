@@ -407,6 +407,7 @@ class ExecutionResult:
     applied: int | None = None
     attempts: int = 1
     error: str | None = None
+    actual: int | None = None  # the count the platform says it runs, when it says
 
     def to_dict(self) -> dict:
         return {
@@ -416,6 +417,7 @@ class ExecutionResult:
             "applied": self.applied,
             "attempts": self.attempts,
             "error": self.error,
+            "actual": self.actual,
         }
 
 

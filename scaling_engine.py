@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 import numpy as np
@@ -31,6 +31,7 @@ from foresight.scaling.policies import (
 )
 from foresight.scaling.predictive import POLICIES, HybridPolicy, PredictivePolicy, make_policy
 from foresight.scaling.scale_in import ScaleInGuard, ScaleInRule
+from foresight.scaling.signals import explain
 from resource_manager import SIZES, Executor, ResourcePool, SimulatedExecutor
 
 logger = logging.getLogger(__name__)
@@ -81,9 +82,19 @@ class ScalingEngine:
         self.hold_until: float | None = None  # a manual override holds until then
 
     def step(
-        self, now: float, demand: float, forecast: DemandForecast | None = None
+        self,
+        now: float,
+        demand: float,
+        forecast: DemandForecast | None = None,
+        *,
+        signals: Mapping[str, float] | None = None,
     ) -> ScalingDecision:
-        """Decide for ``demand`` (units; NaN = gap) at ``now`` and act per the mode."""
+        """Decide for ``demand`` (units; NaN = gap) at ``now`` and act per the mode.
+
+        ``signals`` (name -> units, e.g. cpu and memory) are what ``demand`` was
+        combined from (``foresight.scaling.signals.combine``): the decision's inputs
+        carry them and its reason names the one that drove it.
+        """
         state = ScalingState.from_pool(self.pool.state(now), demand)
         if self.mode is EngineMode.PAUSED:
             decision = ScalingDecision(
@@ -117,6 +128,8 @@ class ScalingEngine:
             self.last_decision = decision
             return decision
         decision = self.policy.decide(state, forecast, now)
+        if signals is not None:
+            decision = explain(decision, signals)
         if self.mode is EngineMode.DRY_RUN:
             decision = replace(decision, mode=EngineMode.DRY_RUN)
         elif decision.action is not ScalingAction.HOLD:
@@ -263,13 +276,30 @@ class VerticalPolicy:
         )
 
     def decide_size(
-        self, size: str, horizontal: ScalingDecision | None, max_instances: int, now: float
+        self,
+        size: str,
+        horizontal: ScalingDecision | None,
+        max_instances: int,
+        now: float,
+        *,
+        instance_cores: float = 1.0,
+        instance_memory_gb: float | None = None,
     ) -> ScalingDecision:
-        """RESIZE_UP when ``horizontal`` was capped by max instances and a size is left."""
+        """RESIZE_UP when ``horizontal`` was capped by max instances and a size is left.
+
+        ``instance_cores`` / ``instance_memory_gb`` are what one capacity unit stands
+        for: the inputs then say the CPU and memory of the current and the chosen size.
+        """
         names = list(SIZES)
         index = names.index(size)
         units = int(SIZES[size].capacity_units)
         wanted = None if horizontal is None else horizontal.inputs.get("unlimited_target")
+
+        def shape(name: str) -> dict:
+            per = SIZES[name].capacity_units
+            memory = None if instance_memory_gb is None else round(per * instance_memory_gb, 3)
+            return {"size": name, "cpu_cores": per * instance_cores, "memory_gb": memory}
+
         if wanted is None or wanted <= max_instances or index == len(names) - 1:
             return ScalingDecision(
                 now,
@@ -277,10 +307,12 @@ class VerticalPolicy:
                 ScalingAction.HOLD,
                 units,
                 units,
-                f"instance size {size} is enough",
-                "size-ok",
+                f"instance size {size} is enough"
+                if wanted is None or wanted <= max_instances
+                else f"{size} is the largest size: {wanted} instances wanted, max {max_instances}",
+                "size-ok" if wanted is None or wanted <= max_instances else "size-largest",
                 1.0,
-                {"size": size},
+                {**shape(size), "recommended": shape(size)},
             )
         bigger = names[index + 1]
         assert horizontal is not None  # ``wanted`` came from it
@@ -294,5 +326,5 @@ class VerticalPolicy:
             f"use {bigger} instances from now on",
             "count-capped",
             1.0,
-            {"size": size, "wanted_instances": wanted},
+            {**shape(size), "wanted_instances": wanted, "recommended": shape(bigger)},
         )

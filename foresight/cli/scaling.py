@@ -4,7 +4,8 @@
     python main.py replay --csv FILE --value-col COL [--time-col COL] [--unit-capacity X]
         [--boot-s S] [--step-s S] [--min-instances N] [--max-instances N]
         [--policy threshold|reactive|predictive|hybrid|all] [--json] [--report FILE.html]
-        [--observed-col COL]
+        [--observed-col COL] [--memory-col COL] [--memory-unit-capacity X]
+        [--confidence-threshold P]
     python main.py            # the demo: an LMS workload through forecaster, detector,
                               # engine and pool, in under a minute
 """
@@ -108,6 +109,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="all",
         help="one policy, or all side by side (default)",
     )
+    p.add_argument(
+        "--memory-col",
+        metavar="COL",
+        help="a second demand signal (memory): each step's demand is the higher of the two "
+        "in instances, as the HPA takes the highest metric (default: CPU/--value-col only)",
+    )
+    p.add_argument(
+        "--memory-unit-capacity",
+        type=number_arg(minimum=MIN_UNIT, maximum=MAX_UNIT),
+        metavar="X",
+        help="memory one instance holds (default: like --unit-capacity, from the column)",
+    )
+    p.add_argument(
+        "--confidence-threshold",
+        type=number_arg(minimum=0.0, maximum=1.0),
+        metavar="P",
+        help="least confidence a policy acts on (default: env CONFIDENCE_THRESHOLD or 0.7)",
+    )
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.add_argument(
         "--report",
@@ -167,6 +186,19 @@ def load_demand(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, float
     return grid_t, grid_v, step, unit
 
 
+def load_memory(args: argparse.Namespace, steps: int) -> np.ndarray:
+    """The ``--memory-col`` signal on the same grid as the demand, in instances."""
+    memory = argparse.Namespace(
+        **{**vars(args), "value_col": args.memory_col, "unit_capacity": args.memory_unit_capacity}
+    )
+    _, values, _, unit = load_demand(memory)
+    if len(values) != steps:  # the same rows on the same grid: cannot differ
+        raise InputError(f"--memory-col gives {len(values):,} steps, the demand {steps:,}")
+    if args.memory_unit_capacity is None:
+        print(f"memory unit capacity {unit:.4g} (set --memory-unit-capacity)", file=sys.stderr)
+    return values / unit
+
+
 def run_replay(args: argparse.Namespace) -> int:
     """Handle ``replay``: load, replay every chosen policy, print, write the report."""
     from foresight.replay.report import write_report
@@ -193,6 +225,18 @@ def run_replay(args: argparse.Namespace) -> int:
             f"{PEAK_INSTANCES} instances; set --unit-capacity to override)",
             file=sys.stderr,
         )
+    demand = v / unit
+    if args.memory_col is not None:
+        memory = load_memory(args, len(v))
+        # The highest signal wins (a missing one is left out, as live).
+        demand = np.fmax(demand, memory)
+        share = float(np.mean(memory[np.isfinite(memory)] > (v / unit)[np.isfinite(memory)]))
+        print(f"memory is the higher signal in {share:.0%} of steps", file=sys.stderr)
+    confidence = (
+        from_environment().confidence_threshold
+        if args.confidence_threshold is None
+        else args.confidence_threshold
+    )
     policies = tuple(POLICIES) if args.policy == "all" else (args.policy,)
     progress = _progress_printer(len(v) * len(policies) > 20_000)
     print(
@@ -200,7 +244,7 @@ def run_replay(args: argparse.Namespace) -> int:
     )
     result = replay(
         t,
-        v / unit,
+        demand,
         step_s=step,
         boot_s=args.boot_s,
         policies=policies,
@@ -208,6 +252,7 @@ def run_replay(args: argparse.Namespace) -> int:
         max_instances=max_instances,
         unit_capacity=unit,
         progress=progress,
+        confidence_threshold=confidence,
     )
     if args.report is not None:
         write_report(result, args.report, title=f"Replay of {args.csv.name}", notes=_notes(result))

@@ -23,6 +23,7 @@ MIN_INTERVAL_S = 0.05  # psutil and SQLite cannot keep a faster beat honestly
 MAX_INTERVAL_S = 3600.0
 POLICY_NAMES = ("threshold", "reactive", "predictive", "hybrid")
 MODE_NAMES = ("auto", "dry-run", "paused")
+SIGNAL_NAMES = ("cpu", "memory")  # foresight.scaling.signals.SIGNAL_NAMES (a test keeps them equal)
 
 
 def is_loopback(host: str) -> bool:
@@ -64,6 +65,9 @@ class Settings:
     confidence_threshold: float = 0.7
     scaling_webhook_url: str | None = None
     scaling_webhook_token: str | None = None
+    scaling_status_url: str | None = None
+    scaling_signals: tuple[str, ...] = ("cpu", "memory")
+    scaling_instance_memory_gb: float | None = None  # None: host memory per core x cores
     # alerts
     live_alerts: bool = True
     alert_rules_path: Path | None = None  # None: the rules shipped in foresight/alerts
@@ -185,6 +189,16 @@ def _choice(options: tuple[str, ...]) -> Callable[[str, str], str]:
     return parse
 
 
+def _signal_names(raw: str, name: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+    bad = [n for n in names if n not in SIGNAL_NAMES]
+    if bad or not names:
+        raise InputError(
+            f"{name} must list some of {', '.join(SIGNAL_NAMES)} (got {raw.strip()!r})"
+        )
+    return names
+
+
 @dataclass(frozen=True, slots=True)
 class EnvVar:
     """One environment variable: the Settings field it sets, its parser and meaning."""
@@ -283,7 +297,9 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
         "CONFIDENCE_THRESHOLD",
         "confidence_threshold",
         _number(0.0, 1.0),
-        "the threshold policy acts only at or above this confidence",
+        "least confidence a policy acts on: the threshold policy's bar, and the chance the "
+        "predictive and hybrid policies' count covers the forecast demand (their 80 % band "
+        "already gives about 0.9, so only a higher value adds instances); 0 to 1",
     ),
     EnvVar(
         "SCALING_WEBHOOK_URL",
@@ -294,6 +310,27 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
     ),
     EnvVar(
         "SCALING_WEBHOOK_TOKEN", "scaling_webhook_token", _text, "bearer token sent to that webhook"
+    ),
+    EnvVar(
+        "SCALING_STATUS_URL",
+        "scaling_status_url",
+        _url,
+        "GET here after each decision to read back the platform's instance count "
+        "(`actual_instances` or `replicas`, also under `status`); without it the webhook's "
+        "answer is read; drift is shown and alerted (rule ScalingDrift)",
+    ),
+    EnvVar(
+        "SCALING_SIGNALS",
+        "scaling_signals",
+        _signal_names,
+        "comma-separated demand signals, the highest wins as in the HPA: cpu, memory",
+    ),
+    EnvVar(
+        "SCALING_INSTANCE_MEMORY_GB",
+        "scaling_instance_memory_gb",
+        _number(0.001, 1e6),
+        "memory request of one instance (default: this host's memory per core x "
+        "SCALING_INSTANCE_CORES; live memory demand = memory used / this)",
     ),
     EnvVar(
         "FORESIGHT_ALLOWED_HOSTS",

@@ -27,6 +27,7 @@ from foresight.alerts.notify import Notifier
 from foresight.alerts.rules import Kind, RuleBook
 from foresight.core.catalog import metric_info
 from foresight.live import models as live_models
+from foresight.live import scaling as live_scaling
 from foresight.store.alert_log import AlertLog
 from metrics_collector import Sample, cpu_count
 from predictor import Forecast
@@ -80,6 +81,11 @@ class LiveAlerts:
         # the newest value comes from the sample itself; the trend needs the history
         return np.asarray(ts), np.asarray(values)
 
+    def _scaling_values(self, now: float) -> dict[str, float]:
+        """The live scaling engine's alertable values (the platform drift), if installed."""
+        live = self.services.extras.get(live_scaling.EXTRAS_KEY)
+        return {} if live is None else live.alert_values(now)
+
     def _missed_since(self, since: float) -> int:
         total = self.services.tick_stats.missed
         for at, missed in self._missed:
@@ -104,7 +110,8 @@ class LiveAlerts:
         """Evaluate every rule on the new sample."""
         self._missed.append((now, self.services.tick_stats.missed))
         try:
-            self.engine.evaluate(self.signals(now, dict(sample.values), sample.timestamp))
+            values = {**sample.values, **self._scaling_values(now)}
+            self.engine.evaluate(self.signals(now, values, sample.timestamp))
         except (sqlite3.Error, OSError) as exc:
             # A store fault: the store reports it (health, one log line); the rules are
             # evaluated again next tick, when it may take the writes.

@@ -1,27 +1,34 @@
 """The scaling engine in ``--monitor``: this host's load drives the simulated pool.
 
-Installed by ``foresight.live.services.build_services``: a stage collects ``cpu_percent`` from
-each sample and every ``SCALING_INTERVAL`` seconds (default 15, the HPA's sync period)
-turns it into demand, refits a ``LagForecaster`` on the demand history now and then,
-and runs one engine step.
+Installed by ``foresight.live.services.build_services``: a stage collects ``cpu_percent``
+and ``memory_percent`` from each sample and every ``SCALING_INTERVAL`` seconds (default
+15, the HPA's sync period) turns them into demand, refits the demand forecaster
+(``demand_forecast.py``) now and then, and runs one engine step.
 
 Demand is "measured utilisation x ready instances" with utilisation taken the HPA way,
 against the instances' CPU request (``SCALING_INSTANCE_CORES``, default 1 core): the
 pool's utilisation is host CPU in use / (ready x request), so demand = host cores in use
 / request. A one-core stress test is therefore one unit of demand on any host, and the
 pool settles (adding an instance lowers the utilisation it reports) instead of running
-away to max, as it would if every instance saw the host's whole load.
+away to max, as it would if every instance saw the host's whole load. Memory is the
+second signal (``SCALING_SIGNALS``), against the instance's memory request
+(``SCALING_INSTANCE_MEMORY_GB``, default the host's memory per core x its cores); as in
+the HPA the higher one drives, and the decision says which (``foresight.scaling.signals``).
 
 Settings (``foresight.core.settings``): the SCALING_* variables, MIN_INSTANCES,
 MAX_INSTANCES, COST_THRESHOLD (USD/day), CONFIDENCE_THRESHOLD, and SCALING_WEBHOOK_URL
 (+ SCALING_WEBHOOK_TOKEN): also POST every executed count there, from a background
-thread so retries never hold up sampling; results show in /api/resources. The boot lag
+thread so retries never hold up sampling (``platform.py``), reading back the count the
+platform runs from its answer or SCALING_STATUS_URL; results show in /api/resources,
+drift in /api/scaling/status and to the alert rules (``alert_values``). The boot lag
 defaults to 60 s so that a live demo shows instances becoming ready within a stress
 test.
 
 The vertical tier runs on the disk-usage forecast of ``live_models`` (when installed):
 the simulated volume starts at 100 GB standing for the host's disk, and grows when the
-forecast, rescaled to the grown volume, crosses the critical threshold within the hour.
+forecast, rescaled to the grown volume, crosses the critical threshold within the hour;
+the instance size steps up when the count is capped at max (``VerticalPolicy.decide_size``).
+What the API shows is built in ``scaling_views.py``.
 """
 
 from __future__ import annotations
@@ -29,7 +36,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import queue
 import sqlite3
 import threading
 from collections import deque
@@ -41,15 +47,18 @@ import numpy as np
 from foresight.core.errors import InputError
 from foresight.core.settings import Settings
 from foresight.live import models as live_models
+from foresight.live import scaling_views as views
+from foresight.live.demand_forecast import DemandForecaster
+from foresight.live.platform import PlatformLink
+from foresight.live.scaling_views import TARGET_UTILISATION
 from foresight.scaling.policies import DEFAULT_CONFIDENCE
+from foresight.scaling.signals import SIGNAL_NAMES, combine
 from foresight.scaling.webhook import WebhookExecutor
 from foresight.store.metric_store import MetricStore
 from foresight.store.records import RecordLog
-from predictor import LagForecaster
+from metrics_collector import memory_total_gb
 from resource_manager import (
     DEFAULT_MAX_INSTANCES,
-    ExecutionResult,
-    InstanceState,
     ResourcePool,
 )
 from scaling_engine import (
@@ -66,12 +75,7 @@ logger = logging.getLogger(__name__)
 
 EXTRAS_KEY = "live_scaling"
 HISTORY_POINTS = 2880  # 12 h of 15-s decisions
-TRAIN_POINTS = 480  # the forecaster learns from the last 480 decisions
-REFIT_EVERY = 20  # ... refit every 20 decisions (5 min at 15 s)
-QUALITY_WINDOW = 240  # resolved forecasts the accuracy figure is over
-DECISIONS_PAGE = 100  # most decisions one history answer carries
 OVERRIDE_HOLD_S = 600.0  # a manual override holds this long unless the request says
-TARGET_UTILISATION = 0.8  # make_policy's default: what the HPA-style rule sizes for
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +89,8 @@ class CapacityPoint:
     target: int
     forecast_units: float | None  # forecast demand at timestamp + boot lag
     forecast_upper: float | None
+    cpu_units: float | None = None  # the signals demand_units is the highest of
+    memory_units: float | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -95,7 +101,13 @@ class CapacityPoint:
             "target": self.target,
             "forecast_units": self.forecast_units,
             "forecast_upper": self.forecast_upper,
+            "cpu_units": self.cpu_units,
+            "memory_units": self.memory_units,
         }
+
+
+def _units(value: float) -> float | None:
+    return None if math.isnan(value) else round(value, 4)
 
 
 class LiveScaling:
@@ -118,6 +130,9 @@ class LiveScaling:
         disk_forecast: Callable[[], np.ndarray | None] | None = None,
         confidence_threshold: float = DEFAULT_CONFIDENCE,
         store: MetricStore | None = None,
+        signals: tuple[str, ...] = SIGNAL_NAMES,
+        instance_memory_gb: float | None = None,
+        host_memory_gb: float | None = None,
     ) -> None:
         if not interval_s > 0:
             raise InputError(f"SCALING_INTERVAL must be > 0 s (got {interval_s})")
@@ -127,10 +142,31 @@ class LiveScaling:
         self.instance_cores = float(instance_cores)
         self.host_cores = int(host_cores or os.cpu_count() or 1)
         self.interval_s, self.boot_s = float(interval_s), float(boot_s)
-        # This host's demand never exceeds host_cores / instance_cores units, so more
-        # instances than sized for that peak could never be asked for: clamp, and say so.
+        unknown = set(signals) - set(SIGNAL_NAMES)
+        if unknown or not signals:
+            raise InputError(
+                f"SCALING_SIGNALS must name some of {', '.join(SIGNAL_NAMES)} (got {signals!r})"
+            )
+        self.signals = tuple(signals)
+        # Memory the HPA way too: used memory / the instance's memory request, which by
+        # default is this host's memory per core x the instance's cores (so a host whose
+        # memory is as full as its CPU is busy asks for as many instances on both).
+        self.host_memory_gb = float(host_memory_gb or memory_total_gb())
+        self.instance_memory_gb = float(
+            instance_memory_gb or self.host_memory_gb / self.host_cores * self.instance_cores
+        )
+        if not self.instance_memory_gb > 0:
+            raise InputError(
+                f"SCALING_INSTANCE_MEMORY_GB must be > 0 (got {self.instance_memory_gb})"
+            )
+        # This host's demand never exceeds host_cores / instance_cores units of CPU (nor
+        # its memory / the request), so more instances than sized for that peak could
+        # never be asked for: clamp, and say so.
         self.max_configured = DEFAULT_MAX_INSTANCES if max_instances is None else max_instances
-        reachable = math.ceil(self.host_cores / self.instance_cores / TARGET_UTILISATION)
+        peak_units = self.host_cores / self.instance_cores
+        if "memory" in self.signals:
+            peak_units = max(peak_units, self.host_memory_gb / self.instance_memory_gb)
+        reachable = math.ceil(peak_units / TARGET_UTILISATION - 1e-9)
         self.max_reachable = max(reachable, min_instances, 1)
         self.pool = ResourcePool(
             start_s=now,
@@ -151,68 +187,74 @@ class LiveScaling:
         # Decisions survive a restart in the store (with one, the API pages from there).
         self.decision_log = None if store is None else RecordLog(store, "scaling_decision")
         self._persist_error: str | None = None
-        self.lead_steps = max(1, math.ceil(boot_s / interval_s))
-        self.horizon = self.lead_steps + 2
+        self.forecaster = DemandForecaster(self.interval_s, self.boot_s)
         self.points: deque[CapacityPoint] = deque(maxlen=HISTORY_POINTS)
-        self._demand: deque[float] = deque(maxlen=TRAIN_POINTS)
-        self._times: deque[float] = deque(maxlen=TRAIN_POINTS)
-        self._pending: deque[tuple[float, float, float]] = deque()  # due, forecast, naive
-        self._errors: deque[tuple[float, float]] = deque(maxlen=QUALITY_WINDOW)
-        self._cpu_sum, self._cpu_n = 0.0, 0
+        self._sums = {name: [0.0, 0] for name in SIGNAL_NAMES}  # sum, count
         self._next_due = now + self.interval_s
         self._last_now = now
-        self._model: LagForecaster | None = None
-        self._since_fit = 0
-        self.last_forecast: DemandForecast | None = None
         self.lock = threading.Lock()
         self.vertical = VerticalPolicy()
         self._base_storage_gb = self.pool.storage_gb
         self._disk_forecast = disk_forecast
+        self.size_advice: ScalingDecision | None = None  # the vertical policy's latest
         self.webhook = webhook
-        self.webhook_results: deque[ExecutionResult] = deque(maxlen=50)
-        self._outbox: queue.SimpleQueue[tuple[int, float, str]] = queue.SimpleQueue()
-        self._sender: threading.Thread | None = None
+        self.platform = None if webhook is None else PlatformLink(webhook)
+        self.webhook_results = deque(maxlen=1) if self.platform is None else self.platform.results
 
     # ---- the stage ---------------------------------------------------------------------
     def stage(self, now: float, sample) -> None:
-        """Monitor stage: accumulate CPU; every interval, decide (``now`` in epoch s)."""
-        cpu = sample.values.get("cpu_percent")
-        if cpu is not None and math.isfinite(cpu):
-            self._cpu_sum += float(cpu)
-            self._cpu_n += 1
+        """Monitor stage: accumulate CPU and memory; every interval, decide (epoch s)."""
+        for name, metric in (("cpu", "cpu_percent"), ("memory", "memory_percent")):
+            value = sample.values.get(metric)
+            if value is not None and math.isfinite(value):
+                acc = self._sums[name]
+                acc[0] += float(value)
+                acc[1] += 1
         if now >= self._next_due:
             self._next_due = max(self._next_due + self.interval_s, now + 0.5 * self.interval_s)
             self.decide(now)
 
+    def _signals(self) -> dict[str, float]:
+        """Demand per signal since the last decision (units; NaN when not measured)."""
+        mean = {k: (s / n / 100.0 if n else math.nan) for k, (s, n) in self._sums.items()}
+        self._sums = {name: [0.0, 0] for name in SIGNAL_NAMES}
+        # = utilisation (used / (ready x request)) x ready instances, for each resource.
+        per_instance = {
+            "cpu": self.host_cores / self.instance_cores,
+            "memory": self.host_memory_gb / self.instance_memory_gb,
+        }
+        return {name: mean[name] * per_instance[name] for name in self.signals}
+
     def decide(self, now: float) -> ScalingDecision:
-        """Turn the CPU seen since the last decision into demand and run the engine."""
+        """Turn the CPU and memory seen since the last decision into demand; run the engine."""
         with self.lock:
             now = self._clamp(now)
-            cores_used = (
-                self._cpu_sum / self._cpu_n / 100.0 * self.host_cores if self._cpu_n else math.nan
-            )
-            self._cpu_sum, self._cpu_n = 0.0, 0
-            # = utilisation (cores used / (ready x request)) x ready instances.
-            demand = cores_used / self.instance_cores
-            self._learn(now, demand)
-            forecast = self._forecast(now)
-            decision = self.engine.step(now, demand, forecast)
+            signals = self._signals()
+            demand, _ = combine(signals)  # the highest signal drives (the HPA's rule)
+            self.forecaster.learn(now, demand)
+            forecast = self.forecaster.forecast(now)
+            decision = self.engine.step(now, demand, forecast, signals=signals)
             if decision.execution is not None:
                 self._mirror(decision)
             self._vertical(now)
+            self._size(now, decision)
             state = self.pool.state(now)
+            if self.platform is not None:
+                self.platform.poll(state.desired, now)
             window = (
                 None if forecast is None else forecast.window(now + self.boot_s, now + self.boot_s)
             )
             self.points.append(
                 CapacityPoint(
                     now,
-                    None if math.isnan(demand) else round(demand, 4),
+                    _units(demand),
                     state.ready,
                     state.booting,
                     decision.target,
                     None if window is None else round(window[0], 4),
                     None if window is None else round(window[1], 4),
+                    _units(signals.get("cpu", math.nan)),
+                    _units(signals.get("memory", math.nan)),
                 )
             )
             return decision
@@ -243,72 +285,45 @@ class LiveScaling:
         if decision.action is ScalingAction.GROW_STORAGE:
             self.engine.apply_vertical(decision, now)
 
+    def _size(self, now: float, horizontal: ScalingDecision) -> None:
+        """Ask the vertical policy for the instance size; resize (auto) when capped.
+
+        Outside auto mode a changed recommendation is recorded once, not every interval.
+        """
+        advice = self.vertical.decide_size(
+            self.pool.size.name,
+            horizontal,
+            self.pool.max_instances,
+            now,
+            instance_cores=self.instance_cores,
+            instance_memory_gb=self.instance_memory_gb,
+        )
+        previous, self.size_advice = self.size_advice, advice
+        if advice.action is ScalingAction.RESIZE_UP and (
+            self.engine.mode is EngineMode.AUTO
+            or previous is None
+            or previous.inputs.get("recommended") != advice.inputs.get("recommended")
+        ):
+            self.engine.apply_vertical(advice, now)
+
     def _mirror(self, decision: ScalingDecision) -> None:
         """Queue an executed count for the webhook (sent by one background thread)."""
-        if self.webhook is None:
-            return
-        self._outbox.put((decision.target, decision.timestamp, decision.reason))
-        if self._sender is None:
-            self._sender = threading.Thread(
-                target=self._send_forever, daemon=True, name="scaling-webhook"
-            )
-            self._sender.start()
-
-    def _send_forever(self) -> None:
-        while True:
-            target, at, reason = self._outbox.get()
-            assert self.webhook is not None  # the sender thread runs only with a webhook
-            self.webhook_results.append(self.webhook.apply(target, at, reason))
+        if self.platform is not None:
+            self.platform.send(decision.target, decision.timestamp, decision.reason)
 
     def _clamp(self, now: float) -> float:
         # The API's clock and the sampler's tick times may interleave by a few ms.
         self._last_now = max(self._last_now, now)
         return self._last_now
 
-    # ---- forecasting -------------------------------------------------------------------
-    def _learn(self, now: float, demand: float) -> None:
-        """Record demand, and score forecasts that fall due (vs 'no change')."""
-        while self._pending and self._pending[0][0] <= now + 1e-6:
-            _, predicted, naive = self._pending.popleft()
-            if math.isfinite(demand):
-                self._errors.append((abs(predicted - demand), abs(naive - demand)))
-        self._demand.append(demand)
-        self._times.append(now)
-
+    # ---- forecasting (foresight/live/demand_forecast.py) ----------------------------------
     def quality(self) -> float | None:
         """Forecast MAE at the boot lag / MAE of assuming no change; None until 20 known."""
-        if len(self._errors) < 20:
-            return None
-        ours = sum(e for e, _ in self._errors)
-        naive = sum(b for _, b in self._errors)
-        return ours / naive if naive > 0 else None
+        return self.forecaster.quality()
 
-    def _forecast(self, now: float) -> DemandForecast | None:
-        values = np.fromiter(self._demand, float)
-        if len(values) == 0 or not math.isfinite(values[-1]):
-            self.last_forecast = None
-            return None
-        self._since_fit += 1
-        if self._model is None or self._since_fit >= REFIT_EVERY:
-            try:
-                # Decisions are regularly spaced by construction; index time, not wall time.
-                # Few lags: a usable model after ~12 min of 15-s decisions.
-                self._model = LagForecaster(
-                    horizon=self.horizon, season_length=None, n_lags=6, calendar=False
-                ).fit(values)
-                self._since_fit = 0
-            except ValueError as exc:  # not enough history yet: reactive until then
-                logger.debug("live forecaster not fitted yet: %s", exc)
-                self._model = None
-                return None
-        batch = self._model.predict_batch(values, np.array([len(values) - 1]))
-        mean, upper = batch.mean[0], batch.upper_80[0]
-        lead = self.lead_steps
-        self._pending.append(
-            (now + lead * self.interval_s, float(mean[lead - 1]), float(values[-1]))
-        )
-        self.last_forecast = DemandForecast(now, self.interval_s, mean, upper, self.quality())
-        return self.last_forecast
+    @property
+    def last_forecast(self) -> DemandForecast | None:
+        return self.forecaster.last
 
     # ---- API helpers -------------------------------------------------------------------
     def set_mode(self, mode: str) -> EngineMode:
@@ -341,137 +356,32 @@ class LiveScaling:
         logger.info("fault injected into instance %d", instance_id)
         return self.resources(now)
 
+    def alert_values(self, now: float) -> dict[str, float]:
+        """Values the alert rules can read beside the sample's: the platform drift."""
+        with self.lock:
+            drift = None if self.platform is None else self.platform.drift(now)
+        if drift is None or drift["drift_instances"] is None:
+            return {}
+        return {"scaling_drift_instances": float(abs(drift["drift_instances"]))}
+
+    # ---- API views (foresight/live/scaling_views.py) -----------------------------------
     def desired(self, now: float) -> dict:
         """KEDA's metrics-api answer: the count to run now (a dry run recommends)."""
-        with self.lock:
-            now = self._clamp(now)
-            state = self.pool.state(now)
-            last = self.engine.last_decision
-            desired = state.desired
-            if self.engine.mode is EngineMode.DRY_RUN and last is not None:
-                desired = last.target
-            return {
-                "desired_instances": int(desired),
-                "ready_instances": state.ready,
-                "min_instances": state.min_instances,
-                "max_instances": state.max_instances,
-                "mode": self.engine.mode.value,
-                "policy": self.engine.policy.name,
-                "timestamp": now,
-                "override_until": self._hold_until(now),
-            }
-
-    def _hold_until(self, now: float) -> float | None:
-        until = self.engine.hold_until
-        return until if until is not None and until > now else None
+        return views.desired(self, now)
 
     def conditions(self) -> list[dict]:
-        """HPA-style conditions a user should see: why the engine can't do what it would."""
-        out = []
-        if self.max_reachable < self.max_configured:
-            out.append(
-                {
-                    "type": "ScalingLimited",
-                    "status": True,
-                    "reason": "HostCapacity",
-                    "message": (
-                        f"max instances clamped from {self.max_configured} to "
-                        f"{self.max_reachable}: this host's {self.host_cores} cores at "
-                        f"{self.instance_cores:g} core(s) per instance never need more at "
-                        f"{TARGET_UTILISATION:.0%} utilisation"
-                    ),
-                }
-            )
-        if self.engine.mode is not EngineMode.AUTO:
-            out.append(
-                {
-                    "type": "AbleToScale",
-                    "status": False,
-                    "reason": "DryRun" if self.engine.mode is EngineMode.DRY_RUN else "Paused",
-                    "message": f"mode is {self.engine.mode.value}: decisions are not carried out",
-                }
-            )
-        return out
+        """HPA-style conditions: why the engine can't do what it would."""
+        return views.conditions(self)
 
     def status(self, now: float) -> dict:
-        with self.lock:
-            now = self._clamp(now)
-            state = self.pool.state(now)
-            counts = {
-                s.value: n
-                for s, n in self.pool.counts().items()
-                if s is not InstanceState.TERMINATED
-            }
-            last = self.engine.last_decision
-            budget = state.daily_budget
-            return {
-                "policy": self.engine.policy.name,
-                "mode": self.engine.mode.value,
-                "interval_s": self.interval_s,
-                "boot_s": self.boot_s,
-                "instances": counts,
-                "desired": state.desired,
-                "min_instances": state.min_instances,
-                "max_instances": state.max_instances,
-                "capacity_units": state.ready_capacity,
-                "demand_units": None if not self.points else self.points[-1].demand_units,
-                "instance_cores": self.instance_cores,
-                "host_cores": self.host_cores,
-                "storage_gb": state.storage_gb,
-                "instance_size": state.size.name,
-                "cost": {
-                    "total_usd": round(state.cost_total, 4),
-                    "today_usd": round(state.cost_today, 4),
-                    "daily_budget_usd": budget,
-                    "budget_used_ratio": (
-                        round(state.cost_today / budget, 4) if 0 < budget < math.inf else None
-                    ),
-                    "price_per_instance_hour_usd": state.size.price_per_hour,
-                },
-                "forecast_quality": self.quality(),
-                "override_until": self._hold_until(now),
-                "max_instances_configured": self.max_configured,
-                "conditions": self.conditions(),
-                "last_decision": None if last is None else last.to_dict(),
-            }
+        return views.status(self, now)
 
     def history(self, limit: int, since: float | None = None) -> dict:
         """Capacity points and decisions, newest ``limit`` (or those after ``since``)."""
-        with self.lock:
-            points = [p for p in self.points if since is None or p.timestamp > since]
-            points = points[-limit:] if since is None else points[:limit]
-            if self.decision_log is not None:
-                decisions = self.decision_log.page(since, min(limit, DECISIONS_PAGE))
-            else:
-                recent = [d for d in self.engine.history if since is None or d.timestamp > since]
-                decisions = [d.to_dict() for d in recent[-DECISIONS_PAGE:]]
-            stamps = [p.timestamp for p in points] + [d["timestamp"] for d in decisions]
-            return {
-                "interval_s": self.interval_s,
-                "boot_s": self.boot_s,
-                "cursor": max(stamps, default=since),
-                "points": [p.to_dict() for p in points],
-                "decisions": decisions,
-            }
+        return views.history(self, limit, since)
 
     def resources(self, now: float) -> dict:
-        with self.lock:
-            state = self.pool.state(self._clamp(now))
-            webhook = (
-                None
-                if self.webhook is None
-                else {
-                    "url": self.webhook.url,
-                    "results": [r.to_dict() for r in list(self.webhook_results)[-20:]],
-                }
-            )
-            return {
-                "pool": state.to_dict(),
-                "executor": self.engine.executor.name,
-                "webhook": webhook,
-                "instances": [i.to_dict() for i in self.pool.instances()],
-                "events": [e.to_dict() for e in list(self.pool.events)[-50:]],
-            }
+        return views.resources(self, now)
 
 
 def from_settings(
@@ -482,6 +392,18 @@ def from_settings(
 ) -> LiveScaling:
     """Build the live engine from the scaling part of ``settings``."""
     url = settings.scaling_webhook_url
+    if settings.scaling_status_url and not url:
+        raise InputError(
+            "SCALING_STATUS_URL needs SCALING_WEBHOOK_URL: the status URL reads back "
+            f"the count the webhook asks for (got {settings.scaling_status_url!r})"
+        )
+    hook = (
+        WebhookExecutor(
+            url, token=settings.scaling_webhook_token, status_url=settings.scaling_status_url
+        )
+        if url
+        else None
+    )
     return LiveScaling(
         now=now,
         interval_s=settings.scaling_interval_s,
@@ -493,9 +415,11 @@ def from_settings(
         max_instances=settings.max_instances,
         daily_budget=settings.cost_threshold_usd,
         confidence_threshold=settings.confidence_threshold,
-        webhook=(WebhookExecutor(url, token=settings.scaling_webhook_token) if url else None),
+        webhook=hook,
         disk_forecast=disk_forecast,
         store=store,
+        signals=settings.scaling_signals,
+        instance_memory_gb=settings.scaling_instance_memory_gb,
     )
 
 

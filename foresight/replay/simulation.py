@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from foresight.core.errors import InputError
+from foresight.scaling.policies import DEFAULT_CONFIDENCE, check_confidence
 from predictor import LagForecaster
 from resource_manager import ResourcePool
 from scaling_engine import POLICIES, DemandForecast, ScalingAction, ScalingEngine, make_policy
@@ -360,6 +361,7 @@ def run_policy(
     overload_level: float = 1.0,
     flap_window_s: float = FLAP_WINDOW_S,
     progress: Progress | None = None,
+    confidence_threshold: float = DEFAULT_CONFIDENCE,
 ) -> tuple[PolicyMetrics, np.ndarray]:
     """Drive one policy's pool through the trace; return its metrics and ready counts."""
     first = demand[np.isfinite(demand)][:1]
@@ -374,7 +376,12 @@ def run_policy(
         max_events=1000,
     )
     engine = ScalingEngine(
-        make_policy(name, target_utilisation=target_utilisation, interval_s=step_s),
+        make_policy(
+            name,
+            target_utilisation=target_utilisation,
+            interval_s=step_s,
+            confidence_threshold=confidence_threshold,
+        ),
         pool,
         history=10,
     )
@@ -436,6 +443,7 @@ def replay(
     flap_window_s: float = FLAP_WINDOW_S,
     max_refits: int = MAX_REFITS,
     progress: Progress | None = None,
+    confidence_threshold: float = DEFAULT_CONFIDENCE,
 ) -> ReplayResult:
     """Replay ``demand`` (capacity units on a regular grid, NaN = gap) through policies.
 
@@ -449,6 +457,7 @@ def replay(
     for name in policies:
         if name not in POLICIES:
             raise InputError(f"unknown policy {name!r} (choose from {', '.join(POLICIES)})")
+    check_confidence(confidence_threshold)
     if not step_s > 0 or boot_s < 0:
         raise InputError(f"step must be > 0 s and boot lag >= 0 s (got {step_s}, {boot_s})")
     t = np.asarray(timestamps, dtype=float)
@@ -492,6 +501,7 @@ def replay(
             overload_level=overload_level,
             flap_window_s=flap_window_s,
             progress=progress,
+            confidence_threshold=confidence_threshold,
         )
         seconds[name] = time.perf_counter() - began
     return ReplayResult(

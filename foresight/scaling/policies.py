@@ -197,6 +197,13 @@ class Policy(Protocol):
 DEFAULT_CONFIDENCE = 0.7  # CONFIDENCE_THRESHOLD's default (Settings)
 
 
+def check_confidence(confidence: float) -> float:
+    """``confidence`` as a float; InputError unless it is a probability in [0, 1]."""
+    if not 0.0 <= confidence <= 1.0:  # NaN fails too
+        raise InputError(f"confidence threshold must be from 0 to 1 (got {confidence})")
+    return float(confidence)
+
+
 def _finish(
     policy: str,
     state: ScalingState,
@@ -281,9 +288,7 @@ class ThresholdPolicy:
         if not 0 < down < up:
             raise InputError(f"need 0 < down < up (got down {down}, up {up})")
         self.up, self.down, self.cooldown_s = up, down, cooldown_s
-        if not 0.0 <= confidence <= 1.0:
-            raise InputError(f"confidence threshold must be from 0 to 1 (got {confidence})")
-        self.confidence = confidence
+        self.confidence = check_confidence(confidence)
         self._last_action_s = -math.inf
 
     def decide(

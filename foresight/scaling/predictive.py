@@ -12,10 +12,12 @@ import logging
 import math
 from collections import deque
 from dataclasses import replace
+from statistics import NormalDist
 
 from foresight.core.errors import InputError
 from foresight.scaling.policies import (
     DEFAULT_CONFIDENCE,
+    Z_90,
     DemandForecast,
     Policy,
     ReactivePolicy,
@@ -23,6 +25,7 @@ from foresight.scaling.policies import (
     ScalingState,
     ThresholdPolicy,
     _finish,
+    check_confidence,
     prob_exceeds,
 )
 from foresight.scaling.scale_in import ScaleInGuard, ScaleInRule
@@ -32,6 +35,16 @@ logger = logging.getLogger(__name__)
 
 SURGE_BANDS = 2.0  # band widths beyond the 80 % upper edge that count as a surge
 SURGE_RISE = 1.0  # ... and band widths demand must have risen over the last boot lag
+
+
+def demand_quantile(mean: float, upper80: float, probability: float) -> float:
+    """The demand not exceeded with ``probability`` (normal, sigma from the 80 % band)."""
+    sigma = max(0.0, (upper80 - mean) / Z_90)
+    if probability >= 1.0:
+        return math.inf if sigma > 0 else mean
+    if probability <= 0.0 or sigma == 0:
+        return mean if probability > 0 else -math.inf
+    return mean + sigma * NormalDist().inv_cdf(probability)
 
 
 class PredictivePolicy:
@@ -48,6 +61,11 @@ class PredictivePolicy:
     ``up_confirm_s`` asked for it too (a fresh policy follows at once). Falls back to
     reactive when the forecast is missing, has a gap, or its measured ``quality`` is
     worse than ``max_quality``; the guard still applies to scale-in then.
+
+    ``confidence_threshold`` (CONFIDENCE_THRESHOLD) is the least chance, from the
+    forecast's band, that the count sized for covers the demand at the boot lag: the
+    decision's confidence. Sizing at the 80 % band's upper edge already gives about
+    90 %, so only a higher threshold adds instances (a lower one never removes any).
     """
 
     name = "predictive"
@@ -63,7 +81,9 @@ class PredictivePolicy:
         reactive: ReactivePolicy | None = None,
         scale_in: ScaleInRule | None = None,
         up_confirm_s: float = 60.0,
+        confidence_threshold: float = DEFAULT_CONFIDENCE,
     ) -> None:
+        self.confidence = check_confidence(confidence_threshold)
         if not 0 < band_utilisation <= 1.5:
             raise InputError(f"band utilisation must be in (0, 1.5] (got {band_utilisation})")
         if up_confirm_s < 0:
@@ -148,8 +168,15 @@ class PredictivePolicy:
         is sized for at once, without waiting for a second reading or the next refit.
         """
         mean, upper = window
-        need = math.ceil(upper / (state.capacity_per_instance * self.target) - 1e-9)
-        cover = 1.0 - prob_exceeds(mean, upper, need * state.capacity_per_instance)
+        cap = state.capacity_per_instance
+        need = math.ceil(upper / (cap * self.target) - 1e-9)
+        cover = 1.0 - prob_exceeds(mean, upper, need * cap)
+        sized_for_band = need
+        if cover < self.confidence and need < state.max_instances:
+            level = demand_quantile(mean, upper, self.confidence)
+            top = state.max_instances if math.isinf(level) else math.ceil(level / cap - 1e-9)
+            need = min(state.max_instances, max(need, top))
+            cover = 1.0 - prob_exceeds(mean, upper, need * cap)
         inputs = {
             **reactive.inputs,
             "lead_s": state.boot_s,
@@ -158,12 +185,18 @@ class PredictivePolicy:
             "forecast_quality": forecast.quality,
             "forecast_need": need,
             "reactive_target": reactive.target,
+            "confidence_threshold": self.confidence,
         }
         lead_min = state.boot_s / 60
         reason = (
             f"forecast {mean:.2f} units (80 % band up to {upper:.2f}) in "
-            f"{lead_min:.0f} min needs {need} at {self.target:.0%}"
+            f"{lead_min:.0f} min needs {sized_for_band} at {self.target:.0%}"
         )
+        if need > sized_for_band:
+            reason += (
+                f", {need} for a {cover:.0%} chance of covering it "
+                f"(confidence threshold {self.confidence:.0%})"
+            )
         n = state.current
         floor = self._confirmed_reactive(reactive.target, n, now)
         if floor < reactive.target and reactive.target > max(need, n):
@@ -293,10 +326,13 @@ def make_policy(
     scale-in guard's peak check use; ``band_utilisation`` is what the forecast's 80 %
     upper edge is sized at when scaling out; ``interval_s`` is the time between decisions;
     ``scale_in`` tunes the predictive policies' scale-in guard (default: ``ScaleInRule``
-    at those two utilisations); ``confidence_threshold`` is the threshold policy's bar for acting.
+    at those two utilisations); ``confidence_threshold`` is the threshold policy's bar for
+    acting and the predictive policies' least chance of covering the forecast demand
+    (reactive has no confidence: it acts on measurements), checked for every policy.
     """
     if name not in POLICIES:
         raise InputError(f"unknown policy {name!r} (choose from {', '.join(POLICIES)})")
+    check_confidence(confidence_threshold)
     if name == "threshold":
         return ThresholdPolicy(confidence=confidence_threshold)
     if name == "reactive":
@@ -306,4 +342,5 @@ def make_policy(
         band_utilisation=band_utilisation,
         interval_s=interval_s,
         scale_in=scale_in,
+        confidence_threshold=confidence_threshold,
     )

@@ -164,6 +164,18 @@ def _scaling_families(svc: Services) -> Iterator[Metric]:
     yield GaugeMetricFamily(
         "foresight_ready_instances", "Instances ready to serve", value=desired["ready_instances"]
     )
+    drift = live.status(svc.clock())["platform"]
+    if drift is not None and drift["actual_instances"] is not None:
+        yield GaugeMetricFamily(
+            "foresight_actual_instances",
+            "Instances the platform reported running at the last read-back",
+            value=drift["actual_instances"],
+        )
+        yield GaugeMetricFamily(
+            "foresight_scaling_drift_instances",
+            "Instances asked for minus those the platform runs, at the last read-back",
+            value=drift["drift_instances"],
+        )
 
 
 def risk_gauges(svc: Services) -> Iterator[Metric]:

@@ -326,6 +326,10 @@ class ExecutionSchema(Schema):
     applied = fields.Integer(allow_none=True)
     attempts = fields.Integer()
     error = fields.String(allow_none=True)
+    actual = fields.Integer(
+        allow_none=True,
+        metadata={"description": "The count the platform's answer reported (null: none)"},
+    )
 
 
 class DecisionSchema(Schema):
@@ -378,6 +382,47 @@ class ScalingStatusSchema(Schema):
     )
     conditions = fields.List(fields.Nested(lambda: ConditionSchema()))
     last_decision = fields.Nested(DecisionSchema, required=True, allow_none=True)
+    demand_signals = fields.Dict(
+        keys=fields.String(),
+        values=fields.Float(allow_none=True),
+        metadata={"description": "Demand units per signal (cpu, memory) at the last decision"},
+    )
+    demand_signal = fields.String(
+        allow_none=True, metadata={"description": "The signal that drove it (the highest)"}
+    )
+    instance_memory_gb = fields.Float(metadata={"description": "Memory request of one instance"})
+    size_recommendation = fields.Nested(lambda: SizeRecommendationSchema())
+    platform = fields.Nested(
+        lambda: PlatformSchema(),
+        allow_none=True,
+        metadata={"description": "What the platform reports back; null without a webhook"},
+    )
+
+
+class SizeShapeSchema(Schema):
+    size = fields.String()
+    cpu_cores = fields.Float()
+    memory_gb = fields.Float(allow_none=True)
+
+
+class SizeRecommendationSchema(SizeShapeSchema):
+    current = fields.Nested(SizeShapeSchema)
+    rule = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+
+
+class PlatformSchema(Schema):
+    source = fields.String(allow_none=True, metadata={"description": "response or status_url"})
+    status_url = fields.String(allow_none=True)
+    desired_instances = fields.Integer(allow_none=True)
+    actual_instances = fields.Integer(allow_none=True)
+    drift_instances = fields.Integer(
+        allow_none=True, metadata={"description": "Asked minus actual at the last reading"}
+    )
+    checked_at = fields.Float(allow_none=True)
+    drift_since = fields.Float(allow_none=True)
+    drift_for_s = fields.Float(allow_none=True)
+    error = fields.String(allow_none=True)
 
 
 class ConditionSchema(Schema):
@@ -412,6 +457,8 @@ class CapacityPointSchema(Schema):
     target = fields.Integer()
     forecast_units = fields.Float(allow_none=True)
     forecast_upper = fields.Float(allow_none=True)
+    cpu_units = fields.Float(allow_none=True)
+    memory_units = fields.Float(allow_none=True)
 
 
 class ScalingHistorySchema(Schema):

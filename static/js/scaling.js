@@ -48,6 +48,7 @@
     "disk-ok": "disk forecast stays below critical",
     "count-capped": "the count is at its max: a bigger instance size instead",
     "size-ok": "the instance size is enough",
+    "size-largest": "the count is at its max and the size is the largest there is",
   };
   function explainRule(rule) {
     for (const prefix of ["fallback-", "reactive-"]) {
@@ -180,6 +181,8 @@
     $("scaling-quality").textContent = st.forecast_quality === null ?
       "learning (reactive until the forecast proves itself)" :
       `error ${num(st.forecast_quality)}× that of "no change"`;
+    drawSignals(st);
+    drawPlatform(st.platform);
     $("scaling-storage").textContent = `${num(st.storage_gb, 0)} GB · ${st.instance_size} instances`;
     const c = st.cost || {};
     const budget = c.daily_budget_usd;
@@ -200,8 +203,44 @@
       notes.unshift(`Manual override: automatic decisions resume at ${
         window.foresightTime.when(st.override_until)}.`);
     }
-    $("scaling-conditions").textContent = notes.join(" ");
+    $("scaling-conditions").textContent = notes.join(" · ");
     $("scaling-conditions").hidden = !notes.length;
+  }
+
+  function shape(s) {
+    const mem = s.memory_gb === null || s.memory_gb === undefined ? "" : `, ${num(s.memory_gb, 1)} GB`;
+    return `${s.size} (${num(s.cpu_cores, s.cpu_cores % 1 ? 2 : 0)} CPU${mem})`;
+  }
+
+  function drawSignals(st) {
+    const sig = st.demand_signals || {};
+    const parts = Object.entries(sig).map(([k, v]) => `${k} ${num(v)}`);
+    $("scaling-signals").textContent = !parts.length ? "–" :
+      parts.join(" · ") + (st.demand_signal ? ` (${st.demand_signal} drives)` : "");
+    const rec = st.size_recommendation;
+    if (!rec) { $("scaling-size").textContent = "–"; return; }
+    const now = shape(rec.current || rec);
+    $("scaling-size").textContent = rec.size === (rec.current || {}).size ? now :
+      `${now} → recommended ${shape(rec)}`;
+    $("scaling-size").title = rec.reason || "";
+  }
+
+  function drawPlatform(p) {
+    const dd = $("scaling-platform");
+    dd.hidden = $("scaling-platform-label").hidden = !p;
+    if (!p) return;
+    dd.classList.toggle("drift", Boolean(p.drift_instances));
+    if (p.actual_instances === null) {
+      dd.textContent = p.error ? `no read-back: ${p.error}` : "no read-back yet";
+      return;
+    }
+    const lasted = p.drift_for_s || 0;
+    const since = p.drift_since === null ? "" : lasted < 90 ? ` for ${Math.round(lasted)} s` :
+      ` for ${Math.round(lasted / 60)} min`;
+    dd.textContent = `runs ${p.actual_instances} of ${p.desired_instances} asked` +
+      (p.drift_instances ? ` · drift ${p.drift_instances > 0 ? "+" : ""}${p.drift_instances}${since}` :
+        " · in sync") + ` (${p.source === "status_url" ? "status URL" : "webhook answer"})` +
+      (p.error ? ` · last read failed: ${p.error}` : "");
   }
 
   function drawInstances(res) {

@@ -205,6 +205,8 @@ FLAG_CASES = [
     (REPLAY, "--unit-capacity", ["1e-300", "0", "1e300", "nan"]),
     (REPLAY, "--min-instances", ["-1", "1e30", "99999999999999999999"]),
     (REPLAY, "--max-instances", ["0", "99999999999999999999", "nan"]),
+    (REPLAY, "--memory-unit-capacity", ["1e-300", "0", "1e300", "nan"]),
+    (REPLAY, "--confidence-threshold", ["2", "-0.1", "nan", "inf"]),
     (EXPORT, "--since", ["1e300", "-1e300", "nan"]),
     (EXPORT, "--until", ["1e300", "nan", "inf"]),
     (SYNTH, "--days", ["0", "1e300", "nan"]),

@@ -98,6 +98,8 @@ def test_readme_environment_table_matches_settings() -> None:
             assert shown == str(int(default)), var.name
         elif isinstance(default, str):
             assert shown == default, var.name
+        elif isinstance(default, tuple):
+            assert shown == ",".join(default), var.name
         else:
             assert float(shown) == float(default), var.name
     assert Settings().max_instances == default_of(ENVIRONMENT[13])

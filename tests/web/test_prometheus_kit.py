@@ -100,8 +100,36 @@ def test_rules_and_dashboard_use_only_exported_series(busy, client, clock) -> No
     recorded = set(re.findall(r"record:\s*(\S+)", rules))
     dashboard = (DEPLOY / "grafana" / "foresight.json").read_text()
     used = set(SERIES.findall(rules)) | set(SERIES.findall(dashboard))
-    unknown = sorted(used - names - recorded)
+    unknown = sorted(used - names - recorded - PLATFORM_SERIES)  # those: the next test
     assert not unknown, f"series used but not exported: {unknown}"
+
+
+# Exported only when a webhook reads back the platform's count (issue 15).
+PLATFORM_SERIES = {"foresight_actual_instances", "foresight_scaling_drift_instances"}
+
+
+def test_drift_series_are_exported_with_a_platform_behind_the_webhook(tmp_path, clock) -> None:
+    from dashboard import create_app
+    from foresight.core.settings import Settings
+    from foresight.live.services import build_services, stop
+    from tests.scaling.platform_support import run_platform
+
+    with run_platform(quota=1) as platform:
+        settings = Settings(data_dir=tmp_path / "data", scaling_webhook_url=platform.scale_url)
+        svc = build_services(settings, now=clock())
+        svc.clock = clock
+        try:
+            live = svc.extras["live_scaling"]
+            live.override(3, clock(), hold_s=60)
+            assert live.platform.wait_idle(10.0)
+            body = create_app({"TESTING": True}, services=svc).test_client().get("/metrics")
+            text = body.get_data(as_text=True)
+        finally:
+            stop(svc)
+    assert PLATFORM_SERIES <= exported_names(text)
+    assert "foresight_scaling_drift_instances 2.0" in text
+    result = run("check", "metrics", stdin=text)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_grafana_dashboard_has_the_fields_grafana_requires() -> None:

@@ -1,0 +1,206 @@
+"""What the live scaling engine shows: the API's status, history, resources, KEDA's
+``desired`` answer and the HPA-style conditions (``foresight.live.scaling`` delegates).
+
+Each function takes the engine's lock itself (``conditions`` and ``hold_until`` run
+inside callers that hold it).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from foresight.scaling.policies import EngineMode
+from resource_manager import InstanceState
+
+if TYPE_CHECKING:
+    from foresight.live.scaling import LiveScaling
+
+DECISIONS_PAGE = 100  # most decisions one history answer carries
+TARGET_UTILISATION = 0.8  # make_policy's default: what the HPA-style rule sizes for
+
+
+def desired(live: LiveScaling, now: float) -> dict:
+    """KEDA's metrics-api answer: the count to run now (a dry run recommends)."""
+    with live.lock:
+        now = live._clamp(now)
+        state = live.pool.state(now)
+        last = live.engine.last_decision
+        desired = state.desired
+        if live.engine.mode is EngineMode.DRY_RUN and last is not None:
+            desired = last.target
+        return {
+            "desired_instances": int(desired),
+            "ready_instances": state.ready,
+            "min_instances": state.min_instances,
+            "max_instances": state.max_instances,
+            "mode": live.engine.mode.value,
+            "policy": live.engine.policy.name,
+            "timestamp": now,
+            "override_until": hold_until(live, now),
+        }
+
+
+def hold_until(live: LiveScaling, now: float) -> float | None:
+    until = live.engine.hold_until
+    return until if until is not None and until > now else None
+
+
+def conditions(live: LiveScaling) -> list[dict]:
+    """HPA-style conditions a user should see: why the engine can't do what it would."""
+    out = []
+    if live.max_reachable < live.max_configured:
+        out.append(
+            {
+                "type": "ScalingLimited",
+                "status": True,
+                "reason": "HostCapacity",
+                "message": (
+                    f"max instances clamped from {live.max_configured} to "
+                    f"{live.max_reachable}: this host's {live.host_cores} cores at "
+                    f"{live.instance_cores:g} core(s) per instance never need more at "
+                    f"{TARGET_UTILISATION:.0%} utilisation"
+                ),
+            }
+        )
+    drift = None if live.platform is None else live.platform.drift(live._last_now)
+    if drift is not None and drift["drift_instances"]:
+        out.append(
+            {
+                "type": "PlatformInSync",
+                "status": False,
+                "reason": "Drift",
+                "message": (
+                    f"the platform runs {drift['actual_instances']} instance(s), "
+                    f"{drift['desired_instances']} asked ({drift['source']})"
+                ),
+            }
+        )
+    if live.engine.mode is not EngineMode.AUTO:
+        out.append(
+            {
+                "type": "AbleToScale",
+                "status": False,
+                "reason": "DryRun" if live.engine.mode is EngineMode.DRY_RUN else "Paused",
+                "message": f"mode is {live.engine.mode.value}: decisions are not carried out",
+            }
+        )
+    return out
+
+
+def status(live: LiveScaling, now: float) -> dict:
+    with live.lock:
+        now = live._clamp(now)
+        state = live.pool.state(now)
+        counts = {
+            s.value: n for s, n in live.pool.counts().items() if s is not InstanceState.TERMINATED
+        }
+        last = live.engine.last_decision
+        budget = state.daily_budget
+        return {
+            "policy": live.engine.policy.name,
+            "mode": live.engine.mode.value,
+            "interval_s": live.interval_s,
+            "boot_s": live.boot_s,
+            "instances": counts,
+            "desired": state.desired,
+            "min_instances": state.min_instances,
+            "max_instances": state.max_instances,
+            "capacity_units": state.ready_capacity,
+            "demand_units": None if not live.points else live.points[-1].demand_units,
+            "instance_cores": live.instance_cores,
+            "host_cores": live.host_cores,
+            "storage_gb": state.storage_gb,
+            "instance_size": state.size.name,
+            "cost": {
+                "total_usd": round(state.cost_total, 4),
+                "today_usd": round(state.cost_today, 4),
+                "daily_budget_usd": budget,
+                "budget_used_ratio": (
+                    round(state.cost_today / budget, 4) if 0 < budget < math.inf else None
+                ),
+                "price_per_instance_hour_usd": state.size.price_per_hour,
+            },
+            "forecast_quality": live.quality(),
+            "override_until": hold_until(live, now),
+            "max_instances_configured": live.max_configured,
+            "conditions": conditions(live),
+            "last_decision": None if last is None else last.to_dict(),
+            **_signal_status(live),
+            "instance_memory_gb": round(live.instance_memory_gb, 3),
+            "size_recommendation": _size_status(live),
+            "platform": None if live.platform is None else live.platform.drift(now),
+        }
+
+
+def _signal_status(live: LiveScaling) -> dict:
+    point = live.points[-1] if live.points else None
+    values = {
+        "cpu": None if point is None else point.cpu_units,
+        "memory": None if point is None else point.memory_units,
+    }
+    values = {k: v for k, v in values.items() if k in live.signals}
+    measured = {k: v for k, v in values.items() if v is not None}
+    return {
+        "demand_signals": values,
+        "demand_signal": max(measured, key=lambda k: measured[k]) if measured else None,
+    }
+
+
+def _size_status(live: LiveScaling) -> dict:
+    advice = live.size_advice
+    size = live.pool.size
+    current = {
+        "size": size.name,
+        "cpu_cores": size.capacity_units * live.instance_cores,
+        "memory_gb": round(size.capacity_units * live.instance_memory_gb, 3),
+    }
+    if advice is None:
+        return {**current, "current": dict(current), "rule": None, "reason": None}
+    recommended = advice.inputs.get("recommended", current)
+    return {
+        **recommended,
+        "current": current,
+        "rule": advice.rule,
+        "reason": advice.reason,
+    }
+
+
+def history(live: LiveScaling, limit: int, since: float | None = None) -> dict:
+    """Capacity points and decisions, newest ``limit`` (or those after ``since``)."""
+    with live.lock:
+        points = [p for p in live.points if since is None or p.timestamp > since]
+        points = points[-limit:] if since is None else points[:limit]
+        if live.decision_log is not None:
+            decisions = live.decision_log.page(since, min(limit, DECISIONS_PAGE))
+        else:
+            recent = [d for d in live.engine.history if since is None or d.timestamp > since]
+            decisions = [d.to_dict() for d in recent[-DECISIONS_PAGE:]]
+        stamps = [p.timestamp for p in points] + [d["timestamp"] for d in decisions]
+        return {
+            "interval_s": live.interval_s,
+            "boot_s": live.boot_s,
+            "cursor": max(stamps, default=since),
+            "points": [p.to_dict() for p in points],
+            "decisions": decisions,
+        }
+
+
+def resources(live: LiveScaling, now: float) -> dict:
+    with live.lock:
+        state = live.pool.state(live._clamp(now))
+        webhook = (
+            None
+            if live.webhook is None
+            else {
+                "url": live.webhook.url,
+                "results": [r.to_dict() for r in list(live.webhook_results)[-20:]],
+            }
+        )
+        return {
+            "pool": state.to_dict(),
+            "executor": live.engine.executor.name,
+            "webhook": webhook,
+            "instances": [i.to_dict() for i in live.pool.instances()],
+            "events": [e.to_dict() for e in list(live.pool.events)[-50:]],
+        }
