@@ -34,11 +34,14 @@ import psutil
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from foresight.sources.processes import ProcessSampler
+from foresight.sources.system import DeviceSampler, memory_totals, memory_values, rate_name
 from foresight.store.metric_store import MetricStore
 
 logger = logging.getLogger(__name__)
 
 SAMPLE_JOB_ID = "foresight-sample"
+PROCESSES_JOB_ID = "foresight-processes"
 VALUE_DECIMALS = 4  # values are rounded to this many decimals, timestamps to 1 ms
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
@@ -105,7 +108,9 @@ class MetricsCollector:
         self._counters: dict[str, float] = {}
         self._counters_at: float | None = None
         self._lock = threading.Lock()  # collect() from the scheduler and from tests/CLI
-        self.counters: dict[str, float] = {}  # latest raw byte counters (for /metrics)
+        self.counters: dict[str, float] = {}  # latest raw byte totals (for /metrics)
+        self.devices = DeviceSampler()  # per-disk, per-interface, per-filesystem
+        self.processes = ProcessSampler()  # top processes, on their own slower job
 
     # -- psutil sources --------------------------------------------------------------
     def prime(self) -> None:
@@ -136,35 +141,31 @@ class MetricsCollector:
         return out
 
     def _counter_rates(self, now: float) -> dict[str, float]:
-        counters: dict[str, float] = {}
-        disk = psutil.disk_io_counters()
-        if disk is not None:  # None in some containers
-            counters["disk_read_bytes"] = float(disk.read_bytes)
-            counters["disk_write_bytes"] = float(disk.write_bytes)
-        net = psutil.net_io_counters()
-        if net is not None:
-            counters["net_recv_bytes"] = float(net.bytes_recv)
-            counters["net_sent_bytes"] = float(net.bytes_sent)
+        # Totals and per-device counters; network totals leave loopback out (issue 12).
+        counters = self.devices.counters(now)
         previous, then = self._counters, self._counters_at
         self._counters, self._counters_at = counters, now
-        self.counters = counters
+        self.counters = {k: v for k, v in counters.items() if ":" not in k}
         rates: dict[str, float] = {}
         if then is None or now <= then:
             return rates
         for name, value in counters.items():
             if name in previous and value >= previous[name]:
-                rates[f"{name}_per_s"] = (value - previous[name]) / (now - then)
+                rates[rate_name(name)] = (value - previous[name]) / (now - then)
         return rates
 
     def _host(self) -> dict[str, float]:
         out: dict[str, float] = {}
-        out["memory_percent"] = _clamp_percent(psutil.virtual_memory().percent)
+        memory = psutil.virtual_memory()
+        out["memory_percent"] = _clamp_percent(memory.percent)
+        out.update(memory_values(memory))  # used / cached / buffers / available bytes
         out["swap_percent"] = _clamp_percent(psutil.swap_memory().percent)
         usage = psutil.disk_usage(str(existing_dir(self.data_dir)))
         out["disk_percent"] = _clamp_percent(usage.percent)
         out["disk_used_gb"] = usage.used / 1e9
         out["load1"] = float(psutil.getloadavg()[0])
         out["process_count"] = float(len(psutil.pids()))
+        out.update(self.devices.filesystem_values())  # fs_used_percent:<mount>, ...
         return out
 
     # -- application probes ------------------------------------------------------------
@@ -245,6 +246,7 @@ def host_facts() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "psutil_version": psutil.__version__,
         "pid": os.getpid(),
+        **memory_totals(),  # memory_total_bytes, swap_total_bytes
     }
 
 
@@ -335,3 +337,34 @@ def schedule_sampling(
         misfire_grace_time=max(1, math.ceil(stats.interval_s)),
         replace_existing=True,
     )
+
+
+def schedule_processes(scheduler: BackgroundScheduler, sampler: ProcessSampler) -> None:
+    """Add the process-table job: a pass every ``sampler.every_s`` while someone watches
+    (see foresight.sources.processes); a request after a pause wakes it at once, and a
+    baseline pass brings the next one forward to 1 s later, for CPU figures."""
+
+    def job() -> None:
+        now = time.time()
+        try:
+            table = sampler.tick(now)
+        except (psutil.Error, OSError):  # logged with traceback; the table stays as it was
+            logger.exception("process table pass at %.3f failed", now)
+            return
+        if table is not None and table.window_s is None:
+            run_at(now + 1.0)
+
+    def run_at(when: float) -> None:
+        if scheduler.running:  # not before start() nor after stop()
+            scheduler.modify_job(PROCESSES_JOB_ID, next_run_time=datetime.fromtimestamp(when, UTC))
+
+    scheduler.add_job(
+        job,
+        IntervalTrigger(seconds=sampler.every_s),
+        id=PROCESSES_JOB_ID,
+        name="top processes",
+        max_instances=1,
+        coalesce=True,
+        replace_existing=True,
+    )
+    sampler.wakeup = lambda: run_at(time.time())

@@ -1,0 +1,62 @@
+"""``/api/processes`` and ``/api/devices`` on the real host: filled answers match their
+schemas, requests mark the table watched, and loopback never counts."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from test_contract import json_schema, validator_for
+
+from foresight.live.services import run_cycle
+
+
+def check_schema(client, path: str, body: dict) -> None:
+    doc = client.get("/api/openapi.json").get_json()
+    schema = json_schema(doc, doc["paths"][path]["get"], "200")
+    errors = sorted(validator_for(doc, schema).iter_errors(body), key=str)
+    assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:10])
+
+
+def test_processes_empty_until_a_pass_then_filled(services, client, clock) -> None:
+    sampler = services.collector.processes
+    assert not sampler.watched(clock())
+    body = client.get("/api/processes").get_json()
+    assert body["timestamp"] is None and body["by_cpu"] == [] and body["every_s"] > 0
+    assert sampler.watched(clock())  # the request turned the slow job on ...
+    assert sampler.passes == 0  # ... but did not walk /proc itself
+    now = time.time()
+    sampler.sample(now)
+    sampler.sample(now + 1.0)
+    body = client.get("/api/processes").get_json()
+    check_schema(client, "/api/processes", body)
+    assert body["window_s"] == 1.0 and body["count"] >= len(body["by_cpu"]) > 0
+    assert os.getpid() in {r["pid"] for r in body["by_memory"] + body["by_cpu"]} or (
+        body["count"] > len(body["by_memory"])
+    )
+    rss = [r["rss_bytes"] for r in body["by_memory"]]
+    assert rss == sorted(rss, reverse=True)
+    cpu = [r["cpu_percent"] or 0.0 for r in body["by_cpu"]]
+    assert cpu == sorted(cpu, reverse=True)
+
+
+def test_devices_lists_filesystems_and_leaves_loopback_out(services, client, clock) -> None:
+    for _ in range(2):  # the second tick has rates
+        run_cycle(services, clock.advance(1.0))
+    body = client.get("/api/devices").get_json()
+    check_schema(client, "/api/devices", body)
+    assert body["memory_total_bytes"] > 0 and body["swap_total_bytes"] >= 0
+    assert body["filesystems"], "no filesystem found"
+    for fs in body["filesystems"]:
+        assert 0 <= fs["used_percent"] <= 100 and fs["used_bytes"] <= fs["total_bytes"]
+        assert f"fs_used_percent:{fs['mountpoint']}" in body["metrics"]
+    loopback = [i for i in body["interfaces"] if i["loopback"]]
+    assert loopback and all(not i["counted"] for i in loopback)
+    for iface in loopback:
+        assert f"net_recv_bytes_per_s:{iface['name']}" not in body["metrics"]
+    counted = [i["name"] for i in body["interfaces"] if i["counted"]]
+    assert {f"net_recv_bytes_per_s:{n}" for n in counted} <= set(body["metrics"])
+    assert "memory_available_bytes" in body["metrics"]
+    metrics = client.get("/api/metrics?metric=fs_used_percent:/&limit=10").get_json()["metrics"]
+    assert metrics["fs_used_percent:/"]["unit"] == "%"
+    assert "filesystem at /" in metrics["fs_used_percent:/"]["description"]
