@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import psutil
@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 EVERY_S = 5.0
 WATCH_S = 60.0
 TOP_N = 10
+COMMAND_CHARS = 160
 ATTRS = ["name", "cpu_times", "memory_info", "create_time"]
 
 
@@ -38,11 +39,13 @@ class ProcessRow:
     cpu_percent: float | None  # None: first pass for this process (no delta yet)
     memory_percent: float
     rss_bytes: int
+    command: str = ""  # the command line (shortened); "" when unreadable or a kernel thread
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "pid": self.pid,
             "name": self.name,
+            "command": self.command,
             "cpu_percent": self.cpu_percent,
             "memory_percent": self.memory_percent,
             "rss_bytes": self.rss_bytes,
@@ -69,6 +72,15 @@ class ProcessTable:
         }
 
 
+def command_of(process: psutil.Process) -> str:
+    """The command line, joined and cut to ``COMMAND_CHARS`` ("" if it cannot be read)."""
+    try:
+        text = " ".join(process.cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
+        return ""
+    return text if len(text) <= COMMAND_CHARS else text[: COMMAND_CHARS - 1] + "…"
+
+
 class ProcessSampler:
     """Sample the process table at ``every_s`` while watched; keep the latest pass."""
 
@@ -84,6 +96,7 @@ class ProcessSampler:
         self.watch_s = watch_s
         self.top_n = top_n
         self._cpu_s: dict[tuple[int, float], float] = {}  # (pid, create_time) -> CPU seconds
+        self._commands: dict[tuple[int, float], str] = {}  # read once per process
         self._sampled_at: float | None = None
         self._watched_at: float | None = None
         self._latest: ProcessTable | None = None
@@ -132,6 +145,7 @@ class ProcessSampler:
             total_ram = float(psutil.virtual_memory().total) or 1.0
             cpu_now: dict[tuple[int, float], float] = {}
             rows: list[ProcessRow] = []
+            procs: dict[int, tuple[tuple[int, float], psutil.Process]] = {}
             for p in psutil.process_iter(ATTRS, ad_value=None):
                 info = p.info
                 times, mem = info.get("cpu_times"), info.get("memory_info")
@@ -140,6 +154,7 @@ class ProcessSampler:
                 key = (p.pid, float(info.get("create_time") or 0.0))
                 used_s = float(times.user + times.system)
                 cpu_now[key] = used_s
+                procs[p.pid] = (key, p)
                 cpu: float | None = None
                 if window_s is not None and key in self._cpu_s:
                     cpu = round(max(0.0, used_s - self._cpu_s[key]) / window_s * 100.0, 2)
@@ -155,12 +170,20 @@ class ProcessSampler:
             self._cpu_s, self._sampled_at = cpu_now, now
             by_cpu = sorted(rows, key=lambda r: (-(r.cpu_percent or 0.0), -r.rss_bytes, r.pid))
             by_memory = sorted(rows, key=lambda r: (-r.rss_bytes, r.pid))
+            # Command lines only for the rows shown, read once per process: not ~125 reads.
+            shown = {r.pid for r in by_cpu[: self.top_n] + by_memory[: self.top_n]}
+            known, self._commands = self._commands, {}
+            commands = {}
+            for pid in shown:
+                key, proc = procs[pid]
+                command = known[key] if key in known else command_of(proc)
+                commands[pid] = self._commands[key] = command
             table = ProcessTable(
                 round(now, 3),
                 None if window_s is None else round(window_s, 3),
                 len(rows),
-                tuple(by_cpu[: self.top_n]),
-                tuple(by_memory[: self.top_n]),
+                tuple(replace(r, command=commands[r.pid]) for r in by_cpu[: self.top_n]),
+                tuple(replace(r, command=commands[r.pid]) for r in by_memory[: self.top_n]),
             )
             self._latest = table
             self.passes += 1

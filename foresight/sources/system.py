@@ -198,6 +198,7 @@ class DeviceSampler:
         self.disks: list[str] = []  # whole disks (psutil's totals)
         self.charted: list[str] = []  # whole disks with their own series
         self.filesystems: list[Filesystem] = []  # as of the last tick
+        self._disk_names: tuple[str, ...] = ()  # the names self.disks was computed from
 
     def refresh(self, now: float) -> None:
         """Re-read the interface and mount lists (cheap, but not every tick)."""
@@ -228,8 +229,11 @@ class DeviceSampler:
         if nics:
             out["net_recv_bytes"], out["net_sent_bytes"] = recv, sent
         disks = psutil.disk_io_counters(perdisk=True) or {}  # {} in some containers
-        self.disks = whole_disks(disks, self.sys_root / "block")
-        self.charted = charted_disks(self.disks)
+        names = tuple(disks)
+        if names != self._disk_names:  # a stat() per name: only when the names change
+            self.disks = whole_disks(names, self.sys_root / "block")
+            self.charted = charted_disks(self.disks)
+            self._disk_names = names
         if self.disks:
             out["disk_read_bytes"] = float(sum(disks[d].read_bytes for d in self.disks))
             out["disk_write_bytes"] = float(sum(disks[d].write_bytes for d in self.disks))

@@ -482,6 +482,7 @@ class ResourcesSchema(Schema):
 class ProcessRowSchema(Schema):
     pid = fields.Integer()
     name = fields.String()
+    command = fields.String(metadata={"description": "Command line, shortened (may be empty)"})
     cpu_percent = fields.Float(
         allow_none=True,
         metadata={

@@ -16,11 +16,15 @@ from foresight.live.services import Services
 from foresight.sources.system import MEMORY_FIELDS, split_metric
 from foresight.web import responses as out
 from foresight.web.api import Blueprint
+from foresight.web.security import host_details_visible
 from metrics_collector import host_facts
 
 blueprint = Blueprint(
     "system", __name__, url_prefix="/api", description="Top processes, filesystems, disks, NICs"
 )
+
+
+PRIVATE = frozenset({"command", "pid"})  # left out beyond loopback without the token
 
 
 def services() -> Services:
@@ -42,6 +46,7 @@ def get_processes() -> Response:
 
     Passes run every `every_s` seconds while someone asks (this request keeps them on for
     a minute); the first answer after a pause may be empty or carry no CPU figures yet.
+    Bound beyond loopback, `pid` and `command` need the token (like host details).
     """
     svc = services()
     sampler = svc.collector.processes
@@ -57,6 +62,9 @@ def get_processes() -> Response:
     }
     if table is not None:
         body.update(table.to_dict())
+    if not host_details_visible():  # command lines can carry secrets; pids are host details
+        for key in ("by_cpu", "by_memory"):
+            body[key] = [{k: v for k, v in row.items() if k not in PRIVATE} for row in body[key]]
     return jsonify(body)
 
 

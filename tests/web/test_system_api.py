@@ -8,7 +8,10 @@ import time
 
 from test_contract import json_schema, validator_for
 
-from foresight.live.services import run_cycle
+from foresight.core.settings import Settings
+from foresight.live.services import build_services, run_cycle, stop
+
+TOKEN = "system-api-test-token-0123456789"
 
 
 def check_schema(client, path: str, body: dict) -> None:
@@ -60,3 +63,27 @@ def test_devices_lists_filesystems_and_leaves_loopback_out(services, client, clo
     metrics = client.get("/api/metrics?metric=fs_used_percent:/&limit=10").get_json()["metrics"]
     assert metrics["fs_used_percent:/"]["unit"] == "%"
     assert "filesystem at /" in metrics["fs_used_percent:/"]["description"]
+
+
+def test_command_lines_and_pids_need_the_token_beyond_loopback(tmp_path, clock) -> None:
+    from dashboard import create_app
+
+    svc = build_services(
+        Settings(data_dir=tmp_path / "d", host="0.0.0.0", token=TOKEN), now=clock()
+    )
+    svc.clock = clock
+    try:
+        client = create_app({"TESTING": True}, services=svc).test_client()
+        now = time.time()
+        svc.collector.processes.sample(now)
+        svc.collector.processes.sample(now + 1.0)
+        anonymous = client.get("/api/processes").get_json()
+        assert anonymous["by_memory"] and all(
+            "command" not in r and "pid" not in r for r in anonymous["by_memory"]
+        )
+        check_schema(client, "/api/processes", anonymous)
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        full = client.get("/api/processes", headers=auth).get_json()
+        assert all("command" in r and r["pid"] > 0 for r in full["by_memory"])
+    finally:
+        stop(svc)
