@@ -67,4 +67,5 @@ def test_processes_table_fills_and_device_charts_draw(tmp_path: Path) -> None:
             page.locator("#memory-panel").screenshot(path=str(shots / "system-memory.png"))
             page.locator("#devices-panel").screenshot(path=str(shots / "system-devices.png"))
             page.locator("#processes-panel").screenshot(path=str(shots / "system-processes.png"))
+            page.screenshot(path=str(shots / "system-page.png"), full_page=True)
             assert errors == [], errors
