@@ -42,6 +42,9 @@ logger = logging.getLogger(__name__)
 
 SAMPLE_JOB_ID = "foresight-sample"
 PROCESSES_JOB_ID = "foresight-processes"
+# The memory split and filesystem space change slowly, yet every stored series costs the
+# anomaly scorer, the alert rules and the store on each sample: they come every 5 s.
+SLOW_EVERY_S = 5.0
 VALUE_DECIMALS = 4  # values are rounded to this many decimals, timestamps to 1 ms
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
@@ -111,6 +114,8 @@ class MetricsCollector:
         self.counters: dict[str, float] = {}  # latest raw byte totals (for /metrics)
         self.devices = DeviceSampler()  # per-disk, per-interface, per-filesystem
         self.processes = ProcessSampler()  # top processes, on their own slower job
+        self._slow_at: float | None = None  # last tick with the slowly-changing values
+        self.slow_values: dict[str, float] = {}  # ... and those values (for /api/devices)
 
     # -- psutil sources --------------------------------------------------------------
     def prime(self) -> None:
@@ -154,18 +159,31 @@ class MetricsCollector:
                 rates[rate_name(name)] = (value - previous[name]) / (now - then)
         return rates
 
-    def _host(self) -> dict[str, float]:
+    def _slow_due(self, now: float) -> bool:
+        """Whether the slowly-changing values are due at ``now`` (every SLOW_EVERY_S)."""
+        last = self._slow_at
+        if last is None or now < last or now - last >= SLOW_EVERY_S - 1e-3:
+            self._slow_at = now
+            return True
+        return False
+
+    def _host(self, now: float) -> dict[str, float]:
         out: dict[str, float] = {}
         memory = psutil.virtual_memory()
         out["memory_percent"] = _clamp_percent(memory.percent)
-        out.update(memory_values(memory))  # used / cached / buffers / available bytes
+        slow = self._slow_due(now)
+        if slow:  # used / cached / buffers / available bytes
+            out.update(memory_values(memory))
         out["swap_percent"] = _clamp_percent(psutil.swap_memory().percent)
         usage = psutil.disk_usage(str(existing_dir(self.data_dir)))
         out["disk_percent"] = _clamp_percent(usage.percent)
         out["disk_used_gb"] = usage.used / 1e9
         out["load1"] = float(psutil.getloadavg()[0])
         out["process_count"] = float(len(psutil.pids()))
-        out.update(self.devices.filesystem_values())  # fs_used_percent:<mount>, ...
+        if slow:
+            out.update(self.devices.filesystem_values(now))  # fs_used_percent:<mount>
+            names = set(memory_values(memory)) | set(self.devices.filesystem_metrics())
+            self.slow_values = {k: v for k, v in out.items() if k in names}
         return out
 
     # -- application probes ------------------------------------------------------------
@@ -211,7 +229,7 @@ class MetricsCollector:
                 values: dict[str, float] = {}
             else:
                 values = self._cpu_sample()
-            values.update(self._host())
+            values.update(self._host(now))
             values.update(self._counter_rates(now))
         values.update(self._http_probe())
         values.update(self._sql_probe(now))

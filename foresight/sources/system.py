@@ -242,9 +242,10 @@ class DeviceSampler:
             out[device_metric("disk_write_bytes", d)] = float(disks[d].write_bytes)
         return out
 
-    def filesystem_values(self) -> dict[str, float]:
+    def filesystem_values(self, now: float) -> dict[str, float]:
         """``fs_used_percent:<mount>`` of each filesystem (bytes: ``self.filesystems``;
         one series per mount, since every series also costs a model and a detector)."""
+        self._refresh_if_due(now, ())
         out: dict[str, float] = {}
         found = []
         for mountpoint, device, fstype in self.mounts:
@@ -261,6 +262,10 @@ class DeviceSampler:
             out[device_metric("fs_used_percent", mountpoint)] = min(100.0, max(0.0, u.percent))
         self.filesystems = found
         return out
+
+    def filesystem_metrics(self) -> list[str]:
+        """The ``fs_used_percent:<mount>`` names of the last ``filesystem_values``."""
+        return [device_metric("fs_used_percent", f.mountpoint) for f in self.filesystems]
 
     def inventory(self) -> dict[str, Any]:
         """What the devices panel lists: filesystems, disks, interfaces (and why not)."""

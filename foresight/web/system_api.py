@@ -85,13 +85,17 @@ def get_devices() -> Response:
     svc = services()
     latest = svc.latest()
     host = facts()
-    inventory = svc.collector.devices.inventory()
+    collector = svc.collector
+    inventory = collector.devices.inventory()
     return jsonify(
         {
             "timestamp": None if latest is None else latest.timestamp,
             "memory_total_bytes": host["memory_total_bytes"],
             "swap_total_bytes": host["swap_total_bytes"],
             **inventory,
-            "metrics": device_metrics(dict(latest.values)) if latest is not None else [],
+            # the newest sample, plus the slow beat's values (every 5 s, not in every sample)
+            "metrics": device_metrics(
+                {**(dict(latest.values) if latest is not None else {}), **collector.slow_values}
+            ),
         }
     )

@@ -179,3 +179,14 @@ def test_process_table_on_the_real_host() -> None:
 def test_process_sampler_rejects_bad_settings() -> None:
     with pytest.raises(ValueError, match="got 0"):
         ProcessSampler(every_s=0)
+
+
+def test_slow_values_come_every_5_s_and_rates_every_tick(tmp_path: Path) -> None:
+    collector = metrics_collector.MetricsCollector(tmp_path, probe_url=None)
+    t0 = time.time()
+    seen = [set(collector.collect(t0 + dt).values) for dt in (0.0, 1.0, 2.0, 5.0)]
+    slow = {"memory_used_bytes", "memory_available_bytes", "fs_used_percent:/"}
+    assert slow <= seen[0] and slow <= seen[3]
+    assert not slow & (seen[1] | seen[2])
+    assert "memory_percent" in seen[1] and "net_recv_bytes_per_s" in seen[1]
+    assert set(collector.slow_values) >= slow
