@@ -1,7 +1,8 @@
 """Sources of samples (psutil, HTTP probe, SQL probe) and the APScheduler sampling job.
 
-Every psutil call in Foresight lives in this module. Rates come from counter deltas
-between ticks: the first tick only primes them, and a counter that goes backwards
+Every psutil call in Foresight lives in this module or in ``foresight.sources`` (the
+memory split, per-device counters and filesystems, the top processes). Rates come from
+counter deltas between ticks: the first tick only primes them, and a counter that goes backwards
 (reboot, interface reset, wrap) re-primes instead of producing a negative rate.
 CPU utilisation is computed from ``cpu_times`` deltas kept here rather than from
 ``psutil.cpu_percent(interval=None)``, whose process-global baseline any other caller
@@ -35,15 +36,22 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from foresight.sources.processes import ProcessSampler
-from foresight.sources.system import DeviceSampler, memory_totals, memory_values, rate_name
+from foresight.sources.system import (
+    DeviceSampler,
+    is_slow_metric,
+    memory_totals,
+    memory_values,
+    rate_name,
+)
 from foresight.store.metric_store import MetricStore
 
 logger = logging.getLogger(__name__)
 
 SAMPLE_JOB_ID = "foresight-sample"
 PROCESSES_JOB_ID = "foresight-processes"
-# The memory split and filesystem space change slowly, yet every stored series costs the
-# anomaly scorer, the alert rules and the store on each sample: they come every 5 s.
+# The per-device series (memory split, filesystem space, per-disk and per-interface rates,
+# averaged over the beat) come every 5 s: every stored series costs the anomaly scorer,
+# the alert rules and the store on each sample, and the totals stay per tick.
 SLOW_EVERY_S = 5.0
 VALUE_DECIMALS = 4  # values are rounded to this many decimals, timestamps to 1 ms
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -81,6 +89,20 @@ def _busy_idle(times: Any) -> tuple[float, float]:
     return total, idle
 
 
+def _rates(
+    counters: dict[str, float], previous: dict[str, float], then: float | None, now: float
+) -> dict[str, float]:
+    """Per-second rates of the byte counters since ``then`` (a counter that went
+    backwards is skipped: it re-primes)."""
+    if then is None or now <= then:
+        return {}
+    return {
+        rate_name(name): (value - previous[name]) / (now - then)
+        for name, value in counters.items()
+        if name in previous and value >= previous[name]
+    }
+
+
 def existing_dir(path: Path) -> Path:
     """The nearest existing directory at or above ``path`` (for ``disk_usage``)."""
     path = Path(path).absolute()
@@ -116,6 +138,8 @@ class MetricsCollector:
         self.processes = ProcessSampler()  # top processes, on their own slower job
         self._slow_at: float | None = None  # last tick with the slowly-changing values
         self.slow_values: dict[str, float] = {}  # ... and those values (for /api/devices)
+        self._device_counters: dict[str, float] = {}  # per-device counters at _device_at
+        self._device_at: float | None = None
 
     # -- psutil sources --------------------------------------------------------------
     def prime(self) -> None:
@@ -145,18 +169,19 @@ class MetricsCollector:
         out["cpu_percent"] = _clamp_percent(100.0 * busy_sum / total_sum) if total_sum > 0 else 0.0
         return out
 
-    def _counter_rates(self, now: float) -> dict[str, float]:
-        # Totals and per-device counters; network totals leave loopback out (issue 12).
+    def _counter_rates(self, now: float, slow: bool = True) -> dict[str, float]:
+        # Totals every tick; per-device rates on the slow beat, averaged over it (each
+        # series costs the scorer, alerts and store per sample). Network totals leave
+        # loopback out (issue 12).
         counters = self.devices.counters(now)
-        previous, then = self._counters, self._counters_at
-        self._counters, self._counters_at = counters, now
-        self.counters = {k: v for k, v in counters.items() if ":" not in k}
-        rates: dict[str, float] = {}
-        if then is None or now <= then:
-            return rates
-        for name, value in counters.items():
-            if name in previous and value >= previous[name]:
-                rates[rate_name(name)] = (value - previous[name]) / (now - then)
+        totals = {k: v for k, v in counters.items() if ":" not in k}
+        self.counters = totals
+        rates = _rates(totals, self._counters, self._counters_at, now)
+        self._counters, self._counters_at = totals, now
+        if slow:
+            per_device = {k: v for k, v in counters.items() if ":" in k}
+            rates.update(_rates(per_device, self._device_counters, self._device_at, now))
+            self._device_counters, self._device_at = per_device, now
         return rates
 
     def _slow_due(self, now: float) -> bool:
@@ -167,11 +192,10 @@ class MetricsCollector:
             return True
         return False
 
-    def _host(self, now: float) -> dict[str, float]:
+    def _host(self, now: float, slow: bool) -> dict[str, float]:
         out: dict[str, float] = {}
         memory = psutil.virtual_memory()
         out["memory_percent"] = _clamp_percent(memory.percent)
-        slow = self._slow_due(now)
         if slow:  # used / cached / buffers / available bytes
             out.update(memory_values(memory))
         out["swap_percent"] = _clamp_percent(psutil.swap_memory().percent)
@@ -182,8 +206,6 @@ class MetricsCollector:
         out["process_count"] = float(len(psutil.pids()))
         if slow:
             out.update(self.devices.filesystem_values(now))  # fs_used_percent:<mount>
-            names = set(memory_values(memory)) | set(self.devices.filesystem_metrics())
-            self.slow_values = {k: v for k, v in out.items() if k in names}
         return out
 
     # -- application probes ------------------------------------------------------------
@@ -229,8 +251,11 @@ class MetricsCollector:
                 values: dict[str, float] = {}
             else:
                 values = self._cpu_sample()
-            values.update(self._host(now))
-            values.update(self._counter_rates(now))
+            slow = self._slow_due(now)
+            values.update(self._host(now, slow))
+            values.update(self._counter_rates(now, slow))
+            if slow:  # what the slow beat stored (/api/devices lists it between beats)
+                self.slow_values = {k: v for k, v in values.items() if is_slow_metric(k)}
         values.update(self._http_probe())
         values.update(self._sql_probe(now))
         # Rounded well below measurement noise: shorter JSON on every API response.

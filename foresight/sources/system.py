@@ -61,6 +61,11 @@ def split_metric(name: str) -> tuple[str, str | None]:
     return (base, device) if sep and device else (name, None)
 
 
+def is_slow_metric(name: str) -> bool:
+    """A per-device or memory-split metric (stored on the collector's 5-s beat)."""
+    return split_metric(name)[1] is not None or name in MEMORY_FIELDS.values()
+
+
 def rate_name(counter: str) -> str:
     """The rate of a byte counter: ``net_recv_bytes:eth0`` → ``net_recv_bytes_per_s:eth0``."""
     base, device = split_metric(counter)
@@ -262,10 +267,6 @@ class DeviceSampler:
             out[device_metric("fs_used_percent", mountpoint)] = min(100.0, max(0.0, u.percent))
         self.filesystems = found
         return out
-
-    def filesystem_metrics(self) -> list[str]:
-        """The ``fs_used_percent:<mount>`` names of the last ``filesystem_values``."""
-        return [device_metric("fs_used_percent", f.mountpoint) for f in self.filesystems]
 
     def inventory(self) -> dict[str, Any]:
         """What the devices panel lists: filesystems, disks, interfaces (and why not)."""

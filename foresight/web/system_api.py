@@ -13,7 +13,7 @@ from typing import Any
 from flask import Response, current_app, jsonify
 
 from foresight.live.services import Services
-from foresight.sources.system import MEMORY_FIELDS, split_metric
+from foresight.sources.system import is_slow_metric
 from foresight.web import responses as out
 from foresight.web.api import Blueprint
 from foresight.web.security import host_details_visible
@@ -70,8 +70,7 @@ def get_processes() -> Response:
 
 def device_metrics(values: dict[str, float]) -> list[str]:
     """The per-device and memory-split metrics among ``values``, sorted."""
-    memory = set(MEMORY_FIELDS.values())
-    return sorted(n for n in values if split_metric(n)[1] is not None or n in memory)
+    return sorted(n for n in values if is_slow_metric(n))
 
 
 @blueprint.route("/devices", methods=["GET"])

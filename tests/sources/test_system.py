@@ -188,5 +188,8 @@ def test_slow_values_come_every_5_s_and_rates_every_tick(tmp_path: Path) -> None
     slow = {"memory_used_bytes", "memory_available_bytes", "fs_used_percent:/"}
     assert slow <= seen[0] and slow <= seen[3]
     assert not slow & (seen[1] | seen[2])
+    assert not any(":" in k for k in seen[1] | seen[2])  # per-device rates: the slow beat too
+    counted = [i.name for i in collector.devices.interfaces.values() if i.counted]
+    assert {f"net_recv_bytes_per_s:{n}" for n in counted} <= seen[3]  # averaged over 5 s
     assert "memory_percent" in seen[1] and "net_recv_bytes_per_s" in seen[1]
     assert set(collector.slow_values) >= slow

@@ -44,8 +44,8 @@ def test_processes_empty_until_a_pass_then_filled(services, client, clock) -> No
 
 
 def test_devices_lists_filesystems_and_leaves_loopback_out(services, client, clock) -> None:
-    for _ in range(2):  # the second tick has rates
-        run_cycle(services, clock.advance(1.0))
+    for _ in range(2):  # the second slow beat (5 s) has per-device rates
+        run_cycle(services, clock.advance(5.0))
     body = client.get("/api/devices").get_json()
     check_schema(client, "/api/devices", body)
     assert body["memory_total_bytes"] > 0 and body["swap_total_bytes"] >= 0
