@@ -40,6 +40,7 @@ from foresight.web import (
     risk_api,
     scaling_api,
     security,
+    system_api,
 )
 from foresight.web import monitor_api as api_monitor
 from foresight.web.api import Api, Blueprint, document, make_api
@@ -226,6 +227,7 @@ def create_app(
         models_api.blueprint,
         alerts_api.blueprint,
         risk_api.blueprint,
+        system_api.blueprint,
         pages,
     ):
         api.register_blueprint(blueprint)

@@ -1,7 +1,8 @@
 """Sources of samples (psutil, HTTP probe, SQL probe) and the APScheduler sampling job.
 
-Every psutil call in Foresight lives in this module. Rates come from counter deltas
-between ticks: the first tick only primes them, and a counter that goes backwards
+Every psutil call in Foresight lives in this module or in ``foresight.sources`` (the
+memory split, per-device counters and filesystems, the top processes). Rates come from
+counter deltas between ticks: the first tick only primes them, and a counter that goes backwards
 (reboot, interface reset, wrap) re-primes instead of producing a negative rate.
 CPU utilisation is computed from ``cpu_times`` deltas kept here rather than from
 ``psutil.cpu_percent(interval=None)``, whose process-global baseline any other caller
@@ -34,11 +35,24 @@ import psutil
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from foresight.sources.processes import ProcessSampler
+from foresight.sources.system import (
+    DeviceSampler,
+    is_slow_metric,
+    memory_totals,
+    memory_values,
+    rate_name,
+)
 from foresight.store.metric_store import MetricStore
 
 logger = logging.getLogger(__name__)
 
 SAMPLE_JOB_ID = "foresight-sample"
+PROCESSES_JOB_ID = "foresight-processes"
+# The per-device series (memory split, filesystem space, per-disk and per-interface rates,
+# averaged over the beat) come every 5 s: every stored series costs the anomaly scorer,
+# the alert rules and the store on each sample, and the totals stay per tick.
+SLOW_EVERY_S = 5.0
 VALUE_DECIMALS = 4  # values are rounded to this many decimals, timestamps to 1 ms
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
@@ -75,6 +89,20 @@ def _busy_idle(times: Any) -> tuple[float, float]:
     return total, idle
 
 
+def _rates(
+    counters: dict[str, float], previous: dict[str, float], then: float | None, now: float
+) -> dict[str, float]:
+    """Per-second rates of the byte counters since ``then`` (a counter that went
+    backwards is skipped: it re-primes)."""
+    if then is None or now <= then:
+        return {}
+    return {
+        rate_name(name): (value - previous[name]) / (now - then)
+        for name, value in counters.items()
+        if name in previous and value >= previous[name]
+    }
+
+
 def existing_dir(path: Path) -> Path:
     """The nearest existing directory at or above ``path`` (for ``disk_usage``)."""
     path = Path(path).absolute()
@@ -105,7 +133,13 @@ class MetricsCollector:
         self._counters: dict[str, float] = {}
         self._counters_at: float | None = None
         self._lock = threading.Lock()  # collect() from the scheduler and from tests/CLI
-        self.counters: dict[str, float] = {}  # latest raw byte counters (for /metrics)
+        self.counters: dict[str, float] = {}  # latest raw byte totals (for /metrics)
+        self.devices = DeviceSampler()  # per-disk, per-interface, per-filesystem
+        self.processes = ProcessSampler()  # top processes, on their own slower job
+        self._slow_at: float | None = None  # last tick with the slowly-changing values
+        self.slow_values: dict[str, float] = {}  # ... and those values (for /api/devices)
+        self._device_counters: dict[str, float] = {}  # per-device counters at _device_at
+        self._device_at: float | None = None
 
     # -- psutil sources --------------------------------------------------------------
     def prime(self) -> None:
@@ -135,36 +169,43 @@ class MetricsCollector:
         out["cpu_percent"] = _clamp_percent(100.0 * busy_sum / total_sum) if total_sum > 0 else 0.0
         return out
 
-    def _counter_rates(self, now: float) -> dict[str, float]:
-        counters: dict[str, float] = {}
-        disk = psutil.disk_io_counters()
-        if disk is not None:  # None in some containers
-            counters["disk_read_bytes"] = float(disk.read_bytes)
-            counters["disk_write_bytes"] = float(disk.write_bytes)
-        net = psutil.net_io_counters()
-        if net is not None:
-            counters["net_recv_bytes"] = float(net.bytes_recv)
-            counters["net_sent_bytes"] = float(net.bytes_sent)
-        previous, then = self._counters, self._counters_at
-        self._counters, self._counters_at = counters, now
-        self.counters = counters
-        rates: dict[str, float] = {}
-        if then is None or now <= then:
-            return rates
-        for name, value in counters.items():
-            if name in previous and value >= previous[name]:
-                rates[f"{name}_per_s"] = (value - previous[name]) / (now - then)
+    def _counter_rates(self, now: float, slow: bool = True) -> dict[str, float]:
+        # Totals every tick; per-device rates on the slow beat, averaged over it (each
+        # series costs the scorer, alerts and store per sample). Network totals leave
+        # loopback out (issue 12).
+        counters = self.devices.counters(now)
+        totals = {k: v for k, v in counters.items() if ":" not in k}
+        self.counters = totals
+        rates = _rates(totals, self._counters, self._counters_at, now)
+        self._counters, self._counters_at = totals, now
+        if slow:
+            per_device = {k: v for k, v in counters.items() if ":" in k}
+            rates.update(_rates(per_device, self._device_counters, self._device_at, now))
+            self._device_counters, self._device_at = per_device, now
         return rates
 
-    def _host(self) -> dict[str, float]:
+    def _slow_due(self, now: float) -> bool:
+        """Whether the slowly-changing values are due at ``now`` (every SLOW_EVERY_S)."""
+        last = self._slow_at
+        if last is None or now < last or now - last >= SLOW_EVERY_S - 1e-3:
+            self._slow_at = now
+            return True
+        return False
+
+    def _host(self, now: float, slow: bool) -> dict[str, float]:
         out: dict[str, float] = {}
-        out["memory_percent"] = _clamp_percent(psutil.virtual_memory().percent)
+        memory = psutil.virtual_memory()
+        out["memory_percent"] = _clamp_percent(memory.percent)
+        if slow:  # used / cached / buffers / available bytes
+            out.update(memory_values(memory))
         out["swap_percent"] = _clamp_percent(psutil.swap_memory().percent)
         usage = psutil.disk_usage(str(existing_dir(self.data_dir)))
         out["disk_percent"] = _clamp_percent(usage.percent)
         out["disk_used_gb"] = usage.used / 1e9
         out["load1"] = float(psutil.getloadavg()[0])
         out["process_count"] = float(len(psutil.pids()))
+        if slow:
+            out.update(self.devices.filesystem_values(now))  # fs_used_percent:<mount>
         return out
 
     # -- application probes ------------------------------------------------------------
@@ -210,8 +251,11 @@ class MetricsCollector:
                 values: dict[str, float] = {}
             else:
                 values = self._cpu_sample()
-            values.update(self._host())
-            values.update(self._counter_rates(now))
+            slow = self._slow_due(now)
+            values.update(self._host(now, slow))
+            values.update(self._counter_rates(now, slow))
+            if slow:  # what the slow beat stored (/api/devices lists it between beats)
+                self.slow_values = {k: v for k, v in values.items() if is_slow_metric(k)}
         values.update(self._http_probe())
         values.update(self._sql_probe(now))
         # Rounded well below measurement noise: shorter JSON on every API response.
@@ -245,6 +289,7 @@ def host_facts() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "psutil_version": psutil.__version__,
         "pid": os.getpid(),
+        **memory_totals(),  # memory_total_bytes, swap_total_bytes
     }
 
 
@@ -340,3 +385,34 @@ def schedule_sampling(
         misfire_grace_time=max(1, math.ceil(stats.interval_s)),
         replace_existing=True,
     )
+
+
+def schedule_processes(scheduler: BackgroundScheduler, sampler: ProcessSampler) -> None:
+    """Add the process-table job: a pass every ``sampler.every_s`` while someone watches
+    (see foresight.sources.processes); a request after a pause wakes it at once, and a
+    baseline pass brings the next one forward to 1 s later, for CPU figures."""
+
+    def job() -> None:
+        now = time.time()
+        try:
+            table = sampler.tick(now)
+        except (psutil.Error, OSError):  # logged with traceback; the table stays as it was
+            logger.exception("process table pass at %.3f failed", now)
+            return
+        if table is not None and table.window_s is None:
+            run_at(now + 1.0)
+
+    def run_at(when: float) -> None:
+        if scheduler.running:  # not before start() nor after stop()
+            scheduler.modify_job(PROCESSES_JOB_ID, next_run_time=datetime.fromtimestamp(when, UTC))
+
+    scheduler.add_job(
+        job,
+        IntervalTrigger(seconds=sampler.every_s),
+        id=PROCESSES_JOB_ID,
+        name="top processes",
+        max_instances=1,
+        coalesce=True,
+        replace_existing=True,
+    )
+    sampler.wakeup = lambda: run_at(time.time())

@@ -30,6 +30,7 @@ ORDER = (
     "resource_manager",
     "metrics_collector",
     "foresight.risk",
+    "foresight.sources",
     "foresight.evaluation",
     "predictor",
     "foresight.models",

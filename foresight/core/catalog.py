@@ -63,6 +63,7 @@ def _m(
 
 
 KIB_PER_S = 1024.0  # byte rates: a change under 1 KiB/s is noise on any host
+MIB = 1024.0**2  # memory and filesystem bytes: a change under 1 MiB is noise
 
 # Minimum meaningful changes: 1 point for a percentage, 1 ms for a latency, 1 for a
 # count, 1 GB of disk, 0.1 of load, 1 KiB/s of a byte rate, half of a 0/1 flag.
@@ -79,6 +80,15 @@ METRIC_CATALOG: dict[str, MetricInfo] = {
         _m("cpu_percent", "%", "CPU utilisation, all cores", 80, 90, min_change=1.0),
         _m("memory_percent", "%", "Physical memory in use", 85, 95, min_change=1.0),
         _m("swap_percent", "%", "Swap in use", 50, 80, min_change=1.0),
+        _m("memory_used_bytes", "B", "Memory used by processes", min_change=MIB),
+        _m("memory_cached_bytes", "B", "Page cache (freed on demand)", min_change=MIB),
+        _m("memory_buffers_bytes", "B", "Kernel buffers", min_change=MIB),
+        _m(
+            "memory_available_bytes",
+            "B",
+            "Memory available to new work without swapping",
+            min_change=MIB,
+        ),
         _m(
             "disk_percent",
             "%",
@@ -129,10 +139,32 @@ METRIC_CATALOG: dict[str, MetricInfo] = {
 }
 
 
+# Per-device metrics are named "<base>:<device>" (foresight.sources.system): the base
+# gives the unit and levels, the description names the device. Not in METRIC_CATALOG,
+# whose names the API lists even before they have data.
+DEVICE_SEP = ":"
+DEVICE_CATALOG: dict[str, MetricInfo] = {
+    m.name: m
+    for m in (
+        _m("disk_read_bytes_per_s", "B/s", "Disk read throughput of {}", min_change=KIB_PER_S),
+        _m("disk_write_bytes_per_s", "B/s", "Disk write throughput of {}", min_change=KIB_PER_S),
+        _m("net_recv_bytes_per_s", "B/s", "Network bytes received on {}", min_change=KIB_PER_S),
+        _m("net_sent_bytes_per_s", "B/s", "Network bytes sent on {}", min_change=KIB_PER_S),
+        _m("fs_used_percent", "%", "Space used on the filesystem at {}", 80, 90, min_change=1.0),
+    )
+}
+
+
 def metric_info(name: str) -> MetricInfo:
     """Return the catalog entry for ``name``; unknown names get a unit-less entry."""
     if name in METRIC_CATALOG:
         return METRIC_CATALOG[name]
+    base, sep, device = name.partition(DEVICE_SEP)
+    if sep and device and base in DEVICE_CATALOG:
+        m = DEVICE_CATALOG[base]
+        return MetricInfo(
+            name, m.unit, m.description.format(device), m.warning, m.critical, m.min_change
+        )
     if name.startswith("cpu_core") and name.endswith("_percent"):
         core = name[len("cpu_core") : -len("_percent")]
         return MetricInfo(name, "%", f"CPU utilisation, core {core}", 80, 90, min_change=1.0)

@@ -40,6 +40,7 @@ from metrics_collector import (
     TickStats,
     fresh_reading,
     make_scheduler,
+    schedule_processes,
     schedule_sampling,
 )
 
@@ -225,6 +226,7 @@ def start(services: Services, now: float | None = None) -> None:
     services.collector.prime()
     services.tick_stats.origin = math.ceil(now)
     schedule_sampling(services.scheduler, services.tick_stats, lambda t: run_cycle(services, t))
+    schedule_processes(services.scheduler, services.collector.processes)
     services.scheduler.add_job(
         lambda: maintain(services, time.time()),
         "interval",

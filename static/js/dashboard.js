@@ -34,6 +34,9 @@
  *                  first load, a range switch, a zoom; info = {range, response}. A long
  *                  range's periodic refresh appends in place and calls onTick (live false)
  *   whenVisible()  Promise resolved once the tab is visible (at once if it is)
+ *   claimed(NAME)  true for a metric an extension draws in its own panel: an element's
+ *                  data-foresight-claims regex (in the page, so it holds before any
+ *                  script runs) matches it; it gets no chart or tile here
  *   ready          Promise resolved (with window.foresight) once the charts exist
  *   nowS()         server "now" in epoch seconds (corrected for clock skew)
  *   setFutureS(s)  keep s seconds of empty time axis right of "now" (room for forecasts)
@@ -102,6 +105,9 @@
     onTick: [], onRangeChange: [],
   };
   window.foresight = fs;
+  const CLAIMS = [...document.querySelectorAll("[data-foresight-claims]")]
+    .map((el) => new RegExp(el.dataset.foresightClaims));
+  fs.claimed = (name) => CLAIMS.some((re) => re.test(name));
   let resolveReady;
   fs.ready = new Promise((resolve) => { resolveReady = resolve; });
 
@@ -350,7 +356,7 @@
     for (const name of names) {
       const m = metrics[name];
       fs.catalog[name] = { unit: m.unit || "", description: m.description || name, warning: m.warning ?? null, critical: m.critical ?? null };
-      if (series[name]) continue;
+      if (series[name] || fs.claimed(name)) continue;
       const key = chartKey(name);
       const chart = fs.charts[key] || createChart(key, key === CORES_KEY ? { ...fs.catalog[name], description: "CPU per core" } : fs.catalog[name]);
       const ds = key === CORES_KEY ? addCoreDataset(name) : chart.data.datasets[0];
@@ -508,6 +514,7 @@
       const expectedS = res.step_s || fs.intervalS;
       let points = 0;
       for (const [name, m] of Object.entries(res.metrics)) {
+        if (!series[name]) continue; // claimed by an extension's panel
         const ds = series[name].dataset;
         ds.data = C.withGaps(m.points, expectedS);
         points = Math.max(points, m.points ? m.points.length : 0);
@@ -628,7 +635,7 @@
           const x = s.timestamp * 1000;
           for (const [name, v] of Object.entries(s.values || {})) {
             const entry = series[name];
-            if (!entry) { unknown[name] = { unit: rt.current?.[name]?.unit }; continue; }
+            if (!entry) { if (!fs.claimed(name)) unknown[name] = { unit: rt.current?.[name]?.unit }; continue; }
             if (v !== null) C.appendPoint(entry.dataset.data, x, v, fs.intervalS);
           }
         }

@@ -15,6 +15,7 @@ import pytest
 import metrics_collector
 from foresight.core.settings import Settings
 from foresight.live import services as monitor
+from foresight.sources import system
 from metrics_collector import MetricsCollector, Sample, TickStats
 
 CpuTimes = namedtuple("CpuTimes", "user nice system idle iowait guest guest_nice")
@@ -22,6 +23,10 @@ Disk = namedtuple("Disk", "read_bytes write_bytes")
 Net = namedtuple("Net", "bytes_recv bytes_sent")
 Usage = namedtuple("Usage", "percent used")
 Percent = namedtuple("Percent", "percent")
+NicStats = namedtuple("NicStats", "isup flags")
+Partition = namedtuple("Partition", "device mountpoint fstype")
+DiskUsage = namedtuple("DiskUsage", "total used free percent")
+LOOPBACK = Net(10**9, 10**9)  # loopback traffic: received always equals sent
 
 
 class FakePsutil:
@@ -42,11 +47,21 @@ class FakePsutil:
         t = self.cores[core]
         self.cores[core] = t._replace(user=t.user + busy_s, idle=t.idle + idle_s)
 
-    def disk_io_counters(self) -> Disk | None:
-        return self.disk
+    def disk_io_counters(self, perdisk: bool = False) -> dict[str, Disk] | None:
+        return None if self.disk is None else {"sda": self.disk, "loop0": Disk(7, 7)}
 
-    def net_io_counters(self) -> Net:
-        return self.net
+    def net_io_counters(self, pernic: bool = False) -> dict[str, Net]:
+        return {"eth0": self.net, "lo": LOOPBACK, "docker0": Net(123, 456)}
+
+    def net_if_stats(self) -> dict[str, NicStats]:
+        return {
+            "eth0": NicStats(True, "up,broadcast,running"),
+            "lo": NicStats(True, "up,loopback,running"),
+            "docker0": NicStats(True, "up,broadcast"),
+        }
+
+    def disk_partitions(self, all: bool = False) -> list[Partition]:
+        return [Partition("/dev/sda1", "/", "ext4"), Partition("/dev/sda1", "/srv/bind", "ext4")]
 
     def virtual_memory(self) -> Percent:
         return Percent(self.memory)
@@ -54,8 +69,8 @@ class FakePsutil:
     def swap_memory(self) -> Percent:
         return Percent(0.0)
 
-    def disk_usage(self, path: str) -> Usage:
-        return Usage(55.5, 12e9)
+    def disk_usage(self, path: str) -> DiskUsage:
+        return DiskUsage(100e9, 12e9, 88e9, 55.5)
 
     def getloadavg(self) -> tuple[float, float, float]:
         return (0.5, 0.4, 0.3)
@@ -64,10 +79,27 @@ class FakePsutil:
         return [1, 2, 3]
 
 
+def fake_sys(root: Path) -> Path:
+    """A /sys with a physical eth0, virtual lo and docker0, whole disks sda and loop0."""
+    for name, where in (
+        ("eth0", "pci0000:00/net"),
+        ("lo", "virtual/net"),
+        ("docker0", "virtual/net"),
+    ):
+        (root / "devices" / where / name).mkdir(parents=True)
+        (root / "class/net").mkdir(parents=True, exist_ok=True)
+        (root / "class/net" / name).symlink_to(root / "devices" / where / name)
+    for disk in ("sda", "loop0"):
+        (root / "block" / disk).mkdir(parents=True)
+    return root
+
+
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> FakePsutil:
+def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakePsutil:
     fake = FakePsutil()
     monkeypatch.setattr(metrics_collector, "psutil", fake)
+    monkeypatch.setattr(system, "psutil", fake)
+    monkeypatch.setattr(system, "SYS_ROOT", fake_sys(tmp_path / "sys"))
     return fake
 
 

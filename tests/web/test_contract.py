@@ -36,6 +36,8 @@ GETS = {
     "/api/crash-risk": "?hours=1",
     "/api/predict": "?hours=1",
     "/api/risk/status": "",
+    "/api/processes": "",
+    "/api/devices": "",
 }
 
 
