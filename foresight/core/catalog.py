@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 
@@ -73,6 +74,9 @@ KIB_PER_S = 1024.0  # byte rates: a change under 1 KiB/s is noise on any host
 LOAD_WARNING_PER_CPU = 1.0
 LOAD_CRITICAL_PER_CPU = 5.0
 CPUS = os.cpu_count() or 1
+# Connections to one port: gunicorn's default worker_connections (1000) as critical.
+CONNECTIONS_WARNING = 800.0
+CONNECTIONS_CRITICAL = 1000.0
 METRIC_CATALOG: dict[str, MetricInfo] = {
     m.name: m
     for m in (
@@ -125,8 +129,104 @@ METRIC_CATALOG: dict[str, MetricInfo] = {
         _m("api_response_ms", "ms", "HTTP probe response time", 150, 200, min_change=1.0),
         _m("api_success", "", "HTTP probe succeeded (1) or failed (0)", min_change=0.5),
         _m("db_query_ms", "ms", "SQL probe query time against the store", 200, 300, min_change=1.0),
+        # seed 001's application metrics
+        _m(
+            "db_probe_ms",
+            "ms",
+            "SELECT 1 round trip to the user's database (FORESIGHT_DB_PROBE_URL)",
+            200,
+            300,
+            min_change=1.0,
+        ),
+        _m("db_probe_success", "", "DB probe succeeded (1) or failed (0)", min_change=0.5),
+        _m(
+            "active_connections",
+            "",
+            "TCP connections to the configured port, any state but LISTEN",
+            CONNECTIONS_WARNING,
+            CONNECTIONS_CRITICAL,
+            min_change=1.0,
+        ),
+        _m("connections_established", "", "ESTABLISHED connections to the port", min_change=1.0),
+        _m("connections_time_wait", "", "TIME_WAIT connections on the port", min_change=1.0),
+        _m("connections_close_wait", "", "CLOSE_WAIT connections on the port", min_change=1.0),
+        _m("connections_other", "", "Connections on the port in other states", min_change=1.0),
+        _m(
+            "load_score_percent",
+            "%",
+            "Load score: weighted mix of CPU, memory and connections against their critical "
+            "levels (README)",
+            70,
+            90,
+            min_change=1.0,
+        ),
+        # seed 000's SQL table (monitor --source sql): metric names carry the units
+        _m(
+            "server_load_percent",
+            "%",
+            "Server load (SQL table column server_load)",
+            80,
+            90,
+            min_change=1.0,
+        ),
+        _m(
+            "db_performance_ms",
+            "ms",
+            "Database query time (SQL table column db_performance)",
+            200,
+            300,
+            min_change=1.0,
+        ),
+        _m(
+            "api_response_time_ms",
+            "ms",
+            "API response time (SQL table column api_response_time)",
+            150,
+            200,
+            min_change=1.0,
+        ),
+        _m(
+            "storage_capacity_percent",
+            "%",
+            "Storage capacity used (SQL table column storage_capacity)",
+            80,
+            90,
+            min_change=1.0,
+        ),
     )
 }
+
+# psutil's TCP states (its CONN_* strings) with a metric of their own.
+CONNECTION_STATES: Mapping[str, str] = {
+    "ESTABLISHED": "connections_established",
+    "TIME_WAIT": "connections_time_wait",
+    "CLOSE_WAIT": "connections_close_wait",
+}
+# The load score's inputs and weights; each input counts as value / its critical level,
+# capped at 1, so the score is 100 when every input is at or past its critical level.
+LOAD_SCORE_WEIGHTS: Mapping[str, float] = {
+    "cpu_percent": 0.5,
+    "memory_percent": 0.3,
+    "active_connections": 0.2,
+}
+
+
+def load_score_percent(values: Mapping[str, float]) -> float | None:
+    """Seed 001's load score, 0–100: ``100 × Σ wᵢ·min(1, xᵢ/criticalᵢ) / Σ wᵢ``.
+
+    The sum runs over the inputs of ``LOAD_SCORE_WEIGHTS`` present in ``values`` (CPU
+    is missing on the first tick, connections when no port is counted); None without
+    CPU, so the score never stands for memory alone.
+    """
+    if "cpu_percent" not in values:
+        return None
+    total = weights = 0.0
+    for name, weight in LOAD_SCORE_WEIGHTS.items():
+        critical = METRIC_CATALOG[name].critical
+        if name in values and critical:
+            total += weight * min(1.0, max(0.0, values[name]) / critical)
+            weights += weight
+    return round(100.0 * total / weights, 2)
 
 
 def metric_info(name: str) -> MetricInfo:
