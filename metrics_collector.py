@@ -8,7 +8,7 @@ CPU utilisation is computed from ``cpu_times`` deltas kept here rather than from
 (e.g. the verification endpoint) would silently reset.
 
 Active connections come from ``psutil.net_connections``, which maps every socket to its
-process by scanning each process's file descriptors (~13 ms of CPU here): they are read
+process by scanning each process's file descriptors (13–20 ms of CPU here): they are read
 every ``connections_every_s`` and the last counts repeated in between.
 """
 
@@ -94,7 +94,7 @@ def connection_counts(port: int) -> dict[str, float]:
     ``active_connections`` counts every state but LISTEN; states without their own metric
     count in ``connections_other``.
     """
-    counts = dict.fromkeys(CONNECTION_STATES.values(), 0.0)
+    counts = dict.fromkeys([*CONNECTION_STATES.values(), "connections_other"], 0.0)
     for conn in psutil.net_connections(kind="tcp"):
         if not conn.laddr or conn.laddr.port != port or conn.status == psutil.CONN_LISTEN:
             continue
@@ -140,7 +140,7 @@ class MetricsCollector:
         probe_timeout_s: float = 1.0,
         db_probe_url: str | None = None,
         connections_port: int | None = None,
-        connections_every_s: float = 10.0,
+        connections_every_s: float = 15.0,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.probe_url = probe_url

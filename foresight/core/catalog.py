@@ -196,6 +196,25 @@ METRIC_CATALOG: dict[str, MetricInfo] = {
     )
 }
 
+# Metrics that exist only when their probe or source is set up: the API lists them once
+# they were seen or stored, not before (no empty charts for a probe that is off).
+OPTIONAL_METRICS = frozenset(
+    {
+        "db_probe_ms",
+        "db_probe_success",
+        "active_connections",
+        "connections_established",
+        "connections_time_wait",
+        "connections_close_wait",
+        "connections_other",
+        "load_score_percent",
+        "server_load_percent",
+        "db_performance_ms",
+        "api_response_time_ms",
+        "storage_capacity_percent",
+    }
+)
+
 # psutil's TCP states (its CONN_* strings) with a metric of their own.
 CONNECTION_STATES: Mapping[str, str] = {
     "ESTABLISHED": "connections_established",

@@ -24,7 +24,7 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from foresight.core.catalog import METRIC_CATALOG
+from foresight.core.catalog import METRIC_CATALOG, OPTIONAL_METRICS
 from foresight.core.errors import InputError
 from foresight.core.settings import Settings, is_loopback
 from foresight.live import alerting as live_alerts
@@ -102,9 +102,13 @@ class Services:
         return self.recent[-1] if self.recent else None
 
     def known_metrics(self) -> list[str]:
-        """Catalog metrics plus every metric stored or seen this run, sorted."""
+        """This host's catalog metrics (when sampling it) plus every metric stored or
+        seen this run, sorted; a probe's or another source's metrics once seen."""
         latest = self.latest()
-        names = set(METRIC_CATALOG) | set(self.store.metric_names())
+        host = set(METRIC_CATALOG) - OPTIONAL_METRICS
+        names = (host if isinstance(self.collector, MetricsCollector) else set()) | set(
+            self.store.metric_names()
+        )
         if latest is not None:
             names |= set(latest.values)
         return sorted(names)

@@ -138,7 +138,11 @@ class SqlSource:
         self.state = SourceState()
         self.counters: dict[str, float] = {}  # no byte counters (the /metrics collector)
         self._engine: Engine = make_engine(config.url, config.timeout_s)
+        # built by _prepare from the reflected table
         self._select: sqlalchemy.Select[Any] | None = None
+        self._time_col: Any = None
+        self._time_name = config.time_column
+        self._columns: dict[str, str] = {}  # metric -> the column's name as the table has it
         self._time_kind = "number"
         self._cursor: Any = None  # the last time value read, as the database returned it
         self._after: float | None = None  # epoch seconds already read or stored
@@ -279,7 +283,8 @@ class SqlSource:
             for metric, column in self._columns.items():
                 number = _number(row[column])
                 if number is None:
-                    self.state.skipped_values += row[column] is not None
+                    if row[column] is not None:  # NULL is a gap; a non-number is skipped
+                        self._skipped(column, row[column])
                     continue
                 values[metric] = round(number, VALUE_DECIMALS)
             self._after = ts
@@ -289,6 +294,15 @@ class SqlSource:
         if samples:
             self.state.last_row_at = samples[-1].timestamp
         return samples
+
+    def _skipped(self, column: str, value: Any) -> None:
+        if self.state.skipped_values == 0:  # once: a text column would say it every row
+            logger.warning(
+                "SQL source: column %r holds a value that is not a number (%r); skipped",
+                column,
+                value,
+            )
+        self.state.skipped_values += 1
 
     def _failed(self, now: float | None, exc: BaseException) -> None:
         text = error_text(exc)

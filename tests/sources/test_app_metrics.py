@@ -4,10 +4,13 @@ connections counted on a real socket, and the load score's formula."""
 from __future__ import annotations
 
 import socket
+import time
+from collections import namedtuple
 from pathlib import Path
 
 import pytest
 
+import metrics_collector
 from foresight.core.catalog import load_score_percent
 from foresight.core.errors import InputError
 from foresight.core.settings import from_environment
@@ -90,9 +93,44 @@ def test_active_connections_count_real_connections(tmp_path: Path) -> None:
             assert busy["connections_established"] == 3  # the server side of each
             assert busy["active_connections"] == 3
             assert busy == {**busy, **connection_counts(port)}  # the same as a direct count
+            for s in clients:  # the clients hang up; the server has not closed yet
+                s.close()
+            closing = wait_counts(port, "connections_close_wait", 3)
+            assert closing["connections_established"] == 0
+            assert closing["active_connections"] == 3
         finally:
             for s in clients + accepted:
                 s.close()
+
+
+def wait_counts(port: int, name: str, value: float) -> dict[str, float]:
+    """Counts once ``name`` reaches ``value`` (the kernel moves states asynchronously)."""
+    for _ in range(50):
+        counts = connection_counts(port)
+        if counts[name] == value:
+            return counts
+        time.sleep(0.05)
+    raise AssertionError(f"{name} never reached {value}: {counts}")
+
+
+def test_states_without_a_metric_count_as_other(monkeypatch: pytest.MonkeyPatch) -> None:
+    conn = namedtuple("sconn", "laddr raddr status")
+    addr = namedtuple("addr", "ip port")
+    found = [
+        conn(addr("127.0.0.1", 8080), addr("127.0.0.1", 50000), "SYN_RECV"),
+        conn(addr("127.0.0.1", 8080), addr("127.0.0.1", 50001), "LAST_ACK"),
+        conn(addr("127.0.0.1", 8080), addr("127.0.0.1", 50002), "ESTABLISHED"),
+        conn(addr("127.0.0.1", 8080), (), "LISTEN"),  # the listener itself: not counted
+        conn(addr("127.0.0.1", 50003), addr("127.0.0.1", 8080), "ESTABLISHED"),  # a client
+    ]
+    monkeypatch.setattr(metrics_collector.psutil, "net_connections", lambda kind: found)
+    assert connection_counts(8080) == {
+        "connections_established": 1.0,
+        "connections_time_wait": 0.0,
+        "connections_close_wait": 0.0,
+        "connections_other": 2.0,
+        "active_connections": 3.0,
+    }
 
 
 def test_active_connections_on_mariadbs_port(mariadb: MariaDB) -> None:

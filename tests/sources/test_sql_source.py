@@ -7,13 +7,12 @@ monitor keeps sampling, and it catches up when the database is back.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+import main
 from dashboard import create_app
 from foresight.core.errors import InputError
 from foresight.core.settings import Settings
@@ -24,7 +23,6 @@ from tests.browser.browser_support import get_json, run_monitor
 from tests.sources.mariadb_support import MariaDB
 from tests.sources.sql_tables import VARIANTS, SeedTable, seed_rows
 
-ROOT = Path(__file__).resolve().parents[2]
 NOW = 1_800_000_000.0  # whole seconds: every time type holds it exactly
 
 
@@ -183,19 +181,21 @@ def test_an_unreachable_database_is_a_problem_not_a_crash(tmp_path: Path) -> Non
         (["--source", "prom"], "invalid choice"),
     ],
 )
-def test_monitor_source_flags_are_checked(argv: list[str], message: str, tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "main.py"), "--monitor", "--port", "0", *argv],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=60,
-    )
-    assert result.returncode == 2, result.stderr
-    assert message in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+def test_monitor_source_flags_are_checked(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    try:
+        code = main.main(["--monitor", "--port", "0", "--data-dir", str(tmp_path / "d"), *argv])
+    except SystemExit as exc:  # argparse's own usage errors
+        code = exc.code
+    stderr = capsys.readouterr().err
+    assert code == 2, stderr
+    assert message in stderr
+    assert len(stderr.strip().splitlines()) == 1, stderr
+    assert not (tmp_path / "d").exists()  # refused before anything was written
 
 
+@pytest.mark.slow
 def test_db_outage_shows_in_health_and_the_monitor_keeps_running(tmp_path: Path) -> None:
     server = MariaDB(tmp_path / "db")
     server.start()
