@@ -32,15 +32,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import psutil
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from foresight.core.catalog import CONNECTION_STATES, load_score_percent
-from foresight.core.sql_engine import DbProbe
 from foresight.store.metric_store import MetricStore
+
+if TYPE_CHECKING:
+    from foresight.core.sql_engine import DbProbe
 
 logger = logging.getLogger(__name__)
 
@@ -140,13 +142,17 @@ class MetricsCollector:
         probe_timeout_s: float = 1.0,
         db_probe_url: str | None = None,
         connections_port: int | None = None,
-        connections_every_s: float = 15.0,
+        connections_every_s: float = 30.0,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.probe_url = probe_url
         self.store = store
         self.probe_timeout_s = probe_timeout_s
-        self.db_probe = None if db_probe_url is None else DbProbe(db_probe_url, probe_timeout_s)
+        self.db_probe: DbProbe | None = None
+        if db_probe_url is not None:  # SQLAlchemy is imported only when it is needed
+            from foresight.core.sql_engine import DbProbe
+
+            self.db_probe = DbProbe(db_probe_url, probe_timeout_s)
         self.connections_port = connections_port or None  # 0 or None: not counted
         self.connections_every_s = connections_every_s
         self._connections: tuple[float, dict[str, float]] | None = None  # (read at, counts)

@@ -9,7 +9,6 @@ import signal
 from foresight.cli import source_args
 from foresight.core.errors import InputError
 from foresight.core.settings import Settings, from_environment
-from foresight.core.sql_engine import sql_url
 from foresight.live import alerting as live_alerts
 from foresight.live.services import build_services, default_probe_url, start, stop
 from foresight.web.security import SERVER_MAX_BODY_BYTES, SERVER_MAX_HEADER_BYTES
@@ -20,13 +19,18 @@ logger = logging.getLogger(__name__)
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Resolve Settings: flags first, then the environment, then defaults."""
+    url = getattr(args, "sql_url", None)
+    if url:
+        from foresight.core.sql_engine import sql_url  # SQLAlchemy: only when used
+
+        url = sql_url(url, "--sql-url")
     return from_environment(
         host=getattr(args, "host", None),
         port=getattr(args, "port", None),
         interval_s=getattr(args, "interval", None),
         data_dir=getattr(args, "data_dir", None),
         retention_days=getattr(args, "retention_days", None),
-        sql_url=sql_url(args.sql_url, "--sql-url") if getattr(args, "sql_url", None) else None,
+        sql_url=url or None,
     )
 
 

@@ -1,24 +1,27 @@
 """``monitor --source``: where the samples come from (this host, or a SQL table).
 
-Only argparse and the SQL source's config here, so ``main.py --help`` stays light; the
-source itself is built by ``source_factory`` once the store is open.
+Only argparse here, so ``main.py`` and a local monitor never import SQLAlchemy (13 MB of
+RSS); the SQL source is imported and built by ``source_factory`` once it is chosen.
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
+from foresight.core.catalog import SEED_000_COLUMNS as DEFAULT_COLUMNS
 from foresight.core.errors import InputError
 from foresight.core.settings import Settings
-from foresight.core.sql_engine import redacted
-from foresight.sources.sql import DEFAULT_COLUMNS, DEFAULT_TIME_COLUMN, SqlSource, SqlSourceConfig
 from foresight.store.json_io import NAME_RE
-from foresight.store.metric_store import MetricStore
-from metrics_collector import Collector
+
+if TYPE_CHECKING:  # the SQL source imports SQLAlchemy: only when it is used
+    from foresight.store.metric_store import MetricStore
+    from metrics_collector import Collector
 
 SOURCE_NAMES = ("local", "sql")
 SQL_FLAGS = ("sql_table", "sql_column", "sql_time_column")
+DEFAULT_TIME_COLUMN = "timestamp"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -88,6 +91,9 @@ def source_factory(
         return None
     if settings.sql_url is None:
         raise InputError("--source sql needs --sql-url URL (or env FORESIGHT_SQL_URL)")
+    from foresight.core.sql_engine import redacted
+    from foresight.sources.sql import SqlSource, SqlSourceConfig
+
     table = (getattr(args, "sql_table", None) or "").strip()
     if not table:
         raise InputError(

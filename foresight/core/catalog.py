@@ -196,6 +196,15 @@ METRIC_CATALOG: dict[str, MetricInfo] = {
     )
 }
 
+# Seed 000's SQL table: metric (with its unit, in the catalog above) -> column; the SQL
+# source's default mapping (monitor --source sql).
+SEED_000_COLUMNS: Mapping[str, str] = {
+    "server_load_percent": "server_load",
+    "db_performance_ms": "db_performance",
+    "api_response_time_ms": "api_response_time",
+    "storage_capacity_percent": "storage_capacity",
+}
+
 # Metrics that exist only when their probe or source is set up: the API lists them once
 # they were seen or stored, not before (no empty charts for a probe that is off).
 OPTIONAL_METRICS = frozenset(

@@ -49,7 +49,7 @@ class Settings:
     probe_url: str | None = None  # None: Foresight's own health endpoint
     db_probe_url: str | None = None  # a SQLAlchemy URL whose SELECT 1 is timed
     connections_port: int | None = None  # None: the monitor's own port; 0: not counted
-    connections_every_s: float = 15.0
+    connections_every_s: float = 30.0
     sql_url: str | None = None  # the SQL source's database (monitor --source sql)
     # live forecasting
     live_models: bool = True

@@ -35,6 +35,7 @@ import sqlalchemy
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
+from foresight.core.catalog import SEED_000_COLUMNS
 from foresight.core.errors import InputError
 from foresight.core.sql_engine import error_text, make_engine, redacted
 from foresight.store.metric_store import MetricStore
@@ -42,15 +43,7 @@ from metrics_collector import VALUE_DECIMALS, Sample
 
 logger = logging.getLogger(__name__)
 
-# Seed 000's table: metric (with its unit, see the catalog) -> column.
-DEFAULT_COLUMNS: Mapping[str, str] = MappingProxyType(
-    {
-        "server_load_percent": "server_load",
-        "db_performance_ms": "db_performance",
-        "api_response_time_ms": "api_response_time",
-        "storage_capacity_percent": "storage_capacity",
-    }
-)
+DEFAULT_COLUMNS: Mapping[str, str] = MappingProxyType(dict(SEED_000_COLUMNS))
 DEFAULT_TIME_COLUMN = "timestamp"
 BATCH_ROWS = 10_000  # rows read per tick at most: a long catch-up spreads over ticks
 STORE_FAULTS: tuple[type[BaseException], ...] = (sqlite3.Error, OSError, InputError)
