@@ -1,7 +1,7 @@
 # Foresight: `make run` starts the monitor with its dashboard, `make test` runs every test.
 # Both do their own set-up on a fresh machine: a venv in .venv/, pip, npm, and (tests)
 # Debian's chromium for the browser tests, prometheus-alertmanager and prometheus (promtool)
-# for the alerting tests.
+# for the alerting tests, mariadb-server for the SQL source's tests.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -9,12 +9,12 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENDOR := static/vendor
 ARGS   ?=
 
-.PHONY: run test lint bench setup setup-dev chromium alertmanager promtool wrk clean
+.PHONY: run test lint bench setup setup-dev chromium alertmanager promtool mariadb wrk clean
 
 run: setup
 	$(PY) main.py --monitor $(ARGS)
 
-test: setup-dev chromium alertmanager promtool lint
+test: setup-dev chromium alertmanager promtool mariadb lint
 	$(PY) -m pytest $(ARGS)
 
 # ruff (lint and format), mypy and import-linter's layer contracts, all from pyproject.toml.
@@ -73,6 +73,13 @@ promtool:
 	@command -v promtool >/dev/null 2>&1 || { \
 	  echo "installing Debian's prometheus (promtool) for the exposition and rules tests"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq prometheus >/dev/null; }
+
+# A real MariaDB for the SQL source and DB probe tests (tests/sources/mariadb_support.py
+# starts a private mariadbd; the package's own service is not used).
+mariadb:
+	@command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || { \
+	  echo "installing Debian's mariadb-server for the SQL source tests"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq mariadb-server >/dev/null; }
 
 # wrk is the load generator of bench/bench_api.py.
 wrk:

@@ -17,7 +17,7 @@ import logging
 import sys
 from pathlib import Path
 
-from foresight.cli import forecast, risk, scaling, store
+from foresight.cli import forecast, risk, scaling, source_args, store
 from foresight.core.errors import InputError
 from foresight.core.settings import MAX_INTERVAL_S, MIN_INTERVAL_S
 from foresight.core.validate import number_arg
@@ -76,6 +76,7 @@ def build_parser(prog: str = "main.py") -> argparse.ArgumentParser:
         help="keep raw samples this many days, then rollups (default 7)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    source_args.add_arguments(parser)
     sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND")
     for module in (store, forecast, scaling, risk):  # in the order their help is listed
         module.register(sub)

@@ -6,23 +6,31 @@ import argparse
 import logging
 import signal
 
+from foresight.cli import source_args
 from foresight.core.errors import InputError
 from foresight.core.settings import Settings, from_environment
 from foresight.live import alerting as live_alerts
 from foresight.live.services import build_services, default_probe_url, start, stop
 from foresight.web.security import SERVER_MAX_BODY_BYTES, SERVER_MAX_HEADER_BYTES
+from metrics_collector import MetricsCollector
 
 logger = logging.getLogger(__name__)
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Resolve Settings: flags first, then the environment, then defaults."""
+    url = getattr(args, "sql_url", None)
+    if url:
+        from foresight.core.sql_engine import sql_url  # SQLAlchemy: only when used
+
+        url = sql_url(url, "--sql-url")
     return from_environment(
         host=getattr(args, "host", None),
         port=getattr(args, "port", None),
         interval_s=getattr(args, "interval", None),
         data_dir=getattr(args, "data_dir", None),
         retention_days=getattr(args, "retention_days", None),
+        sql_url=url or None,
     )
 
 
@@ -42,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
         # noise, not news; we log our own one-line summary of what was started.
         for name in ("apscheduler.executors.default", "apscheduler.scheduler"):
             logging.getLogger(name).setLevel(logging.WARNING)
-    services = build_services(settings)
+    source = source_args.source_factory(args, settings)
+    services = build_services(settings, source=source)
     try:
         app = create_app(services=services)
         try:
@@ -62,8 +71,11 @@ def run(args: argparse.Namespace) -> int:
                 f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}"
             ) from None
         port = getattr(server, "effective_port", settings.port)
-        if settings.probe_url is None:
-            services.collector.probe_url = default_probe_url(settings, port)
+        if isinstance(services.collector, MetricsCollector):  # this host: probe ourselves
+            if settings.probe_url is None:
+                services.collector.probe_url = default_probe_url(settings, port)
+            if settings.connections_port is None:
+                services.collector.connections_port = port or None
 
         def on_term(signum: int, frame: object) -> None:
             raise _Stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 
@@ -74,6 +75,9 @@ MIB = 1024.0**2  # memory and filesystem bytes: a change under 1 MiB is noise
 LOAD_WARNING_PER_CPU = 1.0
 LOAD_CRITICAL_PER_CPU = 5.0
 CPUS = os.cpu_count() or 1
+# Connections to one port: gunicorn's default worker_connections (1000) as critical.
+CONNECTIONS_WARNING = 800.0
+CONNECTIONS_CRITICAL = 1000.0
 METRIC_CATALOG: dict[str, MetricInfo] = {
     m.name: m
     for m in (
@@ -135,11 +139,135 @@ METRIC_CATALOG: dict[str, MetricInfo] = {
         _m("api_response_ms", "ms", "HTTP probe response time", 150, 200, min_change=1.0),
         _m("api_success", "", "HTTP probe succeeded (1) or failed (0)", min_change=0.5),
         _m("db_query_ms", "ms", "SQL probe query time against the store", 200, 300, min_change=1.0),
+        # seed 001's application metrics
+        _m(
+            "db_probe_ms",
+            "ms",
+            "SELECT 1 round trip to the user's database (FORESIGHT_DB_PROBE_URL)",
+            200,
+            300,
+            min_change=1.0,
+        ),
+        _m("db_probe_success", "", "DB probe succeeded (1) or failed (0)", min_change=0.5),
+        _m(
+            "active_connections",
+            "",
+            "TCP connections to the configured port, any state but LISTEN",
+            CONNECTIONS_WARNING,
+            CONNECTIONS_CRITICAL,
+            min_change=1.0,
+        ),
+        _m("connections_established", "", "ESTABLISHED connections to the port", min_change=1.0),
+        _m("connections_time_wait", "", "TIME_WAIT connections on the port", min_change=1.0),
+        _m("connections_close_wait", "", "CLOSE_WAIT connections on the port", min_change=1.0),
+        _m("connections_other", "", "Connections on the port in other states", min_change=1.0),
+        _m(
+            "load_score_percent",
+            "%",
+            "Load score: weighted mix of CPU, memory and connections against their critical "
+            "levels (README)",
+            70,
+            90,
+            min_change=1.0,
+        ),
+        # seed 000's SQL table (monitor --source sql): metric names carry the units
+        _m(
+            "server_load_percent",
+            "%",
+            "Server load (SQL table column server_load)",
+            80,
+            90,
+            min_change=1.0,
+        ),
+        _m(
+            "db_performance_ms",
+            "ms",
+            "Database query time (SQL table column db_performance)",
+            200,
+            300,
+            min_change=1.0,
+        ),
+        _m(
+            "api_response_time_ms",
+            "ms",
+            "API response time (SQL table column api_response_time)",
+            150,
+            200,
+            min_change=1.0,
+        ),
+        _m(
+            "storage_capacity_percent",
+            "%",
+            "Storage capacity used (SQL table column storage_capacity)",
+            80,
+            90,
+            min_change=1.0,
+        ),
     )
 }
 
+# Seed 000's SQL table: metric (with its unit, in the catalog above) -> column; the SQL
+# source's default mapping (monitor --source sql).
+SEED_000_COLUMNS: Mapping[str, str] = {
+    "server_load_percent": "server_load",
+    "db_performance_ms": "db_performance",
+    "api_response_time_ms": "api_response_time",
+    "storage_capacity_percent": "storage_capacity",
+}
 
-# Per-device metrics are named "<base>:<device>" (foresight.sources.system): the base
+# Metrics that exist only when their probe or source is set up: the API lists them once
+# they were seen or stored, not before (no empty charts for a probe that is off).
+OPTIONAL_METRICS = frozenset(
+    {
+        "db_probe_ms",
+        "db_probe_success",
+        "active_connections",
+        "connections_established",
+        "connections_time_wait",
+        "connections_close_wait",
+        "connections_other",
+        "load_score_percent",
+        "server_load_percent",
+        "db_performance_ms",
+        "api_response_time_ms",
+        "storage_capacity_percent",
+    }
+)
+
+# psutil's TCP states (its CONN_* strings) with a metric of their own.
+CONNECTION_STATES: Mapping[str, str] = {
+    "ESTABLISHED": "connections_established",
+    "TIME_WAIT": "connections_time_wait",
+    "CLOSE_WAIT": "connections_close_wait",
+}
+# The load score's inputs and weights; each input counts as value / its critical level,
+# capped at 1, so the score is 100 when every input is at or past its critical level.
+LOAD_SCORE_WEIGHTS: Mapping[str, float] = {
+    "cpu_percent": 0.5,
+    "memory_percent": 0.3,
+    "active_connections": 0.2,
+}
+
+
+def load_score_percent(values: Mapping[str, float]) -> float | None:
+    """Seed 001's load score, 0–100: ``100 × Σ wᵢ·min(1, xᵢ/criticalᵢ) / Σ wᵢ``.
+
+    The sum runs over the inputs of ``LOAD_SCORE_WEIGHTS`` present in ``values`` (CPU
+    is missing on the first tick, connections when no port is counted); None without
+    CPU, so the score never stands for memory alone.
+    """
+    if "cpu_percent" not in values:
+        return None
+    total = weights = 0.0
+    for name, weight in LOAD_SCORE_WEIGHTS.items():
+        critical = METRIC_CATALOG[name].critical
+        if name in values and critical:
+            total += weight * min(1.0, max(0.0, values[name]) / critical)
+            weights += weight
+    return round(100.0 * total / weights, 2)
+
+
+# Per-device metrics are named "<base>:<device>" (foresight.host.system): the base
 # gives the unit and levels, the description names the device. Not in METRIC_CATALOG,
 # whose names the API lists even before they have data.
 DEVICE_SEP = ":"

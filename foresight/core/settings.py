@@ -48,6 +48,10 @@ class Settings:
     token: str | None = None
     allowed_hosts: tuple[str, ...] | None = None  # extra names accepted in the Host header
     probe_url: str | None = None  # None: Foresight's own health endpoint
+    db_probe_url: str | None = None  # a SQLAlchemy URL whose SELECT 1 is timed
+    connections_port: int | None = None  # None: the monitor's own port; 0: not counted
+    connections_every_s: float = 30.0
+    sql_url: str | None = None  # the SQL source's database (monitor --source sql)
     # live forecasting
     live_models: bool = True
     forecast_refit_s: float = 300.0
@@ -168,6 +172,12 @@ def _url(raw: str, name: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InputError(f"{name} must be an http:// or https:// URL (got {raw.strip()!r})")
     return text
+
+
+def _sql_url(raw: str, name: str) -> str:
+    from foresight.core.sql_engine import sql_url  # SQLAlchemy: only when one is set
+
+    return sql_url(raw, name)
 
 
 def _flag(raw: str, name: str) -> bool:
@@ -365,6 +375,34 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
         _text,
         "a failure-risk model directory (from `main.py risk-train`) for /api/risk/predict "
         "and the live failure probability",
+    ),
+    EnvVar(
+        "FORESIGHT_DB_PROBE_URL",
+        "db_probe_url",
+        _sql_url,
+        "SQLAlchemy URL of your database (e.g. `mysql+pymysql://user:pass@host/db`); its "
+        "`SELECT 1` is timed each tick as `db_probe_ms` (failures: `db_probe_success` 0 "
+        "and a health reason)",
+    ),
+    EnvVar(
+        "FORESIGHT_CONNECTIONS_PORT",
+        "connections_port",
+        _number(0, 65535, int),
+        "TCP port whose connections are counted by state (`active_connections`, "
+        "`connections_established`, ...); default the monitor's own port, 0: off",
+    ),
+    EnvVar(
+        "FORESIGHT_CONNECTIONS_EVERY_S",
+        "connections_every_s",
+        _number(1.0, 3600.0),
+        "seconds between connection counts (each costs 13–20 ms of CPU; repeated in between)",
+    ),
+    EnvVar(
+        "FORESIGHT_SQL_URL",
+        "sql_url",
+        _sql_url,
+        "SQLAlchemy URL of the `--source sql` table's database (`--sql-url` wins; the "
+        "environment keeps a password out of `ps`)",
     ),
 )
 

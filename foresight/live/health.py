@@ -62,6 +62,7 @@ def health_state(services: Services, now: float, last_sample_age_s: float | None
         reasons.append(
             f"the newest sample is {last_sample_age_s:.0f} s old (interval {interval_s:g} s)"
         )
+    reasons.extend(services.collector.problems(now))  # a source or probe that fails
     store = store_block(services)
     if store["read_error"] is not None:
         reasons.append(f"the store cannot be read: {store['read_error']}")

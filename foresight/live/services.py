@@ -24,7 +24,7 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from foresight.core.catalog import METRIC_CATALOG
+from foresight.core.catalog import METRIC_CATALOG, OPTIONAL_METRICS
 from foresight.core.errors import InputError
 from foresight.core.settings import Settings, is_loopback
 from foresight.live import alerting as live_alerts
@@ -35,6 +35,7 @@ from foresight.live.stress import StressController
 from foresight.store.faults import StoreFaults, error_text
 from foresight.store.metric_store import MetricStore
 from metrics_collector import (
+    Collector,
     MetricsCollector,
     Sample,
     TickStats,
@@ -60,7 +61,7 @@ class Services:
 
     settings: Settings
     store: MetricStore
-    collector: MetricsCollector
+    collector: Collector  # this host's MetricsCollector, or a foresight.sources source
     scheduler: BackgroundScheduler
     tick_stats: TickStats
     stress: StressController
@@ -102,9 +103,13 @@ class Services:
         return self.recent[-1] if self.recent else None
 
     def known_metrics(self) -> list[str]:
-        """Catalog metrics plus every metric stored or seen this run, sorted."""
+        """This host's catalog metrics (when sampling it) plus every metric stored or
+        seen this run, sorted; a probe's or another source's metrics once seen."""
         latest = self.latest()
-        names = set(METRIC_CATALOG) | set(self.store.metric_names())
+        host = set(METRIC_CATALOG) - OPTIONAL_METRICS
+        names = (host if isinstance(self.collector, MetricsCollector) else set()) | set(
+            self.store.metric_names()
+        )
         if latest is not None:
             names |= set(latest.values)
         return sorted(names)
@@ -118,21 +123,33 @@ def default_probe_url(settings: Settings, port: int | None = None) -> str:
 
 
 def build_services(
-    settings: Settings, *, now: float | None = None, collector: MetricsCollector | None = None
+    settings: Settings,
+    *,
+    now: float | None = None,
+    collector: Collector | None = None,
+    source: Callable[[MetricStore], Collector] | None = None,
 ) -> Services:
     """Open the store, build the collector and an unstarted scheduler, run extensions.
 
-    Recent history is loaded from the store into the ring buffer so charts are not
-    empty after a restart. Nothing is started here (see ``start``).
+    ``source(store)`` builds another source than this host's collector (it may read
+    the store to resume). Recent history is loaded from the store into the ring buffer
+    so charts are not empty after a restart. Nothing is started here (see ``start``).
     """
     now = time.time() if now is None else now
     store = MetricStore(settings.db_path, retention_days=settings.retention_days)
+    if collector is None and source is not None:
+        collector = source(store)
     if collector is None:
         collector = MetricsCollector(
             settings.data_dir,
             settings.probe_url,
             store,
             probe_timeout_s=min(1.0, max(0.1, settings.interval_s)),
+            db_probe_url=settings.db_probe_url,
+            connections_port=(
+                settings.port if settings.connections_port is None else settings.connections_port
+            ),
+            connections_every_s=settings.connections_every_s,
         )
     maxlen = max(10, min(200_000, math.ceil(RECENT_WINDOW_S / settings.interval_s) + 1))
     recent: deque[Sample] = deque(maxlen=maxlen)
@@ -168,8 +185,18 @@ def run_cycle(services: Services, now: float) -> Sample:
     ``services.store_faults`` (one log line, then summaries) and counted as a tick
     error. A failing stage is logged with its traceback and counted in
     ``stage_errors``; the other stages still run. A failing collect raises.
+
+    A source that read several rows (a SQL table catching up) hands the older ones over
+    as its backlog: they are stored in one transaction and buffered before the tick's
+    sample. An empty sample (no new row) is no news: nothing is stored and no stage runs.
     """
-    sample = store_sample(services, services.collector.collect(now), now)
+    sample = services.collector.collect(now)
+    backlog = services.collector.take_backlog()
+    if backlog:
+        services.recent.extend(store_backlog(services, backlog, now))
+    if not sample.values:
+        return sample
+    sample = store_sample(services, sample, now)
     services.recent.append(sample)
     for stage in list(services.stages):
         try:
@@ -208,6 +235,17 @@ def store_sample(services: Services, sample: Sample, now: float) -> Sample:
     return sample
 
 
+def store_backlog(services: Services, samples: list[Sample], now: float) -> list[Sample]:
+    """Store ``samples`` in one transaction; on a store fault return them marked unstored."""
+    try:
+        services.store.append_many((s.timestamp, s.values) for s in samples)
+    except STORE_FAULTS as exc:
+        services.store_faults.failed(now, exc)
+        return [replace(s, stored=False) for s in samples]
+    services.store_faults.succeeded(now)
+    return samples
+
+
 def maintain(services: Services, now: float) -> None:
     """The hourly job: retention, then a WAL checkpoint that truncates the WAL.
 
@@ -226,7 +264,8 @@ def start(services: Services, now: float | None = None) -> None:
     services.collector.prime()
     services.tick_stats.origin = math.ceil(now)
     schedule_sampling(services.scheduler, services.tick_stats, lambda t: run_cycle(services, t))
-    schedule_processes(services.scheduler, services.collector.processes)
+    if isinstance(services.collector, MetricsCollector):  # this host's readings only
+        schedule_processes(services.scheduler, services.collector.processes)
     services.scheduler.add_job(
         lambda: maintain(services, time.time()),
         "interval",
@@ -250,4 +289,5 @@ def stop(services: Services) -> None:
     services.stress.stop()
     for close in services.closers:
         close()
+    services.collector.close()
     services.store.close()

@@ -1,7 +1,6 @@
-"""Sources of samples beyond the collector's core readings (issue 14 part 3, issue 12).
+"""Sources of samples besides this host's psutil collector (``metrics_collector``).
 
-``system``: memory split, per-filesystem usage, per-disk and per-interface counters
-(loopback and virtual-only devices left out of the network totals); ``processes``: the
-top processes by CPU and memory, sampled at a slower beat than the metrics.
-``metrics_collector`` calls both; nothing here knows the store, the web or the clock.
+Each source has the collector's interface (``metrics_collector.Collector``): ``prime()``,
+``collect(now) -> Sample``, ``take_backlog()``, ``problems(now)`` and ``close()``, so the
+whole live pipeline (store, forecasts, anomalies, alerts, scaling) runs on it unchanged.
 """

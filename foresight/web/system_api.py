@@ -3,32 +3,44 @@
 Both answer from what the collector already holds — the process table of its slow job,
 the device lists of its last tick — so a request never walks ``/proc`` itself. A request
 for processes marks the table as watched, which keeps the job sampling (see
-``foresight.sources.processes``).
+``foresight.host.processes``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, jsonify
+from flask import Response, abort, current_app, jsonify
 
+from foresight.host.system import is_slow_metric
 from foresight.live.services import Services
-from foresight.sources.system import is_slow_metric
 from foresight.web import responses as out
 from foresight.web.api import Blueprint
 from foresight.web.security import host_details_visible
-from metrics_collector import host_facts
+from metrics_collector import MetricsCollector, host_facts
 
 blueprint = Blueprint(
     "system", __name__, url_prefix="/api", description="Top processes, filesystems, disks, NICs"
 )
 
 
+NOT_LOCAL = "The monitor reads another source (--source sql|prometheus)"
 PRIVATE = frozenset({"command", "pid"})  # left out beyond loopback without the token
 
 
 def services() -> Services:
     return current_app.extensions["foresight"]
+
+
+def local_collector(svc: Services) -> MetricsCollector:
+    """This host's collector; a monitor reading another source (SQL, Prometheus) has none."""
+    if not isinstance(svc.collector, MetricsCollector):
+        abort(
+            503,
+            description="this monitor reads another source (--source): host processes "
+            "and devices are read only with --source local",
+        )
+    return svc.collector
 
 
 def facts() -> dict[str, Any]:
@@ -41,6 +53,7 @@ def facts() -> dict[str, Any]:
 
 @blueprint.route("/processes", methods=["GET"])
 @blueprint.response(200, out.ProcessesSchema)
+@blueprint.alt_response(503, schema=out.ErrorSchema, description=NOT_LOCAL)
 def get_processes() -> Response:
     """The top processes by CPU and by memory, from the collector's latest pass.
 
@@ -49,7 +62,7 @@ def get_processes() -> Response:
     Bound beyond loopback, `pid` and `command` need the token (like host details).
     """
     svc = services()
-    sampler = svc.collector.processes
+    sampler = local_collector(svc).processes
     sampler.watch(svc.clock())
     table = sampler.latest()
     body: dict[str, Any] = {
@@ -75,6 +88,7 @@ def device_metrics(values: dict[str, float]) -> list[str]:
 
 @blueprint.route("/devices", methods=["GET"])
 @blueprint.response(200, out.DevicesSchema)
+@blueprint.alt_response(503, schema=out.ErrorSchema, description=NOT_LOCAL)
 def get_devices() -> Response:
     """Filesystems (space), disks and network interfaces, and which of them are charted.
 
@@ -84,7 +98,7 @@ def get_devices() -> Response:
     svc = services()
     latest = svc.latest()
     host = facts()
-    collector = svc.collector
+    collector = local_collector(svc)
     inventory = collector.devices.inventory()
     return jsonify(
         {

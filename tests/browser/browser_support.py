@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -77,6 +77,7 @@ def run_monitor(
     interval_s: float = 0.5,
     extra_env: Mapping[str, str] | None = None,
     needs_browser: bool = True,
+    extra_args: Sequence[str] = (),
 ) -> Iterator[str]:
     """Run the real monitor for the ``with`` block; yield its base URL.
 
@@ -84,7 +85,8 @@ def run_monitor(
     goes to ``tmp / "server.log"``, quoted when it exits early or never answers.
     ``interval_s`` is the sampling interval in seconds; ``extra_env`` adds settings such
     as ``FORECAST_JOB_S``. Skips when the browser is missing, so no server starts
-    (``needs_browser=False``: HTTP-only tests that run without it).
+    (``needs_browser=False``: HTTP-only tests that run without it). ``extra_args`` go on
+    the command line after the usual flags (e.g. ``--source sql ...``).
     """
     if needs_browser:
         require_browser()
@@ -106,6 +108,7 @@ def run_monitor(
                 str(tmp / "data"),
                 "--interval",
                 str(interval_s),
+                *extra_args,
             ],
             cwd=ROOT,
             stdout=log,

@@ -41,6 +41,12 @@ def test_lstm_extra_matches_requirements_lstm_txt() -> None:
     )
 
 
+def test_sql_extra_matches_requirements_sql_txt() -> None:
+    assert PYPROJECT["project"]["optional-dependencies"]["sql"] == requirement_lines(
+        "requirements-sql.txt"
+    )
+
+
 def test_console_script_runs_the_cli() -> None:
     script = shutil.which("foresight", path=str(Path(sys.executable).parent))
     if script is None:

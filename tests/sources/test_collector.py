@@ -14,8 +14,8 @@ import pytest
 
 import metrics_collector
 from foresight.core.settings import Settings
+from foresight.host import system
 from foresight.live import services as monitor
-from foresight.sources import system
 from metrics_collector import MetricsCollector, Sample, TickStats
 
 CpuTimes = namedtuple("CpuTimes", "user nice system idle iowait guest guest_nice")

@@ -13,9 +13,9 @@ import pytest
 
 import metrics_collector
 from foresight.core.catalog import metric_info
-from foresight.sources import system
-from foresight.sources.processes import ProcessSampler
-from foresight.sources.system import (
+from foresight.host import system
+from foresight.host.processes import ProcessSampler
+from foresight.host.system import (
     DeviceSampler,
     charted_disks,
     classify_interfaces,

@@ -1,0 +1,171 @@
+"""Seed 001's application metrics: the DB probe against a real MariaDB, active
+connections counted on a real socket, and the load score's formula."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections import namedtuple
+from pathlib import Path
+
+import pytest
+
+import metrics_collector
+from foresight.core.catalog import load_score_percent
+from foresight.core.errors import InputError
+from foresight.core.settings import from_environment
+from metrics_collector import MetricsCollector, connection_counts
+from tests.sources.mariadb_support import MariaDB, _free_port
+
+NOW = 1_800_000_000.0
+
+
+def questions(server: MariaDB) -> int:
+    """The server's count of statements received (SHOW GLOBAL STATUS 'Questions')."""
+    import pymysql
+
+    conn = pymysql.connect(
+        host="127.0.0.1", port=server.port, user="foresight", password="foresight-test-pw"
+    )
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW GLOBAL STATUS LIKE 'Questions'")
+            return int(cur.fetchone()[1])
+    finally:
+        conn.close()
+
+
+def test_db_probe_times_select_one_on_mariadb(mariadb: MariaDB, tmp_path: Path) -> None:
+    collector = MetricsCollector(tmp_path, None, db_probe_url=mariadb.url)
+    try:
+        before = questions(mariadb)
+        samples = [collector.collect(NOW + i) for i in range(5)]
+        after = questions(mariadb)
+        for sample in samples:
+            assert sample.values["db_probe_success"] == 1.0
+            assert 0.0 < sample.values["db_probe_ms"] < 1000.0
+        # every probe really reached the server: 5 SELECT 1 + the two status queries
+        assert after - before >= 5 + 1
+        assert collector.problems(NOW + 5) == []
+    finally:
+        collector.close()
+
+
+def test_db_probe_failure_shows_in_problems_and_never_stops_the_tick(tmp_path: Path) -> None:
+    url = f"mysql+pymysql://foresight:pw@127.0.0.1:{_free_port()}/seed"  # nobody listens
+    collector = MetricsCollector(tmp_path, None, db_probe_url=url)
+    try:
+        first = collector.collect(NOW)
+        second = collector.collect(NOW + 10)
+        for sample in (first, second):
+            assert sample.values["db_probe_success"] == 0.0
+            assert "db_probe_ms" not in sample.values  # no answer, no latency
+            assert "memory_percent" in sample.values  # the rest of the tick is there
+        (problem,) = collector.problems(NOW + 10)
+        assert "DB probe" in problem and "(10 s)" in problem and ":pw@" not in problem
+    finally:
+        collector.close()
+
+
+def test_db_probe_url_is_checked_at_start() -> None:
+    with pytest.raises(InputError, match="FORESIGHT_DB_PROBE_URL must be a SQLAlchemy URL"):
+        from_environment({"FORESIGHT_DB_PROBE_URL": "not a url"})
+    with pytest.raises(InputError, match="unknown database dialect"):
+        from_environment({"FORESIGHT_DB_PROBE_URL": "nosuchdb://x/y"})
+    ok = from_environment({"FORESIGHT_DB_PROBE_URL": "sqlite:///probe.db"})
+    assert ok.db_probe_url == "sqlite:///probe.db"
+
+
+def test_active_connections_count_real_connections(tmp_path: Path) -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        port = listener.getsockname()[1]
+        collector = MetricsCollector(tmp_path, None, connections_port=port, connections_every_s=5)
+        idle = collector.collect(NOW).values
+        assert idle["active_connections"] == 0 and idle["connections_established"] == 0
+        clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+        accepted = [listener.accept()[0] for _ in clients]
+        try:
+            # within the slower beat the last counts are repeated
+            assert collector.collect(NOW + 1).values["connections_established"] == 0
+            busy = collector.collect(NOW + 5).values
+            assert busy["connections_established"] == 3  # the server side of each
+            assert busy["active_connections"] == 3
+            assert busy == {**busy, **connection_counts(port)}  # the same as a direct count
+            for s in clients:  # the clients hang up; the server has not closed yet
+                s.close()
+            closing = wait_counts(port, "connections_close_wait", 3)
+            assert closing["connections_established"] == 0
+            assert closing["active_connections"] == 3
+        finally:
+            for s in clients + accepted:
+                s.close()
+
+
+def wait_counts(port: int, name: str, value: float) -> dict[str, float]:
+    """Counts once ``name`` reaches ``value`` (the kernel moves states asynchronously)."""
+    for _ in range(50):
+        counts = connection_counts(port)
+        if counts[name] == value:
+            return counts
+        time.sleep(0.05)
+    raise AssertionError(f"{name} never reached {value}: {counts}")
+
+
+def test_states_without_a_metric_count_as_other(monkeypatch: pytest.MonkeyPatch) -> None:
+    conn = namedtuple("sconn", "laddr raddr status")
+    addr = namedtuple("addr", "ip port")
+    found = [
+        conn(addr("127.0.0.1", 8080), addr("127.0.0.1", 50000), "SYN_RECV"),
+        conn(addr("127.0.0.1", 8080), addr("127.0.0.1", 50001), "LAST_ACK"),
+        conn(addr("127.0.0.1", 8080), addr("127.0.0.1", 50002), "ESTABLISHED"),
+        conn(addr("127.0.0.1", 8080), (), "LISTEN"),  # the listener itself: not counted
+        conn(addr("127.0.0.1", 50003), addr("127.0.0.1", 8080), "ESTABLISHED"),  # a client
+    ]
+    monkeypatch.setattr(metrics_collector.psutil, "net_connections", lambda kind: found)
+    assert connection_counts(8080) == {
+        "connections_established": 1.0,
+        "connections_time_wait": 0.0,
+        "connections_close_wait": 0.0,
+        "connections_other": 2.0,
+        "active_connections": 3.0,
+    }
+
+
+def test_active_connections_on_mariadbs_port(mariadb: MariaDB) -> None:
+    import pymysql
+
+    before = connection_counts(mariadb.port)["connections_established"]
+    conn = pymysql.connect(
+        host="127.0.0.1", port=mariadb.port, user="foresight", password="foresight-test-pw"
+    )
+    try:
+        assert connection_counts(mariadb.port)["connections_established"] == before + 1
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(
+    "values,score",
+    [
+        # 100 × (0.5·45/90 + 0.3·47.5/95 + 0.2·100/1000) / 1.0
+        ({"cpu_percent": 45.0, "memory_percent": 47.5, "active_connections": 100.0}, 42.0),
+        # no connections counted: 100 × (0.5·0.5 + 0.3·0.5) / 0.8
+        ({"cpu_percent": 45.0, "memory_percent": 47.5}, 50.0),
+        # each input is capped at its critical level
+        ({"cpu_percent": 100.0, "memory_percent": 100.0, "active_connections": 5000.0}, 100.0),
+        ({"cpu_percent": 0.0, "memory_percent": 0.0, "active_connections": 0.0}, 0.0),
+        ({"memory_percent": 50.0}, None),  # no CPU yet (first tick): no score
+    ],
+)
+def test_load_score_formula(values: dict[str, float], score: float | None) -> None:
+    assert load_score_percent(values) == score
+
+
+def test_collector_adds_the_load_score_in_range(tmp_path: Path) -> None:
+    collector = MetricsCollector(tmp_path, None)
+    collector.prime()
+    values = collector.collect(NOW).values
+    assert 0.0 <= values["load_score_percent"] <= 100.0
+    assert values["load_score_percent"] == load_score_percent(values)
