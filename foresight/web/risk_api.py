@@ -28,7 +28,7 @@ blueprint = Blueprint("risk", __name__, url_prefix="/api", description="Failure 
 OFF = "Forecasting is switched off in this monitor"
 NO_MODEL = (
     "no failure-risk model is configured: train one with `main.py risk-train` and start "
-    "the monitor with FORESIGHT_RISK_MODEL=DIR"
+    "the monitor with FORESIGHT_RISK_MODEL=DIR, or POST /api/risk/train"
 )
 ONSET = "alerts at onset: the risk rises as incidents start; no lead time is promised"
 
