@@ -6,8 +6,9 @@
 - cross-machine: leave one machine out (train on the other 4 labelled files, test on it);
 - within-machine: each machine's first half trains, its second half (after a gap of one
   horizon) is scored.
-Horizon 30 min, scored at every minute, no point adjustment. Thresholds (the alarm
-share) and the model choice come from the training rows only. Every model is printed
+Horizon 30 min, scored at every minute, no point adjustment. The alarm rule (its
+threshold within a false-alarm budget) and the model choice come from the training rows
+only. Every model is printed
 beside the baselines (base rate, max-z rule), with fit and predict time per 1,000 rows.
 Writes bench/out/risk.json.
 """

@@ -35,6 +35,8 @@ class Signals:
     series: Callable[[str, float, float], tuple[np.ndarray, np.ndarray]] | None = None
     anomalies: Callable[[str, float], list[dict]] = lambda metric, since: []
     missed_since: Callable[[float], int] = lambda since: 0
+    # the live risk signals (crash_risk_score, failure_probability) that have a value
+    risk: Callable[[], Mapping[str, float]] = lambda: {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +191,16 @@ def _anomaly(rule: Rule, metric: str, s: Signals) -> Observation:
     return Observation(metric, True, True, score, extra={"when": iso(found[0]["timestamp"])})
 
 
+def _risk(rule: Rule, metric: str, s: Signals) -> Observation:
+    value = s.risk().get(metric)
+    level = rule.threshold(metric, s.cores)
+    clear = rule.clear_level(metric, s.cores)
+    if value is None or level is None or clear is None:
+        return Observation(metric, False, False, value, level, clear)
+    breach = value >= level
+    return Observation(metric, breach, breach or value > clear, value, level, clear)
+
+
 def _stale(rule: Rule, s: Signals) -> Observation:
     if s.sample_at is None:
         return Observation(SAMPLER, False, False, None, rule.window_s, rule.window_s)
@@ -210,6 +222,7 @@ _PER_METRIC = {
     Kind.FORECAST: _forecast,
     Kind.EXHAUSTION: _exhaustion,
     Kind.ANOMALY: _anomaly,
+    Kind.RISK: _risk,
 }
 
 
@@ -219,6 +232,7 @@ def observe(rule: Rule, s: Signals, active: Iterable[str] = ()) -> list[Observat
         return [_stale(rule, s)]
     if rule.kind is Kind.MISSED_TICKS:
         return [_missed(rule, s)]
-    names = sorted({m for m in s.values if rule.matches(m)} | set(active))
+    seen = s.risk() if rule.kind is Kind.RISK else s.values
+    names = sorted({m for m in seen if rule.matches(m)} | set(active))
     check = _PER_METRIC[rule.kind]
     return [check(rule, name, s) for name in names]

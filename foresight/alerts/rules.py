@@ -59,6 +59,16 @@ class Kind(str, Enum):
     STALE = "stale"  # no sample for longer than window_s
     MISSED_TICKS = "missed_ticks"  # at least `limit` ticks missed within window_s
     PROBE = "probe"  # a probe's success metric reads 0
+    RISK = "risk"  # the live failure probability or crash-risk score reaches a level
+
+
+# The live risk signals a ``risk`` rule reads, and what warning/critical mean for each:
+# the lower edges of the High and Critical levels (crash risk: High > 0.50, Critical >
+# 0.75; failure probability: HIGH 0.6-0.8, CRITICAL > 0.8).
+RISK_LEVELS = {
+    "crash_risk_score": {"warning": 0.5, "critical": 0.75},
+    "failure_probability": {"warning": 0.6, "critical": 0.8},
+}
 
 
 class Severity(str, Enum):
@@ -135,7 +145,9 @@ class Rule:
     def threshold(self, metric: str, cores: int) -> float | None:
         """The level for ``metric`` (catalog names resolved, per-core scaled)."""
         level = self.level
-        if isinstance(level, str):
+        if isinstance(level, str) and self.kind is Kind.RISK:
+            level = RISK_LEVELS.get(metric, {}).get(level)
+        elif isinstance(level, str):
             info = metric_info(metric)
             level = info.warning if level == "warning" else info.critical
         if level is None:
@@ -185,7 +197,7 @@ _KEYS = {
     "labels",
     "annotations",
 }
-_NEEDS_LEVEL = (Kind.THRESHOLD, Kind.FORECAST)
+_NEEDS_LEVEL = (Kind.THRESHOLD, Kind.FORECAST, Kind.RISK)
 _NEEDS_WINDOW = (Kind.EXHAUSTION, Kind.STALE, Kind.MISSED_TICKS, Kind.ANOMALY)
 
 
@@ -265,6 +277,14 @@ def parse_rule(raw: Any, where: str) -> Rule:
         raise InputError(f"{where}: a {kind.value} rule needs within (e.g. 15m or 24h)")
     if kind in _NEEDS_WINDOW and rule.window_s <= 0:
         raise InputError(f"{where}: a {kind.value} rule needs window (e.g. 1m or 6h)")
+    if kind is Kind.RISK:
+        names = [m for m in RISK_LEVELS if rule.matches(m)]
+        if not names:
+            raise InputError(
+                f"{where}: a risk rule's metric must be {' or '.join(RISK_LEVELS)} (got {metric!r})"
+            )
+        if isinstance(level, float) and not 0.0 <= level <= 1.0:
+            raise InputError(f"{where}: a risk level must be in [0, 1] (got {level:g})")
     if kind is Kind.EXHAUSTION and rule.limit is None:
         raise InputError(f"{where}: an exhaustion rule needs limit (e.g. 100 for a percent)")
     for key, template in rule.annotations.items():

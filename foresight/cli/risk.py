@@ -64,8 +64,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sc = subparsers.add_parser(
         "risk-score",
         help="score each row of a metric CSV with a trained risk model",
-        description="Write time,failure_probability,alarm for every row (alarm: the row's "
-        "score tops the model's share of the file's earlier scores).",
+        description="Write time,failure_probability,alarm for every row (alarm: the "
+        "model's alarm rule, a debounced threshold on the score's robust z against the "
+        "file's own earlier scores).",
     )
     sc.add_argument("--model", type=Path, required=True, metavar="DIR")
     sc.add_argument("--csv", type=Path, required=True, metavar="FILE")
@@ -155,6 +156,8 @@ def run_train(args: argparse.Namespace) -> int:
                 "validation_base_rate": model.validation_base_rate_,
                 "per_model_validation_pr_auc": model.validation_,
                 "alarm_share": model.alarm_share_,
+                "alarm_rule": model.alarm_rule_.to_dict(),
+                "alarm_training": model.alarm_training_,
             }
         )
     )

@@ -27,6 +27,7 @@ from foresight.alerts.notify import Notifier
 from foresight.alerts.rules import Kind, RuleBook
 from foresight.core.catalog import metric_info
 from foresight.live import models as live_models
+from foresight.live import risk as live_risk
 from foresight.live import scaling as live_scaling
 from foresight.store.alert_log import AlertLog
 from metrics_collector import Sample, cpu_count
@@ -93,6 +94,20 @@ class LiveAlerts:
                 return total - missed
         return 0
 
+    def _risk(self) -> dict[str, float]:
+        """This cycle's crash-risk score and failure probability (the risk stage runs
+        before this one), those that have a value."""
+        live = self.services.extras.get(live_risk.EXTRAS_KEY)
+        if live is None:
+            return {}
+        crash, failure = live.latest()
+        out: dict[str, float] = {}
+        if crash is not None:
+            out["crash_risk_score"] = float(crash.score)
+        if failure is not None:
+            out["failure_probability"] = float(failure["failure_probability"])
+        return out
+
     def signals(self, now: float, values: dict[str, float], sample_at: float | None) -> Signals:
         return Signals(
             now=now,
@@ -103,6 +118,7 @@ class LiveAlerts:
             series=self._read_series,
             anomalies=self._anomalies,
             missed_since=self._missed_since,
+            risk=self._risk,
         )
 
     # -- the stage and the watchdog -------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from foresight.core.catalog import metric_info
+from foresight.live import risk_training
 from foresight.live.models import EXTRAS_KEY as MODELS_KEY
 from foresight.live.models import Tier, tier_for_seconds
 from foresight.risk import advice, persist
@@ -67,16 +68,25 @@ class LiveRisk:
         self._lock = threading.Lock()
         self._crash: CrashRisk | None = None
         self._failure: dict | None = None
+        self.trainer: risk_training.RiskTrainer | None = None
 
     def stage(self, now: float, sample: Any) -> None:
         risk = crash_risk_now(self.services, LIVE_HORIZON_S, now)
         failure = None
-        if self.model is not None and all(m in sample.values for m in self.model.metrics_):
-            row = np.array([[float(sample.values[m]) for m in self.model.metrics_]])
-            failure = {"timestamp": now, **advice.predict(self.model, row)[0].to_dict()}
+        model = self.model  # one model for the whole stage, even if training swaps it
+        if model is not None and all(m in sample.values for m in model.metrics_):
+            row = np.array([[float(sample.values[m]) for m in model.metrics_]])
+            failure = {"timestamp": now, **advice.predict(model, row)[0].to_dict()}
         with self._lock:
             self._crash = risk
             self._failure = failure
+
+    def use(self, model: RiskModel, card: dict) -> None:
+        """Serve ``model`` from now on (a training job finished)."""
+        with self._lock:
+            self.model = model
+            self.card = card
+        logger.info("failure-risk model %s now served", card["model"])
 
     def latest(self) -> tuple[CrashRisk | None, dict | None]:
         with self._lock:
@@ -105,18 +115,28 @@ class LiveRisk:
         }
 
 
-def load_model(path: str | None) -> tuple[RiskModel | None, dict | None]:
-    """Load the configured model (InputError for a bad directory: the monitor stops)."""
+def load_model(
+    path: str | None, trained_dir: Path | None = None
+) -> tuple[RiskModel | None, dict | None]:
+    """Load the configured model (InputError for a bad directory: the monitor stops);
+    without one, the model ``POST /api/risk/train`` saved in ``trained_dir``, if any."""
     if not path:
-        return None, None
+        if trained_dir is None or not (trained_dir / persist.CARD_FILE).is_file():
+            return None, None
+        path = str(trained_dir)
     model, card = persist.load(Path(path))
     logger.info("failure-risk model %s loaded from %s", card["model"], path)
     return model, card
 
 
 def install(services: Any) -> None:
-    """Monitor extension hook: the risk stage (after the forecasting stage)."""
-    model, card = load_model(services.settings.risk_model)
+    """Monitor extension hook: the risk stage (after the forecasting stage) and the
+    trainer of ``POST /api/risk/train``."""
+    trained_dir = Path(services.settings.data_dir) / risk_training.MODEL_DIR
+    model, card = load_model(services.settings.risk_model, trained_dir)
     live = LiveRisk(services, model, card)
+    live.trainer = risk_training.RiskTrainer(
+        services.store, services.settings.data_dir, live.use, lambda: services.clock()
+    )
     services.extras[EXTRAS_KEY] = live
     services.stages.append(live.stage)

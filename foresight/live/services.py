@@ -170,10 +170,11 @@ def build_services(
         live_scaling.install(services)
     if settings.live_models:
         live_models.install(services)
-    if settings.live_alerts:
-        live_alerts.install(services)  # after live_models: its rules read the forecasts
     if settings.live_models or settings.risk_model:
         live_risk.install(services)  # after the forecasts: crash risk reads them
+    if settings.live_alerts:
+        # after live_models and live_risk: its rules read the forecasts and the risk
+        live_alerts.install(services)
     return services
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
 
-from foresight.risk import alarms
+from foresight.risk import alarm_rule, alarms
 from foresight.risk.data import MetricFile
 from foresight.risk.features import max_z_score, rows_for
 from foresight.risk.model import LabelledFile, Progress, RiskModel, _quiet, pr_auc
@@ -28,6 +28,11 @@ from foresight.risk.model import LabelledFile, Progress, RiskModel, _quiet, pr_a
 logger = logging.getLogger(__name__)
 
 IMPORTANCE_ROWS = 8000  # permutation importance on at most this many test rows
+# The alarm budgets spent on the training scores: below the issue's tolerances (cross
+# <= 1 false alarm/day, <= 3 % in alarm; within <= 1.5/day, <= 8 %), as a margin for the
+# test rows running hotter than the training ones.
+CROSS_BUDGET = alarm_rule.Budget(false_alarms_per_day=0.7, alarm_time_ratio=0.02)
+WITHIN_BUDGET = alarm_rule.Budget(false_alarms_per_day=1.0, alarm_time_ratio=0.05)
 
 
 @dataclass(slots=True)
@@ -63,6 +68,11 @@ def _splits(
         others = [_labelled(t) for t in train if t.path != f.path]
         splits.append(_Split([_labelled(f, slice(0, half)), *others], slice(half + gap, None)))
     return splits
+
+
+def _after_reference(series: np.ndarray, model: RiskModel, f: LabelledFile) -> np.ndarray:
+    """The rows of a training file after its reference period (where max_z means something)."""
+    return np.asarray(series)[model.warmup_rows(len(f.incident), f.step_s) :]
 
 
 def figures(
@@ -134,8 +144,13 @@ def evaluate(
     models: Sequence[str],
     within: bool = False,
     progress: Progress = _quiet,
+    budget: alarm_rule.Budget | None = None,
 ) -> dict[str, Any]:
-    """Train on ``train``, report on ``test``; every file must carry labels."""
+    """Train on ``train``, report on ``test``; every file must carry labels.
+
+    ``budget``: the false alarms per day and time in alarm the alarm rule may spend on
+    the training scores (default: CROSS_BUDGET, or WITHIN_BUDGET with ``within``)."""
+    budget = budget or (WITHIN_BUDGET if within else CROSS_BUDGET)
     splits = _splits(train, test, horizon_s, within)
     metrics = list(test[0].metrics)
     methods = [*models, "chosen", "max_z", "base_rate"]
@@ -151,7 +166,13 @@ def evaluate(
         if not fitted or within:
             progress(f"training on {len(split.train)} file(s) for {f.path}")
             fitted.append(
-                RiskModel(horizon_s, models, refit_all=True).fit(split.train, metrics, progress)
+                RiskModel(
+                    horizon_s,
+                    models,
+                    max_false_alarms_per_day=budget.false_alarms_per_day,
+                    max_alarm_ratio=budget.alarm_time_ratio,
+                    refit_all=True,
+                ).fit(split.train, metrics, progress)
             )
         model = fitted[-1]
         chosen_names.append(model.model_name_)
@@ -170,24 +191,23 @@ def evaluate(
             score = model.fitted_[name].predict_proba(matrix[rows])[:, 1]
             predict_s[name] += time.perf_counter() - t0
             scored[name].scores.append(score)
-            scored[name].alarms.append(model.alarms(score, f.step_s, model.alarm_shares_[name]))
+            scored[name].alarms.append(model.alarms(score, f.step_s, model.alarm_rules_[name]))
         chosen = model.predict_matrix(matrix[rows])
         scored["chosen"].scores.append(chosen)
         scored["chosen"].alarms.append(model.alarms(chosen, f.step_s))
-        # max_z: its alarm share on the same training rows, by the same rule
+        # max_z: its alarm rule chosen on the same training rows, by the same budget
         train_z = [max_z_score(t.values, t.step_s) for t in split.train]
-        z_share = alarms.choose_share(
-            train_z,
-            [t.incident for t in split.train],
+        z_rule, _ = alarm_rule.choose_rule(
+            [_after_reference(z, model, t) for z, t in zip(train_z, split.train, strict=True)],
+            [_after_reference(t.incident, model, t) for t in split.train],
             horizon_s,
             [t.step_s for t in split.train],
-            [model.warmup_rows(len(t.incident), t.step_s) for t in split.train],
-            model.max_false_alarms_per_day,
-            model.max_alarm_ratio,
+            alarm_rule.Budget(model.max_false_alarms_per_day, model.max_alarm_ratio),
+            transform="log1p",
         )
         z = max_z_score(f.values, f.step_s)[rows]
         scored["max_z"].scores.append(z)
-        scored["max_z"].alarms.append(model.alarms(z, f.step_s, z_share))
+        scored["max_z"].alarms.append(model.alarms(z, f.step_s, z_rule))
         constant = np.full(len(z), model.train_base_rate_)
         scored["base_rate"].scores.append(constant)
         scored["base_rate"].alarms.append(np.zeros(len(z), dtype=bool))
@@ -226,6 +246,8 @@ def evaluate(
             "false_alarms_per_day": fig["false_alarms_per_day"],
             "max_z_pr_auc": zfig["pr_auc"],
         }
+    result["alarm_budget"] = budget.to_dict()
+    result["alarm_rule"] = fitted[-1].alarm_rule_.to_dict()
     result["horizon_s"] = horizon_s
     result["mode"] = "within" if within else "cross"
     result["rows_test"] = n_test

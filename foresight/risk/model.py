@@ -21,7 +21,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.metrics import average_precision_score
 from threadpoolctl import threadpool_limits
 
-from foresight.risk import alarms
+from foresight.risk import alarm_rule, alarms
 from foresight.risk.features import (
     FeatureConfig,
     Features,
@@ -97,11 +97,19 @@ class RiskModel:
         """Rows before a file's first alarm: its reference period."""
         return reference_rows(n_rows, step_s, self._config())
 
-    def alarms(self, score: np.ndarray, step_s: float, share: float | None = None) -> np.ndarray:
-        """The alarm flags of one file's consecutive scores (the chosen share by default)."""
+    def alarms(
+        self, score: np.ndarray, step_s: float, rule: alarm_rule.AlarmRule | None = None
+    ) -> np.ndarray:
+        """The alarm flags of one file's consecutive scores (the chosen rule by default).
+
+        A model loaded from an old card without a rule keeps that card's share rule."""
         self._check()
-        chosen = self.alarm_share_ if share is None else share
-        return alarms.relative_alarms(score, chosen, self.warmup_rows(len(score), step_s))
+        chosen = rule or getattr(self, "alarm_rule_", None)
+        if chosen is None:
+            return alarms.relative_alarms(
+                score, self.alarm_share_, self.warmup_rows(len(score), step_s)
+            )
+        return chosen.apply(score, step_s)
 
     # ---- fitting --------------------------------------------------------------------
     def fit(
@@ -174,44 +182,51 @@ class RiskModel:
         self.model_name_ = chosen[0] if len(chosen) == 1 else "vote(" + "+".join(chosen) + ")"
         progress(f"chosen: {self.model_name_} (validation PR-AUC {best:.3f})")
 
-        # alarm shares on the out-of-fold scores, per file segment
-        def share_for(score: np.ndarray) -> float:
-            segments, incidents, steps, warm = [], [], [], []
-            offset = 0
+        # the alarm rule on the out-of-fold scores, per file segment (block >= 1)
+        def segments(score: np.ndarray) -> list[np.ndarray]:
+            out, offset = [], 0
             for f in files:
                 rows = slice(offset, offset + len(f.incident))
-                keep = block[rows] >= 1
-                segments.append(score[rows][keep])
-                incidents.append(np.asarray(f.incident, dtype=bool)[keep])
-                steps.append(f.step_s)
-                warm.append(self.warmup_rows(len(f.incident), f.step_s))
+                out.append(score[rows][block[rows] >= 1])
                 offset += len(f.incident)
-            return alarms.choose_share(
-                segments,
-                incidents,
-                self.horizon_s,
-                steps,
-                warm,
-                self.max_false_alarms_per_day,
-                self.max_alarm_ratio,
+            return out
+
+        offset, seg_incidents = 0, []
+        for f in files:
+            rows = slice(offset, offset + len(f.incident))
+            seg_incidents.append(np.asarray(f.incident, dtype=bool)[block[rows] >= 1])
+            offset += len(f.incident)
+        budget = alarm_rule.Budget(self.max_false_alarms_per_day, self.max_alarm_ratio)
+        steps = [f.step_s for f in files]
+
+        def rule_for(score: np.ndarray) -> tuple[alarm_rule.AlarmRule, alarms.AlarmCounts]:
+            return alarm_rule.choose_rule(
+                segments(score), seg_incidents, self.horizon_s, steps, budget
             )
 
-        self.alarm_share_ = share_for(np.mean([oof[n] for n in chosen], axis=0))
+        self.alarm_rule_, counts = rule_for(np.mean([oof[n] for n in chosen], axis=0))
+        self.alarm_training_ = {
+            "event_recall": counts.event_recall,
+            "false_alarms_per_day": counts.false_alarms_per_day,
+            "alarm_time_ratio": counts.alarm_time_ratio,
+        }
+        # the share of validation time the rule spent in alarm (the old key's meaning)
+        self.alarm_share_ = counts.alarm_time_ratio
         refit = self.models if self.refit_all else chosen
         self.fitted_: dict[str, Any] = {}
-        self.alarm_shares_: dict[str, float] = {}
+        self.alarm_rules_: dict[str, alarm_rule.AlarmRule] = {}
         for name in refit:
             t0 = time.perf_counter()
             self.fitted_[name] = self._fit(name, x, y)
             self.fit_seconds_[name] += time.perf_counter() - t0
             if self.refit_all:
-                self.alarm_shares_[name] = share_for(oof[name])
+                self.alarm_rules_[name] = rule_for(oof[name])[0]
         members = [self.fitted_[n] for n in chosen]
         self.estimator_ = members[0] if len(members) == 1 else SoftVote(members)
         self.train_rows_ = len(y)
         self.train_base_rate_ = float(y.mean())
         self.fit_total_s_ = time.perf_counter() - started
-        progress(f"fitted in {self.fit_total_s_:.1f} s, alarm share {self.alarm_share_:g}")
+        progress(f"fitted in {self.fit_total_s_:.1f} s, alarm rule {self.alarm_rule_.to_dict()}")
         return self
 
     def _fit(self, name: str, x: np.ndarray, y: np.ndarray) -> Any:

@@ -2,7 +2,7 @@
 
 The directory holds ``model.skops`` (the fitted scikit-learn objects, in skops' safe
 format: loading runs no code of the file's choosing) and ``model_card.json`` (features,
-data, validation metrics, date, alarm share). Never pickle. Both files are written to a
+data, validation metrics, date, the alarm rule). Never pickle. Both files are written to a
 temporary directory first and moved into place, so a failed save leaves nothing behind.
 """
 
@@ -19,6 +19,7 @@ import numpy as np
 import skops.io as sio
 
 from foresight.core.errors import InputError
+from foresight.risk.alarm_rule import AlarmRule
 from foresight.risk.features import FeatureConfig
 from foresight.risk.model import RiskModel
 
@@ -47,6 +48,8 @@ def model_card(model: RiskModel, data: dict[str, Any], created_utc: str) -> dict
         "feature_groups": list(model.feature_groups_),
         "feature_config": model._config().to_dict(),
         "alarm_share": model.alarm_share_,
+        "alarm_rule": model.alarm_rule_.to_dict(),
+        "alarm_training": model.alarm_training_,
         "reference_median": [float(v) for v in model.reference_median_],
         "reference_scale": [float(v) for v in model.reference_scale_],
         "validation": {
@@ -121,6 +124,8 @@ def load(directory: str | Path) -> tuple[RiskModel, dict[str, Any]]:
     model.chosen_ = list(card["members"])
     model.model_name_ = card["model"]
     model.alarm_share_ = float(card["alarm_share"])
+    if "alarm_rule" in card:  # cards before it keep their share rule (see RiskModel.alarms)
+        model.alarm_rule_ = AlarmRule.from_dict(card["alarm_rule"])
     model.validation_pr_auc_ = card["validation"]["pr_auc"]
     model.train_base_rate_ = card["train_base_rate"]
     model.reference_median_ = np.asarray(card["reference_median"], dtype=float)

@@ -10,6 +10,7 @@ from typing import Any
 from flask import Response, abort, jsonify
 
 from foresight.core.errors import InputError
+from foresight.live import risk_training
 from foresight.live.models import EXTRAS_KEY as MODELS_KEY
 from foresight.live.models import tier_for_seconds
 from foresight.live.risk import EXTRAS_KEY, crash_risk_now
@@ -27,7 +28,7 @@ blueprint = Blueprint("risk", __name__, url_prefix="/api", description="Failure 
 OFF = "Forecasting is switched off in this monitor"
 NO_MODEL = (
     "no failure-risk model is configured: train one with `main.py risk-train` and start "
-    "the monitor with FORESIGHT_RISK_MODEL=DIR"
+    "the monitor with FORESIGHT_RISK_MODEL=DIR, or POST /api/risk/train"
 )
 ONSET = "alerts at onset: the risk rises as incidents start; no lead time is promised"
 
@@ -80,8 +81,42 @@ def get_risk_status() -> Response:
             "failure": failure,
             "model": live.model_summary(),
             "note": ONSET,
+            "training": live.trainer.state().to_dict() if live.trainer else None,
         }
     )
+
+
+@blueprint.route("/risk/train", methods=["POST"])
+@blueprint.arguments(rs.RiskTrainBody)
+@blueprint.response(202, rs.RiskTrainingSchema)
+@blueprint.alt_response(409, schema=out.ErrorSchema, description="A job is already running")
+def post_risk_train(body: dict) -> tuple[Response, int]:
+    """Train the failure-risk model on the stored history in the background, labelled by
+    a stored metric (``label_metric``) or the alert history (``alerts: true``). Its
+    state shows in ``/api/risk/status``; the model is saved under the data dir and served
+    by ``/api/risk/predict`` and the live risk stage when it is done."""
+    live, services = extension(EXTRAS_KEY, "failure risk")
+    label_metric, alerts = body.get("label_metric"), bool(body.get("alerts", False))
+    if (label_metric is None) == (not alerts):
+        raise InputError("give one label source: label_metric, or alerts: true")
+    if body.get("alert_rule") is not None and not alerts:
+        raise InputError("alert_rule needs alerts: true")
+    now = services.clock()
+    request = risk_training.TrainRequest(
+        label_metric=label_metric,
+        alert_rule=body.get("alert_rule"),
+        use_alerts=alerts,
+        since=now - body.get("days", 30.0) * 86_400.0,
+        until=now,
+        step_s=body.get("step_s", 60.0),
+        horizon_s=body.get("horizon_s", 1800.0),
+        models=tuple(m.strip() for m in body.get("models", "lr").split(",")),
+    )
+    try:
+        state = live.trainer.start(request)
+    except RuntimeError as exc:
+        return jsonify({"error": str(exc)}), 409
+    return jsonify(state.to_dict()), 202
 
 
 def _model() -> tuple[Any, Any]:

@@ -40,6 +40,35 @@ class BatchBody(Schema):
     )
 
 
+class RiskTrainBody(Schema):
+    """Train on the stored history with one label source."""
+
+    label_metric = fields.String(
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "A stored metric whose nonzero values mark incident minutes"},
+    )
+    alerts = fields.Boolean(
+        metadata={"description": "Label with the alert history: the minutes alerts fired"}
+    )
+    alert_rule = fields.String(
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "With alerts: only this rule's alerts"},
+    )
+    days = Float(
+        minimum=0.01, maximum=3650, metadata={"description": "History window (default 30 days)"}
+    )
+    step_s = Float(minimum=1, maximum=3600, metadata={"description": "Row step (default 60)"})
+    horizon_s = Float(
+        minimum=60,
+        maximum=86_400,
+        metadata={"description": "Target: incident in progress or within S s (default 1800)"},
+    )
+    models = fields.String(
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "Candidates among hgb,rf,lr,svm,xgb (default lr)"},
+    )
+
+
 # ---- responses ---------------------------------------------------------------------------
 class RiskFactorSchema(Schema):
     metric = fields.String(required=True)
@@ -110,8 +139,36 @@ class ModelSummarySchema(Schema):
     summary = fields.String(required=True, metadata={"description": "In plain words"})
 
 
+class RiskTrainRequestSchema(Schema):
+    label_source = fields.String(required=True)
+    label_metric = fields.String(allow_none=True, required=True)
+    alert_rule = fields.String(allow_none=True, required=True)
+    since = fields.Float(required=True)
+    until = fields.Float(required=True)
+    step_s = fields.Float(required=True)
+    horizon_s = fields.Float(required=True)
+    models = fields.List(fields.String(), required=True)
+
+
+class RiskTrainingSchema(Schema):
+    state = fields.String(
+        required=True, validate=validate.OneOf(["idle", "running", "done", "failed"])
+    )
+    started_at = fields.Float(allow_none=True, required=True)
+    finished_at = fields.Float(allow_none=True, required=True)
+    message = fields.String(required=True)
+    request = fields.Nested(RiskTrainRequestSchema, allow_none=True, required=True)
+    model = fields.String(allow_none=True, required=True)
+    validation_pr_auc = fields.Float(allow_none=True, required=True)
+
+
 class RiskStatusSchema(Schema):
     crash_risk = fields.Nested(CrashRiskSchema, allow_none=True, required=True)
     failure = fields.Nested(PredictionSchema, allow_none=True, required=True)
     model = fields.Nested(ModelSummarySchema, allow_none=True, required=True)
     note = fields.String(required=True)
+    training = fields.Nested(
+        RiskTrainingSchema,
+        allow_none=True,
+        metadata={"description": "The latest POST /api/risk/train job"},
+    )

@@ -38,6 +38,11 @@
         (f.crossing_at ? `, expected at ${when(f.crossing_at)})` : ")")), "none");
     }
     if (data.model) $("risk-model").textContent = data.model.summary;
+    const training = data.training;
+    $("risk-training").hidden = !training || training.state === "idle";
+    if (training && training.state !== "idle") {
+      $("risk-training").textContent = `Training (${training.state}): ${training.message}`;
+    }
     const failure = data.failure;
     if (failure) {
       $("risk-failure").textContent =

@@ -72,7 +72,10 @@ def test_train_then_score_every_row(
     summary = json.loads(captured.out)
     assert summary["model"] in ("lr", "hgb", "vote(lr+hgb)", "vote(hgb+lr)")
     assert "risk: chosen" in captured.err
+    assert set(summary["alarm_rule"]) >= {"threshold_z", "min_rows", "hysteresis_z"}
+    assert summary["alarm_share"] == summary["alarm_training"]["alarm_time_ratio"]
     card = json.loads((model / "model_card.json").read_text())
+    assert card["alarm_rule"] == summary["alarm_rule"]
     assert card["data"]["files"] == [str(synth_csvs[0])] and card["horizon_s"] == 1800
     scores = tmp_path / "scores.csv"
     score_args = ["risk-score", "--model", str(model), "--csv", str(synth_csvs[1])]
@@ -109,6 +112,9 @@ def test_eval_json_has_every_key_and_reads_gzip(
     assert r["pr_auc"] > r["base_rate"]
     assert set(r["per_file"][str(gz)]) >= {"pr_auc", "event_recall", "false_alarms_per_day"}
     assert 0 <= r["alarm_time_ratio"] <= 1
+    # the operating point: chosen on the train file within the cross-machine budget
+    assert r["alarm_budget"] == {"false_alarms_per_day": 0.7, "alarm_time_ratio": 0.02}
+    assert r["alarm_rule"]["kind"] == "normalised"
 
 
 def test_eval_within_scores_the_second_half(

@@ -10,7 +10,7 @@ import skops.io as sio
 from sklearn.exceptions import NotFittedError
 
 from foresight.core.errors import InputError
-from foresight.risk import alarms, persist
+from foresight.risk import alarm_rule, alarms, persist
 from foresight.risk.model import LabelledFile, RiskModel
 from foresight.risk.synth import COLUMNS, synth
 
@@ -35,9 +35,20 @@ def fitted(frames: tuple[LabelledFile, LabelledFile]) -> RiskModel:
 def test_fit_selects_by_validation_and_beats_the_base_rate(fitted: RiskModel) -> None:
     assert fitted.validation_pr_auc_ >= max(v or 0 for v in fitted.validation_.values())
     assert fitted.validation_pr_auc_ > 3 * fitted.validation_base_rate_
-    assert fitted.alarm_share_ in alarms.ALARM_SHARES
     assert set(fitted.fitted_) == {"lr", "rf"}
-    assert set(fitted.alarm_shares_) == {"lr", "rf"}
+    assert set(fitted.alarm_rules_) == {"lr", "rf"}
+
+
+def test_the_alarm_rule_is_chosen_within_the_budget_on_validation_rows(
+    fitted: RiskModel,
+) -> None:
+    rule, seen = fitted.alarm_rule_, fitted.alarm_training_
+    assert rule.threshold_z in alarm_rule.THRESHOLDS_Z and rule.min_rows in alarm_rule.MIN_ROWS
+    assert seen["false_alarms_per_day"] <= fitted.max_false_alarms_per_day
+    assert seen["alarm_time_ratio"] <= fitted.max_alarm_ratio
+    assert fitted.alarm_share_ == seen["alarm_time_ratio"]
+    # the synthetic incidents are plain: the rule catches some of them in validation
+    assert (seen["event_recall"] or 0) > 0
 
 
 def test_scores_are_probabilities_and_rank_unseen_incidents(
@@ -76,9 +87,24 @@ def test_save_load_round_trip_gives_the_same_scores(
     assert np.allclose(
         loaded.predict_proba(values, 60.0), fitted.predict_proba(values, 60.0), atol=1e-12
     )
+    assert loaded.alarm_rule_ == fitted.alarm_rule_
+    score = fitted.predict_proba(values, 60.0)
+    assert (loaded.alarms(score, 60.0) == fitted.alarms(score, 60.0)).all()
     # saving again replaces the directory whole
     persist.save(fitted, out, card)
     assert len(list(tmp_path.iterdir())) == 1
+
+
+def test_a_card_from_before_the_alarm_rule_keeps_its_share_rule(
+    fitted: RiskModel, frames: tuple[LabelledFile, LabelledFile], tmp_path: Path
+) -> None:
+    card = persist.model_card(fitted, {}, "2026-12-01T00:00:00Z")
+    del card["alarm_rule"], card["alarm_training"]
+    card["alarm_share"] = 0.01
+    loaded, _ = persist.load(persist.save(fitted, tmp_path / "old", card))
+    score = fitted.predict_proba(frames[1].values, 60.0)
+    warm = loaded.warmup_rows(len(score), 60.0)
+    assert (loaded.alarms(score, 60.0) == alarms.relative_alarms(score, 0.01, warm)).all()
 
 
 class Gadget:

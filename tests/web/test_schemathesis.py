@@ -70,6 +70,14 @@ REJECTED_ON_PURPOSE = [
     ("GET /api/metrics/{name}/forecast", "give hours or minutes, not both"),
     # instance ids are the live pool's: no document can list them
     ("POST /api/resources/{instance_id}/fail", "no live instance"),
+    # risk training: one of two label sources; the store's metrics, rules and history
+    ("POST /api/risk/train", "give one label source"),
+    ("POST /api/risk/train", "alert_rule needs alerts: true"),
+    ("POST /api/risk/train", "unknown label metric"),
+    ("POST /api/risk/train", "no alert of rule"),
+    ("POST /api/risk/train", "too little history"),
+    ("POST /api/risk/train", "no incident minutes"),
+    ("POST /api/risk/train", "--models must be"),
 ]
 
 

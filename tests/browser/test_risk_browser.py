@@ -1,0 +1,55 @@
+"""The risk panel, as a user sees it: the real monitor with a trained model, in Chromium.
+
+It says "alerts at onset, no lead time promised", and it shows the model's measured
+PR-AUC (from its model card, beside guessing) in plain words.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from browser_support import launch_chromium, run_monitor
+
+from foresight.risk import persist
+from foresight.risk.model import LabelledFile, RiskModel
+from foresight.risk.synth import COLUMNS, synth
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _model(directory: Path) -> dict:
+    frame = synth(4, 1_800_000_000.0, seed=5)
+    f = LabelledFile("synth", frame.values[:, :7], frame.incident, 60.0)
+    model = RiskModel(1800, ("lr",)).fit([f], list(COLUMNS[:7]))
+    card = persist.model_card(model, {"files": ["synth"]}, "2026-12-01T00:00:00Z")
+    persist.save(model, directory, card)
+    return card
+
+
+def test_the_risk_panel_says_alerts_at_onset_and_shows_the_pr_auc(tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    card = _model(tmp_path / "model")
+    env = {"FORESIGHT_RISK_MODEL": str(tmp_path / "model")}
+    with run_monitor(tmp_path, extra_env=env) as base:
+        with sync_playwright() as pw, launch_chromium(pw) as browser:
+            page = browser.new_page(viewport={"width": 1280, "height": 1600})
+            page.goto(base)
+            page.wait_for_function(
+                "() => document.getElementById('risk-model').textContent.includes('PR-AUC')",
+                timeout=30_000,
+            )
+            onset = page.inner_text("#risk-onset")
+            assert "Alerts at onset, no lead time promised" in onset
+            words = page.inner_text("#risk-model")
+            pr = card["validation"]["pr_auc"]
+            assert f"PR-AUC was {pr:.2f}" in words and "alerts at onset" in words.lower()
+            # the host does not report seed 002's metrics: the panel says so plainly
+            page.wait_for_function(
+                "() => document.getElementById('risk-failure').textContent.length > 0",
+                timeout=30_000,
+            )
+            assert "does not report the metrics" in page.inner_text("#risk-failure")
+    assert json.loads((tmp_path / "model" / "model_card.json").read_text())["model"] == "lr"
