@@ -12,8 +12,16 @@ Runs, side by side over the same window:
 
 Target: the monitor at ≤ 1 % of one core (≤ 0.6 CPU-s per minute) and ≤ 150 MB RSS.
 
+Both monitors start on a store seeded with ``--seed-hours`` (default 6) of 1-s history
+for every metric, so the full monitor chooses and fits its models (the 5-minute and
+1-hour tiers) inside the measured window, as after a restart on a running host; ``0``
+starts them empty. CPU counts each process and all its children (live ones, and those
+that exited: the fit worker is a short-lived child), and the full monitor's children
+(its fit worker) are also shown apart, with their peak RSS.
+
     .venv/bin/python bench/bench_sampler.py                 # 60 s window
     .venv/bin/python bench/bench_sampler.py --seconds 300   # longer, steadier figures
+    .venv/bin/python bench/bench_sampler.py --seed-hours 0  # fresh, empty stores
 
 Writes bench/out/bench_sampler.json.
 """
@@ -73,15 +81,42 @@ def core_monitor(port: int, data_dir: str, interval_s: float) -> int:
 
 
 def cpu_s(proc: psutil.Process) -> float:
-    """User + system CPU seconds of ``proc`` and its live children."""
+    """User + system CPU seconds of ``proc``, its exited (reaped) and its live children."""
     total = 0.0
     for p in [proc, *proc.children(recursive=True)]:
         try:
             t = p.cpu_times()
-            total += t.user + t.system
+            total += t.user + t.system + t.children_user + t.children_system
         except psutil.NoSuchProcess:
             pass
     return total
+
+
+def children_cpu_s(proc: psutil.Process) -> float:
+    """CPU seconds of ``proc``'s children alone (the fit worker), exited or live."""
+    try:
+        t = proc.cpu_times()
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = t.children_user + t.children_system
+    for p in proc.children(recursive=True):
+        try:
+            c = p.cpu_times()
+            total += c.user + c.system + c.children_user + c.children_system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def children_rss_mb(proc: psutil.Process) -> float:
+    """RSS of ``proc``'s live children together (the fit worker while it runs)."""
+    total = 0.0
+    for p in proc.children(recursive=True):
+        try:
+            total += p.memory_info().rss
+        except psutil.NoSuchProcess:
+            pass
+    return total / 1e6
 
 
 def rss_mb(proc: psutil.Process) -> float:
@@ -109,9 +144,16 @@ def heavy_modules(pid: int) -> list[str]:
     return sorted(names)
 
 
-def measure(seconds: float, warmup_s: float, interval_s: float) -> dict:
+def measure(seconds: float, warmup_s: float, interval_s: float, seed_hours: float) -> dict:
     with tempfile.TemporaryDirectory(prefix="foresight-bench-sampler-") as tmp:
         data_dir = Path(tmp) / "data"
+        seeded = 0
+        if seed_hours > 0:
+            from bench_api import seed_store
+
+            for folder in (data_dir, Path(tmp) / "core-data"):
+                folder.mkdir(parents=True)
+                seeded = seed_store(folder, seed_hours)
         with monitor(data_dir, interval_s, log_path=Path(tmp) / "monitor.log") as (mon, base):
             bare = subprocess.Popen([PYTHON, __file__, "--bare-loop", str(interval_s), tmp])
             core_port = free_port()
@@ -138,12 +180,15 @@ def measure(seconds: float, warmup_s: float, interval_s: float) -> dict:
                 }
                 health0 = get_json(f"{base}/api/system/health")
                 start = {k: cpu_s(p) for k, p in procs.items()}
+                worker0 = children_cpu_s(procs["monitor"])
                 peak = {k: rss_mb(p) for k, p in procs.items()}
+                worker_peak = children_rss_mb(procs["monitor"])
                 t0 = time.monotonic()
                 while (left := seconds - (time.monotonic() - t0)) > 0:
-                    time.sleep(min(5.0, left))
+                    time.sleep(min(1.0, left))
                     for k, p in procs.items():
                         peak[k] = max(peak[k], rss_mb(p))
+                    worker_peak = max(worker_peak, children_rss_mb(procs["monitor"]))
                     if sys.stderr.isatty():
                         print(
                             f"\r  measuring: {time.monotonic() - t0:5.0f}/{seconds:.0f} s",
@@ -155,6 +200,7 @@ def measure(seconds: float, warmup_s: float, interval_s: float) -> dict:
                     print(file=sys.stderr)
                 elapsed = time.monotonic() - t0
                 end = {k: cpu_s(p) for k, p in procs.items()}
+                worker1 = children_cpu_s(procs["monitor"])
                 rss_end = {k: rss_mb(p) for k, p in procs.items()}
                 uss_end = {k: uss_mb(p) for k, p in procs.items()}
                 mapped = heavy_modules(mon.pid)
@@ -163,7 +209,13 @@ def measure(seconds: float, warmup_s: float, interval_s: float) -> dict:
                 stop_process(bare)
                 stop_process(core)
                 core_log.close()
-    result: dict = {"seconds": round(elapsed, 1), "interval_s": interval_s, "processes": {}}
+    result: dict = {
+        "seconds": round(elapsed, 1),
+        "interval_s": interval_s,
+        "seed_hours": seed_hours,
+        "seeded_values": seeded,
+        "processes": {},
+    }
     for k in procs:
         used = end[k] - start[k]
         result["processes"][k] = {
@@ -174,6 +226,16 @@ def measure(seconds: float, warmup_s: float, interval_s: float) -> dict:
             "rss_mb_peak": round(peak[k], 1),
             "uss_mb_end": round(uss_end[k], 1),
         }
+    result["monitor_children"] = {
+        "cpu_s": round(worker1 - worker0, 3),
+        "cpu_s_per_min": round((worker1 - worker0) / elapsed * 60, 3),
+        "rss_mb_peak": round(worker_peak, 1),
+    }
+    m, c = result["processes"]["monitor"], result["processes"]["monitor_core"]
+    result["monitor_vs_core"] = {
+        key: round(m[key] / c[key], 3) if c[key] else None
+        for key in ("cpu_s_per_min", "rss_mb_peak", "uss_mb_end")
+    }
     result["monitor_native_packages_mapped"] = mapped
     result["monitor_ticks"] = (health1.get("ticks") or 0) - (health0.get("ticks") or 0)
     result["monitor_missed_ticks"] = health1.get("missed_ticks")
@@ -187,6 +249,13 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="measured window (default 60)")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds before measuring")
     parser.add_argument("--interval", type=float, default=1.0, help="sampling interval (default 1)")
+    parser.add_argument(
+        "--seed-hours",
+        type=float,
+        default=6.0,
+        help="hours of 1-s history in both stores before the start (default 6; 0: empty)",
+    )
+    parser.add_argument("--name", default="bench_sampler", help="output name (bench/out/NAME.json)")
     parser.add_argument(
         "--bare-loop", nargs=2, metavar=("INTERVAL_S", "DIR"), help=argparse.SUPPRESS
     )  # internal: run the floor process
@@ -206,10 +275,10 @@ def main() -> int:
     print(
         f"bench_sampler: --monitor --interval {args.interval:g} (full, and core only without "
         f"extensions) vs a bare psutil loop, {args.seconds:g} s window after "
-        f"{args.warmup:g} s warm-up, no browser"
+        f"{args.warmup:g} s warm-up, no browser, {args.seed_hours:g} h of history seeded"
     )
-    r = measure(args.seconds, args.warmup, args.interval)
-    path = write_json("bench_sampler", r)
+    r = measure(args.seconds, args.warmup, args.interval, args.seed_hours)
+    path = write_json(args.name, r)
     m, c, b = (r["processes"][k] for k in ("monitor", "monitor_core", "bare_psutil_loop"))
     print(
         f"  {'':<18}{'monitor':>10}{'core only':>11}{'bare loop':>11}"
@@ -229,6 +298,12 @@ def main() -> int:
             f"  {label:<18}{m[key]:>10.3f}{c[key]:>11.3f}{b[key]:>11.3f}"
             f"{ratio(m[key]):>13.1f}x{ratio(c[key]):>10.1f}x"
         )
+    v, w = r["monitor_vs_core"], r["monitor_children"]
+    print(
+        f"  full monitor / core only: CPU {v['cpu_s_per_min']}x, RSS peak {v['rss_mb_peak']}x, "
+        f"USS {v['uss_mb_end']}x; its children (fit worker): {w['cpu_s_per_min']:.3f} CPU-s "
+        f"per minute (in the monitor's CPU above), RSS peak {w['rss_mb_peak']:.1f} MB"
+    )
     print(
         f"  native packages mapped by the monitor: "
         f"{', '.join(r['monitor_native_packages_mapped']) or 'none'}"

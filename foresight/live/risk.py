@@ -12,16 +12,18 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from foresight.core.catalog import metric_info
 from foresight.live.models import EXTRAS_KEY as MODELS_KEY
 from foresight.live.models import Tier, tier_for_seconds
-from foresight.risk import advice, persist
+from foresight.risk import advice
 from foresight.risk.crash import DISK_METRIC, Bands, CrashRisk, crash_risk
-from foresight.risk.model import RiskModel
+
+if TYPE_CHECKING:  # scikit-learn and skops load only when a model is configured
+    from foresight.risk.model import RiskModel
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +111,8 @@ def load_model(path: str | None) -> tuple[RiskModel | None, dict | None]:
     """Load the configured model (InputError for a bad directory: the monitor stops)."""
     if not path:
         return None, None
+    from foresight.risk import persist  # skops + scikit-learn: ~110 MB, only when needed
+
     model, card = persist.load(Path(path))
     logger.info("failure-risk model %s loaded from %s", card["model"], path)
     return model, card
