@@ -230,8 +230,8 @@ def measure(
             try:
                 bbase = f"http://127.0.0.1:{port}"
                 cbase = f"http://127.0.0.1:{core_port}"
-                wait_http(f"{bbase}/health", proc=baseline)
-                wait_http(f"{cbase}/api/system/health", proc=core)
+                wait_http(f"{bbase}/health", timeout_s=120.0, proc=baseline)
+                wait_http(f"{cbase}/api/system/health", timeout_s=120.0, proc=core)
                 time.sleep(2.0)
                 runs = {}
                 refits: dict = {}

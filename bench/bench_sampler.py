@@ -171,7 +171,9 @@ def measure(seconds: float, warmup_s: float, interval_s: float, seed_hours: floa
                 stderr=subprocess.STDOUT,
             )
             try:
-                wait_http(f"http://127.0.0.1:{core_port}/api/system/health", proc=core)
+                wait_http(
+                    f"http://127.0.0.1:{core_port}/api/system/health", timeout_s=120.0, proc=core
+                )
                 time.sleep(warmup_s)  # imports, priming, first ticks are not steady state
                 procs = {
                     "monitor": psutil.Process(mon.pid),

@@ -41,6 +41,15 @@ FAST_START_OBSERVED = 6  # buckets before the live tier's first (last-value) for
 # Choose afresh (validate every candidate) at most this often; refits in between only
 # refit the chosen model. Keeps the live refit cost near one fit per model.
 RESELECT_EVERY_S = 3600.0
+RESELECT_BUCKETS = 12  # ... and not before this many new buckets of the tier's step
+
+
+def reselect_s(tier: Any) -> float:
+    """How long a choice is kept at ``tier`` (anything with ``step_s``): an hour, or
+    ``RESELECT_BUCKETS`` of its steps when longer (3 h at 15 min, 12 h at 1 h)."""
+    return max(RESELECT_EVERY_S, RESELECT_BUCKETS * float(tier.step_s))
+
+
 INTERVAL_METHOD = (
     "adaptive conformal inference (Gibbs & Candes 2021) on the served model's own "
     "validation errors, updated online as each forecast step's actual arrives"

@@ -35,7 +35,7 @@ import numpy as np
 from foresight.live import model_files
 from foresight.live.anomaly_stage import AnomalyStage
 from foresight.live.fit_worker import FitWorker
-from foresight.live.forecasting import Served, fit_served, forecast_now
+from foresight.live.forecasting import Served, fit_served, forecast_now, reselect_s
 from foresight.live.online_bands import OnlineBands
 from foresight.live.records import ModelState, overview_row
 from foresight.live.tiers import (
@@ -212,6 +212,7 @@ class LiveModels(AnomalyStage, WorkerFits):
                 min_observed=tier.min_observed,
                 now=now,
                 previous=previous,
+                reselect_every_s=reselect_s(tier),
             )
         except ValueError as exc:  # too short, or gaps leave too little
             return self._warming(metric, tier, now, observed, str(exc))
@@ -319,15 +320,16 @@ class LiveModels(AnomalyStage, WorkerFits):
 
         Warming up: look again once a new bucket has completed, so the first forecast
         appears as soon as the history allows. Fast start (the last value): try the
-        others every minute, a richer model may win. Otherwise ``refit_every_s``.
+        others every minute, a richer model may win. Otherwise ``refit_every_s``, but
+        never before a new bucket has completed: the 24-hour tier learns one 15-minute
+        value per 15 minutes, the 7-day tier one an hour (a refit in between would fit
+        the same data again).
         """
         if state.status != "ok":
-            wait_s = tier.step_s
-        elif (state.accuracy or {}).get("fast_start"):
-            wait_s = max(FAST_START_RECHECK_S, tier.step_s)
-        else:
-            wait_s = self.refit_every_s
-        return min(wait_s, self.refit_every_s)
+            return min(tier.step_s, self.refit_every_s)
+        if (state.accuracy or {}).get("fast_start"):
+            return min(max(FAST_START_RECHECK_S, tier.step_s), self.refit_every_s)
+        return max(self.refit_every_s, tier.step_s)
 
     def run(self, now: float) -> int:
         """One job run: refit the stalest models, refresh the rest.

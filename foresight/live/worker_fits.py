@@ -20,7 +20,7 @@ import numpy as np
 
 from foresight.live import model_files
 from foresight.live.fit_worker import FitJob, FitOutcome, FitWorker
-from foresight.live.forecasting import Served, reuse_choice
+from foresight.live.forecasting import Served, reselect_s, reuse_choice
 from foresight.live.records import ModelState
 from foresight.live.tiers import Tier
 
@@ -78,7 +78,7 @@ class WorkerFits:
             tier.step_s,
             tier.min_observed,
             now,
-            reuse=reuse_choice(previous, now),
+            reuse=reuse_choice(previous, now, reselect_s(tier)),
         )
         if not self.worker.submit(job, self._fitted):
             with self._lock:

@@ -10,12 +10,20 @@ times the spread at the new origin. Adaptive conformal inference (ACI) moves the
 level online: after each outcome, ``alpha += gamma * (target_alpha - miss)``, so a run of
 misses widens the band and a run of hits narrows it, and long-run coverage holds under
 drift. Feedback is delayed honestly: the step-``h`` miss of origin ``t`` is only known at
-origin ``t + h``. The same update runs in the backtest (``run_aci``) and in the live monitor
-(``ConformalState.observe``, as each forecast step's actual arrives), so what is measured
-is what is served. ``alpha`` is kept in ``[-gamma, 1 + gamma]``: Gibbs & Candès show ACI
-stays there when the band at ``alpha <= 0`` is unbounded; ours is the largest score, so
-without the bound a long run of misses would leave the band at that width for hundreds
-of steps after the errors calm down.
+origin ``t + h``.
+
+One level per step, moved together: at each origin, the outcomes that have just arrived
+(one per earlier origin reaching its target now, each at its own step) give one update
+with their mean miss, applied to every step. Per-step levels (one ACI per step) learn
+nothing about step ``h`` for ``h`` origins and then only from that step's own outcomes;
+the shared move lets the quick short-step feedback correct a band that is too wide or
+too narrow at every step (the choice, and its figures, are in bench/README.md). The
+quantile per step still comes from that step's own score pool. The same update runs in
+the backtest (``run_aci``) and in the live monitor (``ConformalState.observe``, as each
+forecast step's actual arrives), so what is measured is what is served. ``alpha`` is
+kept in ``[-gamma, 1 + gamma]``: Gibbs & Candès show ACI stays there when the band at
+``alpha <= 0`` is unbounded; ours is the largest score, so without the bound a long run
+of misses would leave the band at that width long after the errors calm down.
 """
 
 from __future__ import annotations
@@ -34,10 +42,11 @@ LEVELS: tuple[int, ...] = (80, 95)
 DEFAULT_GAMMA = 0.01
 
 
-def aci_step(alpha: np.ndarray, miss: np.ndarray, level: int, gamma: float) -> np.ndarray:
-    """One ACI update per outcome: ``alpha + gamma * (target - miss)``, kept in bounds.
+def aci_step(alpha: np.ndarray, miss: np.ndarray | float, level: int, gamma: float) -> np.ndarray:
+    """One ACI update: ``alpha + gamma * (target - miss)``, kept in ``[-gamma, 1 + gamma]``.
 
-    ``alpha`` and ``miss`` (1.0 = the actual fell outside the band) align element-wise.
+    ``miss`` (1.0 = the actual fell outside the band; a mean of such) broadcasts on
+    ``alpha``.
     """
     target = 1.0 - level / 100.0
     return np.clip(alpha + gamma * (target - miss), -gamma, 1.0 + gamma)
@@ -86,11 +95,12 @@ class ConformalState:
     online: dict[int, tuple[int, int]] = field(default_factory=dict)
 
     def observe(self, steps: np.ndarray, misses: dict[int, np.ndarray]) -> ConformalState:
-        """Feed back live outcomes: one ACI step per (forecast step, level).
+        """Feed back the live outcomes that arrived together: one ACI step per level.
 
-        ``steps`` are 0-based horizon steps whose actual has just arrived (a step may
-        repeat when several forecasts reach it at once); ``misses[level]`` says, per
-        entry, whether the actual fell outside that level's band (1.0) or not (0.0).
+        ``steps`` are the 0-based horizon steps whose actual has just arrived (one per
+        earlier forecast that reached it); ``misses[level]`` says, per entry, whether the
+        actual fell outside that level's band (1.0) or not (0.0). As in ``run_aci``, the
+        mean miss moves every step's level alike.
         """
         steps = np.asarray(steps, dtype=np.int64)
         if not len(steps):
@@ -98,11 +108,9 @@ class ConformalState:
         alpha = {}
         online = dict(self.online)
         for level in LEVELS:
-            a = np.asarray(self.alpha[level], dtype=float).copy()
             miss = np.asarray(misses[level], dtype=float)
-            for h, m in zip(steps.tolist(), miss.tolist(), strict=True):  # repeats in order
-                a[h : h + 1] = aci_step(a[h : h + 1], np.array([m]), level, self.gamma)
-            alpha[level] = a
+            a = np.asarray(self.alpha[level], dtype=float)
+            alpha[level] = aci_step(a, float(miss.mean()), level, self.gamma)
             n, inside = online.get(level, (0, 0))
             online[level] = (n + len(miss), inside + int(len(miss) - miss.sum()))
         return replace(self, alpha=alpha, online=online)
@@ -234,7 +242,8 @@ def run_aci(
                 s = scores[r, h]
                 seen = ~np.isnan(s)
                 miss = (s[seen] > widths[level][r[seen], h[seen]]).astype(float)
-                current[level][h[seen]] = aci_step(current[level][h[seen]], miss, level, gamma)
+                if len(miss):  # one step for the whole horizon: see the module docstring
+                    current[level] = aci_step(current[level], miss.mean(), level, gamma)
             widths[level][i] = _fill_missing_steps(_quantile(sorted_pool, counts, current[level]))
     return widths, current
 

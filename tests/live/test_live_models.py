@@ -317,3 +317,14 @@ def test_a_fast_start_model_tries_the_others_every_minute(services, live, clock)
     clock.advance(FAST_START_RECHECK_S)
     assert live.run(clock()) == 1  # well before refit_every_s
     live.wait_idle()  # the fit worker answers on its own thread
+
+
+def test_a_served_model_waits_for_a_new_bucket_of_its_tier(live):
+    from foresight.live.forecasting import RESELECT_EVERY_S, reselect_s
+    from foresight.live.records import ModelState
+
+    day, week = TIERS[1], TIERS[2]
+    ok = ModelState("cpu_percent", week, "ok", None, 500, 0.0, 0.0, {"fast_start": False})
+    assert live._wait_s(ok, week) == 3600.0  # one new hourly value per hour
+    assert live._wait_s(ok, day) == 900.0 and live._wait_s(ok, TIERS[0]) == live.refit_every_s
+    assert reselect_s(TIERS[0]) == RESELECT_EVERY_S and reselect_s(week) == 12 * 3600.0
