@@ -58,6 +58,7 @@ _LAG_SCALARS = (
     "spread_column_",
     "spread_offset_",
     "n_train_",
+    "log_cap_",
 )
 
 
@@ -99,7 +100,7 @@ def _model_json(model: Any, arrays: dict[str, np.ndarray]) -> dict:
             "kind": "lag",
             "params": {k: getattr(model, k) for k in _LAG_PARAMS},
             "features": _spec_json(model.features),
-            "learned": {k: getattr(model, k) for k in _LAG_SCALARS},
+            "learned": {k: getattr(model, k, None) for k in _LAG_SCALARS},
             "spec": _spec_json(model.spec_),
         }
     raise ValueError(f"cannot save a {type(model).__name__}")
