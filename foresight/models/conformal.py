@@ -12,13 +12,10 @@ misses widens the band and a run of hits narrows it, and long-run coverage holds
 drift. Feedback is delayed honestly: the step-``h`` miss of origin ``t`` is only known at
 origin ``t + h``.
 
-One level per step, moved together: at each origin, the outcomes that have just arrived
-(one per earlier origin reaching its target now, each at its own step) give one update
-with their mean miss, applied to every step. Per-step levels (one ACI per step) learn
-nothing about step ``h`` for ``h`` origins and then only from that step's own outcomes;
-the shared move lets the quick short-step feedback correct a band that is too wide or
-too narrow at every step (the choice, and its figures, are in bench/README.md). The
-quantile per step still comes from that step's own score pool. The same update runs in
+One level per horizon step, as Gibbs & Candès wrote it. A variant that moves every
+step's level by the mean miss of the outcomes arriving together was chosen on the early
+part of the shared traces but did worse on their test origins, so it is not used
+(bench/README.md has both). The same update runs in
 the backtest (``run_aci``) and in the live monitor (``ConformalState.observe``, as each
 forecast step's actual arrives), so what is measured is what is served. ``alpha`` is
 kept in ``[-gamma, 1 + gamma]``: Gibbs & Candès show ACI stays there when the band at
@@ -39,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 SPREAD_WINDOW = 24
 LEVELS: tuple[int, ...] = (80, 95)
-DEFAULT_GAMMA = 0.05  # chosen on the early part of the shared traces: bench/README.md
+DEFAULT_GAMMA = 0.01  # see bench/README.md: a larger step did worse at 24 h
 
 
 def aci_step(alpha: np.ndarray, miss: np.ndarray | float, level: int, gamma: float) -> np.ndarray:
@@ -95,12 +92,11 @@ class ConformalState:
     online: dict[int, tuple[int, int]] = field(default_factory=dict)
 
     def observe(self, steps: np.ndarray, misses: dict[int, np.ndarray]) -> ConformalState:
-        """Feed back the live outcomes that arrived together: one ACI step per level.
+        """Feed back live outcomes: one ACI step per (forecast step, level), as ``run_aci``.
 
-        ``steps`` are the 0-based horizon steps whose actual has just arrived (one per
-        earlier forecast that reached it); ``misses[level]`` says, per entry, whether the
-        actual fell outside that level's band (1.0) or not (0.0). As in ``run_aci``, the
-        mean miss moves every step's level alike.
+        ``steps`` are 0-based horizon steps whose actual has just arrived (a step may
+        repeat when several forecasts reach it at once: applied in order); ``misses[level]``
+        says, per entry, whether the actual fell outside that level's band (1.0) or not.
         """
         steps = np.asarray(steps, dtype=np.int64)
         if not len(steps):
@@ -108,9 +104,11 @@ class ConformalState:
         alpha = {}
         online = dict(self.online)
         for level in LEVELS:
+            a = np.asarray(self.alpha[level], dtype=float).copy()
             miss = np.asarray(misses[level], dtype=float)
-            a = np.asarray(self.alpha[level], dtype=float)
-            alpha[level] = aci_step(a, float(miss.mean()), level, self.gamma)
+            for h, m in zip(steps.tolist(), miss.tolist(), strict=True):
+                a[h : h + 1] = aci_step(a[h : h + 1], m, level, self.gamma)
+            alpha[level] = a
             n, inside = online.get(level, (0, 0))
             online[level] = (n + len(miss), inside + int(len(miss) - miss.sum()))
         return replace(self, alpha=alpha, online=online)
@@ -242,8 +240,7 @@ def run_aci(
                 s = scores[r, h]
                 seen = ~np.isnan(s)
                 miss = (s[seen] > widths[level][r[seen], h[seen]]).astype(float)
-                if len(miss):  # one step for the whole horizon: see the module docstring
-                    current[level] = aci_step(current[level], miss.mean(), level, gamma)
+                current[level][h[seen]] = aci_step(current[level][h[seen]], miss, level, gamma)
             widths[level][i] = _fill_missing_steps(_quantile(sorted_pool, counts, current[level]))
     return widths, current
 
