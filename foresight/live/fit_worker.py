@@ -37,8 +37,11 @@ from foresight.live.forecasting import choose_served, refit_model
 logger = logging.getLogger(__name__)
 
 DEFAULT_IDLE_S = 60.0
-# A fresh worker now and then bounds what a long-lived interpreter's heap can grow to.
-MAX_TASKS_PER_CHILD = 500
+# A fresh worker now and then bounds what a long-lived interpreter's heap can grow to:
+# after this many jobs the worker is retired as soon as it is idle. (Not the executor's
+# own ``max_tasks_per_child``: on Python 3.11 a pool whose worker exits that way can
+# leave the next jobs waiting forever, which is what bench_refit ran into.)
+MAX_JOBS_PER_WORKER = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,11 +121,11 @@ class FitWorker:
         self,
         *,
         idle_s: float = DEFAULT_IDLE_S,
-        max_tasks_per_child: int = MAX_TASKS_PER_CHILD,
+        max_jobs_per_worker: int = MAX_JOBS_PER_WORKER,
         start_method: str = "spawn",
     ) -> None:
         self.idle_s = idle_s
-        self.max_tasks_per_child = max_tasks_per_child
+        self.max_jobs_per_worker = max_jobs_per_worker
         self.start_method = start_method
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
@@ -132,6 +135,7 @@ class FitWorker:
         self._closed = False
         self._stats = {"jobs": 0, "failed": 0, "crashes": 0, "starts": 0, "fit_cpu_s": 0.0}
         self._last_pid: int | None = None
+        self._pool_jobs = 0  # jobs sent to the current worker
 
     def _executor(self) -> ProcessPoolExecutor:
         """The live pool (under ``_lock``), started when there is none."""
@@ -140,8 +144,8 @@ class FitWorker:
                 max_workers=1,
                 mp_context=multiprocessing.get_context(self.start_method),
                 initializer=_init_worker,
-                max_tasks_per_child=self.max_tasks_per_child,
             )
+            self._pool_jobs = 0
             self._stats["starts"] += 1
         return self._pool
 
@@ -165,6 +169,7 @@ class FitWorker:
                 pool = self._executor()
                 future = pool.submit(run_job, job)
             self._pending += 1
+            self._pool_jobs += 1
             self._stats["jobs"] += 1
         future.add_done_callback(lambda f: self._finished(job, f, done, pool))
         return True
@@ -206,7 +211,8 @@ class FitWorker:
                 if self._pending == 0:
                     self._idle.notify_all()
                     if not self._closed and self._pool is not None:
-                        self._timer = threading.Timer(self.idle_s, self._retire)
+                        worn = self._pool_jobs >= self.max_jobs_per_worker
+                        self._timer = threading.Timer(0.0 if worn else self.idle_s, self._retire)
                         self._timer.daemon = True
                         self._timer.start()
 

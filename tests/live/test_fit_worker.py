@@ -193,3 +193,15 @@ def test_the_monitor_process_never_loads_scikit_learn_or_scipy(tmp_path):
     assert report["worker"]["last_worker_pid"] not in (None, report["pid"])
     assert set(report["served"].values()) <= {"predictor", "foresight.models.baselines"}
     assert report["loaded"] == []  # the fits ran elsewhere; only arrays came back
+
+
+def test_a_worn_worker_is_replaced_once_idle_and_no_job_is_lost():
+    worker = FitWorker(idle_s=30.0, max_jobs_per_worker=2)
+    try:
+        pids = [collect(worker, job(300))[0].worker_pid for _ in range(2)]
+        assert gone(pids[0], within_s=30)  # retired at once after its second job
+        third, error = collect(worker, job(300))
+    finally:
+        worker.close()
+    assert error is None and pids[0] == pids[1] != third.worker_pid
+    assert worker.stats()["starts"] == 2
