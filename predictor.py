@@ -14,6 +14,7 @@ split-conformal: quantiles of its own out-of-sample residuals, per horizon step.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -207,6 +208,11 @@ class LagForecaster:
             if low < 0:
                 raise ValueError(f"transform 'log1p' needs values >= 0 (got a minimum of {low:g})")
             raw = np.log1p(raw)
+        # Back on the original scale, a linear model on logs can extrapolate to inf after
+        # a burst: no forecast above ten times the largest value it learned from.
+        self.log_cap_: float | None = (
+            float(np.nanmax(raw)) + math.log(10.0) if self.transform == "log1p" else None
+        )
         observed = raw[~np.isnan(raw)]
         if len(observed) < 2 * self.horizon + self.n_lags + 10:
             raise ValueError(
@@ -371,7 +377,8 @@ class LagForecaster:
         for key, array in out.items():
             array = array * self.scale_ + self.mean_
             if self.transform == "log1p":
-                array = np.expm1(array)
+                cap = getattr(self, "log_cap_", None)  # None: saved before the cap existed
+                array = np.expm1(array if cap is None else np.minimum(array, cap))
             out[key] = np.maximum(array, 0.0) if self.clip_at_zero_ else array
         return BatchForecast(origins=origins, step_s=self.step_s_, **out)
 

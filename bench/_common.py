@@ -76,7 +76,8 @@ def monitor(
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_http(f"{base}/api/system/health", proc=proc)
+        # A seeded store and a busy machine make start-up slow: wait up to 2 minutes.
+        wait_http(f"{base}/api/system/health", timeout_s=120.0, proc=proc)
         yield proc, base
     finally:
         stop_process(proc)

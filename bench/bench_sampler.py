@@ -16,8 +16,16 @@ The top-processes table is sampled only while someone asks for it; ``--watch-pro
 asks the full monitor for ``/api/processes`` every 5 s through the window, as an open
 dashboard tab does, so its cost is in the full monitor's figure.
 
+Both monitors start on a store seeded with ``--seed-hours`` (default 6) of 1-s history
+for every metric, so the full monitor chooses and fits its models (the 5-minute and
+1-hour tiers) inside the measured window, as after a restart on a running host; ``0``
+starts them empty. CPU counts each process and all its children (live ones, and those
+that exited: the fit worker is a short-lived child), and the full monitor's children
+(its fit worker) are also shown apart, with their peak RSS.
+
     .venv/bin/python bench/bench_sampler.py                 # 60 s window
     .venv/bin/python bench/bench_sampler.py --seconds 300   # longer, steadier figures
+    .venv/bin/python bench/bench_sampler.py --seed-hours 0  # fresh, empty stores
     .venv/bin/python bench/bench_sampler.py --watch-processes
 
 Writes bench/out/bench_sampler.json.
@@ -79,15 +87,42 @@ def core_monitor(port: int, data_dir: str, interval_s: float) -> int:
 
 
 def cpu_s(proc: psutil.Process) -> float:
-    """User + system CPU seconds of ``proc`` and its live children."""
+    """User + system CPU seconds of ``proc``, its exited (reaped) and its live children."""
     total = 0.0
     for p in [proc, *proc.children(recursive=True)]:
         try:
             t = p.cpu_times()
-            total += t.user + t.system
+            total += t.user + t.system + t.children_user + t.children_system
         except psutil.NoSuchProcess:
             pass
     return total
+
+
+def children_cpu_s(proc: psutil.Process) -> float:
+    """CPU seconds of ``proc``'s children alone (the fit worker), exited or live."""
+    try:
+        t = proc.cpu_times()
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = t.children_user + t.children_system
+    for p in proc.children(recursive=True):
+        try:
+            c = p.cpu_times()
+            total += c.user + c.system + c.children_user + c.children_system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def children_rss_mb(proc: psutil.Process) -> float:
+    """RSS of ``proc``'s live children together (the fit worker while it runs)."""
+    total = 0.0
+    for p in proc.children(recursive=True):
+        try:
+            total += p.memory_info().rss
+        except psutil.NoSuchProcess:
+            pass
+    return total / 1e6
 
 
 def rss_mb(proc: psutil.Process) -> float:
@@ -122,9 +157,18 @@ def watch_processes(base: str, stop: threading.Event, every_s: float = 5.0) -> N
         stop.wait(every_s)
 
 
-def measure(seconds: float, warmup_s: float, interval_s: float, watch: bool = False) -> dict:
+def measure(
+    seconds: float, warmup_s: float, interval_s: float, seed_hours: float, watch: bool = False
+) -> dict:
     with tempfile.TemporaryDirectory(prefix="foresight-bench-sampler-") as tmp:
         data_dir = Path(tmp) / "data"
+        seeded = 0
+        if seed_hours > 0:
+            from bench_api import seed_store
+
+            for folder in (data_dir, Path(tmp) / "core-data"):
+                folder.mkdir(parents=True)
+                seeded = seed_store(folder, seed_hours)
         with monitor(data_dir, interval_s, log_path=Path(tmp) / "monitor.log") as (mon, base):
             bare = subprocess.Popen([PYTHON, __file__, "--bare-loop", str(interval_s), tmp])
             core_port = free_port()
@@ -144,7 +188,9 @@ def measure(seconds: float, warmup_s: float, interval_s: float, watch: bool = Fa
             stop_watch = threading.Event()
             watcher = threading.Thread(target=watch_processes, args=(base, stop_watch), daemon=True)
             try:
-                wait_http(f"http://127.0.0.1:{core_port}/api/system/health", proc=core)
+                wait_http(
+                    f"http://127.0.0.1:{core_port}/api/system/health", timeout_s=120.0, proc=core
+                )
                 if watch:
                     watcher.start()
                 time.sleep(warmup_s)  # imports, priming, first ticks are not steady state
@@ -155,12 +201,15 @@ def measure(seconds: float, warmup_s: float, interval_s: float, watch: bool = Fa
                 }
                 health0 = get_json(f"{base}/api/system/health")
                 start = {k: cpu_s(p) for k, p in procs.items()}
+                worker0 = children_cpu_s(procs["monitor"])
                 peak = {k: rss_mb(p) for k, p in procs.items()}
+                worker_peak = children_rss_mb(procs["monitor"])
                 t0 = time.monotonic()
                 while (left := seconds - (time.monotonic() - t0)) > 0:
-                    time.sleep(min(5.0, left))
+                    time.sleep(min(1.0, left))
                     for k, p in procs.items():
                         peak[k] = max(peak[k], rss_mb(p))
+                    worker_peak = max(worker_peak, children_rss_mb(procs["monitor"]))
                     if sys.stderr.isatty():
                         print(
                             f"\r  measuring: {time.monotonic() - t0:5.0f}/{seconds:.0f} s",
@@ -172,6 +221,7 @@ def measure(seconds: float, warmup_s: float, interval_s: float, watch: bool = Fa
                     print(file=sys.stderr)
                 elapsed = time.monotonic() - t0
                 end = {k: cpu_s(p) for k, p in procs.items()}
+                worker1 = children_cpu_s(procs["monitor"])
                 rss_end = {k: rss_mb(p) for k, p in procs.items()}
                 uss_end = {k: uss_mb(p) for k, p in procs.items()}
                 mapped = heavy_modules(mon.pid)
@@ -185,6 +235,8 @@ def measure(seconds: float, warmup_s: float, interval_s: float, watch: bool = Fa
         "seconds": round(elapsed, 1),
         "interval_s": interval_s,
         "watch_processes": watch,
+        "seed_hours": seed_hours,
+        "seeded_values": seeded,
         "processes": {},
     }
     for k in procs:
@@ -197,6 +249,16 @@ def measure(seconds: float, warmup_s: float, interval_s: float, watch: bool = Fa
             "rss_mb_peak": round(peak[k], 1),
             "uss_mb_end": round(uss_end[k], 1),
         }
+    result["monitor_children"] = {
+        "cpu_s": round(worker1 - worker0, 3),
+        "cpu_s_per_min": round((worker1 - worker0) / elapsed * 60, 3),
+        "rss_mb_peak": round(worker_peak, 1),
+    }
+    m, c = result["processes"]["monitor"], result["processes"]["monitor_core"]
+    result["monitor_vs_core"] = {
+        key: round(m[key] / c[key], 3) if c[key] else None
+        for key in ("cpu_s_per_min", "rss_mb_peak", "uss_mb_end")
+    }
     result["monitor_native_packages_mapped"] = mapped
     result["monitor_ticks"] = (health1.get("ticks") or 0) - (health0.get("ticks") or 0)
     result["monitor_missed_ticks"] = health1.get("missed_ticks")
@@ -216,6 +278,13 @@ def main() -> int:
         help="GET /api/processes every 5 s on the full monitor (an open tab's top table)",
     )
     parser.add_argument(
+        "--seed-hours",
+        type=float,
+        default=6.0,
+        help="hours of 1-s history in both stores before the start (default 6; 0: empty)",
+    )
+    parser.add_argument("--name", default="bench_sampler", help="output name (bench/out/NAME.json)")
+    parser.add_argument(
         "--bare-loop", nargs=2, metavar=("INTERVAL_S", "DIR"), help=argparse.SUPPRESS
     )  # internal: run the floor process
     parser.add_argument(
@@ -234,11 +303,11 @@ def main() -> int:
     print(
         f"bench_sampler: --monitor --interval {args.interval:g} (full, and core only without "
         f"extensions) vs a bare psutil loop, {args.seconds:g} s window after "
-        f"{args.warmup:g} s warm-up, no browser"
+        f"{args.warmup:g} s warm-up, no browser, {args.seed_hours:g} h of history seeded"
         + ("; /api/processes every 5 s on the full monitor" if args.watch_processes else "")
     )
-    r = measure(args.seconds, args.warmup, args.interval, args.watch_processes)
-    path = write_json("bench_sampler", r)
+    r = measure(args.seconds, args.warmup, args.interval, args.seed_hours, args.watch_processes)
+    path = write_json(args.name, r)
     m, c, b = (r["processes"][k] for k in ("monitor", "monitor_core", "bare_psutil_loop"))
     print(
         f"  {'':<18}{'monitor':>10}{'core only':>11}{'bare loop':>11}"
@@ -258,6 +327,12 @@ def main() -> int:
             f"  {label:<18}{m[key]:>10.3f}{c[key]:>11.3f}{b[key]:>11.3f}"
             f"{ratio(m[key]):>13.1f}x{ratio(c[key]):>10.1f}x"
         )
+    v, w = r["monitor_vs_core"], r["monitor_children"]
+    print(
+        f"  full monitor / core only: CPU {v['cpu_s_per_min']}x, RSS peak {v['rss_mb_peak']}x, "
+        f"USS {v['uss_mb_end']}x; its children (fit worker): {w['cpu_s_per_min']:.3f} CPU-s "
+        f"per minute (in the monitor's CPU above), RSS peak {w['rss_mb_peak']:.1f} MB"
+    )
     print(
         f"  native packages mapped by the monitor: "
         f"{', '.join(r['monitor_native_packages_mapped']) or 'none'}"

@@ -29,7 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from foresight.core.settings import METRIC_CATALOG  # noqa: E402
+from foresight.core.catalog import METRIC_CATALOG  # noqa: E402
 from foresight.store.metric_store import MetricStore  # noqa: E402
 
 OUT = ROOT / "bench" / "out"

@@ -255,7 +255,7 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
         "FORECAST_JOB_S",
         "forecast_job_s",
         _number(1.0, 3600.0),
-        "how often the refit job runs (2 s budget a run)",
+        "how often the refit job runs (it sends due fits to the fit worker process)",
     ),
     EnvVar(
         "FORESIGHT_LIVE_SCALING", "live_scaling", _flag, "1: run the scaling engine live; 0: off"

@@ -241,7 +241,11 @@ def backtest(
     lower = 0.0 if np.nanmin(history) >= 0 else None
     state = chosen.conformal
     widths, _ = run_aci(
-        state.pool, conformal_scores(raw, origins, ours, state.offset), origins, alpha=state.alpha
+        state.pool,
+        conformal_scores(raw, origins, ours, state.offset),
+        origins,
+        gamma=state.gamma,
+        alpha=state.alpha,
     )
     bands = bands_from(ours, widths, state.scale(raw, origins), lower=lower)
     err = bands["mean"] - Y

@@ -41,7 +41,20 @@ FAST_START_OBSERVED = 6  # buckets before the live tier's first (last-value) for
 # Choose afresh (validate every candidate) at most this often; refits in between only
 # refit the chosen model. Keeps the live refit cost near one fit per model.
 RESELECT_EVERY_S = 3600.0
-INTERVAL_METHOD = "adaptive conformal inference (Gibbs & Candes 2021)"
+RESELECT_BUCKETS = 12  # ... and not before this many new buckets of the tier's step
+
+
+def reselect_s(tier: Any) -> float:
+    """How long a choice is kept at ``tier`` (anything with ``step_s``): an hour, or
+    ``RESELECT_BUCKETS`` of its steps when longer (3 h at 15 min, 12 h at 1 h)."""
+    return max(RESELECT_EVERY_S, RESELECT_BUCKETS * float(tier.step_s))
+
+
+INTERVAL_METHOD = (
+    "adaptive conformal inference (Gibbs & Candes 2021) on the served model's own "
+    "validation errors, updated online as each forecast step's actual arrives"
+)
+LIVE_COVERAGE_MIN = 30  # live outcomes before the note quotes the live coverage
 
 
 def metric_bounds(metric: str, values: np.ndarray) -> tuple[float | None, float | None]:
@@ -92,6 +105,9 @@ class Served:
             "n_origins": int(self.selection.get("n_validation_origins", 0)),
             "season_length": season,
             "interval_method": INTERVAL_METHOD,
+            "aci_gamma": self.conformal.gamma,
+            "live_coverage_80": self.conformal.online_coverage(80),
+            "live_outcomes": self.conformal.online.get(80, (0, 0))[0],
             "summary": describe(self, step_s),
         }
 
@@ -110,6 +126,10 @@ def describe(served: Served, step_s: float) -> str:
         if coverage is not None
         else "; band from its own past errors"
     )
+    live_n = served.conformal.online.get(80, (0, 0))[0]
+    live = served.conformal.online_coverage(80)
+    if live is not None and live_n >= LIVE_COVERAGE_MIN:
+        band += f" ({round(100 * live)} % of {live_n} live actuals since it was chosen)"
     if served.fast_start:
         return (
             "repeating the last value while history builds up (nothing else can be tried yet)"
@@ -136,6 +156,36 @@ def describe(served: Served, step_s: float) -> str:
     return f"{words}: error " + ", ".join(parts) + band if parts else words + band
 
 
+def reuse_choice(
+    previous: Served | None, now: float, reselect_every_s: float = RESELECT_EVERY_S
+) -> dict | None:
+    """The previous choice to refit as is (``{"name", "features"}``), or None: choose afresh.
+
+    A choice younger than ``reselect_every_s`` is kept: the choice and its validation are
+    the expensive part, and they change slowly. The fast start is never kept.
+    """
+    if previous is None or previous.fast_start:
+        return None
+    selected_at = previous.selected_at or previous.fitted_at
+    if now - selected_at >= reselect_every_s:
+        return None
+    return {"name": previous.name, "features": previous.selection.get("features")}
+
+
+def refit_model(
+    choice: dict, values: np.ndarray, timestamps: np.ndarray, *, horizon: int, step_s: float
+) -> Any:
+    """Refit the chosen model on new history with the same feature set (ValueError if not)."""
+    features = choice.get("features")
+    model = make_model(
+        choice["name"],
+        horizon,
+        step_s=step_s,
+        features=None if features is None else spec_from_dict(features),
+    )
+    return model.fit(np.asarray(values, dtype=float), timestamps)
+
+
 def fit_served(
     metric: str,
     values: np.ndarray,
@@ -152,38 +202,56 @@ def fit_served(
     """Choose and fit the model for one metric's history; ValueError when too short.
 
     With a ``previous`` choice younger than ``reselect_every_s``, only refit that model
-    (same feature set, same band calibration) on the new history: the choice and its
-    validation are the expensive part, and they change slowly.
+    (same feature set, same band calibration) on the new history (``reuse_choice``).
+    """
+    raw = np.asarray(values, dtype=float)
+    observed = int(np.sum(~np.isnan(raw)))
+    choice = reuse_choice(previous, now, reselect_every_s)
+    if choice is not None and previous is not None and observed >= min_observed:
+        try:
+            model = refit_model(choice, raw, timestamps, horizon=horizon, step_s=step_s)
+        except ValueError as exc:  # e.g. a new gap: choose afresh
+            logger.debug("%s: refit of %s failed (%s); choosing again", metric, choice, exc)
+        else:
+            return replace(
+                previous,
+                model=model,
+                fitted_at=now,
+                n_observed=observed,
+                selected_at=previous.selected_at or previous.fitted_at,
+            )
+    return choose_served(
+        metric,
+        raw,
+        timestamps,
+        horizon=horizon,
+        step_s=step_s,
+        min_observed=min_observed,
+        now=now,
+        names=names,
+    )
+
+
+def choose_served(
+    metric: str,
+    values: np.ndarray,
+    timestamps: np.ndarray,
+    *,
+    horizon: int,
+    step_s: float,
+    min_observed: int,
+    now: float,
+    names: tuple[str, ...] = DEFAULT_CANDIDATES,
+) -> Served:
+    """Validate the candidates, fit the winner on all the history (ValueError: too short).
+
+    Too short for any validation: the fast start (the last value, empirical band).
     """
     raw = np.asarray(values, dtype=float)
     observed = int(np.sum(~np.isnan(raw)))
     if observed < min_observed:
         raise ValueError(f"{min_observed - observed} more steps needed")
     lower, upper = metric_bounds(metric, raw)
-    if previous is not None and not previous.fast_start:
-        selected_at = previous.selected_at or previous.fitted_at
-        if now - selected_at < reselect_every_s:
-            features = previous.selection.get("features")
-            model = make_model(
-                previous.name,
-                horizon,
-                step_s=step_s,
-                features=None if features is None else spec_from_dict(features),
-            )
-            try:
-                model.fit(raw, timestamps)
-            except ValueError as exc:  # e.g. a new gap: choose afresh
-                logger.debug(
-                    "%s: refit of %s failed (%s); choosing again", metric, previous.name, exc
-                )
-            else:
-                return replace(
-                    previous,
-                    model=model,
-                    fitted_at=now,
-                    n_observed=observed,
-                    selected_at=selected_at,
-                )
     try:
         chosen = select(raw, timestamps, horizon=horizon, step_s=step_s, names=names)
     except ValueError as exc:

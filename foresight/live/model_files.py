@@ -58,6 +58,7 @@ _LAG_SCALARS = (
     "spread_column_",
     "spread_offset_",
     "n_train_",
+    "log_cap_",
 )
 
 
@@ -99,7 +100,7 @@ def _model_json(model: Any, arrays: dict[str, np.ndarray]) -> dict:
             "kind": "lag",
             "params": {k: getattr(model, k) for k in _LAG_PARAMS},
             "features": _spec_json(model.features),
-            "learned": {k: getattr(model, k) for k in _LAG_SCALARS},
+            "learned": {k: getattr(model, k, None) for k in _LAG_SCALARS},
             "spec": _spec_json(model.spec_),
         }
     raise ValueError(f"cannot save a {type(model).__name__}")
@@ -135,11 +136,19 @@ def _model_from(data: dict, arrays: Any) -> Any:
     raise ValueError(f"unknown model kind {kind!r}")
 
 
-def save_served(data_dir: Path, metric: str, tier: str, served: Served) -> Path:
-    """Write one served model's files; return the JSON path."""
-    folder = model_dir(data_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    stem = _stem(metric, tier)
+def model_payload(model: Any) -> tuple[dict, dict[str, np.ndarray]]:
+    """A fitted model as JSON plus arrays (what the fit worker sends back)."""
+    arrays: dict[str, np.ndarray] = {}
+    return _model_json(model, arrays), arrays
+
+
+def model_from_payload(doc: dict, arrays: Any) -> Any:
+    """Rebuild a model from ``model_payload``'s parts (arrays: any name -> array mapping)."""
+    return _model_from(doc, arrays)
+
+
+def served_payload(metric: str, tier: str, served: Served) -> tuple[dict, dict[str, np.ndarray]]:
+    """One served model as JSON plus arrays: exactly what ``save_served`` writes."""
     arrays: dict[str, np.ndarray] = {"pool": served.conformal.pool}
     for level, alpha in served.conformal.alpha.items():
         arrays[f"alpha_{level}"] = alpha
@@ -162,8 +171,49 @@ def save_served(data_dir: Path, metric: str, tier: str, served: Served) -> Path:
             "offset": served.conformal.offset,
             "gamma": served.conformal.gamma,
             "coverage": {str(k): v for k, v in served.conformal.coverage.items()},
+            "online": {str(k): list(v) for k, v in served.conformal.online.items()},
         },
     }
+    return doc, arrays
+
+
+def served_from_payload(doc: dict, arrays: Any) -> tuple[str, str, Served]:
+    """Rebuild (metric, tier, served) from ``served_payload``'s parts."""
+    if doc.get("format") != FORMAT_VERSION:
+        raise ValueError(f"format {doc.get('format')!r} is not {FORMAT_VERSION}")
+    model = _model_from(doc["model"], arrays)
+    c = doc["conformal"]
+    conformal = ConformalState(
+        pool=np.asarray(arrays["pool"], dtype=float),
+        alpha={lv: np.asarray(arrays[f"alpha_{lv}"], dtype=float) for lv in (80, 95)},
+        offset=float(c["offset"]),
+        gamma=float(c["gamma"]),
+        coverage={int(k): float(v) for k, v in c["coverage"].items()},
+        online={int(k): (int(v[0]), int(v[1])) for k, v in c.get("online", {}).items()},
+    )
+    served = Served(
+        name=str(doc["name"]),
+        model=model,
+        conformal=conformal,
+        lower=doc["lower"],
+        upper=doc["upper"],
+        history_steps=int(doc["history_steps"]),
+        fitted_at=float(doc["fitted_at"]),
+        n_observed=int(doc["n_observed"]),
+        fast_start=bool(doc["fast_start"]),
+        candidates={k: float(v) for k, v in doc["candidates"].items()},
+        selection=dict(doc["selection"]),
+        selected_at=doc.get("selected_at"),
+    )
+    return str(doc["metric"]), str(doc["tier"]), served
+
+
+def save_served(data_dir: Path, metric: str, tier: str, served: Served) -> Path:
+    """Write one served model's files; return the JSON path."""
+    folder = model_dir(data_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = _stem(metric, tier)
+    doc, arrays = served_payload(metric, tier, served)
     fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=".npz", dir=folder)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -184,30 +234,7 @@ def load_served(path: Path) -> tuple[str, str, Served]:
     if doc.get("format") != FORMAT_VERSION:
         raise ValueError(f"format {doc.get('format')!r} is not {FORMAT_VERSION}")
     with np.load(Path(path).with_suffix(".npz"), allow_pickle=False) as arrays:
-        model = _model_from(doc["model"], arrays)
-        c = doc["conformal"]
-        conformal = ConformalState(
-            pool=np.asarray(arrays["pool"], dtype=float),
-            alpha={lv: np.asarray(arrays[f"alpha_{lv}"], dtype=float) for lv in (80, 95)},
-            offset=float(c["offset"]),
-            gamma=float(c["gamma"]),
-            coverage={int(k): float(v) for k, v in c["coverage"].items()},
-        )
-    served = Served(
-        name=str(doc["name"]),
-        model=model,
-        conformal=conformal,
-        lower=doc["lower"],
-        upper=doc["upper"],
-        history_steps=int(doc["history_steps"]),
-        fitted_at=float(doc["fitted_at"]),
-        n_observed=int(doc["n_observed"]),
-        fast_start=bool(doc["fast_start"]),
-        candidates={k: float(v) for k, v in doc["candidates"].items()},
-        selection=dict(doc["selection"]),
-        selected_at=doc.get("selected_at"),
-    )
-    return str(doc["metric"]), str(doc["tier"]), served
+        return served_from_payload(doc, arrays)
 
 
 def load_all(data_dir: Path) -> dict[tuple[str, str], Served]:

@@ -3,11 +3,16 @@
 Installed through ``monitor.EXTENSION_MODULES``:
   * a scheduler job (every ``FORECAST_JOB_S`` seconds, default 15) refits, per metric
     and per horizon tier, the model whose fit is older than ``FORECAST_REFIT_S``
-    (default 300): ``forecasting.fit_served`` chooses it among the candidates by
-    rolling-origin validation on the metric's own history (so each model carries its
-    accuracy against the last value and seasonal naive), within a CPU budget per run;
-    every run re-anchors the other forecasts: a new forecast from the newest complete
-    bucket whenever one has completed, and the newest raw sample as the line's start;
+    (default 300): it reads the history and sends it to the fit worker
+    (``fit_worker``: a child process, so fits never hold this interpreter's lock), which
+    chooses among the candidates by rolling-origin validation on the metric's own
+    history (so each model carries its accuracy against the last value and seasonal
+    naive) and sends back arrays + JSON; the result is installed on the worker's
+    callback thread. Without a worker (tests, replay) it fits in-process within a CPU
+    budget per run. Every run re-anchors the other forecasts: a new forecast from the
+    newest complete bucket whenever one has completed, and the newest raw sample as the
+    line's start; and feeds each earlier forecast's outcomes back into its bands
+    (``online_bands``: adaptive conformal inference, online);
   * a stage scores every new sample with one streaming ``AnomalyDetector`` per metric
     and keeps the recent anomalies.
 Forecasts are made at a step coarser than sampling (DESIGN: 1-s samples → 1-min means
@@ -20,7 +25,6 @@ import logging
 import math
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -29,10 +33,11 @@ from pathlib import Path
 import numpy as np
 
 from foresight.live import model_files
-from foresight.live.detectors import warmed_detector
-from foresight.live.episodes import EpisodeTracker, PointScore
-from foresight.live.forecasting import Served, fit_served, forecast_now
-from foresight.live.records import Anomaly, ModelState
+from foresight.live.anomaly_stage import AnomalyStage
+from foresight.live.fit_worker import FitWorker
+from foresight.live.forecasting import Served, fit_served, forecast_now, reselect_s
+from foresight.live.online_bands import OnlineBands
+from foresight.live.records import ModelState, overview_row
 from foresight.live.tiers import (
     ALL_TIERS,
     SHORT_TIER,
@@ -44,7 +49,7 @@ from foresight.live.tiers import (
     tier_for_hours,
     tier_for_seconds,
 )
-from foresight.models.anomaly import AnomalyDetector
+from foresight.live.worker_fits import WorkerFits
 
 logger = logging.getLogger(__name__)
 
@@ -58,17 +63,17 @@ __all__ = [
     "Tier",
     "describe_accuracy",
     "install",
+    "make_fit_worker",
     "tier_for_hours",
     "tier_for_seconds",
 ]
 
 EXTRAS_KEY = "live_models"
-MAX_ANOMALIES = 1000
 FAST_START_RECHECK_S = 60.0
 
 
-class LiveModels:
-    """Per-metric forecasters and detectors for the live monitor; thread-safe."""
+class LiveModels(AnomalyStage, WorkerFits):
+    """Per-metric forecasters (and, inherited, detectors) for the live monitor; thread-safe."""
 
     def __init__(
         self,
@@ -80,6 +85,7 @@ class LiveModels:
         tiers: tuple[Tier, ...] = ALL_TIERS,
         data_dir: Path | None = None,
         warm_s: float = 0.0,
+        worker: FitWorker | None = None,
     ) -> None:
         self.store = store
         self.data_dir = data_dir  # None: models are not saved (tests, replay)
@@ -87,15 +93,16 @@ class LiveModels:
         self.refit_every_s = refit_every_s
         self.budget_s = budget_s
         self.tiers = tiers
-        self.warm_s = warm_s  # stored history each new anomaly detector learns from first
+        super().__init__(store, warm_s)
         self._lock = threading.Lock()
         self._states: dict[tuple[str, str], ModelState] = {}
         self._models: dict[tuple[str, str], Served] = {}
-        self._detectors: dict[str, AnomalyDetector] = {}
-        self._scores: dict[str, tuple[float, float]] = {}
-        self._anomalies: deque[Anomaly] = deque(maxlen=MAX_ANOMALIES)
         self.wakeup: Callable[[], None] | None = None  # run the job now (set by install)
-        self.episodes = EpisodeTracker(store, threshold=AnomalyDetector().threshold)
+        self.worker = worker  # None: fit in this process (tests, replay)
+        self.online = OnlineBands()
+        self._inflight: set[tuple[str, str]] = set()  # sent to the worker, not back yet
+        self._rerun: set[tuple[str, str]] = set()  # refit requested while in flight
+        self._tiers_by_name = {t.name: t for t in tiers}
         if data_dir is not None:
             self._load_saved()
 
@@ -138,6 +145,8 @@ class LiveModels:
                 if metric is not None and m != metric:
                     continue
                 for tier in self.tiers:
+                    if (m, tier.name) in self._inflight:
+                        self._rerun.add((m, tier.name))
                     state = self._states.get((m, tier.name))
                     if state is not None:
                         self._states[(m, tier.name)] = replace(state, checked_at=-math.inf)
@@ -152,72 +161,10 @@ class LiveModels:
         for metric in self.metrics():
             for tier in self.tiers:
                 state = self.state(metric, tier)
-                acc = state.accuracy or {}
                 with self._lock:
                     served = self._models.get((metric, tier.name))
-                rows.append(
-                    {
-                        "metric": metric,
-                        "tier": tier.name,
-                        "status": state.status,
-                        "message": state.message,
-                        "model": state.model,
-                        "model_words": acc.get("model_words"),
-                        "summary": acc.get("summary"),
-                        "mase": acc.get("mase"),
-                        "naive_mase": acc.get("naive_mase"),
-                        "seasonal_naive_mase": acc.get("seasonal_naive_mase"),
-                        "candidates": acc.get("candidates", {}),
-                        "coverage_80": acc.get("coverage_80"),
-                        "fitted_at": state.fitted_at,
-                        "selected_at": None if served is None else served.selected_at,
-                        "history_steps": None if served is None else served.n_observed,
-                        "history_s": None if served is None else served.n_observed * tier.step_s,
-                        "step_s": tier.step_s,
-                    }
-                )
+                rows.append(overview_row(state, served))
         return rows
-
-    # -- anomaly stage (every sample) ----------------------------------------------------
-    def stage(self, now: float, sample) -> None:
-        """Score each value of a new sample; remember those at or above the threshold."""
-        with self._lock:
-            points: dict[str, PointScore] = {}
-            for metric, value in sample.values.items():
-                detector = self._detectors.get(metric)
-                if detector is None:
-                    detector = self._detectors[metric] = warmed_detector(
-                        self.store, metric, sample.timestamp, self.warm_s
-                    )
-                score = detector.score_one(float(value))
-                self._scores[metric] = (sample.timestamp, score)
-                if detector.is_anomaly(score):
-                    self._anomalies.append(Anomaly(sample.timestamp, metric, float(value), score))
-                points[metric] = PointScore(
-                    float(value), detector.expected_, score, detector.surprise_
-                )
-            self.episodes.observe(sample.timestamp, points)
-
-    def anomalies(
-        self, since: float | None = None, metric: str | None = None, limit: int = 100
-    ) -> list[dict]:
-        """Recent anomalies, newest first."""
-        with self._lock:
-            found = [
-                a
-                for a in reversed(self._anomalies)
-                if (since is None or a.timestamp >= since)
-                and (metric is None or a.metric == metric)
-            ]
-        return [a.to_dict() for a in found[:limit]]
-
-    def scores(self) -> dict[str, dict]:
-        """The latest score of every metric: {metric: {timestamp, score}}."""
-        with self._lock:
-            return {
-                m: {"timestamp": t, "score": round(s, 4)}
-                for m, (t, s) in sorted(self._scores.items())
-            }
 
     # -- model job (scheduled) ----------------------------------------------------------
     def _read(
@@ -228,12 +175,31 @@ class LiveModels:
         since = last_start - (steps - 1) * tier.step_s
         return self.store.series(metric, since, last_start, tier.step_s)
 
-    def refit(self, metric: str, tier: Tier, now: float) -> ModelState:
-        """Choose, fit and forecast one metric at one tier from the store."""
+    def _history(self, metric: str, tier: Tier, now: float) -> tuple[np.ndarray, np.ndarray, int]:
+        """The tier's history of ``metric`` from its first sample on, and how much is observed."""
         ts, values = self._read(metric, tier, tier.history_steps, now)
         observed = int(np.sum(~np.isnan(values)))
         first = int(np.argmax(~np.isnan(values))) if observed else len(values)
-        ts, values = ts[first:], values[first:]  # before the first sample is not a gap
+        return ts[first:], values[first:], observed  # before the first sample is not a gap
+
+    def _warming(
+        self, metric: str, tier: Tier, now: float, observed: int, reason: str | None
+    ) -> ModelState:
+        """Record that ``metric`` at ``tier`` has no model yet, and why, in plain words."""
+        if observed < tier.min_observed or reason is None:
+            need = duration_words(max(tier.min_observed - observed, 1) * tier.step_s)
+            reason = (
+                f"not enough history yet: about {need} more of "
+                f"{step_words(tier.step_s)} data needed"
+            )
+        state = ModelState(metric, tier, "warming_up", reason, observed, now)
+        with self._lock:
+            self._states[(metric, tier.name)] = state
+        return state
+
+    def refit(self, metric: str, tier: Tier, now: float) -> ModelState:
+        """Choose, fit and forecast one metric at one tier from the store, in-process."""
+        ts, values, observed = self._history(metric, tier, now)
         with self._lock:
             previous = self._models.get((metric, tier.name))
         try:
@@ -246,24 +212,42 @@ class LiveModels:
                 min_observed=tier.min_observed,
                 now=now,
                 previous=previous,
+                reselect_every_s=reselect_s(tier),
             )
         except ValueError as exc:  # too short, or gaps leave too little
-            if observed < tier.min_observed:
-                need = duration_words((tier.min_observed - observed) * tier.step_s)
-                message = (
-                    f"not enough history yet: about {need} more of "
-                    f"{step_words(tier.step_s)} data needed"
-                )
-            else:
-                message = str(exc)
-            state = ModelState(metric, tier, "warming_up", message, observed, now)
-            with self._lock:
-                self._states[(metric, tier.name)] = state
-            return state
+            return self._warming(metric, tier, now, observed, str(exc))
+        return self._install(metric, tier, now, served, ts, values, observed)
+
+    def _install(
+        self,
+        metric: str,
+        tier: Tier,
+        now: float,
+        served: Served,
+        ts: np.ndarray,
+        values: np.ndarray,
+        observed: int,
+    ) -> ModelState:
+        """Serve a new fit: keep the live band state when the choice is unchanged, save it,
+        forecast from the newest complete bucket."""
+        key = (metric, tier.name)
         with self._lock:
-            self._models[(metric, tier.name)] = served
+            current = self._models.get(key)
+            same_choice = (
+                current is not None
+                and not served.fast_start
+                and current.selected_at == served.selected_at
+                and current.name == served.name
+            )
+            if same_choice and current is not None:
+                # Outcomes fed back while it was fitting belong to this calibration.
+                served = replace(served, conformal=current.conformal)
+            self._models[key] = served
+        if not same_choice:
+            self.online.forget(key)  # bands recalibrated: earlier forecasts were other bands
         self._save(metric, tier, served)
         forecast = forecast_now(served, values, ts, tier.step_s)
+        self.online.remember(key, float(ts[-1]), forecast)
         state = ModelState(
             metric,
             tier,
@@ -279,8 +263,19 @@ class LiveModels:
             self._anchor(metric),
         )
         with self._lock:
-            self._states[(metric, tier.name)] = state
+            self._states[key] = state
         return state
+
+    def close(self) -> None:
+        """Stop the worker and save every model with its live band state (at shutdown)."""
+        if self.worker is not None:
+            self.worker.close()
+        with self._lock:
+            models = dict(self._models)
+        for (metric, tier_name), served in models.items():
+            tier = self._tiers_by_name.get(tier_name)
+            if tier is not None:
+                self._save(metric, tier, served)
 
     def _anchor(self, metric: str, latest: dict | None = None) -> tuple[float, float] | None:
         """The newest raw sample of ``metric``: where a drawn forecast starts."""
@@ -288,21 +283,33 @@ class LiveModels:
         return None if found is None else (float(found[0]), float(found[1]))
 
     def reforecast(self, metric: str, tier: Tier, now: float, latest: dict | None = None) -> None:
-        """Re-anchor: forecast again from the newest complete bucket (no refit)."""
+        """Re-anchor: forecast again from the newest complete bucket (no refit), after
+        feeding the outcomes that bucket completed back into the bands (online ACI)."""
+        key = (metric, tier.name)
         with self._lock:
-            served = self._models.get((metric, tier.name))
-            state = self._states.get((metric, tier.name))
+            served = self._models.get(key)
+            state = self._states.get(key)
         if served is None or state is None:
             return
         forecast, made_at = state.forecast, state.forecast_made_at
         bucket = math.floor(now / tier.step_s)
         if made_at is None or math.floor(made_at / tier.step_s) != bucket:
-            ts, values = self._read(metric, tier, served.history_steps, now)
+            steps = max(served.history_steps, tier.horizon_steps + 2)
+            ts, values = self._read(metric, tier, steps, now)
             if not np.all(np.isnan(values)):
+                scored, misses = self.online.outcomes(key, ts, values, tier.step_s)
+                with self._lock:
+                    served = self._models.get(key, served)  # a refit may have landed
+                    if len(scored):
+                        served = replace(served, conformal=served.conformal.observe(scored, misses))
+                        self._models[key] = served
                 forecast, made_at = forecast_now(served, values, ts, tier.step_s), now
+                self.online.remember(key, float(ts[-1]), forecast)
         with self._lock:
-            self._states[(metric, tier.name)] = replace(
-                state,
+            current = self._states.get(key, state)
+            self._states[key] = replace(
+                current,
+                accuracy=served.accuracy(tier.step_s),
                 forecast=forecast,
                 forecast_made_at=made_at,
                 anchor=self._anchor(metric, latest),
@@ -313,21 +320,24 @@ class LiveModels:
 
         Warming up: look again once a new bucket has completed, so the first forecast
         appears as soon as the history allows. Fast start (the last value): try the
-        others every minute, a richer model may win. Otherwise ``refit_every_s``.
+        others every minute, a richer model may win. Otherwise ``refit_every_s``, but
+        never before a new bucket has completed: the 24-hour tier learns one 15-minute
+        value per 15 minutes, the 7-day tier one an hour (a refit in between would fit
+        the same data again).
         """
         if state.status != "ok":
-            wait_s = tier.step_s
-        elif (state.accuracy or {}).get("fast_start"):
-            wait_s = max(FAST_START_RECHECK_S, tier.step_s)
-        else:
-            wait_s = self.refit_every_s
-        return min(wait_s, self.refit_every_s)
+            return min(tier.step_s, self.refit_every_s)
+        if (state.accuracy or {}).get("fast_start"):
+            return min(max(FAST_START_RECHECK_S, tier.step_s), self.refit_every_s)
+        return max(self.refit_every_s, tier.step_s)
 
     def run(self, now: float) -> int:
-        """One job run: refit the stalest models within the budget, refresh the rest.
+        """One job run: refit the stalest models, refresh the rest.
 
-        Returns how many models were refitted (or found still warming up). Time is
-        passed in; ``time.perf_counter`` only meters the CPU budget.
+        With a worker, every due model is sent to it and the run returns at once; without
+        one, models are refitted here within the CPU budget. Returns how many models were
+        sent or refitted (or found still warming up). Time is passed in;
+        ``time.perf_counter`` only meters the CPU budget.
         """
         started = time.perf_counter()
         due: list[tuple[float, str, Tier]] = []
@@ -336,17 +346,23 @@ class LiveModels:
             for tier in self.tiers:
                 with self._lock:
                     state = self._states.get((metric, tier.name))
-                if state is None or now - state.checked_at >= self._wait_s(state, tier):
+                    busy = (metric, tier.name) in self._inflight
+                if not busy and (
+                    state is None or now - state.checked_at >= self._wait_s(state, tier)
+                ):
                     due.append((-math.inf if state is None else state.checked_at, metric, tier))
-                elif state.status == "ok":
+                elif state is not None and state.status == "ok":
                     if latest is None:
                         latest = self.store.latest()
                     self.reforecast(metric, tier, now, latest)
         refits = 0
         for _, metric, tier in sorted(due, key=lambda item: item[0]):
-            if refits and time.perf_counter() - started > self.budget_s:
-                break  # the rest wait for the next run: keep each run short
-            self.refit(metric, tier, now)
+            if self.worker is not None:
+                self._submit(metric, tier, now)
+            else:
+                if refits and time.perf_counter() - started > self.budget_s:
+                    break  # the rest wait for the next run: keep each run short
+                self.refit(metric, tier, now)
             refits += 1
         return refits
 
@@ -364,6 +380,11 @@ class LiveModels:
         )
 
 
+def make_fit_worker() -> FitWorker:
+    """The fit worker ``--monitor`` uses: one spawned child, retired when idle."""
+    return FitWorker()
+
+
 def install(services) -> None:
     """Monitor extension hook: the anomaly stage and the scheduled model job."""
     live = LiveModels(
@@ -372,8 +393,10 @@ def install(services) -> None:
         refit_every_s=services.settings.forecast_refit_s,
         data_dir=services.settings.data_dir,
         warm_s=2000 * services.settings.interval_s,  # the likelihood's long window
+        worker=make_fit_worker(),
     )
     services.extras[EXTRAS_KEY] = live
+    services.closers.append(live.close)
     services.stages.append(live.stage)
     job = services.scheduler.add_job(
         lambda: live.run(time.time()),

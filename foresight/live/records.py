@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from foresight.live.tiers import Tier
 from foresight.models.bands import Forecast
@@ -74,3 +75,32 @@ class ModelState:
             "forecast": forecast,
             "model": self.model,
         }
+
+
+def overview_row(state: ModelState, served: Any | None) -> dict:
+    """One ``GET /api/models`` row: the served model (a ``forecasting.Served`` or None),
+    every candidate's score, when it was fitted and the history it used."""
+    acc = state.accuracy or {}
+    tier = state.tier
+    return {
+        "metric": state.metric,
+        "tier": tier.name,
+        "status": state.status,
+        "message": state.message,
+        "model": state.model,
+        "model_words": acc.get("model_words"),
+        "summary": acc.get("summary"),
+        "mase": acc.get("mase"),
+        "naive_mase": acc.get("naive_mase"),
+        "seasonal_naive_mase": acc.get("seasonal_naive_mase"),
+        "candidates": acc.get("candidates", {}),
+        "coverage_80": acc.get("coverage_80"),
+        "interval_method": acc.get("interval_method"),
+        "live_coverage_80": acc.get("live_coverage_80"),
+        "live_outcomes": acc.get("live_outcomes"),
+        "fitted_at": state.fitted_at,
+        "selected_at": None if served is None else served.selected_at,
+        "history_steps": None if served is None else served.n_observed,
+        "history_s": None if served is None else served.n_observed * tier.step_s,
+        "step_s": tier.step_s,
+    }

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,9 +20,11 @@ from foresight.core.catalog import metric_info
 from foresight.live import risk_training
 from foresight.live.models import EXTRAS_KEY as MODELS_KEY
 from foresight.live.models import Tier, tier_for_seconds
-from foresight.risk import advice, persist
+from foresight.risk import advice
 from foresight.risk.crash import DISK_METRIC, Bands, CrashRisk, crash_risk
-from foresight.risk.model import RiskModel
+
+if TYPE_CHECKING:  # scikit-learn and skops load only when a model is configured
+    from foresight.risk.model import RiskModel
 
 logger = logging.getLogger(__name__)
 
@@ -121,9 +123,12 @@ def load_model(
     """Load the configured model (InputError for a bad directory: the monitor stops);
     without one, the model ``POST /api/risk/train`` saved in ``trained_dir``, if any."""
     if not path:
-        if trained_dir is None or not (trained_dir / persist.CARD_FILE).is_file():
+        # the model POST /api/risk/train saved (written whole: a temp dir, then renamed)
+        if trained_dir is None or not trained_dir.is_dir():
             return None, None
         path = str(trained_dir)
+    from foresight.risk import persist  # skops + scikit-learn: ~110 MB, only when needed
+
     model, card = persist.load(Path(path))
     logger.info("failure-risk model %s loaded from %s", card["model"], path)
     return model, card

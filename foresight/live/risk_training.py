@@ -22,18 +22,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from foresight.core.errors import InputError
-from foresight.risk import persist
-from foresight.risk.alarms import runs, window_labels
-from foresight.risk.features import rows_for
-from foresight.risk.model import LabelledFile, RiskModel
-from foresight.risk.zoo import parse_model_names
 from foresight.store.alert_log import AlertLog
 from foresight.store.metric_store import MetricStore
+
+if TYPE_CHECKING:  # pandas, scikit-learn and skops load only when a model is trained
+    from foresight.risk.model import RiskModel
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +132,9 @@ def labels(
         incident = _incident_from_alerts(store, request.alert_rule, timestamps, request.step_s, now)
     if not incident.any():
         raise InputError(f"no incident minutes in the {request.label_source}: nothing to learn")
+    from foresight.risk.alarms import window_labels
+    from foresight.risk.features import rows_for
+
     target = window_labels(incident, rows_for(request.horizon_s, request.step_s))
     if target.all():
         raise InputError(f"every minute is an incident in the {request.label_source}")
@@ -159,6 +160,8 @@ def _grid(store: MetricStore, request: TrainRequest) -> np.ndarray:
 
 def check_request(store: MetricStore, request: TrainRequest, now: float) -> None:
     """Raise InputError when the request cannot train (cheap checks, in the request)."""
+    from foresight.risk.zoo import parse_model_names  # scikit-learn: on a train request only
+
     parse_model_names(",".join(request.models))
     if request.label_metric is not None and request.label_metric not in store.metric_names():
         raise InputError(
@@ -244,6 +247,10 @@ class RiskTrainer:
             self._state = replace(self._state, finished_at=self.clock(), **changes)
 
     def _run(self, request: TrainRequest) -> None:
+        from foresight.risk import persist  # pandas, scikit-learn, skops: only to train
+        from foresight.risk.alarms import runs
+        from foresight.risk.model import LabelledFile, RiskModel
+
         try:
             history = read_history(self.store, request, self.clock())
             files = [LabelledFile("store", history.values, history.incident, request.step_s)]

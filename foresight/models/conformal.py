@@ -11,12 +11,22 @@ level online: after each outcome, ``alpha += gamma * (target_alpha - miss)``, so
 misses widens the band and a run of hits narrows it, and long-run coverage holds under
 drift. Feedback is delayed honestly: the step-``h`` miss of origin ``t`` is only known at
 origin ``t + h``.
+
+One level per horizon step, as Gibbs & Candès wrote it. A variant that moves every
+step's level by the mean miss of the outcomes arriving together was chosen on the early
+part of the shared traces but did worse on their test origins, so it is not used
+(bench/README.md has both). The same update runs in
+the backtest (``run_aci``) and in the live monitor (``ConformalState.observe``, as each
+forecast step's actual arrives), so what is measured is what is served. ``alpha`` is
+kept in ``[-gamma, 1 + gamma]``: Gibbs & Candès show ACI stays there when the band at
+``alpha <= 0`` is unbounded; ours is the largest score, so without the bound a long run
+of misses would leave the band at that width long after the errors calm down.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -26,7 +36,17 @@ logger = logging.getLogger(__name__)
 
 SPREAD_WINDOW = 24
 LEVELS: tuple[int, ...] = (80, 95)
-DEFAULT_GAMMA = 0.01
+DEFAULT_GAMMA = 0.01  # see bench/README.md: a larger step did worse at 24 h
+
+
+def aci_step(alpha: np.ndarray, miss: np.ndarray | float, level: int, gamma: float) -> np.ndarray:
+    """One ACI update: ``alpha + gamma * (target - miss)``, kept in ``[-gamma, 1 + gamma]``.
+
+    ``miss`` (1.0 = the actual fell outside the band; a mean of such) broadcasts on
+    ``alpha``.
+    """
+    target = 1.0 - level / 100.0
+    return np.clip(alpha + gamma * (target - miss), -gamma, 1.0 + gamma)
 
 
 def spread_at(values: np.ndarray, origins: np.ndarray, window: int = SPREAD_WINDOW) -> np.ndarray:
@@ -68,6 +88,35 @@ class ConformalState:
     offset: float
     gamma: float = DEFAULT_GAMMA
     coverage: dict[int, float] = field(default_factory=dict)  # of the ACI walk, 0-1
+    # Live outcomes since this calibration: {level: (actuals scored, inside the band)}.
+    online: dict[int, tuple[int, int]] = field(default_factory=dict)
+
+    def observe(self, steps: np.ndarray, misses: dict[int, np.ndarray]) -> ConformalState:
+        """Feed back live outcomes: one ACI step per (forecast step, level), as ``run_aci``.
+
+        ``steps`` are 0-based horizon steps whose actual has just arrived (a step may
+        repeat when several forecasts reach it at once: applied in order); ``misses[level]``
+        says, per entry, whether the actual fell outside that level's band (1.0) or not.
+        """
+        steps = np.asarray(steps, dtype=np.int64)
+        if not len(steps):
+            return self
+        alpha = {}
+        online = dict(self.online)
+        for level in LEVELS:
+            a = np.asarray(self.alpha[level], dtype=float).copy()
+            miss = np.asarray(misses[level], dtype=float)
+            for h, m in zip(steps.tolist(), miss.tolist(), strict=True):
+                a[h : h + 1] = aci_step(a[h : h + 1], m, level, self.gamma)
+            alpha[level] = a
+            n, inside = online.get(level, (0, 0))
+            online[level] = (n + len(miss), inside + int(len(miss) - miss.sum()))
+        return replace(self, alpha=alpha, online=online)
+
+    def online_coverage(self, level: int) -> float | None:
+        """Share (0-1) of live actuals inside the ``level`` band, None before any."""
+        n, inside = self.online.get(level, (0, 0))
+        return inside / n if n else None
 
     def scale(self, values: np.ndarray, origins: np.ndarray) -> np.ndarray:
         """Band scale at each origin (the series' unit)."""
@@ -89,6 +138,7 @@ class ConformalState:
             "offset": self.offset,
             "gamma": self.gamma,
             "coverage": {str(k): v for k, v in self.coverage.items()},
+            "online": {str(k): list(v) for k, v in self.online.items()},
         }
 
     @classmethod
@@ -102,6 +152,7 @@ class ConformalState:
             offset=float(data["offset"]),
             gamma=float(data["gamma"]),
             coverage={int(k): float(v) for k, v in data.get("coverage", {}).items()},
+            online={int(k): (int(v[0]), int(v[1])) for k, v in data.get("online", {}).items()},
         )
 
 
@@ -189,7 +240,7 @@ def run_aci(
                 s = scores[r, h]
                 seen = ~np.isnan(s)
                 miss = (s[seen] > widths[level][r[seen], h[seen]]).astype(float)
-                current[level][h[seen]] += gamma * ((1.0 - level / 100.0) - miss)
+                current[level][h[seen]] = aci_step(current[level][h[seen]], miss, level, gamma)
             widths[level][i] = _fill_missing_steps(_quantile(sorted_pool, counts, current[level]))
     return widths, current
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from foresight.risk.model import RiskModel
+if TYPE_CHECKING:  # the monitor reads these answers without loading scikit-learn
+    from foresight.risk.model import RiskModel
 
 MAX_DRIVERS = 3
 MIN_DROP = 0.05  # a driver lowers the log-odds by at least this when reset

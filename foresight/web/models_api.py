@@ -49,6 +49,16 @@ class ModelRowSchema(Schema):
         metadata={"description": "Each candidate's validation MASE"},
     )
     coverage_80 = fields.Float(allow_none=True)
+    interval_method = fields.String(
+        allow_none=True, metadata={"description": "How the bands are made and kept calibrated"}
+    )
+    live_coverage_80 = fields.Float(
+        allow_none=True,
+        metadata={"description": "Share (0-1) of live actuals inside the 80 % band since chosen"},
+    )
+    live_outcomes = fields.Integer(
+        allow_none=True, metadata={"description": "Live actuals scored against the bands"}
+    )
     fitted_at = fields.Float(allow_none=True)
     selected_at = fields.Float(allow_none=True)
     history_steps = fields.Integer(allow_none=True)

@@ -223,6 +223,16 @@ class AccuracySchema(Schema):
         metadata={"description": "Each candidate's validation MASE"},
     )
     interval_method = fields.String(metadata={"description": "How the bands are made"})
+    aci_gamma = fields.Float(
+        allow_none=True, metadata={"description": "The online ACI step size (Gibbs & Candès)"}
+    )
+    live_coverage_80 = fields.Float(
+        allow_none=True,
+        metadata={"description": "Share (0-1) of live actuals inside the 80 % band since chosen"},
+    )
+    live_outcomes = fields.Integer(
+        allow_none=True, metadata={"description": "Live actuals scored against the bands"}
+    )
     mase = fields.Float(allow_none=True)
     seasonal_naive_mase = fields.Float(allow_none=True)
     linear_lags_mase = fields.Float(allow_none=True)

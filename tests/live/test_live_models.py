@@ -72,16 +72,19 @@ def test_run_refits_within_budget_then_only_refreshes(services, live, clock):
     live.metrics = lambda: ["cpu_percent"]
     live.budget_s = 600.0  # a busy test machine must not split the first run
     assert live.run(clock()) == len(ALL_TIERS)  # first run: every tier tried
+    live.wait_idle()  # the fit worker answers on its own thread
     first = live.state("cpu_percent", TIERS[0])
     # Only the fitted 1-h tier from here: warming-up and fast-start tiers are rechecked
     # sooner on purpose (see the tests below).
     live.tiers = (TIERS[0],)
     clock.advance(90)
     assert live.run(clock()) == 0  # not due: forecast refreshed only
+    live.wait_idle()  # the fit worker answers on its own thread
     again = live.state("cpu_percent", TIERS[0])
     assert again.fitted_at == first.fitted_at and again.forecast_made_at == clock()
     clock.advance(live.refit_every_s)
     assert live.run(clock()) >= 1
+    live.wait_idle()  # the fit worker answers on its own thread
 
 
 def test_anomaly_stage_flags_a_spike(live):
@@ -256,6 +259,7 @@ def test_each_job_reanchors_at_the_newest_sample(services, live, clock):
         (clock() - 30 + i, {"cpu_percent": 99.0}) for i in range(30)
     )  # a jump the refit never saw
     live.run(clock())
+    live.wait_idle()  # the fit worker answers on its own thread
     again = live.state("cpu_percent", SHORT_TIER)
     assert again.fitted_at == first.fitted_at  # no refit, only a new forecast
     assert again.anchor[1] == 99.0 and again.anchor[0] == clock() - 1
@@ -290,10 +294,12 @@ def test_warming_up_models_are_checked_again_at_the_next_bucket(services, live, 
     services.store.append_many((start + i, {"cpu_percent": 20.0 + i % 3}) for i in range(20))
     clock.advance(20)
     live.run(clock())
+    live.wait_idle()  # the fit worker answers on its own thread
     assert live.state("cpu_percent", SHORT_TIER).status == "warming_up"
     services.store.append_many((start + 20 + i, {"cpu_percent": 20.0 + i % 3}) for i in range(60))
     clock.advance(60)  # far less than refit_every_s
     live.run(clock())
+    live.wait_idle()  # the fit worker answers on its own thread
     assert live.state("cpu_percent", SHORT_TIER).status == "ok"
 
 
@@ -306,6 +312,19 @@ def test_a_fast_start_model_tries_the_others_every_minute(services, live, clock)
     services.store.append_many((start + i, {"cpu_percent": 20.0 + i % 3}) for i in range(90))
     clock.advance(90)
     live.run(clock())
+    live.wait_idle()  # the fit worker answers on its own thread
     assert live.state("cpu_percent", SHORT_TIER).accuracy["fast_start"]
     clock.advance(FAST_START_RECHECK_S)
     assert live.run(clock()) == 1  # well before refit_every_s
+    live.wait_idle()  # the fit worker answers on its own thread
+
+
+def test_a_served_model_waits_for_a_new_bucket_of_its_tier(live):
+    from foresight.live.forecasting import RESELECT_EVERY_S, reselect_s
+    from foresight.live.records import ModelState
+
+    day, week = TIERS[1], TIERS[2]
+    ok = ModelState("cpu_percent", week, "ok", None, 500, 0.0, 0.0, {"fast_start": False})
+    assert live._wait_s(ok, week) == 3600.0  # one new hourly value per hour
+    assert live._wait_s(ok, day) == 900.0 and live._wait_s(ok, TIERS[0]) == live.refit_every_s
+    assert reselect_s(TIERS[0]) == RESELECT_EVERY_S and reselect_s(week) == 12 * 3600.0

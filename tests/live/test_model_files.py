@@ -50,6 +50,7 @@ def test_models_survive_a_restart(services, clock):
     assert loaded.status == "ok" and loaded.model == before.model
     assert loaded.fitted_at == before.fitted_at and loaded.accuracy == before.accuracy
     fresh.run(clock())  # not due for a refit: forecasts from the loaded model only
+    fresh.wait_idle()  # the fit worker answers on its own thread
     again = fresh.state("cpu_percent", TIERS[0])
     assert again.fitted_at == before.fitted_at
     assert np.allclose(again.forecast.mean, before.forecast.mean)

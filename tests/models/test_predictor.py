@@ -233,3 +233,16 @@ def test_the_monitor_side_never_imports_scikit_learn():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_log_scale_forecasts_stay_finite_after_a_burst():
+    """A linear model on logs extrapolates exponentially: capped at 10x the training max."""
+    rng = np.random.default_rng(4)
+    values = np.abs(5 + rng.normal(0, 1, 600))
+    model = LagForecaster(horizon=12, season_length=None, transform="log1p").fit(values)
+    burst = values.copy()
+    burst[-12:] = 1e300  # far beyond anything it learned from
+    with np.errstate(over="ignore"):
+        out = model.predict(burst)
+    assert np.all(np.isfinite(out.mean)) and np.all(np.isfinite(out.upper_95))
+    assert out.upper_95.max() <= 10 * (values.max() + 1)

@@ -33,6 +33,7 @@ def test_train_marks_models_due_and_the_next_run_refits(services, client, clock)
     assert response.status_code == 202 and response.get_json()["queued"] == len(live.tiers)
     live.budget_s = 600.0
     assert live.run(clock()) == len(live.tiers)  # due now, not after refit_every_s
+    live.wait_idle()  # the fit worker answers on its own thread
     assert live.state("cpu_percent", TIERS[0]).fitted_at == clock()
     assert client.post("/api/train", json={}).status_code == 202  # {}: every metric
 

@@ -1,0 +1,107 @@
+"""Online adaptive conformal bands (issue 8): live outcomes move each step's miss rate
+(Gibbs & Candès 2021), the bands stay around their point and in bounds, and the learned
+state is saved with the model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from foresight.live.models import EXTRAS_KEY, SHORT_TIER, LiveModels
+from foresight.live.online_bands import OnlineBands
+from foresight.models.bands import Forecast
+from foresight.models.conformal import ConformalState, aci_step
+from tests.live.test_live_models import seed_history
+
+
+def state(horizon: int = 3, gamma: float = 0.01) -> ConformalState:
+    pool = np.tile(np.arange(1.0, 101.0)[:, None], (1, horizon))  # scores 1..100 per step
+    alpha = {80: np.full(horizon, 0.2), 95: np.full(horizon, 0.05)}
+    return ConformalState(pool=pool, alpha=alpha, offset=1.0, gamma=gamma)
+
+
+def test_one_outcome_is_one_aci_step_at_its_own_step():
+    s = state().observe(np.array([0, 1]), {80: np.array([1.0, 0.0]), 95: np.array([0.0, 0.0])})
+    assert s.alpha[80][0] == pytest.approx(0.2 + 0.01 * (0.2 - 1.0))  # a miss: wider
+    assert s.alpha[80][1] == pytest.approx(0.2 + 0.01 * 0.2)  # a hit: narrower
+    assert s.alpha[80][2] == 0.2  # no outcome at step 3 yet
+    assert s.online == {80: (2, 1), 95: (2, 2)} and s.online_coverage(80) == 0.5
+
+
+def test_misses_widen_the_band_and_alpha_stays_bounded():
+    s = state()
+    before = s.half_widths()[80].copy()
+    for _ in range(200):
+        s = s.observe(np.array([0]), {80: np.array([1.0]), 95: np.array([1.0])})
+    assert s.half_widths()[80][0] > before[0] and s.half_widths()[80][1] == before[1]
+    assert s.alpha[80][0] == pytest.approx(-s.gamma)  # Gibbs & Candès' bound
+    assert aci_step(np.array([1.45]), np.array([0.0]), 80, 0.5)[0] == 1.5  # 1 + gamma
+
+
+def forecast(mean: float, half: float, horizon: int = 3) -> Forecast:
+    m = np.full(horizon, mean)
+    return Forecast(
+        timestamps=None,
+        step_s=10.0,
+        mean=m,
+        lower_80=m - half,
+        upper_80=m + half,
+        lower_95=m - 2 * half,
+        upper_95=m + 2 * half,
+    )
+
+
+def test_each_step_is_scored_once_when_its_bucket_completes():
+    bands = OnlineBands()
+    bands.remember(("cpu", "5m"), 100.0, forecast(50.0, 5.0))  # steps aim at 110, 120, 130
+    ts = np.array([100.0, 110.0, 120.0])
+    steps, misses = bands.outcomes(("cpu", "5m"), ts, np.array([50.0, 52.0, 70.0]), 10.0)
+    assert steps.tolist() == [0, 1] and misses[80].tolist() == [0.0, 1.0]
+    assert misses[95].tolist() == [0.0, 1.0]  # 70 is outside 50 +- 10 too
+    again, _ = bands.outcomes(("cpu", "5m"), ts, np.array([50.0, 52.0, 70.0]), 10.0)
+    assert len(again) == 0  # never twice
+    ts = np.array([110.0, 120.0, 130.0])
+    steps, misses = bands.outcomes(("cpu", "5m"), ts, np.array([52.0, 70.0, np.nan]), 10.0)
+    assert len(steps) == 0  # a gap gives no outcome, and the forecast is done
+    assert bands.outcomes(("cpu", "5m"), ts, np.array([1.0, 1.0, 1.0]), 10.0)[0].size == 0
+
+
+def test_live_misses_widen_the_served_band_and_survive_a_restart(services, clock):
+    live = services.extras[EXTRAS_KEY]
+    live.metrics = lambda: ["cpu_percent"]
+    live.tiers = (SHORT_TIER,)
+    live.refit_every_s = 3600.0  # no refit in the ten minutes below
+    seed_history(services.store, clock(), hours=3, step_s=5.0)
+    first = live.refit("cpu_percent", SHORT_TIER, clock())
+    assert first.status == "ok" and not first.accuracy["fast_start"]
+    width0 = first.forecast.upper_80 - first.forecast.lower_80
+    alpha0 = live._models[("cpu_percent", "5m")].conformal.alpha[80].copy()
+    rng = np.random.default_rng(5)
+    start = clock()
+    for k in range(60):  # ten minutes of wild swings the model never saw
+        t0 = start + 10 * k
+        services.store.append_many(
+            (t0 + i, {"cpu_percent": float(np.clip(50 + rng.normal(0, 30), 0, 100))})
+            for i in range(10)
+        )
+        clock.advance(10)
+        live.run(clock())
+        fc = live.state("cpu_percent", SHORT_TIER).forecast
+        assert np.all(fc.lower_80 <= fc.mean) and np.all(fc.mean <= fc.upper_80)
+        assert np.all(fc.lower_95 <= fc.lower_80) and np.all(fc.upper_80 <= fc.upper_95)
+        assert fc.lower_95.min() >= 0 and fc.upper_95.max() <= 100
+    assert live.wait_idle(120)
+    now = live.state("cpu_percent", SHORT_TIER)
+    assert now.fitted_at == first.fitted_at  # no refit: the bands learned online
+    acc = now.accuracy
+    assert acc["live_outcomes"] > 100 and acc["live_coverage_80"] < 0.8
+    assert "online" in acc["interval_method"]
+    served = live._models[("cpu_percent", "5m")]
+    assert served.conformal.alpha[80].mean() < alpha0.mean()  # misses: a lower miss rate aimed for
+    width = now.forecast.upper_80 - now.forecast.lower_80
+    assert np.median(width) > np.median(width0)
+    live.close()  # shutdown saves the live band state with the model
+    fresh = LiveModels(services.store, lambda: ["cpu_percent"], data_dir=services.settings.data_dir)
+    loaded = fresh._models[("cpu_percent", "5m")].conformal
+    assert np.array_equal(loaded.alpha[80], served.conformal.alpha[80])
+    assert loaded.online == served.conformal.online
