@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
 import psutil
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -59,6 +59,17 @@ class Sample:
         if not self.stored:  # only then, so the usual payload stays as it was
             out["stored"] = False
         return out
+
+
+class Source(Protocol):
+    """What the monitor's cycle reads: ``MetricsCollector`` (this host) or another source
+    (``foresight.sources``): ``prime()`` once before the first tick, then ``collect(now)``
+    once per tick, returning one ``Sample`` whose keys are series keys
+    (``foresight.core.series``)."""
+
+    def prime(self) -> None: ...
+
+    def collect(self, now: float) -> Sample: ...
 
 
 def _clamp_percent(value: float) -> float:

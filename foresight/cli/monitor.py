@@ -6,11 +6,13 @@ import argparse
 import logging
 import signal
 
+from foresight.cli import sources
 from foresight.core.errors import InputError
 from foresight.core.settings import Settings, from_environment
 from foresight.live import alerting as live_alerts
 from foresight.live.services import build_services, default_probe_url, start, stop
 from foresight.web.security import SERVER_MAX_BODY_BYTES, SERVER_MAX_HEADER_BYTES
+from metrics_collector import MetricsCollector
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +25,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         interval_s=getattr(args, "interval", None),
         data_dir=getattr(args, "data_dir", None),
         retention_days=getattr(args, "retention_days", None),
+        **sources.settings_flags(args),
     )
 
 
@@ -62,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
                 f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}"
             ) from None
         port = getattr(server, "effective_port", settings.port)
-        if settings.probe_url is None:
+        if settings.probe_url is None and isinstance(services.collector, MetricsCollector):
             services.collector.probe_url = default_probe_url(settings, port)
 
         def on_term(signum: int, frame: object) -> None:

@@ -26,17 +26,20 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from foresight.core.catalog import METRIC_CATALOG
 from foresight.core.errors import InputError
+from foresight.core.series import LOCAL_TARGET, of_target, targets_by_metric
 from foresight.core.settings import Settings, is_loopback
 from foresight.live import alerting as live_alerts
 from foresight.live import models as live_models
 from foresight.live import risk as live_risk
 from foresight.live import scaling as live_scaling
 from foresight.live.stress import StressController
+from foresight.sources.prometheus import PrometheusSource
 from foresight.store.faults import StoreFaults, error_text
 from foresight.store.metric_store import MetricStore
 from metrics_collector import (
     MetricsCollector,
     Sample,
+    Source,
     TickStats,
     fresh_reading,
     make_scheduler,
@@ -59,7 +62,7 @@ class Services:
 
     settings: Settings
     store: MetricStore
-    collector: MetricsCollector
+    collector: Source
     scheduler: BackgroundScheduler
     tick_stats: TickStats
     stress: StressController
@@ -70,6 +73,8 @@ class Services:
     extras: dict[str, Any] = field(default_factory=dict)
     closers: list[Callable[[], None]] = field(default_factory=list)  # run by stop()
     stage_errors: int = 0
+    local_source: bool = True  # False: the collector reads other targets (Prometheus)
+    pushed: set[str] = field(default_factory=set)  # series keys POST /api/samples wrote
     store_faults: StoreFaults = field(default_factory=StoreFaults)
     running: bool = False
     clock: Callable[[], float] = time.time  # the API's "now"; tests pass a fake clock
@@ -101,12 +106,23 @@ class Services:
         return self.recent[-1] if self.recent else None
 
     def known_metrics(self) -> list[str]:
-        """Catalog metrics plus every metric stored or seen this run, sorted."""
+        """Every series key: catalog metrics (local source), every one stored or seen this
+        run, sorted. Keys of other targets are ``NAME@TARGET`` (foresight.core.series)."""
         latest = self.latest()
-        names = set(METRIC_CATALOG) | set(self.store.metric_names())
+        names = set(self.store.metric_names())
+        if self.local_source:
+            names |= set(METRIC_CATALOG)
         if latest is not None:
             names |= set(latest.values)
         return sorted(names)
+
+    def target_metrics(self, target: str | None = None) -> dict[str, str]:
+        """``{metric: series key}`` of one target (None or "": the local host)."""
+        return of_target(self.known_metrics(), target or LOCAL_TARGET)
+
+    def targets(self) -> dict[str, list[str]]:
+        """``{metric: [target, ...]}`` of every known series ("" is the local host)."""
+        return targets_by_metric(self.known_metrics())
 
 
 def default_probe_url(settings: Settings, port: int | None = None) -> str:
@@ -117,15 +133,19 @@ def default_probe_url(settings: Settings, port: int | None = None) -> str:
 
 
 def build_services(
-    settings: Settings, *, now: float | None = None, collector: MetricsCollector | None = None
+    settings: Settings, *, now: float | None = None, collector: Source | None = None
 ) -> Services:
     """Open the store, build the collector and an unstarted scheduler, run extensions.
 
-    Recent history is loaded from the store into the ring buffer so charts are not
-    empty after a restart. Nothing is started here (see ``start``).
+    The collector follows ``settings.source``: ``local`` (this host, psutil and probes)
+    or ``prometheus`` (``foresight.sources.prometheus``). Recent history is loaded from
+    the store into the ring buffer so charts are not empty after a restart. Nothing is
+    started here (see ``start``).
     """
     now = time.time() if now is None else now
     store = MetricStore(settings.db_path, retention_days=settings.retention_days)
+    if collector is None and settings.source == "prometheus":
+        collector = PrometheusSource.from_settings(settings, store)
     if collector is None:
         collector = MetricsCollector(
             settings.data_dir,
@@ -147,7 +167,11 @@ def build_services(
         started_at=now,
         recent=recent,
         recent_complete_from=now - RECENT_WINDOW_S,
+        local_source=isinstance(collector, MetricsCollector),
     )
+    closer = getattr(collector, "close", None)
+    if callable(closer):
+        services.closers.append(closer)
     if settings.live_scaling:
         live_scaling.install(services)
     if settings.live_models:

@@ -1,0 +1,143 @@
+"""Schemas of ``POST /api/samples`` (pushed metrics) and of the source's health block."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from foresight.core.errors import InputError
+from foresight.core.series import MAX_TARGET_CHARS, METRIC_NAME
+
+MAX_SAMPLES = 10_000
+SEED_FIELDS = ("cpu_usage", "memory_usage", "network_latency", "error_rate")
+MAX_TIME_S = 1e10
+
+
+def _finite(what: str, *, required: bool = False) -> fields.Float:
+    return fields.Float(
+        required=required,
+        allow_nan=False,
+        metadata={"description": what},
+        validate=validate.Range(-1e300, 1e300),
+    )
+
+
+class PushedSampleSchema(Schema):
+    timestamp = fields.Float(
+        required=True,
+        allow_nan=False,
+        validate=validate.Range(0, MAX_TIME_S),
+        metadata={"description": "Epoch seconds (UTC)"},
+    )
+    target = fields.String(
+        load_default="",
+        validate=[validate.Length(max=MAX_TARGET_CHARS)],
+        metadata={"description": 'Whose value (e.g. "web-1"); "" or absent: this host'},
+    )
+    metric = fields.String(
+        required=True,
+        validate=validate.Regexp(
+            METRIC_NAME, error="metric must be a metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)"
+        ),
+        metadata={"description": "Metric name; a unit suffix (_percent, _ms, ...) is its unit"},
+    )
+    value = _finite("The value, in the metric's unit", required=True)
+
+    @validates_schema
+    def _target_printable(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not data.get("target", "").isprintable():
+            raise ValidationError("target must be printable", "target")
+
+
+class SamplesBody(Schema):
+    """``{"samples": [...]}``, or seed 003's single reading (this host, now)."""
+
+    samples = fields.List(
+        fields.Nested(PushedSampleSchema),
+        metadata={
+            "description": f"At most {MAX_SAMPLES} samples, stored in one transaction; one bad "
+            "sample rejects the batch (the 400 names its index and field)",
+            "maxItems": MAX_SAMPLES,
+        },
+    )
+    cpu_usage = _finite("Seed 003: CPU usage, %")
+    memory_usage = _finite("Seed 003: memory usage, %")
+    network_latency = _finite("Seed 003: network latency, ms")
+    error_rate = _finite("Seed 003: error rate, %")
+    timestamp = fields.Float(
+        allow_nan=False,
+        validate=validate.Range(0, MAX_TIME_S),
+        metadata={"description": "Seed 003 form only: when (epoch s; default now)"},
+    )
+
+    def load(self, data: Any, *args: Any, **kwargs: Any) -> Any:
+        # Count before marshmallow validates 10,000+ nested objects one by one.
+        if isinstance(data, dict) and isinstance(data.get("samples"), list):
+            count = len(data["samples"])
+            if count > MAX_SAMPLES:
+                raise InputError(
+                    f"at most {MAX_SAMPLES} samples per request (got {count}); split the batch"
+                )
+        return super().load(data, *args, **kwargs)
+
+    def handle_error(self, error: ValidationError, data: Any, **kwargs: Any) -> None:
+        """Name the first bad sample by index and field (the whole batch is refused)."""
+        messages = error.messages
+        if isinstance(messages, dict) and isinstance(messages.get("samples"), dict):
+            index, detail = sorted(messages["samples"].items(), key=lambda kv: int(kv[0]))[0]
+            if isinstance(detail, dict):
+                field, text = sorted(detail.items())[0]
+                text = text[0] if isinstance(text, list) and text else text
+                if field == "_schema":
+                    field, text = "sample", "must be an object"
+                raise InputError(
+                    f"sample {index}: {field}: {text} (got {_got(data, int(index), field)}); "
+                    "nothing was stored"
+                )
+            raise InputError(f"sample {index}: {detail}; nothing was stored")
+        raise error
+
+    @validates_schema
+    def _one_form(self, data: dict[str, Any], **kwargs: Any) -> None:
+        seed = [f for f in SEED_FIELDS if f in data]
+        if "samples" in data and (seed or "timestamp" in data):
+            raise InputError("give either samples or seed 003's reading (cpu_usage, ...), not both")
+        if "samples" not in data and not seed:
+            raise InputError(f"give samples, or at least one of {', '.join(SEED_FIELDS)}")
+
+
+def _got(data: Any, index: int, field: str) -> str:
+    try:
+        item = data["samples"][index]
+        return repr(item.get(field, "nothing") if isinstance(item, dict) else item)[:80]
+    except (KeyError, IndexError, TypeError):
+        return "nothing"
+
+
+class SamplesResult(Schema):
+    received = fields.Integer(required=True, metadata={"description": "Samples in the request"})
+    stored = fields.Integer(
+        required=True,
+        metadata={
+            "description": "New values stored (one already stored for the series and "
+            "timestamp is kept: first write wins)"
+        },
+    )
+    series = fields.List(fields.String(), required=True, metadata={"description": "Series keys"})
+
+
+class SourceHealthSchema(Schema):
+    kind = fields.String(metadata={"description": "prometheus"})
+    url = fields.String()
+    queries = fields.List(fields.String())
+    up = fields.Boolean(allow_none=True, metadata={"description": "null: not read yet"})
+    error = fields.String(allow_none=True)
+    since = fields.Float(allow_none=True, metadata={"description": "When up last changed"})
+    last_success_at = fields.Float(allow_none=True)
+    failures = fields.Integer(metadata={"description": "Failed reads in a row"})
+    query_errors = fields.Dict(keys=fields.String(), values=fields.String())
+    series = fields.Integer(metadata={"description": "Series the last read returned"})
+    caught_up_points = fields.Integer(
+        metadata={"description": "Points read by query_range to fill gaps, this run"}
+    )
