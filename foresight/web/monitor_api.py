@@ -217,10 +217,11 @@ def _metrics_body(
     limit: int = query["limit"]
     step_s: float | None = query.get("step")
     fragments: PointFragments = current_app.extensions["foresight_fragments"]
-    pushed = bool(svc.pushed.intersection(keys))  # in the store, not in the ring buffer
+    # Pushed samples and a source's caught-up points are in the store, not the ring buffer.
+    elsewhere = not svc.local_source or bool(svc.pushed.intersection(keys))
     by_key = (
         None
-        if step_s is not None or pushed
+        if step_s is not None or elsewhere
         else _from_buffer(svc, fragments, keys, since, until, limit)
     )
     effective_step: float | None = None  # None: raw points
