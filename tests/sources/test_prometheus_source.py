@@ -7,6 +7,7 @@ back through the HTTP API. No mock stands in for either.
 
 from __future__ import annotations
 
+import itertools
 import time
 import urllib.parse
 from pathlib import Path
@@ -56,7 +57,7 @@ def assert_one_point_per_interval(points: list[list[float]], interval_s: float =
     """Unique, increasing timestamps on the interval grid, and no hole."""
     stamps = [p[0] for p in points]
     assert len(stamps) == len(set(stamps)), "a timestamp is stored twice"
-    gaps = [round(b - a, 3) for a, b in zip(stamps, stamps[1:])]
+    gaps = [round(b - a, 3) for a, b in itertools.pairwise(stamps)]
     assert gaps and all(g == interval_s for g in gaps), sorted(set(gaps))
     assert all(abs(t / interval_s - round(t / interval_s)) < 1e-6 for t in stamps)
 
