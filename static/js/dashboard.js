@@ -17,6 +17,8 @@
  *   catalog        {NAME: {unit, description, warning, critical}}
  *   range          {key: "5m"|"1h"|"24h"|"7d", live: bool, sinceS, untilS, stepS}
  *   intervalS, tokenRequired
+ *   target         whose series this page shows ("" = this host; ?target= in the URL);
+ *                  api() adds it to GET /api/metrics*, /api/predictions, /api/anomalies
  *   onTick         [fn(tick)]  after every realtime poll; tick = {samples, current,
  *                  cursor, serverTimeS, live}
  *   onRangeChange  [fn(info)]  after the charts were (re)filled from /api/metrics: the
@@ -138,8 +140,31 @@
   }
   fs.format = format;
 
+  // ── target (whose series: this host, a Prometheus series' labels, a pushed target) ──
+  // The picker reloads the page with ?target=...; every per-series GET then carries it.
+  const TARGET = new URLSearchParams(window.location.search).get("target") || "";
+  const PER_TARGET = /^\/api\/(metrics|predictions|anomalies)(\/|\?|$)/;
+  function withTarget(path, method) {
+    if (!TARGET || method !== "GET" || !PER_TARGET.test(path)) return path;
+    return `${path}${path.includes("?") ? "&" : "?"}target=${encodeURIComponent(TARGET)}`;
+  }
+
+  function showTargets(targets) {
+    const found = new Set([TARGET]);
+    for (const list of Object.values(targets || {})) for (const t of list) found.add(t);
+    const picker = $("target-picker");
+    if (found.size < 2) { picker.hidden = true; return; }
+    const select = $("target");
+    const names = [...found].sort();
+    if (select.options.length !== names.length) {
+      select.replaceChildren(...names.map((t) => new Option(t || "this host", t, false, t === TARGET)));
+    }
+    picker.hidden = false;
+  }
+
   // ── API ───────────────────────────────────────────────────────────────
   async function api(path, { method = "GET", body } = {}) {
+    path = withTarget(path, method);
     const headers = { Accept: "application/json" };
     const token = sessionStorage.getItem(TOKEN_KEY);
     if (token) headers.Authorization = `Bearer ${token}`;
@@ -158,6 +183,7 @@
     return data;
   }
   fs.api = api;
+  fs.target = TARGET;
   fs.nowS = () => (Date.now() + clockOffsetMs) / 1000;
   fs.setFutureS = (s) => { futureS = Math.max(0, Number(s) || 0); applyWindow(); fs.update(); };
   fs.futureS = () => futureS;
@@ -380,6 +406,7 @@
     try {
       const res = await api(`/api/metrics?${q}`);
       if (seq !== rangeSeq) return;
+      showTargets(res.targets);
       ensureSeries(res.metrics);
       let points = 0;
       for (const [name, m] of Object.entries(res.metrics)) {
@@ -587,6 +614,10 @@
   }
 
   function init() {
+    $("target").addEventListener("change", (e) => {
+      const v = e.target.value;
+      window.location.search = v ? `?target=${encodeURIComponent(v)}` : "";
+    });
     if (typeof Chart === "undefined") {
       showConnectionError(new Error("Chart.js is missing from /static/vendor/ - run `make setup`"));
       return;
