@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -72,14 +73,23 @@ class SamplesBody(Schema):
     )
 
     def load(self, data: Any, *args: Any, **kwargs: Any) -> Any:
-        # Count before marshmallow validates 10,000+ nested objects one by one.
-        if isinstance(data, dict) and isinstance(data.get("samples"), list):
-            count = len(data["samples"])
-            if count > MAX_SAMPLES:
-                raise InputError(
-                    f"at most {MAX_SAMPLES} samples per request (got {count}); split the batch"
-                )
-        return super().load(data, *args, **kwargs)
+        """Validate ``samples`` in one plain loop (marshmallow's nested load takes ~0.8 s
+        for 10,000), the same rules as ``PushedSampleSchema``; the rest by marshmallow."""
+        if not isinstance(data, dict) or "samples" not in data:
+            return super().load(data, *args, **kwargs)
+        items = data["samples"]
+        if not isinstance(items, list):
+            raise InputError(f"samples must be a list (got {type(items).__name__})")
+        if len(items) > MAX_SAMPLES:
+            raise InputError(
+                f"at most {MAX_SAMPLES} samples per request (got {len(items)}); split the batch"
+            )
+        others = sorted(set(data) - {"samples"})
+        if set(others) & {*SEED_FIELDS, "timestamp"}:
+            raise InputError("give either samples or seed 003's reading (cpu_usage, ...), not both")
+        if others:
+            raise InputError(f"unknown field(s) {', '.join(others)}")
+        return {"samples": [_sample(index, item) for index, item in enumerate(items)]}
 
     def handle_error(self, error: ValidationError, data: Any, **kwargs: Any) -> None:
         """Name the first bad sample by index and field (the whole batch is refused)."""
@@ -101,10 +111,44 @@ class SamplesBody(Schema):
     @validates_schema
     def _one_form(self, data: dict[str, Any], **kwargs: Any) -> None:
         seed = [f for f in SEED_FIELDS if f in data]
-        if "samples" in data and (seed or "timestamp" in data):
-            raise InputError("give either samples or seed 003's reading (cpu_usage, ...), not both")
         if "samples" not in data and not seed:
             raise InputError(f"give samples, or at least one of {', '.join(SEED_FIELDS)}")
+
+
+_KEYS = frozenset({"timestamp", "target", "metric", "value"})
+
+
+def _bad(index: int, field: str, text: str, got: Any) -> InputError:
+    return InputError(f"sample {index}: {field}: {text} (got {got!r:.80}); nothing was stored")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _sample(index: int, item: Any) -> dict[str, Any]:
+    """One pushed sample checked by hand (the rules of ``PushedSampleSchema``)."""
+    if not isinstance(item, dict):
+        raise _bad(index, "sample", "must be an object", item)
+    if not _KEYS.issuperset(item):
+        extra = sorted(set(item) - _KEYS)
+        raise _bad(index, extra[0], "unknown field", item[extra[0]])
+    for name in ("timestamp", "metric", "value"):
+        if name not in item:
+            raise _bad(index, name, "is required", None)
+    ts, metric, value = item["timestamp"], item["metric"], item["value"]
+    target = item.get("target", "")
+    if not _number(ts) or not 0 <= ts <= MAX_TIME_S:
+        raise _bad(index, "timestamp", f"must be epoch seconds from 0 to {MAX_TIME_S:g}", ts)
+    if not isinstance(metric, str) or not METRIC_NAME.match(metric):
+        raise _bad(index, "metric", "must be a metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)", metric)
+    if not _number(value) or abs(value) > 1e300:
+        raise _bad(index, "value", "must be a finite number", value)
+    if not isinstance(target, str) or len(target) > MAX_TARGET_CHARS:
+        raise _bad(index, "target", f"must be a string of at most {MAX_TARGET_CHARS}", target)
+    if not target.isprintable():
+        raise _bad(index, "target", "target must be printable", target)
+    return {"timestamp": float(ts), "target": target, "metric": metric, "value": float(value)}
 
 
 def _got(data: Any, index: int, field: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from foresight.web.samples_schemas import MAX_SAMPLES
 
 
@@ -93,3 +95,16 @@ def test_unknown_target_is_a_400_listing_the_known_ones(client, clock) -> None:
     client.post("/api/samples", json={"samples": batch(clock, 3)})
     error = client.get("/api/metrics?target=nope").get_json()["error"]
     assert "unknown target 'nope'" in error and "'web-1'" in error
+
+
+def test_ten_thousand_samples_with_long_targets_fit_the_body_limit(client, clock) -> None:
+    """A full batch of Prometheus-style targets is ~2 MB: over the API's usual 1 MiB."""
+    target = 'instance="web-0001.eu-west-1.compute.internal:9100",job="node-exporter"'
+    samples = batch(clock, MAX_SAMPLES, target=target, metric="node_load1")
+    response = client.post("/api/samples", json={"samples": samples})
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["stored"] == MAX_SAMPLES
+    assert len(json.dumps({"samples": samples})) > 1024 * 1024
+    huge = {"samples": samples[:1], "pad": "x" * (8 * 1024 * 1024)}
+    answer = client.post("/api/samples", json=huge)
+    assert answer.status_code == 413 and "at most 8388608 bytes" in answer.get_json()["error"]
