@@ -113,3 +113,10 @@ def test_monitor_refuses_bad_source_flags_with_exit_2(tmp_path: Path, args, mess
     )
     assert result.returncode == 2, result.stderr[-1500:]
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_the_shipped_example_file_loads() -> None:
+    queries = load_file(ROOT / "deploy" / "prometheus" / "queries.example.toml")
+    names = [q.name for q in queries]
+    assert names == ["cpu_percent", "memory_percent", "load1", "requests_per_s", "latency_p95_ms"]
+    assert queries[0].target_labels == ("instance",)
