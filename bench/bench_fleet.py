@@ -152,7 +152,9 @@ def rss_mb() -> float:
     return psutil.Process().memory_info().rss / 1e6
 
 
-def run_one(prometheus: str, n: int, ticks: int, catchup_h: float, end_s: int) -> dict:
+def run_one(
+    prometheus: str, n: int, ticks: int, catchup_h: float, end_s: int, budget_s: float
+) -> dict:
     """One monitor's cycle over ``n`` series, in this process (see the module docstring)."""
     from foresight.core.settings import Settings
     from foresight.live import models as live_models
@@ -167,6 +169,7 @@ def run_one(prometheus: str, n: int, ticks: int, catchup_h: float, end_s: int) -
         prometheus_queries=(("cpu_percent", group_selector(n)),),
         prometheus_catchup_s=catchup_h * 3600.0,
         prometheus_timeout_s=30.0,
+        forecast_budget_s=budget_s,
     )
     t0 = end_s - ticks * STEP_S  # the simulated run ends at the trace's "now"
     services = build_services(settings, now=t0)
@@ -224,8 +227,14 @@ def run_one(prometheus: str, n: int, ticks: int, catchup_h: float, end_s: int) -
         "cycle_cpu_s_max": round(max(cycle_cpu), 4),
         "collect_wall_s_mean": round(float(np.mean(collect_wall)), 4),
         "forecast_job_cpu_s_per_h": round(model_cpu_per_h, 1),
+        "forecast_budget_s": budget_s,
         "refits_per_h": round(refits / sim_hours),
         "models_due_per_h": n * len(live.tiers) * 3600 / live.refit_every_s,
+        "cpu_s_per_refit": round(model_cpu / max(refits, 1), 4),
+        # series whose every model could be refit each FORECAST_REFIT_S at this rate
+        "series_forecast_in_time": min(
+            n, int(refits / sim_hours / (len(live.tiers) * 3600 / live.refit_every_s))
+        ),
         "series_with_1h_forecast": ok,
         "cpu_s_per_hour": round(cpu_per_h, 1),
         "cpu_s_per_series_per_hour": round(cpu_per_h / n, 3),
@@ -312,12 +321,18 @@ def main() -> int:
     parser.add_argument("--max-series", type=int, default=1000)
     parser.add_argument("--ticks", type=int, default=10, help="60-s cycles measured per N")
     parser.add_argument("--catchup-h", type=float, default=6.0)
+    parser.add_argument(
+        "--forecast-budget-s", type=float, default=2.0, help="FORECAST_BUDGET_S of the monitor"
+    )
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # the per-N child
     parser.add_argument("--prometheus", help=argparse.SUPPRESS)
     parser.add_argument("--end", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one is not None:
-        print(json.dumps(run_one(args.prometheus, args.one, args.ticks, args.catchup_h, args.end)))
+        run = run_one(
+            args.prometheus, args.one, args.ticks, args.catchup_h, args.end, args.forecast_budget_s
+        )
+        print(json.dumps(run))
         return 0
     if not DATA.is_dir():
         print(f"shared data not found at {DATA}: skipping", file=sys.stderr)
@@ -392,7 +407,9 @@ def main() -> int:
                     f"N={n:5d}: cycle {run['cycle_cpu_s_mean']:.3f} CPU-s/tick, forecast job "
                     f"{run['forecast_job_cpu_s_per_h']:.0f} CPU-s/h, {run['core_share']:.3f} "
                     f"core, {run['cpu_s_per_series_per_hour']:.3f} CPU-s/series/h, "
-                    f"RSS {run['rss_mb']:.0f} MB, catch-up {run['catchup']['wall_s']:.1f} s",
+                    f"RSS {run['rss_mb']:.0f} MB, catch-up {run['catchup']['wall_s']:.1f} s; "
+                    f"{run['refits_per_h']} refits/h of {run['models_due_per_h']:.0f} due: "
+                    f"{run['series_forecast_in_time']} series forecast in time",
                     flush=True,
                 )
         finally:
@@ -423,7 +440,8 @@ def main() -> int:
         f"push: POST /api/samples, 10,000 samples: median {push['wall_s_median']} s, "
         f"max {push['wall_s_max']} s (target 1 s)"
     )
-    print(f"wrote {write_json('fleet', result)}")
+    name = "fleet" if args.forecast_budget_s == 2.0 else f"fleet_budget{args.forecast_budget_s:g}"
+    print(f"wrote {write_json(name, result)}")
     return 0
 
 

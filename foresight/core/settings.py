@@ -53,6 +53,7 @@ class Settings:
     live_models: bool = True
     forecast_refit_s: float = 300.0
     forecast_job_s: float = 15.0
+    forecast_budget_s: float = 2.0  # wall seconds of refitting per job run
     # live scaling
     live_scaling: bool = True
     scaling_policy: str = "hybrid"
@@ -354,6 +355,12 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
         "prometheus_timeout_s",
         _number(0.05, 300.0),
         "`--source prometheus`: seconds one request may take (at most 80 % of the interval)",
+    ),
+    EnvVar(
+        "FORECAST_BUDGET_S",
+        "forecast_budget_s",
+        _number(0.1, 3600.0),
+        "seconds of refitting one job run may take (raise it for many series)",
     ),
 )
 
