@@ -91,23 +91,6 @@ class SamplesBody(Schema):
             raise InputError(f"unknown field(s) {', '.join(others)}")
         return {"samples": [_sample(index, item) for index, item in enumerate(items)]}
 
-    def handle_error(self, error: ValidationError, data: Any, **kwargs: Any) -> None:
-        """Name the first bad sample by index and field (the whole batch is refused)."""
-        messages = error.messages
-        if isinstance(messages, dict) and isinstance(messages.get("samples"), dict):
-            index, detail = sorted(messages["samples"].items(), key=lambda kv: int(kv[0]))[0]
-            if isinstance(detail, dict):
-                field, text = sorted(detail.items())[0]
-                text = text[0] if isinstance(text, list) and text else text
-                if field == "_schema":
-                    field, text = "sample", "must be an object"
-                raise InputError(
-                    f"sample {index}: {field}: {text} (got {_got(data, int(index), field)}); "
-                    "nothing was stored"
-                )
-            raise InputError(f"sample {index}: {detail}; nothing was stored")
-        raise error
-
     @validates_schema
     def _one_form(self, data: dict[str, Any], **kwargs: Any) -> None:
         seed = [f for f in SEED_FIELDS if f in data]
@@ -149,14 +132,6 @@ def _sample(index: int, item: Any) -> dict[str, Any]:
     if not target.isprintable():
         raise _bad(index, "target", "target must be printable", target)
     return {"timestamp": float(ts), "target": target, "metric": metric, "value": float(value)}
-
-
-def _got(data: Any, index: int, field: str) -> str:
-    try:
-        item = data["samples"][index]
-        return repr(item.get(field, "nothing") if isinstance(item, dict) else item)[:80]
-    except (KeyError, IndexError, TypeError):
-        return "nothing"
 
 
 class SamplesResult(Schema):
