@@ -68,7 +68,8 @@ alertmanager:
 	  echo "installing Debian's prometheus-alertmanager for the alerting tests"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq prometheus-alertmanager >/dev/null; }
 
-# promtool (Debian's prometheus package) checks /metrics and deploy/prometheus/*.yml.
+# Debian's prometheus package: promtool checks /metrics and deploy/prometheus/*.yml, and the
+# prometheus binary is the real server of tests/sources (--source prometheus) and bench_fleet.
 promtool:
 	@command -v promtool >/dev/null 2>&1 || { \
 	  echo "installing Debian's prometheus (promtool) for the exposition and rules tests"; \

@@ -38,6 +38,7 @@ from foresight.web import (
     models_api,
     predictions_api,
     risk_api,
+    samples_api,
     scaling_api,
     security,
     system_api,
@@ -113,7 +114,7 @@ def _register_auth(app: Flask) -> None:
 
 def page_context(services: Services) -> dict[str, Any]:
     """What templates/index.html gets: catalog, interval, host facts, token rule."""
-    catalog = [metric_info(n).to_dict() for n in services.known_metrics()]
+    catalog = [metric_info(n).to_dict() for n in sorted(services.target_metrics())]
     return {
         "catalog": catalog,
         "interval_s": services.settings.interval_s,
@@ -228,6 +229,7 @@ def create_app(
         alerts_api.blueprint,
         risk_api.blueprint,
         system_api.blueprint,
+        samples_api.blueprint,
         pages,
     ):
         api.register_blueprint(blueprint)

@@ -17,7 +17,7 @@ import logging
 import sys
 from pathlib import Path
 
-from foresight.cli import forecast, risk, scaling, source_args, store
+from foresight.cli import forecast, risk, scaling, source_args, sources, store
 from foresight.core.errors import InputError
 from foresight.core.settings import MAX_INTERVAL_S, MIN_INTERVAL_S
 from foresight.core.validate import number_arg
@@ -75,6 +75,7 @@ def build_parser(prog: str = "main.py") -> argparse.ArgumentParser:
         metavar="D",
         help="keep raw samples this many days, then rollups (default 7)",
     )
+    sources.add_arguments(parser)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     source_args.add_arguments(parser)
     sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND")

@@ -86,9 +86,12 @@ class Sample:
 class Collector(Protocol):
     """What the live cycle needs of a source: this host's collector or ``foresight.sources``.
 
-    ``collect(now)`` returns the tick's sample (empty: nothing new); ``take_backlog()``
-    the older samples read with it, oldest first; ``problems(now)`` why readings are
-    missing (health's reasons); ``counters`` raw byte counters for ``/metrics``.
+    ``prime()`` once before the first tick; ``collect(now)`` once per tick returns the
+    tick's sample (empty: nothing new), whose keys are series keys
+    (``foresight.core.series``: ``NAME@TARGET`` for other targets); ``take_backlog()``
+    the older samples read with it, oldest first, for the cycle to store; ``problems(now)``
+    why readings are missing (health's reasons); ``counters`` raw byte counters for
+    ``/metrics``.
     """
 
     counters: dict[str, float]

@@ -26,6 +26,7 @@ import yaml
 
 from foresight.core.catalog import metric_info
 from foresight.core.errors import InputError
+from foresight.core.series import metric_of
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +141,11 @@ class Rule:
         object.__setattr__(self, "annotations", MappingProxyType(dict(self.annotations)))
 
     def matches(self, metric: str) -> bool:
-        return fnmatch.fnmatchcase(metric, self.metric)
+        """True when the series key or its metric name (``NAME`` of ``NAME@TARGET``)
+        matches: a rule for ``cpu_percent`` watches every target's CPU."""
+        return fnmatch.fnmatchcase(metric, self.metric) or fnmatch.fnmatchcase(
+            metric_of(metric), self.metric
+        )
 
     def threshold(self, metric: str, cores: int) -> float | None:
         """The level for ``metric`` (catalog names resolved, per-core scaled)."""

@@ -7,6 +7,7 @@ import logging
 import signal
 
 from foresight.cli import source_args
+from foresight.cli import sources
 from foresight.core.errors import InputError
 from foresight.core.settings import Settings, from_environment
 from foresight.live import alerting as live_alerts
@@ -31,6 +32,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         data_dir=getattr(args, "data_dir", None),
         retention_days=getattr(args, "retention_days", None),
         sql_url=url or None,
+        **sources.settings_flags(args),
     )
 
 

@@ -1,6 +1,6 @@
-"""``monitor --source``: where the samples come from (this host, or a SQL table).
+"""``monitor --source sql``: the SQL source's flags and how it is built.
 
-Only argparse here, so ``main.py`` and a local monitor never import SQLAlchemy (13 MB of
+``--source`` itself and the Prometheus flags are in ``foresight.cli.sources``. Only argparse here, so ``main.py`` and a local monitor never import SQLAlchemy (13 MB of
 RSS); the SQL source is imported and built by ``source_factory`` once it is chosen.
 """
 
@@ -19,20 +19,13 @@ if TYPE_CHECKING:  # the SQL source imports SQLAlchemy: only when it is used
     from foresight.store.metric_store import MetricStore
     from metrics_collector import Collector
 
-SOURCE_NAMES = ("local", "sql")
 SQL_FLAGS = ("sql_table", "sql_column", "sql_time_column")
 DEFAULT_TIME_COLUMN = "timestamp"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--source`` and the SQL source's flags to the root parser."""
-    group = parser.add_argument_group("sources (with --monitor)")
-    group.add_argument(
-        "--source",
-        choices=SOURCE_NAMES,
-        default="local",
-        help="local: sample this host (default); sql: read a table's rows (--sql-*)",
-    )
+    """Add the SQL source's flags to the root parser (``--source sql``)."""
+    group = parser.add_argument_group("SQL source (with --monitor --source sql)")
     group.add_argument(
         "--sql-url",
         metavar="URL",
@@ -81,7 +74,7 @@ def source_factory(
 
     Raises InputError for a SQL flag without ``--source sql`` or a missing URL/table.
     """
-    source = getattr(args, "source", "local") or "local"
+    source = settings.source
     given = [f"--{f.replace('_', '-')}" for f in SQL_FLAGS if getattr(args, f, None)]
     if getattr(args, "sql_url", None):
         given.insert(0, "--sql-url")

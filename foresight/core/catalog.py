@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 
@@ -282,9 +282,53 @@ DEVICE_CATALOG: dict[str, MetricInfo] = {
     )
 }
 
+# Metrics the local host does not produce (so the dashboard draws no empty charts for
+# them), known when they arrive: pushed, or from another source.
+OTHER_METRICS: dict[str, MetricInfo] = {
+    m.name: m
+    for m in (
+        # seed 003's pushed single reading (POST /api/samples), stored under these names
+        _m("cpu_usage", "%", "CPU usage (pushed)", 80, 90, min_change=1.0),
+        _m("memory_usage", "%", "Memory usage (pushed)", 85, 95, min_change=1.0),
+        _m("network_latency", "ms", "Network latency (pushed)", 150, 200, min_change=1.0),
+        _m("error_rate", "%", "Error rate (pushed)", 1, 5, min_change=0.1),
+        # a source of other targets (Prometheus): 1 while it answers, 0 while it does not
+        _m("source_up", "", "The metrics source answered (1) or failed (0)", min_change=0.5),
+        _m("source_query_ms", "ms", "Time the metrics source took to answer", min_change=1.0),
+    )
+}
+
+# Units of metrics outside the catalog (pushed, or read from Prometheus), from the unit
+# suffix of their name: house style and Prometheus' naming both put the unit there.
+# Longest suffix first.
+UNIT_SUFFIXES: tuple[tuple[str, str], ...] = (
+    ("_bytes_per_s", "B/s"),
+    ("_per_second", "/s"),
+    ("_per_s", "/s"),
+    ("_percent", "%"),
+    ("_seconds", "s"),
+    ("_bytes", "B"),
+    ("_ratio", ""),
+    ("_ms", "ms"),
+    ("_gb", "GB"),
+    ("_s", "s"),
+)
+
 
 def metric_info(name: str) -> MetricInfo:
-    """Return the catalog entry for ``name``; unknown names get a unit-less entry."""
+    """Return the catalog entry for ``name`` (a metric or a series key ``NAME@TARGET``).
+
+    A series of another target shares its metric's entry (units and thresholds) under
+    its own name. Metrics outside the catalog get their unit from their name's suffix
+    (``_percent``, ``_ms``, ``_bytes``, ``_per_s``, ...), and no thresholds; a name
+    without one gets a unit-less entry.
+    """
+    metric, _, target = name.partition("@")
+    info = _metric_info(metric)
+    return info if not target else replace(info, name=name)
+
+
+def _metric_info(name: str) -> MetricInfo:
     if name in METRIC_CATALOG:
         return METRIC_CATALOG[name]
     base, sep, device = name.partition(DEVICE_SEP)
@@ -293,7 +337,12 @@ def metric_info(name: str) -> MetricInfo:
         return MetricInfo(
             name, m.unit, m.description.format(device), m.warning, m.critical, m.min_change
         )
+    if name in OTHER_METRICS:
+        return OTHER_METRICS[name]
     if name.startswith("cpu_core") and name.endswith("_percent"):
         core = name[len("cpu_core") : -len("_percent")]
         return MetricInfo(name, "%", f"CPU utilisation, core {core}", 80, 90, min_change=1.0)
+    for suffix, unit in UNIT_SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return MetricInfo(name, unit, name)
     return MetricInfo(name, "", name)

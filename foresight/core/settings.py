@@ -22,6 +22,8 @@ from foresight.core.validate import parse_number
 MIN_INTERVAL_S = 0.05  # psutil and SQLite cannot keep a faster beat honestly
 MAX_INTERVAL_S = 3600.0
 POLICY_NAMES = ("threshold", "reactive", "predictive", "hybrid")
+# Where samples come from (``--source``): this host, or Prometheus' HTTP API.
+SOURCE_NAMES = ("local", "prometheus", "sql")
 MODE_NAMES = ("auto", "dry-run", "paused")
 SIGNAL_NAMES = ("cpu", "memory")  # foresight.scaling.signals.SIGNAL_NAMES (a test keeps them equal)
 
@@ -56,6 +58,7 @@ class Settings:
     live_models: bool = True
     forecast_refit_s: float = 300.0
     forecast_job_s: float = 15.0
+    forecast_budget_s: float = 2.0  # wall seconds of refitting per job run
     # live scaling
     live_scaling: bool = True
     scaling_policy: str = "hybrid"
@@ -79,6 +82,13 @@ class Settings:
     alert_webhook_url: str | None = None
     # failure risk: a model directory written by ``main.py risk-train``
     risk_model: str | None = None
+    # the source of samples (--source; foresight.sources): local or prometheus
+    source: str = "local"
+    prometheus_url: str | None = None
+    prometheus_queries: tuple[tuple[str, str], ...] = ()  # (NAME, PROMQL) from the flags
+    prometheus_queries_path: Path | None = None  # a TOML file of named queries
+    prometheus_catchup_s: float = 3600.0  # how far back the first read (and a gap) reaches
+    prometheus_timeout_s: float = 5.0  # per request, and at most 80 % of the interval
 
     @property
     def db_path(self) -> Path:
@@ -178,6 +188,9 @@ def _sql_url(raw: str, name: str) -> str:
     from foresight.core.sql_engine import sql_url  # SQLAlchemy: only when one is set
 
     return sql_url(raw, name)
+def parse_url(raw: str, name: str) -> str:
+    """An http(s) URL without a trailing slash; InputError naming ``name`` otherwise."""
+    return _url(raw, name)
 
 
 def _flag(raw: str, name: str) -> bool:
@@ -404,6 +417,24 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
         "SQLAlchemy URL of the `--source sql` table's database (`--sql-url` wins; the "
         "environment keeps a password out of `ps`)",
     ),
+    EnvVar(
+        "FORESIGHT_PROMETHEUS_CATCHUP_S",
+        "prometheus_catchup_s",
+        _number(0, 90 * 86400.0),
+        "`--source prometheus`: seconds of history read at start and after an outage",
+    ),
+    EnvVar(
+        "FORESIGHT_PROMETHEUS_TIMEOUT_S",
+        "prometheus_timeout_s",
+        _number(0.05, 300.0),
+        "`--source prometheus`: seconds one request may take (at most 80 % of the interval)",
+    ),
+    EnvVar(
+        "FORECAST_BUDGET_S",
+        "forecast_budget_s",
+        _number(0.1, 3600.0),
+        "seconds of refitting one job run may take (raise it for many series)",
+    ),
 )
 
 _DEFAULTS = Settings()
@@ -434,7 +465,7 @@ def from_environment(environ: Mapping[str, str] | None = None, **flags: Any) -> 
             # a blank token is a mistake, not "unset": say so rather than run unprotected
             values[var.field] = var.parse(raw, var.name)
     values.update({k: v for k, v in flags.items() if v is not None})
-    for key in ("data_dir", "alert_rules_path"):
+    for key in ("data_dir", "alert_rules_path", "prometheus_queries_path"):
         if values.get(key) is not None:
             values[key] = Path(values[key])
     settings = Settings(**values)
@@ -454,6 +485,18 @@ def _check(settings: Settings, flags: Mapping[str, Any]) -> None:
             f"MIN_INSTANCES ({settings.min_instances}) must not exceed "
             f"MAX_INSTANCES ({settings.max_instances})"
         )
+    if settings.source not in SOURCE_NAMES:
+        raise InputError(
+            f"--source must be one of {', '.join(SOURCE_NAMES)} (got {settings.source!r})"
+        )
+    if settings.source == "prometheus":
+        if settings.prometheus_url is None:
+            raise InputError("--source prometheus needs --prometheus-url URL")
+        if not settings.prometheus_queries and settings.prometheus_queries_path is None:
+            raise InputError(
+                "--source prometheus needs --prometheus-query NAME=PROMQL (repeatable) "
+                "or --prometheus-queries FILE"
+            )
     if not is_loopback(settings.host) and settings.token is None:
         raise InputError(
             f"refusing to listen on {settings.host} without a token: set "

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from foresight.core.catalog import METRIC_CATALOG, metric_info
+from foresight.core.series import metric_of
 from foresight.evaluation.selection import (
     DEFAULT_CANDIDATES,
     make_model,
@@ -64,7 +65,7 @@ def metric_bounds(metric: str, values: np.ndarray) -> tuple[float | None, float 
     if info.unit == "%":
         return 0.0, 100.0
     observed = values[~np.isnan(values)]
-    if metric in METRIC_CATALOG or (len(observed) and observed.min() >= 0):
+    if metric_of(metric) in METRIC_CATALOG or (len(observed) and observed.min() >= 0):
         return 0.0, None
     return None, None
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from foresight.live.services import STORE_FAULTS, Services
+from foresight.sources.prometheus import PrometheusSource
 from foresight.store.faults import error_text
 
 # After the database file was lost and a fresh one opened, the status stays "degraded"
@@ -51,6 +52,29 @@ def store_block(services: Services) -> dict[str, Any]:
     return block
 
 
+def source_block(services: Services) -> dict[str, Any] | None:
+    """The source's state for ``/api/system/health`` (None: this host's own sampler)."""
+    collector = services.collector
+    return collector.status() if isinstance(collector, PrometheusSource) else None
+
+
+def source_reasons(services: Services) -> list[str]:
+    """Why the source makes the status degraded: Prometheus away, or a query failing."""
+    state = source_block(services)
+    if state is None:
+        return []
+    out = []
+    if state["up"] is False:
+        out.append(
+            f"the Prometheus source {state['url']} does not answer: {state['error']} "
+            f"(since {_iso(state['since'])}; {state['failures']} failed reads, caught up "
+            "when it answers)"
+        )
+    for name, error in sorted(state["query_errors"].items()):
+        out.append(f"the Prometheus query {name} fails: {error}")
+    return out
+
+
 def health_state(services: Services, now: float, last_sample_age_s: float | None) -> HealthState:
     """The status, its reasons and the store's fault keys at ``now`` (epoch seconds)."""
     interval_s = services.settings.interval_s
@@ -76,6 +100,7 @@ def health_state(services: Services, now: float, last_sample_age_s: float | None
         reasons.append(
             f"{last['error']} at {_iso(last['until'])}; samples stored before are not in it"
         )
+    reasons += source_reasons(services)
     if not services.running:
         status = "stopped"
         reasons.insert(0, "the sampler is not running")

@@ -391,6 +391,7 @@ def install(services) -> None:
         services.store,
         services.known_metrics,
         refit_every_s=services.settings.forecast_refit_s,
+        budget_s=services.settings.forecast_budget_s,
         data_dir=services.settings.data_dir,
         warm_s=2000 * services.settings.interval_s,  # the likelihood's long window
         worker=make_fit_worker(),

@@ -26,12 +26,14 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from foresight.core.catalog import METRIC_CATALOG, OPTIONAL_METRICS
 from foresight.core.errors import InputError
+from foresight.core.series import LOCAL_TARGET, of_target, targets_by_metric
 from foresight.core.settings import Settings, is_loopback
 from foresight.live import alerting as live_alerts
 from foresight.live import models as live_models
 from foresight.live import risk as live_risk
 from foresight.live import scaling as live_scaling
 from foresight.live.stress import StressController
+from foresight.sources.prometheus import PrometheusSource
 from foresight.store.faults import StoreFaults, error_text
 from foresight.store.metric_store import MetricStore
 from metrics_collector import (
@@ -72,6 +74,8 @@ class Services:
     extras: dict[str, Any] = field(default_factory=dict)
     closers: list[Callable[[], None]] = field(default_factory=list)  # run by stop()
     stage_errors: int = 0
+    local_source: bool = True  # False: the collector reads other targets (Prometheus)
+    pushed: set[str] = field(default_factory=set)  # series keys POST /api/samples wrote
     store_faults: StoreFaults = field(default_factory=StoreFaults)
     running: bool = False
     clock: Callable[[], float] = time.time  # the API's "now"; tests pass a fake clock
@@ -103,16 +107,23 @@ class Services:
         return self.recent[-1] if self.recent else None
 
     def known_metrics(self) -> list[str]:
-        """This host's catalog metrics (when sampling it) plus every metric stored or
-        seen this run, sorted; a probe's or another source's metrics once seen."""
+        """Every series key: catalog metrics (local source), every one stored or seen this
+        run, sorted. Keys of other targets are ``NAME@TARGET`` (foresight.core.series)."""
         latest = self.latest()
-        host = set(METRIC_CATALOG) - OPTIONAL_METRICS
-        names = (host if isinstance(self.collector, MetricsCollector) else set()) | set(
-            self.store.metric_names()
-        )
+        names = set(self.store.metric_names())
+        if self.local_source:  # a probe's metrics (OPTIONAL_METRICS) only once seen
+            names |= set(METRIC_CATALOG) - OPTIONAL_METRICS
         if latest is not None:
             names |= set(latest.values)
         return sorted(names)
+
+    def target_metrics(self, target: str | None = None) -> dict[str, str]:
+        """``{metric: series key}`` of one target (None or "": the local host)."""
+        return of_target(self.known_metrics(), target or LOCAL_TARGET)
+
+    def targets(self) -> dict[str, list[str]]:
+        """``{metric: [target, ...]}`` of every known series ("" is the local host)."""
+        return targets_by_metric(self.known_metrics())
 
 
 def default_probe_url(settings: Settings, port: int | None = None) -> str:
@@ -131,14 +142,17 @@ def build_services(
 ) -> Services:
     """Open the store, build the collector and an unstarted scheduler, run extensions.
 
-    ``source(store)`` builds another source than this host's collector (it may read
-    the store to resume). Recent history is loaded from the store into the ring buffer
+    The collector is ``collector``, else ``source(store)`` (another source, e.g. a SQL
+    table, which may read the store to resume), else the one ``settings.source`` names:
+    ``prometheus`` (``foresight.sources.prometheus``) or ``local`` (this host). Recent history is loaded from the store into the ring buffer
     so charts are not empty after a restart. Nothing is started here (see ``start``).
     """
     now = time.time() if now is None else now
     store = MetricStore(settings.db_path, retention_days=settings.retention_days)
     if collector is None and source is not None:
         collector = source(store)
+    if collector is None and settings.source == "prometheus":
+        collector = PrometheusSource.from_settings(settings, store)
     if collector is None:
         collector = MetricsCollector(
             settings.data_dir,
@@ -165,7 +179,11 @@ def build_services(
         started_at=now,
         recent=recent,
         recent_complete_from=now - RECENT_WINDOW_S,
+        local_source=isinstance(collector, MetricsCollector),
     )
+    closer = getattr(collector, "close", None)
+    if callable(closer):
+        services.closers.append(closer)
     if settings.live_scaling:
         live_scaling.install(services)
     if settings.live_models:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
+from foresight.core.series import split_key
 from foresight.store.metric_store import MetricStore
 
 STATES = ("pending", "firing", "resolved")
@@ -51,13 +52,21 @@ class AlertRecord:
         return self.rule, self.metric
 
     def all_labels(self) -> dict[str, str]:
-        """The labels a silence or Alertmanager sees: alertname, severity, metric, rule's."""
-        return {
+        """The labels a silence or Alertmanager sees: alertname, severity, metric, rule's.
+
+        A series of another target (``NAME@TARGET``) adds ``target`` and keeps the whole
+        key in ``metric``, so two targets' alerts never share a fingerprint.
+        """
+        labels = {
             **self.labels,
             "alertname": self.rule,
             "severity": self.severity,
             "metric": self.metric,
         }
+        target = split_key(self.metric)[1]
+        if target:
+            labels["target"] = target
+        return labels
 
     def with_(self, **changes: Any) -> AlertRecord:
         return replace(self, **changes)

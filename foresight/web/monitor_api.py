@@ -19,13 +19,13 @@ from flask import Response, current_app, jsonify, request
 
 from foresight.core.catalog import metric_info
 from foresight.live import alerting
-from foresight.live.health import health_state
+from foresight.live.health import health_state, source_block
 from foresight.live.services import Services
 from foresight.live.stress import StressBusyError, StressCooldownError, validate_request
 from foresight.web import responses as out
 from foresight.web import schemas
 from foresight.web.api import Blueprint
-from foresight.web.params import metric_list, relative, time_range
+from foresight.web.params import metric_list, relative, target_series, time_range
 from foresight.web.security import jsonify_redacted
 from metrics_collector import Sample, host_facts
 
@@ -208,28 +208,47 @@ def _metrics_body(
     svc: Services, tick: float | None, current: dict[str, float], query: dict[str, Any]
 ) -> bytes:
     now = svc.clock()
-    known = svc.known_metrics()
+    target: str = query.get("target") or ""
+    series = target_series(svc, target)  # {metric: series key}
+    known = sorted(series)
     names = metric_list(query.get("metric"), known) or known
+    keys = [series[n] for n in names]
     since, until = time_range(query.get("since"), query.get("until"), now)
     limit: int = query["limit"]
     step_s: float | None = query.get("step")
     fragments: PointFragments = current_app.extensions["foresight_fragments"]
-    points = (
-        None if step_s is not None else _from_buffer(svc, fragments, names, since, until, limit)
+    # Pushed samples and a source's caught-up points are in the store, not the ring buffer.
+    elsewhere = not svc.local_source or bool(svc.pushed.intersection(keys))
+    by_key = (
+        None
+        if step_s is not None or elsewhere
+        else _from_buffer(svc, fragments, keys, since, until, limit)
     )
     effective_step: float | None = None  # None: raw points
-    if points is None:
-        rows = svc.store.query(names, since, until, limit, step_s)
-        points = {n: ",".join(f"[{t!r},{v!r}]" for t, v in rows.get(n, [])) for n in names}
+    if by_key is None:
+        rows = svc.store.query(keys, since, until, limit, step_s)
+        by_key = {k: ",".join(f"[{t!r},{v!r}]" for t, v in rows.get(k, [])) for k in keys}
         effective_step = svc.store.effective_step(since, until, limit, step_s)
     header = {
         "since": since,
         "until": until,
         "limit": limit,
         "step_s": effective_step,
-        "data_since": svc.store.data_since(names),
+        "data_since": svc.store.data_since(keys),
+        "target": target,
+        "targets": svc.targets(),
     }
-    return _encode_metrics(header, names, current, tick, points)
+    points = {n: by_key[k] for n, k in zip(names, keys, strict=True)}
+    values = {n: current[k] for n, k in zip(names, keys, strict=True) if k in current}
+    return _encode_metrics(header, names, values, tick, points)
+
+
+def _of_target(values: Any, target: str) -> dict[str, float]:
+    """The values of one target's series, keyed by metric name ("" = this host)."""
+    if not target:
+        return {k: v for k, v in values.items() if "@" not in k}
+    suffix = "@" + target
+    return {k[: -len(suffix)]: v for k, v in values.items() if k.endswith(suffix)}
 
 
 def _current_block(values: dict[str, float]) -> dict[str, dict[str, Any]]:
@@ -243,16 +262,21 @@ def _current_block(values: dict[str, float]) -> dict[str, dict[str, Any]]:
 @blueprint.route("/metrics/realtime", methods=["GET"])
 @blueprint.arguments(schemas.RealtimeQuery, location="query", as_kwargs=True)
 @blueprint.response(200, out.RealtimeSchema)
-def get_realtime(since: float | None = None) -> Response:
-    """Live feed: samples newer than a cursor (default: the last 300 s), plus current values."""
+def get_realtime(since: float | None = None, target: str | None = None) -> Response:
+    """Live feed: samples newer than a cursor (default: the last 300 s), plus current values,
+    of one target (default: this host)."""
     svc = services()
     now = svc.clock()
+    target = target or ""
+    if target:
+        target_series(svc, target)  # an unknown target is a 400
     cursor_given = since
     since = now - REALTIME_WINDOW_S if since is None else relative(since, now)
     assert since is not None
     samples: list[Sample] = [s for s in list(svc.recent) if s.timestamp > since]
     samples = samples[-REALTIME_MAX_SAMPLES:]
     tick, current = current_values(svc)
+    current = _of_target(current, target)
     if samples:
         cursor = samples[-1].timestamp
     else:  # nothing new: the client keeps its cursor
@@ -263,7 +287,9 @@ def get_realtime(since: float | None = None) -> Response:
                 "cursor": cursor,
                 "server_time": now,
                 "interval_s": svc.settings.interval_s,
-                "samples": [s.to_dict() for s in samples],
+                "samples": [
+                    {**s.to_dict(), "values": _of_target(s.values, target)} for s in samples
+                ],
                 "current": _current_block(current),
             }
         ),
@@ -292,6 +318,7 @@ def health_payload(svc: Services, now: float) -> dict[str, Any]:
         "store": state.store,
         "host": facts(),
         "alerts": alerting.health(svc),
+        "source": source_block(svc),
     }
 
 

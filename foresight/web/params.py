@@ -47,6 +47,25 @@ def metric_list(raw: str | None, known: list[str]) -> list[str] | None:
     return names
 
 
+def target_series(services: Any, target: str | None) -> dict[str, str]:
+    """``{metric: series key}`` of ``target`` (None or "": this host).
+
+    An unknown target raises InputError listing the known ones.
+    """
+    series = services.target_metrics(target)
+    if target and not series:
+        known = sorted({t for found in services.targets().values() for t in found if t})
+        listed = ", ".join(repr(t) for t in known[:20]) + (" ..." if len(known) > 20 else "")
+        raise InputError(f"unknown target {target!r}; known targets: {listed or 'none'}")
+    return series
+
+
+def of_series(items: list[dict], series: dict[str, str]) -> list[dict]:
+    """Records (``{"metric": key, ...}``) of one target's series, keyed by metric name."""
+    names = {key: metric for metric, key in series.items()}
+    return [{**item, "metric": names[item["metric"]]} for item in items if item["metric"] in names]
+
+
 def check_metric(name: str, known: list[str]) -> None:
     """Raise InputError unless ``name`` is a known metric."""
     if name not in known:

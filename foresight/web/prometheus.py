@@ -23,6 +23,7 @@ from foresight.live import scaling as live_scaling
 from foresight.live.risk import EXTRAS_KEY as RISK_KEY
 from foresight.live.services import Services
 from foresight.web.prometheus_results import ResultsCollector
+from metrics_collector import MetricsCollector
 
 # catalog metric -> (prometheus name, help, factor from catalog unit to base unit)
 _GAUGES: dict[str, tuple[str, str, float]] = {
@@ -97,7 +98,8 @@ class ForesightCollector(Collector):
         yield from gauges
         yield cores
         yield other
-        for key, value in sorted(svc.collector.counters.items()):
+        counters = svc.collector.counters if isinstance(svc.collector, MetricsCollector) else {}
+        for key, value in sorted(counters.items()):
             prom, doc = _COUNTERS[key]
             yield CounterMetricFamily(prom, doc, value=value)
         stats = svc.tick_stats

@@ -12,6 +12,7 @@ from marshmallow import Schema, fields, validate
 
 from foresight.scaling.policies import EngineMode, ScalingAction
 from foresight.web.alert_schemas import AlertHealthSchema
+from foresight.web.samples_schemas import SourceHealthSchema
 
 
 def _numbers() -> fields.List:
@@ -62,6 +63,12 @@ class MetricsHistorySchema(Schema):
     )
     metrics = fields.Dict(
         keys=fields.String(), values=fields.Nested(MetricSeriesSchema), required=True
+    )
+    target = fields.String(metadata={"description": 'Whose series these are ("": this host)'})
+    targets = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        metadata={"description": 'Every known metric and its targets ("": this host)'},
     )
 
 
@@ -153,6 +160,11 @@ class HealthSchema(Schema):
         AlertHealthSchema,
         allow_none=True,
         metadata={"description": "Rules, alert counts, notification failures (null: off)"},
+    )
+    source = fields.Nested(
+        SourceHealthSchema,
+        allow_none=True,
+        metadata={"description": "The Prometheus source's state (null: this host's sampler)"},
     )
 
 

@@ -103,6 +103,17 @@ def _epoch(what: str) -> Float:
 
 
 # ---- query strings -----------------------------------------------------------------------
+def _target() -> fields.String:
+    return fields.String(
+        validate=validate.Length(max=500),
+        metadata={
+            "description": "Whose series (default: this host). A target as `/api/metrics` "
+            'lists it under `targets`, e.g. `instance="web-1:9100",job="node"`; '
+            "series are then keyed by their plain metric names."
+        },
+    )
+
+
 class MetricsQuery(Schema):
     metric = fields.String(
         metadata={
@@ -123,6 +134,7 @@ class MetricsQuery(Schema):
         maximum=MAX_STEP_S,
         metadata={"description": "Bucket width in seconds (widened to fit `limit`)"},
     )
+    target = _target()
 
 
 class RealtimeQuery(Schema):
@@ -134,6 +146,7 @@ class RealtimeQuery(Schema):
             "negative: seconds before now)"
         },
     )
+    target = _target()
 
 
 class HorizonQuery(Schema):
@@ -155,8 +168,13 @@ class HorizonQuery(Schema):
     )
 
 
+class TargetHorizonQuery(HorizonQuery):
+    target = _target()
+
+
 class AnomaliesQuery(Schema):
     metric = fields.String(metadata={"description": "Only this metric"})
+    target = _target()
     since = _epoch("Oldest anomaly")
     limit = Integer(minimum=1, maximum=MAX_ANOMALIES, load_default=DEFAULT_ANOMALIES)
 

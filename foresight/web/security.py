@@ -38,11 +38,13 @@ from foresight.web.json_provider import SafeJSONProvider
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
+# POST /api/samples takes up to 10,000 samples: ~100-700 bytes each with long targets.
+BODY_LIMITS: dict[str, int] = {"/api/samples": 8 * MAX_BODY_BYTES}
 MAX_URL_BYTES = 16 * 1024
 MAX_HEADER_BYTES = 64 * 1024
 # waitress's own limits (plain-text errors, but nothing bigger is ever buffered): twice
 # the app's, so a request just over the app's limit still gets the JSON answer.
-SERVER_MAX_BODY_BYTES = 2 * MAX_BODY_BYTES
+SERVER_MAX_BODY_BYTES = 2 * max(MAX_BODY_BYTES, *BODY_LIMITS.values())
 SERVER_MAX_HEADER_BYTES = 2 * MAX_HEADER_BYTES
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -200,10 +202,10 @@ def _guard() -> Response | None:
             "are accepted",
         )
     length = request.content_length
-    if length is not None and length > MAX_BODY_BYTES:
-        return _error(
-            413, f"the body is {length} bytes; at most {MAX_BODY_BYTES} bytes are accepted"
-        )
+    limit = BODY_LIMITS.get(request.path, MAX_BODY_BYTES)
+    request.max_content_length = limit
+    if length is not None and length > limit:
+        return _error(413, f"the body is {length} bytes; at most {limit} bytes are accepted")
     if request.method not in STATE_CHANGING:
         return None
     origin = request.headers.get("Origin")
@@ -238,10 +240,11 @@ def _require_json_object() -> Response | None:
     if request.method not in NEEDS_BODY:
         return None
     raw = request.get_data(cache=True)
-    if chunked and len(raw) >= MAX_BODY_BYTES and request.environ["wsgi.input"].read(1):
+    limit = BODY_LIMITS.get(request.path, MAX_BODY_BYTES)
+    if chunked and len(raw) >= limit and request.environ["wsgi.input"].read(1):
         # werkzeug cuts a chunked body off at MAX_CONTENT_LENGTH without a word; the
         # server-terminated stream still holding data means the body was longer
-        return _error(413, f"the body is longer than {MAX_BODY_BYTES} bytes, the most accepted")
+        return _error(413, f"the body is longer than {limit} bytes, the most accepted")
     if not raw.strip():
         raise InputError(
             f"{request.method} {request.path} needs a JSON object body (got an empty body)"

@@ -28,6 +28,8 @@
  *   range          {key: "5m"|"1h"|"24h"|"7d"|"custom", live: bool, sinceS, untilS,
  *                  stepS, base}; base: the preset a double-click returns to
  *   intervalS, tokenRequired
+ *   target         whose series this page shows ("" = this host; ?target= in the URL);
+ *                  api() adds it to GET /api/metrics*, /api/predictions, /api/anomalies
  *   onTick         [fn(tick)]  after every realtime poll; tick = {samples, current,
  *                  cursor, serverTimeS, live}
  *   onRangeChange  [fn(info)]  after the charts were (re)filled from /api/metrics: the
@@ -162,6 +164,28 @@
   fs.format = format;
   fs.time = (epochS) => T.when(epochS); // the one time format (static/js/timefmt.js)
 
+  // ── target (whose series: this host, a Prometheus series' labels, a pushed target) ──
+  // The picker reloads the page with ?target=...; every per-series GET then carries it.
+  const TARGET = new URLSearchParams(window.location.search).get("target") || "";
+  const PER_TARGET = /^\/api\/(metrics|predictions|anomalies)(\/|\?|$)/;
+  function withTarget(path, method) {
+    if (!TARGET || method !== "GET" || !PER_TARGET.test(path)) return path;
+    return `${path}${path.includes("?") ? "&" : "?"}target=${encodeURIComponent(TARGET)}`;
+  }
+
+  function showTargets(targets) {
+    const found = new Set([TARGET]);
+    for (const list of Object.values(targets || {})) for (const t of list) found.add(t);
+    const picker = $("target-picker");
+    if (found.size < 2) { picker.hidden = true; return; }
+    const select = $("target");
+    const names = [...found].sort();
+    if (select.options.length !== names.length) {
+      select.replaceChildren(...names.map((t) => new Option(t || "this host", t, false, t === TARGET)));
+    }
+    picker.hidden = false;
+  }
+
   // ── API ───────────────────────────────────────────────────────────────
   // A hidden tab polls nothing: every GET waits here until the tab is visible again, so
   // each poll loop parks on one promise instead of firing requests nobody sees.
@@ -185,6 +209,7 @@
 
   async function api(path, { method = "GET", body } = {}) {
     if (method === "GET") await whenVisible();
+    path = withTarget(path, method);
     const headers = { Accept: "application/json" };
     const token = sessionStorage.getItem(TOKEN_KEY);
     if (token) headers.Authorization = `Bearer ${token}`;
@@ -203,6 +228,7 @@
     return data;
   }
   fs.api = api;
+  fs.target = TARGET;
   fs.nowS = () => (Date.now() + clockOffsetMs) / 1000;
   fs.setFutureS = (s) => { futureS = Math.max(0, Number(s) || 0); applyWindow(); fs.update(); };
   fs.futureS = () => futureS;
@@ -510,6 +536,7 @@
     try {
       const res = await api(`/api/metrics?${queryOf(spec)}`);
       if (seq !== rangeSeq) return;
+      showTargets(res.targets);
       ensureSeries(res.metrics);
       const expectedS = res.step_s || fs.intervalS;
       let points = 0;
@@ -850,6 +877,10 @@
   }
 
   function init() {
+    $("target").addEventListener("change", (e) => {
+      const v = e.target.value;
+      window.location.search = v ? `?target=${encodeURIComponent(v)}` : "";
+    });
     if (typeof Chart === "undefined") {
       showConnectionError(new Error("Chart.js is missing from /static/vendor/ - run `make setup`"));
       return;

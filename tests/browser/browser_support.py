@@ -59,6 +59,11 @@ def require_browser() -> None:
     )
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    return _free_port()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -78,19 +83,21 @@ def run_monitor(
     extra_env: Mapping[str, str] | None = None,
     needs_browser: bool = True,
     extra_args: Sequence[str] = (),
+    port: int | None = None,
+    min_ticks: int = 2,
 ) -> Iterator[str]:
     """Run the real monitor for the ``with`` block; yield its base URL.
 
     Its store is ``tmp / "data"`` (seed it first to start with history) and its output
     goes to ``tmp / "server.log"``, quoted when it exits early or never answers.
     ``interval_s`` is the sampling interval in seconds; ``extra_env`` adds settings such
-    as ``FORECAST_JOB_S``. Skips when the browser is missing, so no server starts
-    (``needs_browser=False``: HTTP-only tests that run without it). ``extra_args`` go on
-    the command line after the usual flags (e.g. ``--source sql ...``).
+    as ``FORECAST_JOB_S``, ``extra_args`` more flags (``--source prometheus ...``), ``port``
+    a port chosen beforehand (``free_port()``). Skips when the browser is missing, so no
+    server starts (``needs_browser=False``: HTTP-only tests that run without it).
     """
     if needs_browser:
         require_browser()
-    port = _free_port()
+    port = _free_port() if port is None else port
     env = {k: v for k, v in os.environ.items() if k not in _DROPPED_ENV}
     if token is not None:
         env["FORESIGHT_TOKEN"] = token
@@ -122,7 +129,7 @@ def run_monitor(
             if proc.poll() is not None:
                 pytest.fail(f"the monitor exited with {proc.returncode}:\n{_log_tail(log_path)}")
             try:
-                if get_json(f"{base}/api/system/health").get("ticks", 0) >= 2:
+                if get_json(f"{base}/api/system/health").get("ticks", 0) >= min_ticks:
                     break
             except OSError:
                 pass  # not listening yet

@@ -238,7 +238,7 @@ def test_openapi_document_is_valid_and_complete(app, client) -> None:
             for method in rule.methods - {"HEAD", "OPTIONS"}:
                 assert method.lower() in doc["paths"][path], f"{method} {rule.rule}"
     params = {p["name"] for p in doc["paths"]["/api/metrics"]["get"]["parameters"]}
-    assert params == {"metric", "since", "until", "limit", "step"}
+    assert params == {"metric", "since", "until", "limit", "step", "target"}
 
 
 def test_api_docs_page_uses_local_assets(client) -> None:

@@ -116,3 +116,21 @@ def test_unsafe_operations_document_the_token_rule(services) -> None:
     post = doc["paths"]["/api/scaling/mode"]["post"]
     assert post["security"] == [{"bearer": []}] and "401" in post["responses"]
     assert "security" not in doc["paths"]["/api/metrics"]["get"]
+
+
+def test_pushed_samples_answer_matches_its_schema(client, clock) -> None:
+    """POST /api/samples (a public contract): the answer, a 400, and the listing of targets."""
+    doc = client.get("/api/openapi.json").get_json()
+    operation = doc["paths"]["/api/samples"]["post"]
+    samples = [{"timestamp": clock() - 1, "target": "web-1", "metric": "up", "value": 1.0}]
+    response = client.post("/api/samples", json={"samples": samples})
+    assert response.status_code == 200
+    schema = json_schema(doc, operation, "200")
+    assert not list(validator_for(doc, schema).iter_errors(response.get_json()))
+    bad = client.post("/api/samples", json={"samples": [{"timestamp": 1}]})
+    assert bad.status_code == 400
+    assert not list(validator_for(doc, json_schema(doc, operation, "400")).iter_errors(bad.json))
+    listed = client.get("/api/metrics?target=web-1").get_json()
+    schema = json_schema(doc, doc["paths"]["/api/metrics"]["get"], "200")
+    assert not list(validator_for(doc, schema).iter_errors(listed))
+    assert listed["targets"]["up"] == ["web-1"] and "up" in listed["metrics"]

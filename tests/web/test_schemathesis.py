@@ -68,6 +68,17 @@ REJECTED_ON_PURPOSE = [
     # nor "one of two query parameters"
     ("GET /api/predictions", "give hours or minutes, not both"),
     ("GET /api/metrics/{name}/forecast", "give hours or minutes, not both"),
+    # targets are the store's series (foresight.core.series): no enum can list them
+    ("GET /api/metrics", "unknown target"),
+    ("GET /api/metrics/realtime", "unknown target"),
+    ("GET /api/anomalies", "unknown target"),
+    ("GET /api/predictions", "unknown target"),
+    ("GET /api/metrics/{name}/forecast", "unknown target"),
+    # one of two body forms; no timestamp beyond the server's clock; printable targets
+    ("POST /api/samples", "give samples, or at least one of"),
+    ("POST /api/samples", "give either samples or seed 003's reading"),
+    ("POST /api/samples", "ahead of"),
+    ("POST /api/samples", "target must be printable"),
     # instance ids are the live pool's: no document can list them
     ("POST /api/resources/{instance_id}/fail", "no live instance"),
     # risk training: one of two label sources; the store's metrics, rules and history
