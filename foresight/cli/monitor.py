@@ -6,8 +6,7 @@ import argparse
 import logging
 import signal
 
-from foresight.cli import source_args
-from foresight.cli import sources
+from foresight.cli import source_args, sources
 from foresight.core.errors import InputError
 from foresight.core.settings import Settings, from_environment
 from foresight.live import alerting as live_alerts

@@ -1,7 +1,8 @@
 """``monitor --source sql``: the SQL source's flags and how it is built.
 
-``--source`` itself and the Prometheus flags are in ``foresight.cli.sources``. Only argparse here, so ``main.py`` and a local monitor never import SQLAlchemy (13 MB of
-RSS); the SQL source is imported and built by ``source_factory`` once it is chosen.
+``--source`` itself and the Prometheus flags are in ``foresight.cli.sources``. Only
+argparse here, so ``main.py`` and a local monitor never import SQLAlchemy (13 MB of RSS);
+the SQL source is imported and built by ``source_factory`` once it is chosen.
 """
 
 from __future__ import annotations

@@ -188,6 +188,8 @@ def _sql_url(raw: str, name: str) -> str:
     from foresight.core.sql_engine import sql_url  # SQLAlchemy: only when one is set
 
     return sql_url(raw, name)
+
+
 def parse_url(raw: str, name: str) -> str:
     """An http(s) URL without a trailing slash; InputError naming ``name`` otherwise."""
     return _url(raw, name)

@@ -144,8 +144,9 @@ def build_services(
 
     The collector is ``collector``, else ``source(store)`` (another source, e.g. a SQL
     table, which may read the store to resume), else the one ``settings.source`` names:
-    ``prometheus`` (``foresight.sources.prometheus``) or ``local`` (this host). Recent history is loaded from the store into the ring buffer
-    so charts are not empty after a restart. Nothing is started here (see ``start``).
+    ``prometheus`` (``foresight.sources.prometheus``) or ``local`` (this host). Recent
+    history is loaded from the store into the ring buffer so charts are not empty after a
+    restart. Nothing is started here (see ``start``).
     """
     now = time.time() if now is None else now
     store = MetricStore(settings.db_path, retention_days=settings.retention_days)

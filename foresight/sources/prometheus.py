@@ -66,6 +66,7 @@ class PrometheusSource:
         self.catchup_s = float(catchup_s)
         self._step_ms = max(1, round(self.interval_s * 1000))
         self._last_ms: dict[str, int] = {}  # per query: the newest grid point read
+        self.counters: dict[str, float] = {}
         self._lock = threading.Lock()
         self._state: dict[str, Any] = {
             "up": None,
@@ -100,8 +101,6 @@ class PrometheusSource:
     # ``collect`` itself (one transaction, before the tick's own), health's reasons come
     # from ``status()`` (foresight.live.health.source_reasons), and there are no byte
     # counters for /metrics.
-    counters: dict[str, float] = {}
-
     def take_backlog(self) -> list[Sample]:
         return []
 

@@ -11,7 +11,8 @@ import math
 
 from flask import Response, jsonify
 
-from foresight.live.models import EXTRAS_KEY, MAX_ANOMALIES, tier_for_seconds
+from foresight.live.anomaly_stage import MAX_ANOMALIES
+from foresight.live.models import EXTRAS_KEY, tier_for_seconds
 from foresight.models.anomaly import AnomalyDetector
 from foresight.web import responses as out
 from foresight.web import schemas

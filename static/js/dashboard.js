@@ -315,7 +315,7 @@
             afterBuildTicks: (scale) => C.alignTicks(scale, C.tickStep(spanOf(scale))[2]),
             ticks: {
               maxRotation: 0, autoSkipPadding: 16, maxTicksLimit: 7,
-              callback(value) { return T.tick(value, spanOf(this)); },
+              callback(value, index, ticks) { return T.tick(value, spanOf(this), index, ticks); },
             },
             grid: { color: themeColour("--grid", "#21262d") },
           },

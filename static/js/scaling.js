@@ -110,7 +110,9 @@
           x: { type: "time", grid: { color: "#30363d" },
                ticks: { color: "#9da7b3", maxTicksLimit: 8,
                  // the page's one time format (static/js/timefmt.js)
-                 callback(value) { return window.foresightTime.tick(value, (this.max - this.min) / 1000); } } },
+                 callback(value, index, ticks) {
+                   return window.foresightTime.tick(value, (this.max - this.min) / 1000, index, ticks);
+                 } } },
           y: { beginAtZero: true, title: { display: true, text: "instances / demand units",
                color: "#9da7b3" }, ticks: { color: "#9da7b3" }, grid: { color: "#30363d" } },
         },

@@ -7,7 +7,8 @@
  *   foresightTime.time(epochS, false)    "18:02"
  *   foresightTime.dateTime(epochS)       "Dec 1, 18:02:19"
  *   foresightTime.when(epochS)           time() if today, else dateTime()
- *   foresightTime.tick(epochMs, spanS)   an axis label: "18:02", "Dec 1 18:00", "Dec 1"
+ *   foresightTime.tick(epochMs, spanS, index, ticks)   an axis label: "18:02",
+ *                                        "Dec 1 18:00", "Dec 1" (Chart.js callback args)
  *   foresightTime.hour12                 true when the locale uses a 12-hour clock
  * Timestamps are epoch seconds (UTC) unless the name says ms; display is local time.
  */
@@ -45,15 +46,17 @@
     if (!valid(epochS)) return "–";
     return dayKey(epochS * 1000) === dayKey(Date.now()) ? time(epochS, seconds) : dateTime(epochS, seconds);
   }
-  // Axis labels: seconds only when ticks are under a minute apart; a date once the range spans days, or at
-  // local midnight on multi-hour ranges (where the day changes along the axis).
-  function tick(epochMs, spanS) {
+  // Axis labels: seconds only when ticks are under a minute apart; on ranges over 6 h, a date
+  // on the first tick and wherever the day changes from the tick before (so a range that is
+  // not today always names its day); over 2 days, dates at midnight and on every other tick.
+  // ``index`` and ``ticks`` are Chart.js's tick callback arguments.
+  function tick(epochMs, spanS, index = 0, ticks = null) {
     const d = new Date(epochMs);
-    if (spanS > 2 * DAY_S) {
-      return d.getHours() === 0 && d.getMinutes() === 0 ? F.d.format(d) : F.dhm.format(d);
-    }
+    const midnight = d.getHours() === 0 && d.getMinutes() === 0;
+    if (spanS > 2 * DAY_S) return midnight ? F.d.format(d) : F.dhm.format(d);
     if (spanS > 6 * 3600) {
-      return d.getHours() === 0 && d.getMinutes() === 0 ? F.dhm.format(d) : F.hm.format(d);
+      const prev = ticks && index > 0 ? ticks[index - 1].value : null;
+      return prev === null || dayKey(prev) !== dayKey(epochMs) ? F.dhm.format(d) : F.hm.format(d);
     }
     return spanS < 360 ? F.hms.format(d) : F.hm.format(d); // < 6 min: ticks under a minute apart
   }
