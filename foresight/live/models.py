@@ -65,6 +65,7 @@ __all__ = [
 EXTRAS_KEY = "live_models"
 MAX_ANOMALIES = 1000
 FAST_START_RECHECK_S = 60.0
+EPISODE_GAP_SAMPLES = 60
 
 
 class LiveModels:
@@ -80,6 +81,7 @@ class LiveModels:
         tiers: tuple[Tier, ...] = ALL_TIERS,
         data_dir: Path | None = None,
         warm_s: float = 0.0,
+        episode_gap_s: float = 60.0,
     ) -> None:
         self.store = store
         self.data_dir = data_dir  # None: models are not saved (tests, replay)
@@ -95,7 +97,9 @@ class LiveModels:
         self._scores: dict[str, tuple[float, float]] = {}
         self._anomalies: deque[Anomaly] = deque(maxlen=MAX_ANOMALIES)
         self.wakeup: Callable[[], None] | None = None  # run the job now (set by install)
-        self.episodes = EpisodeTracker(store, threshold=AnomalyDetector().threshold)
+        self.episodes = EpisodeTracker(
+            store, threshold=AnomalyDetector().threshold, close_after_s=episode_gap_s
+        )
         if data_dir is not None:
             self._load_saved()
 
@@ -194,7 +198,11 @@ class LiveModels:
                 if detector.is_anomaly(score):
                     self._anomalies.append(Anomaly(sample.timestamp, metric, float(value), score))
                 points[metric] = PointScore(
-                    float(value), detector.expected_, score, detector.surprise_
+                    float(value),
+                    detector.expected_,
+                    score,
+                    detector.surprise_,
+                    detector.confirm_,
                 )
             self.episodes.observe(sample.timestamp, points)
 
@@ -372,6 +380,9 @@ def install(services) -> None:
         refit_every_s=services.settings.forecast_refit_s,
         data_dir=services.settings.data_dir,
         warm_s=2000 * services.settings.interval_s,  # the likelihood's long window
+        # The detector counts samples, so the tracker does too: quiet for 60 samples
+        # (a minute at the default 1-s interval) closes an episode.
+        episode_gap_s=EPISODE_GAP_SAMPLES * services.settings.interval_s,
     )
     services.extras[EXTRAS_KEY] = live
     services.stages.append(live.stage)
