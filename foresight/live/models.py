@@ -8,8 +8,8 @@ Installed through ``monitor.EXTENSION_MODULES``:
     accuracy against the last value and seasonal naive), within a CPU budget per run;
     every run re-anchors the other forecasts: a new forecast from the newest complete
     bucket whenever one has completed, and the newest raw sample as the line's start;
-  * a stage scores every new sample with one streaming ``AnomalyDetector`` per metric
-    and keeps the recent anomalies.
+  * a stage scores every new sample with one streaming ``AnomalyDetector`` per metric,
+    groups alerts into episodes, and keeps the recent alerts that joined one.
 Forecasts are made at a step coarser than sampling (DESIGN: 1-s samples → 1-min means
 for an hour ahead). The API (api_predictions.py) only reads what this module computed.
 """
@@ -96,6 +96,7 @@ class LiveModels:
         self._detectors: dict[str, AnomalyDetector] = {}
         self._scores: dict[str, tuple[float, float]] = {}
         self._anomalies: deque[Anomaly] = deque(maxlen=MAX_ANOMALIES)
+        self._pending: dict[str, Anomaly] = {}  # each metric's latest unconfirmed alert
         self.wakeup: Callable[[], None] | None = None  # run the job now (set by install)
         self.episodes = EpisodeTracker(
             store, threshold=AnomalyDetector().threshold, close_after_s=episode_gap_s
@@ -196,7 +197,7 @@ class LiveModels:
                 score = detector.score_one(float(value))
                 self._scores[metric] = (sample.timestamp, score)
                 if detector.is_anomaly(score):
-                    self._anomalies.append(Anomaly(sample.timestamp, metric, float(value), score))
+                    self._pending[metric] = Anomaly(sample.timestamp, metric, float(value), score)
                 points[metric] = PointScore(
                     float(value),
                     detector.expected_,
@@ -204,7 +205,14 @@ class LiveModels:
                     detector.surprise_,
                     detector.confirm_,
                 )
-            self.episodes.observe(sample.timestamp, points)
+            episode = self.episodes.observe(sample.timestamp, points)
+            # An alert is listed (a chart mark, the `anomaly` alert rule) once its metric is
+            # part of an episode, i.e. confirmed: an odd sample alone is not shown.
+            if episode is not None:
+                for member in episode.metrics:
+                    alert = self._pending.pop(member.metric, None)
+                    if alert is not None:
+                        self._anomalies.append(alert)
 
     def anomalies(
         self, since: float | None = None, metric: str | None = None, limit: int = 100

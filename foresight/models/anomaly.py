@@ -27,7 +27,8 @@ The yes/no decision is ``score >= threshold``, kept separate from the score.
 Optionally (``confirm_window`` > 0, what the live monitor uses) a second likelihood on a
 slower time scale, the mean of the last ``confirm_window`` raw scores, is kept beside
 the first as ``confirm_``: one odd sample moves a mean of 60 raw scores by little, a
-change that lasts moves it a lot. NAB's points are 5-minute aggregates, where one odd
+change that lasts moves it a lot (the slow raw score counts a pattern only once it has
+outlasted the ``lag_dims`` points one odd value stays in the lag vector). NAB's points are 5-minute aggregates, where one odd
 point is already minutes of odd behaviour; a live 1-s sample is one second, which no
 one acts on, so the monitor asks both scales (``foresight.live.episodes``). The slow
 scale learns only from raw scores after the warm-up (as HTM's likelihood skips its
@@ -132,6 +133,7 @@ class AnomalyDetector:
         self.raw_ = 0.0  # the last raw score
         self.surprise_ = 0.0  # the last likelihood score, before repeats are suppressed
         self.confirm_ = 0.0  # the last slow-scale likelihood score
+        self._patterns = [0.0] * (self.lag_dims + 1)  # the last pattern scores (slow scale)
         self.expected_ = math.nan  # the baseline the last value was compared with
         self.previous_ = 0.0
         self.surprises_ = np.zeros(0)  # score_many's likelihood scores, one per value
@@ -243,8 +245,15 @@ class AnomalyDetector:
         slow = self.slow_likelihood_
         if slow is None:
             self.confirm_ = surprise
-        elif n > self.warmup:  # HTM's learning period: settling raw scores are not history
-            self.confirm_ = slow.update(raw)
+        else:
+            # One odd value sits in lag_dims lag vectors, so its pattern distance stays
+            # high for lag_dims points; the slow scale counts a pattern only once it has
+            # outlasted that (the least of the last lag_dims + 1 distances).
+            recent = self._patterns
+            recent[n % len(recent)] = pattern_z
+            ratio = 0.5 * (level_z + min(recent))
+            if n > self.warmup:  # HTM's learning period: settling raw scores are not history
+                self.confirm_ = slow.update(ratio / (ratio + 1.0))
         score = surprise if surprise > self.memory_ else 0.0
         self.memory_ = max(self.memory_ * self._decay, surprise)
         return score
