@@ -26,15 +26,17 @@ The yes/no decision is ``score >= threshold``, kept separate from the score.
 
 Optionally (``confirm_window`` > 0, what the live monitor uses) a second likelihood on a
 slower time scale, the mean of the last ``confirm_window`` raw scores, is kept beside
-the first as ``confirm_``: one odd sample moves a mean of 60 raw scores by little, a
-change that lasts moves it a lot (the slow raw score counts a pattern only once it has
-outlasted the ``lag_dims`` points one odd value stays in the lag vector). NAB's points
-are 5-minute aggregates, where one odd point is already minutes of odd behaviour; a
-live 1-s sample is one second, which no one acts on, so the monitor asks both scales (``foresight.live.episodes``). The slow
-scale learns only from raw scores after the warm-up (as HTM's likelihood skips its
-learning period), so it scores from ``2 * warmup`` values on, and it has the
-likelihood's empirical floor (bursty host metrics burst this much every so often).
-Both are off the NAB path: the floor on the fast scale cost 0.8 points on the aws
+the first as ``confirm_``. NAB's points are 5-minute aggregates, where one odd point is
+already minutes of odd behaviour; a live 1-s sample is one second, which no one acts
+on, so the monitor asks both scales (``foresight.live.episodes``). One odd sample moves
+a mean of 60 raw scores by little, a change that lasts moves it a lot. The slow scale:
+  * counts a pattern only once it has outlasted the ``lag_dims`` points one odd value
+    stays in the lag vector (the least of the last ``lag_dims + 1`` pattern scores);
+  * learns only from raw scores after the warm-up (as HTM's likelihood skips its
+    learning period), so it scores from ``2 * warmup`` values on;
+  * has the likelihood's empirical floor (bursty host metrics burst this much every
+    so often).
+All three are off the NAB path: the floor on the fast scale cost 0.8 points on the aws
 report fold (bench/README.md).
 """
 
