@@ -84,6 +84,7 @@ class EpisodeTracker:
                 current.duration_s,
             )
             current = self.open_ = None
+            self._running.clear()  # a run left over from a closed episode opens nothing
         running = self._running
         for name in [m for m in running if m not in points]:
             del running[name]  # no value this tick: the run is over

@@ -199,11 +199,7 @@ class LiveModels:
                 if detector.is_anomaly(score):
                     self._pending[metric] = Anomaly(sample.timestamp, metric, float(value), score)
                 points[metric] = PointScore(
-                    float(value),
-                    detector.expected_,
-                    score,
-                    detector.surprise_,
-                    detector.confirm_,
+                    float(value), detector.expected_, score, detector.surprise_, detector.confirm_
                 )
             episode = self.episodes.observe(sample.timestamp, points)
             # An alert is listed (a chart mark, the `anomaly` alert rule) once its metric is
@@ -388,8 +384,7 @@ def install(services) -> None:
         refit_every_s=services.settings.forecast_refit_s,
         data_dir=services.settings.data_dir,
         warm_s=2000 * services.settings.interval_s,  # the likelihood's long window
-        # The detector counts samples, so the tracker does too: quiet for 60 samples
-        # (a minute at the default 1-s interval) closes an episode.
+        # The detector counts samples, so the tracker does too (60 s at 1-s sampling).
         episode_gap_s=EPISODE_GAP_SAMPLES * services.settings.interval_s,
     )
     services.extras[EXTRAS_KEY] = live
