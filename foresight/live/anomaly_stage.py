@@ -22,17 +22,20 @@ MAX_ANOMALIES = 1000
 class AnomalyStage:
     """Per-metric streaming detectors over the live samples; thread-safe."""
 
-    def __init__(self, store, warm_s: float = 0.0) -> None:
+    def __init__(self, store, warm_s: float = 0.0, episode_gap_s: float = 60.0) -> None:
         self.store = store
         self.warm_s = warm_s  # stored history each new anomaly detector learns from first
         self._anomaly_lock = threading.Lock()
         self._detectors: dict[str, AnomalyDetector] = {}
         self._scores: dict[str, tuple[float, float]] = {}
         self._anomalies: deque[Anomaly] = deque(maxlen=MAX_ANOMALIES)
-        self.episodes = EpisodeTracker(store, threshold=AnomalyDetector().threshold)
+        self._pending: dict[str, Anomaly] = {}  # each metric's latest unconfirmed alert
+        self.episodes = EpisodeTracker(
+            store, threshold=AnomalyDetector().threshold, close_after_s=episode_gap_s
+        )
 
     def stage(self, now: float, sample) -> None:
-        """Score each value of a new sample; remember those at or above the threshold."""
+        """Score each value of a new sample; alerts wait until their metric joins an episode."""
         with self._anomaly_lock:
             points: dict[str, PointScore] = {}
             for metric, value in sample.values.items():
@@ -44,11 +47,18 @@ class AnomalyStage:
                 score = detector.score_one(float(value))
                 self._scores[metric] = (sample.timestamp, score)
                 if detector.is_anomaly(score):
-                    self._anomalies.append(Anomaly(sample.timestamp, metric, float(value), score))
+                    self._pending[metric] = Anomaly(sample.timestamp, metric, float(value), score)
                 points[metric] = PointScore(
-                    float(value), detector.expected_, score, detector.surprise_
+                    float(value), detector.expected_, score, detector.surprise_, detector.confirm_
                 )
-            self.episodes.observe(sample.timestamp, points)
+            episode = self.episodes.observe(sample.timestamp, points)
+            # An alert is listed (a chart mark, the `anomaly` alert rule) once its metric is
+            # part of an episode, i.e. confirmed: an odd sample alone is not shown.
+            if episode is not None:
+                for member in episode.metrics:
+                    alert = self._pending.pop(member.metric, None)
+                    if alert is not None:
+                        self._anomalies.append(alert)
 
     def anomalies(
         self, since: float | None = None, metric: str | None = None, limit: int = 100

@@ -2,7 +2,9 @@
 
 A metric's *run* of consecutive anomalous points starts with an alert (its score at the
 threshold) and lasts while its un-suppressed likelihood (``AnomalyDetector.surprise_``)
-stays at the threshold. An episode opens with the first alert; every metric that alerts
+or its slow-scale one (``confirm_``) stays at the threshold. An episode opens once a run
+is *confirmed* (the slow scale reached the threshold too, so one odd sample or a
+sub-second burst opens nothing), dated from that run's first alert; every metric that alerts
 while it is open joins it, and each tick with a run going moves its end forward, so a CPU
 stress test that also moves the load average is one episode naming both. A metric that
 is merely elevated without alerting does not join (on a busy host something always is,
@@ -40,6 +42,7 @@ class PointScore:
     expected: float
     score: float  # the alert score (repeats suppressed)
     surprise: float  # the likelihood score before suppression
+    confirm: float = math.nan  # the slow-scale likelihood score (NaN: no slow scale)
 
     def to_dict(self) -> dict:
         return {
@@ -47,6 +50,7 @@ class PointScore:
             "expected": None if math.isnan(self.expected) else self.expected,
             "score": self.score,
             "surprise": self.surprise,
+            "confirm": None if math.isnan(self.confirm) else self.confirm,
         }
 
 
@@ -62,7 +66,7 @@ class EpisodeTracker:
         self.threshold = threshold
         self.close_after_s = close_after_s
         self.open_: Episode | None = None
-        self._running: set[str] = set()  # metrics in a run of anomalous points
+        self._running: dict[str, float] = {}  # metric -> first alert of its current run
         closed = close_open_episodes(store)
         if closed:
             logger.info("closed %d episode(s) left open by the previous run", closed)
@@ -80,19 +84,26 @@ class EpisodeTracker:
                 current.duration_s,
             )
             current = self.open_ = None
+            self._running.clear()  # a run left over from a closed episode opens nothing
         running = self._running
-        running &= set(points)  # no value this tick: the run is over
+        for name in [m for m in running if m not in points]:
+            del running[name]  # no value this tick: the run is over
         for name, point in points.items():
             if point.score >= threshold:
-                running.add(name)
-            elif point.surprise < threshold:
-                running.discard(name)
+                running.setdefault(name, timestamp)
+            elif point.surprise < threshold and not point.confirm >= threshold:
+                running.pop(name, None)
         active = {m: points[m] for m in running}
         if current is None:
-            if not any(p.score >= threshold for p in active.values()):
-                running.clear()  # a run left over from a closed episode opens nothing
+            confirmed = [
+                m for m, p in active.items() if p.confirm >= threshold or math.isnan(p.confirm)
+            ]
+            if not confirmed:
                 return None
-            current = Episode(None, timestamp, timestamp, 0.0, False, ())
+            start = min(running[m] for m in confirmed)
+            # Runs that were not confirmed by then were noise: they do not join.
+            active = {m: active[m] for m in confirmed}
+            current = Episode(None, start, timestamp, 0.0, False, ())
         elif not active:
             return current
         merged = {m.metric: m for m in current.metrics}
@@ -100,7 +111,7 @@ class EpisodeTracker:
             peak = max(point.score, point.surprise)
             known = merged.get(name)
             if known is None or peak > known.peak_score:
-                first = timestamp if known is None else known.first_ts
+                first = running[name] if known is None else known.first_ts
                 merged[name] = EpisodeMetric(
                     name, first, timestamp, peak, point.value, point.expected
                 )

@@ -13,8 +13,9 @@ Installed through ``monitor.EXTENSION_MODULES``:
     newest complete bucket whenever one has completed, and the newest raw sample as the
     line's start; and feeds each earlier forecast's outcomes back into its bands
     (``online_bands``: adaptive conformal inference, online);
-  * a stage scores every new sample with one streaming ``AnomalyDetector`` per metric
-    and keeps the recent anomalies.
+  * a stage (``anomaly_stage``) scores every new sample with one streaming
+    ``AnomalyDetector`` per metric, groups alerts into episodes, and keeps the recent
+    alerts that joined one.
 Forecasts are made at a step coarser than sampling (DESIGN: 1-s samples → 1-min means
 for an hour ahead). The API (api_predictions.py) only reads what this module computed.
 """
@@ -70,6 +71,7 @@ __all__ = [
 
 EXTRAS_KEY = "live_models"
 FAST_START_RECHECK_S = 60.0
+EPISODE_GAP_SAMPLES = 60
 
 
 class LiveModels(AnomalyStage, WorkerFits):
@@ -86,6 +88,7 @@ class LiveModels(AnomalyStage, WorkerFits):
         data_dir: Path | None = None,
         warm_s: float = 0.0,
         worker: FitWorker | None = None,
+        episode_gap_s: float = 60.0,
     ) -> None:
         self.store = store
         self.data_dir = data_dir  # None: models are not saved (tests, replay)
@@ -93,7 +96,7 @@ class LiveModels(AnomalyStage, WorkerFits):
         self.refit_every_s = refit_every_s
         self.budget_s = budget_s
         self.tiers = tiers
-        super().__init__(store, warm_s)
+        super().__init__(store, warm_s, episode_gap_s)
         self._lock = threading.Lock()
         self._states: dict[tuple[str, str], ModelState] = {}
         self._models: dict[tuple[str, str], Served] = {}
@@ -395,6 +398,8 @@ def install(services) -> None:
         data_dir=services.settings.data_dir,
         warm_s=2000 * services.settings.interval_s,  # the likelihood's long window
         worker=make_fit_worker(),
+        # The detector counts samples, so the tracker does too (60 s at 1-s sampling).
+        episode_gap_s=EPISODE_GAP_SAMPLES * services.settings.interval_s,
     )
     services.extras[EXTRAS_KEY] = live
     services.closers.append(live.close)

@@ -90,14 +90,14 @@ def test_bad_close_after_is_a_clear_error(store):
 def test_live_stage_records_an_episode_served_by_the_api(services, client):
     live = services.extras[EXTRAS_KEY]
     rng = np.random.default_rng(3)
-    for i in range(500):
-        cpu = 20.0 + rng.normal() if not 400 <= i < 440 else 100.0  # a 40-s stress burst
+    for i in range(800):  # the slow scale scores from 2 x 300 samples on
+        cpu = 20.0 + rng.normal() if not 700 <= i < 740 else 100.0  # a 40-s stress burst
         live.stage(1000.0 + i, Sample(1000.0 + i, {"cpu_percent": cpu, "disk_percent": 55.0}))
     body = client.get("/api/anomalies").get_json()
     assert {"threshold", "anomalies", "scores", "episodes"} <= set(body)
     (episode,) = body["episodes"]
     assert episode["metrics"] == ["cpu_percent"]
-    assert 1400.0 <= episode["start"] <= 1410.0 and episode["end"] >= episode["start"]
+    assert 1700.0 <= episode["start"] <= 1710.0 and episode["end"] >= episode["start"]
     assert episode["details"][0]["value"] > episode["details"][0]["expected"]
     assert client.get("/api/anomalies?metric=disk_percent").get_json()["episodes"] == []
 
@@ -116,3 +116,33 @@ def test_detectors_warm_on_stored_history_so_a_restart_is_not_blind(store):
     for i in range(10):
         live.stage(2500.0 + i, Sample(2500.0 + i, {"cpu_percent": 100.0}))
     assert live.anomalies() and live.episodes.recent()[0]["start"] <= 2505.0
+
+
+def confirming(score: float, surprise: float, confirm: float) -> PointScore:
+    return PointScore(99.0, 10.0, score, surprise, confirm)
+
+
+def test_an_episode_opens_only_once_the_slow_scale_confirms_the_run(store):
+    tracker = EpisodeTracker(store, threshold=0.5, close_after_s=30.0)
+    # One odd sample: the fast scale alerts, the slow one never gets there.
+    assert tracker.observe(100.0, {"api_response_ms": confirming(0.9, 0.9, 0.2)}) is None
+    assert tracker.observe(101.0, {"api_response_ms": confirming(0.0, 0.6, 0.3)}) is None
+    assert tracker.observe(102.0, {"api_response_ms": confirming(0.0, 0.1, 0.3)}) is None
+    assert load_episodes(store) == []
+    # A change that lasts: the run started by the alert at 110 is confirmed at 113, and
+    # the episode is dated from the alert; the unconfirmed run beside it does not join.
+    tracker.observe(110.0, {"cpu_percent": confirming(0.9, 0.9, 0.1)})
+    odd = confirming(0.8, 0.8, 0.1)
+    tracker.observe(111.0, {"cpu_percent": confirming(0.0, 0.9, 0.3), "db_query_ms": odd})
+    assert (
+        tracker.observe(112.0, {"cpu_percent": confirming(0.0, 0.9, 0.45), "db_query_ms": odd})
+        is None
+    )
+    episode = tracker.observe(113.0, {"cpu_percent": confirming(0.0, 0.8, 0.7), "db_query_ms": odd})
+    assert episode is not None and (episode.start_ts, episode.end_ts) == (110.0, 113.0)
+    assert [m.metric for m in episode.metrics] == ["cpu_percent"]
+    # The slow scale alone keeps the run (and the episode) going ...
+    assert tracker.observe(120.0, {"cpu_percent": confirming(0.0, 0.1, 0.6)}).end_ts == 120.0
+    # ... until both scales are back under the threshold.
+    tracker.observe(121.0, {"cpu_percent": confirming(0.0, 0.1, 0.2)})
+    assert tracker.observe(130.0, {"cpu_percent": confirming(0.0, 0.1, 0.6)}).end_ts == 120.0

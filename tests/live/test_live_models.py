@@ -87,14 +87,18 @@ def test_run_refits_within_budget_then_only_refreshes(services, live, clock):
     live.wait_idle()  # the fit worker answers on its own thread
 
 
-def test_anomaly_stage_flags_a_spike(live):
+def test_anomaly_stage_lists_a_lasting_change_and_not_one_odd_sample(live):
     rng = np.random.default_rng(1)
-    for i in range(400):
-        value = 30.0 + rng.normal() if i != 350 else 95.0
+    for i in range(1000):  # the slow scale scores from 600 samples on
+        value = 30.0 + rng.normal()
+        if i == 700 or 850 <= i < 880:  # one odd sample, then 30 s at 95 %
+            value = 95.0
         live.stage(1000.0 + i, Sample(1000.0 + i, {"cpu_percent": value, "load1": 0.5}))
     found = live.anomalies()
     assert found and {a["metric"] for a in found} == {"cpu_percent"}
-    assert 1350.0 <= found[-1]["timestamp"] <= found[0]["timestamp"] <= 1360.0
+    assert 1850.0 <= found[-1]["timestamp"] <= found[0]["timestamp"] <= 1880.0
+    (episode,) = live.episodes.recent()
+    assert 1850.0 <= episode["start"] <= 1860.0
     assert set(live.scores()) == {"cpu_percent", "load1"}
     assert live.anomalies(metric="load1") == []
 
@@ -172,11 +176,11 @@ def test_bad_requests_are_400_with_one_error(client, url):
 
 def test_anomalies_api(live, client):
     rng = np.random.default_rng(2)
-    for i in range(400):
-        value = 10.0 + 2 * rng.normal() if i != 350 else 90.0
+    for i in range(700):
+        value = 10.0 + 2 * rng.normal() if not 650 <= i < 670 else 90.0
         live.stage(2000.0 + i, Sample(2000.0 + i, {"cpu_percent": value}))
     body = client.get("/api/anomalies?metric=cpu_percent").get_json()
-    assert 2350.0 <= body["anomalies"][-1]["timestamp"] <= 2360.0
+    assert 2650.0 <= body["anomalies"][-1]["timestamp"] <= 2660.0
     assert 0 <= body["anomalies"][0]["score"] <= 1 and body["threshold"] > 0
     assert "cpu_percent" in body["scores"]
 

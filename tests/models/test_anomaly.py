@@ -45,7 +45,9 @@ def test_constant_series_scores_zero_without_dividing_by_zero():
     detector = AnomalyDetector(warmup=50)
     scores = detector.score_many(np.full(500, 7.0))  # warnings are errors in pytest
     assert (scores == 0).all()
-    assert detector.score_one(8.0) > 0.5  # any change after a flat line is news
+    # One odd point alone is not news (HTM's lower bounds); a change that lasts is.
+    assert detector.score_one(8.0) < 0.5
+    assert detector.score_one(8.0) > 0.5
 
 
 def test_scores_in_unit_interval_and_gaps_score_zero():
@@ -128,3 +130,46 @@ def test_likelihood_is_calibrated_on_each_metrics_own_history():
     for _ in range(1000):
         lik.update(0.2 + 0.01 * rng.normal())
     assert max(lik.update(0.9) for _ in range(10)) > 0.9  # a run of bad predictions
+
+
+def bursty_raw_scores(n: int, seed: int) -> list[float]:
+    """Raw scores of a bursty metric: quiet, with a 3-point burst every ~150 points."""
+    rng = np.random.default_rng(seed)
+    raw = np.clip(0.05 + 0.01 * rng.normal(size=n), 0, 1)
+    for start in rng.choice(n - 3, size=n // 150, replace=False):
+        raw[start : start + 3] = 0.9
+    return raw.tolist()
+
+
+def test_the_empirical_floor_keeps_a_recurring_burst_from_being_a_tail_event():
+    raw = bursty_raw_scores(6000, seed=11)
+    gaussian = AnomalyLikelihood(min_history=300)
+    floored = AnomalyLikelihood(min_history=300, empirical_floor=True)
+    plain = np.array([gaussian.update(r) for r in raw][2000:])
+    kept = np.array([floored.update(r) for r in raw][2000:])
+
+    # The Gaussian calls bursts 1e-5 events; the floor knows they happen (only a burst
+    # bigger than all before it in the history, two overlapping, can still alert).
+    def onsets(scores: np.ndarray) -> int:
+        return int(np.sum(np.diff((scores >= 0.5).astype(int)) == 1))
+
+    assert onsets(plain) >= 3 and onsets(kept) <= 1
+    # A burst larger and longer than any in the history is still news.
+    assert max(floored.update(1.0) for _ in range(8)) >= 0.5
+
+
+def test_the_slow_scale_confirms_a_lasting_change_and_not_one_odd_value():
+    values = noisy(1500, seed=12)
+    values[1000] = 90.0  # one odd value, 40 sd out
+    values[1300:] = 60.0 + np.random.default_rng(12).normal(0, 1, 200)  # a lasting shift
+    detector = AnomalyDetector(confirm_window=60)
+    confirm = []
+    for v in values:
+        detector.score_one(float(v))
+        confirm.append(detector.confirm_)
+    confirm_ = np.array(confirm)
+    assert (confirm_[:600] == 0).all()  # its warm-up: 2 x 300 values
+    assert confirm_[1000:1100].max() < 0.5
+    assert (confirm_[1300:1320] >= 0.5).any()  # within 20 samples
+    with pytest.raises(ValueError, match="confirm_window"):
+        AnomalyDetector(confirm_window=-1)
