@@ -108,6 +108,9 @@
         interaction: { mode: "nearest", axis: "x", intersect: false },
         scales: {
           x: { type: "time", grid: { color: "#30363d" },
+               // ticks on whole local steps, as on the History charts (not "12:22:29")
+               afterBuildTicks: (scale) => window.foresightCharts?.alignTicks(scale,
+                 window.foresightCharts.tickStep((scale.max - scale.min) / 1000)[2]),
                ticks: { color: "#9da7b3", maxTicksLimit: 8,
                  // the page's one time format (static/js/timefmt.js)
                  callback(value, index, ticks) {
@@ -144,6 +147,11 @@
       .map((p) => ({ x: ms(p.timestamp) + lead, y: p.forecast_units }));
     fcUp.data = pts.filter((p) => p.forecast_upper !== null)
       .map((p) => ({ x: ms(p.timestamp) + lead, y: p.forecast_upper }));
+    // No history yet: the last five minutes, not Chart.js's default day of empty axis.
+    const x = chart.options.scales.x;
+    const nowMs = (fs && fs.nowS ? fs.nowS() : Date.now() / 1000) * 1000;
+    x.min = pts.length ? undefined : nowMs - 300000;
+    x.max = pts.length ? undefined : nowMs;
     chart.update("none");
   }
 
