@@ -13,6 +13,9 @@ MAX_SILENCE_S = 366 * 86_400.0
 
 
 # ---- requests ----------------------------------------------------------------------------
+CURSOR_PATTERN = r"^[0-9a-f]{1,32}-[0-9]{1,18}$"  # foresight.alerts.changes
+
+
 class AlertsQuery(Schema):
     state = fields.String(
         validate=validate.OneOf(
@@ -34,11 +37,14 @@ class AlertsQuery(Schema):
     )
     limit = Integer(minimum=1, maximum=MAX_ALERTS, load_default=100)
     cursor = fields.String(
+        validate=validate.Regexp(
+            CURSOR_PATTERN, error="cursor must be the cursor of an earlier answer (got {input!r})"
+        ),
         metadata={
             "description": "Only alerts changed since the answer that gave this `cursor` "
             "(a poller's follow-up; `removed` lists ids that are gone). A cursor from before "
             "a restart, or older than the kept changes, gets the whole list (`full` true)"
-        }
+        },
     )
 
 
