@@ -28,6 +28,12 @@
   const T = window.foresightTime;
   const C = window.foresightCharts;
   const spanOf = (scale) => (scale.max - scale.min) / 1000;
+  const isolated = (ctx) => {
+    const d = ctx.dataset && ctx.dataset.data, i = ctx.dataIndex;
+    if (!d || ctx.type !== "data" || !d[i] || d[i].y === null) return 0;
+    const gap = (p) => !p || p.y === null;
+    return gap(d[i - 1]) && gap(d[i + 1]) ? 2 : 0;
+  };
   const gridColour = () =>
     getComputedStyle(document.documentElement).getPropertyValue("--grid").trim() || "#21262d";
   document.addEventListener("foresight:theme", () => {
@@ -57,8 +63,10 @@
       data: { datasets: [] },
       options: {
         animation: false, responsive: true, maintainAspectRatio: false, parsing: false, normalized: true,
+        spanGaps: false,
         interaction: { mode: "nearest", axis: "x", intersect: false },
-        elements: { point: { radius: 0, hitRadius: 6 }, line: { borderWidth: 1.5, tension: 0 } },
+        // a point with no neighbour has no line to sit on: a dot (one bucket of a long range)
+        elements: { point: { radius: isolated, hitRadius: 6 }, line: { borderWidth: 1.5, tension: 0 } },
         scales: {
           // the History charts' axis: whole local steps, the page's one time format
           // (static/js/timefmt.js, dates once the range spans days), the theme's grid
@@ -114,7 +122,7 @@
       chart.options.scales.x.time.unit = time.unit;
       chart.options.scales.x.time.stepSize = time.stepSize;
       // as on the History charts: say so when the range holds no point of this chart
-      const empty = !chart.data.datasets.some((d) => d.data.some((p) => p.x >= since * 1000 && p.x <= until * 1000));
+      const empty = !chart.data.datasets.some((d) => d.data.some((p) => p.y !== null && p.x >= since * 1000 && p.x <= until * 1000));
       const note = chart.canvas.parentElement.querySelector(".chart-empty");
       if (note && note.hidden !== !empty) note.hidden = !empty;
       chart.update("none");
@@ -134,7 +142,8 @@
       if (!fs.claimed(name)) continue;
       const ds = datasetFor(name);
       if (!ds) continue;
-      ds.data = (m.points || []).filter((p) => p[1] !== null).map(([t, v]) => ({ x: t * 1000, y: v }));
+      // nulls kept: a gap breaks the line, as on the History charts (spanGaps false)
+      ds.data = (m.points || []).map(([t, v]) => ({ x: t * 1000, y: v }));
       if (m.current && m.current.value != null) latest[name] = m.current.value;
     }
     showMemory(latest);
