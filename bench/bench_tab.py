@@ -3,6 +3,7 @@
     .venv/bin/python bench/bench_tab.py                  # 60 s visible, 30 s hidden
     .venv/bin/python bench/bench_tab.py --seconds 120
     .venv/bin/python bench/bench_tab.py --root /tmp/main-checkout   # another checkout
+    .venv/bin/python bench/bench_tab.py --seed-alerts 100   # a store with an alert history
 
 Starts the monitor (``main.py --monitor --interval 1`` of ``--root``, default this
 checkout) on a free loopback port with a temp data dir, opens ``/`` in Debian's headless
@@ -88,11 +89,44 @@ class Meter:
         }
 
 
-def run(root: Path, seconds: float, hidden_s: float, warmup_s: float) -> dict[str, Any]:
+def seed_alerts(data_dir: Path, count: int, now: float) -> None:
+    """``count`` resolved alert episodes over the last day (what a week-old monitor holds)."""
+    from foresight.store.alert_log import AlertLog, AlertRecord
+    from foresight.store.metric_store import MetricStore
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with MetricStore(data_dir / "foresight.db") as store:
+        records = []
+        for i in range(count):
+            start = now - 86_400 + i * 600
+            summary = f"CPU {90 + i % 10} % for 5 minutes (critical from 90 %)"
+            records.append(
+                AlertRecord(
+                    "CpuCritical",
+                    "cpu_percent",
+                    "critical",
+                    "resolved",
+                    95.0,
+                    90.0,
+                    start,
+                    start + 300,
+                    start + 60,
+                    start + 300,
+                    annotations={"summary": summary},
+                )
+            )
+        AlertLog(store).save(records)
+
+
+def run(
+    root: Path, seconds: float, hidden_s: float, warmup_s: float, alerts: int = 0
+) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="bench-tab-") as tmp:
+        if alerts:
+            seed_alerts(Path(tmp) / "data", alerts, time.time())
         env = {k: v for k, v in os.environ.items() if k != "FORESIGHT_TOKEN"}
         cmd = [PYTHON, str(root / "main.py"), "--monitor", "--port", str(port)]
         cmd += ["--data-dir", str(Path(tmp) / "data"), "--interval", "1"]
@@ -117,7 +151,13 @@ def run(root: Path, seconds: float, hidden_s: float, warmup_s: float) -> dict[st
                 browser.close()
         finally:
             stop_process(proc)
-    return {"root": str(root), "interval_s": 1.0, "visible": visible, "hidden": hidden}
+    return {
+        "root": str(root),
+        "interval_s": 1.0,
+        "seeded_alerts": alerts,
+        "visible": visible,
+        "hidden": hidden,
+    }
 
 
 def main() -> int:
@@ -126,12 +166,17 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="visible window (s)")
     parser.add_argument("--hidden-seconds", type=float, default=30.0, help="hidden window (s)")
     parser.add_argument("--warmup", type=float, default=10.0, help="seconds before counting")
+    parser.add_argument(
+        "--seed-alerts", type=int, default=0, help="resolved alerts in the store at start"
+    )
     args = parser.parse_args()
     if not Path(CHROMIUM).exists():
         print(f"{CHROMIUM} not found: apt-get install chromium", file=sys.stderr)
         return 2
     t0 = time.monotonic()
-    result = run(args.root.resolve(), args.seconds, args.hidden_seconds, args.warmup)
+    result = run(
+        args.root.resolve(), args.seconds, args.hidden_seconds, args.warmup, args.seed_alerts
+    )
     for name in ("visible", "hidden"):
         r = result[name]
         extra = f" (document.visibilityState={r['visibility_state']})" if name == "hidden" else ""

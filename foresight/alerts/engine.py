@@ -26,6 +26,7 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
+from foresight.alerts.changes import ChangeLog
 from foresight.alerts.conditions import Observation, Signals, observe
 from foresight.alerts.notify import Notifier, Outgoing
 from foresight.alerts.rules import Kind, Rule, RuleBook, render
@@ -59,6 +60,7 @@ class AlertEngine:
         self._notified_at: dict[tuple[str, str], float] = {}
         self._saved_at: dict[tuple[str, str], float] = {}
         self._silences: list[Silence] = log.silences()
+        self.changes = ChangeLog()
 
     # -- evaluation -------------------------------------------------------------------
     def evaluate(self, signals: Signals, kinds: Iterable[Kind] | None = None) -> list[AlertRecord]:
@@ -98,6 +100,7 @@ class AlertEngine:
                     self._active[record.key] = record
                 else:
                     self._active.pop(record.key, None)
+            self.changes.record([r.id for r in saved] + [r.id for r in dropped])
             self.evaluations += 1
             outgoing = self._to_notify(saved, previous, signals.now)
         if self.notifier is not None and outgoing:
@@ -238,6 +241,46 @@ class AlertEngine:
             item["silenced"] = record.state != "resolved" and self.silenced(record, now)
             out.append(item)
         return out
+
+    def cursor(self) -> str:
+        """The change cursor now (take it before reading: a change in between comes twice)."""
+        with self._lock:
+            return self.changes.cursor()
+
+    def changed(
+        self, now: float, cursor: str, *, states: Iterable[str], limit: int, **filters: Any
+    ) -> tuple[list[dict[str, Any]], list[int], str] | None:
+        """Episodes changed after ``cursor`` (newest first, AlertLog.query's filters), the
+        ids among them that are gone (a pending alert that cleared), and the next cursor;
+        None when the cursor is of an earlier life or too old (ask for the whole list)."""
+        with self._lock:
+            ids = self.changes.since(cursor)
+            if ids is None:
+                return None
+            nxt = self.changes.cursor()
+            newer = {r.id: r for r in self._active.values() if r.id in ids}
+            unsaved = [r for r in self._active.values() if r.id is None]
+        records = [*newer.values(), *self.log.by_ids(ids - newer.keys()), *unsaved]
+        gone = sorted(ids - {r.id for r in records})
+        since = filters.get("since")
+        wanted = set(states)
+        keep = [
+            r
+            for r in records
+            if r.state in wanted
+            and all(
+                filters.get(k) is None or getattr(r, k) == filters[k]
+                for k in ("rule", "metric", "severity")
+            )
+            and (since is None or r.resolved_at is None or r.resolved_at >= since)
+        ]
+        keep.sort(key=lambda r: (r.since, r.id or 0), reverse=True)
+        out = []
+        for record in keep[:limit]:
+            item = record.to_dict()
+            item["silenced"] = record.state != "resolved" and self.silenced(record, now)
+            out.append(item)
+        return out, gone, nxt
 
     def active(self) -> list[AlertRecord]:
         with self._lock:

@@ -242,6 +242,16 @@ class AlertLog:
         rows = self.store.reader().execute(sql, (*args, limit)).fetchall()
         return [_record(row) for row in rows]
 
+    def by_ids(self, ids: Iterable[int]) -> list[AlertRecord]:
+        """The stored episodes of these ids (missing ones are left out)."""
+        wanted = sorted(set(ids))
+        out: list[AlertRecord] = []
+        for start in range(0, len(wanted), 500):  # SQLite's bound on parameters
+            chunk = wanted[start : start + 500]
+            sql = f"SELECT {_COLUMNS} FROM alert WHERE id IN ({', '.join('?' * len(chunk))})"
+            out.extend(_record(row) for row in self.store.reader().execute(sql, chunk))
+        return out
+
     def active(self) -> list[AlertRecord]:
         return self.query(states=ACTIVE_STATES, limit=1_000_000)
 

@@ -13,6 +13,9 @@ MAX_SILENCE_S = 366 * 86_400.0
 
 
 # ---- requests ----------------------------------------------------------------------------
+CURSOR_PATTERN = r"^[0-9a-f]{1,32}-[0-9]{1,18}$"  # foresight.alerts.changes
+
+
 class AlertsQuery(Schema):
     state = fields.String(
         validate=validate.OneOf(
@@ -33,6 +36,16 @@ class AlertsQuery(Schema):
         }
     )
     limit = Integer(minimum=1, maximum=MAX_ALERTS, load_default=100)
+    cursor = fields.String(
+        validate=validate.Regexp(
+            CURSOR_PATTERN, error="cursor must be the cursor of an earlier answer (got {input!r})"
+        ),
+        metadata={
+            "description": "Only alerts changed since the answer that gave this `cursor` "
+            "(a poller's follow-up; `removed` lists ids that are gone). A cursor from before "
+            "a restart, or older than the kept changes, gets the whole list (`full` true)"
+        },
+    )
 
 
 class MatcherSchema(Schema):
@@ -87,6 +100,17 @@ class AlertsSchema(Schema):
     rules = fields.Integer(metadata={"description": "Rules loaded"})
     rules_error = fields.String(
         allow_none=True, metadata={"description": "Why the last reload of the rules file failed"}
+    )
+    cursor = fields.String(metadata={"description": "Pass as `cursor` to get only what changes"})
+    full = fields.Boolean(
+        metadata={"description": "`alerts` is the whole list (false: only changes since `cursor`)"}
+    )
+    removed = fields.List(
+        fields.Integer(),
+        metadata={
+            "description": "Ids changed since `cursor` that are gone (a pending alert "
+            "that cleared is forgotten); empty on a whole list"
+        },
     )
 
 

@@ -31,19 +31,33 @@ OFF = "Alerting is switched off in this monitor"
 @blueprint.arguments(sch.AlertsQuery, location="query", as_kwargs=True)
 @blueprint.response(200, sch.AlertsSchema)
 @blueprint.alt_response(503, schema=out.ErrorSchema, description=OFF)
-def get_alerts(limit: int, state: str | None = None, **filters: Any) -> Response:
-    """Alerts newest first: pending and firing ones and the resolved history."""
+def get_alerts(
+    limit: int, state: str | None = None, cursor: str | None = None, **filters: Any
+) -> Response:
+    """Alerts newest first: pending and firing ones and the resolved history; with
+    `cursor`, only those changed since the answer that gave it."""
     live, services = extension(EXTRAS_KEY, "alerting")
     now = services.clock()
     states = STATES if state is None else ACTIVE_STATES if state == "active" else (state,)
-    since = relative(filters.pop("since", None), now)
-    alerts = live.engine.alerts(
-        now, states=states, rule=filters.pop("name", None), since=since, limit=limit, **filters
+    filters["since"] = relative(filters.pop("since", None), now)
+    filters["rule"] = filters.pop("name", None)
+    changed = (
+        None
+        if cursor is None
+        else live.engine.changed(now, cursor, states=states, limit=limit, **filters)
     )
+    if changed is None:
+        nxt = live.engine.cursor()  # before the read: a change in between comes again
+        alerts, removed = live.engine.alerts(now, states=states, limit=limit, **filters), []
+    else:
+        alerts, removed, nxt = changed
     status = live.status()
     return jsonify(
         {
             "alerts": alerts,
+            "cursor": nxt,
+            "full": changed is None,
+            "removed": removed,
             "firing": status["firing"],
             "pending": status["pending"],
             "rules": status["rules"]["rules"],

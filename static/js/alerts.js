@@ -1,4 +1,6 @@
-/* Alert panel (templates/partials/alerts_panel.html): polls GET /api/alerts and shows
+/* Alert panel (templates/partials/alerts_panel.html): polls GET /api/alerts (in full
+ * once, then ?cursor=<the last answer's cursor>: only the alerts that changed, and the ids
+ * of those gone; the page merges them by id into what it holds) and shows
  * active alerts first (state, severity, rule, metric, value, since, why), then the
  * resolved ones; marks the tile of each metric with an active alert (data-alert), and
  * shades each firing episode on its metric's chart: from the rule's threshold up to the
@@ -86,12 +88,31 @@
     }
   }
 
+  const LIMIT = 100;
+  const held = { byId: new Map(), cursor: null };
+
+  // Merge an answer into what the page holds: a whole list replaces it, changes update it.
+  function merge(res) {
+    if (res.full) held.byId.clear();
+    for (const a of res.alerts) {
+      if (a.id != null) held.byId.delete(`${a.name}|${a.metric}`); // an unsaved one, now stored
+      held.byId.set(a.id ?? `${a.name}|${a.metric}`, a);
+    }
+    for (const id of res.removed || []) held.byId.delete(id);
+    held.cursor = res.cursor ?? null;
+    const all = [...held.byId.values()].sort((a, b) => (b.since - a.since) || ((b.id ?? 0) - (a.id ?? 0)));
+    for (const a of all.slice(LIMIT)) held.byId.delete(a.id ?? `${a.name}|${a.metric}`);
+    return all.slice(0, LIMIT);
+  }
+
   async function poll() {
     try {
-      const res = await fs.api("/api/alerts?limit=100");
-      const active = res.alerts.filter((a) => a.state !== "resolved").sort((a, b) =>
+      const q = held.cursor === null ? "" : `&cursor=${encodeURIComponent(held.cursor)}`;
+      const res = await fs.api(`/api/alerts?limit=${LIMIT}${q}`);
+      const all = merge(res);
+      const active = all.filter((a) => a.state !== "resolved").sort((a, b) =>
         (STATE_ORDER[a.state] - STATE_ORDER[b.state]) || (SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity]) || (b.since - a.since));
-      const resolved = res.alerts.filter((a) => a.state === "resolved").slice(0, 20);
+      const resolved = all.filter((a) => a.state === "resolved").slice(0, 20);
       fill("alerts-active", active, false);
       fill("alerts-resolved", resolved, true);
       $("alerts-resolved-heading").hidden = resolved.length === 0;
@@ -101,7 +122,7 @@
       if (res.rules_error) $("alerts-status").textContent += ` Rules file not reloaded: ${res.rules_error}`;
       $("alerts-error").hidden = true;
       markTiles(active);
-      drawBands(res.alerts);
+      drawBands(all);
     } catch (err) {
       if (err.status === 503) {
         $("alerts-status").textContent = "Alerting is switched off in this monitor.";

@@ -274,7 +274,7 @@
       <p class="chart-empty" hidden>No data in this range</p></div>
       <p class="chart-note"></p>`;
     card.querySelector(".chart-title").textContent = title;
-    card.querySelector(".chart-title").title = key === CORES_KEY ? "cpu_core<N>_percent" : key;
+    card.querySelector(".chart-title").title = `${title} (${key === CORES_KEY ? "cpu_core<N>_percent" : key})`;
     card.querySelector(".chart-meta").textContent = meta;
     notes[key] = card.querySelector(".chart-note");
     const canvas = card.querySelector("canvas");
@@ -306,7 +306,9 @@
         animation: false, responsive: true, maintainAspectRatio: false,
         parsing: false, normalized: true, spanGaps: false,
         interaction: { mode: "nearest", axis: "x", intersect: false },
-        elements: { point: { radius: 0, hitRadius: 6 }, line: { borderWidth: 1.5, tension: 0 } },
+        // A point with gaps on both sides has no line to sit on: draw it as a dot (as Grafana
+        // does), or sparse data (a 60-s sampler on a 10-s step) would draw nothing at all.
+        elements: { point: { radius: isolatedRadius, hitRadius: 6 }, line: { borderWidth: 1.5, tension: 0 } },
         scales: {
           x: {
             type: "time",
@@ -417,6 +419,15 @@
         ds.hidden = !percent && ds.thresholdValue > Math.max(dataMax, 1e-9) * 2.5;
       }
     }
+  }
+
+  function isolatedRadius(ctx) {
+    const d = ctx.dataset && ctx.dataset.data;
+    const i = ctx.dataIndex;
+    if (!d || ctx.type !== "data" || d[i] == null || d[i].y == null) return 0;
+    if (ctx.dataset.foresightRole && ctx.dataset.foresightRole !== "series") return ctx.dataset.pointRadius ?? 0;
+    const gap = (p) => p === undefined || p.y === null;
+    return gap(d[i - 1]) && gap(d[i + 1]) ? 2 : 0;
   }
 
   function markEmpty() {

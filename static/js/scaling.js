@@ -108,6 +108,9 @@
         interaction: { mode: "nearest", axis: "x", intersect: false },
         scales: {
           x: { type: "time", grid: { color: "#30363d" },
+               // ticks on whole local steps, as on the History charts (not "12:22:29")
+               afterBuildTicks: (scale) => window.foresightCharts?.alignTicks(scale,
+                 window.foresightCharts.tickStep((scale.max - scale.min) / 1000)[2]),
                ticks: { color: "#9da7b3", maxTicksLimit: 8,
                  // the page's one time format (static/js/timefmt.js)
                  callback(value, index, ticks) {
@@ -144,6 +147,14 @@
       .map((p) => ({ x: ms(p.timestamp) + lead, y: p.forecast_units }));
     fcUp.data = pts.filter((p) => p.forecast_upper !== null)
       .map((p) => ({ x: ms(p.timestamp) + lead, y: p.forecast_upper }));
+    // Under five minutes of history (none, or one decision): the last five minutes, not
+    // Chart.js's default day of empty axis or one instant repeated on every tick.
+    const x = chart.options.scales.x;
+    const nowMs = (fs && fs.nowS ? fs.nowS() : Date.now() / 1000) * 1000;
+    const short = !pts.length || pts[pts.length - 1].timestamp - pts[0].timestamp < 300;
+    x.min = short ? Math.min(nowMs - 300000, pts.length ? ms(pts[0].timestamp) : Infinity) : undefined;
+    x.max = short ? nowMs : undefined;
+    for (const ds of [demand, ready, desired]) ds.pointRadius = pts.length === 1 ? 3 : 0; // one point: a dot
     chart.update("none");
   }
 

@@ -25,6 +25,23 @@
     ["fs", /^fs_used_percent:(.+)$/, (m) => m[1], "%"],
   ];
   const LIVE_S = 300;
+  const T = window.foresightTime;
+  const C = window.foresightCharts;
+  const spanOf = (scale) => (scale.max - scale.min) / 1000;
+  const isolated = (ctx) => {
+    const d = ctx.dataset && ctx.dataset.data, i = ctx.dataIndex;
+    if (!d || ctx.type !== "data" || !d[i] || d[i].y === null) return 0;
+    const gap = (p) => !p || p.y === null;
+    return gap(d[i - 1]) && gap(d[i + 1]) ? 2 : 0;
+  };
+  const gridColour = () =>
+    getComputedStyle(document.documentElement).getPropertyValue("--grid").trim() || "#21262d";
+  document.addEventListener("foresight:theme", () => {
+    for (const chart of Object.values(state.charts)) {
+      chart.options.scales.x.grid.color = chart.options.scales.y.grid.color = gridColour();
+      chart.update("none");
+    }
+  });
   const state = { charts: {}, processes: null, datasets: {} };
   fs.system = state;
 
@@ -46,19 +63,26 @@
       data: { datasets: [] },
       options: {
         animation: false, responsive: true, maintainAspectRatio: false, parsing: false, normalized: true,
+        spanGaps: false,
         interaction: { mode: "nearest", axis: "x", intersect: false },
-        elements: { point: { radius: 0, hitRadius: 6 }, line: { borderWidth: 1.5, tension: 0 } },
+        // a point with no neighbour has no line to sit on: a dot (one bucket of a long range)
+        elements: { point: { radius: isolated, hitRadius: 6 }, line: { borderWidth: 1.5, tension: 0 } },
         scales: {
-          x: { type: "time", ticks: { maxRotation: 0, autoSkipPadding: 16, maxTicksLimit: 6 },
-            time: { displayFormats: { second: "HH:mm:ss", minute: "HH:mm", hour: "HH:mm", day: "MMM d" } },
-            grid: { color: "#21262d" } },
+          // the History charts' axis: whole local steps, the page's one time format
+          // (static/js/timefmt.js, dates once the range spans days), the theme's grid
+          x: { type: "time", afterBuildTicks: (scale) => C.alignTicks(scale, C.tickStep(spanOf(scale))[2]),
+            ticks: { maxRotation: 0, autoSkipPadding: 16, maxTicksLimit: 6,
+              callback(value, index, ticks) { return T.tick(value, spanOf(this), index, ticks); } },
+            grid: { color: gridColour() } },
           y: { beginAtZero: true, min: percent ? 0 : undefined, max: percent ? 100 : undefined,
             ticks: { maxTicksLimit: 5, callback: (v) => fs.format(v, unit).replace(/\.0 /, " ") },
-            grid: { color: "#21262d" } },
+            grid: { color: gridColour() } },
         },
         plugins: {
           legend: { display: true, position: "bottom", labels: { boxWidth: 10, boxHeight: 2 } },
-          tooltip: { callbacks: { label: (ctx) => `${ctx.dataset.label}: ${fs.format(ctx.parsed.y, unit)}` } },
+          tooltip: { callbacks: {
+            title: (items) => (items.length ? T.hover(items[0].parsed.x, spanOf(items[0].chart.scales.x)) : ""),
+            label: (ctx) => `${ctx.dataset.label}: ${fs.format(ctx.parsed.y, unit)}` } },
         },
       },
     });
@@ -97,6 +121,10 @@
       chart.options.scales.x.max = until * 1000;
       chart.options.scales.x.time.unit = time.unit;
       chart.options.scales.x.time.stepSize = time.stepSize;
+      // as on the History charts: say so when the range holds no point of this chart
+      const empty = !chart.data.datasets.some((d) => d.data.some((p) => p.y !== null && p.x >= since * 1000 && p.x <= until * 1000));
+      const note = chart.canvas.parentElement.querySelector(".chart-empty");
+      if (note && note.hidden !== !empty) note.hidden = !empty;
       chart.update("none");
     }
   }
@@ -114,7 +142,8 @@
       if (!fs.claimed(name)) continue;
       const ds = datasetFor(name);
       if (!ds) continue;
-      ds.data = (m.points || []).filter((p) => p[1] !== null).map(([t, v]) => ({ x: t * 1000, y: v }));
+      // nulls kept: a gap breaks the line, as on the History charts (spanGaps false)
+      ds.data = (m.points || []).map(([t, v]) => ({ x: t * 1000, y: v }));
       if (m.current && m.current.value != null) latest[name] = m.current.value;
     }
     showMemory(latest);

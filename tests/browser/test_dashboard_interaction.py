@@ -198,8 +198,13 @@ def test_gap_is_drawn_as_a_gap_and_data_start_is_named(
         page.wait_for_function(
             "() => document.getElementById('range-status').textContent.includes('No data in this range')"
         )
-        empty = page.locator(".chart-empty:visible").count()
+        empty = page.locator("#charts .chart-empty:visible").count()
         assert empty == page.evaluate("() => Object.keys(foresight.charts).length")
+        # so do the memory and device charts (system.js), each it has drawn
+        page.wait_for_function(
+            "() => document.querySelectorAll('.system-panel .chart-empty:not([hidden])').length"
+            " === Object.keys(foresight.system.charts).length"
+        )
         # A range of days labels its axis with dates (a month name), not just hours.
         labels = page.evaluate(
             "() => foresight.charts.cpu_percent.scales.x.ticks.map((t) => t.label).join(' | ')"

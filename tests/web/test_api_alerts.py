@@ -155,3 +155,45 @@ def test_the_watchdog_fires_when_the_sampler_stops(services, clock) -> None:
     assert stale.state == "firing" and stale.value >= 60.0
     # a watchdog run evaluates only the stale rules
     assert {r.kind for r in live.engine.rules.rules if r.name == stale.rule} == {Kind.STALE}
+
+
+def test_alerts_cursor_answers_only_what_changed(services, clock, client) -> None:
+    drive(services, clock, {"cpu_percent": 99.0}, times=2)  # CpuCritical firing, CpuHigh pending
+    drive(services, clock, {"cpu_percent": 10.0})  # CpuCritical resolves, CpuHigh is forgotten
+    first = client.get("/api/alerts").get_json()
+    assert first["full"] is True and first["removed"] == []
+    assert [(a["name"], a["state"]) for a in first["alerts"]] == [("CpuCritical", "resolved")]
+    # nothing evaluated since: nothing comes back, and the cursor holds
+    again = client.get(f"/api/alerts?cursor={first['cursor']}").get_json()
+    assert again["alerts"] == [] and again["full"] is False and again["cursor"] == first["cursor"]
+    drive(services, clock, {"cpu_percent": 99.0})  # new episodes: both pending
+    drive(services, clock, {"memory_percent": 10.0, "cpu_percent": 99.0})
+    changes = client.get(f"/api/alerts?cursor={first['cursor']}").get_json()
+    names = sorted((a["name"], a["state"]) for a in changes["alerts"])
+    assert names == [("CpuCritical", "firing"), ("CpuHigh", "pending")]  # not the resolved one
+    assert changes["cursor"] != first["cursor"]
+    drive(services, clock, {"cpu_percent": 10.0})  # CpuCritical resolves, CpuHigh forgotten
+    last = client.get(f"/api/alerts?cursor={changes['cursor']}").get_json()
+    pending_id = next(a["id"] for a in changes["alerts"] if a["name"] == "CpuHigh")
+    assert last["removed"] == [pending_id]
+    assert [(a["name"], a["state"]) for a in last["alerts"]] == [("CpuCritical", "resolved")]
+    # the client's merge of the three answers equals a fresh whole list
+    held: dict[int, dict] = {}
+    for answer in (first, changes, last):
+        held.update({a["id"]: a for a in answer["alerts"]})
+        for gone in answer["removed"]:
+            held.pop(gone, None)
+    fresh = client.get("/api/alerts").get_json()["alerts"]
+    assert sorted(held.values(), key=lambda a: a["id"]) == sorted(fresh, key=lambda a: a["id"])
+
+
+@pytest.mark.parametrize("cursor", ["0000-0", "abc-99999"])
+def test_an_alien_or_future_cursor_gets_the_whole_list(services, clock, client, cursor) -> None:
+    drive(services, clock, {"cpu_percent": 99.0}, times=2)
+    body = client.get(f"/api/alerts?cursor={cursor}").get_json()
+    assert body["full"] is True and len(body["alerts"]) == 2
+
+
+def test_a_malformed_cursor_is_400(client) -> None:
+    response = client.get("/api/alerts?cursor=yesterday")
+    assert response.status_code == 400 and "yesterday" in response.get_json()["error"]

@@ -80,6 +80,21 @@ def test_get_answers_match_their_schema(busy, client, path: str) -> None:
     assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:10])
 
 
+# Follow-up GETs a poller makes with the cursor of a first answer: (path, cursor key).
+CURSOR_GETS = [("/api/alerts", "cursor"), ("/api/metrics/realtime", "since")]
+
+
+@pytest.mark.parametrize(("path", "param"), CURSOR_GETS)
+def test_cursor_follow_ups_match_their_schema(busy, client, path: str, param: str) -> None:
+    doc = client.get("/api/openapi.json").get_json()
+    first = client.get(path).get_json()
+    response = client.get(path, query_string={param: first["cursor"]})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    schema = json_schema(doc, doc["paths"][path]["get"], "200")
+    errors = sorted(validator_for(doc, schema).iter_errors(response.get_json()), key=str)
+    assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:10])
+
+
 def test_the_check_is_strict(busy, client) -> None:
     """An undocumented key fails the same validator (the test can fail)."""
     doc = client.get("/api/openapi.json").get_json()
