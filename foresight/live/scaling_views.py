@@ -134,6 +134,16 @@ def status(live: LiveScaling, now: float) -> dict:
 
 
 def _signal_status(live: LiveScaling) -> dict:
+    if live.demand is not None:  # SCALING_DEMAND_METRIC: one series drives demand
+        values = {
+            k: (round(v, 4) if math.isfinite(v) else None) for k, v in live.last_signals.items()
+        }
+        return {
+            "demand_signals": values,
+            "demand_signal": live.demand.key,
+            "demand_metric": live.demand.status(),
+            "forecast_source": live.forecast_source,
+        }
     point = live.points[-1] if live.points else None
     values = {
         "cpu": None if point is None else point.cpu_units,
@@ -144,6 +154,8 @@ def _signal_status(live: LiveScaling) -> dict:
     return {
         "demand_signals": values,
         "demand_signal": max(measured, key=lambda k: measured[k]) if measured else None,
+        "demand_metric": None,
+        "forecast_source": live.forecast_source,
     }
 
 
