@@ -166,6 +166,22 @@ class HealthSchema(Schema):
         allow_none=True,
         metadata={"description": "The Prometheus source's state (null: this host's sampler)"},
     )
+    pushed_scoring = fields.Nested(
+        lambda: PushedScoringSchema(),
+        allow_none=True,
+        metadata={
+            "description": "Anomaly scores and alerts of POST /api/samples batches, run on a "
+            "background thread (null: no live models or alerts)"
+        },
+    )
+
+
+class PushedScoringSchema(Schema):
+    batches = fields.Integer(metadata={"description": "Batches scored"})
+    points = fields.Integer(metadata={"description": "Points in them"})
+    queued_batches = fields.Integer(metadata={"description": "Waiting to be scored"})
+    dropped_batches = fields.Integer(metadata={"description": "Stored but not scored (queue full)"})
+    errors = fields.Integer(metadata={"description": "Batches whose scoring failed (logged)"})
 
 
 class SampleCountsSchema(Schema):
