@@ -20,8 +20,10 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from foresight.core.errors import InputError
+from foresight.live import models as live_models
 from foresight.scaling.policies import DemandForecast
 from foresight.store.metric_store import MetricStore
 from predictor import Forecast
@@ -121,3 +123,23 @@ def forecast_quality(accuracy: dict | None) -> float | None:
     if ours is None or naive is None or not naive > 0:
         return None
     return float(ours) / float(naive)
+
+
+def live_series_forecast(services: Any) -> SeriesForecast:
+    """A ``SeriesForecast`` over ``services``' live models (None while they have none)."""
+
+    def series_forecast(
+        key: str, ahead_s: float, now: float
+    ) -> tuple[Forecast, float | None] | None:
+        """live_models' fresh forecast of ``key`` covering ``ahead_s``, with its quality."""
+        models = services.extras.get(live_models.EXTRAS_KEY)
+        if models is None:
+            return None
+        tier = live_models.tier_for_seconds(ahead_s)
+        state = models.state(key, tier)
+        made_at = state.forecast_made_at
+        if state.forecast is None or made_at is None or now - made_at > max(300.0, 3 * tier.step_s):
+            return None  # an old forecast says nothing about the next minutes
+        return state.forecast, forecast_quality(state.accuracy)
+
+    return series_forecast

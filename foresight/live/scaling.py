@@ -40,7 +40,6 @@ import sqlite3
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -49,16 +48,15 @@ from foresight.core.settings import Settings
 from foresight.live import models as live_models
 from foresight.live import scaling_views as views
 from foresight.live.demand_forecast import DemandForecaster
-from foresight.live.demand_metric import SeriesDemand, SeriesForecast, forecast_quality
+from foresight.live.demand_metric import SeriesDemand, SeriesForecast, live_series_forecast
 from foresight.live.platform import PlatformLink
-from foresight.live.scaling_views import TARGET_UTILISATION
+from foresight.live.scaling_views import TARGET_UTILISATION, CapacityPoint, _units
 from foresight.scaling.policies import DEFAULT_CONFIDENCE
 from foresight.scaling.signals import SIGNAL_NAMES, combine
 from foresight.scaling.webhook import WebhookExecutor
 from foresight.store.metric_store import MetricStore
 from foresight.store.records import RecordLog
 from metrics_collector import memory_total_gb
-from predictor import Forecast
 from resource_manager import (
     DEFAULT_MAX_INSTANCES,
     ResourcePool,
@@ -78,38 +76,6 @@ logger = logging.getLogger(__name__)
 EXTRAS_KEY = "live_scaling"
 HISTORY_POINTS = 2880  # 12 h of 15-s decisions
 OVERRIDE_HOLD_S = 600.0  # a manual override holds this long unless the request says
-
-
-@dataclass(frozen=True, slots=True)
-class CapacityPoint:
-    """One decision tick for the capacity chart: demand, instances, the forecast used."""
-
-    timestamp: float
-    demand_units: float | None
-    ready: int
-    booting: int
-    target: int
-    forecast_units: float | None  # forecast demand at timestamp + boot lag
-    forecast_upper: float | None
-    cpu_units: float | None = None  # the signals demand_units is the highest of
-    memory_units: float | None = None
-
-    def to_dict(self) -> dict:
-        return {
-            "timestamp": self.timestamp,
-            "demand_units": self.demand_units,
-            "ready": self.ready,
-            "booting": self.booting,
-            "target": self.target,
-            "forecast_units": self.forecast_units,
-            "forecast_upper": self.forecast_upper,
-            "cpu_units": self.cpu_units,
-            "memory_units": self.memory_units,
-        }
-
-
-def _units(value: float) -> float | None:
-    return None if math.isnan(value) else round(value, 4)
 
 
 class LiveScaling:
@@ -478,22 +444,12 @@ def install(services) -> None:
         forecast = models.state("disk_percent", live_models.TIERS[0]).forecast
         return None if forecast is None else np.asarray(forecast.upper_80, float)
 
-    def series_forecast(
-        key: str, ahead_s: float, now: float
-    ) -> tuple[Forecast, float | None] | None:
-        """live_models' fresh forecast of ``key`` covering ``ahead_s``, with its quality."""
-        models = services.extras.get(live_models.EXTRAS_KEY)
-        if models is None:
-            return None
-        tier = live_models.tier_for_seconds(ahead_s)
-        state = models.state(key, tier)
-        made_at = state.forecast_made_at
-        if state.forecast is None or made_at is None or now - made_at > max(300.0, 3 * tier.step_s):
-            return None  # an old forecast says nothing about the next minutes
-        return state.forecast, forecast_quality(state.accuracy)
-
     live = from_settings(
-        services.settings, services.started_at, disk_forecast, services.store, series_forecast
+        services.settings,
+        services.started_at,
+        disk_forecast,
+        services.store,
+        live_series_forecast(services),
     )
     services.extras[EXTRAS_KEY] = live
     services.stages.append(live.stage)
