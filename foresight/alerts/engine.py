@@ -23,7 +23,7 @@ import logging
 import math
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from foresight.alerts.changes import ChangeLog
@@ -63,8 +63,18 @@ class AlertEngine:
         self.changes = ChangeLog()
 
     # -- evaluation -------------------------------------------------------------------
-    def evaluate(self, signals: Signals, kinds: Iterable[Kind] | None = None) -> list[AlertRecord]:
-        """Run the rules (only those of ``kinds`` when given); return the changed episodes."""
+    def evaluate(
+        self,
+        signals: Signals,
+        kinds: Iterable[Kind] | None = None,
+        scope: Callable[[str], bool] | None = None,
+    ) -> list[AlertRecord]:
+        """Run the rules (only those of ``kinds`` when given); return the changed episodes.
+
+        ``scope`` (when given) says which active alerts' metrics this evaluation may
+        observe: an active alert whose series is not in ``signals.values`` resolves, so
+        the cycle leaves pushed series' alerts to the pushed samples' own evaluation.
+        """
         wanted = None if kinds is None else set(kinds)
         with self._lock:
             if wanted is None:
@@ -73,7 +83,11 @@ class AlertEngine:
             changed: list[AlertRecord] = []
             dropped: list[AlertRecord] = []
             for rule in rules:
-                active = [m for (name, m) in self._active if name == rule.name]
+                active = [
+                    m
+                    for (name, m) in self._active
+                    if name == rule.name and (scope is None or scope(m))
+                ]
                 for ob in observe(rule, signals, active):
                     self._step(rule, ob, signals, changed, dropped)
             if wanted is None:  # rules removed by a reload: their alerts resolve

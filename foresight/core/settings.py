@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from foresight.core.errors import InputError
+from foresight.core.series import check_metric_name, check_target
 from foresight.core.validate import parse_number
 
 MIN_INTERVAL_S = 0.05  # psutil and SQLite cannot keep a faster beat honestly
@@ -75,6 +76,9 @@ class Settings:
     scaling_status_url: str | None = None
     scaling_signals: tuple[str, ...] = ("cpu", "memory")
     scaling_instance_memory_gb: float | None = None  # None: host memory per core x cores
+    # a series key (NAME or NAME@TARGET) whose value / unit capacity is the demand
+    scaling_demand_metric: str | None = None
+    scaling_unit_capacity: float | None = None  # demand one instance serves, in its unit
     # alerts
     live_alerts: bool = True
     alert_rules_path: Path | None = None  # None: the rules shipped in foresight/alerts
@@ -212,6 +216,20 @@ def _choice(options: tuple[str, ...]) -> Callable[[str, str], str]:
         return text
 
     return parse
+
+
+def _series_key(raw: str, name: str) -> str | None:
+    """A series key ``NAME`` or ``NAME@TARGET`` (foresight.core.series), or None if empty."""
+    text = raw.strip()
+    if not text:
+        return None
+    metric, _, target = text.partition("@")
+    try:
+        check_metric_name(metric, name)
+        check_target(target, name)
+    except ValueError as exc:
+        raise InputError(f"{exc} (a series key NAME or NAME@TARGET)") from None
+    return text
 
 
 def _signal_names(raw: str, name: str) -> tuple[str, ...]:
@@ -356,6 +374,22 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
         _number(0.001, 1e6),
         "memory request of one instance (default: this host's memory per core x "
         "SCALING_INSTANCE_CORES; live memory demand = memory used / this)",
+    ),
+    EnvVar(
+        "SCALING_DEMAND_METRIC",
+        "scaling_demand_metric",
+        _series_key,
+        "the series whose value drives demand instead of this host's CPU and memory: a "
+        'series key (`requests_per_s@service="api"`) or a plain name (this host\'s series); '
+        "its live forecast feeds the predictive and hybrid policies; needs "
+        "SCALING_UNIT_CAPACITY",
+    ),
+    EnvVar(
+        "SCALING_UNIT_CAPACITY",
+        "scaling_unit_capacity",
+        _number(1e-9, 1e15),
+        "demand one instance serves, in SCALING_DEMAND_METRIC's unit (e.g. requests/s per "
+        "instance; `replay --unit-capacity`'s meaning): demand units = value / this",
     ),
     EnvVar(
         "FORESIGHT_ALLOWED_HOSTS",

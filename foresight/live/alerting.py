@@ -17,6 +17,7 @@ import math
 import sqlite3
 import time
 from collections import deque
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,9 @@ logger = logging.getLogger(__name__)
 EXTRAS_KEY = "alerts"
 SERIES_CACHE_S = 60.0  # trend reads (hours of history) are refreshed at most this often
 WATCHDOG_MIN_S = 2.0
+# The rules a pushed point is evaluated by: those about one series' own values (the
+# sampler's and the risk's rules follow this host's cycle).
+PUSHED_KINDS = (Kind.THRESHOLD, Kind.PROBE, Kind.FORECAST, Kind.EXHAUSTION, Kind.ANOMALY)
 
 
 class LiveAlerts:
@@ -49,6 +53,7 @@ class LiveAlerts:
         self.cores = cpu_count()
         self._missed: deque[tuple[float, int]] = deque(maxlen=4096)
         self._series: dict[tuple[str, float, float], tuple[float, Any]] = {}
+        self._pushed_at: dict[str, float] = {}  # the newest pushed point evaluated per series
 
     # -- signal sources -----------------------------------------------------------------
     def _forecast(self, metric: str, horizon_s: float) -> Forecast | None:
@@ -127,11 +132,40 @@ class LiveAlerts:
         self._missed.append((now, self.services.tick_stats.missed))
         try:
             values = {**sample.values, **self._scaling_values(now)}
-            self.engine.evaluate(self.signals(now, values, sample.timestamp))
+            with self.services.lock:
+                pushed = frozenset(self.services.pushed)
+            self.engine.evaluate(
+                self.signals(now, values, sample.timestamp),
+                # a pushed series' alerts follow its pushes, not the cycle's sample
+                scope=lambda m: m in values or m not in pushed,
+            )
         except (sqlite3.Error, OSError) as exc:
             # A store fault: the store reports it (health, one log line); the rules are
             # evaluated again next tick, when it may take the writes.
             logger.debug("alert evaluation not stored: %s", exc)
+
+    def evaluate_pushed(self, rows: Iterable[tuple[float, Mapping[str, float]]]) -> int:
+        """Evaluate the per-series rules on pushed points, in timestamp order, each once.
+
+        Each timestamp is one evaluation at that time (so ``for: 30s`` counts in the
+        data's own time) over the series pushed at it; a series' points at or before the
+        last one evaluated are skipped. Returns how many evaluations ran.
+        """
+        runs = 0
+        for ts, row in sorted(rows, key=lambda item: item[0]):
+            values = {k: float(v) for k, v in row.items() if ts > self._pushed_at.get(k, -math.inf)}
+            if not values:
+                continue
+            for key in values:
+                self._pushed_at[key] = ts
+            try:
+                self.engine.evaluate(
+                    self.signals(ts, values, ts), kinds=PUSHED_KINDS, scope=values.__contains__
+                )
+            except (sqlite3.Error, OSError) as exc:
+                logger.debug("pushed alert evaluation not stored: %s", exc)
+            runs += 1
+        return runs
 
     def watchdog(self, now: float) -> None:
         """Evaluate the stale rules (the sampler may have stopped)."""

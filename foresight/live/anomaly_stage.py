@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Iterable, Mapping
 
 from foresight.live.detectors import warmed_detector
 from foresight.live.episodes import EpisodeTracker, PointScore
@@ -37,20 +38,10 @@ class AnomalyStage:
     def stage(self, now: float, sample) -> None:
         """Score each value of a new sample; alerts wait until their metric joins an episode."""
         with self._anomaly_lock:
-            points: dict[str, PointScore] = {}
-            for metric, value in sample.values.items():
-                detector = self._detectors.get(metric)
-                if detector is None:
-                    detector = self._detectors[metric] = warmed_detector(
-                        self.store, metric, sample.timestamp, self.warm_s
-                    )
-                score = detector.score_one(float(value))
-                self._scores[metric] = (sample.timestamp, score)
-                if detector.is_anomaly(score):
-                    self._pending[metric] = Anomaly(sample.timestamp, metric, float(value), score)
-                points[metric] = PointScore(
-                    float(value), detector.expected_, score, detector.surprise_, detector.confirm_
-                )
+            points = {
+                metric: self._score(metric, sample.timestamp, float(value), wait=True)
+                for metric, value in sample.values.items()
+            }
             episode = self.episodes.observe(sample.timestamp, points)
             # An alert is listed (a chart mark, the `anomaly` alert rule) once its metric is
             # part of an episode, i.e. confirmed: an odd sample alone is not shown.
@@ -60,10 +51,50 @@ class AnomalyStage:
                     if alert is not None:
                         self._anomalies.append(alert)
 
+    def score_pushed(self, rows: Iterable[tuple[float, Mapping[str, float]]]) -> int:
+        """Score pushed points (``POST /api/samples``) in timestamp order, each once.
+
+        A series' points at or before the last one its detector scored are skipped (a
+        repeated push, or a point older than the cycle's), so no detector sees a value
+        twice or out of order. They join the anomalies, not the episodes (the episode
+        tracker follows this host's one timeline). Returns how many points were scored.
+        """
+        scored = 0
+        with self._anomaly_lock:
+            for ts, values in sorted(rows, key=lambda row: row[0]):
+                for metric, value in values.items():
+                    last = self._scores.get(metric)
+                    if last is not None and ts <= last[0]:
+                        continue
+                    self._score(metric, ts, float(value), wait=False)
+                    scored += 1
+        return scored
+
+    def _score(self, metric: str, ts: float, value: float, *, wait: bool) -> PointScore:
+        """Score one value of one series (the caller holds the lock).
+
+        ``wait``: an alert waits in ``_pending`` until its metric joins an episode (the
+        cycle's own timeline); pushed points have no episodes, so theirs are listed at once.
+        """
+        detector = self._detectors.get(metric)
+        if detector is None:
+            detector = self._detectors[metric] = warmed_detector(
+                self.store, metric, ts, self.warm_s
+            )
+        score = detector.score_one(value)
+        self._scores[metric] = (ts, score)
+        if detector.is_anomaly(score):
+            alert = Anomaly(ts, metric, value, score)
+            if wait:
+                self._pending[metric] = alert
+            else:
+                self._anomalies.append(alert)
+        return PointScore(value, detector.expected_, score, detector.surprise_, detector.confirm_)
+
     def anomalies(
         self, since: float | None = None, metric: str | None = None, limit: int = 100
     ) -> list[dict]:
-        """Recent anomalies, newest first."""
+        """Recent anomalies, newest first (pushed points may arrive late: sorted by time)."""
         with self._anomaly_lock:
             found = [
                 a
@@ -71,6 +102,7 @@ class AnomalyStage:
                 if (since is None or a.timestamp >= since)
                 and (metric is None or a.metric == metric)
             ]
+        found.sort(key=lambda a: a.timestamp, reverse=True)
         return [a.to_dict() for a in found[:limit]]
 
     def scores(self) -> dict[str, dict]:

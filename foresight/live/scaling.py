@@ -40,7 +40,6 @@ import sqlite3
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -49,8 +48,9 @@ from foresight.core.settings import Settings
 from foresight.live import models as live_models
 from foresight.live import scaling_views as views
 from foresight.live.demand_forecast import DemandForecaster
+from foresight.live.demand_metric import SeriesDemand, SeriesForecast, live_series_forecast
 from foresight.live.platform import PlatformLink
-from foresight.live.scaling_views import TARGET_UTILISATION
+from foresight.live.scaling_views import TARGET_UTILISATION, CapacityPoint, _units
 from foresight.scaling.policies import DEFAULT_CONFIDENCE
 from foresight.scaling.signals import SIGNAL_NAMES, combine
 from foresight.scaling.webhook import WebhookExecutor
@@ -78,38 +78,6 @@ HISTORY_POINTS = 2880  # 12 h of 15-s decisions
 OVERRIDE_HOLD_S = 600.0  # a manual override holds this long unless the request says
 
 
-@dataclass(frozen=True, slots=True)
-class CapacityPoint:
-    """One decision tick for the capacity chart: demand, instances, the forecast used."""
-
-    timestamp: float
-    demand_units: float | None
-    ready: int
-    booting: int
-    target: int
-    forecast_units: float | None  # forecast demand at timestamp + boot lag
-    forecast_upper: float | None
-    cpu_units: float | None = None  # the signals demand_units is the highest of
-    memory_units: float | None = None
-
-    def to_dict(self) -> dict:
-        return {
-            "timestamp": self.timestamp,
-            "demand_units": self.demand_units,
-            "ready": self.ready,
-            "booting": self.booting,
-            "target": self.target,
-            "forecast_units": self.forecast_units,
-            "forecast_upper": self.forecast_upper,
-            "cpu_units": self.cpu_units,
-            "memory_units": self.memory_units,
-        }
-
-
-def _units(value: float) -> float | None:
-    return None if math.isnan(value) else round(value, 4)
-
-
 class LiveScaling:
     """Engine + pool + forecaster for the live monitor; thread-safe (one lock)."""
 
@@ -133,6 +101,7 @@ class LiveScaling:
         signals: tuple[str, ...] = SIGNAL_NAMES,
         instance_memory_gb: float | None = None,
         host_memory_gb: float | None = None,
+        demand: SeriesDemand | None = None,
     ) -> None:
         if not interval_s > 0:
             raise InputError(f"SCALING_INTERVAL must be > 0 s (got {interval_s})")
@@ -147,7 +116,9 @@ class LiveScaling:
             raise InputError(
                 f"SCALING_SIGNALS must name some of {', '.join(SIGNAL_NAMES)} (got {signals!r})"
             )
-        self.signals = tuple(signals)
+        # SCALING_DEMAND_METRIC: one series (a service's request rate) is the only signal
+        self.demand = demand
+        self.signals = tuple(signals) if demand is None else (demand.key,)
         # Memory the HPA way too: used memory / the instance's memory request, which by
         # default is this host's memory per core x the instance's cores (so a host whose
         # memory is as full as its CPU is busy asks for as many instances on both).
@@ -167,6 +138,8 @@ class LiveScaling:
         if "memory" in self.signals:
             peak_units = max(peak_units, self.host_memory_gb / self.instance_memory_gb)
         reachable = math.ceil(peak_units / TARGET_UTILISATION - 1e-9)
+        if demand is not None:  # another service's load is not bounded by this host
+            reachable = self.max_configured
         self.max_reachable = max(reachable, min_instances, 1)
         self.pool = ResourcePool(
             start_s=now,
@@ -189,6 +162,9 @@ class LiveScaling:
         self._persist_error: str | None = None
         self.forecaster = DemandForecaster(self.interval_s, self.boot_s)
         self.points: deque[CapacityPoint] = deque(maxlen=HISTORY_POINTS)
+        self.last_signals: dict[str, float] = {}
+        self.forecast_source: str | None = None  # "series" (live models) or "engine"
+        self._series_forecast: DemandForecast | None = None
         self._sums = {name: [0.0, 0] for name in SIGNAL_NAMES}  # sum, count
         self._next_due = now + self.interval_s
         self._last_now = now
@@ -205,7 +181,7 @@ class LiveScaling:
     def stage(self, now: float, sample) -> None:
         """Monitor stage: accumulate CPU and memory; every interval, decide (epoch s)."""
         for name, metric in (("cpu", "cpu_percent"), ("memory", "memory_percent")):
-            value = sample.values.get(metric)
+            value = None if self.demand is not None else sample.values.get(metric)
             if value is not None and math.isfinite(value):
                 acc = self._sums[name]
                 acc[0] += float(value)
@@ -214,8 +190,10 @@ class LiveScaling:
             self._next_due = max(self._next_due + self.interval_s, now + 0.5 * self.interval_s)
             self.decide(now)
 
-    def _signals(self) -> dict[str, float]:
+    def _signals(self, now: float) -> dict[str, float]:
         """Demand per signal since the last decision (units; NaN when not measured)."""
+        if self.demand is not None:
+            return {self.demand.key: self.demand.units(now)}
         mean = {k: (s / n / 100.0 if n else math.nan) for k, (s, n) in self._sums.items()}
         self._sums = {name: [0.0, 0] for name in SIGNAL_NAMES}
         # = utilisation (used / (ready x request)) x ready instances, for each resource.
@@ -229,10 +207,23 @@ class LiveScaling:
         """Turn the CPU and memory seen since the last decision into demand; run the engine."""
         with self.lock:
             now = self._clamp(now)
-            signals = self._signals()
+            signals = self.last_signals = self._signals(now)
             demand, _ = combine(signals)  # the highest signal drives (the HPA's rule)
             self.forecaster.learn(now, demand)
-            forecast = self.forecaster.forecast(now)
+            forecast = own = self.forecaster.forecast(now)
+            # The demand series' own live forecast first; the engine's while it warms up.
+            series = self._series_forecast = (
+                None
+                if self.demand is None
+                else self.demand.forecast(now, self.boot_s + self.interval_s)
+            )
+            if series is not None and math.isfinite(demand):
+                forecast = series
+            self.forecast_source = (
+                "series"
+                if forecast is series and series is not None
+                else ("engine" if own is not None else None)
+            )
             decision = self.engine.step(now, demand, forecast, signals=signals)
             if decision.execution is not None:
                 self._mirror(decision)
@@ -318,11 +309,18 @@ class LiveScaling:
 
     # ---- forecasting (foresight/live/demand_forecast.py) ----------------------------------
     def quality(self) -> float | None:
-        """Forecast MAE at the boot lag / MAE of assuming no change; None until 20 known."""
+        """Forecast MAE at the boot lag / MAE of assuming no change; None until 20 known.
+
+        With the demand series' live forecast in use: its validation MASE / the last
+        value's."""
+        if self.forecast_source == "series" and self._series_forecast is not None:
+            return self._series_forecast.quality
         return self.forecaster.quality()
 
     @property
     def last_forecast(self) -> DemandForecast | None:
+        if self.forecast_source == "series" and self._series_forecast is not None:
+            return self._series_forecast
         return self.forecaster.last
 
     # ---- API helpers -------------------------------------------------------------------
@@ -389,6 +387,7 @@ def from_settings(
     now: float,
     disk_forecast: Callable[[], np.ndarray | None] | None = None,
     store: MetricStore | None = None,
+    series_forecast: SeriesForecast | None = None,
 ) -> LiveScaling:
     """Build the live engine from the scaling part of ``settings``."""
     url = settings.scaling_webhook_url
@@ -404,6 +403,16 @@ def from_settings(
         if url
         else None
     )
+    demand = None
+    if settings.scaling_demand_metric:
+        if settings.scaling_unit_capacity is None or store is None:
+            raise InputError(
+                "SCALING_DEMAND_METRIC needs SCALING_UNIT_CAPACITY, the demand one instance "
+                f"serves (got SCALING_DEMAND_METRIC={settings.scaling_demand_metric!r})"
+            )
+        demand = SeriesDemand(
+            settings.scaling_demand_metric, settings.scaling_unit_capacity, store, series_forecast
+        )
     return LiveScaling(
         now=now,
         interval_s=settings.scaling_interval_s,
@@ -420,6 +429,7 @@ def from_settings(
         store=store,
         signals=settings.scaling_signals,
         instance_memory_gb=settings.scaling_instance_memory_gb,
+        demand=demand,
     )
 
 
@@ -434,6 +444,12 @@ def install(services) -> None:
         forecast = models.state("disk_percent", live_models.TIERS[0]).forecast
         return None if forecast is None else np.asarray(forecast.upper_80, float)
 
-    live = from_settings(services.settings, services.started_at, disk_forecast, services.store)
+    live = from_settings(
+        services.settings,
+        services.started_at,
+        disk_forecast,
+        services.store,
+        live_series_forecast(services),
+    )
     services.extras[EXTRAS_KEY] = live
     services.stages.append(live.stage)

@@ -8,6 +8,7 @@ inside callers that hold it).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from foresight.scaling.policies import EngineMode
@@ -15,6 +16,39 @@ from resource_manager import InstanceState
 
 if TYPE_CHECKING:
     from foresight.live.scaling import LiveScaling
+
+
+@dataclass(frozen=True, slots=True)
+class CapacityPoint:
+    """One decision tick for the capacity chart: demand, instances, the forecast used."""
+
+    timestamp: float
+    demand_units: float | None
+    ready: int
+    booting: int
+    target: int
+    forecast_units: float | None  # forecast demand at timestamp + boot lag
+    forecast_upper: float | None
+    cpu_units: float | None = None  # the signals demand_units is the highest of
+    memory_units: float | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "timestamp": self.timestamp,
+            "demand_units": self.demand_units,
+            "ready": self.ready,
+            "booting": self.booting,
+            "target": self.target,
+            "forecast_units": self.forecast_units,
+            "forecast_upper": self.forecast_upper,
+            "cpu_units": self.cpu_units,
+            "memory_units": self.memory_units,
+        }
+
+
+def _units(value: float) -> float | None:
+    return None if math.isnan(value) else round(value, 4)
+
 
 DECISIONS_PAGE = 100  # most decisions one history answer carries
 TARGET_UTILISATION = 0.8  # make_policy's default: what the HPA-style rule sizes for
@@ -134,6 +168,16 @@ def status(live: LiveScaling, now: float) -> dict:
 
 
 def _signal_status(live: LiveScaling) -> dict:
+    if live.demand is not None:  # SCALING_DEMAND_METRIC: one series drives demand
+        values = {
+            k: (round(v, 4) if math.isfinite(v) else None) for k, v in live.last_signals.items()
+        }
+        return {
+            "demand_signals": values,
+            "demand_signal": live.demand.key,
+            "demand_metric": live.demand.status(),
+            "forecast_source": live.forecast_source,
+        }
     point = live.points[-1] if live.points else None
     values = {
         "cpu": None if point is None else point.cpu_units,
@@ -144,6 +188,8 @@ def _signal_status(live: LiveScaling) -> dict:
     return {
         "demand_signals": values,
         "demand_signal": max(measured, key=lambda k: measured[k]) if measured else None,
+        "demand_metric": None,
+        "forecast_source": live.forecast_source,
     }
 
 

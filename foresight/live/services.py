@@ -32,6 +32,8 @@ from foresight.live import alerting as live_alerts
 from foresight.live import models as live_models
 from foresight.live import risk as live_risk
 from foresight.live import scaling as live_scaling
+from foresight.live.pushed import EXTRAS_KEY as PUSHED_KEY
+from foresight.live.pushed import PushedScoring
 from foresight.live.stress import StressController
 from foresight.sources.prometheus import PrometheusSource
 from foresight.store.faults import StoreFaults, error_text
@@ -194,6 +196,14 @@ def build_services(
     if settings.live_alerts:
         # after live_models and live_risk: its rules read the forecasts and the risk
         live_alerts.install(services)
+    anomaly = services.extras.get(live_models.EXTRAS_KEY)
+    alerts = services.extras.get(live_alerts.EXTRAS_KEY)
+    if anomaly is not None or alerts is not None:
+        # pushed samples: scored and alerted on by the same per-series stages, off the
+        # request path; stopped first, before the models and the store close
+        scoring = PushedScoring(anomaly, alerts)
+        services.extras[PUSHED_KEY] = scoring
+        services.closers.insert(0, scoring.close)
     return services
 
 

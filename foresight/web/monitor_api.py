@@ -20,6 +20,7 @@ from flask import Response, current_app, jsonify, request
 from foresight.core.catalog import metric_info
 from foresight.live import alerting
 from foresight.live.health import health_state, source_block
+from foresight.live.pushed import EXTRAS_KEY as PUSHED_KEY
 from foresight.live.services import Services
 from foresight.live.stress import StressBusyError, StressCooldownError, validate_request
 from foresight.web import responses as out
@@ -319,7 +320,14 @@ def health_payload(svc: Services, now: float) -> dict[str, Any]:
         "host": facts(),
         "alerts": alerting.health(svc),
         "source": source_block(svc),
+        "pushed_scoring": pushed_block(svc),
     }
+
+
+def pushed_block(svc: Services) -> dict[str, int] | None:
+    """How far the pushed samples' anomaly scores and alerts are (None: neither runs)."""
+    scoring = svc.extras.get(PUSHED_KEY)
+    return None if scoring is None else scoring.status()
 
 
 @blueprint.route("/system/health", methods=["GET"])

@@ -166,6 +166,22 @@ class HealthSchema(Schema):
         allow_none=True,
         metadata={"description": "The Prometheus source's state (null: this host's sampler)"},
     )
+    pushed_scoring = fields.Nested(
+        lambda: PushedScoringSchema(),
+        allow_none=True,
+        metadata={
+            "description": "Anomaly scores and alerts of POST /api/samples batches, run on a "
+            "background thread (null: no live models or alerts)"
+        },
+    )
+
+
+class PushedScoringSchema(Schema):
+    batches = fields.Integer(metadata={"description": "Batches scored"})
+    points = fields.Integer(metadata={"description": "Points in them"})
+    queued_batches = fields.Integer(metadata={"description": "Waiting to be scored"})
+    dropped_batches = fields.Integer(metadata={"description": "Stored but not scored (queue full)"})
+    errors = fields.Integer(metadata={"description": "Batches whose scoring failed (logged)"})
 
 
 class SampleCountsSchema(Schema):
@@ -378,6 +394,20 @@ class CostSchema(Schema):
     price_per_instance_hour_usd = fields.Float()
 
 
+class DemandReadingSchema(Schema):
+    value = fields.Float(allow_none=True, metadata={"description": "In the metric's unit"})
+    timestamp = fields.Float(allow_none=True, metadata={"description": "Newest point used"})
+    points = fields.Integer(metadata={"description": "New points averaged (0: newest reused)"})
+
+
+class DemandMetricSchema(Schema):
+    metric = fields.String(required=True, metadata={"description": "Series key NAME[@TARGET]"})
+    unit_capacity = fields.Float(
+        required=True, metadata={"description": "Demand one instance serves (metric's unit)"}
+    )
+    reading = fields.Nested(DemandReadingSchema, allow_none=True)
+
+
 class ScalingStatusSchema(Schema):
     policy = fields.String(required=True)
     mode = fields.String(required=True, validate=validate.OneOf([m.value for m in EngineMode]))
@@ -413,6 +443,22 @@ class ScalingStatusSchema(Schema):
     )
     demand_signal = fields.String(
         allow_none=True, metadata={"description": "The signal that drove it (the highest)"}
+    )
+    demand_metric = fields.Nested(
+        lambda: DemandMetricSchema(),
+        allow_none=True,
+        metadata={
+            "description": "The series that drives demand (SCALING_DEMAND_METRIC); "
+            "null: this host's CPU and memory"
+        },
+    )
+    forecast_source = fields.String(
+        allow_none=True,
+        validate=validate.OneOf(["series", "engine"]),
+        metadata={
+            "description": "Whose forecast the last decision used: the demand series' "
+            "live forecast (series) or the engine's own demand forecaster (engine)"
+        },
     )
     instance_memory_gb = fields.Float(metadata={"description": "Memory request of one instance"})
     size_recommendation = fields.Nested(lambda: SizeRecommendationSchema())

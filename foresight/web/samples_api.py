@@ -20,6 +20,7 @@ from flask import Response, current_app, jsonify
 
 from foresight.core.errors import InputError
 from foresight.core.series import series_key
+from foresight.live.pushed import EXTRAS_KEY as PUSHED_KEY
 from foresight.live.services import STORE_FAULTS, Services
 from foresight.store.faults import error_text
 from foresight.web import responses as out
@@ -72,4 +73,7 @@ def post_samples(body: dict[str, Any]) -> Response | tuple[Response, int]:
     keys = sorted({k for values in rows.values() for k in values})
     with svc.lock:
         svc.pushed.update(keys)
-    return jsonify({"received": received, "stored": stored, "series": keys})
+    # anomaly scores and alert rules run on a background thread (foresight.live.pushed)
+    scoring = svc.extras.get(PUSHED_KEY)
+    queued = "off" if scoring is None else ("queued" if scoring.submit(rows) else "dropped")
+    return jsonify({"received": received, "stored": stored, "series": keys, "scoring": queued})

@@ -144,6 +144,14 @@ class SamplesResult(Schema):
         },
     )
     series = fields.List(fields.String(), required=True, metadata={"description": "Series keys"})
+    scoring = fields.String(
+        validate=validate.OneOf(["queued", "dropped", "off"]),
+        metadata={
+            "description": "Anomaly scores and alert rules for these points: queued (run "
+            "on a background thread, in timestamp order), dropped (too many batches "
+            "behind; stored all the same) or off (no live models or alerts)"
+        },
+    )
 
 
 class SourceHealthSchema(Schema):

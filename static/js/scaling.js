@@ -228,7 +228,12 @@
   function drawSignals(st) {
     const sig = st.demand_signals || {};
     const parts = Object.entries(sig).map(([k, v]) => `${k} ${num(v)}`);
-    $("scaling-signals").textContent = !parts.length ? "–" :
+    const dm = st.demand_metric;  // SCALING_DEMAND_METRIC: one series drives demand
+    const value = dm && dm.reading && dm.reading.value !== null ? num(dm.reading.value) : "no data";
+    $("scaling-signals").textContent = dm ?
+      `${dm.metric} = ${value} ÷ ${num(dm.unit_capacity)} per instance` +
+        (st.forecast_source === "series" ? " (its forecast leads)" : "") :
+      !parts.length ? "–" :
       parts.join(" · ") + (st.demand_signal ? ` (${st.demand_signal} drives)` : "");
     const rec = st.size_recommendation;
     if (!rec) { $("scaling-size").textContent = "–"; return; }

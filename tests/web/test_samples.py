@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from foresight.live.pushed import EXTRAS_KEY as PUSHED_KEY
 from foresight.web.samples_schemas import MAX_SAMPLES
 
 
@@ -24,7 +25,13 @@ def test_a_batch_is_stored_under_its_target_and_listed(client, services, clock) 
         "received": 55,
         "stored": 55,
         "series": ["queue_depth", "requests_per_s@web-1"],
+        "scoring": "queued",
     }
+    scoring = services.extras[PUSHED_KEY]
+    assert scoring.wait_idle(30.0)
+    assert scoring.status()["points"] == 55 and scoring.status()["errors"] == 0
+    scores = services.extras["live_models"].scores()
+    assert scores["requests_per_s@web-1"]["timestamp"] == samples[49]["timestamp"]
     listed = client.get("/api/metrics?since=-100").get_json()
     assert listed["targets"]["requests_per_s"] == ["web-1"]
     assert "requests_per_s" not in listed["metrics"]  # this host's series only by default
