@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import shutil
 import socket
-import subprocess
-import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.browser_support import stop_process
+from tests.browser.browser_support import run_server, wait_for  # noqa: F401 (re-exported)
 
 BINARY_NAMES = ("prometheus-alertmanager", "alertmanager")
 READY_TIMEOUT_S = 20.0
@@ -77,48 +75,14 @@ def run_alertmanager(tmp: Path, webhook_url: str | None = None) -> Iterator[str]
     (tmp / "am-data").mkdir(parents=True, exist_ok=True)
     cfg = tmp / "alertmanager.yml"
     cfg.write_text(config(webhook_url))
-    log_path = tmp / "alertmanager.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [
-                exe,
-                f"--config.file={cfg}",
-                f"--storage.path={tmp / 'am-data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--cluster.listen-address=",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"alertmanager exited with {proc.returncode}:\n{log_path.read_text()}")
-            try:
-                with OPENER.open(f"{base}/-/ready", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"alertmanager not ready in {READY_TIMEOUT_S:g} s:\n{log_path.read_text()}"
-                )
-            time.sleep(0.1)
+    command = [
+        exe,
+        f"--config.file={cfg}",
+        f"--storage.path={tmp / 'am-data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=",
+    ]
+    log_path = tmp / "alertmanager.log"
+    with run_server(command, log_path, f"{base}/-/ready", "alertmanager", READY_TIMEOUT_S):
         yield base
-    finally:
-        stop_process(proc)
-
-
-def wait_for(predicate, timeout_s: float = 15.0, what: str = "condition") -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s:g} s waiting for {what}")
-        time.sleep(0.1)

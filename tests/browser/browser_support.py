@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,33 @@ def get_json(url: str) -> Any:
     """GET ``url`` (no proxy) and decode its JSON body."""
     with _OPENER.open(url, timeout=5) as resp:
         return json.loads(resp.read())
+
+
+def push_samples(base: str, samples: list[dict]) -> dict:
+    """``POST /api/samples`` on a loopback monitor (no proxy, no token); its JSON answer."""
+    request = urllib.request.Request(
+        f"{base}/api/samples",
+        data=json.dumps({"samples": samples}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with _OPENER.open(request, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def wait_for(
+    check: Callable[[], Any], timeout_s: float = 30.0, what: str = "condition", every_s: float = 0.2
+) -> Any:
+    """Poll ``check`` until it returns something truthy (and return that); fail the test
+    after ``timeout_s`` naming ``what``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s:g} s waiting for {what}")
+        time.sleep(every_s)
 
 
 def require_browser() -> None:
@@ -152,6 +179,36 @@ def stop_process(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+@contextmanager
+def run_server(
+    command: Sequence[str], log_path: Path, ready_url: str, name: str, timeout_s: float
+) -> Iterator[subprocess.Popen]:
+    """Start a real server binary (output appended to ``log_path``), wait until
+    ``ready_url`` answers 200, yield the process, and stop it after the block.
+
+    Fails the test, quoting the log's tail, when it exits early or is not ready in time.
+    """
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(list(command), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"{name} exited with {proc.returncode}:\n{_log_tail(log_path)}")
+            try:
+                with _OPENER.open(ready_url, timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"{name} not ready in {timeout_s:g} s:\n{_log_tail(log_path)}")
+            time.sleep(0.1)
+        yield proc
+    finally:
+        stop_process(proc)
 
 
 def launch_chromium(playwright: Any) -> Any:

@@ -12,27 +12,15 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_support import get_json, launch_chromium, run_monitor
+from browser_support import get_json, launch_chromium, run_monitor, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 INTERVAL_S = 0.5
-
-
-def wait_for(what: str, probe: Callable[[], Any], timeout_s: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s:g} s waiting for {what}")
-        time.sleep(0.2)
 
 
 def reporting(base: str, word: str) -> dict[str, Any] | None:
@@ -48,8 +36,8 @@ def test_full_disk_is_shown_on_the_page_and_survived(tmp_path: Path, tiny_fs) ->
     with run_monitor(tmp_path, interval_s=INTERVAL_S) as base:
         tiny_fs.fill()
         body = wait_for(
-            "health to report the failing store",
             lambda: (h := get_json(f"{base}/api/system/health"))["store"]["ok"] is False and h,
+            what="health to report the failing store",
         )
         error = body["store"]["error"]
         assert "full" in error and body["status"] == "degraded"
@@ -74,8 +62,8 @@ def test_full_disk_is_shown_on_the_page_and_survived(tmp_path: Path, tiny_fs) ->
 
             tiny_fs.free()
             wait_for(
-                "health to be ok again",
                 lambda: get_json(f"{base}/api/system/health")["store"]["ok"],
+                what="health to be ok again",
             )
             expect(reasons).to_be_hidden(timeout=15_000)
             expect(page.locator("#health-status")).to_have_text("sampler ok")
@@ -94,12 +82,14 @@ def test_deleted_data_dir_is_reported_and_new_samples_survive_restart(tmp_path: 
         shutil.rmtree(data)
         # (Until the next tick notices, a request thread without a connection yet may
         # report "the store cannot be read"; the tick then says what happened.)
-        body = wait_for("health to report the deleted database", lambda: reporting(base, "deleted"))
+        body = wait_for(
+            lambda: reporting(base, "deleted"), what="health to report the deleted database"
+        )
         assert body["status"] == "degraded"
         reopened_at = body["store"]["last_fault"]["until"]
         assert (data / "foresight.db").exists()
         since = f"{base}/api/metrics/realtime?since={reopened_at - 0.001}"
-        wait_for("4 ticks after the reopen", lambda: len(get_json(since)["samples"]) >= 4)
+        wait_for(lambda: len(get_json(since)["samples"]) >= 4, what="4 ticks after the reopen")
         before_stop = {s["timestamp"] for s in get_json(since)["samples"]}
     assert "fresh database" in (tmp_path / "server.log").read_text(errors="replace")
 

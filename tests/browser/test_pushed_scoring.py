@@ -7,7 +7,6 @@ order; the request does not wait for them.
 
 from __future__ import annotations
 
-import json
 import time
 import urllib.parse
 import urllib.request
@@ -15,33 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from browser_support import get_json, run_monitor
+from browser_support import get_json, run_monitor, wait_for
+from browser_support import push_samples as push
 
 pytestmark = pytest.mark.slow
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 TARGET = 'instance="web-1:9100"'
-
-
-def push(base: str, samples: list[dict]) -> dict:
-    request = urllib.request.Request(
-        f"{base}/api/samples",
-        data=json.dumps({"samples": samples}).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with _OPENER.open(request, timeout=10) as resp:
-        return json.loads(resp.read())
-
-
-def wait_for(check, timeout_s: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} not reached within {timeout_s:g} s")
-        time.sleep(0.3)
 
 
 def alerts_of(base: str, name: str) -> list[dict]:

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 from browser_support import get_json, launch_chromium, run_monitor
+from browser_support import push_samples as push
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def push(base: str, samples: list[dict]) -> dict:
-    request = urllib.request.Request(
-        f"{base}/api/samples",
-        data=json.dumps({"samples": samples}).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with _OPENER.open(request, timeout=10) as resp:
-        return json.loads(resp.read())
 
 
 def test_picking_a_target_shows_its_series(tmp_path: Path) -> None:

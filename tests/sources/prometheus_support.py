@@ -9,19 +9,15 @@ to install, when the binary is missing (``make test`` installs Debian's ``promet
 from __future__ import annotations
 
 import shutil
-import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from tests.browser.browser_support import stop_process
+from tests.browser.browser_support import run_server
 
 STARTUP_TIMEOUT_S = 30.0
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def prometheus_binary() -> str:
@@ -59,36 +55,15 @@ def run_prometheus(
     binary = prometheus_binary()
     workdir.mkdir(parents=True, exist_ok=True)
     config = write_config(workdir / "prometheus.yml", targets)
-    log_path = workdir / "prometheus.log"
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={workdir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--storage.tsdb.retention.time=30d",
-                *extra_args,
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                tail = log_path.read_text(errors="replace")[-3000:]
-                pytest.fail(f"prometheus exited with {proc.returncode}:\n{tail}")
-            try:
-                with _OPENER.open(f"{base}/-/ready", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"prometheus not ready within {STARTUP_TIMEOUT_S:g} s")
-            time.sleep(0.2)
+    command = [
+        binary,
+        f"--config.file={config}",
+        f"--storage.tsdb.path={workdir / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--storage.tsdb.retention.time=30d",
+        *extra_args,
+    ]
+    log_path = workdir / "prometheus.log"
+    with run_server(command, log_path, f"{base}/-/ready", "prometheus", STARTUP_TIMEOUT_S):
         yield base
-    finally:
-        stop_process(proc)

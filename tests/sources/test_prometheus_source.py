@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.browser_support import free_port, get_json, run_monitor
+from tests.browser.browser_support import free_port, get_json, run_monitor, wait_for
 from tests.sources.prometheus_support import prometheus_binary, run_prometheus
 
 pytestmark = pytest.mark.slow
@@ -26,17 +26,6 @@ def source_args(prometheus: str, *queries: str) -> list[str]:
     for query in queries or (UP_QUERY,):
         args += ["--prometheus-query", query]
     return args
-
-
-def wait_for(check, timeout_s: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} not reached within {timeout_s:g} s")
-        time.sleep(0.3)
 
 
 def up_target(base: str) -> str | None:

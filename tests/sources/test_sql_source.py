@@ -19,7 +19,7 @@ from foresight.core.settings import Settings
 from foresight.live import services as monitor
 from foresight.sources.sql import SqlSource, SqlSourceConfig
 from foresight.store.metric_store import MetricStore
-from tests.browser.browser_support import get_json, run_monitor
+from tests.browser.browser_support import get_json, run_monitor, wait_for
 from tests.sources.mariadb_support import MariaDB
 from tests.sources.sql_tables import VARIANTS, SeedTable, seed_rows
 
@@ -228,14 +228,3 @@ def test_db_outage_shows_in_health_and_the_monitor_keeps_running(tmp_path: Path)
 
 def sql_reasons(health: dict) -> dict | None:
     return health if [r for r in health["reasons"] if "SQL source" in r] else None
-
-
-def wait_for(check, timeout_s: float = 30.0):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout_s:g} s")
-        time.sleep(0.2)
