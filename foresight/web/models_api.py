@@ -32,7 +32,7 @@ class TrainedSchema(Schema):
     metric = fields.String(allow_none=True)
 
 
-class ModelRowSchema(Schema):
+class ModelRowSchema(out.ModelScoresSchema):
     metric = fields.String()
     tier = fields.String()
     status = fields.String()
@@ -43,21 +43,9 @@ class ModelRowSchema(Schema):
     mase = fields.Float(allow_none=True)
     naive_mase = fields.Float(allow_none=True, metadata={"description": "The last value's"})
     seasonal_naive_mase = fields.Float(allow_none=True)
-    candidates = fields.Dict(
-        keys=fields.String(),
-        values=fields.Float(allow_none=True),
-        metadata={"description": "Each candidate's validation MASE"},
-    )
     coverage_80 = fields.Float(allow_none=True)
     interval_method = fields.String(
         allow_none=True, metadata={"description": "How the bands are made and kept calibrated"}
-    )
-    live_coverage_80 = fields.Float(
-        allow_none=True,
-        metadata={"description": "Share (0-1) of live actuals inside the 80 % band since chosen"},
-    )
-    live_outcomes = fields.Integer(
-        allow_none=True, metadata={"description": "Live actuals scored against the bands"}
     )
     fitted_at = fields.Float(allow_none=True)
     selected_at = fields.Float(allow_none=True)

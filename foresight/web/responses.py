@@ -235,7 +235,25 @@ class ForecastSchema(Schema):
     anchor_value = fields.Float(allow_none=True)
 
 
-class AccuracySchema(Schema):
+class ModelScoresSchema(Schema):
+    """What a served forecast's accuracy block and a ``/api/models`` row share: each
+    candidate's validation score and the live bands' record."""
+
+    candidates = fields.Dict(
+        keys=fields.String(),
+        values=fields.Float(allow_none=True),
+        metadata={"description": "Each candidate's validation MASE"},
+    )
+    live_coverage_80 = fields.Float(
+        allow_none=True,
+        metadata={"description": "Share (0-1) of live actuals inside the 80 % band since chosen"},
+    )
+    live_outcomes = fields.Integer(
+        allow_none=True, metadata={"description": "Live actuals scored against the bands"}
+    )
+
+
+class AccuracySchema(ModelScoresSchema):
     model = fields.String(metadata={"description": "The served candidate (ridge, last, ...)"})
     model_words = fields.String(metadata={"description": "The served model in plain words"})
     fast_start = fields.Boolean(
@@ -245,21 +263,9 @@ class AccuracySchema(Schema):
         }
     )
     naive_mase = fields.Float(allow_none=True, metadata={"description": "The last value's"})
-    candidates = fields.Dict(
-        keys=fields.String(),
-        values=fields.Float(allow_none=True),
-        metadata={"description": "Each candidate's validation MASE"},
-    )
     interval_method = fields.String(metadata={"description": "How the bands are made"})
     aci_gamma = fields.Float(
         allow_none=True, metadata={"description": "The online ACI step size (Gibbs & Candès)"}
-    )
-    live_coverage_80 = fields.Float(
-        allow_none=True,
-        metadata={"description": "Share (0-1) of live actuals inside the 80 % band since chosen"},
-    )
-    live_outcomes = fields.Integer(
-        allow_none=True, metadata={"description": "Live actuals scored against the bands"}
     )
     mase = fields.Float(allow_none=True)
     seasonal_naive_mase = fields.Float(allow_none=True)

@@ -219,6 +219,16 @@ def launch_chromium(playwright: Any) -> Any:
     )
 
 
+def open_page(
+    browser: Any, url: str, errors: list[str], *, width: int = 1280, height: int = 900
+) -> Any:
+    """A new page of ``width`` x ``height`` at ``url``; its page errors go into ``errors``."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(url)
+    return page
+
+
 def screenshot_dir(default: Path) -> Path:
     """Where screenshots go: ``FORESIGHT_SCREENSHOT_DIR`` if set, else ``default``."""
     path = Path(os.environ.get("FORESIGHT_SCREENSHOT_DIR") or default)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from browser_support import get_json, launch_chromium, run_monitor
+from browser_support import get_json, launch_chromium, open_page, run_monitor
 
 from tests.scaling.platform_support import run_platform
 
@@ -32,9 +32,7 @@ def test_panel_shows_drift_signals_and_size(tmp_path: Path) -> None:
             assert get_json(f"{server}/api/scaling/status")["max_instances"] >= 3
             errors: list[str] = []
             with sync_playwright() as pw, launch_chromium(pw) as browser:
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
-                page.goto(f"{server}/")
+                page = open_page(browser, f"{server}/", errors)
                 page.wait_for_function(
                     "() => document.getElementById('scaling-signals').textContent.includes('cpu')",
                     timeout=20_000,

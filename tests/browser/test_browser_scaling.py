@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser_support import get_json, launch_chromium, run_monitor
+from browser_support import get_json, launch_chromium, open_page, run_monitor
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -32,9 +32,7 @@ def test_stress_button_drives_a_visible_scale_up(server: str, tmp_path: Path) ->
     cores = int(get_json(f"{server}/api/scaling/status")["host_cores"])
     errors: list[str] = []
     with sync_playwright() as pw, launch_chromium(pw) as browser:
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(f"{server}/")
+        page = open_page(browser, f"{server}/", errors)
         page.wait_for_function(
             "() => document.getElementById('scaling-badge').textContent.includes('auto')",
             timeout=15_000,
