@@ -1,7 +1,7 @@
 # Foresight: `make run` starts the monitor with its dashboard, `make test` runs every test.
 # Both do their own set-up on a fresh machine: a venv in .venv/, pip, npm, and (tests)
 # Debian's chromium for the browser tests, prometheus-alertmanager and prometheus (promtool)
-# for the alerting tests, mariadb-server for the SQL source's tests.
+# for the alerting tests, mariadb-server and postgresql for the SQL source's tests.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -9,12 +9,12 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENDOR := static/vendor
 ARGS   ?=
 
-.PHONY: run test lint bench setup setup-dev chromium alertmanager promtool mariadb wrk clean
+.PHONY: run test lint bench setup setup-dev chromium alertmanager promtool mariadb postgres wrk clean
 
 run: setup
 	$(PY) main.py --monitor $(ARGS)
 
-test: setup-dev chromium alertmanager promtool mariadb lint
+test: setup-dev chromium alertmanager promtool mariadb postgres lint
 	$(PY) -m pytest $(ARGS)
 
 # ruff (lint and format), mypy and import-linter's layer contracts, all from pyproject.toml.
@@ -81,6 +81,13 @@ mariadb:
 	@command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || { \
 	  echo "installing Debian's mariadb-server for the SQL source tests"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq mariadb-server >/dev/null; }
+
+# A real PostgreSQL for the same tests (tests/sources/postgres_support.py runs initdb and a
+# private postgres from /usr/lib/postgresql/<ver>/bin; the package's own cluster is not used).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { \
+	  echo "installing Debian's postgresql for the SQL source tests"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; }
 
 # wrk is the load generator of bench/bench_api.py.
 wrk:

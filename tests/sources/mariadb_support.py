@@ -130,6 +130,10 @@ class MariaDB:
             self.proc.kill()
             self.proc.wait(timeout=10)
 
+    def close(self) -> None:
+        """Stop the server for good (its datadir is in pytest's tmp dir, left to pytest)."""
+        self.stop()
+
     def execute(self, *statements: str, params: list[tuple] | None = None) -> None:
         """Run statements as the test user (``params``: executemany for the last one)."""
         import pymysql
@@ -145,6 +149,20 @@ class MariaDB:
                     else:
                         cur.execute(sql)
             conn.commit()
+        finally:
+            conn.close()
+
+    def statements_run(self) -> int:
+        """How many statements the server has received (``SHOW GLOBAL STATUS 'Questions'``)."""
+        import pymysql
+
+        conn = pymysql.connect(
+            host="127.0.0.1", port=self.port, user=USER, password=PASSWORD, database=DATABASE
+        )
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SHOW GLOBAL STATUS LIKE 'Questions'")
+                return int(cur.fetchone()[1])
         finally:
             conn.close()
 

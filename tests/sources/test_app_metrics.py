@@ -1,5 +1,5 @@
-"""Seed 001's application metrics: the DB probe against a real MariaDB, active
-connections counted on a real socket, and the load score's formula."""
+"""Seed 001's application metrics: the DB probe against a real MariaDB and PostgreSQL,
+active connections counted on a real socket, and the load score's formula."""
 
 from __future__ import annotations
 
@@ -16,43 +16,36 @@ from foresight.core.errors import InputError
 from foresight.core.settings import from_environment
 from metrics_collector import MetricsCollector, connection_counts
 from tests.sources.mariadb_support import MariaDB, _free_port
+from tests.sources.sql_tables import DRIVERS, SERVER_BACKENDS
 
 NOW = 1_800_000_000.0
 
 
-def questions(server: MariaDB) -> int:
-    """The server's count of statements received (SHOW GLOBAL STATUS 'Questions')."""
-    import pymysql
-
-    conn = pymysql.connect(
-        host="127.0.0.1", port=server.port, user="foresight", password="foresight-test-pw"
-    )
+@pytest.mark.parametrize("backend", SERVER_BACKENDS)
+def test_db_probe_times_select_one_on_a_real_server(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    server = request.getfixturevalue(backend)  # a private mariadbd or postgres
+    collector = MetricsCollector(tmp_path, None, db_probe_url=server.url)
     try:
-        with conn.cursor() as cur:
-            cur.execute("SHOW GLOBAL STATUS LIKE 'Questions'")
-            return int(cur.fetchone()[1])
-    finally:
-        conn.close()
-
-
-def test_db_probe_times_select_one_on_mariadb(mariadb: MariaDB, tmp_path: Path) -> None:
-    collector = MetricsCollector(tmp_path, None, db_probe_url=mariadb.url)
-    try:
-        before = questions(mariadb)
+        before = server.statements_run()
         samples = [collector.collect(NOW + i) for i in range(5)]
-        after = questions(mariadb)
+        after = server.statements_run()
         for sample in samples:
             assert sample.values["db_probe_success"] == 1.0
             assert 0.0 < sample.values["db_probe_ms"] < 1000.0
-        # every probe really reached the server: 5 SELECT 1 + the two status queries
+        # every probe really reached the server: 5 SELECT 1 + the first count's query
         assert after - before >= 5 + 1
         assert collector.problems(NOW + 5) == []
     finally:
         collector.close()
 
 
-def test_db_probe_failure_shows_in_problems_and_never_stops_the_tick(tmp_path: Path) -> None:
-    url = f"mysql+pymysql://foresight:pw@127.0.0.1:{_free_port()}/seed"  # nobody listens
+@pytest.mark.parametrize("backend", SERVER_BACKENDS)
+def test_db_probe_failure_shows_in_problems_and_never_stops_the_tick(
+    backend: str, tmp_path: Path
+) -> None:
+    url = f"{DRIVERS[backend]}://foresight:pw@127.0.0.1:{_free_port()}/seed"  # nobody listens
     collector = MetricsCollector(tmp_path, None, db_probe_url=url)
     try:
         first = collector.collect(NOW)

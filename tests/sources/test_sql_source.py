@@ -1,4 +1,5 @@
-"""The SQL source against real databases: MariaDB (a private mariadbd) and SQLite.
+"""The SQL source against real databases: MariaDB (a private mariadbd), PostgreSQL (a
+private cluster) and SQLite, every test over each backend and time-column type.
 
 Rows are read incrementally by time, with no duplicates across ticks and restarts; new
 rows reach ``/api/metrics`` after a cycle; a database outage shows in health while the
@@ -20,8 +21,9 @@ from foresight.live import services as monitor
 from foresight.sources.sql import SqlSource, SqlSourceConfig
 from foresight.store.metric_store import MetricStore
 from tests.browser.browser_support import get_json, run_monitor, wait_for
-from tests.sources.mariadb_support import MariaDB
-from tests.sources.sql_tables import VARIANTS, SeedTable, seed_rows
+from tests.sources.mariadb_support import MariaDB, _free_port
+from tests.sources.postgres_support import Postgres
+from tests.sources.sql_tables import DRIVERS, SERVER_BACKENDS, VARIANTS, SeedTable, seed_rows
 
 NOW = 1_800_000_000.0  # whole seconds: every time type holds it exactly
 
@@ -29,7 +31,7 @@ NOW = 1_800_000_000.0  # whole seconds: every time type holds it exactly
 @pytest.fixture(params=sorted(VARIANTS))
 def table(request: pytest.FixtureRequest, tmp_path: Path) -> SeedTable:
     backend = VARIANTS[request.param][0]
-    server = request.getfixturevalue("mariadb") if backend == "mariadb" else None
+    server = None if backend == "sqlite" else request.getfixturevalue(backend)
     return SeedTable(request.param, tmp_path, server)
 
 
@@ -111,8 +113,12 @@ def test_restart_resumes_after_the_stored_rows(table: SeedTable, tmp_path: Path)
         monitor.stop(svc)
 
 
-def test_new_rows_appear_in_api_metrics_after_a_cycle(mariadb: MariaDB, tmp_path: Path) -> None:
-    table = SeedTable("mariadb-datetime", tmp_path, mariadb)
+@pytest.mark.parametrize("variant", ["mariadb-datetime", "postgres-timestamptz"])
+def test_new_rows_appear_in_api_metrics_after_a_cycle(
+    variant: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    backend = VARIANTS[variant][0]
+    table = SeedTable(variant, tmp_path, request.getfixturevalue(backend))
     settings = Settings(data_dir=tmp_path / "data")  # every stage on: models, scaling, alerts
     svc = monitor.build_services(settings, now=NOW, source=lambda s: source_for(table, s))
     svc.clock = lambda: NOW + 2
@@ -145,16 +151,19 @@ def test_a_missing_table_or_column_is_a_clear_error(tmp_path: Path) -> None:
         bad.prime()
 
 
-def test_an_unreachable_database_is_a_problem_not_a_crash(tmp_path: Path) -> None:
-    from tests.sources.mariadb_support import _free_port
+REFUSALS = {"mariadb": "Can't connect", "postgres": "Connection refused"}  # drivers' words
 
-    url = f"mysql+pymysql://u:secret-pw@127.0.0.1:{_free_port()}/seed"  # nobody listens
+
+@pytest.mark.parametrize("backend", SERVER_BACKENDS)
+def test_an_unreachable_database_is_a_problem_not_a_crash(backend: str) -> None:
+    refusal = REFUSALS[backend]
+    url = f"{DRIVERS[backend]}://u:secret-pw@127.0.0.1:{_free_port()}/seed"  # nobody listens
     source = SqlSource(SqlSourceConfig(url=url, table="t", timeout_s=1.0))
     source.prime()  # the monitor still starts
     sample = source.collect(NOW)
     assert dict(sample.values) == {} and sample.timestamp == NOW
     (problem,) = source.problems(NOW + 30)
-    assert "cannot be read for 30 s" in problem and "Can't connect" in problem
+    assert "cannot be read for 30 s" in problem and refusal in problem, problem
     assert "secret-pw" not in problem and "***" in problem
 
 
@@ -195,12 +204,20 @@ def test_monitor_source_flags_are_checked(
     assert not (tmp_path / "d").exists()  # refused before anything was written
 
 
+# a private server per test (it is stopped mid-test), and the table's variant on it
+OUTAGE = {"mariadb": (MariaDB, "mariadb-datetime"), "postgres": (Postgres, "postgres-timestamp")}
+
+
 @pytest.mark.slow
-def test_db_outage_shows_in_health_and_the_monitor_keeps_running(tmp_path: Path) -> None:
-    server = MariaDB(tmp_path / "db")
+@pytest.mark.parametrize("backend", SERVER_BACKENDS)
+def test_db_outage_shows_in_health_and_the_monitor_keeps_running(
+    backend: str, tmp_path: Path
+) -> None:
+    server_class, variant = OUTAGE[backend]
+    server = server_class(tmp_path / "db")
     server.start()
     try:
-        table = SeedTable("mariadb-datetime", tmp_path, server)
+        table = SeedTable(variant, tmp_path, server)
         start = float(int(time.time()))
         table.insert(seed_rows(start - 3, 3, step_s=1.0))
         args = ["--source", "sql", "--sql-table", table.name]
@@ -223,7 +240,7 @@ def test_db_outage_shows_in_health_and_the_monitor_keeps_running(tmp_path: Path)
             points = get_json(url)["metrics"]["server_load_percent"]["points"]
             assert [t for t, _ in points] == [start - 3, start - 2, start - 1, start + 1, start + 2]
     finally:
-        server.stop()
+        server.close()
 
 
 def sql_reasons(health: dict) -> dict | None:
