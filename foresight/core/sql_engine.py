@@ -21,11 +21,21 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from foresight.core.errors import InputError
 
-# The drivers Foresight is tested with, by SQLAlchemy dialect; each needs its package
-# (PyMySQL and psycopg are the ``sql`` extra), SQLite is in Python itself.
 logger = logging.getLogger(__name__)
 
-DRIVER_PACKAGES = {"mysql": "PyMySQL", "mariadb": "PyMySQL", "postgresql": "psycopg"}
+# The pip package of each SQLAlchemy driver (``dialect+driver://``; a bare ``mysql://``
+# means mysqldb, a bare ``postgresql://`` psycopg2 before SQLAlchemy 2.1 and psycopg after).
+# Foresight is tested with PyMySQL and psycopg 3, the ``sql`` extra; SQLite needs none.
+DRIVER_PACKAGES = {
+    "pymysql": "PyMySQL",
+    "psycopg": "'psycopg[binary]'",
+    "psycopg2": "psycopg2-binary",
+    "mysqldb": "mysqlclient",
+    "mariadbconnector": "mariadb",
+}
+TESTED_URLS = "mysql+pymysql://user:pass@host/db, postgresql+psycopg://user:pass@host/db"
+# schemes other tools accept for a dialect SQLAlchemy names otherwise
+SCHEME_ALIASES = {"postgres": "postgresql+psycopg", "pgsql": "postgresql+psycopg"}
 
 
 def sql_url(raw: str, name: str) -> str:
@@ -42,18 +52,23 @@ def sql_url(raw: str, name: str) -> str:
             f"postgresql+psycopg://... or sqlite:///path.db (got {text!r})"
         ) from None
     try:
-        url.get_dialect()
+        dialect = url.get_dialect()
     except ArgumentError:  # NoSuchModuleError is one
+        alias = SCHEME_ALIASES.get(url.drivername)
+        hint = f"; PostgreSQL's is {alias}://" if alias else ""
         raise InputError(
-            f"{name} names an unknown database dialect {url.drivername!r} (in {redacted(text)!r})"
+            f"{name} names an unknown database dialect {url.drivername!r} "
+            f"(in {redacted(text)!r}){hint}"
         ) from None
     try:
-        url.get_dialect().import_dbapi()
+        dialect.import_dbapi()
     except ImportError:
-        package = DRIVER_PACKAGES.get(url.get_backend_name(), "its driver")
+        package = DRIVER_PACKAGES.get(dialect.driver)
+        install = f"pip install {package}" if package else "install it"
         raise InputError(
-            f"{name}: the driver for {url.drivername!r} is not installed; "
-            f"pip install {package} (or the 'sql' extra: pip install 'foresight-monitor[sql]')"
+            f"{name}: the driver {dialect.driver!r} of {url.drivername!r} is not installed; "
+            f"{install}, or use a tested driver from the 'sql' extra "
+            f"(pip install 'foresight-monitor[sql]'): {TESTED_URLS}"
         ) from None
     return text
 

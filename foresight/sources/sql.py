@@ -208,7 +208,12 @@ class SqlSource:
         """Reflect the table's columns and build the incremental SELECT."""
         schema, _, name = self.config.table.rpartition(".")
         with self._engine.connect() as conn:
-            reflected = sqlalchemy.inspect(conn).get_columns(name, schema=schema or None)
+            inspector = sqlalchemy.inspect(conn)
+            try:
+                reflected = inspector.get_columns(name, schema=schema or None)
+            except NoSuchTableError:
+                name = self._table_by_fold(inspector, name, schema or None)
+                reflected = inspector.get_columns(name, schema=schema or None)
         types = {c["name"]: c["type"] for c in reflected}
         by_fold = {n.casefold(): n for n in types}
         wanted = [self.config.time_column, *self.config.columns.values()]
@@ -236,6 +241,29 @@ class SqlSource:
             .limit(self.config.batch_rows)
         )
         self._time_col = time_col
+
+    def _table_by_fold(self, inspector: Any, name: str, schema: str | None) -> str:
+        """The one table or view named ``name`` up to case, else NoSuchTableError.
+
+        ``CREATE TABLE Metrics`` makes ``metrics`` in PostgreSQL (unquoted names fold to
+        lower case), while MariaDB keeps ``Metrics`` and compares case-sensitively: the
+        name the user wrote in either database's DDL finds the table. Two candidates
+        (``"Metrics"`` and ``metrics``) are an InputError naming both.
+        """
+        try:
+            names = [*inspector.get_table_names(schema), *inspector.get_view_names(schema)]
+        except SQLAlchemyError:  # e.g. MySQL's unknown schema: the table does not exist
+            raise NoSuchTableError(name) from None
+        matches = sorted({n for n in names if n.casefold() == name.casefold()})
+        if len(matches) > 1:
+            raise InputError(
+                f"--sql-table {self.config.table!r} matches {len(matches)} tables that differ "
+                f"only in case ({', '.join(matches)}): name one exactly"
+            )
+        if not matches:
+            raise NoSuchTableError(name)
+        logger.info("SQL source: table %r is %r in the database", name, matches[0])
+        return matches[0]
 
     def _resume(self, now: float) -> None:
         """Start after the newest stored value of our metrics, or the retention edge."""

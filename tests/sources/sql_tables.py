@@ -51,12 +51,14 @@ def quoted(backend: str, name: str) -> str:
 class SeedTable:
     """A fresh seed-000 table (unique name) in MariaDB, PostgreSQL or a SQLite file."""
 
-    def __init__(self, variant: str, tmp: Path, server: Server | None) -> None:
+    def __init__(
+        self, variant: str, tmp: Path, server: Server | None, *, prefix: str = "seed_"
+    ) -> None:
         self.variant = variant
         self.backend, self.time_type = VARIANTS[variant]
         if (server is None) != (self.backend == "sqlite"):
             raise ValueError(f"variant {variant!r} needs {'no' if server is None else 'a'} server")
-        self.name = f"seed_{uuid.uuid4().hex[:10]}"
+        self.name = f"{prefix}{uuid.uuid4().hex[:10]}"  # unquoted in the DDL, as users write it
         self.server = server
         self.sqlite_path = tmp / "seed.db"
         key = {

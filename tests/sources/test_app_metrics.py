@@ -3,6 +3,7 @@ active connections counted on a real socket, and the load score's formula."""
 
 from __future__ import annotations
 
+import importlib.util
 import socket
 import time
 from collections import namedtuple
@@ -67,6 +68,26 @@ def test_db_probe_url_is_checked_at_start() -> None:
         from_environment({"FORESIGHT_DB_PROBE_URL": "nosuchdb://x/y"})
     ok = from_environment({"FORESIGHT_DB_PROBE_URL": "sqlite:///probe.db"})
     assert ok.db_probe_url == "sqlite:///probe.db"
+
+
+@pytest.mark.parametrize(
+    "url,module,message",
+    [
+        # SQLAlchemy's own default driver for these: a package the sql extra does not have
+        ("postgresql+psycopg2://u:p@db/x", "psycopg2", "pip install psycopg2-binary, or use"),
+        ("mysql://u:p@db/x", "MySQLdb", "'mysqldb' of 'mysql' is not installed; pip install"),
+        ("postgres://u:p@db/x", None, "PostgreSQL's is postgresql+psycopg://"),
+    ],
+)
+def test_a_url_names_the_package_its_driver_needs(
+    url: str, module: str | None, message: str
+) -> None:
+    if module is not None and importlib.util.find_spec(module) is not None:
+        pytest.skip(f"{module} is installed here, so {url} is valid")
+    with pytest.raises(InputError, match="FORESIGHT_DB_PROBE_URL") as caught:
+        from_environment({"FORESIGHT_DB_PROBE_URL": url})
+    assert message in str(caught.value)
+    assert ":p@" not in str(caught.value)  # the password is never echoed
 
 
 def test_active_connections_count_real_connections(tmp_path: Path) -> None:

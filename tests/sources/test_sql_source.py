@@ -151,6 +151,43 @@ def test_a_missing_table_or_column_is_a_clear_error(tmp_path: Path) -> None:
         bad.prime()
 
 
+@pytest.mark.parametrize("variant", ["mariadb-datetime", "postgres-timestamptz", "sqlite-epoch"])
+def test_the_table_is_found_by_the_name_its_ddl_wrote(
+    variant: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """``CREATE TABLE Seed_Metrics_…``: PostgreSQL folds it to lower case, MariaDB keeps it."""
+    backend = VARIANTS[variant][0]
+    server = None if backend == "sqlite" else request.getfixturevalue(backend)
+    table = SeedTable(variant, tmp_path, server, prefix="Seed_Metrics_")
+    rows = seed_rows(NOW - 120, 2)
+    table.insert(rows)
+    for name in (table.name, table.name.lower(), table.name.upper()):
+        source = SqlSource(SqlSourceConfig(url=table.url, table=name))
+        source.prime()
+        try:
+            assert read(source, NOW) == expected(rows), name
+        finally:
+            source.close()
+
+
+def test_tables_that_differ_only_in_case_are_named_exactly(postgres: Postgres) -> None:
+    postgres.execute(
+        'CREATE TABLE "Twin" ("timestamp" timestamptz, server_load float8)',
+        'CREATE TABLE twin ("timestamp" timestamptz, server_load float8)',
+    )
+    columns = {"server_load_percent": "server_load"}
+    for name in ("TWIN", "Twin", "twin"):  # an exact name is never ambiguous
+        source = SqlSource(SqlSourceConfig(url=postgres.url, table=name, columns=columns))
+        try:
+            if name == "TWIN":
+                with pytest.raises(InputError, match=r"'TWIN' matches 2 tables .* \(Twin, twin\)"):
+                    source.prime()
+            else:
+                source.prime()
+        finally:
+            source.close()
+
+
 REFUSALS = {"mariadb": "Can't connect", "postgres": "Connection refused"}  # drivers' words
 
 
