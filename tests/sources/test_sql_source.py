@@ -170,6 +170,26 @@ def test_the_table_is_found_by_the_name_its_ddl_wrote(
             source.close()
 
 
+@pytest.mark.parametrize(
+    "variant,schema", [("mariadb-datetime", "seed"), ("postgres-timestamptz", "monitoring")]
+)
+def test_a_schema_qualified_table_is_read(
+    variant: str, schema: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """``--sql-table schema.table``: PostgreSQL's schema, MySQL's database."""
+    server = request.getfixturevalue(VARIANTS[variant][0])
+    server.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    table = SeedTable(variant, tmp_path, server, prefix=f"{schema}.seed_")
+    rows = seed_rows(NOW - 60, 2)
+    table.insert(rows)
+    source = source_for(table)
+    source.prime()
+    try:
+        assert read(source, NOW) == expected(rows)
+    finally:
+        source.close()
+
+
 def test_tables_that_differ_only_in_case_are_named_exactly(postgres: Postgres) -> None:
     postgres.execute(
         'CREATE TABLE "Twin" ("timestamp" timestamptz, server_load float8)',
