@@ -1,11 +1,13 @@
 """SQLAlchemy engines for the user's databases: the SQL source and the DB probe.
 
 One place decides how Foresight connects to a database it does not own: every driver
-gets a connect timeout (a host that drops packets must not hold a tick for minutes),
-MySQL/MariaDB sessions run in UTC (``TIMESTAMP`` columns are converted to the session's
-zone on the way out), and a pooled connection that died with its server is replaced
-rather than failing the next query (``pool_pre_ping``). Passwords never reach a log line
-or the health endpoint: ``redacted`` hides them.
+gets a connect timeout (a host that drops packets must not hold a tick for minutes) and
+a bound on each query (MySQL's read timeout, PostgreSQL's ``statement_timeout``: a table
+locked by someone else's transaction must not hold it either), MySQL/MariaDB sessions
+run in UTC (``TIMESTAMP`` columns are converted to the session's zone on the way out),
+and a pooled connection that died with its server is replaced rather than failing the
+next query (``pool_pre_ping``). Passwords never reach a log line or the health endpoint:
+``redacted`` hides them.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ DRIVER_PACKAGES = {
     "mysqldb": "mysqlclient",
     "mariadbconnector": "mariadb",
 }
+LIBPQ_DRIVERS = ("psycopg", "psycopg2")  # they take libpq's connect_timeout and options
 TESTED_URLS = "mysql+pymysql://user:pass@host/db, postgresql+psycopg://user:pass@host/db"
 # schemes other tools accept for a dialect SQLAlchemy names otherwise
 SCHEME_ALIASES = {"postgres": "postgresql+psycopg", "pgsql": "postgresql+psycopg"}
@@ -86,8 +89,15 @@ def _timeout_args(url: URL, timeout_s: float) -> dict[str, Any]:
     seconds = max(1, round(timeout_s))
     if backend in ("mysql", "mariadb"):
         return {"connect_timeout": seconds, "read_timeout": seconds, "write_timeout": seconds}
-    if backend == "postgresql":
-        return {"connect_timeout": seconds}
+    if backend == "postgresql" and url.get_driver_name() in LIBPQ_DRIVERS:
+        # the server cancels a statement that runs (or waits for a lock) longer; the
+        # user's own ``?options=`` come after ours, so their statement_timeout wins
+        ours = f"-c statement_timeout={round(timeout_s * 1000)}"
+        theirs = url.query.get("options", ())
+        return {
+            "connect_timeout": seconds,
+            "options": " ".join([ours, *([theirs] if isinstance(theirs, str) else theirs)]),
+        }
     if backend == "sqlite":
         return {"timeout": timeout_s}  # how long to wait for another writer's lock
     return {}

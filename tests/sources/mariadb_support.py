@@ -16,6 +16,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -134,13 +135,17 @@ class MariaDB:
         """Stop the server for good (its datadir is in pytest's tmp dir, left to pytest)."""
         self.stop()
 
-    def execute(self, *statements: str, params: list[tuple] | None = None) -> None:
-        """Run statements as the test user (``params``: executemany for the last one)."""
+    def connect(self) -> Any:
+        """A PyMySQL connection as the test user to the ``seed`` database."""
         import pymysql
 
-        conn = pymysql.connect(
+        return pymysql.connect(
             host="127.0.0.1", port=self.port, user=USER, password=PASSWORD, database=DATABASE
         )
+
+    def execute(self, *statements: str, params: list[tuple] | None = None) -> None:
+        """Run statements as the test user (``params``: executemany for the last one)."""
+        conn = self.connect()
         try:
             with conn.cursor() as cur:
                 for i, sql in enumerate(statements):
@@ -154,11 +159,7 @@ class MariaDB:
 
     def statements_run(self) -> int:
         """How many statements the server has received (``SHOW GLOBAL STATUS 'Questions'``)."""
-        import pymysql
-
-        conn = pymysql.connect(
-            host="127.0.0.1", port=self.port, user=USER, password=PASSWORD, database=DATABASE
-        )
+        conn = self.connect()
         try:
             with conn.cursor() as cur:
                 cur.execute("SHOW GLOBAL STATUS LIKE 'Questions'")

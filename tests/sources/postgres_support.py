@@ -201,11 +201,15 @@ class Postgres:
         if self._private:
             shutil.rmtree(self.root, ignore_errors=True)
 
-    def execute(self, *statements: str, params: list[tuple] | None = None) -> None:
-        """Run statements in one transaction (``params``: executemany for the last one)."""
+    def connect(self) -> Any:
+        """A psycopg connection as ``foresight`` to the ``seed`` database (not autocommit)."""
         import psycopg
 
-        with psycopg.connect(self._dsn(DATABASE)) as conn, conn.cursor() as cur:
+        return psycopg.connect(self._dsn(DATABASE))
+
+    def execute(self, *statements: str, params: list[tuple] | None = None) -> None:
+        """Run statements in one transaction (``params``: executemany for the last one)."""
+        with self.connect() as conn, conn.cursor() as cur:
             for i, sql in enumerate(statements):
                 if params is not None and i == len(statements) - 1:
                     cur.executemany(sql, params)
@@ -214,9 +218,7 @@ class Postgres:
 
     def statements_run(self) -> int:
         """How many statements the server has completed (``pg_stat_statements`` calls)."""
-        import psycopg
-
-        with psycopg.connect(self._dsn(DATABASE)) as conn:
+        with self.connect() as conn:
             row = conn.execute("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements").fetchone()
         return int(row[0])
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -97,6 +99,23 @@ class SeedTable:
             f"VALUES ({', '.join([marker] * 5)})"
         )
         self._run([sql], [(self._time(r[0]), *r[1:]) for r in rows])
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold an exclusive lock on the table from another session until the block ends."""
+        if self.server is None:
+            raise ValueError("SQLite's locks are per file: lock a server's table")
+        conn = self.server.connect()
+        try:
+            with conn.cursor() as cur:
+                if isinstance(self.server, MariaDB):
+                    cur.execute(f"LOCK TABLES {self.name} WRITE")
+                else:  # in the transaction psycopg began; released by the rollback
+                    cur.execute(f"LOCK TABLE {self.name} IN ACCESS EXCLUSIVE MODE")
+            yield
+        finally:
+            conn.rollback()  # PostgreSQL: ends the lock's transaction
+            conn.close()  # MariaDB: a closed session's table locks are released
 
     def _run(self, statements: list[str], params: list[tuple] | None = None) -> None:
         if isinstance(self.server, MariaDB):

@@ -8,15 +8,19 @@ monitor keeps sampling, and it catches up when the database is back.
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
+import sqlalchemy
 
 import main
 from dashboard import create_app
 from foresight.core.errors import InputError
 from foresight.core.settings import Settings
+from foresight.core.sql_engine import make_engine
 from foresight.live import services as monitor
 from foresight.sources.sql import SqlSource, SqlSourceConfig
 from foresight.store.metric_store import MetricStore
@@ -206,6 +210,57 @@ def test_tables_that_differ_only_in_case_are_named_exactly(postgres: Postgres) -
                 source.prime()
         finally:
             source.close()
+
+
+@pytest.mark.parametrize("variant", ["mariadb-datetime", "postgres-timestamptz"])
+def test_a_locked_table_is_a_problem_not_a_hung_tick(
+    variant: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Someone else's exclusive lock: the read gives up after the timeout, then catches up."""
+    server = request.getfixturevalue(VARIANTS[variant][0])
+    table = SeedTable(variant, tmp_path, server)
+    rows = seed_rows(NOW - 60, 2)
+    table.insert(rows)
+    source = source_for(table, timeout_s=1.0)
+    source.prime()
+    try:
+        with table.locked():
+            done: list[list] = []
+            reader = threading.Thread(target=lambda: done.append(read(source, NOW)), daemon=True)
+            reader.start()
+            reader.join(timeout=30)  # generous: the bound is 1 s, a hang is forever
+            assert not reader.is_alive(), "the read waited on the lock past its timeout"
+            assert done == [[]]
+            (problem,) = source.problems(NOW + 5)
+            assert "cannot be read for 5 s" in problem, problem
+        assert read(source, NOW + 6) == expected(rows)  # the lock is gone: caught up
+        assert source.problems(NOW + 6) == []
+    finally:
+        source.close()
+
+
+@pytest.mark.parametrize(
+    "options,search_path,statement_timeout",
+    [
+        ("", '"$user", public', "1s"),  # ours alone
+        ("-c search_path=monitoring", "monitoring", "1s"),  # theirs kept beside ours
+        ("-c statement_timeout=7s", '"$user", public', "7s"),  # theirs wins
+    ],
+)
+def test_postgres_sessions_get_a_statement_timeout_and_keep_the_urls_options(
+    options: str, search_path: str, statement_timeout: str, postgres: Postgres
+) -> None:
+    url = postgres.url + (f"?options={quote(options)}" if options else "")
+    engine = make_engine(url, timeout_s=1.0)
+    try:
+        with engine.connect() as conn:
+            show = {
+                name: conn.execute(sqlalchemy.text(f"SHOW {name}")).scalar_one()
+                for name in ("search_path", "statement_timeout")
+            }
+    finally:
+        engine.dispose()
+    assert show == {"search_path": search_path, "statement_timeout": statement_timeout}
 
 
 REFUSALS = {"mariadb": "Can't connect", "postgres": "Connection refused"}  # drivers' words
