@@ -250,10 +250,9 @@ class SqlSource:
         name the user wrote in either database's DDL finds the table. Two candidates
         (``"Metrics"`` and ``metrics``) are an InputError naming both.
         """
-        try:
-            names = [*inspector.get_table_names(schema), *inspector.get_view_names(schema)]
-        except SQLAlchemyError:  # e.g. MySQL's unknown schema: the table does not exist
-            raise NoSuchTableError(name) from None
+        if schema is not None and not inspector.has_schema(schema):
+            raise NoSuchTableError(name)  # MySQL would fail to list an unknown database
+        names = [*inspector.get_table_names(schema), *inspector.get_view_names(schema)]
         matches = sorted({n for n in names if n.casefold() == name.casefold()})
         if len(matches) > 1:
             raise InputError(

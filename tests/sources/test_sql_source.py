@@ -1,5 +1,5 @@
 """The SQL source against real databases: MariaDB (a private mariadbd), PostgreSQL (a
-private cluster) and SQLite, every test over each backend and time-column type.
+private cluster) and SQLite, parametrised over the backends and time-column types.
 
 Rows are read incrementally by time, with no duplicates across ticks and restarts; new
 rows reach ``/api/metrics`` after a cycle; a database outage shows in health while the
