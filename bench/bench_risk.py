@@ -5,7 +5,8 @@
 
 - cross-machine: leave one machine out (train on the other 4 labelled files, test on it);
 - within-machine: each machine's first half trains, its second half (after a gap of one
-  horizon) is scored.
+  horizon) is scored; validation inside the first half uses blocked folds split by its
+  incidents (see foresight/risk/model.py).
 Horizon 30 min, scored at every minute, no point adjustment. The alarm rule (its
 threshold within a false-alarm budget) and the model choice come from the training rows
 only. Every model is printed

@@ -39,6 +39,7 @@ WARMUP_S = 7200.0  # two hours of scores before the first alarm
 THRESHOLDS_Z = tuple(float(z) for z in np.arange(2.0, 12.01, 0.5))
 MIN_ROWS = (1, 2, 3)
 HYSTERESIS_Z = (0.0, 1.0)
+PREFERENCES = ("middle", "sensitive")
 
 
 def _transformed(score: np.ndarray, transform: str) -> np.ndarray:
@@ -138,13 +139,20 @@ def choose_rule(
     step_s: Sequence[float],
     budget: Budget,
     transform: str = "logit",
+    prefer: str = "middle",
 ) -> tuple[AlarmRule, AlarmCounts]:
     """The rule with the best pooled event recall within ``budget`` on training scores.
 
-    Many thresholds often tie on the training incidents (a handful of them); the middle
-    one of the tied rules is taken, which leaves a margin on both sides: the strictest
-    tied rule misses the next machine's incidents, the most sensitive spends the whole
-    budget. No rule within the budget: the strictest. Returns the rule and its counts."""
+    Many thresholds often tie on the training incidents (a handful of them). ``middle``:
+    the middle one of the tied rules, which leaves a margin on both sides when the rule
+    moves to another machine (the strictest tied rule misses the next machine's
+    incidents, the most sensitive spends the whole budget). ``sensitive``: the most
+    sensitive tied rule (lowest threshold), for the machine the rule was chosen on, whose
+    budget is already set below the tolerance; with no incident in the training scores it
+    is the most sensitive rule the false-alarm budget allows. No rule within the budget:
+    the strictest. Returns the rule and its counts."""
+    if prefer not in PREFERENCES:
+        raise ValueError(f"prefer must be one of {PREFERENCES} (got {prefer!r})")
     normalised: dict[tuple[int, int], np.ndarray] = {}
     within: list[tuple[AlarmRule, AlarmCounts]] = []
     for min_rows in MIN_ROWS:
@@ -172,4 +180,4 @@ def choose_rule(
         (r for r in within if (r[1].event_recall or 0.0) >= best - 1e-12),
         key=lambda r: (r[0].threshold_z, r[0].min_rows, r[0].hysteresis_z),
     )
-    return tied[len(tied) // 2]
+    return tied[0] if prefer == "sensitive" else tied[len(tied) // 2]

@@ -145,12 +145,15 @@ def evaluate(
     within: bool = False,
     progress: Progress = _quiet,
     budget: alarm_rule.Budget | None = None,
+    preference: str | None = None,
 ) -> dict[str, Any]:
     """Train on ``train``, report on ``test``; every file must carry labels.
 
     ``budget``: the false alarms per day and time in alarm the alarm rule may spend on
     the training scores (default: CROSS_BUDGET, or WITHIN_BUDGET with ``within``)."""
     budget = budget or (WITHIN_BUDGET if within else CROSS_BUDGET)
+    # within: the rule stays on the machine it was chosen on (see alarm_rule.choose_rule)
+    preference = preference or ("sensitive" if within else "middle")
     splits = _splits(train, test, horizon_s, within)
     metrics = list(test[0].metrics)
     methods = [*models, "chosen", "max_z", "base_rate"]
@@ -172,6 +175,8 @@ def evaluate(
                     max_false_alarms_per_day=budget.false_alarms_per_day,
                     max_alarm_ratio=budget.alarm_time_ratio,
                     refit_all=True,
+                    validation="blocked" if within else "forward",
+                    rule_preference=preference,
                 ).fit(split.train, metrics, progress)
             )
         model = fitted[-1]
@@ -204,6 +209,7 @@ def evaluate(
             [t.step_s for t in split.train],
             alarm_rule.Budget(model.max_false_alarms_per_day, model.max_alarm_ratio),
             transform="log1p",
+            prefer=preference,
         )
         z = max_z_score(f.values, f.step_s)[rows]
         scored["max_z"].scores.append(z)

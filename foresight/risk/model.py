@@ -1,8 +1,19 @@
 """Train a failure-risk classifier: "an incident is in progress or starts within S s".
 
 Selection is honest in time: each training file is cut into ``n_blocks`` consecutive
-blocks; fold k trains on the blocks before k (less the last horizon of rows, the gap, so
-no training target sees into the validation block) and scores block k. No shuffled folds.
+blocks, never shuffled. Two ways to validate (``validation``):
+
+- ``forward`` (the default): fold k trains on the blocks before k (less the last horizon
+  of rows, the gap, so no training target sees into the validation block) and scores
+  block k. Needs incidents early and late in the files (many files: cross-machine).
+- ``blocked``: the blocks hold equal shares of the incidents (cut between two of them);
+  fold k trains on every block but k, with a gap on both sides of k (the horizon before
+  it, so no training target sees into k; the longest feature window after it, so no
+  training feature is built from k's rows), and scores block k. Every block past the
+  reference period gets out-of-fold scores, so a short history with a handful of
+  incidents (one machine's own first half) still has them to choose on; forward folds
+  there often have no incident to train on or none to validate on.
+
 The model with the best pooled out-of-fold PR-AUC wins, or the soft-voting mean of the
 best few when that is better. The alarm threshold is chosen on the same out-of-fold
 scores, then every chosen model is refit on all the rows.
@@ -37,6 +48,7 @@ from foresight.risk.zoo import DEFAULT_MODELS, SoftVote, make_model
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
+VALIDATIONS = ("forward", "blocked")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +86,11 @@ class RiskModel:
         max_alarm_ratio: float = 0.02,
         refit_all: bool = False,
         seed: int = 0,
+        validation: str = "forward",
+        rule_preference: str = "middle",
     ) -> None:
+        if validation not in VALIDATIONS:
+            raise ValueError(f"validation must be one of {VALIDATIONS} (got {validation!r})")
         self.horizon_s = horizon_s
         self.models = tuple(models)
         self.feature_config = feature_config
@@ -83,6 +99,8 @@ class RiskModel:
         self.max_alarm_ratio = max_alarm_ratio
         self.refit_all = refit_all  # keep every candidate fitted (for evaluation)
         self.seed = seed
+        self.validation = validation
+        self.rule_preference = rule_preference  # see alarm_rule.choose_rule
 
     # ---- features -------------------------------------------------------------------
     def _config(self) -> FeatureConfig:
@@ -118,7 +136,7 @@ class RiskModel:
         """Select, threshold and fit on ``files`` (each holds columns in ``metrics`` order)."""
         self.metrics_ = list(metrics)
         started = time.perf_counter()
-        matrices, targets, blocks, medians, scales = [], [], [], [], []
+        matrices, targets, medians, scales, layouts = [], [], [], [], []
         for f in files:
             med, sc = reference_stats(
                 fill_gaps(f.values), self.warmup_rows(len(f.values), f.step_s)
@@ -126,17 +144,9 @@ class RiskModel:
             medians.append(med)
             scales.append(sc)
             feats = self.features(f.values, f.step_s)
-            h = rows_for(self.horizon_s, f.step_s)
-            n = len(f.incident)
             matrices.append(feats.matrix)
-            targets.append(alarms.window_labels(f.incident, h))
-            block = np.minimum((np.arange(n) * self.n_blocks) // max(n, 1), self.n_blocks - 1)
-            # the gap: training rows whose target window reaches into the next block
-            edge = np.zeros(n, dtype=bool)
-            for k in range(1, self.n_blocks):
-                first = int(np.searchsorted(block, k))
-                edge[max(0, first - h) : first] = True
-            blocks.append((block, edge))
+            targets.append(alarms.window_labels(f.incident, rows_for(self.horizon_s, f.step_s)))
+            layouts.append(self._layout(np.asarray(f.incident, dtype=bool), f.step_s))
         # the reference of rows that come without history (API requests): the median
         # over the training files of each file's own reference
         self.reference_median_ = np.median(medians, axis=0)
@@ -145,29 +155,44 @@ class RiskModel:
         self.feature_groups_ = list(feats.groups)
         x = np.vstack(matrices)
         y = np.concatenate(targets)
-        block = np.concatenate([b for b, _ in blocks])
-        edge = np.concatenate([e for _, e in blocks])
+        block, before, after, reference = (
+            np.concatenate([layout[i] for layout in layouts]) for i in range(4)
+        )
         progress(f"features: {x.shape[0]} rows × {x.shape[1]} columns")
         if y.all() or not y.any():
             raise ValueError("the training rows need both incident and quiet targets")
 
+        blocked = self.validation == "blocked"
         oof = {name: np.full(len(y), np.nan) for name in self.models}
         self.fit_seconds_: dict[str, float] = {}
         for name in self.models:
             t0 = time.perf_counter()
-            for k in range(1, self.n_blocks):
-                train = (block < k) & ~((block == k - 1) & edge)
+            for k in range(0 if blocked else 1, self.n_blocks):
+                if blocked:
+                    train = (block != k) & ~((block == k - 1) & before)
+                    train &= ~((block == k + 1) & after)
+                else:
+                    train = (block < k) & ~((block == k - 1) & before)
                 val = block == k
-                if not y[train].any() or y[train].all():
+                if not val.any() or not y[train].any() or y[train].all():
                     continue
                 model = self._fit(name, x[train], y[train])
                 oof[name][val] = model.predict_proba(x[val])[:, 1]
             self.fit_seconds_[name] = time.perf_counter() - t0
-            oof[name] = np.nan_to_num(oof[name], nan=0.0)  # a skipped fold: no positives
             progress(f"{name}: validated in {self.fit_seconds_[name]:.1f} s")
-        scored = block >= 1
-        if not y[scored].any():
+        if blocked:  # the rows a fold scored, past the reference period
+            scored = ~np.isnan(oof[self.models[0]]) & ~reference
+        else:  # a skipped fold (no positives to train on) scores 0
+            scored = block >= 1
+            oof = {name: np.nan_to_num(s, nan=0.0) for name, s in oof.items()}
+        if not scored.any() or not (blocked or y[scored].any()):
             raise ValueError("no incident in the validation blocks (the later part of the files)")
+        if not y[scored].any():  # blocked: every incident in one block, no fold saw one
+            logger.warning(
+                "no incident in the out-of-fold rows: the first candidate (%s) is kept and "
+                "the alarm rule is set by the false-alarm budget alone",
+                self.models[0],
+            )
         self.validation_ = {n: pr_auc(y[scored], oof[n][scored]) for n in self.models}
         ranked = sorted(self.models, key=lambda n: -(self.validation_[n] or 0.0))
         chosen, best = [ranked[0]], self.validation_[ranked[0]] or 0.0
@@ -182,26 +207,34 @@ class RiskModel:
         self.model_name_ = chosen[0] if len(chosen) == 1 else "vote(" + "+".join(chosen) + ")"
         progress(f"chosen: {self.model_name_} (validation PR-AUC {best:.3f})")
 
-        # the alarm rule on the out-of-fold scores, per file segment (block >= 1)
-        def segments(score: np.ndarray) -> list[np.ndarray]:
-            out, offset = [], 0
-            for f in files:
-                rows = slice(offset, offset + len(f.incident))
-                out.append(score[rows][block[rows] >= 1])
-                offset += len(f.incident)
-            return out
-
-        offset, seg_incidents = 0, []
+        # the alarm rule on the out-of-fold scores: forward, one segment per file (its
+        # blocks >= 1); blocked, one per validated block (each scored by its own fold)
+        segment_rows: list[np.ndarray] = []
+        offset = 0
         for f in files:
-            rows = slice(offset, offset + len(f.incident))
-            seg_incidents.append(np.asarray(f.incident, dtype=bool)[block[rows] >= 1])
+            rows = np.arange(offset, offset + len(f.incident))
             offset += len(f.incident)
+            if not blocked:
+                segment_rows.append(rows[scored[rows]])
+                continue
+            for k in range(self.n_blocks):
+                part = rows[scored[rows] & (block[rows] == k)]
+                if len(part):
+                    segment_rows.append(part)
+        incident = np.concatenate([np.asarray(f.incident, dtype=bool) for f in files])
+        seg_incidents = [incident[r] for r in segment_rows]
         budget = alarm_rule.Budget(self.max_false_alarms_per_day, self.max_alarm_ratio)
-        steps = [f.step_s for f in files]
+        step_of = np.concatenate([np.full(len(f.incident), f.step_s) for f in files])
+        steps = [float(step_of[r[0]]) for r in segment_rows]
 
         def rule_for(score: np.ndarray) -> tuple[alarm_rule.AlarmRule, alarms.AlarmCounts]:
             return alarm_rule.choose_rule(
-                segments(score), seg_incidents, self.horizon_s, steps, budget
+                [score[r] for r in segment_rows],
+                seg_incidents,
+                self.horizon_s,
+                steps,
+                budget,
+                prefer=self.rule_preference,
             )
 
         self.alarm_rule_, counts = rule_for(np.mean([oof[n] for n in chosen], axis=0))
@@ -228,6 +261,41 @@ class RiskModel:
         self.fit_total_s_ = time.perf_counter() - started
         progress(f"fitted in {self.fit_total_s_:.1f} s, alarm rule {self.alarm_rule_.to_dict()}")
         return self
+
+    def _layout(
+        self, incident: np.ndarray, step_s: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """One file's folds: each row's block; the rows within a horizon before the next
+        block (their targets see into it); the rows within the gap after their block's
+        start (their features see the block before); the reference period's rows.
+
+        Forward: ``n_blocks`` blocks of equal length. Blocked: consecutive blocks with
+        equal shares of the incidents that start after the reference period (at most
+        ``n_blocks``, cut in the middle of the quiet gap between two incidents), so every
+        fold has incidents to train on and to validate on; equal lengths with fewer than
+        two such incidents."""
+        n = len(incident)
+        h = rows_for(self.horizon_s, step_s)
+        after_rows = max(h, rows_for(self._config().long_s, step_s))
+        warmup = self.warmup_rows(n, step_s)
+        events = [(a, b) for a, b in alarms.runs(incident) if a >= warmup]
+        if self.validation == "blocked" and len(events) >= 2:
+            parts = min(self.n_blocks, len(events))
+            cuts = []
+            for k in range(1, parts):
+                i = round(k * len(events) / parts)  # the first event of block k
+                cuts.append((events[i - 1][1] + events[i][0]) // 2)
+            block = np.searchsorted(np.asarray(cuts), np.arange(n), side="right")
+        else:
+            block = np.minimum((np.arange(n) * self.n_blocks) // max(n, 1), self.n_blocks - 1)
+        before = np.zeros(n, dtype=bool)
+        after = np.zeros(n, dtype=bool)
+        for k in range(1, int(block[-1]) + 1):
+            first = int(np.searchsorted(block, k))
+            before[max(0, first - h) : first] = True
+            after[first : first + after_rows] = True
+        reference = np.arange(n) < warmup
+        return block, before, after, reference
 
     def _fit(self, name: str, x: np.ndarray, y: np.ndarray) -> Any:
         # One OpenMP thread: on a shared 2-core host, OpenMP's spinning threads slow

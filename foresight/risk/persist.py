@@ -53,7 +53,13 @@ def model_card(model: RiskModel, data: dict[str, Any], created_utc: str) -> dict
         "reference_median": [float(v) for v in model.reference_median_],
         "reference_scale": [float(v) for v in model.reference_scale_],
         "validation": {
-            "method": f"time-split, {model.n_blocks} blocks per file, gap one horizon",
+            "method": (
+                f"blocked time split, up to {model.n_blocks} blocks per file with equal "
+                "shares of the incidents, each scored by a model fitted on the others, "
+                "gaps on both sides"
+                if model.validation == "blocked"
+                else f"time-split, {model.n_blocks} blocks per file, gap one horizon"
+            ),
             "pr_auc": model.validation_pr_auc_,
             "base_rate": model.validation_base_rate_,
             "per_model_pr_auc": model.validation_,

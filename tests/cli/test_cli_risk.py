@@ -87,6 +87,22 @@ def test_train_then_score_every_row(
     assert {r["alarm"] for r in rows} <= {"0", "1"}
 
 
+def test_train_with_blocked_validation_records_it_in_the_card(
+    synth_csvs: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = tmp_path / "blocked"
+    args = ["risk-train", "--csv", str(synth_csvs[0]), "--label-col", "incident"]
+    args += ["--time-col", "timestamp", "--horizon-s", "1800", "--out", str(model)]
+    assert main.main([*args, "--validation", "blocked"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["validation_pr_auc"] > summary["validation_base_rate"]
+    card = json.loads((model / "model_card.json").read_text())
+    assert card["validation"]["method"].startswith("blocked")
+    with pytest.raises(SystemExit) as bad:
+        main.main([*args, "--validation", "shuffled"])
+    assert bad.value.code == 2
+
+
 def test_eval_json_has_every_key_and_reads_gzip(
     synth_csvs: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
