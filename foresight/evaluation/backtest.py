@@ -33,11 +33,12 @@ from foresight.evaluation.metrics import mase_on, mase_with_steps, naive_scale
 from foresight.evaluation.selection import (
     DEFAULT_CANDIDATES,
     MODEL_CHOICES,
+    Selection,
     make_model,
     rolling_means,
     select,
 )
-from foresight.models.conformal import bands_from, conformal_scores, run_aci
+from foresight.models.conformal import ConformalState, bands_from, run_aci
 from foresight.models.features import (
     detect_season,
     forward_fill,
@@ -49,9 +50,21 @@ from foresight.models.features import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BacktestResult", "LinearLagsBaseline", "backtest", "naive_scale", "seasonal_naive"]
+__all__ = [
+    "BacktestResult",
+    "LinearLagsBaseline",
+    "PointForecasts",
+    "backtest",
+    "bands_on_origins",
+    "naive_scale",
+    "point_forecasts",
+    "seasonal_naive",
+]
 
-INTERVAL_METHOD = "adaptive conformal inference (Gibbs & Candes 2021) on validation residuals"
+INTERVAL_METHOD = (
+    "split conformal per step on the recent validation residuals, moved online by "
+    "adaptive conformal inference (Gibbs & Candes 2021)"
+)
 
 
 class LinearLagsBaseline:
@@ -135,7 +148,46 @@ class BacktestResult:
         return {name: getattr(self, name) for name in self.__slots__}
 
 
-def backtest(
+@dataclass(frozen=True, slots=True)
+class PointForecasts:
+    """Everything ``backtest`` computes before the bands: the chosen model's test-origin
+    forecasts beside the baselines' on the same pairs, and the selection (its validation
+    scores are the band pool). ``bench/bench_coverage.py`` reuses it to compare band
+    calibrations without refitting.
+    """
+
+    raw: np.ndarray
+    origins: np.ndarray
+    ours: np.ndarray
+    linear: np.ndarray
+    snaive: np.ndarray
+    naive: np.ndarray
+    actual: np.ndarray
+    mask: np.ndarray
+    chosen: Selection
+    season: int | None
+    scale: float
+    step_s: float | None
+    n_chunks: int
+    fit_times: list[float]
+    predict_s: float
+    selection_s: float
+
+    @property
+    def lower(self) -> float | None:
+        """The band's floor: 0 for a series that is never negative before the test."""
+        return 0.0 if np.nanmin(self.raw[: int(self.origins[0])]) >= 0 else None
+
+    def to_dict(self) -> dict:
+        return {
+            "n_origins": len(self.origins),
+            "model": self.chosen.model,
+            "season": self.season,
+            "scale": self.scale,
+        }
+
+
+def point_forecasts(
     values: np.ndarray,
     timestamps: np.ndarray | None = None,
     *,
@@ -148,16 +200,8 @@ def backtest(
     progress: Callable[[str], None] | None = None,
     model: str = "auto",
     candidates: tuple[str, ...] = DEFAULT_CANDIDATES,
-) -> BacktestResult:
-    """Evaluate the selected (or forced) model beside the baselines on rolling origins.
-
-    ``values`` must be regularly spaced (NaN = gap); ``timestamps`` (epoch s) are
-    optional and enable calendar terms; ``step_s`` is reported when there are no
-    timestamps. ``model`` is "auto" (choose among ``candidates`` on validation origins
-    inside the span before the first test origin) or one of ``MODEL_CHOICES``.
-    Raises ValueError when the series is too short for the protocol.
-    """
-    started = time.perf_counter()
+) -> PointForecasts:
+    """The protocol of ``backtest`` up to the point forecasts (arguments as there)."""
     raw = np.asarray(values, dtype=float).ravel()
     n = len(raw)
     if not isinstance(horizon, (int, np.integer)) or horizon < 1:
@@ -238,16 +282,66 @@ def backtest(
     )
     if not mask.any():
         raise ValueError("no (origin, step) pair has an actual value and every forecast")
-    lower = 0.0 if np.nanmin(history) >= 0 else None
-    state = chosen.conformal
-    widths, _ = run_aci(
-        state.pool,
-        conformal_scores(raw, origins, ours, state.offset),
-        origins,
-        gamma=state.gamma,
-        alpha=state.alpha,
+    return PointForecasts(
+        raw=raw,
+        origins=origins,
+        ours=ours,
+        linear=linear,
+        snaive=snaive,
+        naive=naive,
+        actual=Y,
+        mask=mask,
+        chosen=chosen,
+        season=season,
+        scale=scale,
+        step_s=step_s,
+        n_chunks=len(chunks),
+        fit_times=fit_times,
+        predict_s=predict_time,
+        selection_s=selection_s,
     )
-    bands = bands_from(ours, widths, state.scale(raw, origins), lower=lower)
+
+
+def backtest(
+    values: np.ndarray,
+    timestamps: np.ndarray | None = None,
+    *,
+    horizon: int,
+    season_length: int | str | None = "auto",
+    step_s: float | None = None,
+    test_fraction: float = 0.3,
+    n_refits: int = 8,
+    model_params: dict | None = None,
+    progress: Callable[[str], None] | None = None,
+    model: str = "auto",
+    candidates: tuple[str, ...] = DEFAULT_CANDIDATES,
+) -> BacktestResult:
+    """Evaluate the selected (or forced) model beside the baselines on rolling origins.
+
+    ``values`` must be regularly spaced (NaN = gap); ``timestamps`` (epoch s) are
+    optional and enable calendar terms; ``step_s`` is reported when there are no
+    timestamps. ``model`` is "auto" (choose among ``candidates`` on validation origins
+    inside the span before the first test origin) or one of ``MODEL_CHOICES``.
+    Raises ValueError when the series is too short for the protocol.
+    """
+    started = time.perf_counter()
+    f = point_forecasts(
+        values,
+        timestamps,
+        horizon=horizon,
+        season_length=season_length,
+        step_s=step_s,
+        test_fraction=test_fraction,
+        n_refits=n_refits,
+        model_params=model_params,
+        progress=progress,
+        model=model,
+        candidates=candidates,
+    )
+    raw, origins, Y, mask, chosen = f.raw, f.origins, f.actual, f.mask, f.chosen
+    scale, season, snaive, naive, linear = f.scale, f.season, f.snaive, f.naive, f.linear
+    fit_times, predict_time, selection_s = f.fit_times, f.predict_s, f.selection_s
+    bands = bands_on_origins(f, chosen.conformal)
     err = bands["mean"] - Y
     mase, mase_by_step = mase_with_steps(err, mask, scale)
     sn_mase, sn_by_step = mase_with_steps(snaive - Y, mask, scale)
@@ -258,12 +352,12 @@ def backtest(
     inside_80 = (Y >= bands["lower_80"]) & (Y <= bands["upper_80"])
     inside_95 = (Y >= bands["lower_95"]) & (Y <= bands["upper_95"])
     return BacktestResult(
-        n=n,
-        step_s=step_s,
+        n=len(raw),
+        step_s=f.step_s,
         horizon=int(horizon),
         season_length=season,
         n_origins=len(origins),
-        n_refits=len(chunks),
+        n_refits=f.n_chunks,
         mase=round(mase, 6),
         mase_by_step=mase_by_step,
         mae=float(np.abs(err)[mask].mean()),
@@ -284,3 +378,16 @@ def backtest(
         candidates=chosen.candidates,
         selection_seconds=selection_s,
     )
+
+
+def bands_on_origins(f: PointForecasts, state: ConformalState) -> dict[str, np.ndarray]:
+    """The served bands on the test origins: ``state`` walked across them by ACI, each
+    outcome fed back only once its target is observed (what the live monitor does)."""
+    widths, _ = run_aci(
+        state.pool,
+        state.scores(f.raw, f.origins, f.ours),
+        f.origins,
+        gamma=state.gamma,
+        alpha=state.alpha,
+    )
+    return bands_from(f.ours, widths, state.scale(f.raw, f.origins), lower=f.lower)

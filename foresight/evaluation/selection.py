@@ -29,7 +29,14 @@ import numpy as np
 
 from foresight.evaluation.metrics import mase_on, naive_scale
 from foresight.models.baselines import LastValue, SeasonalNaive
-from foresight.models.conformal import ConformalState, calibrate, conformal_scores, typical_spread
+from foresight.models.conformal import (
+    BANDS,
+    BandSettings,
+    ConformalState,
+    calibrate,
+    conformal_scores,
+    typical_spread,
+)
 from foresight.models.features import SECONDS_PER_DAY, FeatureSpec, take_or_nan
 from predictor import LagForecaster
 
@@ -177,6 +184,10 @@ class Selection:
     n_validation_origins: int
     conformal: ConformalState
     unavailable: dict[str, str] = field(default_factory=dict)
+    # The chosen model's validation forecasts (origins, (n, horizon) means): what its
+    # band pool is made of; bench/bench_coverage.py recalibrates from them.
+    validation_origins: np.ndarray | None = None
+    validation_mean: np.ndarray | None = None
 
     @property
     def naive_score(self) -> float:
@@ -236,10 +247,12 @@ def select(
     force: str | None = None,
     season: int | None = None,
     params: dict | None = None,
+    bands: BandSettings = BANDS,
 ) -> Selection:
     """Validate ``names`` on ``values`` and pick one (``force`` picks that one instead).
 
-    ``season`` sets the MASE scale (one-season-back naive error; None: one step).
+    ``season`` sets the MASE scale (one-season-back naive error; None: one step); the
+    chosen model's validation residuals are its band pool, calibrated with ``bands``.
     Raises ValueError when no origin is left for validation.
     """
     raw = np.asarray(values, dtype=float)
@@ -292,14 +305,16 @@ def select(
             (n for n in CANDIDATES if n in finite and finite[n] <= best * (1 + TOLERANCE)), "last"
         )
     offset = typical_spread(raw[: int(origins[0]) + 1])
-    pool = conformal_scores(raw, origins, means[chosen], offset)
+    pool = conformal_scores(raw, origins, means[chosen], offset, bands.spread_window)
     return Selection(
         model=chosen,
         candidates=scores,
         features=specs.get(chosen),
         n_validation_origins=len(origins),
-        conformal=calibrate(pool, origins, offset),
+        conformal=calibrate(pool, origins, offset, settings=bands),
         unavailable=unavailable,
+        validation_origins=origins,
+        validation_mean=means[chosen],
     )
 
 

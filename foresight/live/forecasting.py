@@ -30,6 +30,7 @@ from foresight.evaluation.selection import (
 from foresight.models.bands import Forecast
 from foresight.models.baselines import LastValue
 from foresight.models.conformal import (
+    BANDS,
     ConformalState,
     bands_from,
     conformal_scores,
@@ -290,9 +291,12 @@ def _fast_start(
     origins = np.arange(len(raw) - 1)
     origins = origins[~np.isnan(raw[origins])]
     offset = typical_spread(raw)
-    pool = conformal_scores(raw, origins, model.predict_mean(raw, origins), offset)
+    window = BANDS.spread_window
+    pool = conformal_scores(raw, origins, model.predict_mean(raw, origins), offset, window)
     alpha = {level: np.full(horizon, 1.0 - level / 100.0) for level in (80, 95)}
-    state = ConformalState(pool=pool, alpha=alpha, offset=offset)
+    state = ConformalState(
+        pool=pool, alpha=alpha, offset=offset, gamma=BANDS.gamma, spread_window=window
+    )
     return Served(
         name="last",
         model=model,

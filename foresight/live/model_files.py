@@ -23,7 +23,7 @@ from foresight.core.atomic_file import atomic_text_writer
 from foresight.evaluation.selection import spec_from_dict
 from foresight.live.forecasting import Served
 from foresight.models.baselines import LastValue, SeasonalNaive
-from foresight.models.conformal import ConformalState
+from foresight.models.conformal import SPREAD_WINDOW, ConformalState
 from predictor import LagForecaster
 
 logger = logging.getLogger(__name__)
@@ -170,6 +170,7 @@ def served_payload(metric: str, tier: str, served: Served) -> tuple[dict, dict[s
         "conformal": {
             "offset": served.conformal.offset,
             "gamma": served.conformal.gamma,
+            "spread_window": served.conformal.spread_window,
             "coverage": {str(k): v for k, v in served.conformal.coverage.items()},
             "online": {str(k): list(v) for k, v in served.conformal.online.items()},
         },
@@ -190,6 +191,7 @@ def served_from_payload(doc: dict, arrays: Any) -> tuple[str, str, Served]:
         gamma=float(c["gamma"]),
         coverage={int(k): float(v) for k, v in c["coverage"].items()},
         online={int(k): (int(v[0]), int(v[1])) for k, v in c.get("online", {}).items()},
+        spread_window=int(c.get("spread_window", SPREAD_WINDOW)),
     )
     served = Served(
         name=str(doc["name"]),

@@ -2,25 +2,28 @@
 
 Pure numpy: the monitor serves bands without loading scikit-learn.
 
-A *score* is an absolute forecast error divided by the local spread at the origin (the
-mean absolute step-to-step change over the last ``SPREAD_WINDOW`` values, plus the
-typical such spread so a flat stretch never gives a zero-width band). For each horizon
-step the band half-width is a quantile of the served model's own out-of-sample scores
-times the spread at the new origin. Adaptive conformal inference (ACI) moves the quantile
-level online: after each outcome, ``alpha += gamma * (target_alpha - miss)``, so a run of
-misses widens the band and a run of hits narrows it, and long-run coverage holds under
-drift. Feedback is delayed honestly: the step-``h`` miss of origin ``t`` is only known at
-origin ``t + h``.
+Split conformal per horizon step, moved online by adaptive conformal inference (ACI).
+A *score* is an absolute out-of-sample forecast error of the served model (from its
+validation origins) in units of a scale: with ``spread_window`` 0 (what is served, see
+``BANDS``) the scale is one constant per fit, the series' typical step-to-step spread,
+so scores are plain absolute residuals; with ``spread_window`` > 0 it is the local
+spread at the origin (mean absolute change over that many values) plus the typical one.
+For each horizon step the band half-width is the finite-sample conformal quantile of the
+pool (the ``ceil((n + 1)(1 - alpha))``-th smallest of its ``n`` scores) times the scale.
+ACI moves the level online: after each outcome, ``alpha += gamma * (target_alpha -
+miss)``, so a run of misses widens the band and a run of hits narrows it, and long-run
+coverage holds under drift. Feedback is delayed honestly: the step-``h`` miss of origin
+``t`` is only known at origin ``t + h``.
 
-One level per horizon step, as Gibbs & Candès wrote it. A variant that moves every
-step's level by the mean miss of the outcomes arriving together was chosen on the early
-part of the shared traces but did worse on their test origins, so it is not used
-(bench/README.md has both). The same update runs in
-the backtest (``run_aci``) and in the live monitor (``ConformalState.observe``, as each
-forecast step's actual arrives), so what is measured is what is served. ``alpha`` is
-kept in ``[-gamma, 1 + gamma]``: Gibbs & Candès show ACI stays there when the band at
-``alpha <= 0`` is unbounded; ours is the largest score, so without the bound a long run
-of misses would leave the band at that width long after the errors calm down.
+``BANDS`` (gamma, the warm start, how much of the validation pool is kept, the scale)
+was chosen by ``bench/bench_coverage.py`` on the shared traces' validation origins and
+reported on their test origins (bench/README.md). One level per horizon step, as
+Gibbs & Candès wrote it. The same update runs in the backtest (``run_aci``) and in the
+live monitor (``ConformalState.observe``, as each forecast step's actual arrives), so
+what is measured is what is served. ``alpha`` is kept in ``[-gamma, 1 + gamma]``:
+Gibbs & Candès show ACI stays there when the band at ``alpha <= 0`` is unbounded; ours
+is the largest score, so without the bound a long run of misses would leave the band
+at that width long after the errors calm down.
 """
 
 from __future__ import annotations
@@ -37,6 +40,52 @@ logger = logging.getLogger(__name__)
 SPREAD_WINDOW = 24
 LEVELS: tuple[int, ...] = (80, 95)
 DEFAULT_GAMMA = 0.01  # see bench/README.md: a larger step did worse at 24 h
+
+
+@dataclass(frozen=True, slots=True)
+class BandSettings:
+    """How the bands are calibrated: the parameters ``bench/bench_coverage.py`` chooses.
+
+    ``gamma``: ACI's step (0: plain split conformal, the level never moves).
+    ``warm``: start ACI's levels from a walk over the last 40 % of the validation scores
+    (False: start at the nominal level). ``pool_fraction``: the most recent share of the
+    validation origins whose scores make the pool (1.0: all). ``spread_window``: steps
+    of the local spread that scores are divided by (0: no local scaling, every score in
+    units of the series' typical spread).
+    """
+
+    gamma: float = DEFAULT_GAMMA
+    warm: bool = True
+    pool_fraction: float = 1.0
+    spread_window: int = SPREAD_WINDOW
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.gamma <= 0.5:
+            raise ValueError(f"gamma must be in [0, 0.5] (got {self.gamma})")
+        if not 0.0 < self.pool_fraction <= 1.0:
+            raise ValueError(f"pool_fraction must be in (0, 1] (got {self.pool_fraction})")
+        if self.spread_window < 0:
+            raise ValueError(f"spread_window must be >= 0 (got {self.spread_window})")
+
+    def label(self) -> str:
+        return (
+            f"g{self.gamma:g}/{'warm' if self.warm else 'cold'}/pool{self.pool_fraction:g}"
+            f"/spread{self.spread_window}"
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "gamma": self.gamma,
+            "warm": self.warm,
+            "pool_fraction": self.pool_fraction,
+            "spread_window": self.spread_window,
+        }
+
+
+# The served calibration (backtest and live alike), chosen by bench/bench_coverage.py on
+# the shared traces' validation origins: ACI at gamma 0.01 from the nominal level, the
+# most recent half of the validation residuals, no local spread scaling.
+BANDS = BandSettings(gamma=0.01, warm=False, pool_fraction=0.5, spread_window=0)
 
 
 def aci_step(alpha: np.ndarray, miss: np.ndarray | float, level: int, gamma: float) -> np.ndarray:
@@ -90,6 +139,7 @@ class ConformalState:
     coverage: dict[int, float] = field(default_factory=dict)  # of the ACI walk, 0-1
     # Live outcomes since this calibration: {level: (actuals scored, inside the band)}.
     online: dict[int, tuple[int, int]] = field(default_factory=dict)
+    spread_window: int = SPREAD_WINDOW  # 0: scores in units of ``offset`` alone
 
     def observe(self, steps: np.ndarray, misses: dict[int, np.ndarray]) -> ConformalState:
         """Feed back live outcomes: one ACI step per (forecast step, level), as ``run_aci``.
@@ -120,7 +170,11 @@ class ConformalState:
 
     def scale(self, values: np.ndarray, origins: np.ndarray) -> np.ndarray:
         """Band scale at each origin (the series' unit)."""
-        return spread_at(values, origins) + self.offset
+        return band_scale(values, origins, self.offset, self.spread_window)
+
+    def scores(self, values: np.ndarray, origins: np.ndarray, mean: np.ndarray) -> np.ndarray:
+        """Scores of forecasts ``mean`` from ``origins`` on this state's scale."""
+        return conformal_scores(values, origins, mean, self.offset, self.spread_window)
 
     def half_widths(self) -> dict[int, np.ndarray]:
         """Half-width per level and step, in units of ``scale``, at the current alpha."""
@@ -139,6 +193,7 @@ class ConformalState:
             "gamma": self.gamma,
             "coverage": {str(k): v for k, v in self.coverage.items()},
             "online": {str(k): list(v) for k, v in self.online.items()},
+            "spread_window": self.spread_window,
         }
 
     @classmethod
@@ -153,6 +208,7 @@ class ConformalState:
             gamma=float(data["gamma"]),
             coverage={int(k): float(v) for k, v in data.get("coverage", {}).items()},
             online={int(k): (int(v[0]), int(v[1])) for k, v in data.get("online", {}).items()},
+            spread_window=int(data.get("spread_window", SPREAD_WINDOW)),
         )
 
 
@@ -173,8 +229,21 @@ def _fill_missing_steps(q: np.ndarray) -> np.ndarray:
     return out
 
 
+def band_scale(
+    values: np.ndarray, origins: np.ndarray, offset: float, window: int = SPREAD_WINDOW
+) -> np.ndarray:
+    """The scale scores are in at each origin: local spread + ``offset`` (window 0: offset)."""
+    if window == 0:
+        return np.full(len(np.asarray(origins)), float(offset))
+    return spread_at(values, origins, window) + offset
+
+
 def conformal_scores(
-    values: np.ndarray, origins: np.ndarray, mean: np.ndarray, offset: float
+    values: np.ndarray,
+    origins: np.ndarray,
+    mean: np.ndarray,
+    offset: float,
+    window: int = SPREAD_WINDOW,
 ) -> np.ndarray:
     """|actual - forecast| / scale per (origin, step); NaN where the actual is missing."""
     raw = np.asarray(values, dtype=float)
@@ -183,7 +252,7 @@ def conformal_scores(
     idx = origins[:, None] + np.arange(1, horizon + 1)[None, :]
     inside = idx < len(raw)
     actual = np.where(inside, raw[np.minimum(idx, len(raw) - 1)], np.nan)
-    scale = spread_at(raw, origins) + offset
+    scale = band_scale(raw, origins, offset, window)
     return np.abs(actual - mean) / scale[:, None]
 
 
@@ -246,28 +315,48 @@ def run_aci(
 
 
 def calibrate(
-    scores: np.ndarray, origins: np.ndarray, offset: float, gamma: float = DEFAULT_GAMMA
+    scores: np.ndarray,
+    origins: np.ndarray,
+    offset: float,
+    gamma: float | None = None,
+    *,
+    settings: BandSettings = BANDS,
 ) -> ConformalState:
     """Build the serving state from validation scores: pool them, warm alpha with ACI.
 
-    The served pool is every score; ACI walks the last 40 % of origins against that same
-    pool, so the alpha it ends at corrects the pool towards the most recent errors (a
-    pool from calmer days gets a lower alpha, i.e. wider bands). ``coverage`` is the 80 %
-    and 95 % bands' hit rate on that walk.
+    ``scores`` must be on ``settings.spread_window``'s scale (``conformal_scores``);
+    ``gamma`` overrides ``settings.gamma``. The pool is the most recent
+    ``settings.pool_fraction`` of the origins. ACI walks the last 40 % of the origins
+    against that pool; ``coverage`` is the 80 % and 95 % bands' hit rate on that walk
+    (empty when there are too few origins). With ``settings.warm`` the served levels
+    start where the walk ended (correcting the pool towards the most recent errors);
+    without, at the nominal level.
     """
+    step = settings.gamma if gamma is None else float(gamma)
     n = len(scores)
+    keep = max(1, round(n * settings.pool_fraction))
+    pool = scores[n - keep :]
     split = int(n * 0.6)
     alpha = None
     coverage: dict[int, float] = {}
     if split >= 10 and n - split >= 10:
         walk = scores[split:]
-        widths, alpha = run_aci(scores, walk, origins[split:], gamma=gamma)
+        widths, walked = run_aci(pool, walk, origins[split:], gamma=step)
         seen = ~np.isnan(walk)
         if seen.any():
             coverage = {lv: float(np.mean(walk[seen] <= widths[lv][seen])) for lv in LEVELS}
+        if settings.warm:
+            alpha = walked
     if alpha is None:
         alpha = {level: np.full(scores.shape[1], 1.0 - level / 100.0) for level in LEVELS}
-    return ConformalState(pool=scores, alpha=alpha, offset=offset, gamma=gamma, coverage=coverage)
+    return ConformalState(
+        pool=pool,
+        alpha=alpha,
+        offset=offset,
+        gamma=step,
+        coverage=coverage,
+        spread_window=settings.spread_window,
+    )
 
 
 def bands_from(

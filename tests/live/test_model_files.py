@@ -37,6 +37,9 @@ def test_every_model_kind_round_trips_to_identical_forecasts(tmp_path, name):
         again.model.predict_mean(v, origins, ts), model.predict_mean(v, origins, ts)
     )
     assert np.array_equal(again.conformal.pool, served.conformal.pool, equal_nan=True)
+    # The band's scale is part of the calibration: the same widths after a restart.
+    assert again.conformal.spread_window == served.conformal.spread_window
+    assert np.array_equal(again.conformal.scale(v, origins), served.conformal.scale(v, origins))
     assert again.candidates == served.candidates and again.fitted_at == 5.0
 
 
