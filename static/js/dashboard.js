@@ -85,6 +85,10 @@
     disk_write_bytes_per_s: "Disk write", net_recv_bytes_per_s: "Network received",
     net_sent_bytes_per_s: "Network sent", api_response_ms: "API response time",
     api_success: "API probe success", db_query_ms: "DB query time",
+    // Short names for tiles and chart heads; the catalog's description is on hover.
+    active_connections: "Connections", connections_established: "ESTABLISHED",
+    connections_time_wait: "TIME_WAIT", connections_close_wait: "CLOSE_WAIT",
+    connections_other: "Other connections", load_score_percent: "Load score",
   };
   const GROUPS = [ // [title, test, series colour]
     ["CPU", (n) => n.startsWith("cpu_") || n === "load1" || n === "process_count", "#58a6ff"],
@@ -274,7 +278,8 @@
       <p class="chart-empty" hidden>No data in this range</p></div>
       <p class="chart-note"></p>`;
     card.querySelector(".chart-title").textContent = title;
-    card.querySelector(".chart-title").title = `${title} (${key === CORES_KEY ? "cpu_core<N>_percent" : key})`;
+    const about = info.description && info.description !== title ? `: ${info.description}` : "";
+    card.querySelector(".chart-title").title = `${title}${about} (${key === CORES_KEY ? "cpu_core<N>_percent" : key})`;
     card.querySelector(".chart-meta").textContent = meta;
     notes[key] = card.querySelector(".chart-note");
     const canvas = card.querySelector("canvas");

@@ -430,6 +430,34 @@ def test_decision_colours_are_readable_in_the_light_theme(seeded: tuple[str, flo
     assert not errors, errors
 
 
+def test_every_tile_and_chart_has_a_name_not_a_metric_key(seeded: tuple[str, float]) -> None:
+    """Tiles and chart heads read as words ("Connections", "Load score"), never the raw
+    key (``active_connections``); the key and the catalog's description are on hover."""
+    from playwright.sync_api import sync_playwright
+
+    base, _ = seeded
+    errors: list[str] = []
+    with sync_playwright() as pw, launch_chromium(pw) as browser:
+        page = _open(browser, f"{base}/", errors)
+        page.wait_for_function(
+            "() => document.querySelector('#tiles .tile[data-metric=\"load_score_percent\"]')"
+        )
+        tiles = page.evaluate(
+            """() => [...document.querySelectorAll('#tiles .tile')].map((t) =>
+                 [t.dataset.metric, t.querySelector('.tile-name').textContent, t.title])"""
+        )
+        heads = page.evaluate(
+            """() => [...document.querySelectorAll('#charts .chart-card')].map((c) =>
+                 [c.dataset.chart, c.querySelector('.chart-title').textContent,
+                  c.querySelector('.chart-title').title])"""
+        )
+        assert {m for m, _, _ in tiles} >= {"active_connections", "load_score_percent"}, tiles
+        for metric, name, hover in tiles + heads:
+            assert name and name != metric and "_" not in name.replace("_WAIT", ""), (metric, name)
+            assert metric.split("@")[0] in hover or "cpu_core" in hover, (metric, hover)
+    assert not errors, errors
+
+
 def test_tiles_grey_and_sample_age_ticks_when_the_server_stops(
     tmp_path: Path, shot_dir: Path
 ) -> None:
