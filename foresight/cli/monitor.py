@@ -71,7 +71,9 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(
                 f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}"
             ) from None
-        port = getattr(server, "effective_port", settings.port)
+        # waitress reports the bound port as getnameinfo()'s text ("5000"): an int, so
+        # the connection counter's port comparison (psutil gives ints) can match.
+        port = int(getattr(server, "effective_port", settings.port))
         if isinstance(services.collector, MetricsCollector):  # this host: probe ourselves
             if settings.probe_url is None:
                 services.collector.probe_url = default_probe_url(settings, port)

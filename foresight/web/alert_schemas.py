@@ -19,12 +19,15 @@ CURSOR_PATTERN = r"^[0-9a-f]{1,32}-[0-9]{1,18}$"  # foresight.alerts.changes
 class AlertsQuery(Schema):
     state = fields.String(
         validate=validate.OneOf(
-            [*STATES, "active"], error="state must be pending, firing, resolved or active"
+            [*STATES, "active"],
+            error="state must be pending, firing, resolved or active (got {input!r})",
         ),
         metadata={"description": "Only this state; `active` is pending and firing"},
     )
     severity = fields.String(
-        validate=validate.OneOf(SEVERITIES, error="severity must be info, warning or critical"),
+        validate=validate.OneOf(
+            SEVERITIES, error="severity must be info, warning or critical (got {input!r})"
+        ),
         metadata={"description": "Only this severity"},
     )
     name = fields.String(metadata={"description": "Only this rule"})

@@ -22,7 +22,7 @@
     tr.className = `state-${a.state}`;
     tr.dataset.alert = a.name;
     tr.dataset.metric = a.metric;
-    const unit = fs.catalog[a.metric]?.unit;
+    const unit = fs.catalog[a.metric.split("@")[0]]?.unit; // a series key's metric name
     const why = a.annotations.summary || a.annotations.description || "";
     const span = resolved ? `${when(a.fired_at ?? a.since)} – ${when(a.resolved_at)}` : when(a.state === "firing" ? a.fired_at : a.since);
     const cells = [
@@ -45,10 +45,20 @@
     table.hidden = alerts.length === 0;
   }
 
+  // The tile and chart key of an alert's series on this page, or null when the series
+  // belongs to another target: an alert's metric is a series key (NAME for this host,
+  // NAME@TARGET otherwise), while the page keys the target it shows by plain NAME.
+  function pageKey(metric) {
+    const at = metric.indexOf("@");
+    const [name, target] = at < 0 ? [metric, ""] : [metric.slice(0, at), metric.slice(at + 1)];
+    return target === (fs.target || "") ? name : null;
+  }
+
   function markTiles(active) {
     const worst = {};
     for (const a of active) {
-      if (!(a.metric in worst) || a.state === "firing") worst[a.metric] = a.state;
+      const key = pageKey(a.metric);
+      if (key !== null && (!(key in worst) || a.state === "firing")) worst[key] = a.state;
     }
     for (const tile of document.querySelectorAll("#tiles .tile")) {
       const state = worst[tile.dataset.metric];
@@ -62,8 +72,9 @@
   function drawBands(all) {
     const byMetric = {};
     for (const a of all) {
-      if (a.fired_at == null || a.threshold == null || !fs.charts[a.metric]) continue;
-      (byMetric[a.metric] ||= []).push(a);
+      const key = pageKey(a.metric);
+      if (a.fired_at == null || a.threshold == null || key === null || !fs.charts[key]) continue;
+      (byMetric[key] ||= []).push(a);
     }
     for (const [metric, chart] of Object.entries(fs.charts)) {
       const episodes = (byMetric[metric] || []).sort((a, b) => a.fired_at - b.fired_at);

@@ -2,8 +2,11 @@
  * Loaded with `defer` after Chart.js and before static/js/dashboard.js.
  *
  *   withGaps(points, expectedS)  [[t_s, v], ...] → [{x: ms, y}, ...] with a {y: null}
- *                    wherever two neighbours are more than GAP_FACTOR × expectedS apart,
- *                    so Chart.js (spanGaps: false) breaks the line there
+ *                    wherever two neighbours are more than GAP_FACTOR × the expected
+ *                    spacing apart, so Chart.js (spanGaps: false) breaks the line there;
+ *                    the expected spacing is expectedS or, when larger, the series' own
+ *                    median spacing (a target pushed or scraped every 15 s is not one
+ *                    gap per point on a 1-s monitor)
  *   GAP_FACTOR       3: a gap is more than three missing intervals
  *   tickStep(spanS)  [Chart.js unit, step, step in s] giving at most ~6 labels
  *   alignTicks(scale, stepS)  afterBuildTicks hook: ticks on whole local steps
@@ -22,9 +25,20 @@
     ["hour", 12, 43200], ["day", 1, 86400], ["day", 2, 172800], ["day", 7, 604800],
   ];
 
+  // The median spacing (ms) of consecutive non-null points: a series' own cadence.
+  function medianSpacingMs(xs) {
+    const gaps = [];
+    for (let i = 1; i < xs.length; i++) if (xs[i] > xs[i - 1]) gaps.push(xs[i] - xs[i - 1]);
+    if (!gaps.length) return 0;
+    gaps.sort((a, b) => a - b);
+    return gaps[Math.floor(gaps.length / 2)];
+  }
+
   function withGaps(points, expectedS) {
     const out = [];
-    const limitMs = GAP_FACTOR * Math.max(expectedS || 1, 1e-3) * 1000;
+    const xs = [];
+    for (const [t, v] of points || []) if (v !== null && v !== undefined) xs.push(t * 1000);
+    const limitMs = GAP_FACTOR * Math.max(Math.max(expectedS || 1, 1e-3) * 1000, medianSpacingMs(xs));
     let prev = null;
     for (const [t, v] of points || []) {
       const x = t * 1000;
@@ -40,10 +54,16 @@
   }
 
   // Append one live point, breaking the line first when samples went missing.
+  // The expected spacing is expectedS or the series' own recent median spacing, as above.
   function appendPoint(data, x, y, expectedS) {
     const last = data.length ? data[data.length - 1] : null;
     if (last && x <= last.x) return false;
-    if (last && last.y !== null && x - last.x > GAP_FACTOR * expectedS * 1000) {
+    const recent = [];
+    for (let i = data.length - 1; i >= 0 && recent.length < 11; i--) {
+      if (data[i].y !== null) recent.unshift(data[i].x);
+    }
+    const limitMs = GAP_FACTOR * Math.max(expectedS * 1000, medianSpacingMs(recent));
+    if (last && last.y !== null && x - last.x > limitMs) {
       data.push({ x: (last.x + x) / 2, y: null });
     }
     data.push({ x, y });

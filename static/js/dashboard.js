@@ -85,6 +85,10 @@
     disk_write_bytes_per_s: "Disk write", net_recv_bytes_per_s: "Network received",
     net_sent_bytes_per_s: "Network sent", api_response_ms: "API response time",
     api_success: "API probe success", db_query_ms: "DB query time",
+    // Short names for tiles and chart heads; the catalog's description is on hover.
+    active_connections: "Connections", connections_established: "ESTABLISHED",
+    connections_time_wait: "TIME_WAIT", connections_close_wait: "CLOSE_WAIT",
+    connections_other: "Other connections", load_score_percent: "Load score",
   };
   const GROUPS = [ // [title, test, series colour]
     ["CPU", (n) => n.startsWith("cpu_") || n === "load1" || n === "process_count", "#58a6ff"],
@@ -274,7 +278,8 @@
       <p class="chart-empty" hidden>No data in this range</p></div>
       <p class="chart-note"></p>`;
     card.querySelector(".chart-title").textContent = title;
-    card.querySelector(".chart-title").title = `${title} (${key === CORES_KEY ? "cpu_core<N>_percent" : key})`;
+    const about = info.description && info.description !== title ? `: ${info.description}` : "";
+    card.querySelector(".chart-title").title = `${title}${about} (${key === CORES_KEY ? "cpu_core<N>_percent" : key})`;
     card.querySelector(".chart-meta").textContent = meta;
     notes[key] = card.querySelector(".chart-note");
     const canvas = card.querySelector("canvas");
@@ -343,11 +348,15 @@
             zoom: {
               mode: "x",
               drag: { enabled: true, threshold: 8, backgroundColor: "rgba(88,166,255,0.18)", borderColor: "#58a6ff", borderWidth: 1 },
-              onZoomComplete: ({ chart: c }) => zoomTo(c.scales.x.min / 1000, c.scales.x.max / 1000),
+              onZoomComplete: ({ chart: c }) => { // not resetZoom(): it calls this again
+                if (!zoomTo(c.scales.x.min / 1000, c.scales.x.max / 1000)) { applyWindow(); fs.update(); }
+              },
             },
             pan: {
               enabled: true, mode: "x", modifierKey: "shift",
-              onPanComplete: ({ chart: c }) => zoomTo(c.scales.x.min / 1000, c.scales.x.max / 1000),
+              onPanComplete: ({ chart: c }) => { // not resetZoom(): it calls this again
+                if (!zoomTo(c.scales.x.min / 1000, c.scales.x.max / 1000)) { applyWindow(); fs.update(); }
+              },
             },
           },
         },
@@ -481,11 +490,14 @@
 
   // ── range loading (GET /api/metrics) ───────────────────────────────────
   const isoOf = (s) => new Date(Math.round(s) * 1000).toISOString().replace(".000Z", "Z");
+  // A time from the URL in epoch seconds, or null: only instants after 1970 and before
+  // 2286 (the API's 1e10 s), so a hand-edited ?from=1e30 falls back to the preset instead
+  // of throwing in toISOString, and ?from=-5 is not read as "5 s before now".
   const epochOf = (text) => {
     if (text === null || text === "") return null;
     const n = Number(text);
     const ms = Number.isFinite(n) ? n * 1000 : Date.parse(text);
-    return Number.isFinite(ms) ? ms / 1000 : null;
+    return Number.isFinite(ms) && ms > 0 && ms < 1e13 ? ms / 1000 : null;
   };
 
   // The range in the URL: ?range=1h, or ?from=ISO&to=ISO&range=<preset to go back to>.
@@ -529,7 +541,7 @@
     else if (spec.key === "custom") {
       text = `${T.when(res.since)} to ${T.when(res.until)} (${formatDuration(res.until - res.since)}), ${step}. ` +
         `Double-click a chart to go back to the ${spec.base === "5m" ? "live 5 minutes" : `last ${RANGE_LABEL[spec.base]}`}.`;
-    } else text = `Last ${RANGE_LABEL[spec.key]}: up to ${points} points per metric, ${step}; updated ${T.time(fs.nowS())}.`;
+    } else text = `Last ${RANGE_LABEL[spec.key]}: up to ${points} ${points === 1 ? "point" : "points"} per metric, ${step}; updated ${T.time(fs.nowS())}.`;
     // Honest about what the store holds: where its data starts, and when there is none.
     if (!points) text += " No data in this range.";
     if (res.data_since != null && res.data_since > res.since + Math.max(res.step_s || 0, fs.intervalS) * 2) {
@@ -623,16 +635,25 @@
   }
 
   // Every chart shows the same span: a zoom or pan on one is a custom range for all.
+  // Show sinceS..untilS (epoch s) from the store; false (and a note in the range line)
+  // when it starts after now: the store has no history there, only the forecasts do.
   function zoomTo(sinceS, untilS) {
-    if (!Number.isFinite(sinceS) || !Number.isFinite(untilS)) return;
+    if (!Number.isFinite(sinceS) || !Number.isFinite(untilS)) return false;
     if (untilS - sinceS < MIN_ZOOM_S) {
       const mid = (sinceS + untilS) / 2;
       [sinceS, untilS] = [mid - MIN_ZOOM_S / 2, mid + MIN_ZOOM_S / 2];
     }
-    untilS = Math.min(untilS, fs.nowS());
+    const nowS = fs.nowS();
+    if (sinceS >= nowS) {
+      $("range-status").textContent = `Nothing stored from ${T.when(sinceS)}: that is after now ` +
+        `(${T.when(nowS)}). Pick a start before now; forecasts show right of the "now" line.`;
+      return false;
+    }
+    untilS = Math.min(untilS, nowS);
     const base = fs.range.key === "custom" ? fs.range.base : fs.range.key;
     markButtons("custom");
     loadRange({ key: "custom", sinceS, untilS, base }, true);
+    return true;
   }
   function resetZoom() {
     if (fs.range.key === "custom") selectRange(fs.range.base || "5m");
@@ -889,8 +910,10 @@
 
   function init() {
     $("target").addEventListener("change", (e) => {
-      const v = e.target.value;
-      window.location.search = v ? `?target=${encodeURIComponent(v)}` : "";
+      // Another target, same view: the range (?range=, ?from=&to=) stays in the URL.
+      const q = new URLSearchParams(location.search);
+      if (e.target.value) q.set("target", e.target.value); else q.delete("target");
+      location.assign(`${location.pathname}${q.toString() ? `?${q}` : ""}${location.hash}`);
     });
     if (typeof Chart === "undefined") {
       showConnectionError(new Error("Chart.js is missing from /static/vendor/ - run `make setup`"));

@@ -64,7 +64,7 @@
     return [
       { label: `${label} lower`, foresightRole: "forecast-band", data: lower, borderWidth: 0,
         pointRadius: 0, pointHitRadius: 0, fill: false, order: 5 },
-      { label, foresightRole: "forecast-band", data: upper, borderWidth: 0, pointRadius: 0,
+      { label: `${label} upper`, foresightRole: "forecast-band", data: upper, borderWidth: 0, pointRadius: 0,
         pointHitRadius: 0, backgroundColor: colour, fill: "-1", order: 5 },
     ];
   }

@@ -29,13 +29,18 @@
   function draw(data) {
     const crash = data.crash_risk;
     if (crash) {
-      $("risk-level").textContent = crash.level;
-      $("risk-level").dataset.level = crash.level;
-      $("risk-score").textContent = `score ${crash.score.toFixed(2)} of 1`;
+      // No metric with a crash level has a forecast for the horizon yet (a fresh store):
+      // nothing was checked, so the panel says that rather than a reassuring "Low".
+      const checked = crash.metrics_checked || [];
+      $("risk-level").textContent = checked.length ? crash.level : "not checked";
+      $("risk-level").dataset.level = checked.length ? crash.level : "unknown";
+      $("risk-score").textContent = checked.length ? `score ${crash.score.toFixed(2)} of 1` : "score –";
       list($("risk-factors"), crash.factors.map((f) =>
         `${f.metric}: ${(100 * f.probability).toFixed(0)} % chance of reaching ${f.critical}` +
         ` (possible from ${when(f.earliest_at)}` +
-        (f.crossing_at ? `, expected at ${when(f.crossing_at)})` : ")")), "none");
+        (f.crossing_at ? `, expected at ${when(f.crossing_at)})` : ")")),
+        checked.length ? `none (checked: ${checked.join(", ")})`
+          : "none checked yet: no metric with a crash level has a forecast this far ahead yet");
     }
     if (data.model) $("risk-model").textContent = data.model.summary;
     const training = data.training;

@@ -344,6 +344,120 @@ def test_theme_toggle_favicon_docs_and_hidden_tab(
     assert not errors, errors
 
 
+def test_bad_ranges_in_the_url_and_the_form_get_a_clear_answer(
+    seeded: tuple[str, float], shot_dir: Path
+) -> None:
+    """A hand-edited URL with an impossible time falls back to its preset (no script
+    error, no page stuck on "Loading…"); a range that starts after now, typed or dragged
+    in the forecast part of a chart, is refused in words and leaves the view as it was."""
+    from playwright.sync_api import sync_playwright
+
+    base, _ = seeded
+    errors: list[str] = []
+    status = "() => document.getElementById('range-status').textContent"
+    with sync_playwright() as pw, launch_chromium(pw) as browser:
+        page = _open(browser, f"{base}/?from=1e30&to=2e30", errors)
+        page.wait_for_function(f"() => ({status})().startsWith('Live:')")
+        assert "from=" not in page.url, page.url
+        page.goto(f"{base}/?range=1h&from=-5&to=-1")  # not "5 s before now": not epochs
+        page.wait_for_function("() => window.foresight && foresight.range.key === '1h'")
+        page.wait_for_function(f"() => ({status})().startsWith('Last hour')")
+
+        page.fill("#range-from", "2999-01-01T00:00")
+        page.fill("#range-to", "2999-01-02T00:00")
+        page.click("#range-apply")
+        page.wait_for_function(f"() => ({status})().includes('after now')")
+        assert page.evaluate("() => foresight.range.key") == "1h"
+        assert "from=" not in page.url, page.url
+        page.locator(".range-panel").screenshot(path=str(shot_dir / "future_range.png"))
+
+        # A drag right of the "now" line, where only forecasts are drawn.
+        page.click('#range button[data-range="5m"]')
+        page.wait_for_function("() => foresight.range.key === '5m'")
+        before = _x_window(page)[0]
+        now_at = page.evaluate(
+            """() => { const x = foresight.charts.cpu_percent.scales.x;
+                       return (foresight.nowS() * 1000 - x.min) / (x.max - x.min); }"""
+        )
+        assert now_at < 0.9, now_at  # the live view runs past now, for the forecasts
+        _drag(page, "cpu_percent", now_at + 0.3 * (1 - now_at), 0.99)
+        page.wait_for_function(f"() => ({status})().includes('after now')")
+        assert page.evaluate("() => foresight.range.key") == "5m"
+        after = _x_window(page)[0]
+        assert abs((after[1] - after[0]) - (before[1] - before[0])) < 5000, (before, after)
+        assert "from=" not in page.url, page.url
+    assert not errors, errors
+
+
+def test_decision_colours_are_readable_in_the_light_theme(seeded: tuple[str, float]) -> None:
+    """The decision log's scale-up/scale-down words keep a 4.5:1 contrast (WCAG AA) on the
+    light theme's white panel, as they do on the dark one."""
+    from playwright.sync_api import sync_playwright
+
+    base, _ = seeded
+    errors: list[str] = []
+    with sync_playwright() as pw, launch_chromium(pw) as browser:
+        for scheme in ("light", "dark"):
+            page = _open(browser, f"{base}/", errors, color_scheme=scheme)
+            assert page.evaluate("() => document.documentElement.dataset.theme") == scheme
+            if scheme == "light":  # one manual decision, made as a user would
+                page.wait_for_function(
+                    "() => document.getElementById('scaling-ready').textContent !== '–'"
+                )
+                ready = int(page.locator("#scaling-ready").inner_text())
+                page.fill("#scaling-instances", "1" if ready > 1 else "2")
+                page.click("#scaling-apply")
+            cell = page.locator('#scaling-decisions td[class^="action-scale_"]').first
+            cell.wait_for()
+            # Looked up inside one evaluate: the log is redrawn on every poll.
+            ratio = page.evaluate(
+                """() => {
+                  const td = document.querySelector('#scaling-decisions td[class^="action-scale_"]');
+                  const rgb = (el, prop) => getComputedStyle(el)[prop].match(/[0-9.]+/g).map(Number);
+                  let bgEl = td, bg = rgb(bgEl, "backgroundColor");
+                  while (bg.length > 3 && bg[3] === 0 && bgEl.parentElement) {
+                    bgEl = bgEl.parentElement; bg = rgb(bgEl, "backgroundColor");
+                  }
+                  const lum = ([r, g, b]) => {
+                    const f = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+                    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+                  };
+                  const [a, b] = [lum(rgb(td, "color")), lum(bg)];
+                  return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+                }"""
+            )
+            assert ratio >= 4.5, (scheme, ratio, cell.inner_text())
+    assert not errors, errors
+
+
+def test_every_tile_and_chart_has_a_name_not_a_metric_key(seeded: tuple[str, float]) -> None:
+    """Tiles and chart heads read as words ("Connections", "Load score"), never the raw
+    key (``active_connections``); the key and the catalog's description are on hover."""
+    from playwright.sync_api import sync_playwright
+
+    base, _ = seeded
+    errors: list[str] = []
+    with sync_playwright() as pw, launch_chromium(pw) as browser:
+        page = _open(browser, f"{base}/", errors)
+        page.wait_for_function(
+            "() => document.querySelector('#tiles .tile[data-metric=\"load_score_percent\"]')"
+        )
+        tiles = page.evaluate(
+            """() => [...document.querySelectorAll('#tiles .tile')].map((t) =>
+                 [t.dataset.metric, t.querySelector('.tile-name').textContent, t.title])"""
+        )
+        heads = page.evaluate(
+            """() => [...document.querySelectorAll('#charts .chart-card')].map((c) =>
+                 [c.dataset.chart, c.querySelector('.chart-title').textContent,
+                  c.querySelector('.chart-title').title])"""
+        )
+        assert {m for m, _, _ in tiles} >= {"active_connections", "load_score_percent"}, tiles
+        for metric, name, hover in tiles + heads:
+            assert name and name != metric and "_" not in name.replace("_WAIT", ""), (metric, name)
+            assert metric.split("@")[0] in hover or "cpu_core" in hover, (metric, hover)
+    assert not errors, errors
+
+
 def test_tiles_grey_and_sample_age_ticks_when_the_server_stops(
     tmp_path: Path, shot_dir: Path
 ) -> None:

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from browser_support import launch_chromium, run_monitor
+from browser_support import get_json, launch_chromium, open_page, run_monitor, wait_for
 
 from foresight.risk import persist
 from foresight.risk.model import LabelledFile, RiskModel
@@ -53,3 +53,27 @@ def test_the_risk_panel_says_alerts_at_onset_and_shows_the_pr_auc(tmp_path: Path
             )
             assert "does not report the metrics" in page.inner_text("#risk-failure")
     assert json.loads((tmp_path / "model" / "model_card.json").read_text())["model"] == "lr"
+
+
+def test_a_fresh_store_says_nothing_was_checked_not_low(tmp_path: Path) -> None:
+    """Before any metric with a crash level has a one-hour forecast (a fresh store), the
+    crash risk was computed over nothing: the panel says "not checked", never "Low"."""
+    from playwright.sync_api import sync_playwright
+
+    with run_monitor(tmp_path) as base:
+        status = get_json(f"{base}/api/risk/status")
+        crash = wait_for(
+            lambda: get_json(f"{base}/api/risk/status")["crash_risk"],
+            what="the first crash-risk figure",
+        )
+        assert crash["metrics_checked"] == [], (crash, status)  # 1-hour models still warming
+        errors: list[str] = []
+        with sync_playwright() as pw, launch_chromium(pw) as browser:
+            page = open_page(browser, base, errors)
+            page.wait_for_function(
+                "() => document.getElementById('risk-factors').textContent.includes('checked')"
+            )
+            assert page.inner_text("#risk-level") == "not checked"
+            assert "none checked yet" in page.inner_text("#risk-factors")
+            assert page.inner_text("#risk-score") == "score –"
+        assert not errors, errors

@@ -48,8 +48,8 @@ def test_get_alerts_filters_by_state_severity_name_and_since(services, clock, cl
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ("state=open", "state must be"),
-        ("severity=loud", "severity must be"),
+        ("state=open", "state must be pending, firing, resolved or active (got 'open')"),
+        ("severity=loud", "severity must be info, warning or critical (got 'loud')"),
         ("limit=0", "limit"),
         ("since=soon", "since"),
     ],
