@@ -33,14 +33,10 @@ a mean of 60 raw scores by little, a change that lasts moves it a lot. The slow 
   * counts a pattern only once it has outlasted the ``lag_dims`` points one odd value
     stays in the lag vector (the least of the last ``lag_dims + 1`` pattern scores);
   * learns only from raw scores after the warm-up (as HTM's likelihood skips its
-    learning period), so it scores from ``2 * warmup + confirm_window`` values on;
+    learning period), so it scores from ``2 * warmup`` values on;
   * has the likelihood's empirical floor (bursty host metrics burst this much every
-    so often);
-  * fits its Gaussian and its floor only to means of windows that ended before the
-    current one began (``history_lag``): a window overlapping the current one is the
-    same evidence again, and with it a lasting change became its own precedent, the
-    slow score falling back under the threshold seconds after its mean peaked.
-All four are off the NAB path: the floor on the fast scale cost 0.8 points on the aws
+    so often).
+All three are off the NAB path: the floor on the fast scale cost 0.8 points on the aws
 report fold (bench/README.md).
 """
 
@@ -126,7 +122,6 @@ class AnomalyDetector:
                 self.long_window,
                 min_history=self.warmup,
                 empirical_floor=True,
-                history_lag=self.confirm_window,
             )
             if self.confirm_window
             else None

@@ -23,9 +23,6 @@ Gaussian nor ever quite still:
     what happened to 1 % of the last ``long_window`` means is not a 1e-5 event. A mean
     higher than all of them gets the Gaussian's tail, as before.
 
-A history lag (optional, the slow scale uses one of its own window) keeps the newest
-means out of the history until they no longer overlap the current window.
-
 O(1) per point: running sums over ring buffers, no re-estimation pass (with the
 empirical floor, O(log n) search plus a memmove in one sorted copy of the history).
 """
@@ -35,7 +32,6 @@ from __future__ import annotations
 import bisect
 import logging
 import math
-from collections import deque
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +52,6 @@ class AnomalyLikelihood:
       mean_floor: smallest mean of the fitted Gaussian (HTM's 0.03).
       empirical_floor: never report a tail probability below the share of the history's
         means at or above the current one.
-      history_lag: recent means kept out of the history (0: none); ``short_window``
-        keeps out every mean whose window overlaps the current one.
     """
 
     def __init__(
@@ -69,7 +63,6 @@ class AnomalyLikelihood:
         sigma_floor: float = math.sqrt(0.0003),
         mean_floor: float = 0.03,
         empirical_floor: bool = False,
-        history_lag: int = 0,
     ) -> None:
         self.short_window = short_window
         self.long_window = long_window
@@ -77,7 +70,6 @@ class AnomalyLikelihood:
         self.sigma_floor = sigma_floor
         self.mean_floor = mean_floor
         self.empirical_floor = empirical_floor
-        self.history_lag = history_lag
         self.reset()
 
     def reset(self) -> AnomalyLikelihood:
@@ -87,8 +79,6 @@ class AnomalyLikelihood:
                 f"need 1 <= short_window <= long_window "
                 f"(got {self.short_window}, {self.long_window})"
             )
-        if self.history_lag < 0:
-            raise ValueError(f"history_lag must be >= 0 (got {self.history_lag})")
         if self.min_history < 2 or self.sigma_floor <= 0 or not 0 <= self.mean_floor < 1:
             raise ValueError(
                 f"need min_history >= 2, sigma_floor > 0 and 0 <= mean_floor < 1 "
@@ -100,9 +90,7 @@ class AnomalyLikelihood:
         self._sum = 0.0
         self._sum_sq = 0.0
         self._sorted: list[float] = []  # the history's means, ascending
-        self._lagged: deque[float] = deque()  # recent means not yet in it (history_lag)
-        self.n_seen_ = 0  # raw scores seen
-        self.n_history_ = 0  # means added to the history
+        self.n_seen_ = 0
         return self
 
     def update(self, raw: float) -> float:
@@ -113,9 +101,7 @@ class AnomalyLikelihood:
         self._short_sum += raw - self._short[i]
         self._short[i] = raw
         mean = self._short_sum / min(n + 1, short)
-        self.n_seen_ = n + 1
-        h = self.n_history_
-        kept = min(h, long_)
+        kept = min(n, long_)
         out = 0.0
         if kept >= self.min_history:
             mu = self._sum / kept
@@ -128,28 +114,17 @@ class AnomalyLikelihood:
                     at_least = kept - bisect.bisect_left(self._sorted, mean)
                     tail = max(tail, at_least / kept)
                 out = min(1.0, math.log(tail + 1e-10) / _LOG_TINY)
-        if self.history_lag:
-            # The history takes a mean only once it no longer overlaps the current one.
-            self._lagged.append(mean)
-            if len(self._lagged) <= self.history_lag:
-                return out
-            mean = self._lagged.popleft()
-        self._remember(mean)
-        return out
-
-    def _remember(self, mean: float) -> None:
-        """Add one recent mean to the history the Gaussian (and the floor) is fitted to."""
-        h, long_ = self.n_history_, self.long_window
-        j = h % long_
-        old = self._long[j] if h >= long_ else 0.0
+        j = n % long_
+        old = self._long[j] if n >= long_ else 0.0
         if self.empirical_floor:
-            if h >= long_:
+            if n >= long_:
                 del self._sorted[bisect.bisect_left(self._sorted, old)]
             bisect.insort(self._sorted, mean)
         self._long[j] = mean
         self._sum += mean - old
         self._sum_sq += mean * mean - old * old
-        self.n_history_ = h + 1
-        if self.n_history_ % long_ == 0:  # re-add from scratch now and then: no float drift
+        self.n_seen_ = n + 1
+        if self.n_seen_ % long_ == 0:  # re-add from scratch now and then: no float drift
             self._sum = math.fsum(self._long)
             self._sum_sq = math.fsum(m * m for m in self._long)
+        return out

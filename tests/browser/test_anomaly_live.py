@@ -30,7 +30,7 @@ import pytest
 from tests.browser.browser_support import get_json, launch_chromium, run_monitor
 
 INTERVAL_S = 0.1
-WARMUP_S = 120.0  # the slow scale scores from sample 660 (66 s at 0.1 s); start-up, slack
+WARMUP_S = 120.0  # the slow scale scores from sample 600 (60 s at 0.1 s); start-up, slack
 IDLE_S = 150.0  # 1,500 points ~ 25 min at 1-s sampling
 MAX_IDLE_EPISODES = 1
 STRESS_S = 45
