@@ -31,6 +31,7 @@ class AnomalyStage:
         self._scores: dict[str, tuple[float, float]] = {}
         self._anomalies: deque[Anomaly] = deque(maxlen=MAX_ANOMALIES)
         self._pending: dict[str, Anomaly] = {}  # each metric's latest unconfirmed alert
+        self._confirming: set[str] = set()  # metrics whose slow scale is at the threshold
         self.episodes = EpisodeTracker(
             store, threshold=AnomalyDetector().threshold, close_after_s=episode_gap_s
         )
@@ -48,8 +49,8 @@ class AnomalyStage:
             if episode is not None:
                 for member in episode.metrics:
                     alert = self._pending.pop(member.metric, None)
-                    if alert is not None:
-                        self._anomalies.append(alert)
+                    if alert is not None and alert.timestamp >= member.first_ts:
+                        self._anomalies.append(alert)  # (an older one began no episode)
 
     def score_pushed(self, rows: Iterable[tuple[float, Mapping[str, float]]]) -> int:
         """Score pushed points (``POST /api/samples``) in timestamp order, each once.
@@ -89,6 +90,17 @@ class AnomalyStage:
                 self._pending[metric] = alert
             else:
                 self._anomalies.append(alert)
+        if wait:
+            # The slow scale reaching the threshold starts a run too (see episodes), so
+            # its crossing is an alert when the fast scale has none waiting.
+            confirming = detector.is_anomaly(detector.confirm_)
+            if confirming and metric not in self._confirming:
+                if self.episodes.running_since(metric) is None:  # a run starts here
+                    self._pending[metric] = Anomaly(ts, metric, value, detector.confirm_)
+            if confirming:
+                self._confirming.add(metric)
+            else:
+                self._confirming.discard(metric)
         return PointScore(value, detector.expected_, score, detector.surprise_, detector.confirm_)
 
     def anomalies(

@@ -1,15 +1,18 @@
 """Episodes, not dots: group anomalous points across metrics into incidents.
 
 A metric's *run* of consecutive anomalous points starts with an alert (its score at the
-threshold) and lasts while its un-suppressed likelihood (``AnomalyDetector.surprise_``)
-or its slow-scale one (``confirm_``) stays at the threshold. An episode opens once a run
-is *confirmed* (the slow scale reached the threshold too, so one odd sample or a
-sub-second burst opens nothing), dated from that run's first alert; every metric that alerts
-while it is open joins it, and each tick with a run going moves its end forward, so a CPU
-stress test that also moves the load average is one episode naming both. A metric that
-is merely elevated without alerting does not join (on a busy host something always is,
-and the episode would never end). It closes once no run has gone on for
-``close_after_s``. Each change is written to the store at once (an open
+threshold) or with its slow-scale likelihood (``AnomalyDetector.confirm_``) reaching the
+threshold, and lasts while its un-suppressed likelihood (``surprise_``) or the slow one
+stays there. The slow scale may start a run alone: on a noisy metric (0.1-s CPU readings
+on a shared host hit 100 % every few samples) the first points of a CPU stress test are
+not rare one by one, so the fast scale never alerts, but a minute's worth of them is.
+An episode opens once a run is *confirmed* (the slow scale reached the threshold too,
+so one odd sample or a sub-second burst opens nothing), dated from that run's start;
+every metric with a run going while it is open joins it, and each tick with a run going
+moves its end forward, so a CPU stress test that also moves the load average is one
+episode naming both. A metric that is merely elevated without a run does not join (on a
+busy host something always is, and the episode would never end). It closes once no run
+has gone on for ``close_after_s``. Each change is written to the store at once (an open
 episode is rewritten in place), so a restart loses nothing; episodes a stopped process
 left open are closed when the tracker starts. Time is passed in.
 """
@@ -89,7 +92,7 @@ class EpisodeTracker:
         for name in [m for m in running if m not in points]:
             del running[name]  # no value this tick: the run is over
         for name, point in points.items():
-            if point.score >= threshold:
+            if point.score >= threshold or point.confirm >= threshold:
                 running.setdefault(name, timestamp)
             elif point.surprise < threshold and not point.confirm >= threshold:
                 running.pop(name, None)
@@ -126,6 +129,10 @@ class EpisodeTracker:
             ),
         )
         return self.open_
+
+    def running_since(self, metric: str) -> float | None:
+        """When ``metric``'s current run of anomalous points began (None: no run)."""
+        return self._running.get(metric)
 
     def recent(
         self, since: float | None = None, metric: str | None = None, limit: int = 100
