@@ -9,6 +9,7 @@ file that cannot be read is logged and skipped; the next refit replaces it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -16,6 +17,7 @@ import re
 import tempfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 
@@ -30,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+_MAX_NAME = 180  # characters of the metric part (file names stop at 255 bytes)
 # LagForecaster: constructor parameters and learned scalars kept in JSON.
 _LAG_PARAMS = (
     "horizon",
@@ -67,9 +70,21 @@ def model_dir(data_dir: Path) -> Path:
 
 
 def _stem(metric: str, tier: str) -> str:
-    if not (_SAFE_NAME.match(metric) and _SAFE_NAME.match(tier)):
-        raise ValueError(f"cannot name a model file after {metric!r} / {tier!r}")
-    return f"{metric}@{tier}"
+    """The file name for one metric and tier: readable when it can be, always safe and unique.
+
+    Series keys such as ``net_sent_bytes_per_s:eth0`` or ``cpu_percent@host:9100`` are
+    percent-encoded (``%3A``, ``%40``), so ``@`` only ever separates metric from tier; a
+    name too long for the file system ends in a digest of the whole key instead.
+    """
+    if not tier or not _SAFE_NAME.match(tier):
+        raise ValueError(f"cannot name a model file after tier {tier!r}")
+    if not metric:
+        raise ValueError("cannot name a model file after an empty metric name")
+    name = metric if _SAFE_NAME.match(metric) else quote(metric, safe="")
+    if len(name) > _MAX_NAME:
+        digest = hashlib.sha256(metric.encode("utf-8")).hexdigest()[:16]
+        name = f"{name[: _MAX_NAME - 17]}~{digest}"
+    return f"{name}@{tier}"
 
 
 def _spec_json(spec: Any) -> dict | None:

@@ -72,10 +72,23 @@ def test_unreadable_or_pickled_files_are_skipped_not_loaded(tmp_path, caplog):
     assert "broken@1h.json" in caplog.text and "evil@1h.json" in caplog.text
 
 
-def test_odd_metric_names_are_refused_as_file_names(tmp_path):
+def test_series_keys_with_devices_and_targets_are_saved_inside_the_models_folder(tmp_path):
     ts, v = daily(400)
     served = fit_served(
         "x", v, ts, horizon=SHORT_TIER.horizon_steps, step_s=10.0, min_observed=6, now=1.0
     )
+    keys = [
+        "net_sent_bytes_per_s:eth0",
+        "cpu_percent@host:9100",
+        "cpu_percent@host_9100",  # must not collide with the key above
+        "../etc/passwd",
+        "q" * 300 + "@" + "t" * 300,  # longer than a file name may be
+    ]
+    for key in keys:
+        path = model_files.save_served(tmp_path, key, "5m", served)
+        assert path.parent == tmp_path / "models" and len(path.name) < 255
+    assert not (tmp_path / "etc").exists()
+    loaded = model_files.load_all(tmp_path)
+    assert sorted(loaded) == sorted((key, "5m") for key in keys)
     with pytest.raises(ValueError, match="cannot name"):
-        model_files.save_served(tmp_path, "../etc/passwd", "5m", served)
+        model_files.save_served(tmp_path, "cpu_percent", "../5m", served)
