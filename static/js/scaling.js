@@ -43,7 +43,7 @@
     "manual-override": "set by hand from the page or the API",
     "manual-hold": "a manual override is holding; automatic decisions resume at its end",
     "paused": "engine paused: no automatic decisions",
-    "dry-run": "dry run: decided and recorded, not carried out",
+    "dry-run": "dry run: decided and recorded, not carried out (a manual override still is)",
     "disk-forecast-critical": "disk forecast crosses critical: grow storage",
     "disk-ok": "disk forecast stays below critical",
     "count-capped": "the count is at its max: a bigger instance size instead",
@@ -166,7 +166,9 @@
       const tr = document.createElement("tr");
       const cells = [
         window.foresightTime.when(d.timestamp),
-        d.action.replace("_", " ") + (d.mode === "dry-run" ? " (dry run)" : ""),
+        // A manual override is carried out in every mode: only automatic steps are dry runs.
+        d.action.replace("_", " ") + (d.rule === "manual-override" ? " (by hand)"
+          : d.mode === "dry-run" ? " (dry run)" : ""),
         `${d.current} → ${d.target}`, d.rule, d.reason];
       cells.forEach((text, i) => {
         const td = document.createElement("td");
