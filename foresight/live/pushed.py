@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 EXTRAS_KEY = "pushed_scoring"
 MAX_QUEUED_BATCHES = 100  # at most 10,000 samples each: a million points behind
+CLOSE_WAIT_S = 60.0  # close() waits this long for the row being scored (one row is ms)
 Rows = list[tuple[float, dict[str, float]]]
 
 
@@ -36,6 +37,7 @@ class PushedScoring:
         self._pending = 0  # batches queued or being processed
         self.batches = self.points = self.dropped_batches = self.errors = 0
         self._thread: threading.Thread | None = None  # started by the first batch
+        self._stop = threading.Event()  # close(): stop between two timestamps
 
     def submit(self, rows: Mapping[float, Mapping[str, float]]) -> bool:
         """Queue a stored batch ``{timestamp: {series key: value}}``; False if dropped."""
@@ -58,7 +60,7 @@ class PushedScoring:
     def _run(self) -> None:
         while True:
             batch = self._queue.get()
-            if batch is None:
+            if batch is None or self._stop.is_set():
                 return
             try:
                 self.process(batch)
@@ -72,7 +74,10 @@ class PushedScoring:
 
     def process(self, batch: Rows) -> None:
         """Score then alert on each timestamp of ``batch`` (oldest first)."""
-        for row in batch:
+        for done, row in enumerate(batch):
+            if self._stop.is_set():  # closing: the rest stays stored, unscored
+                logger.info("closing: %d pushed timestamps left unscored", len(batch) - done)
+                break
             if self.anomaly is not None:
                 self.anomaly.score_pushed([row])
             if self.alerts is not None:
@@ -97,8 +102,15 @@ class PushedScoring:
             }
 
     def close(self) -> None:
-        """Stop the thread after what is queued (idempotent)."""
+        """Stop the thread between two timestamps and wait for it (idempotent): the store
+        is closed after this, so nothing may still be writing to it."""
         thread = self._thread
         if thread is not None and thread.is_alive():
-            self._queue.put(None)
-            thread.join(timeout=10.0)
+            self._stop.set()
+            try:
+                self._queue.put_nowait(None)  # wakes a thread waiting for a batch
+            except queue.Full:
+                pass  # the thread is busy: it sees the stop flag at its next timestamp
+            thread.join(timeout=CLOSE_WAIT_S)
+            if thread.is_alive():
+                logger.error("pushed scoring still running %.0f s after close", CLOSE_WAIT_S)

@@ -115,3 +115,19 @@ def test_ten_thousand_samples_with_long_targets_fit_the_body_limit(client, clock
     huge = {"samples": samples[:1], "pad": "x" * (8 * 1024 * 1024)}
     answer = client.post("/api/samples", json=huge)
     assert answer.status_code == 413 and "at most 8388608 bytes" in answer.get_json()["error"]
+
+
+def test_closing_stops_scoring_before_the_store_closes(client, services, clock) -> None:
+    """Shutdown with a full batch still being scored: the thread stops between two
+    timestamps and is gone before the store closes (it once wrote to a closed store)."""
+    from foresight.live.services import stop
+
+    for metric in ("a_per_s", "b_per_s", "c_per_s"):  # three full batches queued
+        response = client.post(
+            "/api/samples", json={"samples": batch(clock, MAX_SAMPLES, metric=metric)}
+        )
+        assert response.get_json()["scoring"] == "queued"
+    scoring = services.extras[PUSHED_KEY]
+    stop(services)
+    assert scoring._thread is not None and not scoring._thread.is_alive()
+    assert scoring.status()["errors"] == 0
