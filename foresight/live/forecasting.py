@@ -131,8 +131,10 @@ def describe(served: Served, step_s: float) -> str:
     live_n = served.conformal.online.get(80, (0, 0))[0]
     live = served.conformal.online_coverage(80)
     if live is not None and live_n >= LIVE_COVERAGE_MIN:
-        band += f" ({round(100 * live)} % of {live_n} live actuals since it was chosen)"
+        band += f" ({round(100 * live)} % of {live_n} live actuals inside it since it was chosen)"
     if served.fast_start:
+        if served.selection.get("unchanged"):
+            return "repeating the last value: the series has not changed, nothing to learn" + band
         return (
             "repeating the last value while history builds up (nothing else can be tried yet)"
             + band
@@ -140,7 +142,7 @@ def describe(served: Served, step_s: float) -> str:
     mine = c.get(served.name)
     if served.name == "last":
         others = {k: v for k, v in c.items() if k != "last"}
-        why = "nothing else beat it yet"
+        why = "nothing else beat it yet" if others else "nothing else could be tried yet"
         if others:
             best = min(others, key=lambda k: others[k])
             if mine and math.isfinite(others[best]) and mine > 0:
@@ -307,6 +309,7 @@ def _fast_start(
         fitted_at=now,
         n_observed=observed,
         fast_start=True,
+        selection={"unchanged": bool(np.nanmin(raw) == np.nanmax(raw))},
     )
 
 

@@ -92,3 +92,21 @@ def test_series_keys_with_devices_and_targets_are_saved_inside_the_models_folder
     assert sorted(loaded) == sorted((key, "5m") for key in keys)
     with pytest.raises(ValueError, match="cannot name"):
         model_files.save_served(tmp_path, "cpu_percent", "../5m", served)
+
+
+def test_the_notes_say_why_the_last_value_is_served(tmp_path):
+    """Honest reasons: a flat series has nothing to learn; alone, the last value beat nothing."""
+    ts, v = daily(400)
+    flat = fit_served(
+        "swap_percent", np.full(60, 3.0), ts[:60], horizon=6, step_s=10.0, min_observed=6, now=1.0
+    )
+    assert flat.fast_start and "has not changed" in flat.accuracy(10.0)["summary"]
+    short = fit_served(
+        "cpu_percent", v[:16], ts[:16], horizon=6, step_s=10.0, min_observed=6, now=1.0
+    )
+    assert set(short.candidates) == {"last"}  # the others could not be fitted yet
+    assert "nothing else could be tried yet" in short.accuracy(10.0)["summary"]
+    # the restart keeps the reason
+    model_files.save_served(tmp_path, "swap_percent", "5m", flat)
+    again = model_files.load_all(tmp_path)[("swap_percent", "5m")]
+    assert "has not changed" in again.accuracy(10.0)["summary"]
