@@ -36,9 +36,16 @@ import numpy as np
 from foresight.live import model_files
 from foresight.live.anomaly_stage import AnomalyStage
 from foresight.live.fit_worker import FitWorker
-from foresight.live.forecasting import Served, fit_served, forecast_now, reselect_s
+from foresight.live.forecasting import (
+    Served,
+    fast_start_served,
+    fit_served,
+    forecast_now,
+    reselect_s,
+)
 from foresight.live.online_bands import OnlineBands
 from foresight.live.records import ModelState, overview_row
+from foresight.live.refit_budget import RefitBudget
 from foresight.live.tiers import (
     ALL_TIERS,
     SHORT_TIER,
@@ -72,6 +79,7 @@ __all__ = [
 EXTRAS_KEY = "live_models"
 FAST_START_RECHECK_S = 60.0
 EPISODE_GAP_SAMPLES = 60
+PROVISIONAL_HORIZONS = 6  # history a new series' first (last-value) forecast reads
 
 
 class LiveModels(AnomalyStage, WorkerFits):
@@ -89,6 +97,7 @@ class LiveModels(AnomalyStage, WorkerFits):
         warm_s: float = 0.0,
         worker: FitWorker | None = None,
         episode_gap_s: float = 60.0,
+        refit_core_share: float | None = None,
     ) -> None:
         self.store = store
         self.data_dir = data_dir  # None: models are not saved (tests, replay)
@@ -106,6 +115,9 @@ class LiveModels(AnomalyStage, WorkerFits):
         self._inflight: set[tuple[str, str]] = set()  # sent to the worker, not back yet
         self._rerun: set[tuple[str, str]] = set()  # refit requested while in flight
         self._tiers_by_name = {t.name: t for t in tiers}
+        # None: every due model is refit at once (tests, bench_refit); the monitor passes
+        # FORECAST_REFIT_CORE_SHARE so a fleet's refits take turns within that share.
+        self.refit_budget = RefitBudget(refit_core_share)
         if data_dir is not None:
             self._load_saved()
 
@@ -230,9 +242,11 @@ class LiveModels(AnomalyStage, WorkerFits):
         ts: np.ndarray,
         values: np.ndarray,
         observed: int,
+        provisional: bool = False,
     ) -> ModelState:
         """Serve a new fit: keep the live band state when the choice is unchanged, save it,
-        forecast from the newest complete bucket."""
+        forecast from the newest complete bucket. ``provisional``: the last value served
+        until the first fit, not saved, and left first in line for that fit."""
         key = (metric, tier.name)
         with self._lock:
             current = self._models.get(key)
@@ -248,7 +262,8 @@ class LiveModels(AnomalyStage, WorkerFits):
             self._models[key] = served
         if not same_choice:
             self.online.forget(key)  # bands recalibrated: earlier forecasts were other bands
-        self._save(metric, tier, served)
+        if not provisional:
+            self._save(metric, tier, served)
         forecast = forecast_now(served, values, ts, tier.step_s)
         self.online.remember(key, float(ts[-1]), forecast)
         state = ModelState(
@@ -257,7 +272,7 @@ class LiveModels(AnomalyStage, WorkerFits):
             "ok",
             None,
             observed,
-            now,
+            -math.inf if provisional else now,
             now,
             served.accuracy(tier.step_s),
             forecast,
@@ -284,6 +299,27 @@ class LiveModels(AnomalyStage, WorkerFits):
         """The newest raw sample of ``metric``: where a drawn forecast starts."""
         found = (self.store.latest() if latest is None else latest).get(metric)
         return None if found is None else (float(found[0]), float(found[1]))
+
+    def _provisional(self, metric: str, tier: Tier, now: float) -> None:
+        """Serve the last value (with its empirical band) until the first fit arrives.
+
+        Reads only ``PROVISIONAL_HORIZONS`` horizons of history, and nothing when the
+        last check's count of observed steps could not have reached the tier's minimum
+        since then (a new bucket a step).
+        """
+        with self._lock:
+            state = self._states.get((metric, tier.name))
+        if state is not None and math.isfinite(state.checked_at):
+            grown = max(now - state.checked_at, 0.0) / tier.step_s
+            if state.observed_steps + grown < tier.min_observed:
+                return
+        steps = max(tier.min_observed, PROVISIONAL_HORIZONS * tier.horizon_steps)
+        ts, values = self._read(metric, tier, steps, now)
+        observed = int(np.sum(~np.isnan(values)))
+        if observed < tier.min_observed:
+            return
+        served = fast_start_served(metric, values, tier.horizon_steps, now)
+        self._install(metric, tier, now, served, ts, values, observed, provisional=True)
 
     def reforecast(self, metric: str, tier: Tier, now: float, latest: dict | None = None) -> None:
         """Re-anchor: forecast again from the newest complete bucket (no refit), after
@@ -335,17 +371,21 @@ class LiveModels(AnomalyStage, WorkerFits):
         return max(self.refit_every_s, tier.step_s)
 
     def run(self, now: float) -> int:
-        """One job run: refit the stalest models, refresh the rest.
+        """One job run: refit the stalest models within the CPU share, refresh the rest.
 
-        With a worker, every due model is sent to it and the run returns at once; without
-        one, models are refitted here within the CPU budget. Returns how many models were
-        sent or refitted (or found still warming up). Time is passed in;
-        ``time.perf_counter`` only meters the CPU budget.
+        Due models are taken oldest check first (round-robin over time); a model with none
+        fitted yet is served the last value at once (``_provisional``). With a worker, due
+        fits are sent while the refit budget (``refit_budget``) has credit; without one,
+        they are refitted here within the same budget and ``budget_s`` of wall time. Every
+        other model's forecast is re-anchored from the newest complete bucket. Returns how
+        many models were sent or refitted (or found still warming up). Time is passed in;
+        ``time.perf_counter`` and ``time.thread_time`` only meter the budgets.
         """
         started = time.perf_counter()
+        self.refit_budget.accrue(now)
+        metrics = list(self.metrics())
         due: list[tuple[float, str, Tier]] = []
-        latest: dict | None = None
-        for metric in self.metrics():
+        for metric in metrics:
             for tier in self.tiers:
                 with self._lock:
                     state = self._states.get((metric, tier.name))
@@ -354,19 +394,38 @@ class LiveModels(AnomalyStage, WorkerFits):
                     state is None or now - state.checked_at >= self._wait_s(state, tier)
                 ):
                     due.append((-math.inf if state is None else state.checked_at, metric, tier))
-                elif state is not None and state.status == "ok":
-                    if latest is None:
-                        latest = self.store.latest()
-                    self.reforecast(metric, tier, now, latest)
+        refitted: set[tuple[str, str]] = set()
         refits = 0
         for _, metric, tier in sorted(due, key=lambda item: item[0]):
+            key = (metric, tier.name)
+            with self._lock:
+                served = key in self._models
+                inflight = len(self._inflight)
+            if not served:
+                self._provisional(metric, tier, now)
+            if not self.refit_budget.allows(inflight) or (
+                self.worker is None and refitted and time.perf_counter() - started > self.budget_s
+            ):
+                continue  # the rest wait for a later run: keep each run short
+            cpu0 = time.thread_time()
             if self.worker is not None:
                 self._submit(metric, tier, now)
             else:
-                if refits and time.perf_counter() - started > self.budget_s:
-                    break  # the rest wait for the next run: keep each run short
                 self.refit(metric, tier, now)
+                refitted.add(key)
+            self.refit_budget.spend(time.thread_time() - cpu0)
+            self.refit_budget.count()
             refits += 1
+        latest: dict | None = None
+        for metric in metrics:
+            for tier in self.tiers:
+                with self._lock:
+                    state = self._states.get((metric, tier.name))
+                if (metric, tier.name) in refitted or state is None or state.status != "ok":
+                    continue
+                if latest is None:
+                    latest = self.store.latest()
+                self.reforecast(metric, tier, now, latest)
         return refits
 
     def state(self, metric: str, tier: Tier) -> ModelState:
@@ -400,6 +459,7 @@ def install(services) -> None:
         worker=make_fit_worker(),
         # The detector counts samples, so the tracker does too (60 s at 1-s sampling).
         episode_gap_s=EPISODE_GAP_SAMPLES * services.settings.interval_s,
+        refit_core_share=services.settings.forecast_refit_core_share,
     )
     services.extras[EXTRAS_KEY] = live
     services.closers.append(live.close)
