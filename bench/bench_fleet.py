@@ -219,7 +219,10 @@ def run_one(
         end_now = float(t0 + ticks * STEP_S) + 45.0
         freshness = {
             tier.name: {
-                f"within_{n}_cycles": _fresh_share(live, keys, tier, end_now, n) for n in (1, 5)
+                f"within_{n}_cycle{'s' if n > 1 else ''}": _fresh_share(
+                    live, keys, tier, end_now, n
+                )
+                for n in (1, 5)
             }
             for tier in live.tiers
         }

@@ -317,6 +317,8 @@ class LiveModels(AnomalyStage, WorkerFits):
         ts, values = self._read(metric, tier, steps, now)
         observed = int(np.sum(~np.isnan(values)))
         if observed < tier.min_observed:
+            if state is None:  # say so, and read again once it may have grown enough
+                self._warming(metric, tier, now, observed, None)
             return
         served = fast_start_served(metric, values, tier.horizon_steps, now)
         self._install(metric, tier, now, served, ts, values, observed, provisional=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import threading
 
-DEFAULT_MAX_INFLIGHT = 8  # fits sent to the worker and not back yet, at most
+DEFAULT_MAX_INFLIGHT = 64  # fits sent to the worker and not back yet, at most
 BURST_S = 60.0  # seconds of the share that may be saved up
 
 
@@ -70,6 +70,12 @@ class RefitBudget:
             return True
         with self._lock:
             return self._credit_s > 0 and inflight < self.max_inflight
+
+    @property
+    def credit_s(self) -> float:
+        """CPU seconds left to spend (inf without a share)."""
+        with self._lock:
+            return self._credit_s
 
     def to_dict(self) -> dict:
         """The share, the credit left, the CPU-s spent and refits so far (health, bench)."""

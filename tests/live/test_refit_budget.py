@@ -28,8 +28,7 @@ def seed(store, now: float, hours: float) -> None:
 def drain(budget: RefitBudget, left_s: float = 1e-6) -> None:
     """Leave ``left_s`` of credit: exactly one more refit (any costs more than that, and
     more than the 6e-5 CPU-s a share of 1e-6 saves up at most)."""
-    credit = budget.to_dict()["credit_cpu_s"]
-    budget.spend(credit - left_s)
+    budget.spend(budget.credit_s - left_s)
 
 
 def test_budget_accrues_its_share_up_to_the_limit_and_is_spent():
