@@ -26,7 +26,7 @@ from foresight.alerts.conditions import Signals, first_crossing
 from foresight.alerts.engine import AlertEngine
 from foresight.alerts.notify import Notifier
 from foresight.alerts.rules import Kind, RuleBook
-from foresight.core.catalog import metric_info
+from foresight.core.catalog import MetricInfo, metric_info
 from foresight.live import models as live_models
 from foresight.live import risk as live_risk
 from foresight.live import scaling as live_scaling
@@ -232,6 +232,16 @@ def health(services: Any) -> dict[str, Any] | None:
     return None if live is None else live.status()
 
 
+def series_info(services: Any, key: str) -> MetricInfo:
+    """The catalog entry of a series key, its per-CPU levels from its target's own CPU
+    count (none when unknown, or when alerts are off and no count is read)."""
+    target = key.partition("@")[2]
+    if not target:
+        return metric_info(key)
+    alerts = services.extras.get(EXTRAS_KEY)
+    return metric_info(key, None if alerts is None else alerts.cpus.cores(target))
+
+
 def forecast_crossings(services: Any, hours: int) -> list[dict[str, Any]]:
     """Catalog levels the live forecasts cross within ``hours``, soonest first.
 
@@ -240,15 +250,13 @@ def forecast_crossings(services: Any, hours: int) -> list[dict[str, Any]]:
     probability of being at or above the level there.
     """
     models = services.extras[live_models.EXTRAS_KEY]
-    alerts = services.extras.get(EXTRAS_KEY)
     now = services.clock()
     horizon_s = hours * 3600.0
     tier = live_models.tier_for_hours(hours)
     found: list[dict[str, Any]] = []
     for metric in services.known_metrics():
         forecast = models.state(metric, tier).forecast
-        target = metric.partition("@")[2]
-        info = metric_info(metric, None if alerts is None else alerts.cpus.cores(target))
+        info = series_info(services, metric)
         if forecast is None:
             continue
         for severity, level in (("critical", info.critical), ("warning", info.warning)):
