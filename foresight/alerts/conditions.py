@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from foresight.alerts.rules import Kind, Rule
+from foresight.core.series import split_key
 from predictor import Forecast
 
 SAMPLER = "sampler"  # the metric label of the sampler's own rules
@@ -30,13 +31,21 @@ class Signals:
     now: float
     values: Mapping[str, float]
     sample_at: float | None  # the newest sample's time (None: none yet)
-    cores: int = 1
+    cores: int = 1  # this host's logical CPUs (the local target's)
     forecast: Callable[[str, float], Forecast | None] = lambda metric, horizon_s: None
     series: Callable[[str, float, float], tuple[np.ndarray, np.ndarray]] | None = None
     anomalies: Callable[[str, float], list[dict]] = lambda metric, since: []
     missed_since: Callable[[float], int] = lambda since: 0
     # the live risk signals (crash_risk_score, failure_probability) that have a value
     risk: Callable[[], Mapping[str, float]] = lambda: {}
+    # another target's logical CPUs (None: unknown, so no per-CPU threshold)
+    target_cores: Callable[[str], int | None] = lambda target: None
+
+    def cores_for(self, metric: str) -> int | None:
+        """The CPU count of ``metric``'s target: this host's for a local series, the
+        target's own for another's (None when unknown: never this host's)."""
+        target = split_key(metric)[1]
+        return self.cores if not target else self.target_cores(target)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +134,8 @@ def _past(value: float, level: float, below: bool) -> bool:
 
 def _threshold(rule: Rule, metric: str, s: Signals) -> Observation:
     value = s.values.get(metric)
-    level = rule.threshold(metric, s.cores)
-    clear = rule.clear_level(metric, s.cores)
+    level = rule.threshold(metric, s.cores_for(metric))
+    clear = rule.clear_level(metric, s.cores_for(metric))
     if value is None or level is None or clear is None:
         return Observation(metric, False, False, value, level, clear)
     breach = _past(value, level, rule.below)
@@ -136,13 +145,13 @@ def _threshold(rule: Rule, metric: str, s: Signals) -> Observation:
 
 def _probe(rule: Rule, metric: str, s: Signals) -> Observation:
     value = s.values.get(metric)
-    level = 1.0 if rule.level is None else rule.threshold(metric, s.cores)
+    level = 1.0 if rule.level is None else rule.threshold(metric, s.cores_for(metric))
     failing = value is not None and level is not None and value < level
     return Observation(metric, failing, failing, value, level, level)
 
 
 def _forecast(rule: Rule, metric: str, s: Signals) -> Observation:
-    level = rule.threshold(metric, s.cores)
+    level = rule.threshold(metric, s.cores_for(metric))
     forecast = s.forecast(metric, rule.within_s)
     if forecast is None or level is None:
         return Observation(metric, False, False, None, level, level)
@@ -174,7 +183,7 @@ def _exhaustion(rule: Rule, metric: str, s: Signals) -> Observation:
         return Observation(metric, False, False, value, rule.limit, None)
     ts, values = s.series(metric, s.now - rule.window_s, s.now)
     trend = linear_trend(ts, values)
-    floor = rule.threshold(metric, s.cores)
+    floor = rule.threshold(metric, s.cores_for(metric))
     if trend is None or trend[0] <= 0 or (floor is not None and value < floor):
         return Observation(metric, False, False, value, rule.limit, floor)
     in_s = max(0.0, (rule.limit - value) / trend[0])
@@ -193,8 +202,8 @@ def _anomaly(rule: Rule, metric: str, s: Signals) -> Observation:
 
 def _risk(rule: Rule, metric: str, s: Signals) -> Observation:
     value = s.risk().get(metric)
-    level = rule.threshold(metric, s.cores)
-    clear = rule.clear_level(metric, s.cores)
+    level = rule.threshold(metric, s.cores_for(metric))
+    clear = rule.clear_level(metric, s.cores_for(metric))
     if value is None or level is None or clear is None:
         return Observation(metric, False, False, value, level, clear)
     breach = value >= level

@@ -203,7 +203,7 @@ class AlertEngine:
             "clear": ob.clear,
             "unit": metric_info(ob.metric).unit,
             "for_s": rule.for_s,
-            "cores": s.cores,
+            "cores": s.cores_for(ob.metric),
             **ob.extra,
         }
         return {key: render(template, values) for key, template in rule.annotations.items()}

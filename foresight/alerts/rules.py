@@ -147,23 +147,29 @@ class Rule:
             metric_of(metric), self.metric
         )
 
-    def threshold(self, metric: str, cores: int) -> float | None:
-        """The level for ``metric`` (catalog names resolved, per-core scaled)."""
+    def threshold(self, metric: str, cores: int | None) -> float | None:
+        """The level for ``metric`` (catalog names resolved, per-core scaled).
+
+        ``cores`` is the CPU count of ``metric``'s target; None (unknown): a per-core
+        rule has no level for it, and neither has a catalog level judged per CPU.
+        """
         level = self.level
         if isinstance(level, str) and self.kind is Kind.RISK:
             level = RISK_LEVELS.get(metric, {}).get(level)
         elif isinstance(level, str):
-            info = metric_info(metric)
+            info = metric_info(metric, cores)
             level = info.warning if level == "warning" else info.critical
-        if level is None:
+        if level is None or (self.per_core and cores is None):
             return None
-        return float(level) * (cores if self.per_core else 1)
+        return float(level) * (cores if self.per_core and cores is not None else 1)
 
-    def clear_level(self, metric: str, cores: int) -> float | None:
+    def clear_level(self, metric: str, cores: int | None) -> float | None:
         """Where a firing alert resolves: ``clear`` (per-core scaled) or the level."""
         if self.clear is None:
             return self.threshold(metric, cores)
-        return float(self.clear) * (cores if self.per_core else 1)
+        if self.per_core and cores is None:
+            return None
+        return float(self.clear) * (cores if self.per_core and cores is not None else 1)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -74,7 +74,11 @@ MIB = 1024.0**2  # memory and filesystem bytes: a change under 1 MiB is noise
 # per CPU): 4.74 is critical on one CPU and fine on eight.
 LOAD_WARNING_PER_CPU = 1.0
 LOAD_CRITICAL_PER_CPU = 5.0
-CPUS = os.cpu_count() or 1
+CPUS = os.cpu_count() or 1  # this host's: the local target's load levels
+# Metrics judged per logical CPU: another target's levels need that target's CPU count
+# (its ``CPU_COUNT_METRIC`` series), never this host's.
+PER_CPU_METRICS = ("load1",)
+CPU_COUNT_METRIC = "cpu_count"
 # Connections to one port: gunicorn's default worker_connections (1000) as critical.
 CONNECTIONS_WARNING = 800.0
 CONNECTIONS_CRITICAL = 1000.0
@@ -294,6 +298,14 @@ OTHER_METRICS: dict[str, MetricInfo] = {
         _m("error_rate", "%", "Error rate (pushed)", 1, 5, min_change=0.1),
         # a source of other targets (Prometheus): 1 while it answers, 0 while it does not
         _m("source_up", "", "The metrics source answered (1) or failed (0)", min_change=0.5),
+        # another target's logical CPUs (a Prometheus query or a pushed sample named so):
+        # its load levels are per CPU
+        _m(
+            CPU_COUNT_METRIC,
+            "",
+            "Logical CPUs of the target (its load thresholds are per CPU)",
+            min_change=1.0,
+        ),
         _m("source_query_ms", "ms", "Time the metrics source took to answer", min_change=1.0),
     )
 }
@@ -315,17 +327,49 @@ UNIT_SUFFIXES: tuple[tuple[str, str], ...] = (
 )
 
 
-def metric_info(name: str) -> MetricInfo:
+def metric_info(name: str, cpus: int | None = None) -> MetricInfo:
     """Return the catalog entry for ``name`` (a metric or a series key ``NAME@TARGET``).
 
     A series of another target shares its metric's entry (units and thresholds) under
-    its own name. Metrics outside the catalog get their unit from their name's suffix
+    its own name, except the per-CPU metrics (``PER_CPU_METRICS``: load): their levels
+    are per CPU times ``cpus``, the target's CPU count, and without it there are none
+    (this host's count would be wrong for a 16-CPU server). The local host's use this
+    host's count. Metrics outside the catalog get their unit from their name's suffix
     (``_percent``, ``_ms``, ``_bytes``, ``_per_s``, ...), and no thresholds; a name
     without one gets a unit-less entry.
     """
     metric, _, target = name.partition("@")
     info = _metric_info(metric)
-    return info if not target else replace(info, name=name)
+    if not target:
+        return info
+    if metric in PER_CPU_METRICS:
+        return per_cpu_info(info, name, cpus)
+    return replace(info, name=name)
+
+
+def per_cpu_info(info: MetricInfo, name: str, cpus: int | None) -> MetricInfo:
+    """A load metric's entry for a target with ``cpus`` logical CPUs (None: unknown)."""
+    if cpus is None or cpus < 1:
+        return replace(
+            info,
+            name=name,
+            description=(
+                "1-minute load average (this target's CPU count is unknown, so it has no "
+                f"per-CPU thresholds: send a {CPU_COUNT_METRIC} series for it)"
+            ),
+            warning=None,
+            critical=None,
+        )
+    return replace(
+        info,
+        name=name,
+        description=(
+            f"1-minute load average ({cpus} CPUs: warning from {LOAD_WARNING_PER_CPU:g}, "
+            f"critical from {LOAD_CRITICAL_PER_CPU:g} per CPU)"
+        ),
+        warning=LOAD_WARNING_PER_CPU * cpus,
+        critical=LOAD_CRITICAL_PER_CPU * cpus,
+    )
 
 
 def _metric_info(name: str) -> MetricInfo:

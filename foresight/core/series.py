@@ -57,6 +57,30 @@ def canonical_target(labels: Mapping[str, str], keep: Iterable[str] | None = Non
     return ",".join(f'{k}="{_escape(str(v))}"' for k, v in items)
 
 
+_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(?:,|$)')
+
+
+_ESCAPED = re.compile(r"\\(.)")
+
+
+def _unescape(found: re.Match) -> str:
+    return "\n" if found.group(1) == "n" else found.group(1)
+
+
+def target_labels(target: str) -> dict[str, str] | None:
+    """The labels of a Prometheus-style target (``canonical_target``'s inverse), or None
+    for a plain name (a pushed ``web-1``) that is not one."""
+    labels: dict[str, str] = {}
+    at = 0
+    while at < len(target):
+        found = _LABEL.match(target, at)
+        if found is None:
+            return None
+        labels[found.group(1)] = _ESCAPED.sub(_unescape, found.group(2))
+        at = found.end()
+    return labels or None
+
+
 def check_metric_name(name: object, where: str = "metric") -> str:
     """Return ``name`` if it is a valid metric name, else raise ValueError saying why."""
     if not isinstance(name, str) or not METRIC_NAME.match(name):

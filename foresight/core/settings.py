@@ -60,6 +60,7 @@ class Settings:
     forecast_refit_s: float = 300.0
     forecast_job_s: float = 15.0
     forecast_budget_s: float = 2.0  # wall seconds of refitting per job run
+    forecast_refit_core_share: float = 0.25  # of one core, for refits (fit worker + reads)
     # live scaling
     live_scaling: bool = True
     scaling_policy: str = "hybrid"
@@ -470,6 +471,14 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
         "forecast_budget_s",
         _number(0.1, 3600.0),
         "seconds of refitting one job run may take (raise it for many series)",
+    ),
+    EnvVar(
+        "FORECAST_REFIT_CORE_SHARE",
+        "forecast_refit_core_share",
+        _number(0.01, 64.0),
+        "share of one core refits may use (fit worker and history reads); with many "
+        "series the stalest models are refit first, the others keep their fitted model "
+        "and are re-anchored every job run",
     ),
 )
 

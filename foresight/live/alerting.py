@@ -26,10 +26,11 @@ from foresight.alerts.conditions import Signals, first_crossing
 from foresight.alerts.engine import AlertEngine
 from foresight.alerts.notify import Notifier
 from foresight.alerts.rules import Kind, RuleBook
-from foresight.core.catalog import metric_info
+from foresight.core.catalog import MetricInfo, metric_info
 from foresight.live import models as live_models
 from foresight.live import risk as live_risk
 from foresight.live import scaling as live_scaling
+from foresight.live.target_cpus import TargetCpus
 from foresight.store.alert_log import AlertLog
 from metrics_collector import Sample, cpu_count
 from predictor import Forecast
@@ -39,6 +40,7 @@ logger = logging.getLogger(__name__)
 EXTRAS_KEY = "alerts"
 SERIES_CACHE_S = 60.0  # trend reads (hours of history) are refreshed at most this often
 WATCHDOG_MIN_S = 2.0
+MAX_LISTED_TARGETS = 20  # health names this many targets without a CPU count
 # The rules a pushed point is evaluated by: those about one series' own values (the
 # sampler's and the risk's rules follow this host's cycle).
 PUSHED_KINDS = (Kind.THRESHOLD, Kind.PROBE, Kind.FORECAST, Kind.EXHAUSTION, Kind.ANOMALY)
@@ -51,6 +53,7 @@ class LiveAlerts:
         self.services = services
         self.engine = engine
         self.cores = cpu_count()
+        self.cpus = TargetCpus(services.store, self.cores)
         self._missed: deque[tuple[float, int]] = deque(maxlen=4096)
         self._series: dict[tuple[str, float, float], tuple[float, Any]] = {}
         self._pushed_at: dict[str, float] = {}  # the newest pushed point evaluated per series
@@ -114,6 +117,8 @@ class LiveAlerts:
         return out
 
     def signals(self, now: float, values: dict[str, float], sample_at: float | None) -> Signals:
+        self.cpus.note(values)
+        self.cpus.refresh(now)
         return Signals(
             now=now,
             values=values,
@@ -124,6 +129,7 @@ class LiveAlerts:
             anomalies=self._anomalies,
             missed_since=self._missed_since,
             risk=self._risk,
+            target_cores=self.cpus.cores,
         )
 
     # -- the stage and the watchdog -------------------------------------------------------
@@ -174,7 +180,20 @@ class LiveAlerts:
         self.engine.evaluate(self.signals(now, {}, at), kinds=(Kind.STALE,))
 
     def status(self) -> dict[str, Any]:
-        return self.engine.status()
+        """The engine's status, and the targets whose load has no per-CPU threshold."""
+        unknown = self.cpus.unknown(self.services.known_metrics())
+        return {
+            **self.engine.status(),
+            "targets_without_cpu_count": unknown[:MAX_LISTED_TARGETS],
+            "targets_without_cpu_count_total": len(unknown),
+            "cpu_count_note": (
+                None
+                if not unknown
+                else f"{len(unknown)} target(s) have a load series but no cpu_count series, "
+                "so their load has no per-CPU threshold (this host's CPU count would be wrong "
+                "for them): add a cpu_count query or push cpu_count for each target"
+            ),
+        }
 
 
 def external_url(settings: Any) -> str:
@@ -213,6 +232,16 @@ def health(services: Any) -> dict[str, Any] | None:
     return None if live is None else live.status()
 
 
+def series_info(services: Any, key: str) -> MetricInfo:
+    """The catalog entry of a series key, its per-CPU levels from its target's own CPU
+    count (none when unknown, or when alerts are off and no count is read)."""
+    target = key.partition("@")[2]
+    if not target:
+        return metric_info(key)
+    alerts = services.extras.get(EXTRAS_KEY)
+    return metric_info(key, None if alerts is None else alerts.cpus.cores(target))
+
+
 def forecast_crossings(services: Any, hours: int) -> list[dict[str, Any]]:
     """Catalog levels the live forecasts cross within ``hours``, soonest first.
 
@@ -227,7 +256,7 @@ def forecast_crossings(services: Any, hours: int) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     for metric in services.known_metrics():
         forecast = models.state(metric, tier).forecast
-        info = metric_info(metric)
+        info = series_info(services, metric)
         if forecast is None:
             continue
         for severity, level in (("critical", info.critical), ("warning", info.warning)):

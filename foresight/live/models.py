@@ -8,8 +8,10 @@ Installed through ``monitor.EXTENSION_MODULES``:
     chooses among the candidates by rolling-origin validation on the metric's own
     history (so each model carries its accuracy against the last value and seasonal
     naive) and sends back arrays + JSON; the result is installed on the worker's
-    callback thread. Without a worker (tests, replay) it fits in-process within a CPU
-    budget per run. Every run re-anchors the other forecasts: a new forecast from the
+    callback thread. Without a worker (tests, replay) it fits in-process within a wall
+    budget per run. Refits take turns, stalest first, within a share of one core
+    (``FORECAST_REFIT_CORE_SHARE``, ``refit_budget``); a model with none fitted yet is
+    served the last value at once. Every run re-anchors the other forecasts: a new forecast from the
     newest complete bucket whenever one has completed, and the newest raw sample as the
     line's start; and feeds each earlier forecast's outcomes back into its bands
     (``online_bands``: adaptive conformal inference, online);
@@ -37,8 +39,10 @@ from foresight.live import model_files
 from foresight.live.anomaly_stage import AnomalyStage
 from foresight.live.fit_worker import FitWorker
 from foresight.live.forecasting import Served, fit_served, forecast_now, reselect_s
+from foresight.live.model_job import ModelJob
 from foresight.live.online_bands import OnlineBands
 from foresight.live.records import ModelState, overview_row
+from foresight.live.refit_budget import RefitBudget
 from foresight.live.tiers import (
     ALL_TIERS,
     SHORT_TIER,
@@ -70,11 +74,10 @@ __all__ = [
 ]
 
 EXTRAS_KEY = "live_models"
-FAST_START_RECHECK_S = 60.0
 EPISODE_GAP_SAMPLES = 60
 
 
-class LiveModels(AnomalyStage, WorkerFits):
+class LiveModels(AnomalyStage, WorkerFits, ModelJob):
     """Per-metric forecasters (and, inherited, detectors) for the live monitor; thread-safe."""
 
     def __init__(
@@ -89,6 +92,7 @@ class LiveModels(AnomalyStage, WorkerFits):
         warm_s: float = 0.0,
         worker: FitWorker | None = None,
         episode_gap_s: float = 60.0,
+        refit_core_share: float | None = None,
     ) -> None:
         self.store = store
         self.data_dir = data_dir  # None: models are not saved (tests, replay)
@@ -106,6 +110,9 @@ class LiveModels(AnomalyStage, WorkerFits):
         self._inflight: set[tuple[str, str]] = set()  # sent to the worker, not back yet
         self._rerun: set[tuple[str, str]] = set()  # refit requested while in flight
         self._tiers_by_name = {t.name: t for t in tiers}
+        # None: every due model is refit at once (tests, bench_refit); the monitor passes
+        # FORECAST_REFIT_CORE_SHARE so a fleet's refits take turns within that share.
+        self.refit_budget = RefitBudget(refit_core_share)
         if data_dir is not None:
             self._load_saved()
 
@@ -230,9 +237,11 @@ class LiveModels(AnomalyStage, WorkerFits):
         ts: np.ndarray,
         values: np.ndarray,
         observed: int,
+        provisional: bool = False,
     ) -> ModelState:
         """Serve a new fit: keep the live band state when the choice is unchanged, save it,
-        forecast from the newest complete bucket."""
+        forecast from the newest complete bucket. ``provisional``: the last value served
+        until the first fit, not saved, and left first in line for that fit."""
         key = (metric, tier.name)
         with self._lock:
             current = self._models.get(key)
@@ -248,7 +257,8 @@ class LiveModels(AnomalyStage, WorkerFits):
             self._models[key] = served
         if not same_choice:
             self.online.forget(key)  # bands recalibrated: earlier forecasts were other bands
-        self._save(metric, tier, served)
+        if not provisional:
+            self._save(metric, tier, served)
         forecast = forecast_now(served, values, ts, tier.step_s)
         self.online.remember(key, float(ts[-1]), forecast)
         state = ModelState(
@@ -257,7 +267,7 @@ class LiveModels(AnomalyStage, WorkerFits):
             "ok",
             None,
             observed,
-            now,
+            -math.inf if provisional else now,
             now,
             served.accuracy(tier.step_s),
             forecast,
@@ -318,57 +328,6 @@ class LiveModels(AnomalyStage, WorkerFits):
                 anchor=self._anchor(metric, latest),
             )
 
-    def _wait_s(self, state: ModelState, tier: Tier) -> float:
-        """Seconds between refits of one model.
-
-        Warming up: look again once a new bucket has completed, so the first forecast
-        appears as soon as the history allows. Fast start (the last value): try the
-        others every minute, a richer model may win. Otherwise ``refit_every_s``, but
-        never before a new bucket has completed: the 24-hour tier learns one 15-minute
-        value per 15 minutes, the 7-day tier one an hour (a refit in between would fit
-        the same data again).
-        """
-        if state.status != "ok":
-            return min(tier.step_s, self.refit_every_s)
-        if (state.accuracy or {}).get("fast_start"):
-            return min(max(FAST_START_RECHECK_S, tier.step_s), self.refit_every_s)
-        return max(self.refit_every_s, tier.step_s)
-
-    def run(self, now: float) -> int:
-        """One job run: refit the stalest models, refresh the rest.
-
-        With a worker, every due model is sent to it and the run returns at once; without
-        one, models are refitted here within the CPU budget. Returns how many models were
-        sent or refitted (or found still warming up). Time is passed in;
-        ``time.perf_counter`` only meters the CPU budget.
-        """
-        started = time.perf_counter()
-        due: list[tuple[float, str, Tier]] = []
-        latest: dict | None = None
-        for metric in self.metrics():
-            for tier in self.tiers:
-                with self._lock:
-                    state = self._states.get((metric, tier.name))
-                    busy = (metric, tier.name) in self._inflight
-                if not busy and (
-                    state is None or now - state.checked_at >= self._wait_s(state, tier)
-                ):
-                    due.append((-math.inf if state is None else state.checked_at, metric, tier))
-                elif state is not None and state.status == "ok":
-                    if latest is None:
-                        latest = self.store.latest()
-                    self.reforecast(metric, tier, now, latest)
-        refits = 0
-        for _, metric, tier in sorted(due, key=lambda item: item[0]):
-            if self.worker is not None:
-                self._submit(metric, tier, now)
-            else:
-                if refits and time.perf_counter() - started > self.budget_s:
-                    break  # the rest wait for the next run: keep each run short
-                self.refit(metric, tier, now)
-            refits += 1
-        return refits
-
     def state(self, metric: str, tier: Tier) -> ModelState:
         """The current state of one model (warming up until its first job run)."""
         with self._lock:
@@ -400,6 +359,7 @@ def install(services) -> None:
         worker=make_fit_worker(),
         # The detector counts samples, so the tracker does too (60 s at 1-s sampling).
         episode_gap_s=EPISODE_GAP_SAMPLES * services.settings.interval_s,
+        refit_core_share=services.settings.forecast_refit_core_share,
     )
     services.extras[EXTRAS_KEY] = live
     services.closers.append(live.close)

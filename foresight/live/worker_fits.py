@@ -22,6 +22,7 @@ from foresight.live import model_files
 from foresight.live.fit_worker import FitJob, FitOutcome, FitWorker
 from foresight.live.forecasting import Served, reselect_s, reuse_choice
 from foresight.live.records import ModelState
+from foresight.live.refit_budget import RefitBudget
 from foresight.live.tiers import Tier
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class WorkerFits:
     _inflight: set[tuple[str, str]]
     _rerun: set[tuple[str, str]]
     _tiers_by_name: dict[str, Tier]
+    refit_budget: RefitBudget
 
     def _history(self, metric: str, tier: Tier, now: float) -> tuple[np.ndarray, np.ndarray, int]:
         raise NotImplementedError
@@ -55,6 +57,7 @@ class WorkerFits:
         ts: np.ndarray,
         values: np.ndarray,
         observed: int,
+        provisional: bool = False,
     ) -> ModelState:
         raise NotImplementedError
 
@@ -89,6 +92,8 @@ class WorkerFits:
         key = (job.metric, job.tier)
         tier = self._tiers_by_name[job.tier]
         observed = int(np.sum(~np.isnan(job.values)))
+        if outcome is not None:
+            self.refit_budget.spend(outcome.cpu_s)
         try:
             if outcome is None:
                 if isinstance(error, BrokenProcessPool):

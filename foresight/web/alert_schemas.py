@@ -188,3 +188,12 @@ class AlertHealthSchema(Schema):
     pending = fields.Integer()
     firing = fields.Integer()
     notifications = fields.Nested(NotificationsSchema, allow_none=True)
+    targets_without_cpu_count = fields.List(
+        fields.String(),
+        metadata={
+            "description": "Targets with a load series but no cpu_count series (at most 20): "
+            "their load has no per-CPU threshold"
+        },
+    )
+    targets_without_cpu_count_total = fields.Integer()
+    cpu_count_note = fields.String(allow_none=True)

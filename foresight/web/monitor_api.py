@@ -17,7 +17,8 @@ from typing import Any
 
 from flask import Response, current_app, jsonify, request
 
-from foresight.core.catalog import metric_info
+from foresight.core.catalog import MetricInfo
+from foresight.core.series import series_key
 from foresight.live import alerting
 from foresight.live.health import health_state, source_block
 from foresight.live.pushed import EXTRAS_KEY as PUSHED_KEY
@@ -155,11 +156,12 @@ def _encode_metrics(
     current: dict[str, float],
     tick: float | None,
     points_json: dict[str, str],
+    infos: dict[str, MetricInfo],
 ) -> bytes:
     """The /api/metrics body, with each metric's points spliced in as ready JSON text."""
     parts = [json.dumps(header, separators=(",", ":"))[:-1], ',"metrics":{']
     for index, name in enumerate(names):
-        info = metric_info(name)
+        info = infos[name]
         value = current.get(name)
         meta = json.dumps(
             {
@@ -241,7 +243,9 @@ def _metrics_body(
     }
     points = {n: by_key[k] for n, k in zip(names, keys, strict=True)}
     values = {n: current[k] for n, k in zip(names, keys, strict=True) if k in current}
-    return _encode_metrics(header, names, values, tick, points)
+    # a target's load levels are per its own CPU count (none when it is unknown)
+    infos = {n: alerting.series_info(svc, k) for n, k in zip(names, keys, strict=True)}
+    return _encode_metrics(header, names, values, tick, points, infos)
 
 
 def _of_target(values: Any, target: str) -> dict[str, float]:
@@ -252,10 +256,12 @@ def _of_target(values: Any, target: str) -> dict[str, float]:
     return {k[: -len(suffix)]: v for k, v in values.items() if k.endswith(suffix)}
 
 
-def _current_block(values: dict[str, float]) -> dict[str, dict[str, Any]]:
+def _current_block(
+    svc: Services, values: dict[str, float], target: str
+) -> dict[str, dict[str, Any]]:
     out = {}
     for name, value in sorted(values.items()):
-        info = metric_info(name)
+        info = alerting.series_info(svc, series_key(name, target))
         out[name] = {"value": value, "level": info.level(value).value, "unit": info.unit}
     return out
 
@@ -291,7 +297,7 @@ def get_realtime(since: float | None = None, target: str | None = None) -> Respo
                 "samples": [
                     {**s.to_dict(), "values": _of_target(s.values, target)} for s in samples
                 ],
-                "current": _current_block(current),
+                "current": _current_block(svc, current, target),
             }
         ),
         mimetype="application/json",

@@ -308,7 +308,7 @@ def test_warming_up_models_are_checked_again_at_the_next_bucket(services, live, 
 
 
 def test_a_fast_start_model_tries_the_others_every_minute(services, live, clock):
-    from foresight.live.models import FAST_START_RECHECK_S
+    from foresight.live.model_job import FAST_START_RECHECK_S
 
     live.metrics = lambda: ["cpu_percent"]
     live.tiers = (SHORT_TIER,)

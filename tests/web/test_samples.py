@@ -131,3 +131,24 @@ def test_closing_stops_scoring_before_the_store_closes(client, services, clock) 
     stop(services)
     assert scoring._thread is not None and not scoring._thread.is_alive()
     assert scoring.status()["errors"] == 0
+
+
+def test_a_targets_load_levels_follow_its_own_pushed_cpu_count(client, services, clock) -> None:
+    """Issue 12: a pushed (or Prometheus) target's load is judged on its own CPUs; without
+    a count it has no per-CPU levels, never this host's."""
+    load = batch(clock, 3, target="big", metric="load1") + batch(
+        clock, 3, target="odd", metric="load1"
+    )
+    count = [{"timestamp": clock() - 1, "target": "big", "metric": "cpu_count", "value": 16.0}]
+    assert client.post("/api/samples", json={"samples": load + count}).status_code == 200
+    services.extras[PUSHED_KEY].wait_idle(30.0)
+    big = client.get("/api/metrics?since=-100&target=big&metric=load1").get_json()
+    assert (
+        big["metrics"]["load1"]["warning"] == 16.0 and big["metrics"]["load1"]["critical"] == 80.0
+    )
+    odd = client.get("/api/metrics?since=-100&target=odd&metric=load1").get_json()["metrics"]
+    assert odd["load1"]["warning"] is None and odd["load1"]["critical"] is None
+    assert "unknown" in odd["load1"]["description"]
+    health = client.get("/api/system/health").get_json()["alerts"]
+    assert health["targets_without_cpu_count"] == ["odd"]
+    assert "no per-CPU threshold" in health["cpu_count_note"]

@@ -1,0 +1,172 @@
+"""The model job's run: which models to refit now, the first forecast of a new series.
+
+A mixin of ``LiveModels`` (``foresight.live.models``): ``run`` is what the scheduled job
+calls every ``FORECAST_JOB_S``. Due models are taken stalest first within the refit
+budget (``refit_budget``: a share of one core), so a fleet's models are refit in turn;
+a model with none fitted yet is served the last value at once (``_provisional``); every
+other model's forecast is re-anchored from the newest complete bucket.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from foresight.live.fit_worker import FitWorker
+from foresight.live.forecasting import Served, fast_start_served
+from foresight.live.records import ModelState
+from foresight.live.refit_budget import RefitBudget
+from foresight.live.tiers import Tier
+
+FAST_START_RECHECK_S = 60.0
+PROVISIONAL_HORIZONS = 6  # history a new series' first (last-value) forecast reads
+
+
+class ModelJob:
+    """The job's scheduling; the attributes and stubs below are ``LiveModels``'."""
+
+    metrics: Callable[[], list[str]]
+    tiers: tuple[Tier, ...]
+    refit_every_s: float
+    budget_s: float
+    refit_budget: RefitBudget
+    worker: FitWorker | None
+    store: Any
+    _lock: threading.Lock
+    _states: dict[tuple[str, str], ModelState]
+    _models: dict[tuple[str, str], Served]
+    _inflight: set[tuple[str, str]]
+
+    def _read(
+        self, metric: str, tier: Tier, steps: int, now: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def _warming(
+        self, metric: str, tier: Tier, now: float, observed: int, reason: str | None
+    ) -> ModelState:
+        raise NotImplementedError
+
+    def _install(
+        self,
+        metric: str,
+        tier: Tier,
+        now: float,
+        served: Served,
+        ts: np.ndarray,
+        values: np.ndarray,
+        observed: int,
+        provisional: bool = False,
+    ) -> ModelState:
+        raise NotImplementedError
+
+    def _submit(self, metric: str, tier: Tier, now: float) -> None:
+        raise NotImplementedError
+
+    def refit(self, metric: str, tier: Tier, now: float) -> ModelState:
+        raise NotImplementedError
+
+    def reforecast(self, metric: str, tier: Tier, now: float, latest: dict | None = None) -> None:
+        raise NotImplementedError
+
+    def _provisional(self, metric: str, tier: Tier, now: float) -> None:
+        """Serve the last value (with its empirical band) until the first fit arrives.
+
+        Reads only ``PROVISIONAL_HORIZONS`` horizons of history, and nothing when the
+        last check's count of observed steps could not have reached the tier's minimum
+        since then (a new bucket a step).
+        """
+        with self._lock:
+            state = self._states.get((metric, tier.name))
+        if state is not None and math.isfinite(state.checked_at):
+            grown = max(now - state.checked_at, 0.0) / tier.step_s
+            if state.observed_steps + grown < tier.min_observed:
+                return
+        steps = max(tier.min_observed, PROVISIONAL_HORIZONS * tier.horizon_steps)
+        ts, values = self._read(metric, tier, steps, now)
+        observed = int(np.sum(~np.isnan(values)))
+        if observed < tier.min_observed:
+            if state is None:  # say so, and read again once it may have grown enough
+                self._warming(metric, tier, now, observed, None)
+            return
+        served = fast_start_served(metric, values, tier.horizon_steps, now)
+        self._install(metric, tier, now, served, ts, values, observed, provisional=True)
+
+    def _wait_s(self, state: ModelState, tier: Tier) -> float:
+        """Seconds between refits of one model.
+
+        Warming up: look again once a new bucket has completed, so the first forecast
+        appears as soon as the history allows. Fast start (the last value): try the
+        others every minute, a richer model may win. Otherwise ``refit_every_s``, but
+        never before a new bucket has completed: the 24-hour tier learns one 15-minute
+        value per 15 minutes, the 7-day tier one an hour (a refit in between would fit
+        the same data again).
+        """
+        if state.status != "ok":
+            return min(tier.step_s, self.refit_every_s)
+        if (state.accuracy or {}).get("fast_start"):
+            return min(max(FAST_START_RECHECK_S, tier.step_s), self.refit_every_s)
+        return max(self.refit_every_s, tier.step_s)
+
+    def run(self, now: float) -> int:
+        """One job run: refit the stalest models within the CPU share, refresh the rest.
+
+        Due models are taken oldest check first (round-robin over time); a model with none
+        fitted yet is served the last value at once (``_provisional``). With a worker, due
+        fits are sent while the refit budget (``refit_budget``) has credit; without one,
+        they are refitted here within the same budget and ``budget_s`` of wall time. Every
+        other model's forecast is re-anchored from the newest complete bucket. Returns how
+        many models were sent or refitted (or found still warming up). Time is passed in;
+        ``time.perf_counter`` and ``time.thread_time`` only meter the budgets.
+        """
+        started = time.perf_counter()
+        self.refit_budget.accrue(now)
+        metrics = list(self.metrics())
+        due: list[tuple[float, str, Tier]] = []
+        for metric in metrics:
+            for tier in self.tiers:
+                with self._lock:
+                    state = self._states.get((metric, tier.name))
+                    busy = (metric, tier.name) in self._inflight
+                if not busy and (
+                    state is None or now - state.checked_at >= self._wait_s(state, tier)
+                ):
+                    due.append((-math.inf if state is None else state.checked_at, metric, tier))
+        refitted: set[tuple[str, str]] = set()
+        refits = 0
+        for _, metric, tier in sorted(due, key=lambda item: item[0]):
+            key = (metric, tier.name)
+            with self._lock:
+                served = key in self._models
+                inflight = len(self._inflight)
+            if not served:
+                self._provisional(metric, tier, now)
+            if not self.refit_budget.allows(inflight) or (
+                self.worker is None and refitted and time.perf_counter() - started > self.budget_s
+            ):
+                continue  # the rest wait for a later run: keep each run short
+            cpu0 = time.thread_time()
+            if self.worker is not None:
+                self._submit(metric, tier, now)
+            else:
+                self.refit(metric, tier, now)
+                refitted.add(key)
+            self.refit_budget.spend(time.thread_time() - cpu0)
+            self.refit_budget.count()
+            refits += 1
+        latest: dict | None = None
+        for metric in metrics:
+            for tier in self.tiers:
+                with self._lock:
+                    state = self._states.get((metric, tier.name))
+                if (metric, tier.name) in refitted or state is None or state.status != "ok":
+                    continue
+                if latest is None:
+                    latest = self.store.latest()
+                self.reforecast(metric, tier, now, latest)
+        return refits
