@@ -112,7 +112,11 @@ class Services:
         """Every series key: catalog metrics (local source), every one stored or seen this
         run, sorted. Keys of other targets are ``NAME@TARGET`` (foresight.core.series)."""
         latest = self.latest()
-        names = set(self.store.metric_names())
+        try:
+            names = set(self.store.metric_names())
+        except sqlite3.DatabaseError as exc:  # the store fault is reported by its own stage
+            logger.debug("series list without the store: %s", exc)
+            names = set()
         if self.local_source:  # a probe's metrics (OPTIONAL_METRICS) only once seen
             names |= set(METRIC_CATALOG) - OPTIONAL_METRICS
         if latest is not None:
