@@ -60,6 +60,7 @@ class Settings:
     forecast_refit_s: float = 300.0
     forecast_job_s: float = 15.0
     forecast_budget_s: float = 2.0  # wall seconds of refitting per job run
+    fit_timeout_s: float = 300.0  # a fit worker silent this long with work queued is killed
     # live scaling
     live_scaling: bool = True
     scaling_policy: str = "hybrid"
@@ -470,6 +471,13 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
         "forecast_budget_s",
         _number(0.1, 3600.0),
         "seconds of refitting one job run may take (raise it for many series)",
+    ),
+    EnvVar(
+        "FIT_TIMEOUT_S",
+        "fit_timeout_s",
+        _number(1.0, 86400.0),
+        "seconds a fit worker may go without answering while fits wait; then it is killed "
+        "and the fits retried",
     ),
 )
 

@@ -35,7 +35,7 @@ import numpy as np
 
 from foresight.live import model_files
 from foresight.live.anomaly_stage import AnomalyStage
-from foresight.live.fit_worker import FitWorker
+from foresight.live.fit_worker import DEFAULT_TIMEOUT_S, FitWorker
 from foresight.live.forecasting import Served, fit_served, forecast_now, reselect_s
 from foresight.live.online_bands import OnlineBands
 from foresight.live.records import ModelState, overview_row
@@ -104,6 +104,7 @@ class LiveModels(AnomalyStage, WorkerFits):
         self.worker = worker  # None: fit in this process (tests, replay)
         self.online = OnlineBands()
         self._inflight: set[tuple[str, str]] = set()  # sent to the worker, not back yet
+        self._lost: dict[tuple[str, str], int] = {}  # fits lost with their worker, in a row
         self._rerun: set[tuple[str, str]] = set()  # refit requested while in flight
         self._tiers_by_name = {t.name: t for t in tiers}
         if data_dir is not None:
@@ -383,9 +384,10 @@ class LiveModels(AnomalyStage, WorkerFits):
         )
 
 
-def make_fit_worker() -> FitWorker:
-    """The fit worker ``--monitor`` uses: one spawned child, retired when idle."""
-    return FitWorker()
+def make_fit_worker(timeout_s: float = DEFAULT_TIMEOUT_S) -> FitWorker:
+    """The fit worker ``--monitor`` uses: one spawned child, retired when idle, killed
+    when it holds queued fits and answers none for ``timeout_s``."""
+    return FitWorker(timeout_s=timeout_s)
 
 
 def install(services) -> None:
@@ -397,7 +399,7 @@ def install(services) -> None:
         budget_s=services.settings.forecast_budget_s,
         data_dir=services.settings.data_dir,
         warm_s=2000 * services.settings.interval_s,  # the likelihood's long window
-        worker=make_fit_worker(),
+        worker=make_fit_worker(services.settings.fit_timeout_s),
         # The detector counts samples, so the tracker does too (60 s at 1-s sampling).
         episode_gap_s=EPISODE_GAP_SAMPLES * services.settings.interval_s,
     )
