@@ -60,9 +60,24 @@ def spread_at(values: np.ndarray, origins: np.ndarray, window: int = SPREAD_WIND
     return (c[origins + 1] - c[lo]) / np.maximum(origins + 1 - lo, 1)
 
 
+# The sorted pools of the states in use, by the pool array's identity: a live model
+# draws bands from the same pool at every re-forecast (only ``alpha`` moves), so it is
+# sorted once. An entry holds its pool, so an id is never reused while it is cached.
+_SORTED_POOLS: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+MAX_SORTED_POOLS = 1024
+
+
 def _sorted_pool(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    found = _SORTED_POOLS.get(id(scores))
+    if found is not None and found[0] is scores:
+        return found[1], found[2]
     pool = np.sort(np.asarray(scores, dtype=float), axis=0)  # NaN sort last
     counts = np.sum(~np.isnan(pool), axis=0)
+    if isinstance(scores, np.ndarray):
+        if len(_SORTED_POOLS) >= MAX_SORTED_POOLS:
+            _SORTED_POOLS.pop(next(iter(_SORTED_POOLS)), None)  # the oldest entry
+        pool.flags.writeable = counts.flags.writeable = False  # shared: read only
+        _SORTED_POOLS[id(scores)] = (scores, pool, counts)
     return pool, counts
 
 
