@@ -32,6 +32,7 @@ from collections.abc import Callable
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_IDLE_S = 60.0
 DEFAULT_TIMEOUT_S = 300.0  # Settings.fit_timeout_s
+START_S = 120.0  # a worker still starting (spawn, imports) is killed after this at least
 CLOSE_WAIT_S = 10.0  # at most this long for the running fit when the monitor stops
 # A fresh worker now and then bounds what a long-lived interpreter's heap can grow to:
 # after this many jobs the worker is retired as soon as it is idle. (Not the executor's
@@ -78,11 +80,14 @@ class FitOutcome:
     cpu_s: float  # the worker's own CPU time for this job
 
 
-def _init_worker() -> None:
-    """In the child: one BLAS thread (two cores are shared with the sampler)."""
+def _init_worker(ready=None) -> None:
+    """In the child: one BLAS thread (two cores are shared with the sampler); then say
+    it is ready (its imports are done), so the watchdog's clock starts."""
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
+    if ready is not None:
+        ready.set()
 
 
 def run_job(job: FitJob) -> FitOutcome:
@@ -161,14 +166,20 @@ class FitWorker:
         self._killed: set[ProcessPoolExecutor] = set()  # pools the watchdog killed
         self._last_failure: dict | None = None  # {"kind", "at", "pid", "message"}
         self._watchdog: threading.Thread | None = None
+        self._ready: Any = None  # the live worker's "imports done" event (multiprocessing)
+        self._ready_seen = False
 
     def _executor(self) -> ProcessPoolExecutor:
         """The live pool (under ``_lock``), started when there is none."""
         if self._pool is None:
+            context = multiprocessing.get_context(self.start_method)
+            self._ready = context.Event()
+            self._ready_seen = False
             self._pool = ProcessPoolExecutor(
                 max_workers=1,
-                mp_context=multiprocessing.get_context(self.start_method),
+                mp_context=context,
                 initializer=_init_worker,
+                initargs=(self._ready,),
             )
             self._pool_jobs = 0
             self._stats["starts"] += 1
@@ -201,6 +212,7 @@ class FitWorker:
                 future = pool.submit(run_job, job)
             if self._pending == 0:  # the worker was idle: its clock starts now
                 self._progress_at = time.monotonic()
+                self._idle.notify_all()  # the watchdog watches again
             self._pending += 1
             self._pool_jobs += 1
             self._stats["jobs"] += 1
@@ -278,9 +290,17 @@ class FitWorker:
         """The watchdog thread: kill a worker that holds queued jobs and answers none."""
         with self._lock:
             while not self._closed:
-                self._idle.wait(min(1.0, self.timeout_s / 4))
+                busy = self._pool is not None and self._pending
+                self._idle.wait(min(1.0, self.timeout_s / 4) if busy else None)
+                if self._pool is None or not self._pending:
+                    continue
+                if not self._ready_seen and self._ready is not None and self._ready.is_set():
+                    self._ready_seen = True  # started: the fits' clock starts now
+                    self._progress_at = time.monotonic()
+                # A starting worker (spawn, imports) gets START_S at least.
+                limit_s = self.timeout_s if self._ready_seen else max(self.timeout_s, START_S)
                 silent_s = time.monotonic() - self._progress_at
-                if self._pool is None or not self._pending or silent_s < self.timeout_s:
+                if silent_s < limit_s:
                     continue
                 pool = self._pool
                 pids = self._kill(pool)

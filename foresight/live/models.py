@@ -71,6 +71,7 @@ __all__ = [
 
 EXTRAS_KEY = "live_models"
 FAST_START_RECHECK_S = 60.0
+MODEL_SAVE_EVERY_S = 900.0  # a refit of an unchanged choice is written at most this often
 EPISODE_GAP_SAMPLES = 60
 
 
@@ -105,6 +106,7 @@ class LiveModels(AnomalyStage, WorkerFits):
         self.online = OnlineBands()
         self._inflight: set[tuple[str, str]] = set()  # sent to the worker, not back yet
         self._lost: dict[tuple[str, str], int] = {}  # fits lost with their worker, in a row
+        self._saved_at: dict[tuple[str, str], float] = {}  # when each model was last written
         self._rerun: set[tuple[str, str]] = set()  # refit requested while in flight
         self._tiers_by_name = {t.name: t for t in tiers}
         if data_dir is not None:
@@ -249,7 +251,12 @@ class LiveModels(AnomalyStage, WorkerFits):
             self._models[key] = served
         if not same_choice:
             self.online.forget(key)  # bands recalibrated: earlier forecasts were other bands
-        self._save(metric, tier, served)
+        # A new choice is saved at once; a refit of the kept one at most every
+        # MODEL_SAVE_EVERY_S (close() saves every model at shutdown): one file write and
+        # fsync per model per refit was the monitor's largest cost after sampling.
+        if not same_choice or now - self._saved_at.get(key, -math.inf) >= MODEL_SAVE_EVERY_S:
+            self._save(metric, tier, served)
+            self._saved_at[key] = now
         forecast = forecast_now(served, values, ts, tier.step_s)
         self.online.remember(key, float(ts[-1]), forecast)
         state = ModelState(
