@@ -26,7 +26,9 @@ of misses would leave the band at that width long after the errors calm down.
 from __future__ import annotations
 
 import logging
+import weakref
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import numpy as np
 
@@ -62,22 +64,27 @@ def spread_at(values: np.ndarray, origins: np.ndarray, window: int = SPREAD_WIND
 
 # The sorted pools of the states in use, by the pool array's identity: a live model
 # draws bands from the same pool at every re-forecast (only ``alpha`` moves), so it is
-# sorted once. An entry holds its pool, so an id is never reused while it is cached.
-_SORTED_POOLS: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-MAX_SORTED_POOLS = 1024
+# sorted once. An entry holds its pool weakly and goes when the pool is freed (so an id
+# is never reused while cached, and old pools' copies do not pile up).
+_SORTED_POOLS: dict[int, tuple[weakref.ref, np.ndarray, np.ndarray]] = {}
+MAX_SORTED_POOLS = 4096
+
+
+def _forget_pool(key: int, _ref: object) -> None:
+    _SORTED_POOLS.pop(key, None)
 
 
 def _sorted_pool(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    found = _SORTED_POOLS.get(id(scores))
-    if found is not None and found[0] is scores:
+    key = id(scores)
+    found = _SORTED_POOLS.get(key)
+    if found is not None and found[0]() is scores:
         return found[1], found[2]
     pool = np.sort(np.asarray(scores, dtype=float), axis=0)  # NaN sort last
     counts = np.sum(~np.isnan(pool), axis=0)
-    if isinstance(scores, np.ndarray):
-        if len(_SORTED_POOLS) >= MAX_SORTED_POOLS:
-            _SORTED_POOLS.pop(next(iter(_SORTED_POOLS)), None)  # the oldest entry
+    if isinstance(scores, np.ndarray) and len(_SORTED_POOLS) < MAX_SORTED_POOLS:
         pool.flags.writeable = counts.flags.writeable = False  # shared: read only
-        _SORTED_POOLS[id(scores)] = (scores, pool, counts)
+        ref = weakref.ref(scores, partial(_forget_pool, key))
+        _SORTED_POOLS[key] = (ref, pool, counts)
     return pool, counts
 
 
