@@ -181,6 +181,8 @@ class AlertEngine:
             moved = known is None or known.state != record.state or record.id is None
             if moved or now - self._saved_at.get(record.key, -math.inf) >= SAVE_EVERY_S:
                 write.append(record)
+        if not write:  # most ticks: no write transaction for nothing
+            return changed
         try:
             saved = {r.key: r for r in self.log.save(write)}
         except (sqlite3.Error, OSError) as exc:

@@ -10,6 +10,7 @@ parse on reload keeps the previous rules and reports the error.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import logging
 import math
 import re
@@ -116,6 +117,12 @@ def render(template: str, values: Mapping[str, Any]) -> str:
     return string.Formatter().vformat(template, (), _Context(present))
 
 
+@functools.lru_cache(maxsize=65536)
+def _matches(pattern: str, metric: str) -> bool:
+    """``Rule.matches``, remembered: every tick asks it again for every rule and metric."""
+    return fnmatch.fnmatchcase(metric, pattern) or fnmatch.fnmatchcase(metric_of(metric), pattern)
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     """One alerting rule; durations in seconds, levels in the metric's catalog units."""
@@ -143,9 +150,7 @@ class Rule:
     def matches(self, metric: str) -> bool:
         """True when the series key or its metric name (``NAME`` of ``NAME@TARGET``)
         matches: a rule for ``cpu_percent`` watches every target's CPU."""
-        return fnmatch.fnmatchcase(metric, self.metric) or fnmatch.fnmatchcase(
-            metric_of(metric), self.metric
-        )
+        return _matches(self.metric, metric)
 
     def threshold(self, metric: str, cores: int | None) -> float | None:
         """The level for ``metric`` (catalog names resolved, per-core scaled).

@@ -61,6 +61,7 @@ class Settings:
     forecast_job_s: float = 15.0
     forecast_budget_s: float = 2.0  # wall seconds of refitting per job run
     forecast_refit_core_share: float = 0.25  # of one core, for refits (fit worker + reads)
+    fit_timeout_s: float = 300.0  # a fit worker silent this long with work queued is killed
     # live scaling
     live_scaling: bool = True
     scaling_policy: str = "hybrid"
@@ -479,6 +480,11 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
         "share of one core refits may use (fit worker and history reads); with many "
         "series the stalest models are refit first, the others keep their fitted model "
         "and are re-anchored every job run",
+        "FIT_TIMEOUT_S",
+        "fit_timeout_s",
+        _number(1.0, 86400.0),
+        "seconds a fit worker may go without answering while fits wait; then it is killed "
+        "and the fits retried",
     ),
 )
 

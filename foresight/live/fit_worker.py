@@ -14,7 +14,11 @@ after ``idle_s`` without work, so between refit rounds the monitor is alone. Res
 arrive on the executor's own thread through a callback: neither the sampling tick nor an
 API request ever waits for a fit. A worker that dies (killed, out of memory) fails its
 jobs with ``BrokenProcessPool``: that is counted and logged, the served models stay, and
-the next job starts a new worker.
+the next job starts a new worker. A worker that hangs (stopped, deadlocked, a fit that
+never ends) is found by a watchdog thread: when jobs are queued and none has been
+answered for ``timeout_s`` (``FIT_TIMEOUT_S``), the worker is killed, which fails its
+jobs the same way (the executor joins the killed process: no zombie is left), and the
+hang is counted and kept as the last failure for the health report.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from collections.abc import Callable
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -37,6 +42,9 @@ from foresight.live.forecasting import choose_served, refit_model
 logger = logging.getLogger(__name__)
 
 DEFAULT_IDLE_S = 60.0
+DEFAULT_TIMEOUT_S = 300.0  # Settings.fit_timeout_s
+START_S = 120.0  # a worker still starting (spawn, imports) is killed after this at least
+CLOSE_WAIT_S = 10.0  # at most this long for the running fit when the monitor stops
 # A fresh worker now and then bounds what a long-lived interpreter's heap can grow to:
 # after this many jobs the worker is retired as soon as it is idle. (Not the executor's
 # own ``max_tasks_per_child``: on Python 3.11 a pool whose worker exits that way can
@@ -72,11 +80,14 @@ class FitOutcome:
     cpu_s: float  # the worker's own CPU time for this job
 
 
-def _init_worker() -> None:
-    """In the child: one BLAS thread (two cores are shared with the sampler)."""
+def _init_worker(ready=None) -> None:
+    """In the child: one BLAS thread (two cores are shared with the sampler); then say
+    it is ready (its imports are done), so the watchdog's clock starts."""
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
+    if ready is not None:
+        ready.set()
 
 
 def run_job(job: FitJob) -> FitOutcome:
@@ -123,8 +134,14 @@ class FitWorker:
         idle_s: float = DEFAULT_IDLE_S,
         max_jobs_per_worker: int = MAX_JOBS_PER_WORKER,
         start_method: str = "spawn",
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        if not timeout_s > 0:
+            raise ValueError(f"timeout_s must be > 0 (got {timeout_s})")
         self.idle_s = idle_s
+        self.timeout_s = timeout_s
+        self.clock = clock  # stamps the last failure (epoch seconds, as health reads it)
         self.max_jobs_per_worker = max_jobs_per_worker
         self.start_method = start_method
         self._lock = threading.Lock()
@@ -133,20 +150,45 @@ class FitWorker:
         self._timer: threading.Timer | None = None
         self._pending = 0
         self._closed = False
-        self._stats = {"jobs": 0, "failed": 0, "crashes": 0, "starts": 0, "fit_cpu_s": 0.0}
+        self._stats = {
+            "jobs": 0,
+            "failed": 0,
+            "crashes": 0,
+            "hangs": 0,
+            "starts": 0,
+            "fit_cpu_s": 0.0,
+        }
         self._last_pid: int | None = None
         self._pool_jobs = 0  # jobs sent to the current worker
+        # The watchdog's clock (time.monotonic): when the live worker last made progress
+        # (started with work, or answered a job).
+        self._progress_at = time.monotonic()
+        self._killed: set[ProcessPoolExecutor] = set()  # pools the watchdog killed
+        self._last_failure: dict | None = None  # {"kind", "at", "pid", "message"}
+        self._watchdog: threading.Thread | None = None
+        self._ready: Any = None  # the live worker's "imports done" event (multiprocessing)
+        self._ready_seen = False
 
     def _executor(self) -> ProcessPoolExecutor:
         """The live pool (under ``_lock``), started when there is none."""
         if self._pool is None:
+            context = multiprocessing.get_context(self.start_method)
+            self._ready = context.Event()
+            self._ready_seen = False
             self._pool = ProcessPoolExecutor(
                 max_workers=1,
-                mp_context=multiprocessing.get_context(self.start_method),
+                mp_context=context,
                 initializer=_init_worker,
+                initargs=(self._ready,),
             )
             self._pool_jobs = 0
             self._stats["starts"] += 1
+            self._progress_at = time.monotonic()
+            if self._watchdog is None:
+                self._watchdog = threading.Thread(
+                    target=self._watch, name="fit-worker-watchdog", daemon=True
+                )
+                self._watchdog.start()
         return self._pool
 
     def submit(self, job: FitJob, done: Done) -> bool:
@@ -165,9 +207,12 @@ class FitWorker:
                 future = pool.submit(run_job, job)
             except BrokenProcessPool as exc:  # died since its last job: start a new one
                 logger.warning("fit worker was gone (%s); starting a new one", exc)
-                self._discard(pool)
+                self._lost(pool, f"the idle fit worker had died ({exc})")
                 pool = self._executor()
                 future = pool.submit(run_job, job)
+            if self._pending == 0:  # the worker was idle: its clock starts now
+                self._progress_at = time.monotonic()
+                self._idle.notify_all()  # the watchdog watches again
             self._pending += 1
             self._pool_jobs += 1
             self._stats["jobs"] += 1
@@ -182,6 +227,22 @@ class FitWorker:
         self._pool = None
         return True
 
+    def _lost(self, pool: ProcessPoolExecutor, message: str) -> None:
+        """A dead worker's pool (under ``_lock``): forget it, count it once as a crash
+        (unless the watchdog killed it: that was counted as a hang)."""
+        if not self._discard(pool):
+            return
+        if pool in self._killed:
+            self._killed.discard(pool)
+            return
+        self._stats["crashes"] += 1
+        self._last_failure = {
+            "kind": "crash",
+            "at": self.clock(),
+            "pid": self._last_pid,
+            "message": message,
+        }
+
     def _finished(self, job: FitJob, future: Future, done: Done, pool: ProcessPoolExecutor) -> None:
         outcome: FitOutcome | None = None
         error: BaseException | None
@@ -193,13 +254,22 @@ class FitWorker:
             if error is None:
                 outcome = future.result()
         if isinstance(error, BrokenProcessPool):
-            with self._lock:
-                if self._discard(pool):
-                    self._stats["crashes"] += 1
+            with self._lock:  # logged per job by the caller's callback
+                self._lost(pool, f"the fit worker died while fitting {job.metric} at {job.tier}")
+        elif error is not None and not isinstance(error, CancelledError):
+            with self._lock:  # a fit that raised (a bug): the caller logs its traceback
+                self._last_failure = {
+                    "kind": "error",
+                    "at": self.clock(),
+                    "pid": self._last_pid,
+                    "message": f"fitting {job.metric} at {job.tier} raised "
+                    f"{type(error).__name__}: {error}",
+                }
         if outcome is not None:
             with self._lock:
                 self._stats["fit_cpu_s"] += outcome.cpu_s
                 self._last_pid = outcome.worker_pid
+                self._progress_at = time.monotonic()
         else:
             with self._lock:
                 self._stats["failed"] += 1
@@ -215,6 +285,53 @@ class FitWorker:
                         self._timer = threading.Timer(0.0 if worn else self.idle_s, self._retire)
                         self._timer.daemon = True
                         self._timer.start()
+
+    def _watch(self) -> None:
+        """The watchdog thread: kill a worker that holds queued jobs and answers none."""
+        with self._lock:
+            while not self._closed:
+                busy = self._pool is not None and self._pending
+                self._idle.wait(min(1.0, self.timeout_s / 4) if busy else None)
+                if self._pool is None or not self._pending:
+                    continue
+                if not self._ready_seen and self._ready is not None and self._ready.is_set():
+                    self._ready_seen = True  # started: the fits' clock starts now
+                    self._progress_at = time.monotonic()
+                # A starting worker (spawn, imports) gets START_S at least.
+                limit_s = self.timeout_s if self._ready_seen else max(self.timeout_s, START_S)
+                silent_s = time.monotonic() - self._progress_at
+                if silent_s < limit_s:
+                    continue
+                pool = self._pool
+                pids = self._kill(pool)
+                self._killed.add(pool)
+                self._stats["hangs"] += 1
+                self._progress_at = time.monotonic()
+                self._last_failure = {
+                    "kind": "hang",
+                    "at": self.clock(),
+                    "pid": pids[0] if pids else None,
+                    "message": f"the fit worker (pid {', '.join(map(str, pids)) or '?'}) "
+                    f"answered none of {self._pending} queued fits for {silent_s:.0f} s "
+                    f"(FIT_TIMEOUT_S={self.timeout_s:g}); killed, the fits are retried",
+                }
+                logger.error("%s", self._last_failure["message"])
+
+    @staticmethod
+    def _kill(pool: ProcessPoolExecutor) -> list[int]:
+        """SIGKILL the pool's worker (a stopped process dies too); its pids.
+
+        The executor's manager thread then sees the process gone, fails its jobs with
+        ``BrokenProcessPool`` (our callback runs) and joins it, so no zombie stays.
+        """
+        # ``_processes`` is the executor's {pid: Process}; Python 3.14 has kill_workers().
+        processes = dict(getattr(pool, "_processes", None) or {})
+        for process in processes.values():
+            try:
+                process.kill()
+            except (OSError, ValueError) as exc:  # exited meanwhile, or already closed
+                logger.debug("could not kill fit worker %s: %s", process.pid, exc)
+        return sorted(processes)
 
     def _retire(self) -> None:
         """Stop an idle worker (timer thread): its memory goes back to the system."""
@@ -250,6 +367,8 @@ class FitWorker:
                 "pending": self._pending,
                 "alive": self._pool is not None,
                 "last_worker_pid": self._last_pid,
+                "timeout_s": self.timeout_s,
+                "last_failure": None if self._last_failure is None else dict(self._last_failure),
             }
 
     def close(self) -> None:
@@ -260,5 +379,21 @@ class FitWorker:
                 self._timer.cancel()
                 self._timer = None
             pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            self._idle.notify_all()  # the watchdog ends
+        if pool is None:
+            return
+        processes = dict(getattr(pool, "_processes", None) or {})
+        manager = getattr(pool, "_executor_manager_thread", None)
+        pool.shutdown(wait=False, cancel_futures=True)
+        # The running fit may finish; a hung worker must not hold up the shutdown.
+        deadline = time.monotonic() + CLOSE_WAIT_S
+        for pid, process in processes.items():
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.exitcode is None:
+                logger.warning(
+                    "fit worker %s did not stop within %.0f s; killing it", pid, CLOSE_WAIT_S
+                )
+                process.kill()
+                process.join(CLOSE_WAIT_S)
+        if manager is not None:
+            manager.join(CLOSE_WAIT_S)  # it joins (reaps) the worker

@@ -2,7 +2,8 @@
 
 ``health_state`` is what ``/api/system/health`` reports as ``status``, ``reasons`` and
 ``store``: its path, size and counts, and whether it can write (``ok``, ``error``,
-``since``, ``not_stored``, ``last_fault``). Time is passed in. A store that cannot be
+``since``, ``not_stored``, ``last_fault``), and the fit worker's crashes and hangs
+(``fit_worker_block``). Time is passed in. A store that cannot be
 read does not make the health request fail: its counts are None and ``read_error``
 says why.
 """
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from foresight.live.models import EXTRAS_KEY as MODELS_KEY
 from foresight.live.services import STORE_FAULTS, Services
 from foresight.sources.prometheus import PrometheusSource
 from foresight.store.faults import error_text
@@ -75,6 +77,27 @@ def source_reasons(services: Services) -> list[str]:
     return out
 
 
+def fit_worker_block(services: Services) -> dict[str, Any] | None:
+    """The fit worker's counters and its last crash or hang (None: no worker)."""
+    live = services.extras.get(MODELS_KEY)
+    return None if live is None else live.worker_stats()
+
+
+def fit_worker_reasons(block: dict[str, Any] | None, now: float) -> list[str]:
+    """A crash or hang of the fit worker keeps the status degraded for a while."""
+    if block is None:
+        return []
+    last = block["last_failure"]
+    if last is None or now - last["at"] >= REOPEN_REPORTED_S:
+        return []
+    what = {"hang": "hung and was killed", "crash": "died", "error": "had a fit fail"}
+    return [
+        f"the fit worker {what[last['kind']]} at {_iso(last['at'])}: {last['message']}; "
+        f"the served models stay and the fits are retried ({block['hangs']} hangs, "
+        f"{block['crashes']} crashes, {block['failed']} failed fits so far)"
+    ]
+
+
 def health_state(services: Services, now: float, last_sample_age_s: float | None) -> HealthState:
     """The status, its reasons and the store's fault keys at ``now`` (epoch seconds)."""
     interval_s = services.settings.interval_s
@@ -101,6 +124,7 @@ def health_state(services: Services, now: float, last_sample_age_s: float | None
             f"{last['error']} at {_iso(last['until'])}; samples stored before are not in it"
         )
     reasons += source_reasons(services)
+    reasons += fit_worker_reasons(fit_worker_block(services), now)
     if not services.running:
         status = "stopped"
         reasons.insert(0, "the sampler is not running")

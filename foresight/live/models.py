@@ -37,7 +37,7 @@ import numpy as np
 
 from foresight.live import model_files
 from foresight.live.anomaly_stage import AnomalyStage
-from foresight.live.fit_worker import FitWorker
+from foresight.live.fit_worker import DEFAULT_TIMEOUT_S, FitWorker
 from foresight.live.forecasting import Served, fit_served, forecast_now, reselect_s
 from foresight.live.model_job import ModelJob
 from foresight.live.online_bands import OnlineBands
@@ -74,6 +74,7 @@ __all__ = [
 ]
 
 EXTRAS_KEY = "live_models"
+MODEL_SAVE_EVERY_S = 900.0  # a refit of an unchanged choice is written at most this often
 EPISODE_GAP_SAMPLES = 60
 
 
@@ -108,6 +109,9 @@ class LiveModels(AnomalyStage, WorkerFits, ModelJob):
         self.worker = worker  # None: fit in this process (tests, replay)
         self.online = OnlineBands()
         self._inflight: set[tuple[str, str]] = set()  # sent to the worker, not back yet
+        self._lost: dict[tuple[str, str], int] = {}  # fits lost with their worker, in a row
+        self._saved_at: dict[tuple[str, str], float] = {}  # when each model was last written
+        self._unsaved: set[tuple[str, str]] = set()  # provisional: served, never written
         self._rerun: set[tuple[str, str]] = set()  # refit requested while in flight
         self._tiers_by_name = {t.name: t for t in tiers}
         # None: every due model is refit at once (tests, bench_refit); the monitor passes
@@ -257,8 +261,17 @@ class LiveModels(AnomalyStage, WorkerFits, ModelJob):
             self._models[key] = served
         if not same_choice:
             self.online.forget(key)  # bands recalibrated: earlier forecasts were other bands
-        if not provisional:
-            self._save(metric, tier, served)
+        # A new choice is saved at once; a refit of the kept one at most every
+        # MODEL_SAVE_EVERY_S (close() saves every model at shutdown): one file write and
+        # fsync per model per refit was the monitor's largest cost after sampling.
+        due = not same_choice or now - self._saved_at.get(key, -math.inf) >= MODEL_SAVE_EVERY_S
+        if provisional:
+            self._unsaved.add(key)
+        else:
+            self._unsaved.discard(key)
+            if due:
+                self._save(metric, tier, served)
+                self._saved_at[key] = now
         forecast = forecast_now(served, values, ts, tier.step_s)
         self.online.remember(key, float(ts[-1]), forecast)
         state = ModelState(
@@ -287,7 +300,7 @@ class LiveModels(AnomalyStage, WorkerFits, ModelJob):
             models = dict(self._models)
         for (metric, tier_name), served in models.items():
             tier = self._tiers_by_name.get(tier_name)
-            if tier is not None:
+            if tier is not None and (metric, tier_name) not in self._unsaved:
                 self._save(metric, tier, served)
 
     def _anchor(self, metric: str, latest: dict | None = None) -> tuple[float, float] | None:
@@ -342,9 +355,10 @@ class LiveModels(AnomalyStage, WorkerFits, ModelJob):
         )
 
 
-def make_fit_worker() -> FitWorker:
-    """The fit worker ``--monitor`` uses: one spawned child, retired when idle."""
-    return FitWorker()
+def make_fit_worker(timeout_s: float = DEFAULT_TIMEOUT_S) -> FitWorker:
+    """The fit worker ``--monitor`` uses: one spawned child, retired when idle, killed
+    when it holds queued fits and answers none for ``timeout_s``."""
+    return FitWorker(timeout_s=timeout_s)
 
 
 def install(services) -> None:
@@ -356,7 +370,7 @@ def install(services) -> None:
         budget_s=services.settings.forecast_budget_s,
         data_dir=services.settings.data_dir,
         warm_s=2000 * services.settings.interval_s,  # the likelihood's long window
-        worker=make_fit_worker(),
+        worker=make_fit_worker(services.settings.fit_timeout_s),
         # The detector counts samples, so the tracker does too (60 s at 1-s sampling).
         episode_gap_s=EPISODE_GAP_SAMPLES * services.settings.interval_s,
         refit_core_share=services.settings.forecast_refit_core_share,

@@ -27,6 +27,11 @@ from foresight.live.tiers import Tier
 
 logger = logging.getLogger(__name__)
 
+# A fit lost with its worker (killed, hung) is retried at the next job run this many
+# times in a row; after that it waits the usual refit interval (a fit that kills its
+# worker every time must not respawn one every 15 s).
+QUICK_RETRIES = 2
+
 
 class WorkerFits:
     """Fits through a ``FitWorker``; the attributes below are ``LiveModels``'."""
@@ -36,6 +41,7 @@ class WorkerFits:
     _states: dict[tuple[str, str], ModelState]
     _models: dict[tuple[str, str], Served]
     _inflight: set[tuple[str, str]]
+    _lost: dict[tuple[str, str], int]  # fits in a row whose worker died or hung
     _rerun: set[tuple[str, str]]
     _tiers_by_name: dict[str, Tier]
     refit_budget: RefitBudget
@@ -104,6 +110,13 @@ class WorkerFits:
                         job.tier,
                         error,
                     )
+                    # Not this model's fault (most of the time): retry at the next job
+                    # run, but a fit that keeps killing its worker waits as usual.
+                    with self._lock:
+                        lost = self._lost[key] = self._lost.get(key, 0) + 1
+                    if lost <= QUICK_RETRIES:
+                        self._checked(job.metric, tier, -math.inf, observed)
+                        return
                 elif not isinstance(error, CancelledError):
                     logger.error(
                         "fitting %s at %s failed; the served model stays",
@@ -112,7 +125,10 @@ class WorkerFits:
                         exc_info=error,
                     )
                 self._checked(job.metric, tier, job.now, observed)
-            elif outcome.kind == "short":
+                return
+            with self._lock:
+                self._lost.pop(key, None)
+            if outcome.kind == "short":
                 self._warming(job.metric, tier, job.now, observed, outcome.message)
             elif outcome.kind == "model":
                 assert outcome.doc is not None and outcome.arrays is not None

@@ -29,7 +29,9 @@ at that width long after the errors calm down.
 from __future__ import annotations
 
 import logging
+import weakref
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import numpy as np
 
@@ -109,9 +111,29 @@ def spread_at(values: np.ndarray, origins: np.ndarray, window: int = SPREAD_WIND
     return (c[origins + 1] - c[lo]) / np.maximum(origins + 1 - lo, 1)
 
 
+# The sorted pools of the states in use, by the pool array's identity: a live model
+# draws bands from the same pool at every re-forecast (only ``alpha`` moves), so it is
+# sorted once. An entry holds its pool weakly and goes when the pool is freed (so an id
+# is never reused while cached, and old pools' copies do not pile up).
+_SORTED_POOLS: dict[int, tuple[weakref.ref, np.ndarray, np.ndarray]] = {}
+MAX_SORTED_POOLS = 4096
+
+
+def _forget_pool(key: int, _ref: object) -> None:
+    _SORTED_POOLS.pop(key, None)
+
+
 def _sorted_pool(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    key = id(scores)
+    found = _SORTED_POOLS.get(key)
+    if found is not None and found[0]() is scores:
+        return found[1], found[2]
     pool = np.sort(np.asarray(scores, dtype=float), axis=0)  # NaN sort last
     counts = np.sum(~np.isnan(pool), axis=0)
+    if isinstance(scores, np.ndarray) and len(_SORTED_POOLS) < MAX_SORTED_POOLS:
+        pool.flags.writeable = counts.flags.writeable = False  # shared: read only
+        ref = weakref.ref(scores, partial(_forget_pool, key))
+        _SORTED_POOLS[key] = (ref, pool, counts)
     return pool, counts
 
 

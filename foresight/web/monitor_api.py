@@ -20,7 +20,7 @@ from flask import Response, current_app, jsonify, request
 from foresight.core.catalog import MetricInfo
 from foresight.core.series import series_key
 from foresight.live import alerting
-from foresight.live.health import health_state, source_block
+from foresight.live.health import fit_worker_block, health_state, source_block
 from foresight.live.pushed import EXTRAS_KEY as PUSHED_KEY
 from foresight.live.services import Services
 from foresight.live.stress import StressBusyError, StressCooldownError, validate_request
@@ -327,6 +327,7 @@ def health_payload(svc: Services, now: float) -> dict[str, Any]:
         "alerts": alerting.health(svc),
         "source": source_block(svc),
         "pushed_scoring": pushed_block(svc),
+        "fit_worker": fit_worker_block(svc),
     }
 
 

@@ -142,6 +142,29 @@ class StoreHealthSchema(Schema):
     )
 
 
+class FitFailureSchema(Schema):
+    kind = fields.String(validate=validate.OneOf(["crash", "hang", "error"]))
+    at = fields.Float(metadata={"description": "When it was noticed (epoch seconds)"})
+    pid = fields.Integer(allow_none=True, metadata={"description": "The worker's pid"})
+    message = fields.String()
+
+
+class FitWorkerHealthSchema(Schema):
+    jobs = fields.Integer(metadata={"description": "Fits sent to the worker"})
+    failed = fields.Integer(metadata={"description": "Fits that produced nothing"})
+    crashes = fields.Integer(metadata={"description": "Workers that died while fitting"})
+    hangs = fields.Integer(
+        metadata={"description": "Workers killed after FIT_TIMEOUT_S without an answer"}
+    )
+    starts = fields.Integer(metadata={"description": "Worker processes started"})
+    fit_cpu_s = fields.Float(metadata={"description": "CPU seconds the fits reported"})
+    pending = fields.Integer(metadata={"description": "Fits queued or running"})
+    alive = fields.Boolean(metadata={"description": "A worker process is running now"})
+    last_worker_pid = fields.Integer(allow_none=True)
+    timeout_s = fields.Float(metadata={"description": "FIT_TIMEOUT_S"})
+    last_failure = fields.Nested(FitFailureSchema, allow_none=True)
+
+
 class HealthSchema(Schema):
     status = fields.String(validate=validate.OneOf(["ok", "degraded", "stopped"]))
     reasons = fields.List(fields.String(), metadata={"description": "Why status is not ok"})
@@ -173,6 +196,11 @@ class HealthSchema(Schema):
             "description": "Anomaly scores and alerts of POST /api/samples batches, run on a "
             "background thread (null: no live models or alerts)"
         },
+    )
+    fit_worker = fields.Nested(
+        FitWorkerHealthSchema,
+        allow_none=True,
+        metadata={"description": "The fit worker process: crashes, hangs (null: no models)"},
     )
 
 
