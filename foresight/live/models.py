@@ -1,6 +1,6 @@
 """Forecasts and anomaly scores in ``--monitor``: models refit off the request path.
 
-Installed through ``monitor.EXTENSION_MODULES``:
+Installed by ``model_job.install``:
   * a scheduler job (every ``FORECAST_JOB_S`` seconds, default 15) refits, per metric
     and per horizon tier, the model whose fit is older than ``FORECAST_REFIT_S``
     (default 300): it reads the history and sends it to the fit worker
@@ -28,7 +28,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +36,7 @@ from foresight.live import model_files
 from foresight.live.anomaly_stage import AnomalyStage
 from foresight.live.fit_worker import FitWorker
 from foresight.live.forecasting import Served, fit_served, forecast_now, reselect_s
+from foresight.live.lstm_rounds import LstmCandidate, LstmRounds
 from foresight.live.online_bands import OnlineBands
 from foresight.live.records import ModelState, overview_row
 from foresight.live.tiers import (
@@ -63,7 +63,6 @@ __all__ = [
     "ModelState",
     "Tier",
     "describe_accuracy",
-    "install",
     "make_fit_worker",
     "tier_for_hours",
     "tier_for_seconds",
@@ -74,7 +73,7 @@ FAST_START_RECHECK_S = 60.0
 EPISODE_GAP_SAMPLES = 60
 
 
-class LiveModels(AnomalyStage, WorkerFits):
+class LiveModels(AnomalyStage, WorkerFits, LstmCandidate):
     """Per-metric forecasters (and, inherited, detectors) for the live monitor; thread-safe."""
 
     def __init__(
@@ -89,6 +88,7 @@ class LiveModels(AnomalyStage, WorkerFits):
         warm_s: float = 0.0,
         worker: FitWorker | None = None,
         episode_gap_s: float = 60.0,
+        lstm: LstmRounds | None = None,
     ) -> None:
         self.store = store
         self.data_dir = data_dir  # None: models are not saved (tests, replay)
@@ -102,6 +102,7 @@ class LiveModels(AnomalyStage, WorkerFits):
         self._models: dict[tuple[str, str], Served] = {}
         self.wakeup: Callable[[], None] | None = None  # run the job now (set by install)
         self.worker = worker  # None: fit in this process (tests, replay)
+        self.lstm = lstm  # None: the LSTM is not a candidate (FORESIGHT_LSTM off)
         self.online = OnlineBands()
         self._inflight: set[tuple[str, str]] = set()  # sent to the worker, not back yet
         self._rerun: set[tuple[str, str]] = set()  # refit requested while in flight
@@ -119,6 +120,8 @@ class LiveModels(AnomalyStage, WorkerFits):
             if tier is None or served.model.horizon != tier.horizon_steps:
                 continue  # a tier that no longer exists or changed shape: refit instead
             self._models[(metric, tier_name)] = served
+            if self.lstm is not None and "lstm" in served.candidates:
+                self.lstm.remember((metric, tier_name), served.selected_at or served.fitted_at)
             self._states[(metric, tier_name)] = ModelState(
                 metric,
                 tier,
@@ -153,6 +156,9 @@ class LiveModels(AnomalyStage, WorkerFits):
                     state = self._states.get((m, tier.name))
                     if state is not None:
                         self._states[(m, tier.name)] = replace(state, checked_at=-math.inf)
+                    served = self._models.get((m, tier.name))
+                    if self.lstm is not None and served is not None and served.name == "lstm":
+                        self.lstm.forget((m, tier.name))  # a served LSTM refits in a round
                     count += 1
         if self.wakeup is not None:
             self.wakeup()
@@ -200,11 +206,17 @@ class LiveModels(AnomalyStage, WorkerFits):
             self._states[(metric, tier.name)] = state
         return state
 
-    def refit(self, metric: str, tier: Tier, now: float) -> ModelState:
-        """Choose, fit and forecast one metric at one tier from the store, in-process."""
+    def refit(
+        self, metric: str, tier: Tier, now: float, names: tuple[str, ...] | None = None
+    ) -> ModelState:
+        """Choose, fit and forecast one metric at one tier from the store, in-process.
+
+        ``names``: choose afresh among these (an LSTM round); None: as the worker would."""
         ts, values, observed = self._history(metric, tier, now)
         with self._lock:
             previous = self._models.get((metric, tier.name))
+        if names is not None or (previous is not None and previous.name == "lstm"):
+            previous = None  # choose afresh: the LSTM is refitted only in its own rounds
         try:
             served = fit_served(
                 metric,
@@ -216,6 +228,7 @@ class LiveModels(AnomalyStage, WorkerFits):
                 now=now,
                 previous=previous,
                 reselect_every_s=reselect_s(tier),
+                **({} if names is None else {"names": names}),
             )
         except ValueError as exc:  # too short, or gaps leave too little
             return self._warming(metric, tier, now, observed, str(exc))
@@ -338,9 +351,11 @@ class LiveModels(AnomalyStage, WorkerFits):
         """One job run: refit the stalest models, refresh the rest.
 
         With a worker, every due model is sent to it and the run returns at once; without
-        one, models are refitted here within the CPU budget. Returns how many models were
-        sent or refitted (or found still warming up). Time is passed in;
-        ``time.perf_counter`` only meters the CPU budget.
+        one, models are refitted here within the CPU budget. With the LSTM on, at most
+        one LSTM round starts (``lstm_rounds``: its own cadence and CPU budget), and a
+        served LSTM is only re-anchored in between. Returns how many models were sent or
+        refitted (or found still warming up). Time is passed in; ``time.perf_counter``
+        only meters the CPU budget.
         """
         started = time.perf_counter()
         due: list[tuple[float, str, Tier]] = []
@@ -350,8 +365,10 @@ class LiveModels(AnomalyStage, WorkerFits):
                 with self._lock:
                     state = self._states.get((metric, tier.name))
                     busy = (metric, tier.name) in self._inflight
-                if not busy and (
-                    state is None or now - state.checked_at >= self._wait_s(state, tier)
+                if (
+                    not busy
+                    and not self.lstm_held((metric, tier.name))
+                    and (state is None or now - state.checked_at >= self._wait_s(state, tier))
                 ):
                     due.append((-math.inf if state is None else state.checked_at, metric, tier))
                 elif state is not None and state.status == "ok":
@@ -367,7 +384,7 @@ class LiveModels(AnomalyStage, WorkerFits):
                     break  # the rest wait for the next run: keep each run short
                 self.refit(metric, tier, now)
             refits += 1
-        return refits
+        return refits + self._lstm_round(now)
 
     def state(self, metric: str, tier: Tier) -> ModelState:
         """The current state of one model (warming up until its first job run)."""
@@ -386,36 +403,3 @@ class LiveModels(AnomalyStage, WorkerFits):
 def make_fit_worker() -> FitWorker:
     """The fit worker ``--monitor`` uses: one spawned child, retired when idle."""
     return FitWorker()
-
-
-def install(services) -> None:
-    """Monitor extension hook: the anomaly stage and the scheduled model job."""
-    live = LiveModels(
-        services.store,
-        services.known_metrics,
-        refit_every_s=services.settings.forecast_refit_s,
-        budget_s=services.settings.forecast_budget_s,
-        data_dir=services.settings.data_dir,
-        warm_s=2000 * services.settings.interval_s,  # the likelihood's long window
-        worker=make_fit_worker(),
-        # The detector counts samples, so the tracker does too (60 s at 1-s sampling).
-        episode_gap_s=EPISODE_GAP_SAMPLES * services.settings.interval_s,
-    )
-    services.extras[EXTRAS_KEY] = live
-    services.closers.append(live.close)
-    services.stages.append(live.stage)
-    job = services.scheduler.add_job(
-        lambda: live.run(time.time()),
-        "interval",
-        seconds=services.settings.forecast_job_s,
-        id="foresight-forecasts",
-        name="refit and forecast",
-        max_instances=1,
-        coalesce=True,
-    )
-
-    def wakeup() -> None:
-        if services.scheduler.running:
-            job.modify(next_run_time=datetime.now(UTC))
-
-    live.wakeup = wakeup
