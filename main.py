@@ -75,6 +75,12 @@ def build_parser(prog: str = "main.py") -> argparse.ArgumentParser:
         metavar="D",
         help="keep raw samples this many days, then rollups (default 7)",
     )
+    parser.add_argument(
+        "--lstm",
+        action="store_true",
+        help="--monitor: add the seeds' LSTM to the live forecast candidates (needs the "
+        "lstm extra; env FORESIGHT_LSTM=1 does the same)",
+    )
     sources.add_arguments(parser)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     source_args.add_arguments(parser)

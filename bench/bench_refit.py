@@ -18,6 +18,11 @@ fresh start with a full store) is reported apart from the steady state after it.
 
     .venv/bin/python bench/bench_refit.py                  # 60 min of monitor time
     .venv/bin/python bench/bench_refit.py --minutes 120 --days 21
+    .venv/bin/python bench/bench_refit.py --lstm           # + the LSTM (FORESIGHT_LSTM=1)
+
+With ``--lstm`` the job also runs LSTM rounds as ``FORESIGHT_LSTM=1`` does, on the
+default ``FORECAST_LSTM_REFIT_S`` and ``FORECAST_LSTM_CPU_S_PER_MIN`` (needs the lstm
+extra); their own CPU-s are reported apart (``lstm``) and included in the totals.
 
 Writes bench/out/bench_refit.json.
 """
@@ -40,6 +45,7 @@ from _common import write_json
 from bench_store import metric_names
 
 from foresight.core.catalog import METRIC_CATALOG
+from foresight.core.settings import Settings
 from foresight.live import models as live_models
 from foresight.store.metric_store import MetricStore
 
@@ -92,12 +98,20 @@ def cpu_s() -> float:
     return total
 
 
-def build(store: MetricStore, names: list[str], data_dir: Path):
+def build(store: MetricStore, names: list[str], data_dir: Path, lstm: bool = False):
     """The job as ``--monitor`` installs it (with its fit worker when there is one)."""
     kwargs: dict = {
         "refit_every_s": REFIT_S,
         "data_dir": data_dir,
     }
+    if lstm:
+        from foresight.live.lstm_rounds import LstmRounds, require_lstm
+
+        require_lstm("--lstm")
+        defaults = Settings()
+        kwargs["lstm"] = LstmRounds(
+            defaults.forecast_lstm_refit_s, defaults.forecast_lstm_cpu_s_per_min
+        )
     make_worker = getattr(live_models, "make_fit_worker", None)
     if make_worker is not None:  # fits in a child process (issue 8)
         kwargs["worker"] = make_worker()
@@ -111,14 +125,14 @@ def settle(live) -> None:
         wait(600.0)
 
 
-def measure(minutes: float, days: float, fine_hours: float) -> dict:
+def measure(minutes: float, days: float, fine_hours: float, lstm: bool = False) -> dict:
     names = metric_names(psutil.cpu_count(logical=True) or 1)
     t0 = math.floor(time.time() / 3600) * 3600.0
     end = t0 + minutes * 60 + 120
     with tempfile.TemporaryDirectory(prefix="foresight-bench-refit-") as tmp:
         seeded = seed(Path(tmp) / "foresight.db", names, end, days, fine_hours)
         with MetricStore(Path(tmp) / "foresight.db", retention_days=days + 1) as store:
-            live = build(store, names, Path(tmp) / "data")
+            live = build(store, names, Path(tmp) / "data", lstm)
             started_wall = time.monotonic()
             c0 = cpu_s()
             first = live.run(t0)
@@ -151,6 +165,7 @@ def measure(minutes: float, days: float, fine_hours: float) -> dict:
                 if row["status"] == "ok":
                     served[row["model"]] = served.get(row["model"], 0) + 1
             stats = getattr(live, "worker_stats", lambda: None)()
+            lstm_stats = getattr(live, "lstm_stats", lambda: None)()
     steady = c2 - c1
     total = c2 - c0
     return {
@@ -169,6 +184,7 @@ def measure(minutes: float, days: float, fine_hours: float) -> dict:
         "wall_s": round(wall, 1),
         "served_models": served,
         "worker": stats,
+        "lstm": lstm_stats,
         "target_cpu_s_per_min": TARGET_CPU_S_PER_MIN,
     }
 
@@ -182,14 +198,19 @@ def main() -> int:
     parser.add_argument(
         "--fine-hours", type=float, default=8.0, help="hours of 10-s samples at the end"
     )
-    parser.add_argument("--name", default="bench_refit", help="output name (bench/out/NAME.json)")
+    parser.add_argument(
+        "--lstm", action="store_true", help="with the LSTM rounds on (FORESIGHT_LSTM=1)"
+    )
+    parser.add_argument("--name", default=None, help="output name (bench/out/NAME.json)")
     args = parser.parse_args()
+    name = args.name or ("bench_refit_lstm" if args.lstm else "bench_refit")
     print(
         f"bench_refit: the live model job every {JOB_S:g} s over {args.minutes:g} min of "
         f"simulated monitor time, {args.days:g} days of history, CPU incl. children"
+        + (", with LSTM rounds" if args.lstm else "")
     )
-    r = measure(args.minutes, args.days, args.fine_hours)
-    path = write_json(args.name, r)
+    r = measure(args.minutes, args.days, args.fine_hours, args.lstm)
+    path = write_json(name, r)
     print(
         f"  {r['metrics']} metrics x {len(r['tiers'])} tiers; first run: {r['first_run_models']} "
         f"models chosen in {r['first_run_cpu_s']:.1f} CPU-s"
@@ -203,6 +224,12 @@ def main() -> int:
         f"wall {r['wall_s']:.0f} s"
     )
     print(f"  served: {r['served_models']}; worker: {r['worker']}")
+    if r["lstm"] is not None:
+        print(
+            f"  LSTM rounds: {r['lstm']['rounds']} ({r['lstm']['lstm_chosen']} served the LSTM), "
+            f"{r['lstm']['cpu_s']:.1f} CPU-s = {r['lstm']['cpu_s'] / args.minutes:.3f} CPU-s "
+            "per minute of the totals above"
+        )
     print(f"  wrote {path}")
     return 0
 

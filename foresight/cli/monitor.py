@@ -10,6 +10,7 @@ from foresight.cli import source_args, sources
 from foresight.core.errors import InputError
 from foresight.core.settings import Settings, from_environment
 from foresight.live import alerting as live_alerts
+from foresight.live.lstm_rounds import require_lstm
 from foresight.live.services import build_services, default_probe_url, start, stop
 from foresight.web.security import SERVER_MAX_BODY_BYTES, SERVER_MAX_HEADER_BYTES
 from metrics_collector import MetricsCollector
@@ -31,6 +32,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         data_dir=getattr(args, "data_dir", None),
         retention_days=getattr(args, "retention_days", None),
         sql_url=url or None,
+        forecast_lstm=True if getattr(args, "lstm", False) else None,
         **sources.settings_flags(args),
     )
 
@@ -46,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
     from dashboard import create_app
 
     settings = settings_from_args(args)
+    if settings.live_models and settings.forecast_lstm:  # before anything is opened
+        require_lstm("--lstm" if getattr(args, "lstm", False) else "FORESIGHT_LSTM=1")
     if not getattr(args, "verbose", False):
         # APScheduler logs every run (and each job it adds) at INFO: once a second is
         # noise, not news; we log our own one-line summary of what was started.

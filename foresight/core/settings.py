@@ -62,6 +62,10 @@ class Settings:
     forecast_budget_s: float = 2.0  # wall seconds of refitting per job run
     forecast_refit_core_share: float = 0.25  # of one core, for refits (fit worker + reads)
     fit_timeout_s: float = 300.0  # a fit worker silent this long with work queued is killed
+    # the seeds' LSTM as a live candidate (the lstm extra), on its own cadence and budget
+    forecast_lstm: bool = False
+    forecast_lstm_refit_s: float = 86_400.0  # at most one LSTM round per model this often
+    forecast_lstm_cpu_s_per_min: float = 0.5  # fit-worker CPU-s LSTM rounds may average
     # live scaling
     live_scaling: bool = True
     scaling_policy: str = "hybrid"
@@ -480,11 +484,35 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
         "share of one core refits may use (fit worker and history reads); with many "
         "series the stalest models are refit first, the others keep their fitted model "
         "and are re-anchored every job run",
+    ),
+    EnvVar(
         "FIT_TIMEOUT_S",
         "fit_timeout_s",
         _number(1.0, 86400.0),
         "seconds a fit worker may go without answering while fits wait; then it is killed "
         "and the fits retried",
+    ),
+    EnvVar(
+        "FORESIGHT_LSTM",
+        "forecast_lstm",
+        _flag,
+        "1: add the seeds' LSTM to the live candidates (needs the lstm extra, "
+        "`pip install -e .[lstm]`; the `--lstm` flag also sets it); trained only in the fit "
+        "worker, served with numpy",
+    ),
+    EnvVar(
+        "FORECAST_LSTM_REFIT_S",
+        "forecast_lstm_refit_s",
+        _number(600.0, 30 * 86_400.0),
+        "with the LSTM on: seconds between LSTM rounds of one model (a selection with the "
+        "LSTM among the candidates; a served LSTM is kept, and re-anchored, until its next)",
+    ),
+    EnvVar(
+        "FORECAST_LSTM_CPU_S_PER_MIN",
+        "forecast_lstm_cpu_s_per_min",
+        _number(0.01, 60.0),
+        "with the LSTM on: fit-worker CPU-seconds per minute that LSTM rounds may use on "
+        "average (one round at a time; the next waits until the last one is paid for)",
     ),
 )
 

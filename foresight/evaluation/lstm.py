@@ -5,8 +5,10 @@ dropout 0.2 / 0.2 / 0.1, then a dense layer. Here the dense layer has ``horizon`
 (all steps at once, direct like the ridge; the seeds' Dense(1) forecast one step) and
 learns the change from the value at the origin on the standardised scale. Training is
 bounded (``max_windows`` most recent windows, ``epochs`` passes, one thread) so a fit
-costs seconds, not minutes; the seed is fixed so fits repeat. Imported only when the
-``lstm`` model is asked for: the monitor never loads PyTorch.
+costs seconds, not minutes; the seed is fixed so fits repeat. PyTorch is imported only
+when a fit or a PyTorch prediction runs: the monitor never loads it. ``to_numpy()`` exports
+the trained weights into a ``NumpyLstm`` (``foresight.models.numpy_lstm``), which is what
+the live monitor serves, saves and forecasts with.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from foresight.models.features import forward_fill, lag_matrix
+from foresight.models.numpy_lstm import NumpyLstm
 
 logger = logging.getLogger(__name__)
 
@@ -119,12 +122,40 @@ class LstmForecaster:
         self.final_loss_ = float(loss.detach())
         return self
 
+    def _fitted(self) -> None:
+        if not hasattr(self, "net_"):
+            raise ValueError("this LstmForecaster is not fitted yet; call fit() first")
+
+    def to_numpy(self) -> NumpyLstm:
+        """The trained network as plain arrays, with numpy's forward pass (no PyTorch)."""
+        self._fitted()
+        net = self.net_
+        layers = []
+        for lstm in (net.l1, net.l2, net.l3):
+            layers.append(
+                (
+                    lstm.weight_ih_l0.detach().numpy().astype(float),
+                    lstm.weight_hh_l0.detach().numpy().astype(float),
+                    lstm.bias_ih_l0.detach().numpy().astype(float)
+                    + lstm.bias_hh_l0.detach().numpy().astype(float),
+                )
+            )
+        return NumpyLstm(
+            self.horizon,
+            self.lookback,
+            layers,
+            net.out.weight.detach().numpy().astype(float),
+            net.out.bias.detach().numpy().astype(float),
+            mean=self.mean_,
+            scale=self.scale_,
+            clip_at_zero=self.clip_at_zero_,
+        )
+
     def predict_mean(
         self, values: np.ndarray, origins: np.ndarray, timestamps: np.ndarray | None = None
     ) -> np.ndarray:
         """Point forecasts (len(origins), horizon); gaps before an origin are forward-filled."""
-        if not hasattr(self, "net_"):
-            raise ValueError("this LstmForecaster is not fitted yet; call fit() first")
+        self._fitted()
         torch = _torch()
         z = forward_fill((np.asarray(values, dtype=float) - self.mean_) / self.scale_, 0.0)
         origins = np.asarray(origins, dtype=np.int64)

@@ -74,7 +74,7 @@ PLAIN_WORDS = {
     "ridge": "a ridge regression on recent values",
     "robust": "a robust (Huber-loss) regression on recent values",
     "ridge-log": "a ridge regression on recent values, on the log scale",
-    "lstm": "an LSTM network",
+    "lstm": "an LSTM network on the last 24 values",
 }
 
 

@@ -76,7 +76,7 @@ class Served:
     """A fitted, chosen model with its band calibration and the accuracy it earned."""
 
     name: str
-    model: Any  # fit/predict_mean; a LagForecaster, LastValue or SeasonalNaive
+    model: Any  # predict_mean; a LagForecaster, LastValue, SeasonalNaive or NumpyLstm
     conformal: ConformalState
     lower: float | None
     upper: float | None
@@ -187,7 +187,14 @@ def refit_model(
         step_s=step_s,
         features=None if features is None else spec_from_dict(features),
     )
-    return model.fit(np.asarray(values, dtype=float), timestamps)
+    return servable(model.fit(np.asarray(values, dtype=float), timestamps))
+
+
+def servable(model: Any) -> Any:
+    """The fitted model as served: the LSTM's weights with numpy's forward pass (its
+    ``to_numpy()``), so no served model needs PyTorch; any other model as it is."""
+    to_numpy = getattr(model, "to_numpy", None)
+    return model if to_numpy is None else to_numpy()
 
 
 def fit_served(
@@ -263,8 +270,9 @@ def choose_served(
         return _fast_start(raw, horizon, lower, upper, now, observed)
     model = make_model(chosen.model, horizon, step_s=step_s, features=chosen.features)
     model.fit(raw, timestamps)
+    model = servable(model)
     history = getattr(getattr(model, "spec_", None), "history", None)
-    history = history or getattr(model, "period", None) or 1
+    history = history or getattr(model, "period", None) or getattr(model, "lookback", None) or 1
     return Served(
         name=chosen.model,
         model=model,

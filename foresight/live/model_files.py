@@ -2,9 +2,10 @@
 
 One pair of files per metric and tier: ``<metric>@<tier>.json`` (the choice, scores,
 parameters, fitted-at) and ``<metric>@<tier>.npz`` (coefficients, the conformal score
-pool), written atomically (temp file, then rename; arrays first, so a JSON always has its
-arrays). Loading never unpickles: ``np.load(allow_pickle=False)`` and plain JSON only. A
-file that cannot be read is logged and skipped; the next refit replaces it.
+pool; a served LSTM's weights, which the monitor runs with numpy's forward pass), written
+atomically (temp file, then rename; arrays first, so a JSON always has its arrays).
+Loading never unpickles: ``np.load(allow_pickle=False)`` and plain JSON only. A file that
+cannot be read is logged and skipped; the next refit replaces it.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from urllib.parse import quote
 import numpy as np
 
 from foresight.core.atomic_file import atomic_text_writer
+from foresight.evaluation.lstm import LstmForecaster
 from foresight.evaluation.selection import spec_from_dict
 from foresight.live.forecasting import Served
 from foresight.models.baselines import LastValue, SeasonalNaive
 from foresight.models.conformal import SPREAD_WINDOW, ConformalState
+from foresight.models.numpy_lstm import NumpyLstm
 from predictor import LagForecaster
 
 logger = logging.getLogger(__name__)
@@ -106,6 +109,11 @@ def _model_json(model: Any, arrays: dict[str, np.ndarray]) -> dict:
         return {"kind": "last", "horizon": int(model.horizon)}
     if isinstance(model, SeasonalNaive):
         return {"kind": "seasonal", "horizon": int(model.horizon), "period": int(model.period)}
+    if isinstance(model, LstmForecaster):  # trained in the worker: keep only its arrays
+        model = model.to_numpy()
+    if isinstance(model, NumpyLstm):
+        arrays.update(model.arrays())
+        return {"kind": "lstm", "params": model.params()}
     if isinstance(model, LagForecaster):
         arrays["coef"] = model.coef_
         arrays["intercept"] = model.intercept_
@@ -129,6 +137,8 @@ def _model_from(data: dict, arrays: Any) -> Any:
         seasonal = SeasonalNaive(int(data["horizon"]), int(data["period"]))
         seasonal.fitted_ = True
         return seasonal
+    if kind == "lstm":
+        return NumpyLstm.from_parts(data["params"], arrays)
     if kind == "lag":
         features = data["features"]
         model = LagForecaster(

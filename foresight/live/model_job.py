@@ -52,6 +52,12 @@ class ModelJob:
     ) -> ModelState:
         raise NotImplementedError
 
+    def lstm_held(self, key: tuple[str, str]) -> bool:
+        raise NotImplementedError
+
+    def _lstm_round(self, now: float) -> int:
+        raise NotImplementedError
+
     def _install(
         self,
         metric: str,
@@ -65,10 +71,14 @@ class ModelJob:
     ) -> ModelState:
         raise NotImplementedError
 
-    def _submit(self, metric: str, tier: Tier, now: float) -> None:
+    def _submit(
+        self, metric: str, tier: Tier, now: float, names: tuple[str, ...] | None = None
+    ) -> bool:
         raise NotImplementedError
 
-    def refit(self, metric: str, tier: Tier, now: float) -> ModelState:
+    def refit(
+        self, metric: str, tier: Tier, now: float, names: tuple[str, ...] | None = None
+    ) -> ModelState:
         raise NotImplementedError
 
     def reforecast(self, metric: str, tier: Tier, now: float, latest: dict | None = None) -> None:
@@ -121,7 +131,9 @@ class ModelJob:
         fits are sent while the refit budget (``refit_budget``) has credit; without one,
         they are refitted here within the same budget and ``budget_s`` of wall time. Every
         other model's forecast is re-anchored from the newest complete bucket. Returns how
-        many models were sent or refitted (or found still warming up). Time is passed in;
+        many models were sent or refitted (or found still warming up), plus the LSTM round
+        started, if any (``lstm_rounds``: at most one per run, on its own cadence and CPU
+        budget; a served LSTM is only re-anchored in between). Time is passed in;
         ``time.perf_counter`` and ``time.thread_time`` only meter the budgets.
         """
         started = time.perf_counter()
@@ -133,8 +145,10 @@ class ModelJob:
                 with self._lock:
                     state = self._states.get((metric, tier.name))
                     busy = (metric, tier.name) in self._inflight
-                if not busy and (
-                    state is None or now - state.checked_at >= self._wait_s(state, tier)
+                if (
+                    not busy
+                    and not self.lstm_held((metric, tier.name))  # a served LSTM waits its round
+                    and (state is None or now - state.checked_at >= self._wait_s(state, tier))
                 ):
                     due.append((-math.inf if state is None else state.checked_at, metric, tier))
         refitted: set[tuple[str, str]] = set()
@@ -169,4 +183,4 @@ class ModelJob:
                 if latest is None:
                     latest = self.store.latest()
                 self.reforecast(metric, tier, now, latest)
-        return refits
+        return refits + self._lstm_round(now)

@@ -1,6 +1,6 @@
 """Forecasts and anomaly scores in ``--monitor``: models refit off the request path.
 
-Installed through ``monitor.EXTENSION_MODULES``:
+Installed by ``model_install.install``:
   * a scheduler job (every ``FORECAST_JOB_S`` seconds, default 15) refits, per metric
     and per horizon tier, the model whose fit is older than ``FORECAST_REFIT_S``
     (default 300): it reads the history and sends it to the fit worker
@@ -27,10 +27,8 @@ from __future__ import annotations
 import logging
 import math
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +37,7 @@ from foresight.live import model_files
 from foresight.live.anomaly_stage import AnomalyStage
 from foresight.live.fit_worker import DEFAULT_TIMEOUT_S, FitWorker
 from foresight.live.forecasting import Served, fit_served, forecast_now, reselect_s
+from foresight.live.lstm_rounds import LstmCandidate, LstmRounds
 from foresight.live.model_job import ModelJob
 from foresight.live.online_bands import OnlineBands
 from foresight.live.records import ModelState, overview_row
@@ -67,7 +66,6 @@ __all__ = [
     "ModelState",
     "Tier",
     "describe_accuracy",
-    "install",
     "make_fit_worker",
     "tier_for_hours",
     "tier_for_seconds",
@@ -78,7 +76,7 @@ MODEL_SAVE_EVERY_S = 900.0  # a refit of an unchanged choice is written at most 
 EPISODE_GAP_SAMPLES = 60
 
 
-class LiveModels(AnomalyStage, WorkerFits, ModelJob):
+class LiveModels(AnomalyStage, WorkerFits, LstmCandidate, ModelJob):
     """Per-metric forecasters (and, inherited, detectors) for the live monitor; thread-safe."""
 
     def __init__(
@@ -94,6 +92,7 @@ class LiveModels(AnomalyStage, WorkerFits, ModelJob):
         worker: FitWorker | None = None,
         episode_gap_s: float = 60.0,
         refit_core_share: float | None = None,
+        lstm: LstmRounds | None = None,
     ) -> None:
         self.store = store
         self.data_dir = data_dir  # None: models are not saved (tests, replay)
@@ -107,6 +106,7 @@ class LiveModels(AnomalyStage, WorkerFits, ModelJob):
         self._models: dict[tuple[str, str], Served] = {}
         self.wakeup: Callable[[], None] | None = None  # run the job now (set by install)
         self.worker = worker  # None: fit in this process (tests, replay)
+        self.lstm = lstm  # None: the LSTM is not a candidate (FORESIGHT_LSTM off)
         self.online = OnlineBands()
         self._inflight: set[tuple[str, str]] = set()  # sent to the worker, not back yet
         self._lost: dict[tuple[str, str], int] = {}  # fits lost with their worker, in a row
@@ -130,6 +130,8 @@ class LiveModels(AnomalyStage, WorkerFits, ModelJob):
             if tier is None or served.model.horizon != tier.horizon_steps:
                 continue  # a tier that no longer exists or changed shape: refit instead
             self._models[(metric, tier_name)] = served
+            if self.lstm is not None and "lstm" in served.candidates:
+                self.lstm.remember((metric, tier_name), served.selected_at or served.fitted_at)
             self._states[(metric, tier_name)] = ModelState(
                 metric,
                 tier,
@@ -164,6 +166,9 @@ class LiveModels(AnomalyStage, WorkerFits, ModelJob):
                     state = self._states.get((m, tier.name))
                     if state is not None:
                         self._states[(m, tier.name)] = replace(state, checked_at=-math.inf)
+                    served = self._models.get((m, tier.name))
+                    if self.lstm is not None and served is not None and served.name == "lstm":
+                        self.lstm.forget((m, tier.name))  # a served LSTM refits in a round
                     count += 1
         if self.wakeup is not None:
             self.wakeup()
@@ -211,11 +216,17 @@ class LiveModels(AnomalyStage, WorkerFits, ModelJob):
             self._states[(metric, tier.name)] = state
         return state
 
-    def refit(self, metric: str, tier: Tier, now: float) -> ModelState:
-        """Choose, fit and forecast one metric at one tier from the store, in-process."""
+    def refit(
+        self, metric: str, tier: Tier, now: float, names: tuple[str, ...] | None = None
+    ) -> ModelState:
+        """Choose, fit and forecast one metric at one tier from the store, in-process.
+
+        ``names``: choose afresh among these (an LSTM round); None: as the worker would."""
         ts, values, observed = self._history(metric, tier, now)
         with self._lock:
             previous = self._models.get((metric, tier.name))
+        if names is not None or (previous is not None and previous.name == "lstm"):
+            previous = None  # choose afresh: the LSTM is refitted only in its own rounds
         try:
             served = fit_served(
                 metric,
@@ -227,6 +238,7 @@ class LiveModels(AnomalyStage, WorkerFits, ModelJob):
                 now=now,
                 previous=previous,
                 reselect_every_s=reselect_s(tier),
+                **({} if names is None else {"names": names}),
             )
         except ValueError as exc:  # too short, or gaps leave too little
             return self._warming(metric, tier, now, observed, str(exc))
@@ -359,37 +371,3 @@ def make_fit_worker(timeout_s: float = DEFAULT_TIMEOUT_S) -> FitWorker:
     """The fit worker ``--monitor`` uses: one spawned child, retired when idle, killed
     when it holds queued fits and answers none for ``timeout_s``."""
     return FitWorker(timeout_s=timeout_s)
-
-
-def install(services) -> None:
-    """Monitor extension hook: the anomaly stage and the scheduled model job."""
-    live = LiveModels(
-        services.store,
-        services.known_metrics,
-        refit_every_s=services.settings.forecast_refit_s,
-        budget_s=services.settings.forecast_budget_s,
-        data_dir=services.settings.data_dir,
-        warm_s=2000 * services.settings.interval_s,  # the likelihood's long window
-        worker=make_fit_worker(services.settings.fit_timeout_s),
-        # The detector counts samples, so the tracker does too (60 s at 1-s sampling).
-        episode_gap_s=EPISODE_GAP_SAMPLES * services.settings.interval_s,
-        refit_core_share=services.settings.forecast_refit_core_share,
-    )
-    services.extras[EXTRAS_KEY] = live
-    services.closers.append(live.close)
-    services.stages.append(live.stage)
-    job = services.scheduler.add_job(
-        lambda: live.run(time.time()),
-        "interval",
-        seconds=services.settings.forecast_job_s,
-        id="foresight-forecasts",
-        name="refit and forecast",
-        max_instances=1,
-        coalesce=True,
-    )
-
-    def wakeup() -> None:
-        if services.scheduler.running:
-            job.modify(next_run_time=datetime.now(UTC))
-
-    live.wakeup = wakeup

@@ -29,6 +29,7 @@ from foresight.core.errors import InputError
 from foresight.core.series import LOCAL_TARGET, of_target, targets_by_metric
 from foresight.core.settings import Settings, is_loopback
 from foresight.live import alerting as live_alerts
+from foresight.live import model_install
 from foresight.live import models as live_models
 from foresight.live import risk as live_risk
 from foresight.live import scaling as live_scaling
@@ -194,7 +195,7 @@ def build_services(
     if settings.live_scaling:
         live_scaling.install(services)
     if settings.live_models:
-        live_models.install(services)
+        model_install.install(services)
     if settings.live_models or settings.risk_model:
         live_risk.install(services)  # after the forecasts: crash risk reads them
     if settings.live_alerts:

@@ -21,6 +21,7 @@ import numpy as np
 from foresight.live import model_files
 from foresight.live.fit_worker import FitJob, FitOutcome, FitWorker
 from foresight.live.forecasting import Served, reselect_s, reuse_choice
+from foresight.live.lstm_rounds import LstmRounds
 from foresight.live.records import ModelState
 from foresight.live.refit_budget import RefitBudget
 from foresight.live.tiers import Tier
@@ -37,6 +38,7 @@ class WorkerFits:
     """Fits through a ``FitWorker``; the attributes below are ``LiveModels``'."""
 
     worker: FitWorker | None
+    lstm: LstmRounds | None
     _lock: threading.Lock
     _states: dict[tuple[str, str], ModelState]
     _models: dict[tuple[str, str], Served]
@@ -67,17 +69,26 @@ class WorkerFits:
     ) -> ModelState:
         raise NotImplementedError
 
-    def _submit(self, metric: str, tier: Tier, now: float) -> None:
-        """Send one model's fit to the worker (or record that it is still warming up)."""
+    def _submit(
+        self, metric: str, tier: Tier, now: float, names: tuple[str, ...] | None = None
+    ) -> bool:
+        """Send one model's fit to the worker (or record that it is still warming up).
+
+        ``names``: choose afresh among these candidates (an LSTM round); None: the default
+        candidates, or refit the previous choice while it is young. Returns True if sent.
+        """
         assert self.worker is not None
         ts, values, observed = self._history(metric, tier, now)
         if observed < tier.min_observed:
             self._warming(metric, tier, now, observed, None)
-            return
+            return False
         key = (metric, tier.name)
         with self._lock:
             previous = self._models.get(key)
             self._inflight.add(key)
+        reuse = None if names is not None else reuse_choice(previous, now, reselect_s(tier))
+        if reuse is not None and reuse["name"] == "lstm":
+            reuse = None  # the LSTM is refitted only in its own rounds (lstm_rounds)
         job = FitJob(
             metric,
             tier.name,
@@ -87,11 +98,14 @@ class WorkerFits:
             tier.step_s,
             tier.min_observed,
             now,
-            reuse=reuse_choice(previous, now, reselect_s(tier)),
+            reuse=reuse,
+            names=names,
         )
         if not self.worker.submit(job, self._fitted):
             with self._lock:
                 self._inflight.discard(key)
+            return False
+        return True
 
     def _fitted(self, job: FitJob, outcome: FitOutcome | None, error: BaseException | None) -> None:
         """The worker's answer (on its callback thread): install it, or keep what is served."""
@@ -154,6 +168,10 @@ class WorkerFits:
                     job.metric, tier, job.now, served, job.timestamps, job.values, observed
                 )
         finally:
+            if self.lstm is not None and job.names is not None and "lstm" in job.names:
+                chosen = outcome is not None and (outcome.doc or {}).get("name") == "lstm"
+                cpu_s = 0.0 if outcome is None else outcome.cpu_s
+                self.lstm.finished(key, job.now, cpu_s, chosen)
             with self._lock:
                 self._inflight.discard(key)
                 if key in self._rerun:
