@@ -137,7 +137,7 @@ METRIC_CATALOG: dict[str, MetricInfo] = {
             f"critical from {LOAD_CRITICAL_PER_CPU:g} per CPU)",
             LOAD_WARNING_PER_CPU * CPUS,
             LOAD_CRITICAL_PER_CPU * CPUS,
-            min_change=0.1,
+            min_change=0.5,  # half a runnable task on average: less is noise
         ),
         _m("process_count", "", "Number of processes", min_change=1.0),
         _m("api_response_ms", "ms", "HTTP probe response time", 150, 200, min_change=1.0),
