@@ -24,6 +24,19 @@ START_TIMEOUT_S = 60.0
 USER, PASSWORD, DATABASE = "foresight", "foresight-test-pw", "seed"
 
 
+def stop_server(proc: subprocess.Popen | None, sig: signal.Signals) -> None:
+    """Send ``sig`` (the server's clean shutdown), then SIGKILL after 30 s; None or an
+    exited process is left as it is."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -122,14 +135,7 @@ class MariaDB:
 
     def stop(self) -> None:
         """SIGTERM (a clean shutdown), then SIGKILL after 30 s."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+        stop_server(self.proc, signal.SIGTERM)
 
     def close(self) -> None:
         """Stop the server for good (its datadir is in pytest's tmp dir, left to pytest)."""

@@ -32,7 +32,7 @@ from typing import Any
 
 import pytest
 
-from tests.sources.mariadb_support import _free_port
+from tests.sources.mariadb_support import _free_port, stop_server
 
 START_TIMEOUT_S = 60.0
 USER, PASSWORD, DATABASE = "foresight", "foresight-test-pw", "seed"
@@ -186,14 +186,7 @@ class Postgres:
 
     def stop(self) -> None:
         """SIGINT (a fast, clean shutdown), then SIGKILL after 30 s."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+        stop_server(self.proc, signal.SIGINT)
 
     def close(self) -> None:
         """Stop the server; as root, also remove its private directory."""

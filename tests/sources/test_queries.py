@@ -118,5 +118,12 @@ def test_monitor_refuses_bad_source_flags_with_exit_2(tmp_path: Path, args, mess
 def test_the_shipped_example_file_loads() -> None:
     queries = load_file(ROOT / "deploy" / "prometheus" / "queries.example.toml")
     names = [q.name for q in queries]
-    assert names == ["cpu_percent", "memory_percent", "load1", "requests_per_s", "latency_p95_ms"]
+    assert names == [
+        "cpu_percent",
+        "memory_percent",
+        "load1",
+        "cpu_count",
+        "requests_per_s",
+        "latency_p95_ms",
+    ]
     assert queries[0].target_labels == ("instance",)
