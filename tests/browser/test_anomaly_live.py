@@ -37,6 +37,8 @@ STRESS_S = 45
 DETECT_WITHIN_S = 30.0
 BUSY_HOST_CPU_PERCENT = 60.0
 IDLE_PHASE_MAX_CPU_PERCENT = 35.0  # the 0.1-s monitor itself uses a few percent
+# another job's burst (a build, a clean-up deleting trees) is a real change, not idleness
+IDLE_PHASE_MAX_BURST_PERCENT = 30.0
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -56,12 +58,13 @@ def test_idle_host_is_quiet_and_a_stress_test_is_one_episode(server: str, tmp_pa
 
     time.sleep(WARMUP_S)
     psutil.cpu_percent(None)
-    time.sleep(IDLE_S)
-    during = psutil.cpu_percent(None)  # the whole host over the idle phase
-    if during > IDLE_PHASE_MAX_CPU_PERCENT:
+    readings = [psutil.cpu_percent(1.0) for _ in range(int(IDLE_S))]  # the whole host, 1-s
+    during, burst = statistics.fmean(readings), max(readings)
+    if during > IDLE_PHASE_MAX_CPU_PERCENT or burst > IDLE_PHASE_MAX_BURST_PERCENT:
         pytest.skip(
             f"host busy during the idle phase (cpu_percent {during:.0f} % on average, "
-            "the monitor included): its metrics really moved, so it was not idle"
+            f"{burst:.0f} % at most over one second, the monitor included): its metrics "
+            "really moved, so it was not idle"
         )
     idle = get_json(f"{server}/api/anomalies?since=-{IDLE_S:g}")["episodes"]
     assert len(idle) <= MAX_IDLE_EPISODES, idle
