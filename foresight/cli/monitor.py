@@ -37,8 +37,10 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     )
 
 
-class _Stop(Exception):
-    """Raised by the SIGTERM handler to leave the server loop."""
+class _Stop(SystemExit):
+    """Raised by the SIGTERM handler to leave the server loop. A SystemExit, because
+    waitress's channel handlers log any Exception and carry on: a SIGTERM arriving while a
+    response was being written was swallowed there and the monitor kept running."""
 
 
 def run(args: argparse.Namespace) -> int:
@@ -98,10 +100,11 @@ def run(args: argparse.Namespace) -> int:
             flush=True,
         )
         try:
-            server.run()
+            server.run()  # also returns when waitress caught the _Stop (a SystemExit) itself
         except (KeyboardInterrupt, _Stop):
-            logger.info("stopping")
+            pass
         finally:
+            logger.info("stopping")
             signal.signal(signal.SIGTERM, previous)
             server.close()
     finally:

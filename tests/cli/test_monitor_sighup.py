@@ -83,3 +83,51 @@ def test_sighup_reloads_the_rules_file(tmp_path: Path) -> None:
         proc.terminate()
         proc.wait(10)
         log.close()
+
+
+@pytest.mark.slow
+def test_sigterm_while_responses_are_written_stops_the_monitor(tmp_path: Path) -> None:
+    """A SIGTERM that lands inside waitress's write handler once was logged there and
+    swallowed, and the monitor kept running: it must stop however busy the server is."""
+    import threading
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FORESIGHT_", "METRICS_"))}
+    env.update(FORESIGHT_LIVE_MODELS="0", FORESIGHT_LIVE_SCALING="0")
+    command = [sys.executable, str(ROOT / "main.py"), "--monitor", "--port", str(port)]
+    command += ["--data-dir", str(tmp_path / "data"), "--interval", "0.2"]
+    base = f"http://127.0.0.1:{port}"
+    with open(tmp_path / "server.log", "wb") as log:
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        stop = threading.Event()
+
+        def hammer() -> None:  # big bodies, so most of the loop's time is in writes
+            while not stop.is_set():
+                try:
+                    OPENER.open(f"{base}/api/metrics?since=-3600&limit=1000", timeout=5).read()
+                except OSError:
+                    time.sleep(0.05)
+
+        threads = [threading.Thread(target=hammer, daemon=True) for _ in range(6)]
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if health(base)["ticks"] >= 5:
+                        break
+                except OSError:
+                    pass
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.2)
+            for thread in threads:
+                thread.start()
+            time.sleep(2.0)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(30) == 0, (tmp_path / "server.log").read_text()[-2000:]
+        finally:
+            stop.set()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
