@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,25 @@ def stop_server(proc: subprocess.Popen | None, sig: signal.Signals) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=10)
+
+
+def wait_for_logins(
+    server: Any, name: str, login: Callable[[], None], refused: type[BaseException]
+) -> None:
+    """Call ``login`` until it stops raising ``refused``; fail the test with the server's
+    log tail if ``server.proc`` exits or START_TIMEOUT_S passes (then stop it)."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        if server.proc.poll() is not None:
+            pytest.fail(f"{name} exited with {server.proc.returncode}:\n{server.log_tail()}")
+        try:
+            login()
+            return
+        except refused:
+            if time.monotonic() > deadline:
+                server.stop()
+                pytest.fail(f"{name} did not accept logins in time:\n{server.log_tail()}")
+            time.sleep(0.2)
 
 
 def _free_port() -> int:
@@ -113,25 +133,18 @@ class MariaDB:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if self.proc.poll() is not None:
-                pytest.fail(f"mariadbd exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                pymysql.connect(
-                    host="127.0.0.1",
-                    port=self.port,
-                    user=USER,
-                    password=PASSWORD,
-                    database=DATABASE,
-                    connect_timeout=2,
-                ).close()
-                return
-            except pymysql.err.OperationalError:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    pytest.fail(f"mariadbd did not accept logins in time:\n{self.log_tail()}")
-                time.sleep(0.2)
+
+        def login() -> None:
+            pymysql.connect(
+                host="127.0.0.1",
+                port=self.port,
+                user=USER,
+                password=PASSWORD,
+                database=DATABASE,
+                connect_timeout=2,
+            ).close()
+
+        wait_for_logins(self, "mariadbd", login, pymysql.err.OperationalError)
 
     def stop(self) -> None:
         """SIGTERM (a clean shutdown), then SIGKILL after 30 s."""

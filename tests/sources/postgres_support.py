@@ -26,15 +26,13 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.sources.mariadb_support import _free_port, stop_server
+from tests.sources.mariadb_support import _free_port, stop_server, wait_for_logins
 
-START_TIMEOUT_S = 60.0
 USER, PASSWORD, DATABASE = "foresight", "foresight-test-pw", "seed"
 SERVER_ZONE = "Asia/Kolkata"
 DEBIAN_ROOT = Path("/usr/lib/postgresql")
@@ -157,18 +155,9 @@ class Postgres:
                 stderr=subprocess.STDOUT,
                 **self._as_account(),
             )
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if self.proc.poll() is not None:
-                pytest.fail(f"postgres exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                self._create_database(psycopg)
-                return
-            except psycopg.OperationalError:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    pytest.fail(f"postgres did not accept logins in time:\n{self.log_tail()}")
-                time.sleep(0.2)
+        wait_for_logins(
+            self, "postgres", lambda: self._create_database(psycopg), psycopg.OperationalError
+        )
 
     def _create_database(self, psycopg: Any) -> None:
         with psycopg.connect(self._dsn("postgres"), autocommit=True) as conn:
