@@ -13,6 +13,7 @@ from flask import Response, jsonify
 from marshmallow import Schema, fields
 
 from foresight.live.models import EXTRAS_KEY
+from foresight.web import prediction_responses as prediction_out
 from foresight.web import responses as out
 from foresight.web.api import Blueprint
 from foresight.web.params import check_metric, extension
@@ -32,7 +33,7 @@ class TrainedSchema(Schema):
     metric = fields.String(allow_none=True)
 
 
-class ModelRowSchema(out.ModelScoresSchema):
+class ModelRowSchema(prediction_out.ModelScoresSchema):
     metric = fields.String()
     tier = fields.String()
     status = fields.String()

@@ -24,6 +24,7 @@ from foresight.live.health import fit_worker_block, health_state, source_block
 from foresight.live.pushed import EXTRAS_KEY as PUSHED_KEY
 from foresight.live.services import Services
 from foresight.live.stress import StressBusyError, StressCooldownError, validate_request
+from foresight.web import monitor_responses as monitor_out
 from foresight.web import responses as out
 from foresight.web import schemas
 from foresight.web.api import Blueprint
@@ -186,7 +187,7 @@ def _encode_metrics(
 
 @blueprint.route("/metrics", methods=["GET"])
 @blueprint.arguments(schemas.MetricsQuery, location="query", as_kwargs=True)
-@blueprint.response(200, out.MetricsHistorySchema)
+@blueprint.response(200, monitor_out.MetricsHistorySchema)
 def get_metrics(**query: Any) -> Response:
     """Current values and downsampled history of metrics.
 
@@ -268,7 +269,7 @@ def _current_block(
 
 @blueprint.route("/metrics/realtime", methods=["GET"])
 @blueprint.arguments(schemas.RealtimeQuery, location="query", as_kwargs=True)
-@blueprint.response(200, out.RealtimeSchema)
+@blueprint.response(200, monitor_out.RealtimeSchema)
 def get_realtime(since: float | None = None, target: str | None = None) -> Response:
     """Live feed: samples newer than a cursor (default: the last 300 s), plus current values,
     of one target (default: this host)."""
@@ -338,7 +339,7 @@ def pushed_block(svc: Services) -> dict[str, int] | None:
 
 
 @blueprint.route("/system/health", methods=["GET"])
-@blueprint.response(200, out.HealthSchema)
+@blueprint.response(200, monitor_out.HealthSchema)
 def get_health() -> Response:
     """Sampler status, last sample age, jitter, missed ticks, store size, uptime."""
     svc = services()
@@ -346,7 +347,7 @@ def get_health() -> Response:
 
 
 @blueprint.route("/verification", methods=["GET"])
-@blueprint.response(200, out.VerificationSchema)
+@blueprint.response(200, monitor_out.VerificationSchema)
 def get_verification() -> Response:
     """Evidence the data is real: psutil version, pid, host, sample counts, and a fresh
     psutil reading next to the newest stored one."""
@@ -377,7 +378,7 @@ def get_verification() -> Response:
 
 
 @blueprint.route("/stress-test", methods=["GET"])
-@blueprint.response(200, out.StressSchema)
+@blueprint.response(200, monitor_out.StressSchema)
 def get_stress() -> Response:
     """Status of the stress test."""
     return jsonify(services().stress.status().to_dict())
@@ -385,7 +386,7 @@ def get_stress() -> Response:
 
 @blueprint.route("/stress-test", methods=["POST"])
 @blueprint.arguments(schemas.StressBody, as_kwargs=True)
-@blueprint.response(202, out.StressSchema)
+@blueprint.response(202, monitor_out.StressSchema)
 @blueprint.alt_response(409, schema=out.ErrorSchema, description="A stress test is running")
 @blueprint.alt_response(
     429, schema=out.ErrorSchema, description="Cooling down after the last run (Retry-After)"
@@ -407,7 +408,7 @@ def start_stress(
 
 
 @blueprint.route("/stress-test", methods=["DELETE"])
-@blueprint.response(200, out.StressSchema)
+@blueprint.response(200, monitor_out.StressSchema)
 def cancel_stress() -> Response:
     """Cancel the running stress test (a no-op when none runs)."""
     svc = services()

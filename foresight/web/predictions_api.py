@@ -14,6 +14,7 @@ from flask import Response, jsonify
 from foresight.live.anomaly_stage import MAX_ANOMALIES
 from foresight.live.models import EXTRAS_KEY, tier_for_seconds
 from foresight.models.anomaly import AnomalyDetector
+from foresight.web import prediction_responses as prediction_out
 from foresight.web import responses as out
 from foresight.web import schemas
 from foresight.web.api import Blueprint
@@ -36,7 +37,7 @@ OFF = "Forecasting is switched off in this monitor"
 
 @blueprint.route("/predictions", methods=["GET"])
 @blueprint.arguments(schemas.TargetHorizonQuery, location="query", as_kwargs=True)
-@blueprint.response(200, out.PredictionsSchema)
+@blueprint.response(200, prediction_out.PredictionsSchema)
 @blueprint.alt_response(503, schema=out.ErrorSchema, description=OFF)
 def get_predictions(
     hours: int | None = None, minutes: int | None = None, target: str | None = None
@@ -70,7 +71,7 @@ def get_predictions(
 
 @blueprint.route("/metrics/<name>/forecast", methods=["GET"])
 @blueprint.arguments(schemas.TargetHorizonQuery, location="query", as_kwargs=True)
-@blueprint.response(200, out.ModelStateSchema)
+@blueprint.response(200, prediction_out.ModelStateSchema)
 @blueprint.alt_response(503, schema=out.ErrorSchema, description=OFF)
 def get_metric_forecast(
     name: str, hours: int | None = None, minutes: int | None = None, target: str | None = None
@@ -86,7 +87,7 @@ def get_metric_forecast(
 
 @blueprint.route("/anomalies", methods=["GET"])
 @blueprint.arguments(schemas.AnomaliesQuery, location="query", as_kwargs=True)
-@blueprint.response(200, out.AnomaliesSchema)
+@blueprint.response(200, prediction_out.AnomaliesSchema)
 @blueprint.alt_response(503, schema=out.ErrorSchema, description=OFF)
 def get_anomalies(
     limit: int, metric: str | None = None, since: float | None = None, target: str | None = None

@@ -1,5 +1,5 @@
 """Request and response schemas of the failure-risk API (its own module, beside
-``schemas`` and ``responses``, so the risk endpoints stay in one place)."""
+``schemas`` and the ``*_responses`` modules, so the risk endpoints stay in one place)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from marshmallow import INCLUDE, Schema, fields, validate
 
 from foresight.risk.advice import FailureRisk
 from foresight.risk.crash import CrashLevel
-from foresight.web.responses import ModelStateSchema
+from foresight.web.prediction_responses import ModelStateSchema
 from foresight.web.schemas import Float
 
 MAX_BATCH = 1000

@@ -12,6 +12,7 @@ from flask import Response, jsonify
 
 from foresight.live.scaling import EXTRAS_KEY
 from foresight.web import responses as out
+from foresight.web import scaling_responses as scaling_out
 from foresight.web import schemas
 from foresight.web.api import Blueprint
 from foresight.web.params import extension, relative
@@ -25,7 +26,7 @@ OFF = "Scaling is switched off in this monitor"
 
 
 @blueprint.route("/scaling/status", methods=["GET"])
-@blueprint.response(200, out.ScalingStatusSchema)
+@blueprint.response(200, scaling_out.ScalingStatusSchema)
 @blueprint.alt_response(503, schema=out.ErrorSchema, description=OFF)
 def get_scaling_status() -> Response:
     """Policy, mode, instances by state, cost vs budget, last decision with reason."""
@@ -35,7 +36,7 @@ def get_scaling_status() -> Response:
 
 @blueprint.route("/scaling/history", methods=["GET"])
 @blueprint.arguments(schemas.HistoryQuery, location="query", as_kwargs=True)
-@blueprint.response(200, out.ScalingHistorySchema)
+@blueprint.response(200, scaling_out.ScalingHistorySchema)
 @blueprint.alt_response(503, schema=out.ErrorSchema, description=OFF)
 def get_scaling_history(limit: int, since: float | None = None) -> Response:
     """Capacity points (demand, ready, booting, forecast used) and decisions, paged by
@@ -46,7 +47,7 @@ def get_scaling_history(limit: int, since: float | None = None) -> Response:
 
 @blueprint.route("/scaling/execute", methods=["POST"])
 @blueprint.arguments(schemas.ExecuteBody, as_kwargs=True)
-@blueprint.response(200, out.DecisionSchema)
+@blueprint.response(200, scaling_out.DecisionSchema)
 @blueprint.alt_response(503, schema=out.ErrorSchema, description=OFF)
 def execute_scaling(instances: int, hold_s: float) -> Response:
     """Manual override: set the instance count (bounded by the pool's min/max), held for
@@ -59,7 +60,7 @@ def execute_scaling(instances: int, hold_s: float) -> Response:
 
 @blueprint.route("/scaling/mode", methods=["POST"])
 @blueprint.arguments(schemas.ModeBody, as_kwargs=True)
-@blueprint.response(200, out.ScalingStatusSchema)
+@blueprint.response(200, scaling_out.ScalingStatusSchema)
 @blueprint.alt_response(503, schema=out.ErrorSchema, description=OFF)
 def set_scaling_mode(mode: str) -> Response:
     """Set the engine mode: auto, dry-run (record only) or paused."""
@@ -69,7 +70,7 @@ def set_scaling_mode(mode: str) -> Response:
 
 
 @blueprint.route("/resources", methods=["GET"])
-@blueprint.response(200, out.ResourcesSchema)
+@blueprint.response(200, scaling_out.ResourcesSchema)
 @blueprint.alt_response(503, schema=out.ErrorSchema, description=OFF)
 def get_resources() -> Response:
     """The simulated pool: instances with their states, storage, size, recent events."""
@@ -78,7 +79,7 @@ def get_resources() -> Response:
 
 
 @blueprint.route("/scaling/desired", methods=["GET"])
-@blueprint.response(200, out.DesiredSchema)
+@blueprint.response(200, scaling_out.DesiredSchema)
 @blueprint.alt_response(503, schema=out.ErrorSchema, description=OFF)
 def get_desired() -> Response:
     """The instance count to run now, for KEDA's metrics-api scaler.
@@ -92,7 +93,7 @@ def get_desired() -> Response:
 
 @blueprint.route("/resources/<int:instance_id>/fail", methods=["POST"])
 @blueprint.arguments(schemas.EmptyBody)
-@blueprint.response(200, out.ResourcesSchema)
+@blueprint.response(200, scaling_out.ResourcesSchema)
 @blueprint.alt_response(503, schema=out.ErrorSchema, description=OFF)
 def fail_instance(_body: dict, instance_id: int) -> Response:
     """Inject a fault: the instance fails its next health check and the pool replaces it

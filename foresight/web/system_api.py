@@ -15,6 +15,7 @@ from flask import Response, abort, current_app, jsonify
 from foresight.host.system import is_slow_metric
 from foresight.live.services import Services
 from foresight.web import responses as out
+from foresight.web import system_responses as system_out
 from foresight.web.api import Blueprint
 from foresight.web.security import host_details_visible
 from metrics_collector import MetricsCollector, host_facts
@@ -52,7 +53,7 @@ def facts() -> dict[str, Any]:
 
 
 @blueprint.route("/processes", methods=["GET"])
-@blueprint.response(200, out.ProcessesSchema)
+@blueprint.response(200, system_out.ProcessesSchema)
 @blueprint.alt_response(503, schema=out.ErrorSchema, description=NOT_LOCAL)
 def get_processes() -> Response:
     """The top processes by CPU and by memory, from the collector's latest pass.
@@ -87,7 +88,7 @@ def device_metrics(values: dict[str, float]) -> list[str]:
 
 
 @blueprint.route("/devices", methods=["GET"])
-@blueprint.response(200, out.DevicesSchema)
+@blueprint.response(200, system_out.DevicesSchema)
 @blueprint.alt_response(503, schema=out.ErrorSchema, description=NOT_LOCAL)
 def get_devices() -> Response:
     """Filesystems (space), disks and network interfaces, and which of them are charted.
