@@ -18,8 +18,8 @@ import sys
 from pathlib import Path
 
 from foresight.cli import forecast, risk, scaling, source_args, sources, store
+from foresight.core.environment import MAX_INTERVAL_S, MIN_INTERVAL_S
 from foresight.core.errors import InputError
-from foresight.core.settings import MAX_INTERVAL_S, MIN_INTERVAL_S
 from foresight.core.validate import number_arg
 
 logger = logging.getLogger("foresight")

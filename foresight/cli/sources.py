@@ -12,8 +12,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from foresight.core.environment import SOURCE_NAMES
 from foresight.core.errors import InputError
-from foresight.core.settings import SOURCE_NAMES
 from foresight.sources.queries import parse_flag
 
 
@@ -62,7 +62,7 @@ def settings_flags(args: argparse.Namespace) -> dict[str, Any]:
     """The Settings fields these flags set (None: not given)."""
     url = getattr(args, "prometheus_url", None)
     if url is not None:
-        from foresight.core.settings import parse_url
+        from foresight.core.env_parsers import parse_url
 
         url = parse_url(url, "--prometheus-url")
     path = getattr(args, "prometheus_queries", None)

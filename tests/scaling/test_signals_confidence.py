@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from foresight.core import settings as core_settings
+from foresight.core import env_parsers
 from foresight.core.errors import InputError
 from foresight.scaling import signals as scaling_signals
 from foresight.scaling.predictive import HybridPolicy, PredictivePolicy, demand_quantile
@@ -44,7 +44,7 @@ def test_no_signal_is_a_gap():
 
 
 def test_the_signal_lists_agree():
-    assert core_settings.SIGNAL_NAMES == scaling_signals.SIGNAL_NAMES
+    assert env_parsers.SIGNAL_NAMES == scaling_signals.SIGNAL_NAMES
 
 
 def test_engine_reason_names_the_driving_signal():
