@@ -1,0 +1,188 @@
+"""The write side of ``MetricStore``: appends (one tick, or many in one transaction), the
+rollups they keep up to date, and retention.
+
+A mixin of ``foresight.store.metric_store.MetricStore``, which opens the connections and
+owns the attributes declared below. Non-finite values are gaps and are never stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sqlite3
+import threading
+from collections.abc import Iterable, Mapping
+
+logger = logging.getLogger(__name__)
+
+ROLLUP_RESOLUTIONS_S: tuple[int, ...] = (60, 3600)
+Row = tuple[float, Mapping[str, float]]
+
+_ROLLUP_ADD = """
+INSERT INTO rollup (res_s, metric_id, ts, n, total, ts_total, lo, hi)
+VALUES (?, ?, ?, 1, ?, ?, ?, ?)
+ON CONFLICT (res_s, metric_id, ts) DO UPDATE SET
+    n = n + 1, total = total + excluded.total, ts_total = ts_total + excluded.ts_total,
+    lo = min(lo, excluded.lo), hi = max(hi, excluded.hi)
+"""
+
+# Recomputes rollup buckets from the raw rows (used after bulk appends; idempotent).
+_ROLLUP_RECOMPUTE = """
+INSERT INTO rollup (res_s, metric_id, ts, n, total, ts_total, lo, hi)
+SELECT :res, metric_id, CAST(ts / :res AS INTEGER) * :res AS bucket,
+       COUNT(*), SUM(value), SUM(ts), MIN(value), MAX(value)
+FROM sample WHERE ts >= :lo AND ts < :hi
+GROUP BY metric_id, bucket
+ON CONFLICT (res_s, metric_id, ts) DO UPDATE SET
+    n = excluded.n, total = excluded.total, ts_total = excluded.ts_total,
+    lo = excluded.lo, hi = excluded.hi
+"""
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+class SampleWrites:
+    """Appends and retention; the attributes below are ``MetricStore``'s."""
+
+    retention_days: float
+    minute_retention_days: float
+    hour_retention_days: float
+    _write_lock: threading.Lock
+    _ids: dict[str, int]
+
+    def _conn(self) -> sqlite3.Connection:
+        raise NotImplementedError
+
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        """Roll back if a transaction is open (after SQLITE_FULL at COMMIT it is not)."""
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+
+    def _metric_id(self, conn: sqlite3.Connection, name: str) -> int:
+        """Return the id of ``name``, creating it (caller holds the write lock)."""
+        mid = self._ids.get(name)
+        if mid is None:
+            conn.execute("INSERT OR IGNORE INTO metric (name) VALUES (?)", (name,))
+            mid = conn.execute("SELECT id FROM metric WHERE name = ?", (name,)).fetchone()[0]
+            self._ids[name] = mid
+        return mid
+
+    def append(self, timestamp: float, values: Mapping[str, float]) -> int:
+        """Store one tick in one transaction; return how many values were new.
+
+        Non-finite values (NaN, inf) are gaps and are skipped; a value already stored
+        for the same metric and timestamp is kept (first write wins).
+        """
+        ts = float(timestamp)
+        conn = self._conn()
+        added = 0
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for name, value in values.items():
+                    if not _finite(value):
+                        continue
+                    mid = self._metric_id(conn, name)
+                    cur = conn.execute(
+                        "INSERT OR IGNORE INTO sample (metric_id, ts, value) VALUES (?, ?, ?)",
+                        (mid, ts, float(value)),
+                    )
+                    if cur.rowcount != 1:
+                        continue
+                    added += 1
+                    for res in ROLLUP_RESOLUTIONS_S:
+                        bucket = float(int(ts // res) * res)
+                        conn.execute(
+                            _ROLLUP_ADD,
+                            (res, mid, bucket, float(value), ts, float(value), float(value)),
+                        )
+                conn.execute("COMMIT")
+            except BaseException:
+                self._rollback(conn)
+                raise
+        return added
+
+    def append_many(self, rows: Iterable[Row]) -> int:
+        """Store many ticks in one transaction (bulk load, import); return values added.
+
+        Rollups for every bucket the batch touches are recomputed from the raw rows,
+        so the result is the same as appending tick by tick.
+        """
+        conn = self._conn()
+        added = 0
+        lo, hi = math.inf, -math.inf
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                batch: list[tuple[int, float, float]] = []
+                for timestamp, values in rows:
+                    ts = float(timestamp)
+                    for name, value in values.items():
+                        if _finite(value):
+                            batch.append((self._metric_id(conn, name), ts, float(value)))
+                    lo, hi = min(lo, ts), max(hi, ts)
+                    if len(batch) >= 50_000:
+                        added += self._insert_raw(conn, batch)
+                        batch = []
+                added += self._insert_raw(conn, batch)
+                if lo <= hi:
+                    for res in ROLLUP_RESOLUTIONS_S:
+                        conn.execute(
+                            _ROLLUP_RECOMPUTE,
+                            {
+                                "res": res,
+                                "lo": math.floor(lo / res) * res,
+                                "hi": (math.floor(hi / res) + 1) * res,
+                            },
+                        )
+                conn.execute("COMMIT")
+            except BaseException:
+                self._rollback(conn)
+                self._ids = dict(conn.execute("SELECT name, id FROM metric").fetchall())
+                raise
+        return added
+
+    @staticmethod
+    def _insert_raw(conn: sqlite3.Connection, batch: list[tuple[int, float, float]]) -> int:
+        before = conn.total_changes
+        conn.executemany(
+            "INSERT OR IGNORE INTO sample (metric_id, ts, value) VALUES (?, ?, ?)", batch
+        )
+        return conn.total_changes - before
+
+    def apply_retention(self, now: float) -> dict[str, int]:
+        """Drop raw values and rollups older than their tier's retention; return counts.
+
+        Cut-offs are aligned to whole hours so every remaining rollup bucket is complete.
+        """
+        cuts = {
+            "raw": (self.retention_days, "DELETE FROM sample WHERE ts < ?"),
+            "minute": (
+                self.minute_retention_days,
+                "DELETE FROM rollup WHERE res_s = 60 AND ts < ?",
+            ),
+            "hour": (self.hour_retention_days, "DELETE FROM rollup WHERE res_s = 3600 AND ts < ?"),
+        }
+        deleted: dict[str, int] = {}
+        conn = self._conn()
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for tier, (days, sql) in cuts.items():
+                    cutoff = math.floor((now - days * 86400.0) / 3600.0) * 3600.0
+                    deleted[tier] = conn.execute(sql, (cutoff,)).rowcount
+                    conn.execute(
+                        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT "
+                        "(key) DO UPDATE SET value = max(value, excluded.value)",
+                        (f"{tier}_since", cutoff),
+                    )
+                conn.execute("COMMIT")
+            except BaseException:
+                self._rollback(conn)
+                raise
+        if any(deleted.values()):
+            logger.info("retention removed %s", deleted)
+        return deleted
