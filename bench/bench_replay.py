@@ -7,7 +7,7 @@
    needs 9 instances (the absolute peak, one 405/min minute, would need 17).
 2. Alibaba cluster-trace-v2018, mean CPU % at 300 s steps, unit capacity = its 99.9 %
    quantile / 9.
-3. Synthetic flash crowds (``simulation.flash_crowd``: step, ramp, spike at +1x and +3x
+3. Synthetic flash crowds (``scenarios.flash_crowd``: step, ramp, spike at +1x and +3x
    the daily peak) through threshold, reactive and hybrid, beside a clairvoyant cost
    floor. Target (issue 15): hybrid never worse than reactive on overload minutes. The
    surge rule's two constants were chosen on this suite (a principled 2 band widths,
@@ -35,13 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from foresight.core.timeseries_io import load_series  # noqa: E402
-from foresight.replay.simulation import (  # noqa: E402
-    FLASH_KINDS,
-    ReplayResult,
-    flash_crowd,
-    lms_scenario,
-    replay,
-)
+from foresight.replay.scenarios import FLASH_KINDS, flash_crowd, lms_scenario  # noqa: E402
+from foresight.replay.simulation import ReplayResult, replay  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "traces"
 OUT = ROOT / "bench" / "out"

@@ -308,7 +308,8 @@ def run_demo(args: argparse.Namespace) -> int:
     """The no-argument demo: six weeks of an LMS workload, compressed to seconds."""
     from foresight.evaluation.backtest import backtest
     from foresight.replay.report import verdict, write_report
-    from foresight.replay.simulation import lms_scenario, replay
+    from foresight.replay.scenarios import lms_scenario
+    from foresight.replay.simulation import replay
     from predictor import AnomalyDetector
 
     began = time.perf_counter()

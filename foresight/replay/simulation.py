@@ -1,4 +1,4 @@
-"""Workload scenarios and the trace replay that measures scaling policies on them.
+"""The trace replay that measures scaling policies on a demand trace.
 
 ``replay`` runs in two phases. First the forecaster walks the trace causally (refit
 every ``refit_every_s`` on a trailing window, vectorised forecasts for every origin in
@@ -9,28 +9,26 @@ Timing: the value at ``timestamps[i]`` is the demand during step i (``[t_i, t_i 
 step_s)``), served by the instances ready at ``t_i``. The engine decides at the end of
 the step (``now = t_i + step_s``) from that value and a forecast made at origin i, so an
 instance launched then is first ready ``boot_s`` later.
+
+The scenarios are in ``foresight.replay.scenarios``, the first phase in
+``foresight.replay.forecast_track``.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from foresight.core.errors import InputError
+from foresight.replay.forecast_track import ForecastTrack, Progress, forecast_track
 from foresight.scaling.policies import DEFAULT_CONFIDENCE, check_confidence
-from predictor import LagForecaster
 from resource_manager import ResourcePool
-from scaling_engine import POLICIES, DemandForecast, ScalingAction, ScalingEngine, make_policy
+from scaling_engine import POLICIES, ScalingAction, ScalingEngine, make_policy
 
-logger = logging.getLogger(__name__)
-
-Progress = Callable[[str], None]
 DAY_S = 86_400.0
 FLAP_WINDOW_S = 600.0  # a scale-down undone by a scale-up this soon is a flap
 MAX_REFITS = (
@@ -38,237 +36,6 @@ MAX_REFITS = (
 )
 
 
-# ---- scenarios -------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Scenario:
-    """A demand trace in capacity units on a regular grid, with labelled events."""
-
-    name: str
-    timestamps: np.ndarray  # epoch s, step starts
-    demand: np.ndarray  # capacity units; NaN = gap
-    step_s: float
-    events: tuple[tuple[float, float, str], ...] = ()  # (start_s, end_s, label)
-
-    def to_dict(self) -> dict:
-        return {
-            "name": self.name,
-            "steps": len(self.demand),
-            "step_s": self.step_s,
-            "events": [{"start_s": a, "end_s": b, "label": c} for a, b, c in self.events],
-        }
-
-
-def lms_scenario(
-    *,
-    days: int = 42,
-    step_s: float = 300.0,
-    peak_units: float = 4.0,
-    start_s: float = 1_767_571_200.0,
-    seed: int = 7,
-    flash_day: float | None = None,
-) -> Scenario:
-    """A learning-management system: the demo's workload.
-
-    Daily cycle (quiet nights, a late-morning peak and an evening study peak), weekends
-    at 55 %, exam periods every 14 days lasting 3 days at 1.8x, and a flash crowd
-    (results published: +5 units within 5 minutes, for 45 min) on ``flash_day`` (default:
-    the last exam period's second day, 14:00 UTC). ``start_s`` defaults to Monday
-    2026-01-05 00:00 UTC. Multiplicative noise ~6 %.
-    """
-    rng = np.random.default_rng(seed)
-    t = start_s + step_s * np.arange(int(days * DAY_S / step_s))
-    hour = (t % DAY_S) / 3600.0
-    day = (t - start_s) / DAY_S
-    daily = (
-        0.15
-        + 0.75 * np.exp(-(((hour - 11.0) / 3.0) ** 2))
-        + 0.55 * np.exp(-(((hour - 20.5) / 2.2) ** 2))
-    )
-    weekday = ((t // DAY_S) + 3) % 7  # 1970-01-01 was a Thursday: 0 = Monday
-    weekly = np.where(weekday >= 5, 0.55, 1.0)
-    exam_starts = [d for d in range(10, days, 14)]
-    exam = np.ones_like(t)
-    events = []
-    for d0 in exam_starts:
-        # Ramp in over 6 hours before the first exam day so the cycle is not a cliff.
-        ramp = np.clip((day - (d0 - 0.25)) / 0.25, 0.0, 1.0)
-        inside = day < d0 + 3
-        exam = np.where(inside & (day >= d0 - 0.25), 1.0 + 0.8 * ramp, exam)
-        events.append((start_s + d0 * DAY_S, start_s + (d0 + 3) * DAY_S, "exam period"))
-    demand = peak_units * daily * weekly * exam / 1.05
-    if flash_day is None:
-        flash_day = (exam_starts[-1] + 1 if exam_starts else days / 2) + 14 / 24
-    f0 = start_s + flash_day * DAY_S
-    flash = np.clip((t - f0) / 300.0 + 1, 0, 1) * (t < f0 + 2700)
-    demand = demand + 5.0 * flash
-    events.append((f0, f0 + 2700, "flash crowd"))
-    demand = demand * rng.lognormal(0.0, 0.06, len(t))
-    return Scenario("lms", t, demand, step_s, tuple(events))
-
-
-FLASH_KINDS = ("step", "ramp", "spike")
-
-
-def flash_crowd(
-    kind: str,
-    size: float,
-    *,
-    days: int = 5,
-    step_s: float = 60.0,
-    base_peak: float = 3.0,
-    start_s: float = 1_700_000_000.0,
-    seed: int = 0,
-) -> Scenario:
-    """A daily cycle peaking at ``base_peak`` units, then a flash crowd on the last day.
-
-    At 10:00 of the last day demand gains ``size`` x ``base_peak`` units: ``step`` at
-    once for 2 h; ``ramp`` over 30 min, held, then down over 30 min; ``spike`` within
-    5 min, decaying with a 30-min time constant. Multiplicative noise ~5 %. The
-    forecaster learns the cycle from the first days, never the crowd.
-    """
-    if kind not in FLASH_KINDS:
-        raise InputError(f"flash crowd kind must be one of {', '.join(FLASH_KINDS)} (got {kind!r})")
-    rng = np.random.default_rng(seed)
-    t = start_s + step_s * np.arange(int(days * DAY_S / step_s))
-    hour = (t % DAY_S) / 3600.0
-    base = base_peak * (0.35 + 0.65 * np.exp(-(((hour - 14.0) / 4.0) ** 2)))
-    onset = t[0] + (days - 1) * DAY_S + 10 * 3600.0
-    x = (t - onset) / 60.0  # minutes since the crowd began
-    if kind == "step":
-        shape = ((x >= 0) & (x < 120)).astype(float)
-    elif kind == "ramp":
-        shape = np.clip(x / 30.0, 0, 1) * (x < 90) + np.clip((120 - x) / 30.0, 0, 1) * (x >= 90)
-    else:
-        shape = np.where(x < 0, 0.0, np.where(x < 5, x / 5.0, np.exp(-(x - 5) / 30.0)))
-    demand = (base + size * base_peak * shape) * rng.lognormal(0.0, 0.05, len(t))
-    event = (onset, onset + 7200.0, f"{kind} flash crowd x{size:g}")
-    return Scenario(f"flash-{kind}-{size:g}", t, demand, step_s, (event,))
-
-
-def ramp_demand(
-    n: int, *, start_units: float, end_units: float, ramp_start: int, ramp_steps: int
-) -> np.ndarray:
-    """Flat at ``start_units``, a linear ramp over ``ramp_steps``, then flat (tests)."""
-    k = np.clip((np.arange(n) - ramp_start) / max(ramp_steps, 1), 0.0, 1.0)
-    return start_units + (end_units - start_units) * k
-
-
-def square_wave(n: int, *, low: float, high: float, period_steps: int) -> np.ndarray:
-    """Alternate ``high`` and ``low`` every half period (tests: flapping)."""
-    return np.where((np.arange(n) % period_steps) < period_steps // 2, high, low)
-
-
-# ---- forecasts over a trace ------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class ForecastTrack:
-    """Causal forecasts for every origin of a trace (units), and their measured quality.
-
-    ``mean``/``upper``/``lower`` (80 % band) are (n, horizon): row i forecasts steps
-    i+1..i+horizon from data up to step i; NaN rows where no forecast was possible.
-    ``quality[i]`` is the rolling MAE at the lead step over the last day divided by
-    that of "no change" (persistence, the reactive policy's implicit forecast), using
-    only errors known by step i.
-    """
-
-    mean: np.ndarray
-    upper: np.ndarray
-    lower: np.ndarray
-    quality: np.ndarray
-    lead_steps: int
-    fit_seconds: float
-    refits: int
-
-    def at(self, i: int, origin_s: float, step_s: float) -> DemandForecast | None:
-        row = self.mean[i]
-        if not math.isfinite(row[0]):
-            return None
-        q = self.quality[i]
-        return DemandForecast(
-            origin_s, step_s, row, self.upper[i], float(q) if math.isfinite(q) else None
-        )
-
-
-def forecast_track(
-    timestamps: np.ndarray,
-    demand: np.ndarray,
-    *,
-    step_s: float,
-    horizon: int,
-    lead_steps: int,
-    refit_every_s: float = DAY_S,
-    train_window_s: float = 21 * DAY_S,
-    min_train_s: float = DAY_S,
-    season_length: int | str | None = "auto",
-    progress: Progress | None = None,
-) -> ForecastTrack:
-    """Walk the trace: refit on a trailing window, then forecast every origin causally."""
-    n = len(demand)
-    mean = np.full((n, horizon), np.nan)
-    upper = np.full((n, horizon), np.nan)
-    lower = np.full((n, horizon), np.nan)
-    refit_steps = max(1, round(refit_every_s / step_s))
-    window = max(1, round(train_window_s / step_s))
-    first = max(round(min_train_s / step_s), 3 * horizon + 40)
-    fit_s, refits, model = 0.0, 0, None
-    for i0 in range(first, n, refit_steps):
-        i1 = min(n, i0 + refit_steps)
-        lo = max(0, i0 + 1 - window)
-        began = time.perf_counter()
-        try:
-            model = LagForecaster(horizon=horizon, season_length=season_length).fit(
-                demand[lo : i0 + 1], timestamps[lo : i0 + 1]
-            )
-            refits += 1
-        except ValueError as exc:  # too little complete history: keep the last model
-            logger.debug("refit at step %d skipped: %s", i0, exc)
-        fit_s += time.perf_counter() - began
-        if model is None:
-            continue
-        origins = np.arange(i0, i1)
-        batch = model.predict_batch(demand, origins, timestamps)
-        mean[i0:i1], upper[i0:i1], lower[i0:i1] = batch.mean, batch.upper_80, batch.lower_80
-        if progress:
-            progress(f"forecasting: step {i1:,} of {n:,} ({refits} refits, {fit_s:.1f} s fitting)")
-    gap = np.isnan(demand)
-    mean[gap] = np.nan  # no forecast from an origin whose own value is missing
-    upper[gap] = np.nan
-    lower[gap] = np.nan
-    return ForecastTrack(
-        mean,
-        upper,
-        lower,
-        _rolling_quality(demand, mean, lead_steps, step_s),
-        lead_steps,
-        fit_s,
-        refits,
-    )
-
-
-def _rolling_quality(demand: np.ndarray, mean: np.ndarray, lead: int, step_s: float) -> np.ndarray:
-    """Forecast MAE / persistence MAE at ``lead`` steps, over the last day, causally."""
-    n = len(demand)
-    lead = min(lead, mean.shape[1])
-    err = np.full(n, np.nan)
-    base = np.full(n, np.nan)
-    if n > lead:
-        actual = demand[lead:]
-        err[: n - lead] = np.abs(mean[: n - lead, lead - 1] - actual)
-        base[: n - lead] = np.abs(demand[: n - lead] - actual)
-    ok = np.isfinite(err) & np.isfinite(base)
-    # Origin j's error is known at step j + lead: shift so index i sums j <= i - lead.
-    e = np.concatenate((np.zeros(lead + 1), np.cumsum(np.where(ok, err, 0.0))))[: n + 1]
-    b = np.concatenate((np.zeros(lead + 1), np.cumsum(np.where(ok, base, 0.0))))[: n + 1]
-    c = np.concatenate((np.zeros(lead + 1), np.cumsum(ok)))[: n + 1]
-    w = max(1, int(DAY_S / step_s))
-    idx = np.arange(1, n + 1)
-    start = np.maximum(idx - w, 0)
-    sum_e, sum_b, count = e[idx] - e[start], b[idx] - b[start], c[idx] - c[start]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        q = np.where((count >= min(w // 4, 30)) & (sum_b > 0), sum_e / sum_b, np.nan)
-    return q
-
-
-# ---- replay ----------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class PolicyMetrics:
     """How one policy did over a replay (the ``replay --json`` contract keys)."""

@@ -25,7 +25,8 @@ def test_report_policies_toggle_and_verdict(tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     from foresight.replay.report import verdict, write_report
-    from foresight.replay.simulation import lms_scenario, replay
+    from foresight.replay.scenarios import lms_scenario
+    from foresight.replay.simulation import replay
 
     scenario = lms_scenario(days=3, step_s=300.0)
     result = replay(scenario.timestamps, scenario.demand, step_s=300.0, boot_s=300.0)

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import main
-from foresight.replay.simulation import lms_scenario, replay, square_wave
+from foresight.replay.scenarios import lms_scenario, square_wave
+from foresight.replay.simulation import replay
 
 KEYS = {
     "cost",
@@ -168,7 +169,8 @@ def test_report_is_self_contained(capsys, trace, tmp_path):
 
 def test_report_escapes_what_it_quotes():
     from foresight.replay.report import render
-    from foresight.replay.simulation import lms_scenario, replay
+    from foresight.replay.scenarios import lms_scenario
+    from foresight.replay.simulation import replay
 
     scenario = lms_scenario(days=2, step_s=300.0)
     result = replay(scenario.timestamps, scenario.demand, step_s=300.0, boot_s=300.0)

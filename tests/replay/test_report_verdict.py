@@ -50,7 +50,8 @@ def test_verdict_is_computed_from_the_figures(metrics, expected) -> None:
 
 
 def test_report_carries_the_verdict_and_distinct_colours() -> None:
-    from foresight.replay.simulation import lms_scenario, replay
+    from foresight.replay.scenarios import lms_scenario
+    from foresight.replay.simulation import replay
 
     scenario = lms_scenario(days=2, step_s=300.0)
     result = replay(scenario.timestamps, scenario.demand, step_s=300.0, boot_s=300.0)

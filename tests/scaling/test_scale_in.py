@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from foresight.core.errors import InputError
-from foresight.replay.simulation import FlapCounter, ForecastTrack, run_policy
+from foresight.replay.forecast_track import ForecastTrack
+from foresight.replay.simulation import FlapCounter, run_policy
 from scaling_engine import (
     DemandForecast,
     HybridPolicy,

@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from foresight.core.errors import InputError
-from foresight.replay.simulation import ForecastTrack, run_policy, square_wave
+from foresight.replay.forecast_track import ForecastTrack
+from foresight.replay.scenarios import square_wave
+from foresight.replay.simulation import run_policy
 from resource_manager import ResourcePool
 from scaling_engine import (
     DemandForecast,
@@ -367,7 +369,8 @@ def test_a_single_outlier_is_not_a_surge():
 
 
 def test_flash_crowds_hybrid_never_worse_than_reactive():
-    from foresight.replay.simulation import FLASH_KINDS, flash_crowd, replay
+    from foresight.replay.scenarios import FLASH_KINDS, flash_crowd
+    from foresight.replay.simulation import replay
 
     for kind in FLASH_KINDS:
         sc = flash_crowd(kind, 3.0, days=3)
