@@ -2,7 +2,7 @@
 
     python main.py risk-train --csv F [--csv F ...] --label-col COL [--time-col COL]
                               --horizon-s S --out DIR [--models hgb,rf,lr,svm,xgb]
-                              [--validation forward|blocked]
+                              [--validation forward|blocked] [--alarm-rule recall|budget]
     python main.py risk-score --model DIR --csv F --out SCORES.csv
     python main.py risk-eval --train F [...] --test F [...] --label-col COL
                              [--time-col COL] --horizon-s S [--within] [--json]
@@ -68,6 +68,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "blocks before it; blocked: blocks with equal shares of the incidents, each "
         "validated by a model fitted on the others (one machine's own short history, "
         "where forward blocks miss the incidents)",
+    )
+    tr.add_argument(
+        "--alarm-rule",
+        choices=("recall", "budget"),
+        default="recall",
+        help="how the alarm threshold is chosen on the validation scores: recall "
+        "(default): the best event recall within the false-alarm budget; budget: the "
+        "lowest threshold within the false-alarm budget on incident-free time, with one "
+        "alarm per excursion (for one machine's own few incidents, with --validation "
+        "blocked; what risk-eval --within uses)",
     )
     tr.set_defaults(handler=run_train)
 
@@ -144,9 +154,9 @@ def run_train(args: argparse.Namespace) -> int:
     _progress(f"read {len(files)} file(s), {sum(len(f.values) for f in files)} rows")
     labelled = [LabelledFile(f.path, f.values, f.incident, f.step_s) for f in files]  # type: ignore[arg-type]
     try:
-        model = RiskModel(args.horizon_s, models, validation=args.validation).fit(
-            labelled, files[0].metrics, _progress
-        )
+        model = RiskModel(
+            args.horizon_s, models, validation=args.validation, rule_selection=args.alarm_rule
+        ).fit(labelled, files[0].metrics, _progress)
     except ValueError as exc:
         raise InputError(f"cannot train: {exc}") from None
     data = {

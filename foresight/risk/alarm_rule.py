@@ -11,8 +11,16 @@
   and holds while the z stays above ``threshold_z - hysteresis_z``, so one noisy minute
   neither starts an alarm nor cuts one in two.
 - **Budget, not recall.** The threshold is chosen on training scores (out-of-fold,
-  never the test rows): the best pooled event recall whose false alarms per day and time
-  in alarm stay within the budget; of the tied rules, the middle one.
+  never the test rows). ``choose_rule``: the best pooled event recall whose false alarms
+  per day and time in alarm stay within the budget; of the tied rules, the middle one.
+  ``budget_rule`` (within-machine, a handful of training incidents): the lowest threshold
+  whose false alarms per day of incident-free time and time in alarm stay within the
+  budget, with the debounce fixed beforehand; the incidents only mark which alarms are
+  false, so the choice does not rest on which of 2-5 incidents a threshold happens to hit.
+- **One excursion, one alarm.** Optionally (``refractory_s``, ``max_alarm_s``): alarm
+  runs closer than the refractory period join into one episode, and an episode stays in
+  alarm for at most ``max_alarm_s`` from its start (an alert that resolves itself; it
+  re-arms after the score has dropped out of alarm for the refractory period).
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from foresight.risk import alarms
 from foresight.risk.alarms import AlarmCounts, count_alarms
 
 logger = logging.getLogger(__name__)
@@ -40,6 +49,16 @@ THRESHOLDS_Z = tuple(float(z) for z in np.arange(2.0, 12.01, 0.5))
 MIN_ROWS = (1, 2, 3)
 HYSTERESIS_Z = (0.0, 1.0)
 PREFERENCES = ("middle", "sensitive")
+SELECTIONS = ("recall", "budget")  # choose_rule, budget_rule
+# budget_rule: a finer grid (the usable thresholds of a within-machine model lie in
+# z 1.5-4), the debounce and episode shaping fixed a priori: two rows to start an alarm
+# (one noisy minute does not), held down to z - 1, one alarm per excursion within 30 min
+# (the horizon), an alarm resolving itself after an hour.
+BUDGET_THRESHOLDS_Z = tuple(float(z) for z in np.arange(1.0, 12.01, 0.25))
+BUDGET_MIN_ROWS = 2
+BUDGET_HYSTERESIS_Z = 1.0
+BUDGET_REFRACTORY_S = 1800.0
+BUDGET_MAX_ALARM_S = 3600.0
 
 
 def _transformed(score: np.ndarray, transform: str) -> np.ndarray:
@@ -79,6 +98,16 @@ def debounce(z: np.ndarray, threshold_z: float, min_rows: int, hysteresis_z: flo
     return hold & (last_trigger > last_break)
 
 
+def shape_episodes(flags: np.ndarray, refractory_rows: int, max_rows: int) -> np.ndarray:
+    """Alarm runs with gaps of at most ``refractory_rows`` join into one episode (the gap
+    in alarm too); each episode keeps its first ``max_rows`` rows (0: all of them)."""
+    flags = np.asarray(flags, dtype=bool)
+    out = np.zeros(len(flags), dtype=bool)
+    for start, end in alarms.runs(flags, refractory_rows):
+        out[start : min(end, start + max_rows) if max_rows > 0 else end] = True
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class AlarmRule:
     """A debounced threshold on the per-file normalised score (see the module doc)."""
@@ -88,6 +117,8 @@ class AlarmRule:
     hysteresis_z: float = 0.0
     warmup_s: float = WARMUP_S
     transform: str = "logit"
+    refractory_s: float = 0.0  # 0: runs are not joined (count_alarms still merges 10 min)
+    max_alarm_s: float = 0.0  # 0: an episode lasts as long as the score stays up
 
     def warmup_rows(self, step_s: float) -> int:
         return max(2, round(self.warmup_s / step_s))
@@ -95,7 +126,16 @@ class AlarmRule:
     def apply(self, score: np.ndarray, step_s: float) -> np.ndarray:
         """The alarm flags of one file's consecutive scores."""
         z = normalised_score(score, self.warmup_rows(step_s), self.transform)
-        return debounce(z, self.threshold_z, self.min_rows, self.hysteresis_z)
+        return self.flags(z, step_s)
+
+    def flags(self, z: np.ndarray, step_s: float) -> np.ndarray:
+        """The alarm flags of an already normalised score."""
+        flags = debounce(z, self.threshold_z, self.min_rows, self.hysteresis_z)
+        if self.refractory_s <= 0 and self.max_alarm_s <= 0:
+            return flags
+        refractory = round(self.refractory_s / step_s) if self.refractory_s > 0 else 0
+        longest = max(1, round(self.max_alarm_s / step_s)) if self.max_alarm_s > 0 else 0
+        return shape_episodes(flags, refractory, longest)
 
     def to_dict(self) -> dict[str, float | int | str]:
         return {
@@ -105,6 +145,8 @@ class AlarmRule:
             "hysteresis_z": self.hysteresis_z,
             "warmup_s": self.warmup_s,
             "transform": self.transform,
+            "refractory_s": self.refractory_s,
+            "max_alarm_s": self.max_alarm_s,
         }
 
     @classmethod
@@ -115,6 +157,8 @@ class AlarmRule:
             float(data["hysteresis_z"]),
             float(data.get("warmup_s", WARMUP_S)),
             str(data.get("transform", "logit")),
+            float(data.get("refractory_s", 0.0)),
+            float(data.get("max_alarm_s", 0.0)),
         )
 
 
@@ -181,3 +225,74 @@ def choose_rule(
         key=lambda r: (r[0].threshold_z, r[0].min_rows, r[0].hysteresis_z),
     )
     return tied[0] if prefer == "sensitive" else tied[len(tied) // 2]
+
+
+def budget_rule(
+    scores: Sequence[np.ndarray],
+    incidents: Sequence[np.ndarray],
+    horizon_s: float,
+    step_s: Sequence[float],
+    budget: Budget,
+    transform: str = "logit",
+) -> tuple[AlarmRule, AlarmCounts]:
+    """The most sensitive rule within ``budget`` on training scores, by false alarms alone.
+
+    The debounce and episode shaping are fixed (``BUDGET_*``); the threshold is the lowest
+    on ``BUDGET_THRESHOLDS_Z`` whose pooled false alarms per day of incident-free time (no
+    positive target) and share of time in alarm stay within the budget. The incidents only
+    say which alarms are false and which time is not incident-free, so the choice is as
+    stable as the quiet time is long. None within the budget: the strictest. Returns the
+    rule and its pooled counts on the training scores."""
+    z_of = []
+    for s, step in zip(scores, step_s, strict=True):
+        warmup = AlarmRule(0.0, warmup_s=WARMUP_S).warmup_rows(step)
+        z_of.append(normalised_score(s, warmup, transform))
+    quiet_days = (
+        sum(
+            float((~alarms.window_labels(inc, max(1, round(horizon_s / step)))).sum()) * step
+            for inc, step in zip(incidents, step_s, strict=True)
+        )
+        / alarms.DAY_S
+    )
+
+    def rule_at(threshold: float) -> AlarmRule:
+        return AlarmRule(
+            threshold,
+            BUDGET_MIN_ROWS,
+            BUDGET_HYSTERESIS_Z,
+            transform=transform,
+            refractory_s=BUDGET_REFRACTORY_S,
+            max_alarm_s=BUDGET_MAX_ALARM_S,
+        )
+
+    for threshold in BUDGET_THRESHOLDS_Z:
+        rule = rule_at(threshold)
+        total = AlarmCounts()
+        for z, inc, step in zip(z_of, incidents, step_s, strict=True):
+            rows = max(1, round(horizon_s / step))
+            total = total + count_alarms(rule.flags(z, step), inc, rows, step)
+        per_quiet_day = total.false_alarms / quiet_days if quiet_days > 0 else 0.0
+        if per_quiet_day <= budget.false_alarms_per_day and (
+            total.alarm_time_ratio <= budget.alarm_time_ratio
+        ):
+            return rule, total
+    logger.info("no alarm threshold within %s on the training scores; the strictest", budget)
+    return rule_at(BUDGET_THRESHOLDS_Z[-1]), AlarmCounts()
+
+
+def select_rule(
+    selection: str,
+    scores: Sequence[np.ndarray],
+    incidents: Sequence[np.ndarray],
+    horizon_s: float,
+    step_s: Sequence[float],
+    budget: Budget,
+    transform: str = "logit",
+    prefer: str = "middle",
+) -> tuple[AlarmRule, AlarmCounts]:
+    """``recall``: ``choose_rule``; ``budget``: ``budget_rule`` (``prefer`` unused)."""
+    if selection == "budget":
+        return budget_rule(scores, incidents, horizon_s, step_s, budget, transform)
+    if selection == "recall":
+        return choose_rule(scores, incidents, horizon_s, step_s, budget, transform, prefer)
+    raise ValueError(f"alarm rule selection must be one of {SELECTIONS} (got {selection!r})")

@@ -146,12 +146,17 @@ def evaluate(
     progress: Progress = _quiet,
     budget: alarm_rule.Budget | None = None,
     preference: str | None = None,
+    selection: str | None = None,
 ) -> dict[str, Any]:
     """Train on ``train``, report on ``test``; every file must carry labels.
 
     ``budget``: the false alarms per day and time in alarm the alarm rule may spend on
-    the training scores (default: CROSS_BUDGET, or WITHIN_BUDGET with ``within``)."""
+    the training scores (default: CROSS_BUDGET, or WITHIN_BUDGET with ``within``).
+    ``selection``: how the alarm threshold is chosen (``alarm_rule.SELECTIONS``; default
+    ``recall`` cross-machine, ``budget`` within-machine, where 2-5 training incidents
+    make the best-recall threshold a noisy choice)."""
     budget = budget or (WITHIN_BUDGET if within else CROSS_BUDGET)
+    selection = selection or ("budget" if within else "recall")
     # within: the rule stays on the machine it was chosen on (see alarm_rule.choose_rule)
     preference = preference or ("sensitive" if within else "middle")
     splits = _splits(train, test, horizon_s, within)
@@ -177,6 +182,7 @@ def evaluate(
                     refit_all=True,
                     validation="blocked" if within else "forward",
                     rule_preference=preference,
+                    rule_selection=selection,
                 ).fit(split.train, metrics, progress)
             )
         model = fitted[-1]
@@ -202,7 +208,8 @@ def evaluate(
         scored["chosen"].alarms.append(model.alarms(chosen, f.step_s))
         # max_z: its alarm rule chosen on the same training rows, by the same budget
         train_z = [max_z_score(t.values, t.step_s) for t in split.train]
-        z_rule, _ = alarm_rule.choose_rule(
+        z_rule, _ = alarm_rule.select_rule(
+            selection,
             [_after_reference(z, model, t) for z, t in zip(train_z, split.train, strict=True)],
             [_after_reference(t.incident, model, t) for t in split.train],
             horizon_s,
@@ -253,6 +260,7 @@ def evaluate(
             "max_z_pr_auc": zfig["pr_auc"],
         }
     result["alarm_budget"] = budget.to_dict()
+    result["alarm_selection"] = selection
     result["alarm_rule"] = fitted[-1].alarm_rule_.to_dict()
     result["horizon_s"] = horizon_s
     result["mode"] = "within" if within else "cross"

@@ -88,9 +88,14 @@ class RiskModel:
         seed: int = 0,
         validation: str = "forward",
         rule_preference: str = "middle",
+        rule_selection: str = "recall",
     ) -> None:
         if validation not in VALIDATIONS:
             raise ValueError(f"validation must be one of {VALIDATIONS} (got {validation!r})")
+        if rule_selection not in alarm_rule.SELECTIONS:
+            raise ValueError(
+                f"rule_selection must be one of {alarm_rule.SELECTIONS} (got {rule_selection!r})"
+            )
         self.horizon_s = horizon_s
         self.models = tuple(models)
         self.feature_config = feature_config
@@ -101,6 +106,7 @@ class RiskModel:
         self.seed = seed
         self.validation = validation
         self.rule_preference = rule_preference  # see alarm_rule.choose_rule
+        self.rule_selection = rule_selection  # recall (choose_rule) or budget (budget_rule)
 
     # ---- features -------------------------------------------------------------------
     def _config(self) -> FeatureConfig:
@@ -228,7 +234,8 @@ class RiskModel:
         steps = [float(step_of[r[0]]) for r in segment_rows]
 
         def rule_for(score: np.ndarray) -> tuple[alarm_rule.AlarmRule, alarms.AlarmCounts]:
-            return alarm_rule.choose_rule(
+            return alarm_rule.select_rule(
+                self.rule_selection,
                 [score[r] for r in segment_rows],
                 seg_incidents,
                 self.horizon_s,

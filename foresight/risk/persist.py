@@ -50,6 +50,7 @@ def model_card(model: RiskModel, data: dict[str, Any], created_utc: str) -> dict
         "alarm_share": model.alarm_share_,
         "alarm_rule": model.alarm_rule_.to_dict(),
         "alarm_training": model.alarm_training_,
+        "alarm_selection": model.rule_selection,
         "reference_median": [float(v) for v in model.reference_median_],
         "reference_scale": [float(v) for v in model.reference_scale_],
         "validation": {

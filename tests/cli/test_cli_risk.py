@@ -8,9 +8,11 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import main
+from foresight.risk import alarm_rule, alarms
 
 EVAL_KEYS = {
     "pr_auc",
@@ -100,6 +102,32 @@ def test_train_with_blocked_validation_records_it_in_the_card(
     assert card["validation"]["method"].startswith("blocked")
     with pytest.raises(SystemExit) as bad:
         main.main([*args, "--validation", "shuffled"])
+    assert bad.value.code == 2
+
+
+def test_train_with_the_budget_alarm_rule_keeps_it_in_the_card_and_scores(
+    synth_csvs: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = tmp_path / "budget"
+    args = ["risk-train", "--csv", str(synth_csvs[0]), "--label-col", "incident"]
+    args += ["--time-col", "timestamp", "--horizon-s", "1800", "--out", str(model)]
+    assert main.main([*args, "--validation", "blocked", "--alarm-rule", "budget"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    rule = summary["alarm_rule"]
+    assert rule["refractory_s"] == 1800 and rule["max_alarm_s"] == 3600
+    assert rule["threshold_z"] in alarm_rule.BUDGET_THRESHOLDS_Z
+    assert summary["alarm_training"]["false_alarms_per_day"] <= 0.7  # risk-train's budget
+    card = json.loads((model / "model_card.json").read_text())
+    assert card["alarm_rule"] == rule and card["alarm_selection"] == "budget"
+    scores = tmp_path / "scores.csv"
+    score_args = ["risk-score", "--model", str(model), "--csv", str(synth_csvs[1])]
+    assert main.main([*score_args, "--time-col", "timestamp", "--out", str(scores)]) == 0
+    with scores.open() as handle:
+        flags = np.array([r["alarm"] == "1" for r in csv.DictReader(handle)])
+    # the loaded rule shapes the episodes: none in alarm for more than an hour
+    assert all(end - start <= 60 for start, end in alarms.runs(flags))
+    with pytest.raises(SystemExit) as bad:
+        main.main([*args, "--alarm-rule", "f1"])
     assert bad.value.code == 2
 
 
