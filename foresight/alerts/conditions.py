@@ -34,6 +34,9 @@ class Signals:
     cores: int = 1  # this host's logical CPUs (the local target's)
     forecast: Callable[[str, float], Forecast | None] = lambda metric, horizon_s: None
     series: Callable[[str, float, float], tuple[np.ndarray, np.ndarray]] | None = None
+    # linear_trend of series(metric, since, until), when the wiring keeps it with the
+    # series it caches (the same history each tick: one fit, not one per tick)
+    trend: Callable[[str, float, float], tuple[float, float] | None] | None = None
     anomalies: Callable[[str, float], list[dict]] = lambda metric, since: []
     missed_since: Callable[[float], int] = lambda since: 0
     # the live risk signals (crash_risk_score, failure_probability) that have a value
@@ -181,8 +184,10 @@ def _exhaustion(rule: Rule, metric: str, s: Signals) -> Observation:
     value = s.values.get(metric)
     if s.series is None or value is None:
         return Observation(metric, False, False, value, rule.limit, None)
-    ts, values = s.series(metric, s.now - rule.window_s, s.now)
-    trend = linear_trend(ts, values)
+    if s.trend is not None:
+        trend = s.trend(metric, s.now - rule.window_s, s.now)
+    else:
+        trend = linear_trend(*s.series(metric, s.now - rule.window_s, s.now))
     floor = rule.threshold(metric, s.cores_for(metric))
     if trend is None or trend[0] <= 0 or (floor is not None and value < floor):
         return Observation(metric, False, False, value, rule.limit, floor)

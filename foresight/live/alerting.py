@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from foresight.alerts.conditions import Signals, first_crossing
+from foresight.alerts.conditions import Signals, first_crossing, linear_trend
 from foresight.alerts.engine import AlertEngine
 from foresight.alerts.notify import Notifier
 from foresight.alerts.rules import Kind, RuleBook
@@ -56,6 +56,7 @@ class LiveAlerts:
         self.cpus = TargetCpus(services.store, self.cores)
         self._missed: deque[tuple[float, int]] = deque(maxlen=4096)
         self._series: dict[tuple[str, float, float], tuple[float, Any]] = {}
+        self._trends: dict[tuple[str, float, float], tuple[float, float] | None] = {}
         self._pushed_at: dict[str, float] = {}  # the newest pushed point evaluated per series
 
     # -- signal sources -----------------------------------------------------------------
@@ -89,6 +90,14 @@ class LiveAlerts:
         ts, values = cached[1]
         # the newest value comes from the sample itself; the trend needs the history
         return np.asarray(ts), np.asarray(values)
+
+    def _trend(self, metric: str, since: float, until: float) -> tuple[float, float] | None:
+        """``linear_trend`` of ``_read_series``, fitted once per cached read of it."""
+        key = (metric, until - since, math.floor(until / SERIES_CACHE_S))
+        if key not in self._trends:
+            self._trends = {k: v for k, v in self._trends.items() if k[:2] != key[:2]}
+            self._trends[key] = linear_trend(*self._read_series(metric, since, until))
+        return self._trends[key]
 
     def _scaling_values(self, now: float) -> dict[str, float]:
         """The live scaling engine's alertable values (the platform drift), if installed."""
@@ -126,6 +135,7 @@ class LiveAlerts:
             cores=self.cores,
             forecast=self._forecast,
             series=self._read_series,
+            trend=self._trend,
             anomalies=self._anomalies,
             missed_since=self._missed_since,
             risk=self._risk,

@@ -8,6 +8,7 @@ so the per-tick scoring never waits for the model job.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -32,6 +33,9 @@ class AnomalyStage:
         self._anomalies: deque[Anomaly] = deque(maxlen=MAX_ANOMALIES)
         self._pending: dict[str, Anomaly] = {}  # each metric's latest unconfirmed alert
         self._confirming: set[str] = set()  # metrics whose slow scale is at the threshold
+        # Each metric's newest listed anomaly: the alert rules ask every metric each tick,
+        # and most have none in their window (no pass over the ring for them).
+        self._newest: dict[str, float] = {}
         self.episodes = EpisodeTracker(
             store, threshold=AnomalyDetector().threshold, close_after_s=episode_gap_s
         )
@@ -50,7 +54,7 @@ class AnomalyStage:
                 for member in episode.metrics:
                     alert = self._pending.pop(member.metric, None)
                     if alert is not None and alert.timestamp >= member.first_ts:
-                        self._anomalies.append(alert)  # (an older one began no episode)
+                        self._list(alert)  # (an older one began no episode)
 
     def score_pushed(self, rows: Iterable[tuple[float, Mapping[str, float]]]) -> int:
         """Score pushed points (``POST /api/samples``) in timestamp order, each once.
@@ -89,7 +93,7 @@ class AnomalyStage:
             if wait:
                 self._pending[metric] = alert
             else:
-                self._anomalies.append(alert)
+                self._list(alert)
         if wait:
             # The slow scale reaching the threshold starts a run too (see episodes), so
             # its crossing is an alert when the fast scale has none waiting.
@@ -103,11 +107,20 @@ class AnomalyStage:
                 self._confirming.discard(metric)
         return PointScore(value, detector.expected_, score, detector.surprise_, detector.confirm_)
 
+    def _list(self, alert: Anomaly) -> None:
+        """List a confirmed (or pushed) anomaly (the caller holds the lock)."""
+        self._anomalies.append(alert)
+        newest = self._newest.get(alert.metric, -math.inf)
+        self._newest[alert.metric] = max(newest, alert.timestamp)
+
     def anomalies(
         self, since: float | None = None, metric: str | None = None, limit: int = 100
     ) -> list[dict]:
         """Recent anomalies, newest first (pushed points may arrive late: sorted by time)."""
         with self._anomaly_lock:
+            if metric is not None and since is not None:
+                if self._newest.get(metric, -math.inf) < since:
+                    return []  # none of this metric in the window: no pass over the ring
             found = [
                 a
                 for a in reversed(self._anomalies)

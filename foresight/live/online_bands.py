@@ -11,7 +11,6 @@ A gap (no data in the target bucket) gives no outcome. Pure bookkeeping: no cloc
 from __future__ import annotations
 
 import threading
-from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,10 +23,23 @@ Key = tuple[str, str]  # (metric, tier name)
 
 @dataclass(slots=True)
 class _Pending:
-    origin_ts: float  # start of the bucket the forecast was made from
-    lower: dict[int, np.ndarray]
+    """One key's remembered forecasts, oldest first, one row each (one horizon per key):
+    the job scores all of them in one pass each run (a loop over 30 to 170 forecasts per
+    metric and tier was the largest part of re-forecasting)."""
+
+    origin_ts: np.ndarray  # (P,) start of the bucket each forecast was made from
+    lower: dict[int, np.ndarray]  # level -> (P, H)
     upper: dict[int, np.ndarray]
-    scored: np.ndarray  # bool per step
+    scored: np.ndarray  # (P, H) bool
+
+
+def _rows(p: _Pending, keep: np.ndarray) -> _Pending:
+    return _Pending(
+        p.origin_ts[keep],
+        {lv: a[keep] for lv, a in p.lower.items()},
+        {lv: a[keep] for lv, a in p.upper.items()},
+        p.scored[keep],
+    )
 
 
 class OnlineBands:
@@ -35,29 +47,36 @@ class OnlineBands:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._pending: dict[Key, deque[_Pending]] = {}
+        self._pending: dict[Key, _Pending] = {}
 
     def remember(self, key: Key, origin_ts: float, forecast: Forecast) -> None:
-        """Keep ``forecast`` (made from the bucket starting at ``origin_ts``) to score later."""
-        bands = {
-            level: (
-                np.asarray(getattr(forecast, f"lower_{level}"), dtype=float),
-                np.asarray(getattr(forecast, f"upper_{level}"), dtype=float),
-            )
-            for level in LEVELS
-        }
+        """Keep ``forecast`` (made from the bucket starting at ``origin_ts``) to score later.
+
+        A forecast of another horizon than the key's remembered ones (a tier reshaped)
+        replaces them."""
+        lower = {lv: np.asarray(getattr(forecast, f"lower_{lv}"), dtype=float) for lv in LEVELS}
+        upper = {lv: np.asarray(getattr(forecast, f"upper_{lv}"), dtype=float) for lv in LEVELS}
         horizon = len(forecast.mean)
-        pending = _Pending(
-            float(origin_ts),
-            {lv: lo for lv, (lo, _) in bands.items()},
-            {lv: hi for lv, (_, hi) in bands.items()},
-            np.zeros(horizon, dtype=bool),
-        )
         with self._lock:
-            queue = self._pending.setdefault(key, deque())
-            if queue and queue[-1].origin_ts >= pending.origin_ts:
-                queue.pop()  # a newer forecast from the same bucket replaces the older
-            queue.append(pending)
+            p = self._pending.get(key)
+            if p is not None and p.scored.shape[1] != horizon:
+                p = None
+            if p is not None and len(p.origin_ts) and p.origin_ts[-1] >= float(origin_ts):
+                p = _rows(p, np.arange(len(p.origin_ts) - 1))  # same bucket: the newer wins
+            if p is None or not len(p.origin_ts):
+                self._pending[key] = _Pending(
+                    np.array([float(origin_ts)]),
+                    {lv: a[None, :].copy() for lv, a in lower.items()},
+                    {lv: a[None, :].copy() for lv, a in upper.items()},
+                    np.zeros((1, horizon), dtype=bool),
+                )
+                return
+            self._pending[key] = _Pending(
+                np.append(p.origin_ts, float(origin_ts)),
+                {lv: np.vstack([a, lower[lv]]) for lv, a in p.lower.items()},
+                {lv: np.vstack([a, upper[lv]]) for lv, a in p.upper.items()},
+                np.vstack([p.scored, np.zeros(horizon, dtype=bool)]),
+            )
 
     def outcomes(
         self, key: Key, timestamps: np.ndarray, values: np.ndarray, step_s: float
@@ -69,38 +88,39 @@ class OnlineBands:
         """
         ts = np.asarray(timestamps, dtype=float)
         vals = np.asarray(values, dtype=float)
-        steps: list[np.ndarray] = []
-        misses: dict[int, list[np.ndarray]] = {level: [] for level in LEVELS}
+        none = np.empty(0, dtype=np.int64), {lv: np.empty(0) for lv in LEVELS}
         if not len(ts):
-            return np.empty(0, dtype=np.int64), {lv: np.empty(0) for lv in LEVELS}
+            return none
         first, last = float(ts[0]), float(ts[-1])
         with self._lock:
-            queue = self._pending.get(key)
-            if not queue:
-                return np.empty(0, dtype=np.int64), {lv: np.empty(0) for lv in LEVELS}
-            keep: deque[_Pending] = deque()
-            for p in queue:
-                horizon = len(p.scored)
-                targets = p.origin_ts + step_s * np.arange(1, horizon + 1)
-                idx = np.rint((targets - first) / step_s).astype(np.int64)
-                arrived = ~p.scored & (targets <= last + 1e-6) & (idx >= 0)
-                if arrived.any():
-                    pos = np.flatnonzero(arrived)
-                    actual = vals[idx[pos]]
-                    seen = ~np.isnan(actual)
-                    p.scored[pos] = True  # a gap is consumed too: it gives no outcome
-                    pos, actual = pos[seen], actual[seen]
-                    steps.append(pos)
-                    for level in LEVELS:
-                        outside = (actual < p.lower[level][pos]) | (actual > p.upper[level][pos])
-                        misses[level].append(outside.astype(float))
-                out_of_reach = targets[-1] < first
-                if not (p.scored.all() or out_of_reach):
-                    keep.append(p)
-            self._pending[key] = keep
-        if not steps:
-            return np.empty(0, dtype=np.int64), {lv: np.empty(0) for lv in LEVELS}
-        return np.concatenate(steps), {lv: np.concatenate(m) for lv, m in misses.items()}
+            p = self._pending.get(key)
+            if p is None or not len(p.origin_ts):
+                return none
+            horizon = p.scored.shape[1]
+            targets = p.origin_ts[:, None] + step_s * np.arange(1, horizon + 1)[None, :]
+            idx = np.rint((targets - first) / step_s).astype(np.int64)
+            arrived = ~p.scored & (targets <= last + 1e-6) & (idx >= 0)
+            rows, pos = np.nonzero(arrived)  # row by row: oldest forecast first
+            out: tuple[np.ndarray, dict[int, np.ndarray]] = none
+            if len(rows):
+                actual = vals[idx[rows, pos]]
+                seen = ~np.isnan(actual)
+                p.scored[rows, pos] = True  # a gap is consumed too: it gives no outcome
+                rows, pos, actual = rows[seen], pos[seen], actual[seen]
+                out = (
+                    pos,
+                    {
+                        lv: (
+                            (actual < p.lower[lv][rows, pos]) | (actual > p.upper[lv][rows, pos])
+                        ).astype(float)
+                        for lv in LEVELS
+                    },
+                )
+            out_of_reach = targets[:, -1] < first
+            keep = ~(p.scored.all(axis=1) | out_of_reach)
+            if not keep.all():
+                self._pending[key] = _rows(p, keep)
+        return out
 
     def forget(self, key: Key) -> None:
         """Drop a model's remembered forecasts (its bands were recalibrated)."""

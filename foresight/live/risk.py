@@ -21,7 +21,7 @@ from foresight.live import risk_training
 from foresight.live.models import EXTRAS_KEY as MODELS_KEY
 from foresight.live.models import Tier, tier_for_seconds
 from foresight.risk import advice
-from foresight.risk.crash import DISK_METRIC, Bands, CrashRisk, crash_risk
+from foresight.risk.crash import CRASH_LEVELS, DISK_METRIC, Bands, CrashRisk, crash_risk
 
 if TYPE_CHECKING:  # scikit-learn and skops load only when a model is configured
     from foresight.risk.model import RiskModel
@@ -51,7 +51,9 @@ def forecast_bands(live_models: Any, metrics: list[str], tier: Tier) -> dict[str
 def crash_risk_now(services: Any, horizon_s: float, now: float) -> CrashRisk:
     """Crash risk over ``horizon_s`` from the live forecasts (no forecasts: score 0)."""
     live_models = services.extras.get(MODELS_KEY)
-    metrics = services.known_metrics()
+    # Only the metrics with crash levels count (crash_risk reads no other): every cycle
+    # runs this, and the full series list is a store query plus a Bands per series.
+    metrics = [*CRASH_LEVELS, *([] if DISK_METRIC in CRASH_LEVELS else [DISK_METRIC])]
     bands = (
         {}
         if live_models is None

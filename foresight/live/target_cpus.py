@@ -25,11 +25,14 @@ logger = logging.getLogger(__name__)
 
 REFRESH_S = 60.0
 PREFIX = CPU_COUNT_METRIC + SEPARATOR
-# The newest raw value of every cpu_count series of another target.
+# The newest raw value of every cpu_count series of another target. The metric table
+# drives the loop (a few rows) and each series' newest sample is one primary-key seek:
+# written as a join, SQLite scanned the whole sample table (0.14 s of CPU a minute on
+# 6 h of 1-s history, growing with retention).
 LATEST_COUNTS_SQL = (
-    "SELECT m.name, s.value FROM metric m JOIN sample s ON s.metric_id = m.id "
-    "WHERE substr(m.name, 1, ?) = ? "
-    "AND s.ts = (SELECT MAX(ts) FROM sample WHERE metric_id = m.id)"
+    "SELECT name, value FROM (SELECT m.name AS name, (SELECT s.value FROM sample s "
+    "WHERE s.metric_id = m.id ORDER BY s.ts DESC LIMIT 1) AS value "
+    "FROM metric m WHERE substr(m.name, 1, ?) = ?) WHERE value IS NOT NULL"
 )
 
 

@@ -138,6 +138,12 @@ class AnomalyDetector:
         self._patterns = [0.0] * (self.lag_dims + 1)  # the last pattern scores (slow scale)
         self.expected_ = math.nan  # the baseline the last value was compared with
         self.previous_ = 0.0
+        # The newest run of observed values within min_change of each other (its length,
+        # lowest, highest): over 2 * lag_dims points the lag vector ending lag_dims back
+        # is within min_change of the new one, so no pattern counts and score_one skips
+        # the neighbour search (most host series sit still most seconds).
+        self._run = (0, math.inf, -math.inf)
+        self.quiet_skips_ = 0  # score_one calls that needed no neighbour search
         self.surprises_ = np.zeros(0)  # score_many's likelihood scores, one per value
         self._alpha = 2.0 / (self.spread_points + 1.0)
         self._decay = 0.5 ** (1.0 / self.repeat_half_life)
@@ -167,7 +173,14 @@ class AnomalyDetector:
         slot = n % size
         self._history[slot] = self._history[slot + size] = value
         first = 2 * self.lag_dims - 1  # the first point with a past lag vector to compare
-        if n >= first:
+        length, lo, hi = self._run
+        if length + 1 >= 2 * self.lag_dims and max(hi, value) - min(lo, value) < self.min_change:
+            # The last 2 * lag_dims values span less than min_change, so the vector ending
+            # lag_dims back is nearer than min_change: the pattern counts 0 whatever the
+            # nearest distance is (see _step), and the search would not change the score.
+            self.quiet_skips_ += 1
+            distance = 0.0
+        elif n >= first:
             window = self._history[slot + size + 1 - min(n + 1, size) : slot + size + 1]
             distance = float(
                 nearest_distances(window, len(window) - 1, self.lag_dims, self.reference_size)[0]
@@ -219,6 +232,9 @@ class AnomalyDetector:
     def _step(self, value: float, distance: float) -> float:
         """Score the newest value given its pattern distance, then update the state."""
         n = self.n_seen_
+        length, lo, hi = self._run
+        lo, hi = min(lo, value), max(hi, value)
+        self._run = (length + 1, lo, hi) if hi - lo < self.min_change else (1, value, value)
         if n == 0:
             self.level_ = value
             self.previous_ = value

@@ -105,3 +105,64 @@ def test_live_misses_widen_the_served_band_and_survive_a_restart(services, clock
     loaded = fresh._models[("cpu_percent", "5m")].conformal
     assert np.array_equal(loaded.alpha[80], served.conformal.alpha[80])
     assert loaded.online == served.conformal.online
+
+
+class LoopBands:
+    """The per-forecast loop the vectorised OnlineBands replaced (the reference)."""
+
+    def __init__(self) -> None:
+        self.queue: list[list] = []  # [origin_ts, lower, upper, scored]
+
+    def remember(self, origin_ts: float, f: Forecast) -> None:
+        if self.queue and self.queue[-1][0] >= origin_ts:
+            self.queue.pop()
+        lower = {80: np.asarray(f.lower_80), 95: np.asarray(f.lower_95)}
+        upper = {80: np.asarray(f.upper_80), 95: np.asarray(f.upper_95)}
+        self.queue.append([origin_ts, lower, upper, np.zeros(len(f.mean), dtype=bool)])
+
+    def outcomes(self, ts: np.ndarray, vals: np.ndarray, step_s: float):
+        first, last = float(ts[0]), float(ts[-1])
+        steps, misses, keep = [], {80: [], 95: []}, []
+        for origin, lower, upper, scored in self.queue:
+            targets = origin + step_s * np.arange(1, len(scored) + 1)
+            idx = np.rint((targets - first) / step_s).astype(np.int64)
+            arrived = ~scored & (targets <= last + 1e-6) & (idx >= 0)
+            pos = np.flatnonzero(arrived)
+            actual = vals[idx[pos]]
+            scored[pos] = True
+            seen = ~np.isnan(actual)
+            pos, actual = pos[seen], actual[seen]
+            steps.append(pos)
+            for level in (80, 95):
+                misses[level].append(
+                    ((actual < lower[level][pos]) | (actual > upper[level][pos])).astype(float)
+                )
+            if not (scored.all() or targets[-1] < first):
+                keep.append([origin, lower, upper, scored])
+        self.queue = keep
+        return np.concatenate(steps or [np.empty(0)]), {
+            lv: np.concatenate(m or [np.empty(0)]) for lv, m in misses.items()
+        }
+
+
+def test_one_pass_over_every_forecast_scores_as_the_per_forecast_loop():
+    # The job scores every remembered forecast of a key at once; outcomes, their order
+    # (oldest forecast first) and what stays remembered must be the loop's, with gaps,
+    # a forecast replaced from the same bucket, late reads and reads that skip buckets.
+    rng = np.random.default_rng(5)
+    step, horizon, key = 10.0, 30, ("cpu", "5m")
+    fast, loop = OnlineBands(), LoopBands()
+    series = 50.0 + rng.normal(0, 4, 2000)
+    series[rng.random(2000) < 0.05] = np.nan
+    bucket = 100
+    for _ in range(300):
+        bucket += int(rng.choice([0, 1, 1, 2, 3]))
+        ts = step * np.arange(bucket - 40, bucket + 1)
+        vals = series[bucket - 40 : bucket + 1]
+        got, want = fast.outcomes(key, ts, vals, step), loop.outcomes(ts, vals, step)
+        assert got[0].tolist() == want[0].tolist()
+        assert all(got[1][lv].tolist() == want[1][lv].tolist() for lv in (80, 95))
+        f = forecast(float(rng.normal(50, 2)), float(rng.uniform(1, 8)), horizon)
+        fast.remember(key, step * bucket, f)
+        loop.remember(step * bucket, f)
+        assert len(fast._pending[key].origin_ts) == len(loop.queue)

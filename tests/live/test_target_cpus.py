@@ -66,6 +66,18 @@ def test_counts_come_from_each_targets_own_series(store):
     assert cpus.cores('instance="db-2:9100",job="node"') == 32
 
 
+def test_the_count_read_seeks_each_series_never_scans_the_samples(store):
+    # The read runs every minute on a store of days of 1-s samples: the metric table
+    # (a few rows) drives it, each newest sample is one primary-key seek.
+    from foresight.live.target_cpus import LATEST_COUNTS_SQL, PREFIX
+
+    store.append(T0, {"cpu_count@web-1": 4.0, "cpu_percent": 5.0})
+    plan = store.read("EXPLAIN QUERY PLAN " + LATEST_COUNTS_SQL, (len(PREFIX), PREFIX))
+    steps = [row[-1] for row in plan]
+    assert not [s for s in steps if s.startswith("SCAN") and "m" != s.split()[1]], steps
+    assert store.read(LATEST_COUNTS_SQL, (len(PREFIX), PREFIX)) == [("cpu_count@web-1", 4.0)]
+
+
 @pytest.mark.parametrize(("cpus", "fires"), [(16, set()), (4, {"LoadHigh", "LoadCareful"})])
 def test_load_rules_use_the_targets_own_cpu_count(cpus, fires):
     key = f"load1@{NODE}"

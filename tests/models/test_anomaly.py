@@ -105,6 +105,49 @@ def test_score_many_equals_score_one_loop_across_chunks_and_gaps():
     assert one.n_seen_ == many.n_seen_ == int(np.sum(~np.isnan(values)))
 
 
+def test_quiet_runs_skip_the_search_and_score_exactly_as_the_full_search():
+    # Host series sit still most seconds: score_one skips the neighbour search while the
+    # last 2 * lag_dims values span less than min_change. score_many always searches, so
+    # equal scores and states prove the skip never changes a score; the moves after each
+    # plateau are still scored (and the step is news).
+    rng = np.random.default_rng(11)
+    parts = [
+        np.full(700, 40.0),
+        40.0 + rng.uniform(-0.4, 0.4, 300),  # jitter inside min_change
+        np.full(200, 55.0),  # a step
+        np.linspace(55.0, 65.0, 300),  # a drift: each step < min_change, the span is not
+        np.full(200, 65.0),
+        65.0 + rng.normal(0, 3, 300),  # noisy: searched every time
+    ]
+    values = np.concatenate(parts)
+    values[1500:1503] = np.nan
+    one = AnomalyDetector(min_change=1.0, confirm_window=60)
+    many = AnomalyDetector(min_change=1.0, confirm_window=60)
+    looped, raws, confirms = [], [], []
+    for v in values:
+        looped.append(one.score_one(float(v)))
+        raws.append(one.raw_)
+        confirms.append(one.confirm_)
+    chunked = np.concatenate([many.score_many(values[:1000]), many.score_many(values[1000:])])
+    assert np.array_equal(np.array(looped), chunked)
+    assert (one.level_, one.step_spread_, one.confirm_) == (
+        many.level_,
+        many.step_spread_,
+        many.confirm_,
+    )
+    assert one.quiet_skips_ > 1000  # the plateaus and the jitter skipped the search
+    assert one.quiet_skips_ < len(values) - 300  # the noisy part never did
+    assert raws[1000] > 0.5  # the step to 55 is scored, not skipped
+    assert max(looped[1000:1010]) > 0.5 or max(confirms[1000:1100]) > 0.0
+
+
+def test_no_min_change_never_skips_the_search():
+    detector = AnomalyDetector()
+    for _ in range(500):
+        detector.score_one(3.0)
+    assert detector.quiet_skips_ == 0
+
+
 def test_seasonal_cycle_does_not_fire():
     scores = AnomalyDetector().score_many(noisy(4000, seed=7, period=100))
     assert scores[1000:].max() < 0.5

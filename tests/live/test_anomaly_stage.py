@@ -1,0 +1,32 @@
+"""The anomaly stage's per-metric shortcut: a metric with no anomaly in the window
+answers at once, and never hides one that is there (the alert rules ask every tick)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from foresight.live.anomaly_stage import AnomalyStage
+
+T0 = 1_800_000_000.0
+
+
+def test_a_metrics_window_lists_exactly_its_anomalies(store):
+    stage = AnomalyStage(store)
+    rng = np.random.default_rng(3)
+    rows = []
+    for i in range(1500):
+        values = {"a": 10.0 + rng.normal(0, 0.2), "b": 50.0 + rng.normal(0, 0.2)}
+        if i in (700, 1100):
+            values["a"] += 40.0
+        if i == 1300:
+            values["b"] -= 45.0
+        rows.append((T0 + i, values))
+    stage.score_pushed(rows)
+    # a late push of an older point of a new series is listed too
+    stage.score_pushed([(T0 + i, {"c": 1.0 if i != 900 else 90.0}) for i in range(1000)])
+    everything = stage.anomalies(limit=10_000)
+    assert {a["metric"] for a in everything} == {"a", "b", "c"}
+    for metric in ("a", "b", "c", "absent"):
+        for since in (T0, T0 + 650, T0 + 750, T0 + 899, T0 + 950, T0 + 1250, T0 + 1400):
+            expected = [a for a in everything if a["metric"] == metric and a["timestamp"] >= since]
+            assert stage.anomalies(since=since, metric=metric, limit=10_000) == expected
