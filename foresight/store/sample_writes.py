@@ -102,6 +102,8 @@ class SampleWrites:
                 conn.execute("COMMIT")
             except BaseException:
                 self._rollback(conn)
+                # An id given inside the rolled-back transaction is free again.
+                self._ids = dict(conn.execute("SELECT name, id FROM metric").fetchall())
                 raise
         return added
 
