@@ -506,7 +506,12 @@
     const base = RANGE_S[q.get("range")] ? q.get("range") : "5m";
     const from = epochOf(q.get("from")), to = epochOf(q.get("to"));
     if (from !== null && to !== null && to - from >= 1) return { key: "custom", sinceS: from, untilS: to, base };
-    return { key: base, base };
+    if (!q.has("from") && !q.has("to")) return { key: base, base };
+    // Said why, rather than silently showing the preset: the API would answer 400 too.
+    const why = from === null || to === null ? "needs both, each a time" :
+      to < from ? "the range ends before it starts" : "the range is under a second";
+    const asked = `?from=${q.get("from") ?? ""}&to=${q.get("to") ?? ""}`;
+    return { key: base, base, problem: `Ignored ${asked}: ${why}.` };
   }
   function writeUrl(spec, push) {
     const q = new URLSearchParams(location.search);
@@ -547,7 +552,7 @@
     if (res.data_since != null && res.data_since > res.since + Math.max(res.step_s || 0, fs.intervalS) * 2) {
       text += ` Data starts at ${T.when(res.data_since)}.`;
     } else if (res.data_since == null && !points) text += " The store holds no data yet.";
-    return text;
+    return spec.problem ? `${spec.problem} ${text}` : text;
   }
 
   async function loadRange(spec, push = false) {
