@@ -71,6 +71,31 @@ def metric_bounds(metric: str, values: np.ndarray) -> tuple[float | None, float 
     return None, None
 
 
+def finite_history(values: np.ndarray) -> np.ndarray:
+    """``values`` as floats with +-inf as gaps (NaN); ValueError when none is finite.
+
+    An infinite value is no level to repeat or to learn from (the last value would
+    serve inf, a lag model would fit NaN): no forecast, and the reason in words.
+    """
+    raw = np.array(values, dtype=float)  # a copy: the caller's array is left as it was
+    infinite = np.isinf(raw)
+    raw[infinite] = np.nan
+    if len(raw) and np.isnan(raw).all():
+        n_inf = int(infinite.sum())
+        what = (
+            f"{n_inf} are +-inf and {len(raw) - n_inf} NaN"
+            if n_inf and n_inf < len(raw)
+            else "all are +-inf"
+            if n_inf
+            else "all are NaN"
+        )
+        raise ValueError(
+            f"no forecast: none of the {len(raw)} values in the history is a finite "
+            f"number ({what}), so there is no level to forecast from"
+        )
+    return raw
+
+
 @dataclass(frozen=True, slots=True)
 class Served:
     """A fitted, chosen model with its band calibration and the accuracy it earned."""
@@ -215,7 +240,7 @@ def fit_served(
     With a ``previous`` choice younger than ``reselect_every_s``, only refit that model
     (same feature set, same band calibration) on the new history (``reuse_choice``).
     """
-    raw = np.asarray(values, dtype=float)
+    raw = finite_history(values)
     observed = int(np.sum(~np.isnan(raw)))
     choice = reuse_choice(previous, now, reselect_every_s)
     if choice is not None and previous is not None and observed >= min_observed:
@@ -258,7 +283,7 @@ def choose_served(
 
     Too short for any validation: the fast start (the last value, empirical band).
     """
-    raw = np.asarray(values, dtype=float)
+    raw = finite_history(values)
     observed = int(np.sum(~np.isnan(raw)))
     if observed < min_observed:
         raise ValueError(f"{min_observed - observed} more steps needed")
@@ -291,8 +316,9 @@ def choose_served(
 
 def fast_start_served(metric: str, values: np.ndarray, horizon: int, now: float) -> Served:
     """The last value with its empirical band, from ``values`` alone: what a new series is
-    served at once, before its first fit (no validation, a few ms)."""
-    raw = np.asarray(values, dtype=float)
+    served at once, before its first fit (no validation, a few ms). ValueError when no
+    value is finite (``finite_history``)."""
+    raw = finite_history(values)
     lower, upper = metric_bounds(metric, raw)
     return _fast_start(raw, horizon, lower, upper, now, int(np.sum(~np.isnan(raw))))
 
@@ -337,6 +363,7 @@ def forecast_now(
     Each step's time is its bucket's middle (a mean over the bucket), for charts.
     """
     raw = np.asarray(values, dtype=float)
+    raw = np.where(np.isinf(raw), np.nan, raw)  # an infinite bucket is a gap, not a level
     origin = np.array([len(raw) - 1])
     mean = served.model.predict_mean(raw, origin, timestamps)
     widths = served.conformal.half_widths()
