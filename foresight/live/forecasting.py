@@ -27,6 +27,7 @@ from foresight.evaluation.selection import (
     select,
     spec_from_dict,
 )
+from foresight.live.history_need import why_only_the_last_value
 from foresight.models.bands import Forecast
 from foresight.models.baselines import LastValue
 from foresight.models.conformal import (
@@ -161,13 +162,17 @@ def describe(served: Served, step_s: float) -> str:
         if served.selection.get("unchanged"):
             return "repeating the last value: the series has not changed, nothing to learn" + band
         return (
-            "repeating the last value while history builds up (nothing else can be tried yet)"
+            f"repeating the last value: nothing else can be tried yet: {_short(served, step_s)}"
             + band
         )
     mine = c.get(served.name)
     if served.name == "last":
         others = {k: v for k, v in c.items() if k != "last"}
-        why = "nothing else beat it yet" if others else "nothing else could be tried yet"
+        why = (
+            "nothing else beat it yet"
+            if others
+            else f"nothing else could be tried yet: {_short(served, step_s)}"
+        )
         if others:
             best = min(others, key=lambda k: others[k])
             if mine and math.isfinite(others[best]) and mine > 0:
@@ -183,6 +188,13 @@ def describe(served: Served, step_s: float) -> str:
         if mine is not None and other and baseline != served.name:
             parts.append(f"{_percent_diff(mine, other)} {label}")
     return f"{words}: error " + ", ".join(parts) + band if parts else words + band
+
+
+def _short(served: Served, step_s: float) -> str:
+    """Why only the last value: the tier's steps too fine for the series, or too little."""
+    horizon = int(getattr(served.model, "horizon", 0) or 1)
+    steps = int(served.selection.get("steps", served.n_observed))
+    return why_only_the_last_value(horizon, step_s, served.n_observed, steps)
 
 
 def reuse_choice(
@@ -254,6 +266,7 @@ def fit_served(
                 model=model,
                 fitted_at=now,
                 n_observed=observed,
+                selection={**previous.selection, "steps": len(raw)},
                 selected_at=previous.selected_at or previous.fitted_at,
             )
     return choose_served(
@@ -309,7 +322,7 @@ def choose_served(
         n_observed=observed,
         fast_start=False,
         candidates=chosen.candidates,
-        selection=chosen.to_dict(),
+        selection={**chosen.to_dict(), "steps": len(raw)},
         selected_at=now,
     )
 
@@ -351,7 +364,7 @@ def _fast_start(
         fitted_at=now,
         n_observed=observed,
         fast_start=True,
-        selection={"unchanged": bool(np.nanmin(raw) == np.nanmax(raw))},
+        selection={"unchanged": bool(np.nanmin(raw) == np.nanmax(raw)), "steps": len(raw)},
     )
 
 
