@@ -81,7 +81,10 @@ class DemandForecaster:
             return None
         ours = sum(e for e, _ in self._errors)
         naive = sum(b for _, b in self._errors)
-        return ours / naive if naive > 0 else None
+        if naive > 0:
+            return ours / naive
+        # Demand never moved (a pegged host): a forecast as exact ties with no change.
+        return 1.0 if ours == 0 else None
 
     def forecast(self, now: float) -> DemandForecast | None:
         """The forecast from ``now`` (None on a gap or before the first fit)."""
@@ -117,7 +120,12 @@ class DemandForecaster:
         step = f"{self.interval_s:g}-s"
         scored = len(self._errors)
         if scored >= MIN_SCORED:
-            return None
+            if self.quality() is not None:
+                return None
+            return (
+                f"demand forecast not comparable yet: demand has not moved over the last "
+                f"{scored} scored decisions, so no change was exact and the forecast was not"
+            )
         need = min_fit_points(self.horizon)
         have = len(self._demand)
         to_score = (MIN_SCORED - scored) + (0 if self._pending else self.lead_steps)

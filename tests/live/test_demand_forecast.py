@@ -84,3 +84,19 @@ def test_predictive_fallback_wording(quality, waiting, expected):
     state = ScalingState(1, 1, 1.0, 1, 3, boot_s=60.0)
     decision = policy.decide(state, forecast, 0.0)
     assert decision.reason.startswith(expected) and "fallback" in decision.rule
+
+
+def test_a_demand_that_never_moves_is_still_judged():
+    """A pegged host (demand 2.00 for minutes): 'no change' is exact, so the ratio has
+    no denominator; an exact forecast ties (1.0), an inexact one says why it waits."""
+    forecaster = DemandForecaster(15.0, 60.0)
+    k = 0
+    while len(forecaster._errors) < MIN_SCORED:
+        forecaster.learn(15.0 * k, 2.0)
+        forecaster.forecast(15.0 * k)
+        k += 1
+        assert k < 500
+    assert forecaster.quality() == 1.0 and forecaster.waiting() is None
+    forecaster._errors.append((0.5, 0.0))  # one forecast off while demand stood still
+    assert forecaster.quality() is None
+    assert "demand has not moved" in (forecaster.waiting() or "")
