@@ -32,6 +32,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from foresight.core.catalog import metric_info
 from foresight.core.errors import InputError
 from foresight.core.settings import Settings
+from foresight.live import alerting as live_alerting
 from foresight.live.services import Services, build_services
 from foresight.web import (
     alerts_api,
@@ -46,6 +47,7 @@ from foresight.web import (
 from foresight.web import monitor_api as api_monitor
 from foresight.web.api import Api, Blueprint, document, make_api
 from foresight.web.prometheus import make_registry
+from metrics_collector import cpu_count
 
 logger = logging.getLogger(__name__)
 
@@ -117,11 +119,22 @@ def page_context(services: Services) -> dict[str, Any]:
     catalog = [metric_info(n).to_dict() for n in sorted(services.target_metrics())]
     return {
         "catalog": catalog,
+        "target_cpus": target_cpus(services),
         "interval_s": services.settings.interval_s,
         "host": security.redact_host_details(api_monitor.facts()),
         "token_required": bool(current_app.config["TOKEN"]),
         "stress": services.stress.status().to_dict(),
     }
+
+
+def target_cpus(services: Services) -> dict[str, int | None]:
+    """Every target's logical CPU count ("": this host; None: unknown, so no per-CPU
+    load levels for it), for the per-CPU thresholds the page shows per target."""
+    alerts = services.extras.get(live_alerting.EXTRAS_KEY)
+    targets = dict.fromkeys(["", *sorted({t for f in services.targets().values() for t in f})])
+    if alerts is None:  # no counts are read without the alerts stage: this host's only
+        return {t: None if t else cpu_count() for t in targets}
+    return {t: alerts.cpus.cores(t) for t in targets}
 
 
 pages = Blueprint("pages", __name__, description="The dashboard, these docs, Prometheus")

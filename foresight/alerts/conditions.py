@@ -227,7 +227,10 @@ def _missed(rule: Rule, s: Signals) -> Observation:
     assert rule.limit is not None
     missed = float(s.missed_since(s.now - rule.window_s))
     breach = missed >= rule.limit
-    return Observation(SAMPLER, breach, breach, missed, rule.limit, rule.limit)
+    # A sliding count hovers around its limit under steady load (10, 9 as one ages out,
+    # 10 again): a firing alert holds until the count is down to `clear` or fewer.
+    clear = rule.limit - 1 if rule.clear is None else rule.clear
+    return Observation(SAMPLER, breach, breach or missed > clear, missed, rule.limit, clear)
 
 
 _PER_METRIC = {

@@ -155,9 +155,18 @@ class AlertEngine:
             if current.state == "pending":
                 dropped.append(current)
             else:
+                # The resolved row's text describes the value it shows (the one it
+                # resolved at), not the last firing value's.
+                text = current.annotations if ob.value is None else self._annotations(rule, ob, s)
                 value = current.value if ob.value is None else ob.value
                 changed.append(
-                    current.with_(state="resolved", resolved_at=now, updated_at=now, value=value)
+                    current.with_(
+                        state="resolved",
+                        resolved_at=now,
+                        updated_at=now,
+                        value=value,
+                        annotations=text,
+                    )
                 )
         else:
             update: dict[str, Any] = {

@@ -301,6 +301,14 @@ def parse_rule(raw: Any, where: str) -> Rule:
             )
         if isinstance(level, float) and not 0.0 <= level <= 1.0:
             raise InputError(f"{where}: a risk level must be in [0, 1] (got {level:g})")
+    if kind is Kind.MISSED_TICKS:
+        if rule.limit is None or rule.limit < 1:
+            raise InputError(f"{where}: a missed_ticks rule needs limit >= 1 (got {rule.limit})")
+        if rule.clear is not None and not 0 <= rule.clear < rule.limit:
+            raise InputError(
+                f"{where}: clear must be in [0, limit) for a missed_ticks rule "
+                f"(got clear {rule.clear:g}, limit {rule.limit:g}): it resolves at clear or fewer"
+            )
     if kind is Kind.EXHAUSTION and rule.limit is None:
         raise InputError(f"{where}: an exhaustion rule needs limit (e.g. 100 for a percent)")
     for key, template in rule.annotations.items():

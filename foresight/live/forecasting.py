@@ -27,6 +27,7 @@ from foresight.evaluation.selection import (
     select,
     spec_from_dict,
 )
+from foresight.live.history_need import why_only_the_last_value
 from foresight.models.bands import Forecast
 from foresight.models.baselines import LastValue
 from foresight.models.conformal import (
@@ -69,6 +70,31 @@ def metric_bounds(metric: str, values: np.ndarray) -> tuple[float | None, float 
     if metric_of(metric) in METRIC_CATALOG or (len(observed) and observed.min() >= 0):
         return 0.0, None
     return None, None
+
+
+def finite_history(values: np.ndarray) -> np.ndarray:
+    """``values`` as floats with +-inf as gaps (NaN); ValueError when none is finite.
+
+    An infinite value is no level to repeat or to learn from (the last value would
+    serve inf, a lag model would fit NaN): no forecast, and the reason in words.
+    """
+    raw = np.array(values, dtype=float)  # a copy: the caller's array is left as it was
+    infinite = np.isinf(raw)
+    raw[infinite] = np.nan
+    if len(raw) and np.isnan(raw).all():
+        n_inf = int(infinite.sum())
+        what = (
+            f"{n_inf} are +-inf and {len(raw) - n_inf} NaN"
+            if n_inf and n_inf < len(raw)
+            else "all are +-inf"
+            if n_inf
+            else "all are NaN"
+        )
+        raise ValueError(
+            f"no forecast: none of the {len(raw)} values in the history is a finite "
+            f"number ({what}), so there is no level to forecast from"
+        )
+    return raw
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,13 +162,17 @@ def describe(served: Served, step_s: float) -> str:
         if served.selection.get("unchanged"):
             return "repeating the last value: the series has not changed, nothing to learn" + band
         return (
-            "repeating the last value while history builds up (nothing else can be tried yet)"
+            f"repeating the last value: nothing else can be tried yet: {_short(served, step_s)}"
             + band
         )
     mine = c.get(served.name)
     if served.name == "last":
         others = {k: v for k, v in c.items() if k != "last"}
-        why = "nothing else beat it yet" if others else "nothing else could be tried yet"
+        why = (
+            "nothing else beat it yet"
+            if others
+            else f"nothing else could be tried yet: {_short(served, step_s)}"
+        )
         if others:
             best = min(others, key=lambda k: others[k])
             if mine and math.isfinite(others[best]) and mine > 0:
@@ -158,6 +188,13 @@ def describe(served: Served, step_s: float) -> str:
         if mine is not None and other and baseline != served.name:
             parts.append(f"{_percent_diff(mine, other)} {label}")
     return f"{words}: error " + ", ".join(parts) + band if parts else words + band
+
+
+def _short(served: Served, step_s: float) -> str:
+    """Why only the last value: the tier's steps too fine for the series, or too little."""
+    horizon = int(getattr(served.model, "horizon", 0) or 1)
+    steps = int(served.selection.get("steps", served.n_observed))
+    return why_only_the_last_value(horizon, step_s, served.n_observed, steps)
 
 
 def reuse_choice(
@@ -215,7 +252,7 @@ def fit_served(
     With a ``previous`` choice younger than ``reselect_every_s``, only refit that model
     (same feature set, same band calibration) on the new history (``reuse_choice``).
     """
-    raw = np.asarray(values, dtype=float)
+    raw = finite_history(values)
     observed = int(np.sum(~np.isnan(raw)))
     choice = reuse_choice(previous, now, reselect_every_s)
     if choice is not None and previous is not None and observed >= min_observed:
@@ -229,6 +266,7 @@ def fit_served(
                 model=model,
                 fitted_at=now,
                 n_observed=observed,
+                selection={**previous.selection, "steps": len(raw)},
                 selected_at=previous.selected_at or previous.fitted_at,
             )
     return choose_served(
@@ -258,7 +296,7 @@ def choose_served(
 
     Too short for any validation: the fast start (the last value, empirical band).
     """
-    raw = np.asarray(values, dtype=float)
+    raw = finite_history(values)
     observed = int(np.sum(~np.isnan(raw)))
     if observed < min_observed:
         raise ValueError(f"{min_observed - observed} more steps needed")
@@ -284,15 +322,16 @@ def choose_served(
         n_observed=observed,
         fast_start=False,
         candidates=chosen.candidates,
-        selection=chosen.to_dict(),
+        selection={**chosen.to_dict(), "steps": len(raw)},
         selected_at=now,
     )
 
 
 def fast_start_served(metric: str, values: np.ndarray, horizon: int, now: float) -> Served:
     """The last value with its empirical band, from ``values`` alone: what a new series is
-    served at once, before its first fit (no validation, a few ms)."""
-    raw = np.asarray(values, dtype=float)
+    served at once, before its first fit (no validation, a few ms). ValueError when no
+    value is finite (``finite_history``)."""
+    raw = finite_history(values)
     lower, upper = metric_bounds(metric, raw)
     return _fast_start(raw, horizon, lower, upper, now, int(np.sum(~np.isnan(raw))))
 
@@ -325,7 +364,7 @@ def _fast_start(
         fitted_at=now,
         n_observed=observed,
         fast_start=True,
-        selection={"unchanged": bool(np.nanmin(raw) == np.nanmax(raw))},
+        selection={"unchanged": bool(np.nanmin(raw) == np.nanmax(raw)), "steps": len(raw)},
     )
 
 
@@ -337,6 +376,7 @@ def forecast_now(
     Each step's time is its bucket's middle (a mean over the bucket), for charts.
     """
     raw = np.asarray(values, dtype=float)
+    raw = np.where(np.isinf(raw), np.nan, raw)  # an infinite bucket is a gap, not a level
     origin = np.array([len(raw) - 1])
     mean = served.model.predict_mean(raw, origin, timestamps)
     widths = served.conformal.half_widths()

@@ -52,6 +52,7 @@ from foresight.live.demand_metric import SeriesDemand, SeriesForecast, live_seri
 from foresight.live.platform import PlatformLink
 from foresight.live.scaling_views import TARGET_UTILISATION, CapacityPoint, _units
 from foresight.scaling.policies import DEFAULT_CONFIDENCE
+from foresight.scaling.predictive import PredictivePolicy
 from foresight.scaling.signals import SIGNAL_NAMES, combine
 from foresight.scaling.webhook import WebhookExecutor
 from foresight.store.metric_store import MetricStore
@@ -224,6 +225,10 @@ class LiveScaling:
                 if forecast is series and series is not None
                 else ("engine" if own is not None else None)
             )
+            if isinstance(self.engine.policy, PredictivePolicy):  # why no usable forecast
+                self.engine.policy.forecast_waiting = (
+                    None if self.forecast_source == "series" else self.forecaster.waiting()
+                )
             decision = self.engine.step(now, demand, forecast, signals=signals)
             if decision.execution is not None:
                 self._mirror(decision)
@@ -316,6 +321,12 @@ class LiveScaling:
         if self.forecast_source == "series" and self._series_forecast is not None:
             return self._series_forecast.quality
         return self.forecaster.quality()
+
+    def forecast_waiting(self) -> str | None:
+        """What the forecast in use still waits for (None: it is measured, or the series')."""
+        if self.forecast_source == "series":
+            return None
+        return self.forecaster.waiting()
 
     @property
     def last_forecast(self) -> DemandForecast | None:

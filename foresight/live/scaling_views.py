@@ -156,6 +156,7 @@ def status(live: LiveScaling, now: float) -> dict:
                 "price_per_instance_hour_usd": state.size.price_per_hour,
             },
             "forecast_quality": live.quality(),
+            "forecast_waiting": live.forecast_waiting(),
             "override_until": hold_until(live, now),
             "max_instances_configured": live.max_configured,
             "conditions": conditions(live),

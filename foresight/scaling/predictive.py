@@ -105,15 +105,21 @@ class PredictivePolicy:
         # (its 80 % upper edge), and the demand over the last boot lag for the trend.
         self._expected: tuple[float, float, float] | None = None
         self._demand_seen: deque[tuple[float, float]] = deque()
+        # What a missing or unmeasured forecast waits for, in words, set by whoever
+        # feeds the forecasts (the live monitor's demand forecaster): the fallback's
+        # reason says it instead of a bare "no forecast yet".
+        self.forecast_waiting: str | None = None
 
     def _usable(
         self, state: ScalingState, forecast: DemandForecast | None, now: float
     ) -> tuple[tuple[float, float] | None, str]:
         if forecast is None:
-            return None, "no forecast yet"
-        if forecast.quality is None or not forecast.quality <= self.max_quality:
-            q = "unmeasured" if forecast.quality is None else f"{forecast.quality:.2f}"
-            return None, f"forecast accuracy {q} is worse than {self.max_quality:.2f}"
+            return None, self.forecast_waiting or "no forecast yet"
+        if forecast.quality is None:
+            return None, self.forecast_waiting or "forecast accuracy unmeasured: not scored yet"
+        if not forecast.quality <= self.max_quality:
+            q = forecast.quality
+            return None, f"forecast accuracy {q:.2f} is worse than {self.max_quality:.2f}"
         lead = state.boot_s
         window = forecast.window(now + lead, now + lead + self.interval_s)
         if window is None:

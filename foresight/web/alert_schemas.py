@@ -86,6 +86,14 @@ class AlertSchema(Schema):
     state = fields.String(validate=validate.OneOf(STATES))
     metric = fields.String()
     value = fields.Float(allow_none=True, metadata={"description": "The latest value seen"})
+    value_unit = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "The value's unit: the metric's for threshold, forecast and "
+            "exhaustion rules, 's' for stale, '' for scores, counts and probes; null when "
+            "the rule is no longer loaded"
+        },
+    )
     threshold = fields.Float(allow_none=True)
     since = fields.Float(metadata={"description": "When it turned pending"})
     fired_at = fields.Float(allow_none=True)

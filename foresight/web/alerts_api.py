@@ -12,6 +12,8 @@ from typing import Any
 
 from flask import Response, jsonify
 
+from foresight.alerts.rules import Kind
+from foresight.core.catalog import metric_info
 from foresight.core.errors import InputError
 from foresight.live import models as live_models
 from foresight.live.alerting import EXTRAS_KEY, forecast_crossings
@@ -51,6 +53,8 @@ def get_alerts(
         alerts, removed = live.engine.alerts(now, states=states, limit=limit, **filters), []
     else:
         alerts, removed, nxt = changed
+    units = value_units(live.engine.rules.rules)
+    alerts = [{**a, "value_unit": units(a["name"], a["metric"])} for a in alerts]
     status = live.status()
     return jsonify(
         {
@@ -64,6 +68,26 @@ def get_alerts(
             "rules_error": status["rules"]["error"],
         }
     )
+
+
+# A rule's value is the metric's own for these kinds; the others' is a score (anomaly,
+# risk), a count (missed ticks), a 0/1 success (probe) or an age in seconds (stale).
+METRIC_VALUED = {Kind.THRESHOLD, Kind.FORECAST, Kind.EXHAUSTION}
+
+
+def value_units(rules: Any) -> Any:
+    """``(rule name, metric) -> the unit its value is in`` (None: the rule is gone)."""
+    kinds = {rule.name: rule.kind for rule in rules}
+
+    def unit(name: str, metric: str) -> str | None:
+        kind = kinds.get(name)
+        if kind is None:
+            return None
+        if kind in METRIC_VALUED:
+            return metric_info(metric).unit
+        return "s" if kind is Kind.STALE else ""
+
+    return unit
 
 
 @blueprint.route("/silences", methods=["GET"])

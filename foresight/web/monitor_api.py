@@ -28,7 +28,7 @@ from foresight.web import monitor_responses as monitor_out
 from foresight.web import responses as out
 from foresight.web import schemas
 from foresight.web.api import Blueprint
-from foresight.web.params import metric_list, relative, target_series, time_range
+from foresight.web.params import metric_list, range_bounds, relative, target_series, time_range
 from foresight.web.security import jsonify_redacted
 from metrics_collector import Sample, host_facts
 
@@ -217,7 +217,8 @@ def _metrics_body(
     known = sorted(series)
     names = metric_list(query.get("metric"), known) or known
     keys = [series[n] for n in names]
-    since, until = time_range(query.get("since"), query.get("until"), now)
+    since, until, called = range_bounds(query)
+    since, until = time_range(since, until, now, names=called)
     limit: int = query["limit"]
     step_s: float | None = query.get("step")
     fragments: PointFragments = current_app.extensions["foresight_fragments"]

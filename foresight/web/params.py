@@ -6,6 +6,7 @@ resolve what depends on "now" or on which metrics exist. Bad values raise InputE
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import abort, current_app
@@ -21,16 +22,56 @@ def relative(value: float | None, now: float) -> float | None:
 
 
 def time_range(
-    since: float | None, until: float | None, now: float, default_window_s: float = 300.0
+    since: float | None,
+    until: float | None,
+    now: float,
+    default_window_s: float = 300.0,
+    names: tuple[str, str] = ("since", "until"),
 ) -> tuple[float, float]:
-    """Resolve ``since``/``until`` (None: the last ``default_window_s`` up to now)."""
+    """Resolve ``since``/``until`` (None: the last ``default_window_s`` up to now).
+
+    ``names`` are what the request called the two bounds, for the error message.
+    """
     end = now if until is None else relative(until, now)
     assert end is not None
     start = end - default_window_s if since is None else relative(since, now)
     assert start is not None
     if start > end:
-        raise InputError(f"since must be <= until (got since={start:g}, until={end:g})")
+        first, second = names
+        raise InputError(
+            f"{first} must be <= {second} (got {first}={_when(start)}, {second}={_when(end)}): "
+            "the range ends before it starts"
+        )
     return start, end
+
+
+def range_bounds(query: dict[str, Any]) -> tuple[float | None, float | None, tuple[str, str]]:
+    """``since``/``until`` from a query that may say ``from``/``to`` (the page URL's words).
+
+    Returns the two bounds and the names the request used for them (``time_range``'s
+    message quotes those). Both names for one bound is a 400.
+    """
+    bounds: list[float | None] = []
+    names: list[str] = []
+    for plain, alias, name in (("since", "from_", "from"), ("until", "to", "to")):
+        if plain in query and alias in query:
+            raise InputError(
+                f"give {plain} or {name}, not both "
+                f"(got {plain}={query[plain]:g}, {name}={query[alias]:g})"
+            )
+        bounds.append(query.get(plain, query.get(alias)))
+        names.append(name if alias in query else plain)
+    return bounds[0], bounds[1], (names[0], names[1])
+
+
+def _when(epoch_s: float) -> str:
+    """Epoch seconds and, when it is a date, its ISO form: what either spelling meant."""
+    number = f"{epoch_s:.3f}".rstrip("0").rstrip(".")
+    try:
+        iso = datetime.fromtimestamp(epoch_s, UTC).isoformat().replace("+00:00", "Z")
+    except (OverflowError, OSError, ValueError):
+        return number
+    return f"{number} ({iso})"
 
 
 def metric_list(raw: str | None, known: list[str]) -> list[str] | None:

@@ -85,6 +85,9 @@ class ScalingStatusSchema(Schema):
     forecast_quality = fields.Float(
         allow_none=True, metadata={"description": "Forecast error / 'no change' error"}
     )
+    forecast_waiting = fields.String(
+        allow_none=True, metadata={"description": "What the demand forecast still waits for"}
+    )
     override_until = fields.Float(
         allow_none=True,
         metadata={"description": "A manual override holds the pool until then (epoch s)"},

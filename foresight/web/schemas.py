@@ -10,6 +10,8 @@ messages for JSON numbers, so a bad value reads the same everywhere:
 from __future__ import annotations
 
 import math
+import re
+from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
@@ -102,6 +104,54 @@ def _epoch(what: str) -> Float:
     )
 
 
+_DATE_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?"
+)
+
+
+class Instant(fields.Field):
+    """A time as the dashboard's URL writes it: epoch seconds or ISO 8601 (``...Z``).
+
+    Numbers follow ``_epoch`` (negative: seconds before now); an ISO time without a
+    zone is UTC. Bad text is a 400 that quotes it.
+    """
+
+    def __init__(self, what: str, **kwargs: Any) -> None:
+        description = (
+            f"{what}: epoch seconds (negative: seconds before now) or ISO 8601 "
+            "such as 2026-12-01T10:00:00Z, as the dashboard's URL has it"
+        )
+        either = [
+            {"type": "number", "minimum": -MAX_TIME_S, "maximum": MAX_TIME_S},
+            {"type": "string", "format": "date-time"},
+        ]
+        super().__init__(metadata={"anyOf": either, "description": description}, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
+        name = getattr(self, "data_key", None) or attr or "value"
+        text = str(value).strip()
+        try:
+            float(text)
+        except ValueError:
+            pass  # not a number: an ISO time
+        else:
+            try:
+                return parse_number(text, name, kind=float, minimum=-MAX_TIME_S, maximum=MAX_TIME_S)
+            except InputError as exc:
+                raise ValidationError(str(exc)) from None
+        try:
+            if not _DATE_TIME.fullmatch(text):  # a date alone is not an instant
+                raise ValueError(text)
+            when = datetime.fromisoformat(text.upper())
+        except ValueError:
+            raise ValidationError(
+                f"{name} must be epoch seconds or an ISO 8601 time (got {text!r})"
+            ) from None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return when.timestamp()  # years 1..9999: within MAX_TIME_S
+
+
 # ---- query strings -----------------------------------------------------------------------
 def _target() -> fields.String:
     return fields.String(
@@ -123,6 +173,8 @@ class MetricsQuery(Schema):
     )
     since = _epoch("Range start (default: until - 300)")
     until = _epoch("Range end (default: now)")
+    from_ = Instant("Instead of since, the range start", data_key="from")
+    to = Instant("Instead of until, the range end", data_key="to")
     limit = Integer(
         minimum=1,
         maximum=MAX_LIMIT,

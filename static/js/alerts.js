@@ -22,7 +22,9 @@
     tr.className = `state-${a.state}`;
     tr.dataset.alert = a.name;
     tr.dataset.metric = a.metric;
-    const unit = fs.catalog[a.metric.split("@")[0]]?.unit; // a series key's metric name
+    // The server says what the value is in (an anomaly's is a score, not the metric's ms);
+    // an older server does not: then the metric's unit, as before.
+    const unit = a.value_unit ?? fs.catalog[a.metric.split("@")[0]]?.unit;
     const why = a.annotations.summary || a.annotations.description || "";
     const span = resolved ? `${when(a.fired_at ?? a.since)} – ${when(a.resolved_at)}` : when(a.state === "firing" ? a.fired_at : a.since);
     const cells = [

@@ -73,6 +73,7 @@
   const MIN_ZOOM_S = 10;
   const TOKEN_KEY = "foresight.token";
   const CORES_KEY = "cpu_cores";
+  const PER_CPU = new Set(["load1"]); // catalog.PER_CPU_METRICS
   const CORE_RE = /^cpu_core(\d+)_percent$/;
   const ORDER = ["cpu_percent", CORES_KEY, "load1", "process_count", "memory_percent",
     "swap_percent", "disk_percent", "disk_used_gb", "disk_read_bytes_per_s",
@@ -108,6 +109,7 @@
   const fs = {
     charts: {}, catalog: {}, range: { key: "5m", live: true, sinceS: null, untilS: null, stepS: null, base: "5m" },
     intervalS: Number(cfg.interval_s) || 1, tokenRequired: Boolean(cfg.token_required),
+    targetCpus: cfg.target_cpus || {}, // {target: logical CPUs or null}, "" = this host
     onTick: [], onRangeChange: [],
   };
   window.foresight = fs;
@@ -271,8 +273,12 @@
     card.dataset.chart = key;
     const title = TITLES[key] || info.description || key;
     const limit = (v) => `${v}${unit ? (unit === "%" ? "" : " ") + unit : ""}`;
-    const meta = [info.warning != null ? `warn ${limit(info.warning)}` : "",
+    let meta = [info.warning != null ? `warn ${limit(info.warning)}` : "",
       info.critical != null ? `crit ${limit(info.critical)}` : ""].filter(Boolean).join(" · ");
+    if (PER_CPU.has(key)) {  // load levels are per CPU of the target shown (page context)
+      const cpus = fs.targetCpus[TARGET];
+      meta = cpus ? `${meta} (${cpus} CPUs)` : "no CPU count: no load levels";
+    }
     card.innerHTML = `<div class="chart-head"><h3 class="chart-title"></h3>
       <span class="chart-meta"></span></div><div class="chart-box"><canvas></canvas>
       <p class="chart-empty" hidden>No data in this range</p></div>
@@ -506,7 +512,12 @@
     const base = RANGE_S[q.get("range")] ? q.get("range") : "5m";
     const from = epochOf(q.get("from")), to = epochOf(q.get("to"));
     if (from !== null && to !== null && to - from >= 1) return { key: "custom", sinceS: from, untilS: to, base };
-    return { key: base, base };
+    if (!q.has("from") && !q.has("to")) return { key: base, base };
+    // Said why, rather than silently showing the preset: the API would answer 400 too.
+    const why = from === null || to === null ? "needs both, each a time" :
+      to < from ? "the range ends before it starts" : "the range is under a second";
+    const asked = `?from=${q.get("from") ?? ""}&to=${q.get("to") ?? ""}`;
+    return { key: base, base, problem: `Ignored ${asked}: ${why}.` };
   }
   function writeUrl(spec, push) {
     const q = new URLSearchParams(location.search);
@@ -547,7 +558,7 @@
     if (res.data_since != null && res.data_since > res.since + Math.max(res.step_s || 0, fs.intervalS) * 2) {
       text += ` Data starts at ${T.when(res.data_since)}.`;
     } else if (res.data_since == null && !points) text += " The store holds no data yet.";
-    return text;
+    return spec.problem ? `${spec.problem} ${text}` : text;
   }
 
   async function loadRange(spec, push = false) {

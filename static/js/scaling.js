@@ -194,7 +194,7 @@
     $("scaling-demand").textContent = st.demand_units === null ? "–" :
       `${num(st.demand_units)} units`;
     $("scaling-quality").textContent = st.forecast_quality === null ?
-      "learning (reactive until the forecast proves itself)" :
+      `${st.forecast_waiting || "learning"} (reactive until then)` :
       `error ${num(st.forecast_quality)}× that of "no change"`;
     drawSignals(st);
     drawPlatform(st.platform);

@@ -357,11 +357,23 @@ def test_bad_ranges_in_the_url_and_the_form_get_a_clear_answer(
     status = "() => document.getElementById('range-status').textContent"
     with sync_playwright() as pw, launch_chromium(pw) as browser:
         page = _open(browser, f"{base}/?from=1e30&to=2e30", errors)
-        page.wait_for_function(f"() => ({status})().startsWith('Live:')")
+        page.wait_for_function(f"() => ({status})().includes('Live:')")
+        assert page.evaluate(status).startswith("Ignored ?from=1e30&to=2e30: needs both, each")
         assert "from=" not in page.url, page.url
         page.goto(f"{base}/?range=1h&from=-5&to=-1")  # not "5 s before now": not epochs
         page.wait_for_function("() => window.foresight && foresight.range.key === '1h'")
-        page.wait_for_function(f"() => ({status})().startsWith('Last hour')")
+        page.wait_for_function(f"() => ({status})().includes('Last hour')")
+        # A reversed pair is said to be one (before: the preset, silently), and the
+        # page never asks the API for a range that ends before it starts.
+        asked: list[str] = []
+        page.on("request", lambda r: asked.append(r.url) if "/api/metrics?" in r.url else None)
+        reversed_pair = "from=2026-12-02T00:00:00Z&to=2026-12-01T00:00:00Z"
+        page.goto(f"{base}/?{reversed_pair}&range=1h")
+        page.wait_for_function(f"() => ({status})().includes('Last hour')")
+        assert page.evaluate(status).startswith(
+            f"Ignored ?{reversed_pair}: the range ends before it starts. Last hour"
+        )
+        assert asked and all("until=" not in u for u in asked), asked
 
         page.fill("#range-from", "2999-01-01T00:00")
         page.fill("#range-to", "2999-01-02T00:00")

@@ -142,3 +142,36 @@ def test_a_target_keeps_the_range_draws_its_own_cadence_and_not_the_hosts_alerts
                 "?.dataset.alert === 'firing'"
             )
         assert not errors, errors
+
+
+def test_a_targets_load_chart_shows_its_own_cpu_count(tmp_path: Path) -> None:
+    """The page context carries each target's CPU count: web-2's load chart is judged
+    on its 16 CPUs (levels 16 and 80), a target with no count says it has no levels."""
+    from playwright.sync_api import sync_playwright
+
+    with run_monitor(tmp_path, interval_s=0.5) as base:
+        now = time.time()
+        rows = [
+            {"timestamp": now - 60 + i, "target": t, "metric": "load1", "value": 3.0}
+            for i in range(60)
+            for t in ("web-2", "web-3")
+        ]
+        rows.append({"timestamp": now - 1, "target": "web-2", "metric": "cpu_count", "value": 16})
+        assert push(base, rows)["stored"] == len(rows)
+        meta = "() => document.querySelector('[data-chart=load1] .chart-meta').textContent"
+        errors: list[str] = []
+        with sync_playwright() as pw, launch_chromium(pw) as browser:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+            for target, expected in (
+                ("web-2", "warn 16 · crit 80 (16 CPUs)"),
+                ("web-3", "no CPU count: no load levels"),
+            ):
+                page.goto(f"{base}/?target={target}")
+                page.wait_for_function("() => window.foresight && window.foresight.charts.load1")
+                assert page.evaluate(meta) == expected
+            page.goto(f"{base}/")
+            page.wait_for_function("() => window.foresight && window.foresight.charts.load1")
+            cores = page.evaluate("() => window.foresight.targetCpus['']")
+            assert cores >= 1 and page.evaluate(meta).endswith(f"({cores} CPUs)")
+        assert not errors, errors

@@ -126,3 +126,30 @@ def test_health_names_targets_without_a_cpu_count_and_alerts_use_pushed_counts(s
     signals = alerts.signals(now + 2, {"load1@web-1": 6.0}, now + 2)
     assert signals.cores_for("load1@web-1") == 4 and signals.cores_for(f"load1@{NODE}") is None
     assert signals.cores_for("load1") == alerts.cores and not math.isnan(alerts.cores)
+
+
+def test_the_page_context_gives_each_targets_cpu_count(services, client, clock):
+    """The dashboard's config has every target's CPU count ("": this host; None: unknown),
+    so the load chart of a target can show its own per-CPU levels (before: none)."""
+    import json
+    import re
+
+    from dashboard import page_context
+
+    now = clock()
+    services.store.append(now - 5, {f"cpu_count@{NODE}": 16.0, f"load1@{NODE}": 3.0})
+    services.store.append(now - 5, {"load1@web-9": 1.0})  # a target without a count
+    services.extras[ALERTS_KEY].cpus.refresh(now)
+    page = client.get("/").get_data(as_text=True)
+    config = json.loads(
+        re.search(r'<script id="foresight-config" type="application/json">(.*?)</script>', page)
+        .group(1)
+        .replace("&#34;", '"')
+    )
+    cpus = config["target_cpus"]
+    host = services.extras[ALERTS_KEY].cores
+    assert cpus[""] == host and cpus[NODE] == 16 and cpus["web-9"] is None
+    with client.application.test_request_context():
+        context = page_context(services)
+    assert context["target_cpus"] == cpus
+    assert {"catalog", "interval_s", "host", "token_required", "stress"} <= set(context)

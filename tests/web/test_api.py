@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import UTC, datetime
 
 import pytest
 from flask import Blueprint
@@ -81,6 +82,20 @@ BAD_QUERIES = [
     ("until=nan", "until must be a finite number"),
     ("since=inf", "since must be a finite number"),
     ("since=2000000000&until=1900000000", "since must be <= until"),
+    # the dashboard URL's words: a reversed pair is a 400 quoting both, not the default
+    (
+        "from=2026-12-02T00:00:00Z&to=2026-12-01T00:00:00Z",
+        "from must be <= to (got from=1796169600 (2026-12-02T00:00:00Z), "
+        "to=1796083200 (2026-12-01T00:00:00Z))",
+    ),
+    ("from=2000000000&to=1900000000", "from must be <= to (got from=2000000000"),
+    ("since=1900000000&to=1800000000", "since must be <= to"),
+    ("from=-10&to=-20", "from must be <= to"),
+    ("from=1&since=2", "give since or from, not both (got since=2, from=1)"),
+    ("to=1&until=2", "give until or to, not both"),
+    ("from=yesterday", "from must be epoch seconds or an ISO 8601 time (got 'yesterday')"),
+    ("from=2026-12-01", "from must be epoch seconds or an ISO 8601 time"),
+    ("to=1e30", "to must be a number from -1e+10 to 1e+10"),
     ("limit=0", "limit must be a whole number from 1 to 10000"),
     ("limit=10001", "limit must be"),
     ("limit=2.5", "limit must be"),
@@ -89,6 +104,19 @@ BAD_QUERIES = [
     ("step=-5", "step must be a number from 0.001"),
     ("step=x", "step must be a number"),
 ]
+
+
+def test_from_and_to_are_since_and_until_in_the_page_urls_words(client, sampled) -> None:
+    plain = client.get("/api/metrics?since=-200&until=-100&metric=cpu_percent").get_json()
+    iso = {
+        k: datetime.fromtimestamp(plain[k], UTC).isoformat().replace("+00:00", "Z")
+        for k in ("since", "until")
+    }
+    both = client.get(
+        f"/api/metrics?from={iso['since']}&to={iso['until']}&metric=cpu_percent"
+    ).get_json()
+    assert (both["since"], both["until"]) == (plain["since"], plain["until"])
+    assert both == plain
 
 
 @pytest.mark.parametrize("query,message", BAD_QUERIES)
@@ -238,7 +266,7 @@ def test_openapi_document_is_valid_and_complete(app, client) -> None:
             for method in rule.methods - {"HEAD", "OPTIONS"}:
                 assert method.lower() in doc["paths"][path], f"{method} {rule.rule}"
     params = {p["name"] for p in doc["paths"]["/api/metrics"]["get"]["parameters"]}
-    assert params == {"metric", "since", "until", "limit", "step", "target"}
+    assert params == {"metric", "since", "until", "from", "to", "limit", "step", "target"}
 
 
 def test_api_docs_page_uses_local_assets(client) -> None:

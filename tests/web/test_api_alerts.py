@@ -197,3 +197,29 @@ def test_an_alien_or_future_cursor_gets_the_whole_list(services, clock, client, 
 def test_a_malformed_cursor_is_400(client) -> None:
     response = client.get("/api/alerts?cursor=yesterday")
     assert response.status_code == 400 and "yesterday" in response.get_json()["error"]
+
+
+def test_each_alert_says_what_its_value_is_in(services, clock, client) -> None:
+    """An anomaly alert's value is a score, not the metric's ms (the table showed
+    "0.87 ms" for a db_query_ms anomaly); a resolved row's text matches its value."""
+    from foresight.alerts.rules import RuleBook
+    from foresight.web.alerts_api import value_units
+
+    drive(services, clock, {"cpu_percent": 99.0}, times=2)
+    drive(services, clock, {"cpu_percent": 10.0})
+    alerts = client.get("/api/alerts?name=CpuCritical").get_json()["alerts"]
+    (resolved,) = [a for a in alerts if a["state"] == "resolved"]
+    assert resolved["value_unit"] == "%" and resolved["value"] == 10.0
+    assert resolved["annotations"]["summary"].startswith("CPU at 10 %")  # before: 99 %
+    unit = value_units(RuleBook().rules)
+    assert unit("MetricAnomaly", "db_query_ms") == ""
+    assert unit("SamplerStale", "sampler") == "s"
+    assert unit("SamplerMissedTicks", "sampler") == ""
+    assert unit("LoadHigh", "load1@web-1") == metric_unit("load1")
+    assert unit("NoSuchRule", "cpu_percent") is None
+
+
+def metric_unit(name: str) -> str:
+    from foresight.core.catalog import metric_info
+
+    return metric_info(name).unit

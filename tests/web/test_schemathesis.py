@@ -65,6 +65,9 @@ REJECTED_ON_PURPOSE = [
     ("POST /api/silences", "bad regex"),
     # nor "since <= until" (after resolving negative values against now)
     ("GET /api/metrics", "since must be <= until"),
+    ("GET /api/metrics", "the range ends before it starts"),  # from/to, the URL's words
+    ("GET /api/metrics", "give since or from, not both"),
+    ("GET /api/metrics", "give until or to, not both"),
     # nor "one of two query parameters"
     ("GET /api/predictions", "give hours or minutes, not both"),
     ("GET /api/metrics/{name}/forecast", "give hours or minutes, not both"),
