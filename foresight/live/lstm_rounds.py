@@ -1,6 +1,7 @@
 """The seeds' LSTM among the live candidates (``FORESIGHT_LSTM=1``), on its own cadence and budget.
 
-One LSTM fit costs 3-11 CPU-s here (the other candidates' fits take milliseconds), and an
+One LSTM fit costs 10-20 CPU-s here with Keras on JAX, most of it XLA compiling the
+training step (the other candidates' fits take milliseconds), and an
 *LSTM round* (a selection with the LSTM among the candidates: three validation fits, and
 the final fit when it wins) tens of seconds. Following the others' hourly reselection
 would cost far more than the refit target (every metric, tier and candidate within 2 CPU-s
