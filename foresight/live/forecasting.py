@@ -229,7 +229,7 @@ def refit_model(
 
 def servable(model: Any) -> Any:
     """The fitted model as served: the LSTM's weights with numpy's forward pass (its
-    ``to_numpy()``), so no served model needs PyTorch; any other model as it is."""
+    ``to_numpy()``), so no served model needs Keras; any other model as it is."""
     to_numpy = getattr(model, "to_numpy", None)
     return model if to_numpy is None else to_numpy()
 

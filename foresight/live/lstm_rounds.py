@@ -1,6 +1,7 @@
 """The seeds' LSTM among the live candidates (``FORESIGHT_LSTM=1``), on its own cadence and budget.
 
-One LSTM fit costs 3-11 CPU-s here (the other candidates' fits take milliseconds), and an
+One LSTM fit costs 10-20 CPU-s here with Keras on JAX, most of it XLA compiling the
+training step (the other candidates' fits take milliseconds), and an
 *LSTM round* (a selection with the LSTM among the candidates: three validation fits, and
 the final fit when it wins) tens of seconds. Following the others' hourly reselection
 would cost far more than the refit target (every metric, tier and candidate within 2 CPU-s
@@ -22,8 +23,8 @@ per minute of monitor time, ``bench/bench_refit.py``). So:
   (``foresight.models.numpy_lstm``); its next round chooses again among all candidates.
   The hourly reselections of other models leave the LSTM out.
 
-PyTorch is imported only in the fit worker; the monitor checks that it is installed
-without importing it (``importlib.util.find_spec``).
+Keras (on JAX) is imported only in the fit worker; the monitor checks that both are
+installed without importing them (``importlib.util.find_spec``).
 """
 
 from __future__ import annotations
@@ -48,20 +49,29 @@ SAVED_CREDIT_MIN = 60.0  # unspent budget is kept for at most this many minutes'
 Key = tuple[str, str]
 
 
+LSTM_MODULES = ("keras", "jax")
+NOT_INSTALLED = (
+    "Keras 3 and JAX (the optional lstm extra) are not installed: pip install -e .[lstm]"
+)
+
+
 def lstm_installed() -> bool:
-    """True when PyTorch (the lstm extra) can be imported; found without importing it."""
-    try:
-        return importlib.util.find_spec("torch") is not None
-    except ValueError:  # a module named torch without a spec
-        return False
+    """True when Keras and JAX (the lstm extra) can be imported; found without importing them."""
+    for name in LSTM_MODULES:
+        try:
+            if importlib.util.find_spec(name) is None:
+                return False
+        except ValueError:  # a module of that name without a spec
+            return False
+    return True
 
 
 def require_lstm(source: str) -> None:
     """Raise InputError when ``source`` (a flag or variable) asks for the LSTM without it."""
     if not lstm_installed():
         raise InputError(
-            f"{source} adds the LSTM to the live candidates, but PyTorch (the lstm extra) "
-            "is not installed: pip install -e .[lstm], or leave the LSTM off"
+            f"{source} adds the LSTM to the live candidates, but Keras 3 and JAX (the lstm "
+            "extra) are not installed: pip install -e .[lstm], or leave the LSTM off"
         )
 
 

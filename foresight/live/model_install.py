@@ -2,7 +2,7 @@
 
 ``build_services`` calls ``install`` when live models are on (``FORESIGHT_LIVE_MODELS``).
 With ``FORESIGHT_LSTM=1`` (or ``--lstm``) the LSTM joins the candidates on its own cadence
-and CPU budget (``lstm_rounds``); PyTorch must be installed (the lstm extra), or this
+and CPU budget (``lstm_rounds``); Keras and JAX must be installed (the lstm extra), or this
 raises ``InputError`` before anything starts.
 """
 

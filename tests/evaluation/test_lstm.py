@@ -1,4 +1,4 @@
-"""The optional LSTM candidate: trained on a tiny series when PyTorch is installed."""
+"""The optional LSTM candidate: trained on a tiny series when Keras 3 and JAX are installed."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import pytest
 
 from foresight.evaluation.backtest import backtest
 from foresight.evaluation.selection import make_model
+from foresight.live.lstm_rounds import NOT_INSTALLED, lstm_installed
 
-torch = pytest.importorskip(
-    "torch", reason="PyTorch is not installed (the optional lstm extra: pip install -e .[lstm])"
-)
+# not importorskip("keras"): Keras must be imported on the jax backend, by foresight's code
+pytestmark = pytest.mark.skipif(not lstm_installed(), reason=NOT_INSTALLED)
 
 
 def tiny(n: int = 600) -> np.ndarray:

@@ -16,17 +16,18 @@ import pytest
 import main
 from foresight.live import model_files
 from foresight.live.forecasting import fit_served
-from foresight.live.lstm_rounds import LstmRounds, lstm_installed
+from foresight.live.lstm_rounds import NOT_INSTALLED, LstmRounds, lstm_installed
 from foresight.live.models import EXTRAS_KEY, TIERS, LiveModels
 from foresight.models.numpy_lstm import NumpyLstm
 from tests.conftest import ROOT
 from tests.live.test_live_models import seed_history
 
-NO_TORCH = "PyTorch is not installed (the optional lstm extra: pip install -e .[lstm])"
 
-
-def need_torch():
-    return pytest.importorskip("torch", reason=NO_TORCH)
+def need_lstm() -> None:
+    """Skip, saying why, unless Keras and JAX are installed (not imported here: Keras must
+    first be told its backend, which only ``foresight.evaluation.lstm`` does)."""
+    if not lstm_installed():
+        pytest.skip(NOT_INSTALLED)
 
 
 def tiny(n: int = 400) -> np.ndarray:
@@ -68,22 +69,35 @@ def served_lstm(values, ts, horizon, now):
 
 
 # -- the numpy forward pass ----------------------------------------------------------------
-def test_numpy_forward_pass_matches_pytorch_on_a_tiny_model():
-    torch = need_torch()
+def test_numpy_forward_pass_matches_keras_on_a_tiny_model():
+    need_lstm()
     from foresight.evaluation.lstm import LstmForecaster
 
     v = tiny()
     model = LstmForecaster(6, epochs=2).fit(v)
     exported = model.to_numpy()
-    origins = np.arange(0, len(v))  # the first origins have short windows (zero-filled)
-    ours, theirs = exported.predict_mean(v, origins), model.predict_mean(v, origins)
-    assert ours.shape == theirs.shape == (len(v), 6)
-    assert np.max(np.abs(ours - theirs)) <= 1e-5 * model.scale_
-    # and the network itself, on windows it never saw
+    # the network itself, on windows it never saw, and on the training windows' scale
     windows = np.random.default_rng(1).normal(0, 1.5, (50, 24))
-    with torch.no_grad():
-        net = model.net_(torch.tensor(windows[:, :, None], dtype=torch.float32)).numpy()
-    assert np.max(np.abs(exported.network(windows) - net)) <= 1e-5
+    keras_out = model.keras_output(windows)
+    assert keras_out.shape == (50, 6) and np.std(keras_out) > 1e-3  # not a constant output
+    assert np.max(np.abs(exported.network(windows) - keras_out)) <= 1e-5
+    # whole forecasts: Keras's output de-standardised as predict_mean does, at every origin
+    origins = np.arange(len(v) - 100, len(v))
+    z = (v - model.mean_) / model.scale_
+    keras_mean = (
+        model.keras_output(model._windows(z, origins)) + z[origins][:, None]
+    ) * model.scale_ + model.mean_
+    ours = model.predict_mean(v, origins)
+    assert ours.shape == (100, 6)
+    assert np.max(np.abs(ours - np.maximum(keras_mean, 0.0))) <= 1e-5 * model.scale_
+
+    # the gate order matters (Keras: input, forget, cell, output, as NumpyLstm): with the
+    # forget and cell blocks of the first layer swapped the output moves well past 1e-5
+    w_ih, w_hh, b = exported.layers_[0]
+    h = w_hh.shape[1]
+    swap = np.r_[0:h, 2 * h : 3 * h, h : 2 * h, 3 * h : 4 * h]
+    exported.layers_[0] = (w_ih[swap], w_hh[swap], b[swap])
+    assert np.max(np.abs(exported.network(windows) - keras_out)) > 1e-3
 
 
 def test_weights_that_do_not_chain_are_refused():
@@ -163,7 +177,7 @@ def test_unspent_budget_is_capped_and_a_short_history_is_retried_sooner():
 # -- the monitor: opt-in, a clear error without the extra ---------------------------------
 @pytest.mark.parametrize("how", ["flag", "env"])
 def test_monitor_without_the_extra_refuses_the_lstm_with_exit_2(how, tmp_path, monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "torch", None)  # as if the extra were not installed
+    monkeypatch.setitem(sys.modules, "keras", None)  # as if the extra were not installed
     assert not lstm_installed()
     argv = ["--monitor", "--port", "0", "--data-dir", str(tmp_path / "data")]
     if how == "flag":
@@ -242,7 +256,7 @@ def test_with_the_lstm_off_a_saved_lstm_is_replaced_at_its_refit(services, clock
 
 
 def test_in_process_rounds_score_the_lstm_and_wait_for_the_budget(services, clock):
-    need_torch()
+    need_lstm()
     seed_history(services.store, clock(), hours=8)
     t = np.arange(clock() - 8 * 3600.0, clock(), 30.0)
     services.store.append_many((float(a), {"memory_percent": 50 + 5 * np.sin(a / 900)}) for a in t)
@@ -309,7 +323,7 @@ MONITOR_PROCESS = textwrap.dedent(
 def test_the_monitor_process_fits_the_lstm_elsewhere_and_forecasts_with_numpy(
     services, clock, tmp_path
 ):
-    need_torch()
+    need_lstm()
     saved = saved_lstm_models(services, clock)
     t = np.arange(clock() - 8 * 3600.0, clock(), 30.0)
     memory = 50 + 10 * np.sin(2 * np.pi * t / 7200) + np.random.default_rng(1).normal(0, 1, len(t))
@@ -327,7 +341,7 @@ def test_the_monitor_process_fits_the_lstm_elsewhere_and_forecasts_with_numpy(
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert report["loaded"] == []  # PyTorch ran only in the worker
+    assert report["loaded"] == []  # Keras and JAX ran only in the worker
     assert report["worker"]["last_worker_pid"] not in (None, report["pid"])
     assert report["lstm"]["rounds"] == 1 and report["lstm"]["cpu_s"] > 0
     memory_row = report["models"]["memory_percent@1h"]
