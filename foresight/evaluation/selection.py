@@ -345,8 +345,11 @@ def _validate_one(
             )
             raise ValueError(f"{name} could not be fitted before every validation chunk")
         return mean, None
-    probe = make_model(name, horizon, step_s=step_s, params=params).fit(raw, timestamps)
-    for spec in _ladder(probe.spec_):
+    # The served model's feature set, resolved on the whole history (no fit needed).
+    served_spec = make_model(name, horizon, step_s=step_s, params=params).feature_spec(
+        raw, timestamps
+    )
+    for spec in _ladder(served_spec):
         mean, failed, _, _ = rolling_means(
             raw,
             timestamps,
