@@ -66,6 +66,7 @@ class Settings:
     forecast_lstm: bool = False
     forecast_lstm_refit_s: float = 86_400.0  # at most one LSTM round per model this often
     forecast_lstm_cpu_s_per_min: float = 0.5  # fit-worker CPU-s LSTM rounds may average
+    forecast_refit_steps: float = 30.0  # a kept choice is refit after this many tier buckets
     # live scaling
     live_scaling: bool = True
     scaling_policy: str = "hybrid"
@@ -513,6 +514,16 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
         _number(0.01, 60.0),
         "with the LSTM on: fit-worker CPU-seconds per minute that LSTM rounds may use on "
         "average (one round at a time; the next waits until the last one is paid for)",
+    ),
+    EnvVar(
+        "FORECAST_REFIT_STEPS",
+        "forecast_refit_steps",
+        _number(0.0, 10_000.0),
+        "a kept choice is refit once its tier has this many new buckets (and "
+        "FORECAST_REFIT_S has passed): the 1-hour tier every 30 min; a model whose live "
+        "80 % band holds under 65 % of its actuals is chosen afresh sooner, and every "
+        "choice is made afresh hourly (12 buckets on the slower tiers); 0: refit every "
+        "FORECAST_REFIT_S",
     ),
 )
 
