@@ -8,7 +8,8 @@ store, so an hour of monitor time takes minutes, not an hour:
   metrics (a daily cycle, a weekly one, noise and bursts): one sample a minute, and one
   every 10 s over the last ``--fine-hours`` (the 5-minute tier's 10-s buckets need it);
 - the job runs every 15 simulated seconds over ``--minutes`` of monitor time, with the
-  monitor's settings (refit every 300 s, choose afresh every hour, every tier);
+  monitor's settings (refit at least every 300 s and once the tier has
+  FORECAST_REFIT_STEPS new buckets, choose afresh every hour, every tier);
 - CPU is user + system of this process **and of every child** (the fit worker, when
   the job fits in one), measured from after the seeding to after the worker has exited.
 
@@ -19,6 +20,7 @@ fresh start with a full store) is reported apart from the steady state after it.
     .venv/bin/python bench/bench_refit.py                  # 60 min of monitor time
     .venv/bin/python bench/bench_refit.py --minutes 120 --days 21
     .venv/bin/python bench/bench_refit.py --lstm           # + the LSTM (FORESIGHT_LSTM=1)
+    .venv/bin/python bench/bench_refit.py --compare --repeat 2   # vs FORECAST_REFIT_STEPS=0
 
 With ``--lstm`` the job also runs LSTM rounds as ``FORESIGHT_LSTM=1`` does, on the
 default ``FORECAST_LSTM_REFIT_S`` and ``FORECAST_LSTM_CPU_S_PER_MIN`` (needs the lstm
@@ -98,12 +100,20 @@ def cpu_s() -> float:
     return total
 
 
-def build(store: MetricStore, names: list[str], data_dir: Path, lstm: bool = False):
+def build(
+    store: MetricStore,
+    names: list[str],
+    data_dir: Path,
+    lstm: bool = False,
+    refit_steps: float | None = None,
+):
     """The job as ``--monitor`` installs it (with its fit worker when there is one)."""
     kwargs: dict = {
         "refit_every_s": REFIT_S,
         "data_dir": data_dir,
     }
+    if refit_steps is not None:  # FORECAST_REFIT_STEPS (None: the default)
+        kwargs["refit_steps"] = refit_steps
     if lstm:
         from foresight.live.lstm_rounds import LstmRounds, require_lstm
 
@@ -125,14 +135,20 @@ def settle(live) -> None:
         wait(600.0)
 
 
-def measure(minutes: float, days: float, fine_hours: float, lstm: bool = False) -> dict:
+def measure(
+    minutes: float,
+    days: float,
+    fine_hours: float,
+    lstm: bool = False,
+    refit_steps: float | None = None,
+) -> dict:
     names = metric_names(psutil.cpu_count(logical=True) or 1)
     t0 = math.floor(time.time() / 3600) * 3600.0
     end = t0 + minutes * 60 + 120
     with tempfile.TemporaryDirectory(prefix="foresight-bench-refit-") as tmp:
         seeded = seed(Path(tmp) / "foresight.db", names, end, days, fine_hours)
         with MetricStore(Path(tmp) / "foresight.db", retention_days=days + 1) as store:
-            live = build(store, names, Path(tmp) / "data", lstm)
+            live = build(store, names, Path(tmp) / "data", lstm, refit_steps)
             started_wall = time.monotonic()
             c0 = cpu_s()
             first = live.run(t0)
@@ -170,6 +186,7 @@ def measure(minutes: float, days: float, fine_hours: float, lstm: bool = False) 
     total = c2 - c0
     return {
         "minutes": minutes,
+        "refit_steps": getattr(live, "refit_steps", None),
         "history_days": days,
         "metrics": len(names),
         "tiers": [t.name for t in live_models.ALL_TIERS],
@@ -201,6 +218,21 @@ def main() -> int:
     parser.add_argument(
         "--lstm", action="store_true", help="with the LSTM rounds on (FORESIGHT_LSTM=1)"
     )
+    parser.add_argument(
+        "--refit-steps",
+        type=float,
+        default=None,
+        help="FORECAST_REFIT_STEPS for the run (default: the setting's default)",
+    )
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="also run FORECAST_REFIT_STEPS=0 (a refit every FORECAST_REFIT_S, the former "
+        "schedule) side by side, and report the ratio",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs of each configuration (default 1)"
+    )
     parser.add_argument("--name", default=None, help="output name (bench/out/NAME.json)")
     args = parser.parse_args()
     name = args.name or ("bench_refit_lstm" if args.lstm else "bench_refit")
@@ -209,8 +241,49 @@ def main() -> int:
         f"simulated monitor time, {args.days:g} days of history, CPU incl. children"
         + (", with LSTM rounds" if args.lstm else "")
     )
-    r = measure(args.minutes, args.days, args.fine_hours, args.lstm)
-    path = write_json(name, r)
+    configs = [("default", args.refit_steps)] + ([("every_refit_s", 0.0)] if args.compare else [])
+    runs: dict[str, list[dict]] = {label: [] for label, _ in configs}
+    for k in range(max(1, args.repeat)):
+        for label, steps in configs:  # interleaved: a busy spell hits both alike
+            print(
+                f"  [{label}, run {k + 1}] FORECAST_REFIT_STEPS="
+                + ("default" if steps is None else f"{steps:g}")
+            )
+            r = measure(args.minutes, args.days, args.fine_hours, args.lstm, steps)
+            report(r, args.minutes)
+            runs[label].append(r)
+    if not args.compare and args.repeat <= 1:
+        path = write_json(name, runs["default"][0])
+    else:
+        summary = {
+            label: {
+                "refit_steps": rs[0]["refit_steps"],
+                "total_cpu_s_per_min": [r["total_cpu_s_per_min"] for r in rs],
+                "steady_cpu_s_per_min": [r["steady_cpu_s_per_min"] for r in rs],
+                "first_run_cpu_s": [r["first_run_cpu_s"] for r in rs],
+                "steady_refits": [r["steady_refits"] for r in rs],
+            }
+            for label, rs in runs.items()
+        }
+        for label, row in summary.items():
+            print(
+                f"  {label} (FORECAST_REFIT_STEPS={row['refit_steps']:g}): total CPU-s/min "
+                f"{', '.join(f'{v:.3f}' for v in row['total_cpu_s_per_min'])}; steady "
+                f"{', '.join(f'{v:.3f}' for v in row['steady_cpu_s_per_min'])}; refits "
+                f"{', '.join(str(v) for v in row['steady_refits'])}"
+            )
+        if args.compare:
+            new = float(np.median(summary["default"]["total_cpu_s_per_min"]))
+            old = float(np.median(summary["every_refit_s"]["total_cpu_s_per_min"]))
+            summary["ratio_default_to_every_refit_s"] = round(new / old, 3)
+            print(f"  median total CPU-s/min, default / every FORECAST_REFIT_S: {new / old:.2f}")
+        path = write_json(name, {"runs": runs, "summary": summary})
+    print(f"  wrote {path}")
+    return 0
+
+
+def report(r: dict, minutes: float) -> None:
+    """Print one run's figures."""
     print(
         f"  {r['metrics']} metrics x {len(r['tiers'])} tiers; first run: {r['first_run_models']} "
         f"models chosen in {r['first_run_cpu_s']:.1f} CPU-s"
@@ -227,11 +300,9 @@ def main() -> int:
     if r["lstm"] is not None:
         print(
             f"  LSTM rounds: {r['lstm']['rounds']} ({r['lstm']['lstm_chosen']} served the LSTM), "
-            f"{r['lstm']['cpu_s']:.1f} CPU-s = {r['lstm']['cpu_s'] / args.minutes:.3f} CPU-s "
+            f"{r['lstm']['cpu_s']:.1f} CPU-s = {r['lstm']['cpu_s'] / minutes:.3f} CPU-s "
             "per minute of the totals above"
         )
-    print(f"  wrote {path}")
-    return 0
 
 
 if __name__ == "__main__":

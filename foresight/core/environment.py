@@ -302,4 +302,14 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
         "with the LSTM on: fit-worker CPU-seconds per minute that LSTM rounds may use on "
         "average (one round at a time; the next waits until the last one is paid for)",
     ),
+    EnvVar(
+        "FORECAST_REFIT_STEPS",
+        "forecast_refit_steps",
+        _number(0.0, 10_000.0),
+        "a kept choice is refit once its tier has this many new buckets (and "
+        "FORECAST_REFIT_S has passed): the 1-hour tier every 30 min; a model whose live "
+        "80 % band holds under 65 % of its actuals is chosen afresh sooner, and every "
+        "choice is made afresh hourly (12 buckets on the slower tiers); 0: refit every "
+        "FORECAST_REFIT_S",
+    ),
 )

@@ -63,6 +63,7 @@ class Settings:
     forecast_lstm: bool = False
     forecast_lstm_refit_s: float = 86_400.0  # at most one LSTM round per model this often
     forecast_lstm_cpu_s_per_min: float = 0.5  # fit-worker CPU-s LSTM rounds may average
+    forecast_refit_steps: float = 30.0  # a kept choice is refit after this many tier buckets
     # live scaling
     live_scaling: bool = True
     scaling_policy: str = "hybrid"

@@ -262,6 +262,13 @@ def select(
             f"too short to validate at horizon {horizon}: {len(raw)} steps leave "
             f"{len(origins)} validation origins"
         )
+    # Before any candidate is fitted: a series that never changes (a constant metric,
+    # rechecked every minute on the fast start) costs nothing to turn down.
+    scale = naive_scale(raw[: int(origins[0])], season)
+    if not scale == scale:
+        scale = naive_scale(raw[: int(origins[0])], None)
+    if not scale == scale:
+        raise ValueError("the history before the validation origins never changes")
     wanted = tuple(dict.fromkeys(("last", *names, *((force,) if force else ()))))
     means: dict[str, np.ndarray] = {}
     specs: dict[str, FeatureSpec | None] = {}
@@ -282,11 +289,6 @@ def select(
             unavailable[name] = str(exc)
             continue
         means[name], specs[name] = got
-    scale = naive_scale(raw[: int(origins[0])], season)
-    if not scale == scale:
-        scale = naive_scale(raw[: int(origins[0])], None)
-    if not scale == scale:
-        raise ValueError("the history before the validation origins never changes")
     actual = take_or_nan(raw, origins[:, None] + np.arange(1, horizon + 1)[None, :])
     mask = ~np.isnan(actual)
     for mean in means.values():
@@ -345,8 +347,11 @@ def _validate_one(
             )
             raise ValueError(f"{name} could not be fitted before every validation chunk")
         return mean, None
-    probe = make_model(name, horizon, step_s=step_s, params=params).fit(raw, timestamps)
-    for spec in _ladder(probe.spec_):
+    # The served model's feature set, resolved on the whole history (no fit needed).
+    served_spec = make_model(name, horizon, step_s=step_s, params=params).feature_spec(
+        raw, timestamps
+    )
+    for spec in _ladder(served_spec):
         mean, failed, _, _ = rolling_means(
             raw,
             timestamps,

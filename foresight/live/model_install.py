@@ -34,6 +34,7 @@ def install(services) -> None:
         episode_gap_s=EPISODE_GAP_SAMPLES * settings.interval_s,
         refit_core_share=settings.forecast_refit_core_share,
         lstm=lstm,
+        refit_steps=settings.forecast_refit_steps,
     )
     services.extras[EXTRAS_KEY] = live
     services.closers.append(live.close)

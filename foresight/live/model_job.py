@@ -17,13 +17,14 @@ from typing import Any
 
 import numpy as np
 
+from foresight.evaluation.selection import DEFAULT_CANDIDATES
 from foresight.live.fit_worker import FitWorker
 from foresight.live.forecasting import Served, fast_start_served
 from foresight.live.records import ModelState
 from foresight.live.refit_budget import RefitBudget
+from foresight.live.refit_due import refit_reason
 from foresight.live.tiers import Tier
 
-FAST_START_RECHECK_S = 60.0
 PROVISIONAL_HORIZONS = 6  # history a new series' first (last-value) forecast reads
 
 
@@ -33,6 +34,7 @@ class ModelJob:
     metrics: Callable[[], list[str]]
     tiers: tuple[Tier, ...]
     refit_every_s: float
+    refit_steps: float
     budget_s: float
     refit_budget: RefitBudget
     worker: FitWorker | None
@@ -107,21 +109,17 @@ class ModelJob:
         served = fast_start_served(metric, values, tier.horizon_steps, now)
         self._install(metric, tier, now, served, ts, values, observed, provisional=True)
 
-    def _wait_s(self, state: ModelState, tier: Tier) -> float:
-        """Seconds between refits of one model.
-
-        Warming up: look again once a new bucket has completed, so the first forecast
-        appears as soon as the history allows. Fast start (the last value): try the
-        others every minute, a richer model may win. Otherwise ``refit_every_s``, but
-        never before a new bucket has completed: the 24-hour tier learns one 15-minute
-        value per 15 minutes, the 7-day tier one an hour (a refit in between would fit
-        the same data again).
-        """
-        if state.status != "ok":
-            return min(tier.step_s, self.refit_every_s)
-        if (state.accuracy or {}).get("fast_start"):
-            return min(max(FAST_START_RECHECK_S, tier.step_s), self.refit_every_s)
-        return max(self.refit_every_s, tier.step_s)
+    def _due(self, key: tuple[str, str], tier: Tier, now: float) -> str | None:
+        """Why the model ``key`` is refit now, or None (``refit_due.refit_reason``; under
+        ``_lock``)."""
+        return refit_reason(
+            self._states.get(key),
+            self._models.get(key),
+            tier,
+            now,
+            refit_every_s=self.refit_every_s,
+            refit_steps=self.refit_steps,
+        )
 
     def run(self, now: float) -> int:
         """One job run: refit the stalest models within the CPU share, refresh the rest.
@@ -139,21 +137,20 @@ class ModelJob:
         started = time.perf_counter()
         self.refit_budget.accrue(now)
         metrics = list(self.metrics())
-        due: list[tuple[float, str, Tier]] = []
+        due: list[tuple[float, str, Tier, str]] = []
         for metric in metrics:
             for tier in self.tiers:
+                key = (metric, tier.name)
                 with self._lock:
-                    state = self._states.get((metric, tier.name))
-                    busy = (metric, tier.name) in self._inflight
-                if (
-                    not busy
-                    and not self.lstm_held((metric, tier.name))  # a served LSTM waits its round
-                    and (state is None or now - state.checked_at >= self._wait_s(state, tier))
-                ):
-                    due.append((-math.inf if state is None else state.checked_at, metric, tier))
+                    state = self._states.get(key)
+                    reason = None if key in self._inflight else self._due(key, tier, now)
+                if reason is not None and not self.lstm_held(key):  # a served LSTM waits
+                    due.append(
+                        (-math.inf if state is None else state.checked_at, metric, tier, reason)
+                    )
         refitted: set[tuple[str, str]] = set()
         refits = 0
-        for _, metric, tier in sorted(due, key=lambda item: item[0]):
+        for _, metric, tier, reason in sorted(due, key=lambda item: item[0]):
             key = (metric, tier.name)
             with self._lock:
                 served = key in self._models
@@ -165,10 +162,12 @@ class ModelJob:
             ):
                 continue  # the rest wait for a later run: keep each run short
             cpu0 = time.thread_time()
+            # Drifted: choose afresh among the default candidates (new validation, bands).
+            names = DEFAULT_CANDIDATES if reason == "drift" else None
             if self.worker is not None:
-                self._submit(metric, tier, now)
+                self._submit(metric, tier, now, names)
             else:
-                self.refit(metric, tier, now)
+                self.refit(metric, tier, now, names)
                 refitted.add(key)
             self.refit_budget.spend(time.thread_time() - cpu0)
             self.refit_budget.count()

@@ -42,6 +42,7 @@ from foresight.live.model_job import ModelJob
 from foresight.live.online_bands import OnlineBands
 from foresight.live.records import ModelState, overview_row
 from foresight.live.refit_budget import RefitBudget
+from foresight.live.refit_due import REFIT_STEPS
 from foresight.live.tiers import (
     ALL_TIERS,
     SHORT_TIER,
@@ -93,11 +94,13 @@ class LiveModels(AnomalyStage, WorkerFits, LstmCandidate, ModelJob):
         episode_gap_s: float = 60.0,
         refit_core_share: float | None = None,
         lstm: LstmRounds | None = None,
+        refit_steps: float = REFIT_STEPS,
     ) -> None:
         self.store = store
         self.data_dir = data_dir  # None: models are not saved (tests, replay)
         self.metrics = metrics
         self.refit_every_s = refit_every_s
+        self.refit_steps = refit_steps  # a kept choice is refit after this many buckets
         self.budget_s = budget_s
         self.tiers = tiers
         super().__init__(store, warm_s, episode_gap_s)

@@ -207,3 +207,13 @@ def test_held_out_coverage_of_a_series_with_known_noise_is_near_80_percent(seed)
     assert 0.90 <= r.coverage_95 <= 0.99, r.coverage_95
     # The bands never move the point forecast: the MASE rule still holds.
     assert r.mase <= 1.02 * min(r.naive_mase, r.seasonal_naive_mase, r.linear_lags_mase)
+
+
+def test_a_series_that_never_changes_is_turned_down_before_any_fit(monkeypatch):
+    import foresight.evaluation.selection as selection
+
+    fits = []
+    monkeypatch.setattr(selection, "_validate_one", lambda *a: fits.append(a))
+    with pytest.raises(ValueError, match="never changes"):
+        select(np.full(1500, 7.0), stamps(1500), horizon=12, step_s=STEP_S)
+    assert fits == []

@@ -144,6 +144,7 @@ def monitor(tmp_path, clock):
     live.worker.clock = clock  # failures are stamped in the test's time, as health reads it
     live.metrics = lambda: ["cpu_percent"]
     live.tiers = (TIERS[0],)
+    live.refit_steps = 0  # a fit is due every FORECAST_REFIT_S: the timings below use it
     seed_history(svc.store, clock(), hours=30, step_s=60.0)
     client = create_app({"TESTING": True}, services=svc).test_client()
     yield svc, live, client

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -82,7 +84,8 @@ def test_run_refits_within_budget_then_only_refreshes(services, live, clock):
     live.wait_idle()  # the fit worker answers on its own thread
     again = live.state("cpu_percent", TIERS[0])
     assert again.fitted_at == first.fitted_at and again.forecast_made_at == clock()
-    clock.advance(live.refit_every_s)
+    # A kept choice is refit once its tier has FORECAST_REFIT_STEPS new buckets.
+    clock.advance(max(live.refit_every_s, live.refit_steps * TIERS[0].step_s))
     assert live.run(clock()) >= 1
     live.wait_idle()  # the fit worker answers on its own thread
 
@@ -308,7 +311,7 @@ def test_warming_up_models_are_checked_again_at_the_next_bucket(services, live, 
 
 
 def test_a_fast_start_model_tries_the_others_every_minute(services, live, clock):
-    from foresight.live.model_job import FAST_START_RECHECK_S
+    from foresight.live.refit_due import FAST_START_RECHECK_S
 
     live.metrics = lambda: ["cpu_percent"]
     live.tiers = (SHORT_TIER,)
@@ -323,12 +326,20 @@ def test_a_fast_start_model_tries_the_others_every_minute(services, live, clock)
     live.wait_idle()  # the fit worker answers on its own thread
 
 
-def test_a_served_model_waits_for_a_new_bucket_of_its_tier(live):
+def test_a_served_model_waits_for_a_new_bucket_of_its_tier(services, live, clock):
     from foresight.live.forecasting import RESELECT_EVERY_S, reselect_s
-    from foresight.live.records import ModelState
+    from foresight.live.refit_due import refit_reason
 
+    seed_history(services.store, clock(), hours=8)
+    ok = live.refit("cpu_percent", TIERS[0], clock())
+    served = live._models[("cpu_percent", TIERS[0].name)]
     day, week = TIERS[1], TIERS[2]
-    ok = ModelState("cpu_percent", week, "ok", None, 500, 0.0, 0.0, {"fast_start": False})
-    assert live._wait_s(ok, week) == 3600.0  # one new hourly value per hour
-    assert live._wait_s(ok, day) == 900.0 and live._wait_s(ok, TIERS[0]) == live.refit_every_s
+    # Even with no minimum age at all, nothing is due before the tier's next bucket.
+    for tier in (day, week):
+        state = replace(ok, tier=tier)
+        due = [
+            refit_reason(state, served, tier, clock() + dt, refit_every_s=10.0, refit_steps=0)
+            for dt in (tier.step_s - 1, tier.step_s)
+        ]
+        assert due == [None, "age"], tier.name
     assert reselect_s(TIERS[0]) == RESELECT_EVERY_S and reselect_s(week) == 12 * 3600.0

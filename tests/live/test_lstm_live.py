@@ -246,6 +246,7 @@ def test_with_the_lstm_off_a_saved_lstm_is_replaced_at_its_refit(services, clock
         lambda: ["cpu_percent"],
         tiers=(TIERS[0],),
         data_dir=services.settings.data_dir,
+        refit_steps=0,  # due at the next FORECAST_REFIT_S (refit_due)
     )
     assert live.state("cpu_percent", TIERS[0]).model == "lstm"  # served until its refit
     clock.advance(900)

@@ -246,3 +246,67 @@ def test_log_scale_forecasts_stay_finite_after_a_burst():
         out = model.predict(burst)
     assert np.all(np.isfinite(out.mean)) and np.all(np.isfinite(out.upper_95))
     assert out.upper_95.max() <= 10 * (values.max() + 1)
+
+
+@pytest.mark.parametrize("n,horizon", [(1, 3), (7, 2), (40, 5), (3001, 12)])
+def test_residual_quantiles_are_numpys_lower_and_higher_order_statistics(n, horizon):
+    from predictor import _LEVELS
+
+    rng = np.random.default_rng(n)
+    residuals = np.round(rng.normal(size=(n, horizon)), 1)  # ties on purpose
+    got = LagForecaster._quantiles(residuals)
+    for level, (lo, hi) in _LEVELS.items():
+        lo_q = max(0.0, np.floor((n + 1) * lo) / n)
+        hi_q = min(1.0, np.ceil((n + 1) * hi) / n)
+        assert np.array_equal(got[level][0], np.quantile(residuals, lo_q, axis=0, method="lower"))
+        assert np.array_equal(got[level][1], np.quantile(residuals, hi_q, axis=0, method="higher"))
+
+
+@pytest.mark.parametrize(
+    "transform,loss", [(None, "squared"), ("log1p", "squared"), (None, "huber")]
+)
+def test_feature_spec_is_the_one_fit_uses_without_fitting(transform, loss):
+    t = np.arange(3000)
+    rng = np.random.default_rng(3)
+    v = 30 + 10 * np.sin(2 * np.pi * t / 288) + rng.exponential(2, len(t))
+    v[1000:1040] = np.nan  # a gap: complete rows are counted as in fit
+    ts = 1_700_000_000.0 + 300.0 * t
+    probe = LagForecaster(horizon=12, transform=transform, loss=loss)
+    spec = probe.feature_spec(v, ts)
+    assert not hasattr(probe, "coef_")  # nothing estimated
+    fitted = LagForecaster(horizon=12, transform=transform, loss=loss).fit(v, ts)
+    assert spec == fitted.spec_ and spec.season == 288
+
+
+def test_huber_stops_early_only_when_the_weights_settle(monkeypatch):
+    """IRLS stops once a round leaves every weight as it was (the next solve would be the
+    same system); with a burst the rows are down-weighted and every round runs."""
+    import predictor
+
+    solves = []
+    real = predictor.ridge_solve
+
+    def counted(*args):
+        solves.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(predictor, "ridge_solve", counted)
+    t = np.arange(1500)
+    smooth = 50 + 10 * np.sin(2 * np.pi * t / 97) + 0.5 * np.sin(2 * np.pi * t / 7)
+    settled = LagForecaster(
+        horizon=6, loss="huber", season_length=None, held_out_intervals=False
+    ).fit(smooth)
+    assert len(solves) == 1
+    ridge = LagForecaster(horizon=6, season_length=None, held_out_intervals=False).fit(smooth)
+    assert np.array_equal(settled.coef_, ridge.coef_)
+    solves.clear()
+    v = smooth + np.random.default_rng(5).normal(0, 1, len(t))
+    v[700:705] += 400  # a burst
+    robust = LagForecaster(
+        horizon=6, loss="huber", season_length=None, held_out_intervals=False
+    ).fit(v)
+    assert len(solves) == predictor._IRLS_ROUNDS
+    assert not np.allclose(
+        robust.coef_,
+        LagForecaster(horizon=6, season_length=None, held_out_intervals=False).fit(v).coef_,
+    )
