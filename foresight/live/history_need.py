@@ -33,7 +33,8 @@ def lag_model_steps(horizon: int, step_s: float) -> int:
 SPARSE_FRACTION = 0.5  # under this share of steps observed, a tier is too fine
 
 
-def _span(seconds: float) -> str:
+def duration_words(seconds: float) -> str:
+    """A duration for people: '50 s', '24 min', '4.4 h', '3 days'."""
     if seconds < 120:
         return f"{seconds:.0f} s"
     if seconds < 2 * 3600:
@@ -43,8 +44,13 @@ def _span(seconds: float) -> str:
     return f"{seconds / 86_400:.2g} days"
 
 
-def _step(step_s: float) -> str:
-    return f"{step_s:g}-second" if step_s < 60 else f"{step_s / 60:g}-minute"
+def step_words(step_s: float) -> str:
+    """A sampling step as an adjective: '10-second', '1-minute', '15-minute', '1-hour'."""
+    if step_s < 60:
+        return f"{step_s:g}-second"
+    if step_s < 3600:
+        return f"{step_s / 60:g}-minute"
+    return f"{step_s / 3600:g}-hour"
 
 
 def why_only_the_last_value(horizon: int, step_s: float, observed: int, steps: int) -> str:
@@ -58,15 +64,16 @@ def why_only_the_last_value(horizon: int, step_s: float, observed: int, steps: i
     if steps > 0 and observed / steps < SPARSE_FRACTION:
         every_s = steps / max(observed, 1) * step_s
         return (
-            f"only {round(100 * observed / steps)} % of this range's {_step(step_s)} steps "
-            f"have a value (the series arrives about every {_span(every_s)}), too few for a "
-            "model that learns a trend; a longer range, with coarser steps, can forecast it"
+            f"only {round(100 * observed / steps)} % of this range's {step_words(step_s)} steps "
+            f"have a value (the series arrives about every {duration_words(every_s)}), too "
+            "few for a model that learns a trend; a longer range, with coarser steps, can "
+            "forecast it"
         )
     need = lag_model_steps(horizon, step_s)
-    have = f"has {_span(observed * step_s)}"
+    have = f"has {duration_words(observed * step_s)}"
     if observed >= need:
         have += "; gaps leave too few complete stretches"
     return (
-        f"a model that learns a trend needs about {_span(need * step_s)} of "
-        f"{_step(step_s)} history ({have})"
+        f"a model that learns a trend needs about {duration_words(need * step_s)} of "
+        f"{step_words(step_s)} history ({have})"
     )

@@ -37,6 +37,7 @@ from foresight.live import model_files
 from foresight.live.anomaly_stage import AnomalyStage
 from foresight.live.fit_worker import DEFAULT_TIMEOUT_S, FitWorker
 from foresight.live.forecasting import Served, fit_served, forecast_now, reselect_s
+from foresight.live.history_need import duration_words, step_words
 from foresight.live.lstm_rounds import LstmCandidate, LstmRounds
 from foresight.live.model_job import ModelJob
 from foresight.live.online_bands import OnlineBands
@@ -49,8 +50,6 @@ from foresight.live.tiers import (
     TIERS,
     Tier,
     describe_accuracy,
-    duration_words,
-    step_words,
     tier_for_hours,
     tier_for_seconds,
 )

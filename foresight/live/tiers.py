@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from foresight.evaluation.backtest import BacktestResult
 from foresight.live.forecasting import FAST_START_OBSERVED
+from foresight.live.history_need import duration_words
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,26 +55,6 @@ def tier_for_seconds(horizon_s: float) -> Tier:
 def tier_for_hours(hours: float) -> Tier:
     """The shortest tier of at least 1-minute steps whose horizon covers ``hours``."""
     return tier_for_seconds(max(hours, 1.0) * 3600.0)
-
-
-def duration_words(seconds: float) -> str:
-    """A duration for people: '50 s', '24 min', '4.4 h', '3 days'."""
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 2 * 3600:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 2 * 86_400:
-        return f"{seconds / 3600:.2g} h"
-    return f"{seconds / 86_400:.2g} days"
-
-
-def step_words(step_s: float) -> str:
-    """A sampling step as an adjective: '10-second', '1-minute', '15-minute', '1-hour'."""
-    if step_s < 60:
-        return f"{step_s:g}-second"
-    if step_s < 3600:
-        return f"{step_s / 60:g}-minute"
-    return f"{step_s / 3600:g}-hour"
 
 
 def describe_accuracy(result: BacktestResult, step_s: float) -> str:
