@@ -323,10 +323,19 @@ class LagForecaster:
             if len(origins) >= max(3 * len(candidate.names()), 30):
                 return origins, candidate
             logger.debug("only %d complete rows for %s", len(origins), candidate)
+        last = candidates[-1]
+        rows = max(3 * len(last.names()), 30)
+        observed = int(np.sum(~np.isnan(z)))
+        why = (
+            "the gaps leave no stretch long enough"
+            if observed < len(z)
+            else f"the history is too short (the smallest model needs {rows} rows of "
+            f"{last.history} lags and {last.horizon} steps ahead: "
+            f"{rows + last.history - 1 + last.horizon} values)"
+        )
         raise ValueError(
             f"too few complete rows to fit (horizon {spec.horizon}, "
-            f"{int(np.sum(~np.isnan(z)))} observed values): the gaps leave "
-            "no stretch long enough"
+            f"{observed} observed values of {len(z)}): {why}"
         )
 
     def _design(self, z: np.ndarray, origins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

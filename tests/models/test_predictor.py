@@ -310,3 +310,21 @@ def test_huber_stops_early_only_when_the_weights_settle(monkeypatch):
         robust.coef_,
         LagForecaster(horizon=6, season_length=None, held_out_intervals=False).fit(v).coef_,
     )
+
+
+def test_a_short_gapless_history_is_called_short_not_gappy() -> None:
+    """Before: every refusal blamed gaps ("the gaps leave no stretch long enough"), also
+    for a history with none. The length it names is the exact one that fits."""
+    rng = np.random.default_rng(3)
+    values = 50 + rng.normal(0, 1, 400)
+    with pytest.raises(ValueError, match="too short") as refused:
+        LagForecaster(horizon=6).fit(values[:40])
+    assert "gaps" not in str(refused.value)
+    needed = int(str(refused.value).split(": ")[-1].split(" values")[0])
+    LagForecaster(horizon=6).fit(values[:needed])  # exactly enough: it fits
+    with pytest.raises(ValueError, match="too short"):
+        LagForecaster(horizon=6).fit(values[: needed - 1])
+    gappy = values[:needed].copy()
+    gappy[::4] = np.nan
+    with pytest.raises(ValueError, match="the gaps leave no stretch long enough"):
+        LagForecaster(horizon=6).fit(gappy)
