@@ -61,6 +61,12 @@ class SampleWrites:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
 
+    def _rollback_ids(self, conn: sqlite3.Connection) -> None:
+        """Roll back a write that may have added metrics: an id given inside the
+        rolled-back transaction is free again, so the id map is read afresh."""
+        self._rollback(conn)
+        self._ids = dict(conn.execute("SELECT name, id FROM metric").fetchall())
+
     def _metric_id(self, conn: sqlite3.Connection, name: str) -> int:
         """Return the id of ``name``, creating it (caller holds the write lock)."""
         mid = self._ids.get(name)
@@ -101,9 +107,7 @@ class SampleWrites:
                         )
                 conn.execute("COMMIT")
             except BaseException:
-                self._rollback(conn)
-                # An id given inside the rolled-back transaction is free again.
-                self._ids = dict(conn.execute("SELECT name, id FROM metric").fetchall())
+                self._rollback_ids(conn)
                 raise
         return added
 
@@ -142,8 +146,7 @@ class SampleWrites:
                         )
                 conn.execute("COMMIT")
             except BaseException:
-                self._rollback(conn)
-                self._ids = dict(conn.execute("SELECT name, id FROM metric").fetchall())
+                self._rollback_ids(conn)
                 raise
         return added
 

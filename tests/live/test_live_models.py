@@ -18,14 +18,7 @@ from foresight.live.models import (
     tier_for_seconds,
 )
 from metrics_collector import Sample
-
-
-def seed_history(store, now: float, hours: float, step_s: float = 30.0) -> None:
-    """A daily-ish cycle with noise for cpu_percent, one value every ``step_s``."""
-    rng = np.random.default_rng(0)
-    times = np.arange(now - hours * 3600.0, now, step_s)
-    cpu = 40 + 20 * np.sin(2 * np.pi * times / 7200.0) + rng.normal(0, 2, len(times))
-    store.append_many((float(t), {"cpu_percent": float(v)}) for t, v in zip(times, cpu))
+from tests.live.history_support import seed_history
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import numpy as np
 import pytest
 
 from foresight.live.forecasting import RESELECT_EVERY_S, reselect_s
@@ -17,24 +16,17 @@ from foresight.live.refit_due import (
     drifted,
     refit_reason,
 )
+from tests.live.history_support import seed_history
 
 HOUR_TIER, DAY_TIER, WEEK_TIER = TIERS
 REFIT_S = 300.0
-
-
-def seed(store, now: float, hours: float, step_s: float = 30.0) -> None:
-    """A two-hour cycle with noise for cpu_percent, one value every ``step_s``."""
-    rng = np.random.default_rng(0)
-    times = np.arange(now - hours * 3600.0, now, step_s)
-    cpu = 40 + 20 * np.sin(2 * np.pi * times / 7200.0) + rng.normal(0, 2, len(times))
-    store.append_many((float(t), {"cpu_percent": float(v)}) for t, v in zip(times, cpu))
 
 
 @pytest.fixture
 def live(store, clock) -> LiveModels:
     """The model job fitting in-process (no worker), on the 1-hour tier alone; the store
     holds 8 hours before ``clock()`` and 3 after (the job reads only what is past)."""
-    seed(store, clock() + 3 * 3600.0, hours=11)
+    seed_history(store, clock() + 3 * 3600.0, hours=11)
     models = LiveModels(store, lambda: ["cpu_percent"], refit_every_s=REFIT_S, tiers=(HOUR_TIER,))
     models.budget_s = 600.0  # a busy test machine must not split a run
     return models
