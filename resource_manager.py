@@ -1,12 +1,13 @@
-"""The simulated resource pool the scaling engine drives, and the executor interface.
+"""The simulated resource pool the scaling engine drives, and its default executor.
 
 Instances move ``pending -> booting -> ready -> draining -> terminated``. Only *ready*
 instances serve demand; every instance that is not terminated is billed (cloud
 providers bill from launch, not from readiness). Time is passed in as ``now`` (epoch
 seconds); the pool never reads a clock, so replay, the demo and the live monitor share
-one code path. A real platform plugs in through an :class:`Executor`: the simulated pool
-is the default; ``foresight.scaling.webhook.WebhookExecutor`` POSTs the desired count
-to a URL.
+one code path. A real platform plugs in through an ``Executor``
+(``foresight.pool.execution``): the simulated pool is the default;
+``foresight.scaling.webhook.WebhookExecutor`` POSTs the desired count to a URL. What the
+pool reports (states, sizes, snapshots, events) is in ``foresight.pool.records``.
 """
 
 from __future__ import annotations
@@ -15,55 +16,43 @@ import itertools
 import logging
 from collections import deque
 from dataclasses import dataclass, field
-from enum import Enum
-from typing import Protocol
 
 from foresight.core.errors import InputError
+from foresight.pool.execution import ExecutionResult, Executor
+from foresight.pool.records import (
+    SIZES,
+    InstanceInfo,
+    InstanceSize,
+    InstanceState,
+    PoolEvent,
+    PoolState,
+)
 
 logger = logging.getLogger(__name__)
+
+# The executor interface is part of this module's contract (DESIGN.md's file table): a
+# platform integration imports it from here.
+__all__ = [
+    "DAY_S",
+    "DEFAULT_DAILY_BUDGET",
+    "DEFAULT_MAX_INSTANCES",
+    "SIZES",
+    "ExecutionResult",
+    "Executor",
+    "InstanceInfo",
+    "InstanceSize",
+    "InstanceState",
+    "PoolEvent",
+    "PoolState",
+    "ResourcePool",
+    "SimulatedExecutor",
+]
 
 DAY_S = 86_400.0
 DEFAULT_BOOT_S = 300.0
 DEFAULT_PENDING_S = 30.0  # part of the boot lag spent waiting for a host
 DEFAULT_DRAIN_S = 60.0  # connection draining before an instance stops
 DEFAULT_STORAGE_GB = 100.0
-
-
-class InstanceState(str, Enum):
-    """Lifecycle of one simulated instance."""
-
-    PENDING = "pending"
-    BOOTING = "booting"
-    READY = "ready"
-    DRAINING = "draining"
-    TERMINATED = "terminated"
-
-
-@dataclass(frozen=True, slots=True)
-class InstanceSize:
-    """An instance type: capacity in demand units and price per instance-hour (USD)."""
-
-    name: str
-    capacity_units: float
-    price_per_hour: float
-
-    def to_dict(self) -> dict:
-        return {
-            "name": self.name,
-            "capacity_units": self.capacity_units,
-            "price_per_hour": self.price_per_hour,
-        }
-
-
-# One "standard" instance at 100 % serves one demand unit (DESIGN.md, "Scaling model").
-SIZES: dict[str, InstanceSize] = {
-    s.name: s
-    for s in (
-        InstanceSize("standard", 1.0, 0.10),
-        InstanceSize("large", 2.0, 0.20),
-        InstanceSize("xlarge", 4.0, 0.40),
-    )
-}
 
 
 @dataclass(slots=True)
@@ -78,91 +67,6 @@ class _Instance:
     ready_at_s: float
     end_s: float = float("inf")  # billing stops here (end of draining / failure)
     healthy: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class InstanceInfo:
-    """A read-only snapshot of one instance."""
-
-    id: int
-    size: str
-    state: InstanceState
-    launched_s: float
-    ready_at_s: float
-    healthy: bool
-
-    def to_dict(self) -> dict:
-        return {
-            "id": self.id,
-            "size": self.size,
-            "state": self.state.value,
-            "launched_s": self.launched_s,
-            "ready_at_s": self.ready_at_s,
-            "healthy": self.healthy,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class PoolEvent:
-    """One entry of the pool's event log (launch, ready, drain, terminate, fail, ...)."""
-
-    timestamp: float
-    kind: str
-    instance_id: int | None
-    detail: str
-
-    def to_dict(self) -> dict:
-        return {
-            "timestamp": self.timestamp,
-            "kind": self.kind,
-            "instance_id": self.instance_id,
-            "detail": self.detail,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class PoolState:
-    """What the engine sees of the pool at ``timestamp`` (counts, capacity, money)."""
-
-    timestamp: float
-    ready: int
-    booting: int  # pending + booting: launched, not yet serving
-    draining: int
-    min_instances: int
-    max_instances: int
-    size: InstanceSize
-    cost_total: float  # USD since the pool was created
-    cost_today: float  # USD since 00:00 UTC of ``timestamp``'s day (tick resolution)
-    daily_budget: float  # USD per day (COST_THRESHOLD)
-    storage_gb: float
-    boot_s: float
-
-    @property
-    def desired(self) -> int:
-        """Instances that are serving or will serve (ready + booting)."""
-        return self.ready + self.booting
-
-    @property
-    def ready_capacity(self) -> float:
-        """Demand units the ready instances serve at 100 % utilisation."""
-        return self.ready * self.size.capacity_units
-
-    def to_dict(self) -> dict:
-        return {
-            "timestamp": self.timestamp,
-            "ready": self.ready,
-            "booting": self.booting,
-            "draining": self.draining,
-            "desired": self.desired,
-            "min_instances": self.min_instances,
-            "max_instances": self.max_instances,
-            "size": self.size.to_dict(),
-            "cost_total": round(self.cost_total, 6),
-            "cost_today": round(self.cost_today, 6),
-            "daily_budget": self.daily_budget,
-            "storage_gb": self.storage_gb,
-            "boot_s": self.boot_s,
-        }
 
 
 DEFAULT_MAX_INSTANCES = 10  # MAX_INSTANCES's default (Settings)
@@ -395,38 +299,6 @@ class ResourcePool:
             InstanceInfo(i.id, i.size.name, i.state, i.launched_s, i.ready_at_s, i.healthy)
             for i in self._live
         ]
-
-
-@dataclass(frozen=True, slots=True)
-class ExecutionResult:
-    """What an executor did with a desired count: success, attempts and any error."""
-
-    executor: str
-    desired: int
-    ok: bool
-    applied: int | None = None
-    attempts: int = 1
-    error: str | None = None
-    actual: int | None = None  # the count the platform says it runs, when it says
-
-    def to_dict(self) -> dict:
-        return {
-            "executor": self.executor,
-            "desired": self.desired,
-            "ok": self.ok,
-            "applied": self.applied,
-            "attempts": self.attempts,
-            "error": self.error,
-            "actual": self.actual,
-        }
-
-
-class Executor(Protocol):
-    """Something that makes ``desired`` instances happen (a pool, a webhook, ...)."""
-
-    name: str
-
-    def apply(self, desired: int, now: float, reason: str) -> ExecutionResult: ...
 
 
 @dataclass(slots=True)

@@ -17,6 +17,8 @@ from dataclasses import replace
 import numpy as np
 
 from foresight.core.errors import InputError
+from foresight.pool.execution import Executor
+from foresight.pool.records import SIZES
 from foresight.scaling.policies import (
     DemandForecast,
     EngineMode,
@@ -32,7 +34,7 @@ from foresight.scaling.policies import (
 from foresight.scaling.predictive import POLICIES, HybridPolicy, PredictivePolicy, make_policy
 from foresight.scaling.scale_in import ScaleInGuard, ScaleInRule
 from foresight.scaling.signals import explain
-from resource_manager import SIZES, Executor, ResourcePool, SimulatedExecutor
+from resource_manager import ResourcePool, SimulatedExecutor
 
 logger = logging.getLogger(__name__)
 

@@ -28,6 +28,7 @@ ORDER = (
     "scaling_engine",
     "foresight.scaling",
     "resource_manager",
+    "foresight.pool",
     "foresight.sources",
     "metrics_collector",
     "foresight.risk",

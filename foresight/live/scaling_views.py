@@ -11,8 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from foresight.pool.records import InstanceState
 from foresight.scaling.policies import EngineMode
-from resource_manager import InstanceState
 
 if TYPE_CHECKING:
     from foresight.live.scaling import LiveScaling

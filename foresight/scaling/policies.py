@@ -22,7 +22,9 @@ from typing import Protocol
 import numpy as np
 
 from foresight.core.errors import InputError
-from resource_manager import DAY_S, ExecutionResult, PoolState
+from foresight.pool.execution import ExecutionResult
+from foresight.pool.records import PoolState
+from resource_manager import DAY_S
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from foresight.core.errors import InputError
-from resource_manager import ExecutionResult
+from foresight.pool.execution import ExecutionResult
 
 logger = logging.getLogger(__name__)
 

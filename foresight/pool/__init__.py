@@ -1,0 +1,1 @@
+"""The simulated pool's records and the executor interface (below ``resource_manager``)."""
