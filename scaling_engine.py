@@ -1,9 +1,9 @@
 """The scaling engine: run a policy against the pool, and the vertical tier.
 
-The policies and the records they exchange live in ``scaling_policies.py``,
-``predictive_policies.py`` and ``scale_in.py`` and are re-exported here, so callers
-import everything scaling from this module. Time is passed in as ``now`` (epoch
-seconds), never read.
+The policies and the records they exchange live in ``foresight/scaling/``
+(``records``, ``forecast``, ``limits``, ``policies``, ``predictive``, ``scale_in``) and
+are re-exported here, so callers import everything scaling from this module. Time is
+passed in as ``now`` (epoch seconds), never read.
 """
 
 from __future__ import annotations
@@ -19,19 +19,17 @@ import numpy as np
 from foresight.core.errors import InputError
 from foresight.pool.execution import Executor
 from foresight.pool.records import SIZES
-from foresight.scaling.policies import (
-    DemandForecast,
+from foresight.scaling.forecast import DemandForecast, prob_exceeds
+from foresight.scaling.limits import observed_inputs
+from foresight.scaling.policies import ReactivePolicy, ThresholdPolicy
+from foresight.scaling.predictive import POLICIES, HybridPolicy, PredictivePolicy, make_policy
+from foresight.scaling.records import (
     EngineMode,
     Policy,
-    ReactivePolicy,
     ScalingAction,
     ScalingDecision,
     ScalingState,
-    ThresholdPolicy,
-    _observed_inputs,
-    prob_exceeds,
 )
-from foresight.scaling.predictive import POLICIES, HybridPolicy, PredictivePolicy, make_policy
 from foresight.scaling.scale_in import ScaleInGuard, ScaleInRule
 from foresight.scaling.signals import explain
 from resource_manager import ResourcePool, SimulatedExecutor
@@ -108,7 +106,7 @@ class ScalingEngine:
                 "engine paused: no automatic decisions",
                 "paused",
                 1.0,
-                _observed_inputs(state),
+                observed_inputs(state),
                 EngineMode.PAUSED,
             )
             self.last_decision = decision
@@ -124,7 +122,7 @@ class ScalingEngine:
                 f"{self.hold_until - now:.0f} s more; automatic decisions resume then",
                 "manual-hold",
                 1.0,
-                {**_observed_inputs(state), "hold_until": self.hold_until},
+                {**observed_inputs(state), "hold_until": self.hold_until},
                 self.mode,
             )
             self.last_decision = decision

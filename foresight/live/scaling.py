@@ -51,8 +51,8 @@ from foresight.live.demand_forecast import DemandForecaster
 from foresight.live.demand_metric import SeriesDemand, SeriesForecast, live_series_forecast
 from foresight.live.platform import PlatformLink
 from foresight.live.scaling_views import TARGET_UTILISATION, CapacityPoint, _units
-from foresight.scaling.policies import DEFAULT_CONFIDENCE
 from foresight.scaling.predictive import PredictivePolicy
+from foresight.scaling.records import DEFAULT_CONFIDENCE
 from foresight.scaling.signals import SIGNAL_NAMES, combine
 from foresight.scaling.webhook import WebhookExecutor
 from foresight.store.metric_store import MetricStore

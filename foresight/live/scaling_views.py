@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from foresight.pool.records import InstanceState
-from foresight.scaling.policies import EngineMode
+from foresight.scaling.records import EngineMode
 
 if TYPE_CHECKING:
     from foresight.live.scaling import LiveScaling

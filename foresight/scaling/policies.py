@@ -1,7 +1,9 @@
-"""Scaling policies (threshold, reactive) and the records every policy exchanges.
+"""The measured-utilisation scaling policies: threshold (the seeds' rule) and reactive (HPA).
 
 The forecast-driven policies (predictive, hybrid) and ``make_policy`` are in
-``predictive_policies.py``; ``scaling_engine`` re-exports all of them.
+``predictive.py``; the records policies exchange in ``records.py``, the forecast they
+read in ``forecast.py``, the limits every target passes in ``limits.py``;
+``scaling_engine`` re-exports all of them.
 
 Demand is in capacity units (one standard instance at 100 % = 1 unit; DESIGN.md,
 "Scaling model"). Every policy has ``decide(state, forecast, now) -> ScalingDecision``
@@ -15,258 +17,32 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from dataclasses import dataclass, field
-from enum import Enum
-from typing import Protocol
-
-import numpy as np
 
 from foresight.core.errors import InputError
-from foresight.pool.execution import ExecutionResult
-from foresight.pool.records import PoolState
-from resource_manager import DAY_S
+from foresight.scaling.forecast import DemandForecast, prob_exceeds
+from foresight.scaling.limits import finish_decision, observed_inputs
+from foresight.scaling.records import (
+    DEFAULT_CONFIDENCE,
+    EngineMode,
+    ScalingAction,
+    ScalingDecision,
+    ScalingState,
+    check_confidence,
+)
 
 logger = logging.getLogger(__name__)
 
-Z_90 = 1.2815515655446004  # the 80 % band's upper edge is the 90th percentile
-
-
-class ScalingAction(str, Enum):
-    """What a decision asks for."""
-
-    SCALE_UP = "scale_up"
-    SCALE_DOWN = "scale_down"
-    HOLD = "hold"
-    GROW_STORAGE = "grow_storage"
-    RESIZE_UP = "resize_up"
-
-
-class EngineMode(str, Enum):
-    """auto acts; dry-run records decisions without acting; paused does neither."""
-
-    AUTO = "auto"
-    DRY_RUN = "dry-run"
-    PAUSED = "paused"
-
-
-@dataclass(frozen=True, slots=True)
-class ScalingState:
-    """What a policy sees: the pool's counts and money, and the measured demand.
-
-    ``demand`` is in capacity units over the last interval; NaN means a data gap.
-    """
-
-    ready: int
-    current: int  # ready + booting: what the pool is heading for
-    demand: float
-    min_instances: int
-    max_instances: int
-    capacity_per_instance: float = 1.0
-    boot_s: float = 300.0
-    cost_today: float = 0.0  # USD
-    daily_budget: float = math.inf  # USD per day; <= 0 or inf: no budget
-    price_per_hour: float = 0.10  # USD per instance-hour
-
-    @classmethod
-    def from_pool(cls, pool: PoolState, demand: float) -> ScalingState:
-        """Combine a pool snapshot with the measured demand (units, NaN for a gap)."""
-        return cls(
-            pool.ready,
-            pool.desired,
-            float(demand),
-            pool.min_instances,
-            pool.max_instances,
-            pool.size.capacity_units,
-            pool.boot_s,
-            pool.cost_today,
-            pool.daily_budget,
-            pool.size.price_per_hour,
-        )
-
-    @property
-    def utilisation(self) -> float:
-        """Demand / ready capacity (0-1+); inf with no ready instance, NaN on a gap."""
-        cap = self.ready * self.capacity_per_instance
-        return self.demand / cap if cap > 0 else math.inf
-
-
-@dataclass(frozen=True, slots=True)
-class DemandForecast:
-    """A demand forecast as plain data: what the predictive policies consume.
-
-    ``mean[k]`` and ``upper[k]`` (upper edge of the 80 % interval) are demand units for
-    ``origin_s + (k + 1) * step_s``. ``quality`` is the forecaster's measured error
-    divided by a naive baseline's on the same points (lower is better, < 1 beats the
-    baseline); ``None`` means not measured yet.
-    """
-
-    origin_s: float
-    step_s: float
-    mean: np.ndarray
-    upper: np.ndarray
-    quality: float | None = None
-
-    @classmethod
-    def from_forecast(
-        cls, forecast, *, per_unit: float = 1.0, quality: float | None = None
-    ) -> DemandForecast:
-        """Build from a ``predictor.Forecast`` whose values are ``per_unit`` x demand units."""
-        origin = float(forecast.timestamps[0]) - float(forecast.step_s)
-        return cls(
-            origin,
-            float(forecast.step_s),
-            np.asarray(forecast.mean, float) / per_unit,
-            np.asarray(forecast.upper_80, float) / per_unit,
-            quality,
-        )
-
-    def window(self, start_s: float, end_s: float) -> tuple[float, float] | None:
-        """Max of (mean, upper) over steps in [start_s, end_s]; None if none or a NaN.
-
-        When the window lies past the horizon the last step is used (the best we have).
-        """
-        n = len(self.mean)
-        first = max(0, math.ceil((start_s - self.origin_s) / self.step_s - 1e-9) - 1)
-        last = min(n - 1, math.floor((end_s - self.origin_s) / self.step_s + 1e-9) - 1)
-        if first > n - 1:
-            first = last = n - 1
-        if n == 0 or last < first:
-            return None
-        mean = float(self.mean[first : last + 1].max())
-        upper = float(self.upper[first : last + 1].max())
-        if not (math.isfinite(mean) and math.isfinite(upper)):
-            return None
-        return mean, max(upper, mean)
-
-    def to_dict(self) -> dict:
-        return {
-            "origin_s": self.origin_s,
-            "step_s": self.step_s,
-            "mean": [round(float(v), 4) for v in self.mean],
-            "upper_80": [round(float(v), 4) for v in self.upper],
-            "quality": self.quality,
-        }
-
-
-def prob_exceeds(mean: float, upper80: float, level: float) -> float:
-    """P(demand > level) if demand ~ Normal(mean, sigma from the 80 % band's upper edge)."""
-    sigma = (upper80 - mean) / Z_90
-    if sigma <= 1e-12:
-        return 1.0 if mean > level else 0.0
-    return 0.5 * math.erfc((level - mean) / (sigma * math.sqrt(2.0)))
-
-
-@dataclass(frozen=True, slots=True)
-class ScalingDecision:
-    """One explained decision: action, counts, the rule that fired, why, and inputs."""
-
-    timestamp: float
-    policy: str
-    action: ScalingAction
-    current: int
-    target: int
-    reason: str
-    rule: str
-    confidence: float
-    inputs: dict = field(default_factory=dict)
-    mode: EngineMode = EngineMode.AUTO
-    execution: ExecutionResult | None = None
-
-    def to_dict(self) -> dict:
-        return {
-            "timestamp": self.timestamp,
-            "policy": self.policy,
-            "action": self.action.value,
-            "current": self.current,
-            "target": self.target,
-            "reason": self.reason,
-            "rule": self.rule,
-            "confidence": round(self.confidence, 4),
-            "inputs": dict(self.inputs),
-            "mode": self.mode.value,
-            "execution": None if self.execution is None else self.execution.to_dict(),
-        }
-
-
-class Policy(Protocol):
-    name: str
-
-    def decide(
-        self, state: ScalingState, forecast: DemandForecast | None, now: float
-    ) -> ScalingDecision: ...
-
-
-DEFAULT_CONFIDENCE = 0.7  # CONFIDENCE_THRESHOLD's default (Settings)
-
-
-def check_confidence(confidence: float) -> float:
-    """``confidence`` as a float; InputError unless it is a probability in [0, 1]."""
-    if not 0.0 <= confidence <= 1.0:  # NaN fails too
-        raise InputError(f"confidence threshold must be from 0 to 1 (got {confidence})")
-    return float(confidence)
-
-
-def _finish(
-    policy: str,
-    state: ScalingState,
-    now: float,
-    target: int,
-    rule: str,
-    reason: str,
-    confidence: float,
-    inputs: dict,
-) -> ScalingDecision:
-    """Apply the limits every policy shares, then label the action.
-
-    Limits, in order: never scale in on a data gap; [min, max]; the daily budget
-    (no scale-up that the rest of today's budget cannot pay for).
-    """
-    raw = target
-    notes = []
-    if target < state.current and not math.isfinite(state.demand):
-        target, rule = state.current, "missing-data"
-        notes.append("no scale-in on a data gap")
-    if target > state.max_instances:
-        target = state.max_instances
-        notes.append(f"limited by max instances {state.max_instances}")
-    if target < state.min_instances:
-        target = state.min_instances
-        notes.append(f"raised to min instances {state.min_instances}")
-    if target > state.current and 0 < state.daily_budget < math.inf:
-        hours_left = max(1.0 / 60, (DAY_S - now % DAY_S) / 3600.0)
-        left = state.daily_budget - state.cost_today
-        affordable = math.floor(left / (state.price_per_hour * hours_left)) if left > 0 else 0
-        if affordable < target:
-            target = max(state.current, affordable)
-            rule = "budget"
-            notes.append(
-                f"budget: ${state.cost_today:.2f} of ${state.daily_budget:.2f} "
-                f"spent today, affords {affordable} for the rest of the day"
-            )
-    if notes:
-        reason = f"{reason}; {'; '.join(notes)}"
-        inputs = {**inputs, "unlimited_target": raw}
-    action = (
-        ScalingAction.SCALE_UP
-        if target > state.current
-        else ScalingAction.SCALE_DOWN
-        if target < state.current
-        else ScalingAction.HOLD
-    )
-    return ScalingDecision(
-        now, policy, action, state.current, int(target), reason, rule, float(confidence), inputs
-    )
-
-
-def _observed_inputs(state: ScalingState) -> dict:
-    return {
-        "demand_units": None if math.isnan(state.demand) else round(state.demand, 4),
-        "ready": state.ready,
-        "current": state.current,
-        "utilisation": (
-            None if not math.isfinite(state.utilisation) else round(state.utilisation, 4)
-        ),
-    }
+# Imported from here by the web schemas, the replay and the live forecasters.
+__all__ = [
+    "DEFAULT_CONFIDENCE",
+    "DemandForecast",
+    "EngineMode",
+    "ReactivePolicy",
+    "ScalingAction",
+    "ScalingState",
+    "ThresholdPolicy",
+    "check_confidence",
+]
 
 
 class ThresholdPolicy:
@@ -296,7 +72,7 @@ class ThresholdPolicy:
     def decide(
         self, state: ScalingState, forecast: DemandForecast | None, now: float
     ) -> ScalingDecision:
-        inputs = _observed_inputs(state)
+        inputs = observed_inputs(state)
         cap = max(state.ready, 1) * state.capacity_per_instance
         window = None if forecast is None else forecast.window(now, now + forecast.step_s)
         if window is not None:
@@ -310,7 +86,7 @@ class ThresholdPolicy:
             p_up, p_down = float(util > self.up), float(util < self.down)
             basis = "measured utilisation"
         else:
-            return _finish(
+            return finish_decision(
                 self.name,
                 state,
                 now,
@@ -323,7 +99,7 @@ class ThresholdPolicy:
         inputs.update(p_above_up=round(p_up, 4), p_below_down=round(p_down, 4))
         left = self._last_action_s + self.cooldown_s - now
         if left > 0 and (p_up >= self.confidence or p_down >= self.confidence):
-            return _finish(
+            return finish_decision(
                 self.name,
                 state,
                 now,
@@ -351,7 +127,7 @@ class ThresholdPolicy:
                 f"{basis} within {self.down:.0%}-{self.up:.0%} "
                 f"(or below the {self.confidence:.0%} confidence gate)"
             )
-        decision = _finish(self.name, state, now, target, rule, reason, conf, inputs)
+        decision = finish_decision(self.name, state, now, target, rule, reason, conf, inputs)
         if decision.action is not ScalingAction.HOLD:
             self._last_action_s = now
         return decision
@@ -391,10 +167,10 @@ class ReactivePolicy:
     def decide(
         self, state: ScalingState, forecast: DemandForecast | None, now: float
     ) -> ScalingDecision:
-        inputs = _observed_inputs(state)
+        inputs = observed_inputs(state)
         n = state.current
         if not math.isfinite(state.demand):
-            return _finish(
+            return finish_decision(
                 self.name,
                 state,
                 now,
@@ -438,4 +214,4 @@ class ReactivePolicy:
         else:
             target = n
         inputs["recommendation"] = rec
-        return _finish(self.name, state, now, target, rule, why, 1.0, inputs)
+        return finish_decision(self.name, state, now, target, rule, why, 1.0, inputs)

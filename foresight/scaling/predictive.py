@@ -12,21 +12,17 @@ import logging
 import math
 from collections import deque
 from dataclasses import replace
-from statistics import NormalDist
 
 from foresight.core.errors import InputError
-from foresight.scaling.policies import (
+from foresight.scaling.forecast import DemandForecast, demand_quantile, prob_exceeds
+from foresight.scaling.limits import finish_decision
+from foresight.scaling.policies import ReactivePolicy, ThresholdPolicy
+from foresight.scaling.records import (
     DEFAULT_CONFIDENCE,
-    Z_90,
-    DemandForecast,
     Policy,
-    ReactivePolicy,
     ScalingDecision,
     ScalingState,
-    ThresholdPolicy,
-    _finish,
     check_confidence,
-    prob_exceeds,
 )
 from foresight.scaling.scale_in import ScaleInGuard, ScaleInRule
 
@@ -35,16 +31,6 @@ logger = logging.getLogger(__name__)
 
 SURGE_BANDS = 2.0  # band widths beyond the 80 % upper edge that count as a surge
 SURGE_RISE = 1.0  # ... and band widths demand must have risen over the last boot lag
-
-
-def demand_quantile(mean: float, upper80: float, probability: float) -> float:
-    """The demand not exceeded with ``probability`` (normal, sigma from the 80 % band)."""
-    sigma = max(0.0, (upper80 - mean) / Z_90)
-    if probability >= 1.0:
-        return math.inf if sigma > 0 else mean
-    if probability <= 0.0 or sigma == 0:
-        return mean if probability > 0 else -math.inf
-    return mean + sigma * NormalDist().inv_cdf(probability)
 
 
 class PredictivePolicy:
@@ -145,7 +131,7 @@ class PredictivePolicy:
             decision = self._propose(state, forecast, window, reactive, now, surge)
         if decision.target < state.current:
             verdict = self.guard.judge(state, decision.target, now)
-            decision = _finish(
+            decision = finish_decision(
                 self.name,
                 state,
                 now,
@@ -226,7 +212,9 @@ class PredictivePolicy:
                     f"({expected:.2f}); its trend reaches {projected:.2f} units in "
                     f"{lead_min:.0f} min: sizing for that at {self.target:.0%} now"
                 )
-                return _finish(self.name, state, now, target, "surge", reason, cover, inputs)
+                return finish_decision(
+                    self.name, state, now, target, "surge", reason, cover, inputs
+                )
             floor = max(floor, reactive.target)  # a surge needs no second reading
         if self.follow_reactive_up and floor > need:
             target, rule = floor, f"reactive-{reactive.rule}"
@@ -245,7 +233,7 @@ class PredictivePolicy:
                 else "no-scale-in-on-forecast"
             )
             reason += f"; scale-in needs measured demand to agree (reactive: {reactive.target})"
-        return _finish(self.name, state, now, target, rule, reason, cover, inputs)
+        return finish_decision(self.name, state, now, target, rule, reason, cover, inputs)
 
     def _surge(
         self, state: ScalingState, forecast: DemandForecast | None, now: float

@@ -32,7 +32,8 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from foresight.core.errors import InputError
-from foresight.scaling.policies import DemandForecast, ScalingAction, ScalingDecision, ScalingState
+from foresight.scaling.forecast import DemandForecast
+from foresight.scaling.records import ScalingAction, ScalingDecision, ScalingState
 
 
 class _SlidingMax:

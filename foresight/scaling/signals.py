@@ -16,7 +16,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import replace
 
-from foresight.scaling.policies import ScalingDecision
+from foresight.scaling.records import ScalingDecision
 
 logger = logging.getLogger(__name__)
 
