@@ -6,14 +6,12 @@ and ``memory_percent`` from each sample and every ``SCALING_INTERVAL`` seconds (
 (``demand_forecast.py``) now and then, and runs one engine step.
 
 Demand is "measured utilisation x ready instances" with utilisation taken the HPA way,
-against the instances' CPU request (``SCALING_INSTANCE_CORES``, default 1 core): the
-pool's utilisation is host CPU in use / (ready x request), so demand = host cores in use
-/ request. A one-core stress test is therefore one unit of demand on any host, and the
-pool settles (adding an instance lowers the utilisation it reports) instead of running
-away to max, as it would if every instance saw the host's whole load. Memory is the
-second signal (``SCALING_SIGNALS``), against the instance's memory request
-(``SCALING_INSTANCE_MEMORY_GB``, default the host's memory per core x its cores); as in
-the HPA the higher one drives, and the decision says which (``foresight.scaling.signals``).
+against the instances' CPU request (``SCALING_INSTANCE_CORES``, default 1 core) and
+memory request (``SCALING_INSTANCE_MEMORY_GB``): see ``host_demand.py``. A one-core
+stress test is one unit of demand on any host, and the pool settles (adding an instance
+lowers the utilisation it reports) instead of running away to max. With
+``SCALING_DEMAND_METRIC`` one series (a service's request rate) is the demand instead,
+and its own live forecast is preferred (``forecast_choice.py``).
 
 Settings (``foresight.core.settings``): the SCALING_* variables, MIN_INSTANCES,
 MAX_INSTANCES, COST_THRESHOLD (USD/day), CONFIDENCE_THRESHOLD, and SCALING_WEBHOOK_URL
@@ -25,17 +23,13 @@ defaults to 60 s so that a live demo shows instances becoming ready within a str
 test.
 
 The vertical tier runs on the disk-usage forecast of ``live_models`` (when installed):
-the simulated volume starts at 100 GB standing for the host's disk, and grows when the
-forecast, rescaled to the grown volume, crosses the critical threshold within the hour;
-the instance size steps up when the count is capped at max (``VerticalPolicy.decide_size``).
-What the API shows is built in ``scaling_views.py``.
+``scaling_vertical.py``. What the API shows is built in ``scaling_views.py``.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import os
 import sqlite3
 import threading
 from collections import deque
@@ -49,7 +43,10 @@ from foresight.live import models as live_models
 from foresight.live import scaling_views as views
 from foresight.live.demand_forecast import DemandForecaster
 from foresight.live.demand_metric import SeriesDemand, SeriesForecast, live_series_forecast
+from foresight.live.forecast_choice import ForecastChoice
+from foresight.live.host_demand import HostDemand
 from foresight.live.platform import PlatformLink
+from foresight.live.scaling_vertical import VerticalTier
 from foresight.live.scaling_views import TARGET_UTILISATION, CapacityPoint, _units
 from foresight.scaling.predictive import PredictivePolicy
 from foresight.scaling.records import DEFAULT_CONFIDENCE
@@ -57,7 +54,6 @@ from foresight.scaling.signals import SIGNAL_NAMES, combine
 from foresight.scaling.webhook import WebhookExecutor
 from foresight.store.metric_store import MetricStore
 from foresight.store.records import RecordLog
-from metrics_collector import memory_total_gb
 from resource_manager import (
     DEFAULT_MAX_INSTANCES,
     ResourcePool,
@@ -65,10 +61,8 @@ from resource_manager import (
 from scaling_engine import (
     DemandForecast,
     EngineMode,
-    ScalingAction,
     ScalingDecision,
     ScalingEngine,
-    VerticalPolicy,
     make_policy,
 )
 
@@ -106,39 +100,25 @@ class LiveScaling:
     ) -> None:
         if not interval_s > 0:
             raise InputError(f"SCALING_INTERVAL must be > 0 s (got {interval_s})")
-        if not instance_cores > 0:
-            raise InputError(f"SCALING_INSTANCE_CORES must be > 0 (got {instance_cores})")
-        # cpu_percent is over all cores: this many request-sized instances fit the host.
-        self.instance_cores = float(instance_cores)
-        self.host_cores = int(host_cores or os.cpu_count() or 1)
+        self.host = HostDemand(
+            signals=signals,
+            instance_cores=instance_cores,
+            host_cores=host_cores,
+            instance_memory_gb=instance_memory_gb,
+            host_memory_gb=host_memory_gb,
+        )
+        # The host's sizes, read by the views and the tests (fixed once built).
+        self.instance_cores, self.host_cores = self.host.instance_cores, self.host.host_cores
+        self.host_memory_gb = self.host.host_memory_gb
+        self.instance_memory_gb = self.host.instance_memory_gb
         self.interval_s, self.boot_s = float(interval_s), float(boot_s)
-        unknown = set(signals) - set(SIGNAL_NAMES)
-        if unknown or not signals:
-            raise InputError(
-                f"SCALING_SIGNALS must name some of {', '.join(SIGNAL_NAMES)} (got {signals!r})"
-            )
         # SCALING_DEMAND_METRIC: one series (a service's request rate) is the only signal
         self.demand = demand
-        self.signals = tuple(signals) if demand is None else (demand.key,)
-        # Memory the HPA way too: used memory / the instance's memory request, which by
-        # default is this host's memory per core x the instance's cores (so a host whose
-        # memory is as full as its CPU is busy asks for as many instances on both).
-        self.host_memory_gb = float(host_memory_gb or memory_total_gb())
-        self.instance_memory_gb = float(
-            instance_memory_gb or self.host_memory_gb / self.host_cores * self.instance_cores
-        )
-        if not self.instance_memory_gb > 0:
-            raise InputError(
-                f"SCALING_INSTANCE_MEMORY_GB must be > 0 (got {self.instance_memory_gb})"
-            )
-        # This host's demand never exceeds host_cores / instance_cores units of CPU (nor
-        # its memory / the request), so more instances than sized for that peak could
-        # never be asked for: clamp, and say so.
+        self.signals = self.host.signals if demand is None else (demand.key,)
+        # This host's demand never exceeds its peak units, so more instances than sized
+        # for that peak could never be asked for: clamp, and say so.
         self.max_configured = DEFAULT_MAX_INSTANCES if max_instances is None else max_instances
-        peak_units = self.host_cores / self.instance_cores
-        if "memory" in self.signals:
-            peak_units = max(peak_units, self.host_memory_gb / self.instance_memory_gb)
-        reachable = math.ceil(peak_units / TARGET_UTILISATION - 1e-9)
+        reachable = math.ceil(self.host.peak_units() / TARGET_UTILISATION - 1e-9)
         if demand is not None:  # another service's load is not bounded by this host
             reachable = self.max_configured
         self.max_reachable = max(reachable, min_instances, 1)
@@ -162,18 +142,18 @@ class LiveScaling:
         self.decision_log = None if store is None else RecordLog(store, "scaling_decision")
         self._persist_error: str | None = None
         self.forecaster = DemandForecaster(self.interval_s, self.boot_s)
+        self.forecasts = ForecastChoice(self.forecaster, demand, self.boot_s + self.interval_s)
         self.points: deque[CapacityPoint] = deque(maxlen=HISTORY_POINTS)
         self.last_signals: dict[str, float] = {}
-        self.forecast_source: str | None = None  # "series" (live models) or "engine"
-        self._series_forecast: DemandForecast | None = None
-        self._sums = {name: [0.0, 0] for name in SIGNAL_NAMES}  # sum, count
         self._next_due = now + self.interval_s
         self._last_now = now
         self.lock = threading.Lock()
-        self.vertical = VerticalPolicy()
-        self._base_storage_gb = self.pool.storage_gb
-        self._disk_forecast = disk_forecast
-        self.size_advice: ScalingDecision | None = None  # the vertical policy's latest
+        self.vertical = VerticalTier(
+            self.engine,
+            instance_cores=self.instance_cores,
+            instance_memory_gb=self.instance_memory_gb,
+            disk_forecast=disk_forecast,
+        )
         self.webhook = webhook
         self.platform = None if webhook is None else PlatformLink(webhook)
         self.webhook_results = deque(maxlen=1) if self.platform is None else self.platform.results
@@ -181,12 +161,8 @@ class LiveScaling:
     # ---- the stage ---------------------------------------------------------------------
     def stage(self, now: float, sample) -> None:
         """Monitor stage: accumulate CPU and memory; every interval, decide (epoch s)."""
-        for name, metric in (("cpu", "cpu_percent"), ("memory", "memory_percent")):
-            value = None if self.demand is not None else sample.values.get(metric)
-            if value is not None and math.isfinite(value):
-                acc = self._sums[name]
-                acc[0] += float(value)
-                acc[1] += 1
+        if self.demand is None:
+            self.host.add(sample.values)
         if now >= self._next_due:
             self._next_due = max(self._next_due + self.interval_s, now + 0.5 * self.interval_s)
             self.decide(now)
@@ -195,14 +171,7 @@ class LiveScaling:
         """Demand per signal since the last decision (units; NaN when not measured)."""
         if self.demand is not None:
             return {self.demand.key: self.demand.units(now)}
-        mean = {k: (s / n / 100.0 if n else math.nan) for k, (s, n) in self._sums.items()}
-        self._sums = {name: [0.0, 0] for name in SIGNAL_NAMES}
-        # = utilisation (used / (ready x request)) x ready instances, for each resource.
-        per_instance = {
-            "cpu": self.host_cores / self.instance_cores,
-            "memory": self.host_memory_gb / self.instance_memory_gb,
-        }
-        return {name: mean[name] * per_instance[name] for name in self.signals}
+        return self.host.take()
 
     def decide(self, now: float) -> ScalingDecision:
         """Turn the CPU and memory seen since the last decision into demand; run the engine."""
@@ -210,30 +179,14 @@ class LiveScaling:
             now = self._clamp(now)
             signals = self.last_signals = self._signals(now)
             demand, _ = combine(signals)  # the highest signal drives (the HPA's rule)
-            self.forecaster.learn(now, demand)
-            forecast = own = self.forecaster.forecast(now)
             # The demand series' own live forecast first; the engine's while it warms up.
-            series = self._series_forecast = (
-                None
-                if self.demand is None
-                else self.demand.forecast(now, self.boot_s + self.interval_s)
-            )
-            if series is not None and math.isfinite(demand):
-                forecast = series
-            self.forecast_source = (
-                "series"
-                if forecast is series and series is not None
-                else ("engine" if own is not None else None)
-            )
+            forecast = self.forecasts.choose(now, demand)
             if isinstance(self.engine.policy, PredictivePolicy):  # why no usable forecast
-                self.engine.policy.forecast_waiting = (
-                    None if self.forecast_source == "series" else self.forecaster.waiting()
-                )
+                self.engine.policy.forecast_waiting = self.forecasts.waiting()
             decision = self.engine.step(now, demand, forecast, signals=signals)
             if decision.execution is not None:
                 self._mirror(decision)
-            self._vertical(now)
-            self._size(now, decision)
+            self.vertical.step(now, decision)
             state = self.pool.state(now)
             if self.platform is not None:
                 self.platform.poll(state.desired, now)
@@ -269,39 +222,6 @@ class LiveScaling:
         else:
             self._persist_error = None
 
-    def _vertical(self, now: float) -> None:
-        """Grow the simulated volume ahead of a full disk (live_models' forecast)."""
-        if self._disk_forecast is None:
-            return
-        percent = self._disk_forecast()
-        if percent is None:
-            return
-        scaled = np.asarray(percent, float) * self._base_storage_gb / self.pool.storage_gb
-        decision = self.vertical.decide_storage(self.pool.storage_gb, scaled, now)
-        if decision.action is ScalingAction.GROW_STORAGE:
-            self.engine.apply_vertical(decision, now)
-
-    def _size(self, now: float, horizontal: ScalingDecision) -> None:
-        """Ask the vertical policy for the instance size; resize (auto) when capped.
-
-        Outside auto mode a changed recommendation is recorded once, not every interval.
-        """
-        advice = self.vertical.decide_size(
-            self.pool.size.name,
-            horizontal,
-            self.pool.max_instances,
-            now,
-            instance_cores=self.instance_cores,
-            instance_memory_gb=self.instance_memory_gb,
-        )
-        previous, self.size_advice = self.size_advice, advice
-        if advice.action is ScalingAction.RESIZE_UP and (
-            self.engine.mode is EngineMode.AUTO
-            or previous is None
-            or previous.inputs.get("recommended") != advice.inputs.get("recommended")
-        ):
-            self.engine.apply_vertical(advice, now)
-
     def _mirror(self, decision: ScalingDecision) -> None:
         """Queue an executed count for the webhook (sent by one background thread)."""
         if self.platform is not None:
@@ -312,27 +232,28 @@ class LiveScaling:
         self._last_now = max(self._last_now, now)
         return self._last_now
 
-    # ---- forecasting (foresight/live/demand_forecast.py) ----------------------------------
-    def quality(self) -> float | None:
-        """Forecast MAE at the boot lag / MAE of assuming no change; None until 20 known.
+    # ---- forecasting (foresight/live/forecast_choice.py) -------------------------------
+    @property
+    def forecast_source(self) -> str | None:
+        """The forecast in use: "series" (live models), "engine" or None (none yet)."""
+        return self.forecasts.source
 
-        With the demand series' live forecast in use: its validation MASE / the last
-        value's."""
-        if self.forecast_source == "series" and self._series_forecast is not None:
-            return self._series_forecast.quality
-        return self.forecaster.quality()
+    def quality(self) -> float | None:
+        """Forecast MAE at the boot lag / MAE of assuming no change; None until 20 known."""
+        return self.forecasts.quality()
 
     def forecast_waiting(self) -> str | None:
         """What the forecast in use still waits for (None: it is measured, or the series')."""
-        if self.forecast_source == "series":
-            return None
-        return self.forecaster.waiting()
+        return self.forecasts.waiting()
 
     @property
     def last_forecast(self) -> DemandForecast | None:
-        if self.forecast_source == "series" and self._series_forecast is not None:
-            return self._series_forecast
-        return self.forecaster.last
+        return self.forecasts.last
+
+    @property
+    def size_advice(self) -> ScalingDecision | None:
+        """The vertical policy's latest instance-size decision."""
+        return self.vertical.size_advice
 
     # ---- API helpers -------------------------------------------------------------------
     def set_mode(self, mode: str) -> EngineMode:
