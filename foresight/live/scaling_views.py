@@ -1,5 +1,5 @@
 """What the live scaling engine shows: the API's status, history, resources, KEDA's
-``desired`` answer and the HPA-style conditions (``foresight.live.scaling`` delegates).
+``desired`` answer and the HPA-style conditions (``foresight.live.scaling_stage`` delegates).
 
 Each function takes the engine's lock itself (``conditions`` and ``hold_until`` run
 inside callers that hold it).
@@ -15,7 +15,7 @@ from foresight.pool.records import InstanceState
 from foresight.scaling.records import EngineMode
 
 if TYPE_CHECKING:
-    from foresight.live.scaling import LiveScaling
+    from foresight.live.scaling_stage import LiveScaling
 
 
 @dataclass(frozen=True, slots=True)
