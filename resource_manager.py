@@ -181,8 +181,15 @@ class ResourcePool:
         self._health_check(now)
 
     def _health_check(self, now: float) -> None:
-        """Replace every failed instance: stop billing it now and launch a successor."""
+        """Replace every failed instance: stop billing it now and launch a successor.
+
+        A draining instance was already on its way out: it ends, and nothing replaces it
+        (a successor would leave the pool above the count the engine asked for).
+        """
         for inst in [i for i in self._live if not i.healthy and i.end_s > now]:
+            if inst.state is InstanceState.DRAINING:
+                self._end(inst, now, now, "failed", "health check failed while draining")
+                continue
             self._end(inst, now, now, "failed", "health check failed; replacing")
             self._launch(now, f"replacement for instance {inst.id}")
         self._live = [i for i in self._live if i.end_s > now]

@@ -104,6 +104,20 @@ def test_failed_instance_is_replaced_by_health_check():
         p.mark_failed(victim, T0 + 500)
 
 
+def test_a_draining_instance_that_fails_is_not_replaced():
+    # It was on its way out: the health check ends it (billing stops) and launches
+    # nothing, so the pool stays at the count the engine asked for.
+    p = pool(initial=2)
+    p.scale_to(1, T0 + 10)
+    (victim,) = [i.id for i in p.instances() if i.state.value == "draining"]
+    p.mark_failed(victim, T0 + 20)
+    s = p.state(T0 + 20)
+    assert (s.ready, s.booting, s.draining) == (1, 0, 0)
+    assert victim not in [i.id for i in p.instances()]
+    assert [e.kind for e in p.events][-2:] == ["unhealthy", "failed"]
+    assert p.instance_seconds == pytest.approx(2 * 10 + 2 * 10)  # billed until it failed
+
+
 def test_time_must_not_go_backwards():
     p = pool()
     p.tick(T0 + 10)
