@@ -155,6 +155,9 @@ class ResourcePool:
         if now < self._last_s:
             raise ValueError(f"time went backwards: {now} < {self._last_s}")
         last = self._last_s
+        day = int(now // DAY_S)
+        midnight = day * DAY_S
+        since_midnight = 0.0  # USD of this tick's bill after 00:00 UTC of ``now``'s day
         keep: list[_Instance] = []
         for inst in self._live:
             # Bill the overlap of [launched, end) with [last, now).
@@ -162,6 +165,8 @@ class ResourcePool:
             if billed > 0:
                 self.cost_total += billed / 3600.0 * inst.size.price_per_hour
                 self.instance_seconds += billed
+                today = min(now, inst.end_s) - max(last, inst.launched_s, midnight)
+                since_midnight += max(0.0, today) / 3600.0 * inst.size.price_per_hour
             if inst.end_s <= now:
                 if inst.state is not InstanceState.TERMINATED:
                     inst.state = InstanceState.TERMINATED
@@ -175,9 +180,8 @@ class ResourcePool:
             keep.append(inst)
         self._live = keep
         self._last_s = now
-        day = int(now // DAY_S)
-        if day != self._day:
-            self._day, self._cost_at_day_start = day, self.cost_total
+        if day != self._day:  # a tick across midnight: only its part after it is today's
+            self._day, self._cost_at_day_start = day, self.cost_total - since_midnight
         self._health_check(now)
 
     def _health_check(self, now: float) -> None:

@@ -99,7 +99,7 @@ class PoolState:
     max_instances: int
     size: InstanceSize
     cost_total: float  # USD since the pool was created
-    cost_today: float  # USD since 00:00 UTC of ``timestamp``'s day (tick resolution)
+    cost_today: float  # USD since 00:00 UTC of ``timestamp``'s day
     daily_budget: float  # USD per day (COST_THRESHOLD)
     storage_gb: float
     boot_s: float

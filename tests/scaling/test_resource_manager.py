@@ -75,6 +75,16 @@ def test_cost_today_resets_at_midnight_utc():
     assert s.cost_today < 0.2 and s.cost_total == pytest.approx(0.1 * 25)
 
 
+def test_cost_today_after_one_tick_across_midnight_is_the_part_since_midnight():
+    # One tick may span midnight (or days, after a suspend): today's share is split off.
+    p = pool(initial=1)
+    p.tick(T0 + DAY_S - 60)
+    assert p.state(T0 + DAY_S + 3600).cost_today == pytest.approx(0.10)
+    s = p.state(T0 + 3 * DAY_S + 1800)
+    assert s.cost_today == pytest.approx(0.05)
+    assert s.cost_total == pytest.approx(0.10 * (3 * 24 + 0.5))
+
+
 def test_scale_down_cancels_not_yet_ready_instances_first():
     p = pool(initial=2)
     p.scale_to(4, T0 + 10)
