@@ -69,14 +69,18 @@ class HostDemand:
             "memory": self.host_memory_gb / self.instance_memory_gb,
         }
 
-    def peak_units(self) -> float:
-        """The most demand this host can ever report (its whole CPU, or memory if counted).
+    def bound_by(self) -> str:
+        """The resource whose whole use is the most demand: "memory" if counted and larger.
 
         The CPU's bound counts even when only memory is a signal: a looser bound on the
         instances worth allowing never clamps away a count the host could ask for.
         """
         full = self.per_instance()
-        return max(full["cpu"], full["memory"]) if "memory" in self.signals else full["cpu"]
+        return "memory" if "memory" in self.signals and full["memory"] > full["cpu"] else "cpu"
+
+    def peak_units(self) -> float:
+        """The most demand this host can ever report (its whole CPU, or memory if counted)."""
+        return self.per_instance()[self.bound_by()]
 
     def add(self, values: Mapping[str, float]) -> None:
         """Count one sample's ``cpu_percent`` and ``memory_percent`` (others ignored)."""

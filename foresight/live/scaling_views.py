@@ -84,6 +84,11 @@ def conditions(live: LiveScaling) -> list[dict]:
     """HPA-style conditions a user should see: why the engine can't do what it would."""
     out = []
     if live.max_reachable < live.max_configured:
+        bound = (
+            f"{live.host_memory_gb:.1f} GB of memory at {live.instance_memory_gb:.1f} GB"
+            if live.host.bound_by() == "memory"
+            else f"{live.host_cores} cores at {live.instance_cores:g} core(s)"
+        )
         out.append(
             {
                 "type": "ScalingLimited",
@@ -91,9 +96,8 @@ def conditions(live: LiveScaling) -> list[dict]:
                 "reason": "HostCapacity",
                 "message": (
                     f"max instances clamped from {live.max_configured} to "
-                    f"{live.max_reachable}: this host's {live.host_cores} cores at "
-                    f"{live.instance_cores:g} core(s) per instance never need more at "
-                    f"{TARGET_UTILISATION:.0%} utilisation"
+                    f"{live.max_reachable}: this host's {bound} per instance never "
+                    f"need more at {TARGET_UTILISATION:.0%} utilisation"
                 ),
             }
         )

@@ -289,6 +289,26 @@ def test_max_is_clamped_to_what_this_host_can_need(services):
     assert roomy.pool.max_instances == 10 and not roomy.conditions()
 
 
+def test_a_clamp_set_by_memory_says_memory(services):
+    # 2 cores need ceil(2 / 0.8) = 3 instances at most, 16 GB at 2 GB each ceil(8 / 0.8)
+    # = 10: memory sets the clamp, and the condition must not put it on the cores.
+    from foresight.live.scaling import LiveScaling
+
+    live = LiveScaling(
+        now=1.0,
+        max_instances=20,
+        host_cores=2,
+        instance_cores=1.0,
+        host_memory_gb=16.0,
+        instance_memory_gb=2.0,
+    )
+    assert live.pool.max_instances == 10
+    (limited,) = [c for c in live.conditions() if c["type"] == "ScalingLimited"]
+    assert "clamped from 20 to 10" in limited["message"]
+    assert "16.0 GB of memory at 2.0 GB per instance" in limited["message"]
+    assert "cores" not in limited["message"]
+
+
 def test_desired_instances_is_exported_and_the_keda_example_matches(client, live, clock):
     from pathlib import Path
 
