@@ -186,17 +186,15 @@ def load_demand(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, float
     return grid_t, grid_v, step, unit
 
 
-def load_memory(args: argparse.Namespace, steps: int) -> np.ndarray:
-    """The ``--memory-col`` signal on the same grid as the demand, in instances."""
+def load_memory(args: argparse.Namespace, steps: int) -> tuple[np.ndarray, float]:
+    """The ``--memory-col`` signal on the same grid as the demand: (values, unit capacity)."""
     memory = argparse.Namespace(
         **{**vars(args), "value_col": args.memory_col, "unit_capacity": args.memory_unit_capacity}
     )
     _, values, _, unit = load_demand(memory)
     if len(values) != steps:  # the same rows on the same grid: cannot differ
         raise InputError(f"--memory-col gives {len(values):,} steps, the demand {steps:,}")
-    if args.memory_unit_capacity is None:
-        print(f"memory unit capacity {unit:.4g} (set --memory-unit-capacity)", file=sys.stderr)
-    return values / unit
+    return values, unit
 
 
 def run_replay(args: argparse.Namespace) -> int:
@@ -219,6 +217,8 @@ def run_replay(args: argparse.Namespace) -> int:
             f"--boot-s {args.boot_s:g} is {args.boot_s / step:,.0f} steps of {step:g} s, "
             f"as long as the whole trace ({len(v):,} steps); nothing would ever boot"
         )
+    # Every input is read and checked before the first note: a bad one is one line.
+    memory_read = None if args.memory_col is None else load_memory(args, len(v))
     if args.unit_capacity is None:
         print(
             f"unit capacity {unit:.4g} (the {PEAK_QUANTILE:.1%} quantile needs "
@@ -226,8 +226,14 @@ def run_replay(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     demand = v / unit
-    if args.memory_col is not None:
-        memory = load_memory(args, len(v))
+    if memory_read is not None:
+        memory_values, memory_unit = memory_read
+        if args.memory_unit_capacity is None:
+            print(
+                f"memory unit capacity {memory_unit:.4g} (set --memory-unit-capacity)",
+                file=sys.stderr,
+            )
+        memory = memory_values / memory_unit
         # The highest signal wins (a missing one is left out, as live).
         demand = np.fmax(demand, memory)
         share = float(np.mean(memory[np.isfinite(memory)] > (v / unit)[np.isfinite(memory)]))

@@ -95,3 +95,20 @@ def test_replay_confidence_threshold_is_checked(tmp_path, capsys):
         main.main(argv)
     assert exc.value.code == 2
     assert "--confidence-threshold" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "extra, needle",
+    [
+        (["--memory-col", "nope"], "no column 'nope'"),
+        (["--memory-col", "mem"], "demand must be >= 0"),
+    ],
+    ids=["missing-column", "negative-memory"],
+)
+def test_replay_bad_memory_column_is_one_line(tmp_path, capsys, extra, needle):
+    # Without --unit-capacity the "unit capacity ..." note came first: two lines on stderr.
+    csv = _trace(tmp_path / "m.csv", -CPU)
+    argv = ["replay", "--csv", str(csv), "--value-col", "cpu", "--time-col", "t", *extra]
+    code = main.main(argv)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and needle in lines[0], lines
