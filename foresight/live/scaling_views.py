@@ -221,12 +221,29 @@ def history(live: LiveScaling, limit: int, since: float | None = None) -> dict:
     """Capacity points and decisions, newest ``limit`` (or those after ``since``)."""
     with live.lock:
         points = [p for p in live.points if since is None or p.timestamp > since]
-        points = points[-limit:] if since is None else points[:limit]
-        if live.decision_log is not None:
-            decisions = live.decision_log.page(since, min(limit, DECISIONS_PAGE))
-        else:
-            recent = [d for d in live.engine.history if since is None or d.timestamp > since]
-            decisions = [d.to_dict() for d in recent[-DECISIONS_PAGE:]]
+        page = min(limit, DECISIONS_PAGE)
+        if since is None:  # the newest of each
+            points = points[-limit:]
+            if live.decision_log is not None:
+                decisions = live.decision_log.page(None, page)
+            else:
+                decisions = [d.to_dict() for d in list(live.engine.history)[-page:]]
+        else:  # the oldest after the cursor, one more of each to see whether either is cut
+            points = points[: limit + 1]
+            if live.decision_log is not None:
+                decisions = live.decision_log.page(since, page + 1)
+            else:
+                after = [d for d in live.engine.history if d.timestamp > since]
+                decisions = [d.to_dict() for d in after[: page + 1]]
+            # The next page starts after the cursor (the newest timestamp returned): both
+            # lists stop before the first item either had to leave out, or what lies
+            # between would never be seen.
+            unseen = [points[limit].timestamp] if len(points) > limit else []
+            if len(decisions) > page:
+                unseen.append(decisions[page]["timestamp"])
+            points, decisions = points[:limit], decisions[:page]
+            if unseen:
+                points, decisions = _before(min(unseen), points, decisions)
         stamps = [p.timestamp for p in points] + [d["timestamp"] for d in decisions]
         return {
             "interval_s": live.interval_s,
@@ -235,6 +252,26 @@ def history(live: LiveScaling, limit: int, since: float | None = None) -> dict:
             "points": [p.to_dict() for p in points],
             "decisions": decisions,
         }
+
+
+def _before(
+    edge: float, points: list[CapacityPoint], decisions: list[dict]
+) -> tuple[list[CapacityPoint], list[dict]]:
+    """The points and decisions before ``edge``; those at it too when none is before.
+
+    Only a page of one instant's ties (``limit`` decisions at one timestamp) has nothing
+    before its edge: some of them beat an empty page, which would end the paging.
+    """
+    early = (
+        [p for p in points if p.timestamp < edge],
+        [d for d in decisions if d["timestamp"] < edge],
+    )
+    if early[0] or early[1]:
+        return early
+    return (
+        [p for p in points if p.timestamp <= edge],
+        [d for d in decisions if d["timestamp"] <= edge],
+    )
 
 
 def resources(live: LiveScaling, now: float) -> dict:

@@ -324,6 +324,32 @@ def test_desired_instances_is_exported_and_the_keda_example_matches(client, live
     assert "/api/scaling/desired" in example and 'valueLocation: "desired_instances"' in example
 
 
+@pytest.mark.parametrize("stored", [True, False], ids=["store", "memory"])
+def test_paging_history_by_cursor_loses_nothing(services, client, live, clock, stored):
+    # Decisions are sparser than capacity points: a page that cuts the points at its
+    # limit must not carry a cursor past points (or decisions) it did not return.
+    if not stored:
+        live.decision_log = None
+    start = clock()
+    feed(live, clock, 97.0, 16)  # a scale-up
+    for instances in (3, 1, 2):  # and manual overrides, a minute of points apart
+        feed(live, clock, 20.0, 60)
+        client.post("/api/scaling/execute", json={"instances": instances, "hold_s": 0})
+    feed(live, clock, 20.0, 60)
+    full = client.get(f"/api/scaling/history?since={start}&limit=1000").get_json()
+    assert len(full["points"]) > len(full["decisions"]) >= 2
+    points, decisions, cursor = [], [], start
+    for _ in range(200):
+        page = client.get(f"/api/scaling/history?since={cursor}&limit=2").get_json()
+        if not page["points"] and not page["decisions"]:
+            break
+        points += page["points"]
+        decisions += page["decisions"]
+        cursor = page["cursor"]
+    assert [p["timestamp"] for p in points] == [p["timestamp"] for p in full["points"]]
+    assert [d["timestamp"] for d in decisions] == [d["timestamp"] for d in full["decisions"]]
+
+
 def test_decisions_survive_a_restart_and_page_by_time(services, client, live, clock, tmp_path):
     from foresight.live.scaling import from_settings
 
