@@ -173,13 +173,7 @@ class ScalingEngine:
                 f"{pool.max_instances} (got {instances})"
             )
         state = pool.state(now)
-        action = (
-            ScalingAction.SCALE_UP
-            if instances > state.desired
-            else ScalingAction.SCALE_DOWN
-            if instances < state.desired
-            else ScalingAction.HOLD
-        )
+        action = ScalingAction.between(state.desired, instances)
         result = self.executor.apply(instances, now, reason)
         self.hold_until = now + hold_s if hold_s > 0 else None
         decision = ScalingDecision(

@@ -53,13 +53,7 @@ def finish_decision(
     if notes:
         reason = f"{reason}; {'; '.join(notes)}"
         inputs = {**inputs, "unlimited_target": raw}
-    action = (
-        ScalingAction.SCALE_UP
-        if target > state.current
-        else ScalingAction.SCALE_DOWN
-        if target < state.current
-        else ScalingAction.HOLD
-    )
+    action = ScalingAction.between(state.current, target)
     return ScalingDecision(
         now, policy, action, state.current, int(target), reason, rule, float(confidence), inputs
     )

@@ -27,6 +27,13 @@ class ScalingAction(str, Enum):
     GROW_STORAGE = "grow_storage"
     RESIZE_UP = "resize_up"
 
+    @classmethod
+    def between(cls, current: int, target: int) -> ScalingAction:
+        """SCALE_UP, SCALE_DOWN or HOLD: what going from ``current`` to ``target`` is."""
+        if target > current:
+            return cls.SCALE_UP
+        return cls.SCALE_DOWN if target < current else cls.HOLD
+
 
 class EngineMode(str, Enum):
     """auto acts; dry-run records decisions without acting; paused does neither."""
