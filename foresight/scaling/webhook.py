@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 import urllib.error
 import urllib.request
@@ -46,7 +47,8 @@ def actual_count(body: bytes) -> int | None:
                 value: Any = scope[key]
                 if isinstance(value, bool) or not isinstance(value, int | float):
                     raise ValueError(f"{key} must be a whole number >= 0 (got {value!r})")
-                if value < 0 or value != int(value):
+                # json reads 1e999 and NaN as inf and nan: int() of those raises
+                if not math.isfinite(value) or value < 0 or value != int(value):
                     raise ValueError(f"{key} must be a whole number >= 0 (got {value!r})")
                 return int(value)
     return None

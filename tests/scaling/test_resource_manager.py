@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from foresight.core.errors import InputError
-from foresight.scaling.webhook import WebhookExecutor
+from foresight.scaling.webhook import WebhookExecutor, actual_count
 from resource_manager import DAY_S, ResourcePool, SimulatedExecutor
 
 T0 = 1_767_571_200.0  # Monday 2026-01-05 00:00 UTC: a fake clock, passed in
@@ -252,3 +252,42 @@ def test_webhook_failure_is_reported_after_retries(caplog):
 def test_webhook_rejects_bad_urls():
     with pytest.raises(InputError):
         WebhookExecutor("ftp://example/scale")
+
+
+@pytest.mark.parametrize("count", [b"1e999", b"-1e999", b"NaN", b"Infinity"])
+def test_a_non_finite_count_from_the_platform_is_a_bad_count(count):
+    # json reads these as inf / nan; int(inf) raised OverflowError, which escaped apply()
+    # and read_status() and ended the monitor's webhook sender thread for good.
+    body = b'{"replicas": ' + count + b"}"
+    with pytest.raises(ValueError, match="replicas must be a whole number >= 0"):
+        actual_count(body)
+
+    class Answer(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self._answer()
+
+        def do_GET(self):
+            self._answer()
+
+        def _answer(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/scale"
+        hook = WebhookExecutor(url, status_url=url)
+        result = hook.apply(3, T0, "test")
+        assert result.ok and result.actual is None  # sent; no count to believe
+        reading = hook.read_status(3, T0)
+        assert reading.actual is None and "replicas must be a whole number" in reading.error
+    finally:
+        server.shutdown()
+        server.server_close()
