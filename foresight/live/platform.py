@@ -76,6 +76,15 @@ class PlatformLink:
                     with self._lock:
                         self._poll_pending = False
                     self._note(self.webhook.read_status(count, at))
+            except Exception as exc:  # one bad answer must not end the sender
+                logger.exception("scaling webhook: %s of %d failed", kind, count)
+                error = f"{type(exc).__name__}: {exc}"
+                if kind == "apply":
+                    self.results.append(
+                        ExecutionResult(self.webhook.name, count, ok=False, error=error)
+                    )
+                source = "response" if kind == "apply" else "status_url"
+                self._note(Readback(at, count, None, source, error))
             finally:
                 with self._done:
                     self._handled += 1
