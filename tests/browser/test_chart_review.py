@@ -4,17 +4,32 @@
   load1 do on any busy host) used to be drawn as one dataset whose x went backwards, so
   Chart.js filled odd triangles. The shading is now, per severity, the union of the
   episodes: sorted by time, from the lowest threshold firing at each instant.
+* Forecasts: fetched every 15 s and anchored at their job's newest sample, the line and
+  bands started left of the "now" divider (which moves every tick), over the actuals.
+* Axis labels: the 5-minute view's whole-minute ticks read "8:04:00 PM" on the memory,
+  device and capacity charts (their span is just under 6 min), "8:04 PM" beside them.
 
-The rules are written by the test (disk_percent below any usage), so nothing depends on
+One monitor serves them all: a seeded hour of cpu_percent (so a forecast model fits at
+once) and rules written by the test (disk_percent below any usage), so nothing depends on
 the host's load. Screenshots go to ``FORESIGHT_SCREENSHOT_DIR`` (default: the test's tmp).
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from browser_support import get_json, launch_chromium, open_page, run_monitor, screenshot_dir
+from browser_support import (
+    get_json,
+    launch_chromium,
+    open_page,
+    run_monitor,
+    screenshot_dir,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -25,42 +40,66 @@ rules:
   - {name: DiskCareful, kind: threshold, metric: disk_percent, level: 0.001, for: 3s,
      severity: warning}
 """
-QUIET = {"FORESIGHT_LIVE_MODELS": "0", "FORESIGHT_LIVE_SCALING": "0"}
+ENV = {"FORESIGHT_LIVE_SCALING": "0", "FORECAST_JOB_S": "1"}
 
 ALERT_BANDS = """() => (foresight.charts.disk_percent?.data.datasets || [])
   .filter((d) => d.foresightRole === 'alert')
   .map((d) => ({severity: d.alertSeverity, points: d.data.map((p) => [p.x, p.y])}))"""
 
 
-def test_overlapping_alerts_shade_one_sorted_band_from_the_lowest_threshold(
-    tmp_path: Path,
-) -> None:
+def _seed(data_dir: Path, hours: float = 1.0) -> None:
+    """An hour of steady cpu_percent, 5 s apart: enough for the live view's model."""
+    from foresight.store.metric_store import MetricStore
+
+    now = time.time()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with MetricStore(data_dir / "foresight.db") as store:
+        store.append_many(
+            (now - ago, {"cpu_percent": 40.0 + (ago % 60) / 6})
+            for ago in range(int(hours * 3600), 5, -5)
+        )
+
+
+@pytest.fixture(scope="module")
+def monitor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """The real monitor (seeded, the test's rules); yields (base URL, its tmp dir)."""
+    tmp = tmp_path_factory.mktemp("review")
+    _seed(tmp / "data")
+    rules = tmp / "rules.yml"
+    rules.write_text(OVERLAPPING_RULES)
+    with run_monitor(tmp, extra_env={**ENV, "FORESIGHT_ALERT_RULES": str(rules)}) as base:
+        yield base, tmp
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
-    rules = tmp_path / "rules.yml"
-    rules.write_text(OVERLAPPING_RULES)
-    env = {**QUIET, "FORESIGHT_ALERT_RULES": str(rules)}
+    with sync_playwright() as pw, launch_chromium(pw) as chromium:
+        yield chromium
+
+
+def test_overlapping_alerts_shade_one_sorted_band_from_the_lowest_threshold(
+    monitor: tuple[str, Path], browser: Any, tmp_path: Path
+) -> None:
+    base, _ = monitor
     errors: list[str] = []
-    with (
-        run_monitor(tmp_path, extra_env=env) as base,
-        sync_playwright() as pw,
-        launch_chromium(pw) as browser,
-    ):
-        page = open_page(browser, f"{base}/", errors)
-        page.locator('#alerts-active tr[data-alert="DiskCareful"].state-firing').wait_for(
-            timeout=30_000
-        )
-        page.locator('#alerts-active tr[data-alert="DiskHigh"].state-firing').wait_for()
-        page.wait_for_function(f"() => ({ALERT_BANDS})().length > 0", timeout=15_000)
-        page.wait_for_timeout(6_000)  # the page polls alerts every 5 s: both are drawn
-        fired = {
-            a["name"]: a["fired_at"] * 1000
-            for a in get_json(f"{base}/api/alerts?state=firing")["alerts"]
-        }
-        bands = page.evaluate(ALERT_BANDS)
-        page.locator('article[data-chart="disk_percent"]').screenshot(
-            path=str(screenshot_dir(tmp_path) / "alert-band-disk_percent.png")
-        )
+    page = open_page(browser, f"{base}/", errors)
+    page.locator('#alerts-active tr[data-alert="DiskCareful"].state-firing').wait_for(
+        timeout=30_000
+    )
+    page.locator('#alerts-active tr[data-alert="DiskHigh"].state-firing').wait_for()
+    page.wait_for_function(f"() => ({ALERT_BANDS})().length > 0", timeout=15_000)
+    page.wait_for_timeout(6_000)  # the page polls alerts every 5 s: both are drawn
+    fired = {
+        a["name"]: a["fired_at"] * 1000
+        for a in get_json(f"{base}/api/alerts?state=firing")["alerts"]
+    }
+    bands = page.evaluate(ALERT_BANDS)
+    page.locator('article[data-chart="disk_percent"]').screenshot(
+        path=str(screenshot_dir(tmp_path) / "alert-band-disk_percent.png")
+    )
+    page.close()
     xs = [x for b in bands for x, _ in b["points"]]
     assert xs == sorted(xs), f"the band's x goes backwards (Chart.js fills triangles): {xs}"
     assert [b["severity"] for b in bands] == ["warning"], bands  # one per severity
@@ -73,4 +112,67 @@ def test_overlapping_alerts_shade_one_sorted_band_from_the_lowest_threshold(
     assert (x0, y0, y1) == (pytest.approx(high), 0.002, 0.002), bands
     assert (x1, x2, y2) == (pytest.approx(careful), pytest.approx(careful), 0.001), bands
     assert y3 == 0.001 and x3 >= careful, bands
+    assert not errors, errors
+
+
+FORECAST_START = """() => {
+  const c = foresight.charts.cpu_percent;
+  const divider = c.data.datasets.find((d) => d.foresightRole === "now");
+  const drawn = c.data.datasets.filter((d) => ["forecast", "forecast-band"].includes(d.foresightRole)
+                                              && d.data.length);
+  if (!divider || !drawn.length) return null;
+  return {now: divider.data[0].x, starts: drawn.map((d) => [d.label, d.data[0].x])};
+}"""
+
+
+def test_forecast_lines_and_bands_start_at_the_now_divider(
+    monitor: tuple[str, Path], browser: Any, tmp_path: Path
+) -> None:
+    base, _ = monitor
+    wait_for(
+        lambda: (
+            get_json(f"{base}/api/predictions?minutes=5")["forecasts"]["cpu_percent"]["status"]
+            == "ok"
+        ),
+        timeout_s=90,
+        what="a cpu_percent model for the live view",
+    )
+    errors: list[str] = []
+    page = open_page(browser, f"{base}/", errors)
+    page.wait_for_function(f"() => window.foresight && ({FORECAST_START})() !== null")
+    for _ in range(3):  # right after a draw, and after live ticks moved the divider on
+        page.wait_for_timeout(2_500)
+        view = page.evaluate(FORECAST_START)
+        early = [(label, view["now"] - x) for label, x in view["starts"] if x < view["now"] - 1]
+        assert not early, f"drawn before the now divider (label, ms before): {early}"
+    page.locator('article[data-chart="cpu_percent"]').screenshot(
+        path=str(screenshot_dir(tmp_path) / "forecast-from-now.png")
+    )
+    page.close()
+    assert not errors, errors
+
+
+# Every tick label of a chart, with the spacing of its ticks in ms.
+TICKS = """(which) => {
+  const c = which === "memory" ? foresight.system.charts.memory : foresight.charts[which];
+  const t = c.scales.x.ticks;
+  return {labels: t.map((k) => k.label), step: t.length > 1 ? t[1].value - t[0].value : null};
+}"""
+
+
+def test_whole_minute_ticks_have_no_seconds(monitor: tuple[str, Path], browser: Any) -> None:
+    base, _ = monitor
+    errors: list[str] = []
+    page = open_page(browser, f"{base}/", errors)
+    page.wait_for_function(
+        "() => window.foresight && foresight.charts.cpu_percent && foresight.system"
+        " && foresight.system.charts.memory"
+    )
+    page.wait_for_timeout(1_500)
+    for which in ("cpu_percent", "memory"):
+        ticks = page.evaluate(TICKS, which)
+        assert ticks["step"] >= 60_000, ticks  # the live 5 minutes: whole-minute steps
+        with_seconds = [label for label in ticks["labels"] if label.count(":") > 1]
+        assert not with_seconds, f"{which}: seconds on whole-minute ticks: {ticks}"
+    page.close()
     assert not errors, errors
