@@ -49,6 +49,7 @@
  *                  y is null at a gap
  *   setNote(NAME, text)  a line of text under a chart (e.g. forecast accuracy)
  *   format(value, unit)  human units: 1234567 "B/s" → "1.2 MB/s"
+ *   formatTick(value, unit)  an axis label: 1250000 "B/s" → "1.25 MB/s", 0.5 "B" → "0.5 B"
  *   update(NAME?)  redraw one chart (or all) with update("none") after you edit datasets
  * Callbacks run inside try/catch: a failing extension never stops the dashboard.
  * A metric first seen after the initial load gets its chart during a poll (rare).
@@ -149,9 +150,18 @@
       default: return Number.isInteger(v) ? String(v) : v.toFixed(Math.abs(v) < 10 ? 2 : 1);
     }
   }
+  // An axis label: three significant digits in the scaled unit, so neighbours never read
+  // alike (formatBytes rounds 0.5 B/s up to "1 B/s", the label of the tick above it).
+  function tickBytes(v) {
+    const units = ["B", "KB", "MB", "GB", "TB"];
+    let i = 0;
+    while (Math.abs(v) >= 1000 && i < units.length - 1) { v /= 1000; i += 1; }
+    return `${Number(v.toPrecision(3))} ${units[i]}`;
+  }
   function formatTick(v, unit) {
     v = Number(v.toPrecision(6)); // 0.30000000000000004 → 0.3
-    if (unit === "B/s") return `${formatBytes(v)}/s`;
+    if (unit === "B/s") return `${tickBytes(v)}/s`;
+    if (unit === "B") return tickBytes(v);
     if (unit === "%") return `${v}%`;
     if (unit === "ms") return `${v} ms`;
     if (unit === "GB") return `${v} GB`;
@@ -168,6 +178,7 @@
     return `${sec} s`;
   }
   fs.format = format;
+  fs.formatTick = formatTick;
   fs.time = (epochS) => T.when(epochS); // the one time format (static/js/timefmt.js)
 
   // ── target (whose series: this host, a Prometheus series' labels, a pushed target) ──

@@ -176,3 +176,30 @@ def test_whole_minute_ticks_have_no_seconds(monitor: tuple[str, Path], browser: 
         assert not with_seconds, f"{which}: seconds on whole-minute ticks: {ticks}"
     page.close()
     assert not errors, errors
+
+
+# {chart: [y tick labels]} of every History chart and every system-panel chart.
+Y_LABELS = """() => {
+  const all = {...foresight.charts};
+  for (const [k, c] of Object.entries(foresight.system.charts)) all[`system ${k}`] = c;
+  return Object.fromEntries(Object.entries(all).map(([k, c]) => [k, c.scales.y.ticks.map((t) => t.label)]));
+}"""
+
+
+def test_no_two_y_ticks_of_a_chart_read_alike(monitor: tuple[str, Path], browser: Any) -> None:
+    """A day of 2020 holds no data: the byte axes run 0..1 in half steps, which read
+    "0 B/s", "1 B/s", "1 B/s" (formatBytes rounds 0.5 up)."""
+    base, _ = monitor
+    errors: list[str] = []
+    page = open_page(browser, f"{base}/?from=2020-01-01T00:00:00Z&to=2020-01-02T00:00:00Z", errors)
+    page.wait_for_function(
+        "() => window.foresight && foresight.range.key === 'custom'"
+        " && foresight.charts.disk_read_bytes_per_s && foresight.system.charts.memory"
+    )
+    page.wait_for_timeout(1_000)
+    labels = page.evaluate(Y_LABELS)
+    alike = {chart: ticks for chart, ticks in labels.items() if len(set(ticks)) < len(ticks)}
+    assert not alike, f"y ticks that read alike: {alike}"
+    assert labels["disk_read_bytes_per_s"] == ["0 B/s", "0.5 B/s", "1 B/s"], labels
+    page.close()
+    assert not errors, errors
