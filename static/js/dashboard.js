@@ -30,7 +30,9 @@
  *   intervalS, tokenRequired
  *   target         whose series this page shows ("" = this host; ?target= in the URL);
  *                  api() adds it to GET /api/metrics*, /api/predictions, /api/anomalies
- *   onTick         [fn(tick)]  after every realtime poll; tick = {samples, current,
+ *   onTick         [fn(tick)]  after every realtime poll, before the charts are redrawn
+ *                  (datasets edited here are drawn with the tick: no update() needed when
+ *                  tick.live or on a long range's refresh); tick = {samples, current,
  *                  cursor, serverTimeS, live}
  *   onRangeChange  [fn(info)]  after the charts were (re)filled from /api/metrics: the
  *                  first load, a range switch, a zoom; info = {range, response}. A long
@@ -57,7 +59,7 @@
  * Example (static/js/forecast.js, loaded with `defer` after this file):
  *   foresight.setFutureS(120);
  *   foresight.onRangeChange.push(() => drawForecasts());
- *   foresight.onTick.push(({live}) => { if (live) moveForecasts(); });
+ *   foresight.onTick.push(({live}) => { if (live) moveForecasts(); }); // redrawn after
  *   // inside: foresight.charts.cpu_percent.data.datasets.push({label: "forecast",
  *   //   foresightRole: "forecast", data: [{x, y}, ...], borderDash: [4, 4]});
  *   //   foresight.update("cpu_percent");
@@ -634,9 +636,9 @@
       fs.range = { ...r, sinceS: res.until - RANGE_S[spec.key], untilS: res.until };
       applyWindow();
       markEmpty();
-      fs.update();
       $("range-status").textContent = describe(spec, { ...res, since: fs.range.sinceS, step_s: r.stepS }, points);
       runHooks(fs.onTick, { samples: [], current: {}, cursor, serverTimeS: res.until, live: false });
+      fs.update(); // after the hooks, as in poll()
     } catch (err) {
       if (seq !== rangeSeq) return;
       $("range-status").textContent = `Could not refresh history: ${err.message}`;
@@ -710,7 +712,8 @@
       if (Object.keys(fs.charts).length) cursor = rt.cursor ?? cursor;
       const samples = rt.samples || [];
       if (samples.length) lastSampleS = Math.max(lastSampleS ?? 0, samples[samples.length - 1].timestamp);
-      if (fs.range.live && Object.keys(fs.charts).length) {
+      const redraw = fs.range.live && Object.keys(fs.charts).length > 0;
+      if (redraw) {
         const unknown = {};
         for (const s of samples) {
           const x = s.timestamp * 1000;
@@ -725,10 +728,12 @@
         for (const { dataset } of Object.values(series)) dropBefore(dataset.data, minMs);
         applyWindow();
         markEmpty();
-        fs.update();
       }
       for (const [name, c] of Object.entries(rt.current || {})) setTile(name, c.value, c.level, c.unit);
+      // The hooks first, then one redraw: each chart is drawn once a tick, not again
+      // for every extension that moved something on it.
       runHooks(fs.onTick, { samples, current: rt.current || {}, cursor, serverTimeS: rt.server_time, live: fs.range.live });
+      if (redraw) fs.update();
     } catch (err) {
       failures += 1;
       showConnectionError(err);

@@ -203,3 +203,36 @@ def test_no_two_y_ticks_of_a_chart_read_alike(monitor: tuple[str, Path], browser
     assert labels["disk_read_bytes_per_s"] == ["0 B/s", "0.5 B/s", "1 B/s"], labels
     page.close()
     assert not errors, errors
+
+
+# Count each History chart's draws and the live ticks for 8 s (no mouse: no crosshair).
+DRAWS = """async () => {
+  const counts = {};
+  for (const [k, c] of Object.entries(foresight.charts)) {
+    const draw = c.draw.bind(c);
+    counts[k] = 0;
+    c.draw = () => { counts[k] += 1; draw(); };
+  }
+  let ticks = 0;
+  foresight.onTick.push(({live}) => { if (live) ticks += 1; });
+  await new Promise((resolve) => setTimeout(resolve, 8000));
+  return {ticks, counts};
+}"""
+
+
+def test_a_live_tick_draws_each_chart_once(monitor: tuple[str, Path], browser: Any) -> None:
+    """forecast.js moved its "now" divider with an update() of its own after the
+    dashboard's: every chart was drawn twice a second."""
+    base, _ = monitor
+    errors: list[str] = []
+    page = open_page(browser, f"{base}/", errors)
+    page.wait_for_function(f"() => window.foresight && ({FORECAST_START})() !== null")
+    seen = page.evaluate(DRAWS)
+    page.close()
+    ticks = seen["ticks"]
+    assert ticks >= 5, seen  # a 0.5-s monitor: about 16 ticks in 8 s
+    # one draw per tick, plus in 8 s at most one forecast refresh (every 15 s) and two
+    # alert polls (every 5 s) of a chart that carries them; twice a tick was ~16 more
+    too_many = {k: n for k, n in seen["counts"].items() if n > ticks + 4}
+    assert not too_many, f"draws in {ticks} ticks: {too_many}"
+    assert not errors, errors
