@@ -127,11 +127,19 @@
     return out;
   }
 
+  // True while a chart's datasets were changed and it has not been updated since (a range
+  // load fills every chart, then updates them one by one). Its tooltip must not be set
+  // then: Chart.js would look the index up in the old, shorter data and throw.
+  function stale(chart) {
+    return chart.data.datasets.some((ds, i) => chart.getDatasetMeta(i).data.length !== ds.data.length);
+  }
+
   function sync(ms, source) {
     hoverMs = ms;
     for (const chart of members) {
       if (!chart.canvas || !chart.canvas.isConnected) { members.delete(chart); continue; }
       if (chart === source) continue; // Chart.js redraws the chart under the mouse itself
+      if (stale(chart)) continue; // it draws the crosshair at hoverMs when it is updated
       const active = ms === null ? [] : activeAt(chart, ms);
       const px = ms === null ? 0 : chart.scales.x.getPixelForValue(ms);
       chart.tooltip.setActiveElements(active, { x: px, y: chart.chartArea.top + 8 });

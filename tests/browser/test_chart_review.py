@@ -48,14 +48,15 @@ ALERT_BANDS = """() => (foresight.charts.disk_percent?.data.datasets || [])
 
 
 def _seed(data_dir: Path, hours: float = 1.0) -> None:
-    """An hour of steady cpu_percent, 5 s apart: enough for the live view's model."""
+    """An hour of cpu_percent and memory_percent, 5 s apart (the live view's model needs
+    far less; the zoom test needs a second chart with history)."""
     from foresight.store.metric_store import MetricStore
 
     now = time.time()
     data_dir.mkdir(parents=True, exist_ok=True)
     with MetricStore(data_dir / "foresight.db") as store:
         store.append_many(
-            (now - ago, {"cpu_percent": 40.0 + (ago % 60) / 6})
+            (now - ago, {"cpu_percent": 40.0 + (ago % 60) / 6, "memory_percent": 30.0})
             for ago in range(int(hours * 3600), 5, -5)
         )
 
@@ -235,4 +236,49 @@ def test_a_live_tick_draws_each_chart_once(monitor: tuple[str, Path], browser: A
     # alert polls (every 5 s) of a chart that carries them; twice a tick was ~16 more
     too_many = {k: n for k, n in seen["counts"].items() if n > ticks + 4}
     assert not too_many, f"draws in {ticks} ticks: {too_many}"
+    assert not errors, errors
+
+
+# What a range load does (static/js/dashboard.js loadRange): fill every chart with the
+# new range's points, then update the charts one by one. Here memory_percent gets twice
+# its points, then cpu_percent (under the mouse) is updated first.
+REFILL = """() => {
+  const memory = foresight.charts.memory_percent.data.datasets[0];
+  const more = [];
+  memory.data.forEach((p, i, all) => {
+    more.push(p);
+    const next = all[i + 1];
+    if (next && p.y !== null && next.y !== null) more.push({x: (p.x + next.x) / 2, y: p.y});
+  });
+  memory.data = more;
+  try { foresight.charts.cpu_percent.update("none"); } catch (err) { return String(err); }
+  foresight.update();
+  return null;
+}"""
+
+
+def test_a_range_load_under_the_mouse_does_not_throw(
+    monitor: tuple[str, Path], browser: Any
+) -> None:
+    """A drag-zoom from the 1-hour view to raw samples failed with "Could not load
+    history: Cannot read properties of undefined (reading 'x')": updating the chart under
+    the mouse replays the mouse, and the shared crosshair set the tooltip of charts not
+    yet updated at an index past their old, shorter data (Chart.js threw)."""
+    base, _ = monitor
+    errors: list[str] = []
+    page = open_page(browser, f"{base}/?range=1h", errors)
+    page.wait_for_function(
+        "() => window.foresight && foresight.range.key === '1h' && foresight.charts.cpu_percent"
+        " && foresight.charts.memory_percent.data.datasets[0].data.length > 100"
+    )
+    canvas = page.locator("#chart-cpu_percent")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    assert box is not None
+    # over the last quarter of the history (the axis runs 30 min past now)
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] / 2)
+    page.mouse.move(box["x"] + box["width"] * 0.62, box["y"] + box["height"] / 2)
+    thrown = page.evaluate(REFILL)
+    page.close()
+    assert thrown is None, thrown
     assert not errors, errors
