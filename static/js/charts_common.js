@@ -13,6 +13,8 @@
  *                    (05:00, 05:15, … rather than 05:07, 05:22)
  *   crosshair        a plugin: one vertical line and tooltip at the same instant on every
  *                    chart that uses it (sync(ms) moves it; ms = null hides it)
+ *   "foresightSeries"  a Chart.js interaction mode: the points of the role "series"
+ *                    datasets nearest the mouse's time (no divider, threshold or band)
  */
 (() => {
   "use strict";
@@ -182,6 +184,19 @@
       chart.$crosshairX = px;
     },
   };
+
+  // The interaction mode of the History charts ("foresightSeries"): the tooltip under the
+  // mouse shows the series, as the crosshair does on every other chart. Chart.js's own
+  // "nearest" picked any dataset, and next to "now" that was the divider itself
+  // ("now: 0.0 %", "now: 100.0 %"), or a threshold line or band edge elsewhere.
+  if (typeof Chart !== "undefined") {
+    Chart.Interaction.modes.foresightSeries = (chart, e) => {
+      if (!chart.scales.x || stale(chart)) return [];
+      return activeAt(chart, chart.scales.x.getValueForPixel(e.x)).map(({ datasetIndex, index }) =>
+        ({ datasetIndex, index, element: chart.getDatasetMeta(datasetIndex).data[index] }))
+        .filter((item) => item.element);
+    };
+  }
 
   window.foresightCharts = {
     GAP_FACTOR, withGaps, appendPoint, tickStep, alignTicks, crosshair,

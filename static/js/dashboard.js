@@ -329,7 +329,7 @@
       options: {
         animation: false, responsive: true, maintainAspectRatio: false,
         parsing: false, normalized: true, spanGaps: false,
-        interaction: { mode: "nearest", axis: "x", intersect: false },
+        interaction: { mode: "foresightSeries", axis: "x", intersect: false }, // charts_common.js
         // A point with gaps on both sides has no line to sit on: draw it as a dot (as Grafana
         // does), or sparse data (a 60-s sampler on a 10-s step) would draw nothing at all.
         elements: { point: { radius: isolatedRadius, hitRadius: 6 }, line: { borderWidth: 1.5, tension: 0 } },

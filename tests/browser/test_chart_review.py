@@ -118,6 +118,7 @@ def test_overlapping_alerts_shade_one_sorted_band_from_the_lowest_threshold(
 
 FORECAST_START = """() => {
   const c = foresight.charts.cpu_percent;
+  if (!c) return null;
   const divider = c.data.datasets.find((d) => d.foresightRole === "now");
   const drawn = c.data.datasets.filter((d) => ["forecast", "forecast-band"].includes(d.foresightRole)
                                               && d.data.length);
@@ -281,4 +282,38 @@ def test_a_range_load_under_the_mouse_does_not_throw(
     thrown = page.evaluate(REFILL)
     page.close()
     assert thrown is None, thrown
+    assert not errors, errors
+
+
+def test_the_tooltip_at_now_shows_the_series_not_the_divider(
+    monitor: tuple[str, Path], browser: Any, tmp_path: Path
+) -> None:
+    """Chart.js's "nearest" mode picked the "now" divider's two points under the mouse:
+    the tooltip read "now: 0.0 %" and "now: 100.0 %" instead of the CPU."""
+    base, _ = monitor
+    errors: list[str] = []
+    page = open_page(browser, f"{base}/", errors)
+    page.wait_for_function(f"() => window.foresight && ({FORECAST_START})() !== null")
+    canvas = page.locator("#chart-cpu_percent")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    assert box is not None
+    px, py = page.evaluate(
+        """() => { const c = foresight.charts.cpu_percent;
+                   const now = c.data.datasets.find((d) => d.foresightRole === "now");
+                   return [c.scales.x.getPixelForValue(now.data[0].x),
+                           (c.chartArea.top + c.chartArea.bottom) / 2]; }"""
+    )
+    page.mouse.move(box["x"] + px - 30, box["y"] + py)
+    page.mouse.move(box["x"] + px, box["y"] + py)
+    page.wait_for_timeout(300)
+    shown = page.evaluate(
+        """() => foresight.charts.cpu_percent.tooltip.dataPoints
+                 .map((p) => [p.dataset.foresightRole, p.dataset.label])"""
+    )
+    page.locator('article[data-chart="cpu_percent"]').screenshot(
+        path=str(screenshot_dir(tmp_path) / "tooltip-now.png")
+    )
+    page.close()
+    assert shown and all(role == "series" for role, _ in shown), shown
     assert not errors, errors
