@@ -3,21 +3,17 @@
 Hot path: ``GET /api/metrics`` answers come from a per-tick cache of encoded bytes
 (keyed by query string and the newest sample's timestamp), and default-window queries
 are served from the in-memory ring buffer, so most requests neither query SQLite nor
-encode JSON.
+encode JSON; that cache and the encoding live in ``foresight.web.metrics_cache``.
+``TickCache`` and ``PointFragments`` are re-exported here for the app factory.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import math
-import threading
-from collections import OrderedDict
 from typing import Any
 
 from flask import Response, current_app, jsonify, request
 
-from foresight.core.catalog import MetricInfo
 from foresight.core.series import series_key
 from foresight.live import alerting
 from foresight.live.health import fit_worker_block, health_state, source_block
@@ -28,6 +24,13 @@ from foresight.web import monitor_responses as monitor_out
 from foresight.web import responses as out
 from foresight.web import schemas
 from foresight.web.api import Blueprint
+from foresight.web.metrics_cache import (
+    PointFragments,
+    TickCache,
+    encode_metrics,
+    from_buffer,
+    json_bytes,
+)
 from foresight.web.params import metric_list, range_bounds, relative, target_series, time_range
 from foresight.web.security import jsonify_redacted
 from metrics_collector import Sample, host_facts
@@ -40,34 +43,6 @@ blueprint = Blueprint(
 
 REALTIME_WINDOW_S = 300.0
 REALTIME_MAX_SAMPLES = 2000
-
-
-class TickCache:
-    """Encoded responses valid until the next tick (bounded, thread-safe)."""
-
-    def __init__(self, max_entries: int = 128) -> None:
-        self.max_entries = max_entries
-        self._tick: float | None = None
-        self._entries: OrderedDict[bytes, bytes] = OrderedDict()
-        self._lock = threading.Lock()
-        self.compute_lock = threading.Lock()
-
-    def get(self, tick: float | None, key: bytes) -> bytes | None:
-        with self._lock:
-            if tick != self._tick:
-                return None
-            body = self._entries.get(key)
-            if body is not None:
-                self._entries.move_to_end(key)
-            return body
-
-    def put(self, tick: float | None, key: bytes, body: bytes) -> None:
-        with self._lock:
-            if tick != self._tick:
-                self._tick, self._entries = tick, OrderedDict()
-            self._entries[key] = body
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
 
 
 def services() -> Services:
@@ -92,97 +67,6 @@ def current_values(svc: Services) -> tuple[float | None, dict[str, float]]:
         return None, {}
     ts = max(t for t, _ in stored.values())
     return ts, {name: v for name, (t, v) in stored.items() if t == ts}
-
-
-def json_bytes(payload: Any) -> bytes:
-    return json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
-
-
-class PointFragments:
-    """The JSON text ``[t,v]`` of each ring-buffer sample's values, encoded once.
-
-    Re-encoding 300 samples x all metrics on every tick costs ~10 ms of GIL time, which
-    stalls every other request thread; joining cached fragments costs ~1 ms.
-    """
-
-    def __init__(self) -> None:
-        self._by_ts: dict[float, dict[str, str]] = {}
-        self._lock = threading.Lock()
-
-    def of(self, sample: Sample) -> dict[str, str]:
-        fragments = self._by_ts.get(sample.timestamp)
-        if fragments is None:
-            t = repr(float(sample.timestamp))
-            fragments = {
-                name: f"[{t},{float(v)!r}]" for name, v in sample.values.items() if math.isfinite(v)
-            }
-            self._by_ts[sample.timestamp] = fragments
-        return fragments
-
-    def prune(self, oldest_ts: float, max_entries: int) -> None:
-        """Forget samples older than ``oldest_ts`` once the cache outgrows the buffer."""
-        if len(self._by_ts) > max_entries:
-            with self._lock:
-                self._by_ts = {t: f for t, f in self._by_ts.items() if t >= oldest_ts}
-
-
-def _from_buffer(
-    svc: Services,
-    fragments: PointFragments,
-    names: list[str],
-    since: float,
-    until: float,
-    limit: int,
-) -> dict[str, str] | None:
-    """Raw points (as JSON text) from the ring buffer when it holds the whole range
-    within ``limit``; None sends the query to the store."""
-    recent = list(svc.recent)
-    if not recent:
-        return None
-    complete_from = svc.recent_complete_from
-    if len(recent) == svc.recent.maxlen:  # full: older samples have rotated out
-        complete_from = max(complete_from, recent[0].timestamp)
-    if since < complete_from:
-        return None
-    window = [fragments.of(s) for s in recent if since <= s.timestamp <= until]
-    if len(window) > limit:
-        return None
-    fragments.prune(recent[0].timestamp, 2 * len(recent) + 10)
-    return {name: ",".join(f[name] for f in window if name in f) for name in names}
-
-
-def _encode_metrics(
-    header: dict[str, Any],
-    names: list[str],
-    current: dict[str, float],
-    tick: float | None,
-    points_json: dict[str, str],
-    infos: dict[str, MetricInfo],
-) -> bytes:
-    """The /api/metrics body, with each metric's points spliced in as ready JSON text."""
-    parts = [json.dumps(header, separators=(",", ":"))[:-1], ',"metrics":{']
-    for index, name in enumerate(names):
-        info = infos[name]
-        value = current.get(name)
-        meta = json.dumps(
-            {
-                "unit": info.unit,
-                "description": info.description,
-                "warning": info.warning,
-                "critical": info.critical,
-                "current": {
-                    "timestamp": tick if value is not None else None,
-                    "value": value,
-                    "level": info.level(value).value,
-                },
-            },
-            separators=(",", ":"),
-        )
-        parts.append(
-            f'{"," if index else ""}{json.dumps(name)}:{meta[:-1]},"points":[{points_json[name]}]}}'
-        )
-    parts.append("}}")
-    return "".join(parts).encode()
 
 
 @blueprint.route("/metrics", methods=["GET"])
@@ -227,7 +111,7 @@ def _metrics_body(
     by_key = (
         None
         if step_s is not None or elsewhere
-        else _from_buffer(svc, fragments, keys, since, until, limit)
+        else from_buffer(svc, fragments, keys, since, until, limit)
     )
     effective_step: float | None = None  # None: raw points
     if by_key is None:
@@ -247,7 +131,7 @@ def _metrics_body(
     values = {n: current[k] for n, k in zip(names, keys, strict=True) if k in current}
     # a target's load levels are per its own CPU count (none when it is unknown)
     infos = {n: alerting.series_info(svc, k) for n, k in zip(names, keys, strict=True)}
-    return _encode_metrics(header, names, values, tick, points, infos)
+    return encode_metrics(header, names, values, tick, points, infos)
 
 
 def _of_target(values: Any, target: str) -> dict[str, float]:

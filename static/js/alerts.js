@@ -4,7 +4,8 @@
  * active alerts first (state, severity, rule, metric, value, since, why), then the
  * resolved ones; marks the tile of each metric with an active alert (data-alert), and
  * shades each firing episode on its metric's chart: from the rule's threshold up to the
- * top of the chart, from when it fired until it resolved (a dataset of role "alert"). */
+ * top of the chart, from when it fired until it resolved (datasets of role "alert", one
+ * per severity; overlapping episodes shade from the lowest threshold firing then). */
 (() => {
   "use strict";
   const fs = window.foresight;
@@ -71,6 +72,31 @@
 
   const BAND_COLOUR = { critical: "rgba(248,81,73,.16)", warning: "rgba(210,153,34,.16)", info: "rgba(88,166,255,.12)" };
 
+  // The shaded region of overlapping episodes, as one line sorted by time: at each
+  // instant it starts at the lowest threshold of the episodes firing then (their union),
+  // and breaks (y: null) where none fires. Concatenating the episodes instead sent x
+  // backwards wherever two overlapped (LoadCareful and LoadHigh on load1 fire together),
+  // and Chart.js, told the data is sorted (normalized: true), filled odd triangles.
+  function unionBand(episodes, nowS) {
+    const spans = episodes.map((a) => [a.fired_at * 1000, (a.resolved_at ?? nowS) * 1000, a.threshold])
+      .filter(([start, end]) => end > start);
+    const edges = [...new Set(spans.flatMap(([start, end]) => [start, end]))].sort((a, b) => a - b);
+    const data = [];
+    let level = null; // the threshold shaded since the last edge (null: nothing fires)
+    for (let i = 0; i < edges.length - 1; i++) {
+      const [from, to] = [edges[i], edges[i + 1]];
+      const covering = spans.filter(([start, end]) => start <= from && end >= to);
+      const y = covering.length ? Math.min(...covering.map(([, , t]) => t)) : null;
+      if (y === level) { if (y !== null) data[data.length - 1].x = to; continue; }
+      if (y === null) data.push({ x: from, y: null });
+      else data.push({ x: from, y }, { x: to, y });
+      level = y;
+    }
+    return data;
+  }
+
+  // One shaded dataset per severity (critical over warning over info), each the union of
+  // its episodes on that chart.
   function drawBands(all) {
     const byMetric = {};
     for (const a of all) {
@@ -78,25 +104,21 @@
       if (a.fired_at == null || a.threshold == null || key === null || !fs.charts[key]) continue;
       (byMetric[key] ||= []).push(a);
     }
+    const nowS = fs.nowS(); // an active episode ends at "now"
     for (const [metric, chart] of Object.entries(fs.charts)) {
-      const episodes = (byMetric[metric] || []).sort((a, b) => a.fired_at - b.fired_at);
-      const data = [];
-      for (const a of episodes) {
-        const end = a.resolved_at ?? fs.nowS(); // an active episode ends at "now"
-        data.push({ x: a.fired_at * 1000, y: a.threshold }, { x: end * 1000, y: a.threshold },
-                  { x: end * 1000 + 1, y: null });
+      const episodes = byMetric[metric] || [];
+      const had = chart.data.datasets.some((d) => d.foresightRole === "alert");
+      if (!had && !episodes.length) continue;
+      chart.data.datasets = chart.data.datasets.filter((d) => d.foresightRole !== "alert");
+      for (const severity of ["info", "warning", "critical"]) {
+        const mine = episodes.filter((a) => (BAND_COLOUR[a.severity] ? a.severity : "info") === severity);
+        if (!mine.length) continue;
+        chart.data.datasets.push({
+          label: `${severity} alert`, foresightRole: "alert", alertSeverity: severity,
+          data: unionBand(mine, nowS), fill: "end", pointRadius: 0, pointHitRadius: 0,
+          borderWidth: 0, spanGaps: false, order: 10, backgroundColor: BAND_COLOUR[severity],
+        });
       }
-      let ds = chart.data.datasets.find((d) => d.foresightRole === "alert");
-      if (!ds && !data.length) continue;
-      if (!ds) {
-        ds = { label: "alert", foresightRole: "alert", data: [], fill: "end", pointRadius: 0,
-               borderWidth: 0, spanGaps: false, order: 10 };
-        chart.data.datasets.push(ds);
-      }
-      const worst = episodes.some((a) => a.severity === "critical") ? "critical"
-        : episodes.some((a) => a.severity === "warning") ? "warning" : "info";
-      ds.backgroundColor = BAND_COLOUR[worst];
-      ds.data = data;
       fs.update(metric);
     }
   }

@@ -13,6 +13,8 @@
  *                    (05:00, 05:15, … rather than 05:07, 05:22)
  *   crosshair        a plugin: one vertical line and tooltip at the same instant on every
  *                    chart that uses it (sync(ms) moves it; ms = null hides it)
+ *   "foresightSeries"  a Chart.js interaction mode: the points of the role "series"
+ *                    datasets nearest the mouse's time (no divider, threshold or band)
  */
 (() => {
   "use strict";
@@ -127,11 +129,19 @@
     return out;
   }
 
+  // True while a chart's datasets were changed and it has not been updated since (a range
+  // load fills every chart, then updates them one by one). Its tooltip must not be set
+  // then: Chart.js would look the index up in the old, shorter data and throw.
+  function stale(chart) {
+    return chart.data.datasets.some((ds, i) => chart.getDatasetMeta(i).data.length !== ds.data.length);
+  }
+
   function sync(ms, source) {
     hoverMs = ms;
     for (const chart of members) {
       if (!chart.canvas || !chart.canvas.isConnected) { members.delete(chart); continue; }
       if (chart === source) continue; // Chart.js redraws the chart under the mouse itself
+      if (stale(chart)) continue; // it draws the crosshair at hoverMs when it is updated
       const active = ms === null ? [] : activeAt(chart, ms);
       const px = ms === null ? 0 : chart.scales.x.getPixelForValue(ms);
       chart.tooltip.setActiveElements(active, { x: px, y: chart.chartArea.top + 8 });
@@ -174,6 +184,19 @@
       chart.$crosshairX = px;
     },
   };
+
+  // The interaction mode of the History charts ("foresightSeries"): the tooltip under the
+  // mouse shows the series, as the crosshair does on every other chart. Chart.js's own
+  // "nearest" picked any dataset, and next to "now" that was the divider itself
+  // ("now: 0.0 %", "now: 100.0 %"), or a threshold line or band edge elsewhere.
+  if (typeof Chart !== "undefined") {
+    Chart.Interaction.modes.foresightSeries = (chart, e) => {
+      if (!chart.scales.x || stale(chart)) return [];
+      return activeAt(chart, chart.scales.x.getValueForPixel(e.x)).map(({ datasetIndex, index }) =>
+        ({ datasetIndex, index, element: chart.getDatasetMeta(datasetIndex).data[index] }))
+        .filter((item) => item.element);
+    };
+  }
 
   window.foresightCharts = {
     GAP_FACTOR, withGaps, appendPoint, tickStep, alignTicks, crosshair,

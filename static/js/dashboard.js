@@ -30,7 +30,9 @@
  *   intervalS, tokenRequired
  *   target         whose series this page shows ("" = this host; ?target= in the URL);
  *                  api() adds it to GET /api/metrics*, /api/predictions, /api/anomalies
- *   onTick         [fn(tick)]  after every realtime poll; tick = {samples, current,
+ *   onTick         [fn(tick)]  after every realtime poll, before the charts are redrawn
+ *                  (datasets edited here are drawn with the tick: no update() needed when
+ *                  tick.live or on a long range's refresh); tick = {samples, current,
  *                  cursor, serverTimeS, live}
  *   onRangeChange  [fn(info)]  after the charts were (re)filled from /api/metrics: the
  *                  first load, a range switch, a zoom; info = {range, response}. A long
@@ -49,6 +51,7 @@
  *                  y is null at a gap
  *   setNote(NAME, text)  a line of text under a chart (e.g. forecast accuracy)
  *   format(value, unit)  human units: 1234567 "B/s" → "1.2 MB/s"
+ *   formatTick(value, unit)  an axis label: 1250000 "B/s" → "1.25 MB/s", 0.5 "B" → "0.5 B"
  *   update(NAME?)  redraw one chart (or all) with update("none") after you edit datasets
  * Callbacks run inside try/catch: a failing extension never stops the dashboard.
  * A metric first seen after the initial load gets its chart during a poll (rare).
@@ -56,7 +59,7 @@
  * Example (static/js/forecast.js, loaded with `defer` after this file):
  *   foresight.setFutureS(120);
  *   foresight.onRangeChange.push(() => drawForecasts());
- *   foresight.onTick.push(({live}) => { if (live) moveForecasts(); });
+ *   foresight.onTick.push(({live}) => { if (live) moveForecasts(); }); // redrawn after
  *   // inside: foresight.charts.cpu_percent.data.datasets.push({label: "forecast",
  *   //   foresightRole: "forecast", data: [{x, y}, ...], borderDash: [4, 4]});
  *   //   foresight.update("cpu_percent");
@@ -149,9 +152,18 @@
       default: return Number.isInteger(v) ? String(v) : v.toFixed(Math.abs(v) < 10 ? 2 : 1);
     }
   }
+  // An axis label: three significant digits in the scaled unit, so neighbours never read
+  // alike (formatBytes rounds 0.5 B/s up to "1 B/s", the label of the tick above it).
+  function tickBytes(v) {
+    const units = ["B", "KB", "MB", "GB", "TB"];
+    let i = 0;
+    while (Math.abs(v) >= 1000 && i < units.length - 1) { v /= 1000; i += 1; }
+    return `${Number(v.toPrecision(3))} ${units[i]}`;
+  }
   function formatTick(v, unit) {
     v = Number(v.toPrecision(6)); // 0.30000000000000004 → 0.3
-    if (unit === "B/s") return `${formatBytes(v)}/s`;
+    if (unit === "B/s") return `${tickBytes(v)}/s`;
+    if (unit === "B") return tickBytes(v);
     if (unit === "%") return `${v}%`;
     if (unit === "ms") return `${v} ms`;
     if (unit === "GB") return `${v} GB`;
@@ -168,6 +180,7 @@
     return `${sec} s`;
   }
   fs.format = format;
+  fs.formatTick = formatTick;
   fs.time = (epochS) => T.when(epochS); // the one time format (static/js/timefmt.js)
 
   // ── target (whose series: this host, a Prometheus series' labels, a pushed target) ──
@@ -316,7 +329,7 @@
       options: {
         animation: false, responsive: true, maintainAspectRatio: false,
         parsing: false, normalized: true, spanGaps: false,
-        interaction: { mode: "nearest", axis: "x", intersect: false },
+        interaction: { mode: "foresightSeries", axis: "x", intersect: false }, // charts_common.js
         // A point with gaps on both sides has no line to sit on: draw it as a dot (as Grafana
         // does), or sparse data (a 60-s sampler on a 10-s step) would draw nothing at all.
         elements: { point: { radius: isolatedRadius, hitRadius: 6 }, line: { borderWidth: 1.5, tension: 0 } },
@@ -623,9 +636,9 @@
       fs.range = { ...r, sinceS: res.until - RANGE_S[spec.key], untilS: res.until };
       applyWindow();
       markEmpty();
-      fs.update();
       $("range-status").textContent = describe(spec, { ...res, since: fs.range.sinceS, step_s: r.stepS }, points);
       runHooks(fs.onTick, { samples: [], current: {}, cursor, serverTimeS: res.until, live: false });
+      fs.update(); // after the hooks, as in poll()
     } catch (err) {
       if (seq !== rangeSeq) return;
       $("range-status").textContent = `Could not refresh history: ${err.message}`;
@@ -699,7 +712,8 @@
       if (Object.keys(fs.charts).length) cursor = rt.cursor ?? cursor;
       const samples = rt.samples || [];
       if (samples.length) lastSampleS = Math.max(lastSampleS ?? 0, samples[samples.length - 1].timestamp);
-      if (fs.range.live && Object.keys(fs.charts).length) {
+      const redraw = fs.range.live && Object.keys(fs.charts).length > 0;
+      if (redraw) {
         const unknown = {};
         for (const s of samples) {
           const x = s.timestamp * 1000;
@@ -714,10 +728,12 @@
         for (const { dataset } of Object.values(series)) dropBefore(dataset.data, minMs);
         applyWindow();
         markEmpty();
-        fs.update();
       }
       for (const [name, c] of Object.entries(rt.current || {})) setTile(name, c.value, c.level, c.unit);
+      // The hooks first, then one redraw: each chart is drawn once a tick, not again
+      // for every extension that moved something on it.
       runHooks(fs.onTick, { samples, current: rt.current || {}, cursor, serverTimeS: rt.server_time, live: fs.range.live });
+      if (redraw) fs.update();
     } catch (err) {
       failures += 1;
       showConnectionError(err);

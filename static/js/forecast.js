@@ -7,7 +7,8 @@
  * value (the 1 h / 24 h / 7 d views draw bucket means). Under each
  * chart a note names the served model in plain words and its accuracy against the
  * baselines on validation data ("repeating the last value: nothing else beat it yet; 79 %
- * of actuals inside the 80 % band"). The forecast line starts at the newest sample. Until
+ * of actuals inside the 80 % band"). The forecast line starts at the newest sample and is
+ * cut at "now" (again on every tick), so it never lies over the actuals. Until
  * any model has enough history the note says so and nothing is drawn: no guesses.
  * Every range view draws the forecast of its own model tier (live_models.ALL_TIERS): the
  * live 5-minute view the next 90 s (10-s steps), 1 h the next 30 min (1-min steps), 24 h
@@ -69,6 +70,18 @@
     ];
   }
 
+  // The part of a forecast line at or after nowMs (points sorted by x): a forecast is
+  // fetched every 15 s (60 s on long ranges) and anchored at the newest sample of its job,
+  // so by the time it is drawn, and more with every tick after, its start lies left of the
+  // "now" divider, over the actuals. The line is cut at now, interpolated there.
+  function fromNow(points, nowMs) {
+    const i = points.findIndex((p) => p.x >= nowMs);
+    if (i <= 0) return i < 0 ? [] : points;
+    const a = points[i - 1], b = points[i];
+    const y = a.y === null || b.y === null ? null : a.y + ((b.y - a.y) * (nowMs - a.x)) / (b.x - a.x);
+    return [{ x: nowMs, y }, ...points.slice(i)];
+  }
+
   function drawMetric(name, model, anomalies, horizonEndMs) {
     const chart = fs.charts[name];
     if (!chart) return; // per-core metrics share one chart: no forecast drawn there
@@ -77,11 +90,12 @@
     const extra = [];
     if (model && model.status === "ok" && model.forecast && horizonEndMs > nowMs) {
       const f = model.forecast;
-      const pts = (arr) => f.timestamps.map((t, i) => ({ x: t * 1000, y: arr[i] }))
+      const raw = (arr) => f.timestamps.map((t, i) => ({ x: t * 1000, y: arr[i] }))
         .filter((p) => p.x <= horizonEndMs);
-      const mean = pts(f.mean);
+      const pts = (arr) => fromNow(raw(arr), nowMs);
+      const mean = raw(f.mean);
       // Start the line at the newest sample (the server re-anchors every job), so it
-      // never begins before "now" or away from the last value.
+      // starts from the last value, then cut it at "now".
       if (f.anchor_timestamp != null && f.anchor_value != null && mean.length &&
           f.anchor_timestamp * 1000 < mean[0].x) {
         mean.unshift({ x: f.anchor_timestamp * 1000, y: f.anchor_value });
@@ -90,7 +104,7 @@
       chart.data.datasets.push(
         ...band("95 % band", pts(f.lower_95), pts(f.upper_95), BAND_95),
         ...band("80 % band", pts(f.lower_80), pts(f.upper_80), BAND_80),
-        { label: "forecast", foresightRole: "forecast", data: mean, borderColor: LINE,
+        { label: "forecast", foresightRole: "forecast", data: fromNow(mean, nowMs), borderColor: LINE,
           borderDash: [5, 4], borderWidth: 1.6, pointRadius: 0, fill: false, order: 1 });
       const acc = model.accuracy;
       fs.setNote(name, acc ? `Forecast (${stepWords(model.step_s)}): ${acc.summary}.`
@@ -234,14 +248,19 @@
     }
   }
 
+  // Every tick: the divider moves to now, and the forecast lines and bands are cut there.
+  // No redraw here: the dashboard redraws every chart right after its onTick hooks (a
+  // second update per chart per tick doubled the drawing of every live second).
   function moveNow() {
     const nowMs = fs.nowS() * 1000;
-    for (const [name, chart] of Object.entries(fs.charts)) {
+    for (const chart of Object.values(fs.charts)) {
       const divider = chart.data.datasets.find((d) => d.foresightRole === "now");
       if (!divider) continue;
       divider.data[0].x = nowMs;
       divider.data[1].x = nowMs;
-      fs.update(name);
+      for (const ds of chart.data.datasets) {
+        if (ds.foresightRole === "forecast" || ds.foresightRole === "forecast-band") ds.data = fromNow(ds.data, nowMs);
+      }
     }
   }
 
@@ -268,7 +287,7 @@
     }
     fs.setFutureS(futureOf(fs.range)[0]);
     fs.onRangeChange.push(applyRange);
-    fs.onTick.push(({ live }) => { if (live) moveNow(); });
+    fs.onTick.push(moveNow); // live ticks, and a long range's refresh
     refresh();
     schedule();
   });

@@ -75,7 +75,7 @@
               callback(value, index, ticks) { return T.tick(value, spanOf(this), index, ticks); } },
             grid: { color: gridColour() } },
           y: { beginAtZero: true, min: percent ? 0 : undefined, max: percent ? 100 : undefined,
-            ticks: { maxTicksLimit: 5, callback: (v) => fs.format(v, unit).replace(/\.0 /, " ") },
+            ticks: { maxTicksLimit: 5, callback: (v) => fs.formatTick(v, unit) },
             grid: { color: gridColour() } },
         },
         plugins: {

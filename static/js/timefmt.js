@@ -58,7 +58,15 @@
       const prev = ticks && index > 0 ? ticks[index - 1].value : null;
       return prev === null || dayKey(prev) !== dayKey(epochMs) ? F.dhm.format(d) : F.hm.format(d);
     }
-    return spanS < 360 ? F.hms.format(d) : F.hm.format(d); // < 6 min: ticks under a minute apart
+    return underAMinute(epochMs, ticks) ? F.hms.format(d) : F.hm.format(d);
+  }
+  // Seconds on a label only where they say something: ticks under a minute apart, or (no
+  // tick list) a tick off the whole minute. A 5-minute view's ticks are whole minutes,
+  // which "8:04:00 PM" only made longer (and the capacity and device charts, whose span
+  // is just under 6 min, showed them while the History charts beside them did not).
+  function underAMinute(epochMs, ticks) {
+    if (ticks && ticks.length > 1) return Math.abs(ticks[1].value - ticks[0].value) < 60000;
+    return new Date(epochMs).getSeconds() !== 0;
   }
   // The tooltip/crosshair title: the date only when the range spans days.
   function hover(epochMs, spanS) {
