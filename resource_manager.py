@@ -262,6 +262,53 @@ class ResourcePool:
         )
         self.storage_gb = float(storage_gb)
 
+    # ---- restart ---------------------------------------------------------------------
+    def snapshot(self) -> dict:
+        """What a restart restores (``restore``), as of the last tick: JSON-ready."""
+        return {
+            "at": self._last_s,
+            "instances": len(self._active()),
+            "size": self.size.name,
+            "storage_gb": self.storage_gb,
+            "cost_total": self.cost_total,
+            "cost_today": self.cost_total - self._cost_at_day_start,
+        }
+
+    def restore(
+        self,
+        *,
+        instances: int | None = None,
+        size: str | None = None,
+        storage_gb: float | None = None,
+        cost_total: float = 0.0,
+        cost_today: float = 0.0,
+    ) -> int | None:
+        """Start from saved state instead of the settings' (call before the first tick).
+
+        ``instances`` (clamped to [min, max]; the clamped count is returned) replace the
+        initial ones, ready at once: they kept serving while the monitor was down. The
+        bill resumes at ``cost_total``, ``cost_today`` of it today's; the time the monitor
+        was down is not billed (nothing was simulated then).
+        """
+        if size is not None:
+            if size not in SIZES:
+                raise InputError(f"unknown instance size {size!r} (known: {', '.join(SIZES)})")
+            self.size = SIZES[size]
+        if storage_gb is not None:
+            self.storage_gb = float(storage_gb)
+        self.cost_total = float(cost_total)
+        self._cost_at_day_start = self.cost_total - min(float(cost_today), self.cost_total)
+        if instances is None:
+            return None
+        now = self._last_s
+        count = max(self.min_instances, min(self.max_instances, int(instances)))
+        self._live, self._ids = [], itertools.count(1)
+        self.events.clear()  # the initial launches it replaces never served
+        for _ in range(count):
+            inst = self._launch(now, "restored after a restart")
+            inst.state, inst.booting_at_s, inst.ready_at_s = (InstanceState.READY, now, now)
+        return count
+
     # ---- views -----------------------------------------------------------------------
     def counts(self) -> dict[InstanceState, int]:
         """Instances by state as of the last tick (terminated ones are not kept)."""

@@ -118,3 +118,11 @@ def install(services) -> None:
     )
     services.extras[EXTRAS_KEY] = live
     services.stages.append(live.stage)
+    saved: list[bool] = []
+
+    def save_on_stop() -> None:  # before the store closes; once (stop is idempotent)
+        if not saved:
+            saved.append(True)
+            live.save(services.clock())
+
+    services.closers.append(save_on_stop)

@@ -18,6 +18,7 @@ import sqlite3
 import threading
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
@@ -32,6 +33,7 @@ from foresight.live.scaling_vertical import VerticalTier
 from foresight.live.scaling_views import TARGET_UTILISATION, CapacityPoint, _units
 from foresight.scaling.predictive import PredictivePolicy
 from foresight.scaling.records import DEFAULT_CONFIDENCE
+from foresight.scaling.saved_state import EngineRecord, Restore, SavedScaling, plan
 from foresight.scaling.signals import SIGNAL_NAMES, combine
 from foresight.scaling.webhook import WebhookExecutor
 from foresight.store.metric_store import MetricStore
@@ -138,6 +140,13 @@ class LiveScaling:
         self.webhook = webhook
         self.platform = None if webhook is None else PlatformLink(webhook)
         self.webhook_results = deque(maxlen=1) if self.platform is None else self.platform.results
+        # Mode, override hold and pool survive a restart (foresight/scaling/saved_state.py).
+        self.mode_set_at: float | None = None  # when the API set the mode (None: settings)
+        self.hold_instances: int | None = None  # the held override's count
+        self.restored: Restore | None = None  # what this start took from the saved state
+        self.saved = None if store is None else SavedScaling(store)
+        if self.saved is not None:
+            self._restore(now, mode)
 
     # ---- the stage ---------------------------------------------------------------------
     def stage(self, now: float, sample) -> None:
@@ -169,6 +178,7 @@ class LiveScaling:
                 self._mirror(decision)
             self.vertical.step(now, decision)
             state = self.pool.state(now)
+            self._save_pool(now)
             if self.platform is not None:
                 self.platform.poll(state.desired, now)
             window = (
@@ -202,6 +212,60 @@ class LiveScaling:
             self._persist_error = str(exc)
         else:
             self._persist_error = None
+
+    # ---- restart (foresight/scaling/saved_state.py has the rule) ------------------------
+    def _restore(self, now: float, default: EngineMode) -> None:
+        assert self.saved is not None
+        engine, pool = self.saved.load()
+        if engine is None and pool is None:
+            return
+        restore = plan(engine, pool, now)
+        if restore.mode is not None:
+            self.engine.mode, self.mode_set_at = restore.mode, restore.mode_set_at
+        if restore.hold_until is not None:
+            self.engine.hold_until = restore.hold_until
+            self.hold_instances = restore.hold_instances
+        count = self.pool.restore(
+            instances=restore.instances,
+            size=restore.size,
+            storage_gb=restore.storage_gb,
+            cost_total=restore.cost_total,
+            cost_today=restore.cost_today or 0.0,
+        )
+        if count is not None and count != restore.instances:
+            restore = replace(
+                restore,
+                instances=count,
+                notes=(*restore.notes, f"{restore.instances} clamped to [min, max]: {count}"),
+            )
+        self.restored = restore
+        logger.info(
+            "scaling state restored (mode %s, SCALING_MODE %s; %s instances): %s",
+            self.engine.mode.value,
+            default.value,
+            self.pool.state(now).desired,
+            "; ".join(restore.notes) or "as saved",
+        )
+
+    def _save_engine(self, now: float) -> None:
+        if self.saved is not None:
+            mode = None if self.mode_set_at is None else self.engine.mode
+            hold = self.engine.hold_until
+            record = EngineRecord(
+                mode, self.mode_set_at, hold, None if hold is None else self.hold_instances
+            )
+            self.saved.save_engine(now, record)
+
+    def _save_pool(self, now: float) -> None:
+        if self.saved is not None:
+            self.saved.save_pool(now, self.pool.snapshot())
+
+    def save(self, now: float) -> None:
+        """Bill the pool to ``now`` and save it (the monitor's stop calls this)."""
+        with self.lock:
+            now = self._clamp(now)
+            self.pool.tick(now)
+            self._save_pool(now)
 
     def _mirror(self, decision: ScalingDecision) -> None:
         """Queue an executed count for the webhook (sent by one background thread)."""
@@ -237,7 +301,8 @@ class LiveScaling:
         return self.vertical.size_advice
 
     # ---- API helpers -------------------------------------------------------------------
-    def set_mode(self, mode: str) -> EngineMode:
+    def set_mode(self, mode: str, now: float | None = None) -> EngineMode:
+        """Set the mode (it then wins over SCALING_MODE, across restarts, until set again)."""
         try:
             value = EngineMode(mode)
         except ValueError:
@@ -245,7 +310,9 @@ class LiveScaling:
                 f"mode must be one of {', '.join(m.value for m in EngineMode)} (got {mode!r})"
             ) from None
         with self.lock:
-            self.engine.mode = value
+            now = self._clamp(self._last_now if now is None else now)
+            self.engine.mode, self.mode_set_at = value, now
+            self._save_engine(now)
         logger.info("scaling mode set to %s", value.value)
         return value
 
@@ -254,7 +321,11 @@ class LiveScaling:
     ) -> ScalingDecision:
         """Set the count by hand; automatic decisions resume after ``hold_s`` seconds."""
         with self.lock:
-            decision = self.engine.override(instances, self._clamp(now), hold_s=hold_s)
+            now = self._clamp(now)
+            decision = self.engine.override(instances, now, hold_s=hold_s)
+            self.hold_instances = instances if self.engine.hold_until is not None else None
+            self._save_engine(now)
+            self._save_pool(now)
             self._mirror(decision)
             return decision
 
@@ -264,6 +335,7 @@ class LiveScaling:
             now = self._clamp(now)
             self.pool.mark_failed(instance_id, now)
             self.pool.tick(now)
+            self._save_pool(now)
         logger.info("fault injected into instance %d", instance_id)
         return self.resources(now)
 
@@ -285,7 +357,11 @@ class LiveScaling:
         return views.conditions(self)
 
     def status(self, now: float) -> dict:
-        return views.status(self, now)
+        """The engine's state; ``mode_source`` and ``restored`` say what a restart kept."""
+        doc = views.status(self, now)
+        doc["mode_source"] = "settings" if self.mode_set_at is None else "api"
+        doc["restored"] = None if self.restored is None else self.restored.to_dict()
+        return doc
 
     def history(self, limit: int, since: float | None = None) -> dict:
         """Capacity points and decisions, newest ``limit`` (or those after ``since``)."""

@@ -63,9 +63,10 @@ def execute_scaling(instances: int, hold_s: float) -> Response:
 @blueprint.response(200, scaling_out.ScalingStatusSchema)
 @blueprint.alt_response(503, schema=out.ErrorSchema, description=OFF)
 def set_scaling_mode(mode: str) -> Response:
-    """Set the engine mode: auto, dry-run (record only) or paused."""
+    """Set the engine mode: auto, dry-run (record only) or paused. It is saved: it wins
+    over SCALING_MODE, across restarts, until it is set here again."""
     live, services = extension(EXTRAS_KEY, "scaling")
-    live.set_mode(mode)
+    live.set_mode(mode, services.clock())
     return jsonify(live.status(services.clock()))
 
 

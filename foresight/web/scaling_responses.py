@@ -128,6 +128,36 @@ class ScalingStatusSchema(Schema):
         allow_none=True,
         metadata={"description": "What the platform reports back; null without a webhook"},
     )
+    mode_source = fields.String(
+        validate=validate.OneOf(["settings", "api"]),
+        metadata={
+            "description": "Where the mode came from: SCALING_MODE, or POST /api/scaling/mode "
+            "(saved: it wins over SCALING_MODE across restarts until set again)"
+        },
+    )
+    restored = fields.Nested(
+        lambda: RestoredSchema(),
+        allow_none=True,
+        metadata={"description": "What this start took from the saved state; null: nothing"},
+    )
+
+
+class RestoredSchema(Schema):
+    saved_at = fields.Float(allow_none=True, metadata={"description": "The pool's save (epoch s)"})
+    mode = fields.String(allow_none=True, metadata={"description": "Mode set through the API"})
+    mode_set_at = fields.Float(allow_none=True)
+    hold_until = fields.Float(
+        allow_none=True, metadata={"description": "A manual override's hold that still lasts"}
+    )
+    instances = fields.Integer(
+        allow_none=True, metadata={"description": "Count restored; null: MIN_INSTANCES (stale)"}
+    )
+    instance_size = fields.String(allow_none=True)
+    storage_gb = fields.Float(allow_none=True)
+    cost_today_usd = fields.Float(
+        allow_none=True, metadata={"description": "Today's bill restored; null: another UTC day"}
+    )
+    notes = fields.List(fields.String(), metadata={"description": "What was kept and why"})
 
 
 class SizeShapeSchema(Schema):
