@@ -1,9 +1,10 @@
 """The sampler's schedule: the one sampling job, the process-table job, tick statistics.
 
-``TickStats`` counts ticks, missed slots and jitter; ``schedule_sampling`` adds the job
-that calls ``tick(now)`` every ``interval_s`` on a ``make_scheduler()`` scheduler
-(APScheduler, started and stopped by the caller); ``schedule_processes`` adds the
-process-table job of ``foresight.host.processes``. The only module of this package
+``TickStats`` counts ticks, missed slots and jitter; ``schedule_sampling`` calls
+``tick(now)`` every ``interval_s`` on a thread of its own that starts and stops with a
+``make_scheduler()`` scheduler (APScheduler, started and stopped by the caller), which
+runs the slower jobs, e.g. ``schedule_processes``'s process table of
+``foresight.host.processes``. The only module of this package
 that reads the clock: each job takes ``now`` once and passes it on.
 """
 
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import psutil
+from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN, EVENT_SCHEDULER_STARTED, SchedulerEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -26,7 +28,7 @@ from foresight.host.processes import ProcessSampler
 
 logger = logging.getLogger(__name__)
 
-SAMPLE_JOB_ID = "foresight-sample"
+SAMPLE_JOB_ID = "foresight-sample"  # the sampling thread's name before it left APScheduler
 PROCESSES_JOB_ID = "foresight-processes"
 
 
@@ -81,13 +83,62 @@ def make_scheduler() -> BackgroundScheduler:
     return BackgroundScheduler(timezone=UTC)
 
 
+class SamplingThread:
+    """Call ``job()`` at every slot ``origin + k * interval_s`` on one thread of its own.
+
+    A slow run delays the next one rather than stacking runs; when slots passed
+    meanwhile, the next run starts at once and stands for all of them (the latest), and
+    ``TickStats`` counts the others as missed: APScheduler's ``max_instances=1,
+    coalesce=True`` with a grace time of at least one interval, without its per-run
+    bookkeeping (0.32 ms of CPU a run against 0.08 ms for this loop, measured with a
+    no-op job), once a second for as long as the monitor runs.
+    """
+
+    def __init__(self, stats: TickStats, job: Callable[[], None]) -> None:
+        self.stats = stats
+        self.job = job
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="foresight-sampler", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float | None = None) -> None:
+        """Stop after the run in progress, waiting for it (up to ``timeout_s``)."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout_s)
+
+    def _run(self) -> None:
+        interval_s, last_slot = self.stats.interval_s, None
+        while not self._stop.is_set():
+            origin = self.stats.origin
+            now = time.time()
+            # the latest slot due by now, with TickStats' tolerance for an early wake
+            slot = math.floor((now - origin) / interval_s + 1e-3)
+            if last_slot is not None and slot < last_slot:  # the clock went back
+                last_slot = slot - 1
+            if slot >= 0 and (last_slot is None or slot > last_slot):
+                last_slot = slot
+                self.job()
+                continue
+            due = origin + (max(slot, -1) + 1) * interval_s
+            self._stop.wait(min(interval_s, max(0.0, due - now)))
+
+
 def schedule_sampling(
     scheduler: BackgroundScheduler, stats: TickStats, tick: Callable[[float], object]
-) -> None:
-    """Add the one sampling job: ``tick(now)`` every ``stats.interval_s`` from origin.
+) -> SamplingThread:
+    """Sample with ``tick(now)`` every ``stats.interval_s`` from origin while ``scheduler``
+    runs: a ``SamplingThread`` started and stopped (waited for) with the scheduler.
 
-    ``max_instances=1`` and ``coalesce=True``: a slow tick delays the next one rather
-    than stacking runs; slots that pass meanwhile are counted as missed by ``stats``.
+    A slow tick delays the next one rather than stacking runs; slots that pass meanwhile
+    are counted as missed by ``stats``.
     """
 
     def job() -> None:
@@ -99,18 +150,18 @@ def schedule_sampling(
             stats.errors += 1
             logger.exception("sampling tick at %.3f failed", now)
 
-    scheduler.add_job(
-        job,
-        IntervalTrigger(
-            seconds=stats.interval_s, start_date=datetime.fromtimestamp(stats.origin, UTC)
-        ),
-        id=SAMPLE_JOB_ID,
-        name="sample this host",
-        max_instances=1,
-        coalesce=True,
-        misfire_grace_time=max(1, math.ceil(stats.interval_s)),
-        replace_existing=True,
-    )
+    sampler = SamplingThread(stats, job)
+
+    def follow(event: SchedulerEvent) -> None:
+        if event.code == EVENT_SCHEDULER_STARTED:
+            sampler.start()
+        elif event.code == EVENT_SCHEDULER_SHUTDOWN:
+            sampler.stop()
+
+    scheduler.add_listener(follow, EVENT_SCHEDULER_STARTED | EVENT_SCHEDULER_SHUTDOWN)
+    if scheduler.running:
+        sampler.start()
+    return sampler
 
 
 def schedule_processes(scheduler: BackgroundScheduler, sampler: ProcessSampler) -> None:
