@@ -10,8 +10,8 @@ connection counts then reported as clients. Other URLs go through ``urllib`` as 
 always did (the environment's proxies, redirects followed, HTTPS).
 
 ``connection_counts(port)`` counts the server side of the TCP sockets on ``port`` by
-state; ``psutil.net_connections`` maps every socket to its process by scanning each
-process's file descriptors (13-20 ms of CPU here), so the collector reads it every
+state, from /proc/net/tcp and tcp6 on Linux (``psutil.net_connections`` elsewhere); the
+kernel writes a line per socket of the host, so the collector reads them every
 ``connections_every_s`` only.
 """
 
@@ -33,6 +33,22 @@ from foresight.core.catalog import CONNECTION_STATES
 logger = logging.getLogger(__name__)
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+PROC_NET_TCP = ("/proc/net/tcp", "/proc/net/tcp6")
+# The kernel's TCP states (include/net/tcp_states.h) by their hex code in /proc/net/tcp,
+# as psutil names them.
+TCP_STATES = {
+    "01": psutil.CONN_ESTABLISHED,
+    "02": psutil.CONN_SYN_SENT,
+    "03": psutil.CONN_SYN_RECV,
+    "04": psutil.CONN_FIN_WAIT1,
+    "05": psutil.CONN_FIN_WAIT2,
+    "06": psutil.CONN_TIME_WAIT,
+    "07": psutil.CONN_CLOSE,
+    "08": psutil.CONN_CLOSE_WAIT,
+    "09": psutil.CONN_LAST_ACK,
+    "0A": psutil.CONN_LISTEN,
+    "0B": psutil.CONN_CLOSING,
+}
 # A kept-alive connection the server has closed meanwhile (its idle timeout, a restart)
 # fails on its first use like this; the request is then sent once more on a fresh one.
 _STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
@@ -46,18 +62,73 @@ def connection_counts(port: int, own_ports: Collection[int] = ()) -> dict[str, f
     ``own_ports`` (the probe's own kept-alive connection) is not a client: not counted.
     """
     counts = dict.fromkeys([*CONNECTION_STATES.values(), "connections_other"], 0.0)
-    for conn in psutil.net_connections(kind="tcp"):
-        if not conn.laddr or conn.laddr.port != port or conn.status == psutil.CONN_LISTEN:
-            continue
-        if conn.raddr and conn.raddr.port in own_ports and _is_loopback(conn.raddr.ip):
-            continue
-        counts[CONNECTION_STATES.get(conn.status, "connections_other")] += 1.0
+    states = _proc_states(port, own_ports)
+    if states is None:
+        states = _psutil_states(port, own_ports)
+    for status in states:
+        if status != psutil.CONN_LISTEN:
+            counts[CONNECTION_STATES.get(status, "connections_other")] += 1.0
     counts["active_connections"] = sum(counts.values())
     return counts
 
 
+def _psutil_states(port: int, own_ports: Collection[int]) -> list[str]:
+    """The states of ``port``'s sockets from ``psutil.net_connections`` (not Linux)."""
+    out = []
+    for conn in psutil.net_connections(kind="tcp"):
+        if not conn.laddr or conn.laddr.port != port:
+            continue
+        if conn.raddr and conn.raddr.port in own_ports and _is_loopback(conn.raddr.ip):
+            continue
+        out.append(conn.status)
+    return out
+
+
+def _proc_states(port: int, own_ports: Collection[int]) -> list[str] | None:
+    """The states of ``port``'s sockets read from /proc/net/tcp and tcp6 (None: no such
+    files, not Linux).
+
+    ``psutil.net_connections`` reads the same files, but parses every line into a record
+    and maps every socket to its process by scanning each process's descriptors: 45 ms
+    of CPU a call on a host with 7,000 TCP sockets, against 9 ms to read the files and
+    parse only the lines that name the port.
+    """
+    key = b":%04X " % port  # a local or remote port field, as the kernel writes it
+    out = []
+    found = False
+    for path in PROC_NET_TCP:
+        try:
+            with open(path, "rb") as f:
+                f.readline()  # the header
+                for line in f:
+                    if key not in line:
+                        continue
+                    fields = line.split()
+                    local, remote, state = fields[1], fields[2], fields[3]
+                    if int(local.rsplit(b":", 1)[1], 16) != port:
+                        continue  # the port was the remote one: a client socket
+                    peer_ip, peer_port = remote.rsplit(b":", 1)
+                    if int(peer_port, 16) in own_ports and _is_loopback_hex(peer_ip):
+                        continue
+                    out.append(TCP_STATES.get(state.decode(), "UNKNOWN"))
+            found = True
+        except FileNotFoundError:  # tcp6 may be missing (IPv6 off); both: not Linux
+            continue
+    return out if found else None
+
+
 def _is_loopback(ip: str) -> bool:
     return ip.startswith("127.") or ip in ("::1", "::ffff:127.0.0.1")
+
+
+def _is_loopback_hex(ip: bytes) -> bool:
+    """A /proc/net/tcp address (hex, in host byte order per 32-bit word) on loopback:
+    127.0.0.0/8, ::1, or ::ffff:127.x.y.z (little-endian words, as on x86 and arm)."""
+    if len(ip) == 8:
+        return ip[6:8] == b"7F"
+    return ip == b"00000000000000000000000001000000" or (
+        ip[:24] == b"0000000000000000FFFF0000" and ip[30:32] == b"7F"
+    )
 
 
 class HttpProbe:
