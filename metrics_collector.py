@@ -4,8 +4,9 @@ The probes (the HTTP request, the connection counts) live in ``foresight.host.pr
 and the sampling job with its tick statistics in ``foresight.host.ticks``; their public
 names are importable from here as before.
 
-Every psutil call in Foresight lives in this module or in ``foresight.sources`` (the
-memory split, per-device counters and filesystems, the top processes). Rates come from
+Every psutil call in Foresight lives in this module or in ``foresight.host`` (the
+memory split, per-device counters and filesystems, the top processes, the connection
+counts). Rates come from
 counter deltas between ticks: the first tick only primes them, and a counter that goes backwards
 (reboot, interface reset, wrap) re-primes instead of producing a negative rate.
 CPU utilisation is computed from ``cpu_times`` deltas kept here rather than from

@@ -20,6 +20,7 @@ from __future__ import annotations
 import http.client
 import logging
 import socket
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -144,6 +145,7 @@ class HttpProbe:
         self._target = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
         self._conn: http.client.HTTPConnection | None = None
         self._opener: urllib.request.OpenerDirector | None = None
+        self._lock = threading.Lock()  # one request at a time on the one connection
 
     @property
     def local_port(self) -> int | None:
@@ -157,6 +159,10 @@ class HttpProbe:
     def read(self) -> dict[str, float]:
         """``api_response_ms`` and ``api_success``; only ``api_success`` 0 without an answer
         (refused, unreachable), and the time waited with ``api_success`` 0 on a timeout."""
+        with self._lock:
+            return self._read()
+
+    def _read(self) -> dict[str, float]:
         if not self._keep_alive:
             return self._read_urllib()
         reused = self._conn is not None and self._conn.sock is not None
