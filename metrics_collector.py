@@ -1,16 +1,20 @@
 """Sources of samples (psutil, HTTP probe, SQL probes, connections) and the sampling job.
 
-Every psutil call in Foresight lives in this module or in ``foresight.sources`` (the
-memory split, per-device counters and filesystems, the top processes). Rates come from
+The probes (the HTTP request, the connection counts) live in ``foresight.host.probes``
+and the sampling job with its tick statistics in ``foresight.host.ticks``; their public
+names are importable from here as before.
+
+Every psutil call in Foresight lives in this module or in ``foresight.host`` (the
+memory split, per-device counters and filesystems, the top processes, the connection
+counts). Rates come from
 counter deltas between ticks: the first tick only primes them, and a counter that goes backwards
 (reboot, interface reset, wrap) re-primes instead of producing a negative rate.
 CPU utilisation is computed from ``cpu_times`` deltas kept here rather than from
 ``psutil.cpu_percent(interval=None)``, whose process-global baseline any other caller
 (e.g. the verification endpoint) would silently reset.
 
-Active connections come from ``psutil.net_connections``, which maps every socket to its
-process by scanning each process's file descriptors (13–20 ms of CPU here): they are read
-every ``connections_every_s`` and the last counts repeated in between.
+Active connections (``foresight.host.probes.connection_counts``) are read every
+``connections_every_s`` and the last counts repeated in between.
 """
 
 from __future__ import annotations
@@ -24,22 +28,16 @@ import sqlite3
 import sys
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
-from collections import deque
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
 import psutil
-from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.interval import IntervalTrigger
 
-from foresight.core.catalog import CONNECTION_STATES, load_score_percent
+from foresight.core.catalog import load_score_percent
+from foresight.host.probes import LOOPBACK_HOSTS, HttpProbe, connection_counts
 from foresight.host.processes import ProcessSampler
 from foresight.host.system import (
     DeviceSampler,
@@ -48,6 +46,14 @@ from foresight.host.system import (
     memory_values,
     rate_name,
 )
+from foresight.host.ticks import (
+    PROCESSES_JOB_ID,
+    SAMPLE_JOB_ID,
+    TickStats,
+    make_scheduler,
+    schedule_processes,
+    schedule_sampling,
+)
 from foresight.store.metric_store import MetricStore
 
 if TYPE_CHECKING:
@@ -55,14 +61,29 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SAMPLE_JOB_ID = "foresight-sample"
-PROCESSES_JOB_ID = "foresight-processes"
+__all__ = [  # the names moved to foresight.host.probes and .ticks are re-exported
+    "LOOPBACK_HOSTS",
+    "PROCESSES_JOB_ID",
+    "SAMPLE_JOB_ID",
+    "Collector",
+    "HttpProbe",
+    "MetricsCollector",
+    "Sample",
+    "TickStats",
+    "connection_counts",
+    "cpu_count",
+    "fresh_reading",
+    "host_facts",
+    "make_scheduler",
+    "memory_total_gb",
+    "schedule_processes",
+    "schedule_sampling",
+]
 # The per-device series (memory split, filesystem space, per-disk and per-interface rates,
 # averaged over the beat) come every 5 s: every stored series costs the anomaly scorer,
 # the alert rules and the store on each sample, and the totals stay per tick.
 SLOW_EVERY_S = 5.0
 VALUE_DECIMALS = 4  # values are rounded to this many decimals, timestamps to 1 ms
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,21 +126,6 @@ class Collector(Protocol):
     def problems(self, now: float) -> list[str]: ...
 
     def close(self) -> None: ...
-
-
-def connection_counts(port: int) -> dict[str, float]:
-    """TCP sockets whose local port is ``port`` (the server side), counted by state.
-
-    ``active_connections`` counts every state but LISTEN; states without their own metric
-    count in ``connections_other``.
-    """
-    counts = dict.fromkeys([*CONNECTION_STATES.values(), "connections_other"], 0.0)
-    for conn in psutil.net_connections(kind="tcp"):
-        if not conn.laddr or conn.laddr.port != port or conn.status == psutil.CONN_LISTEN:
-            continue
-        counts[CONNECTION_STATES.get(conn.status, "connections_other")] += 1.0
-    counts["active_connections"] = sum(counts.values())
-    return counts
 
 
 def _clamp_percent(value: float) -> float:
@@ -187,7 +193,7 @@ class MetricsCollector:
         self.connections_port = connections_port or None  # 0 or None: not counted
         self.connections_every_s = connections_every_s
         self._connections: tuple[float, dict[str, float]] | None = None  # (read at, counts)
-        self._opener: tuple[str, urllib.request.OpenerDirector] | None = None  # (url, opener)
+        self._probe: HttpProbe | None = None  # built for probe_url on the first tick
         self._cpu_times: list[tuple[float, float]] | None = None
         self._counters: dict[str, float] = {}
         self._counters_at: float | None = None
@@ -271,28 +277,12 @@ class MetricsCollector:
     def _http_probe(self) -> dict[str, float]:
         if not self.probe_url:
             return {}
-        opener = self._opener
-        if opener is None or opener[0] != self.probe_url:
-            host = urllib.parse.urlsplit(self.probe_url).hostname or ""
-            # A proxy from the environment must not sit between us and our own loopback.
-            handlers = [urllib.request.ProxyHandler({})] if host in LOOPBACK_HOSTS else []
-            # Built once per URL: a dozen handler objects a second were a tenth of the probe.
-            opener = self._opener = (self.probe_url, urllib.request.build_opener(*handlers))
-        started = time.perf_counter()
-        ok = 0.0
-        try:
-            with opener[1].open(self.probe_url, timeout=self.probe_timeout_s) as response:
-                response.read()
-                ok = 1.0 if 200 <= response.status < 400 else 0.0
-        except urllib.error.HTTPError as exc:  # answered, but not OK: latency is real
-            exc.close()
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            if not isinstance(reason, (TimeoutError, socket.timeout)):
-                logger.debug("HTTP probe of %s failed: %s", self.probe_url, reason)
-                return {"api_success": 0.0}  # no answer: no latency to report
-        elapsed_ms = (time.perf_counter() - started) * 1000.0
-        return {"api_response_ms": elapsed_ms, "api_success": ok}
+        probe = self._probe
+        if probe is None or probe.url != self.probe_url:  # monitor.py sets it after binding
+            if probe is not None:
+                probe.close()
+            probe = self._probe = HttpProbe(self.probe_url, self.probe_timeout_s)
+        return probe.read()
 
     def _sql_probe(self, now: float) -> dict[str, float]:
         if self.store is None:
@@ -310,7 +300,9 @@ class MetricsCollector:
             return {}
         last = self._connections
         if last is None or not 0 <= now - last[0] < self.connections_every_s:
-            last = self._connections = (now, connection_counts(self.connections_port))
+            own_port = None if self._probe is None else self._probe.local_port
+            own = () if own_port is None else (own_port,)
+            last = self._connections = (now, connection_counts(self.connections_port, own))
         return dict(last[1])
 
     def take_backlog(self) -> list[Sample]:
@@ -322,6 +314,8 @@ class MetricsCollector:
         return [] if self.db_probe is None else self.db_probe.problems(now)
 
     def close(self) -> None:
+        if self._probe is not None:
+            self._probe.close()
         if self.db_probe is not None:
             self.db_probe.close()
 
@@ -389,118 +383,3 @@ def memory_total_gb() -> float:
 def cpu_count() -> int:
     """Logical CPUs on this host (at least 1)."""
     return psutil.cpu_count(logical=True) or os.cpu_count() or 1
-
-
-# -- scheduling ------------------------------------------------------------------------
-@dataclass(slots=True)
-class TickStats:
-    """Sampler timing: ticks, missed ticks and jitter (actual minus scheduled time).
-
-    Ticks are due at ``origin + k * interval_s``; a run at ``now`` belongs to the latest
-    slot ``k`` due by then, and slots skipped since the previous run count as missed.
-    """
-
-    interval_s: float
-    origin: float
-    ticks: int = 0
-    missed: int = 0
-    errors: int = 0
-    last_tick_at: float | None = None
-    jitter_sum_s: float = 0.0  # over every tick (a Prometheus summary's _sum)
-    _last_slot: int | None = None
-    jitter_s: deque[float] = field(default_factory=lambda: deque(maxlen=600))
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def record(self, now: float) -> float:
-        """Count a tick that started at ``now``; return its jitter in seconds."""
-        with self.lock:
-            slot = max(0, math.floor((now - self.origin) / self.interval_s + 1e-3))
-            jitter = max(0.0, now - (self.origin + slot * self.interval_s))
-            if self._last_slot is not None and slot > self._last_slot + 1:
-                self.missed += slot - self._last_slot - 1
-            self._last_slot = slot
-            self.ticks += 1
-            self.last_tick_at = now
-            self.jitter_s.append(jitter)
-            self.jitter_sum_s += jitter
-            return jitter
-
-    def jitter_ms(self) -> dict[str, float | None]:
-        """p50, p99 and max of recent jitter, in milliseconds (None before any tick)."""
-        with self.lock:
-            values = sorted(self.jitter_s)
-        if not values:
-            return {"p50": None, "p99": None, "max": None}
-
-        def pick(q: float) -> float:
-            return round(values[min(len(values) - 1, int(q * len(values)))] * 1000.0, 3)
-
-        return {"p50": pick(0.5), "p99": pick(0.99), "max": round(values[-1] * 1000.0, 3)}
-
-
-def make_scheduler() -> BackgroundScheduler:
-    """A UTC BackgroundScheduler (not started: the caller starts and stops it)."""
-    return BackgroundScheduler(timezone=UTC)
-
-
-def schedule_sampling(
-    scheduler: BackgroundScheduler, stats: TickStats, tick: Callable[[float], object]
-) -> None:
-    """Add the one sampling job: ``tick(now)`` every ``stats.interval_s`` from origin.
-
-    ``max_instances=1`` and ``coalesce=True``: a slow tick delays the next one rather
-    than stacking runs; slots that pass meanwhile are counted as missed by ``stats``.
-    """
-
-    def job() -> None:
-        now = time.time()
-        stats.record(now)
-        try:
-            tick(now)
-        except Exception:  # logged with traceback, counted and shown by /api/system/health
-            stats.errors += 1
-            logger.exception("sampling tick at %.3f failed", now)
-
-    scheduler.add_job(
-        job,
-        IntervalTrigger(
-            seconds=stats.interval_s, start_date=datetime.fromtimestamp(stats.origin, UTC)
-        ),
-        id=SAMPLE_JOB_ID,
-        name="sample this host",
-        max_instances=1,
-        coalesce=True,
-        misfire_grace_time=max(1, math.ceil(stats.interval_s)),
-        replace_existing=True,
-    )
-
-
-def schedule_processes(scheduler: BackgroundScheduler, sampler: ProcessSampler) -> None:
-    """Add the process-table job: a pass every ``sampler.every_s`` while someone watches
-    (see foresight.host.processes); a request after a pause wakes it at once, and a
-    baseline pass brings the next one forward to 1 s later, for CPU figures."""
-
-    def job() -> None:
-        now = time.time()
-        try:
-            table = sampler.tick(now)
-        except (psutil.Error, OSError):  # logged with traceback; the table stays as it was
-            logger.exception("process table pass at %.3f failed", now)
-            return
-        if table is not None and table.window_s is None:
-            run_at(now + 1.0)
-
-    def run_at(when: float) -> None:
-        if scheduler.running:  # not before start() nor after stop()
-            scheduler.modify_job(PROCESSES_JOB_ID, next_run_time=datetime.fromtimestamp(when, UTC))
-
-    scheduler.add_job(
-        job,
-        IntervalTrigger(seconds=sampler.every_s),
-        id=PROCESSES_JOB_ID,
-        name="top processes",
-        max_instances=1,
-        coalesce=True,
-        replace_existing=True,
-    )
-    sampler.wakeup = lambda: run_at(time.time())

@@ -53,13 +53,22 @@ def wait_http(url: str, timeout_s: float = 30.0, proc: subprocess.Popen | None =
 
 @contextmanager
 def monitor(
-    data_dir: Path, interval_s: float = 1.0, extra: Sequence[str] = (), log_path: Path | None = None
+    data_dir: Path,
+    interval_s: float = 1.0,
+    extra: Sequence[str] = (),
+    log_path: Path | None = None,
+    *,
+    root: Path = ROOT,
+    python: str = PYTHON,
 ) -> Iterator[tuple[subprocess.Popen, str]]:
-    """Run ``main.py --monitor`` on a free loopback port; yield (process, base URL)."""
+    """Run ``main.py --monitor`` on a free loopback port; yield (process, base URL).
+
+    ``root`` and ``python``: another checkout and its interpreter (a before/after run).
+    """
     port = free_port()
     cmd = [
-        PYTHON,
-        str(ROOT / "main.py"),
+        python,
+        str(root / "main.py"),
         "--monitor",
         "--host",
         "127.0.0.1",
@@ -73,7 +82,7 @@ def monitor(
     ]
     env = {k: v for k, v in os.environ.items() if k != "FORESIGHT_TOKEN"}
     log = open(log_path or os.devnull, "wb")
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+    proc = subprocess.Popen(cmd, cwd=root, stdout=log, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
         # A seeded store and a busy machine make start-up slow: wait up to 2 minutes.

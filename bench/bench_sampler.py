@@ -27,6 +27,11 @@ that exited: the fit worker is a short-lived child), and the full monitor's chil
     .venv/bin/python bench/bench_sampler.py --seconds 300   # longer, steadier figures
     .venv/bin/python bench/bench_sampler.py --seed-hours 0  # fresh, empty stores
     .venv/bin/python bench/bench_sampler.py --watch-processes
+    .venv/bin/python bench/bench_sampler.py --seconds 120 --compare-tree /path/to/main
+
+``--compare-tree PATH`` runs that checkout's full and core monitors too (with its own
+``.venv``), in the same window on copies of the same seeded store, and reports this
+tree's CPU and RSS over the other's: a before/after figure on a shared, noisy machine.
 
 Writes bench/out/bench_sampler.json.
 """
@@ -35,11 +40,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import psutil
@@ -166,88 +173,134 @@ def watch_processes(base: str, stop: threading.Event, every_s: float = 5.0) -> N
         stop.wait(every_s)
 
 
-def measure(
-    seconds: float, warmup_s: float, interval_s: float, seed_hours: float, watch: bool = False
-) -> dict:
-    with tempfile.TemporaryDirectory(prefix="foresight-bench-sampler-") as tmp:
-        data_dir = Path(tmp) / "data"
-        seeded = 0
-        if seed_hours > 0:
-            from bench_api import seed_store
+def seed_stores(folders: list[Path], seed_hours: float) -> int:
+    """Seed the first folder's store, then copy it to the others: identical stores."""
+    from bench_api import seed_store
 
-            for folder in (data_dir, Path(tmp) / "core-data"):
-                folder.mkdir(parents=True)
-                seeded = seed_store(folder, seed_hours)
-        with monitor(data_dir, interval_s, log_path=Path(tmp) / "monitor.log") as (mon, base):
-            bare = subprocess.Popen([PYTHON, __file__, "--bare-loop", str(interval_s), tmp])
-            core_port = free_port()
-            core_log = open(Path(tmp) / "core.log", "wb")
-            core = subprocess.Popen(
-                [
-                    PYTHON,
-                    __file__,
-                    "--core-monitor",
-                    str(core_port),
-                    str(Path(tmp) / "core-data"),
-                    str(interval_s),
-                ],
-                stdout=core_log,
-                stderr=subprocess.STDOUT,
-            )
-            stop_watch = threading.Event()
-            watcher = threading.Thread(target=watch_processes, args=(base, stop_watch), daemon=True)
-            try:
-                wait_http(
-                    f"http://127.0.0.1:{core_port}/api/system/health", timeout_s=120.0, proc=core
+    for folder in folders:
+        folder.mkdir(parents=True)
+    seeded = seed_store(folders[0], seed_hours)
+    for folder in folders[1:]:
+        for f in folders[0].iterdir():
+            shutil.copy2(f, folder / f.name)
+    return seeded
+
+
+def start_core(
+    root: Path, python: str, data_dir: Path, interval_s: float, log_path: Path
+) -> tuple[subprocess.Popen, int]:
+    """The core-only monitor of the checkout at ``root`` (its own bench_sampler.py)."""
+    port = free_port()
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [
+                python,
+                str(root / "bench" / "bench_sampler.py"),
+                "--core-monitor",
+                str(port),
+                str(data_dir),
+                str(interval_s),
+            ],
+            cwd=root,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    return proc, port
+
+
+def measure(
+    seconds: float,
+    warmup_s: float,
+    interval_s: float,
+    seed_hours: float,
+    watch: bool = False,
+    compare: Path | None = None,
+) -> dict:
+    with (
+        tempfile.TemporaryDirectory(prefix="foresight-bench-sampler-") as tmp,
+        ExitStack() as stack,
+    ):
+        tmp_path = Path(tmp)
+        names = ["data", "core-data"] + (["base-data", "base-core-data"] if compare else [])
+        folders = [tmp_path / n for n in names]
+        seeded = seed_stores(folders, seed_hours) if seed_hours > 0 else 0
+        base_python = str(compare / ".venv" / "bin" / "python") if compare else ""
+        mon, base = stack.enter_context(
+            monitor(folders[0], interval_s, log_path=tmp_path / "monitor.log")
+        )
+        children: dict[str, subprocess.Popen] = {"monitor": mon}
+        ports: dict[str, int] = {}
+        if compare:
+            base_mon, _ = stack.enter_context(
+                monitor(
+                    folders[2],
+                    interval_s,
+                    log_path=tmp_path / "base-monitor.log",
+                    root=compare,
+                    python=base_python,
                 )
-                if watch:
-                    watcher.start()
-                time.sleep(warmup_s)  # imports, priming, first ticks are not steady state
-                procs = {
-                    "monitor": psutil.Process(mon.pid),
-                    "monitor_core": psutil.Process(core.pid),
-                    "bare_psutil_loop": psutil.Process(bare.pid),
-                }
-                health0 = get_json(f"{base}/api/system/health")
-                start = {k: cpu_s(p) for k, p in procs.items()}
-                worker0 = children_cpu_s(procs["monitor"])
-                own0 = {k: own_cpu_s(p) for k, p in procs.items()}
-                peak = {k: rss_mb(p) for k, p in procs.items()}
-                worker_peak = children_rss_mb(procs["monitor"])
-                t0 = time.monotonic()
-                while (left := seconds - (time.monotonic() - t0)) > 0:
-                    time.sleep(min(1.0, left))
-                    for k, p in procs.items():
-                        peak[k] = max(peak[k], rss_mb(p))
-                    worker_peak = max(worker_peak, children_rss_mb(procs["monitor"]))
-                    if sys.stderr.isatty():
-                        print(
-                            f"\r  measuring: {time.monotonic() - t0:5.0f}/{seconds:.0f} s",
-                            end="",
-                            file=sys.stderr,
-                            flush=True,
-                        )
-                if sys.stderr.isatty():
-                    print(file=sys.stderr)
-                elapsed = time.monotonic() - t0
-                end = {k: cpu_s(p) for k, p in procs.items()}
-                worker1 = children_cpu_s(procs["monitor"])
-                own1 = {k: own_cpu_s(p) for k, p in procs.items()}
-                rss_end = {k: rss_mb(p) for k, p in procs.items()}
-                uss_end = {k: uss_mb(p) for k, p in procs.items()}
-                mapped = heavy_modules(mon.pid)
-                health1 = get_json(f"{base}/api/system/health")
-            finally:
-                stop_watch.set()
-                stop_process(bare)
-                stop_process(core)
-                core_log.close()
+            )
+            children["base_monitor"] = base_mon
+        children["monitor_core"], ports["monitor_core"] = start_core(
+            ROOT, PYTHON, folders[1], interval_s, tmp_path / "core.log"
+        )
+        if compare:
+            children["base_monitor_core"], ports["base_monitor_core"] = start_core(
+                compare, base_python, folders[3], interval_s, tmp_path / "base-core.log"
+            )
+        bare = subprocess.Popen([PYTHON, __file__, "--bare-loop", str(interval_s), tmp])
+        children["bare_psutil_loop"] = bare
+        for key in ports:
+            stack.callback(stop_process, children[key])
+        stack.callback(stop_process, bare)
+        stop_watch = threading.Event()
+        stack.callback(stop_watch.set)
+        watcher = threading.Thread(target=watch_processes, args=(base, stop_watch), daemon=True)
+        for key, port in ports.items():
+            wait_http(
+                f"http://127.0.0.1:{port}/api/system/health", timeout_s=120.0, proc=children[key]
+            )
+        if watch:
+            watcher.start()
+        time.sleep(warmup_s)  # imports, priming, first ticks are not steady state
+        load0 = os.getloadavg()
+        procs = {k: psutil.Process(p.pid) for k, p in children.items()}
+        health0 = get_json(f"{base}/api/system/health")
+        start = {k: cpu_s(p) for k, p in procs.items()}
+        worker0 = children_cpu_s(procs["monitor"])
+        own0 = {k: own_cpu_s(p) for k, p in procs.items()}
+        peak = {k: rss_mb(p) for k, p in procs.items()}
+        worker_peak = children_rss_mb(procs["monitor"])
+        t0 = time.monotonic()
+        while (left := seconds - (time.monotonic() - t0)) > 0:
+            time.sleep(min(1.0, left))
+            for k, p in procs.items():
+                peak[k] = max(peak[k], rss_mb(p))
+            worker_peak = max(worker_peak, children_rss_mb(procs["monitor"]))
+            if sys.stderr.isatty():
+                print(
+                    f"\r  measuring: {time.monotonic() - t0:5.0f}/{seconds:.0f} s",
+                    end="",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        if sys.stderr.isatty():
+            print(file=sys.stderr)
+        elapsed = time.monotonic() - t0
+        end = {k: cpu_s(p) for k, p in procs.items()}
+        worker1 = children_cpu_s(procs["monitor"])
+        own1 = {k: own_cpu_s(p) for k, p in procs.items()}
+        rss_end = {k: rss_mb(p) for k, p in procs.items()}
+        uss_end = {k: uss_mb(p) for k, p in procs.items()}
+        mapped = heavy_modules(mon.pid)
+        health1 = get_json(f"{base}/api/system/health")
     result: dict = {
         "seconds": round(elapsed, 1),
         "interval_s": interval_s,
         "watch_processes": watch,
         "seed_hours": seed_hours,
         "seeded_values": seeded,
+        "load_average": {"start": list(load0), "end": list(os.getloadavg())},
         "processes": {},
     }
     for k in procs:
@@ -279,6 +332,24 @@ def measure(
         key: round(m[key] / c[key], 3) if c[key] else None
         for key in ("cpu_s_per_min", "rss_mb_peak", "uss_mb_end")
     }
+    if compare:
+        result["compare_tree"] = str(compare)
+        p = result["processes"]
+        result["new_vs_base"] = {
+            name: {
+                key: round(p[name][key] / p[f"base_{name}"][key], 3)
+                if p[f"base_{name}"][key]
+                else None
+                for key in ("cpu_s_per_min", "rss_mb_peak")
+            }
+            for name in ("monitor", "monitor_core")
+        }
+        own = result["own_process"]
+        for name in ("monitor", "monitor_core"):
+            old = own[f"base_{name}"]["cpu_s_per_min"]
+            result["new_vs_base"][name]["own_cpu_s_per_min"] = (
+                round(own[name]["cpu_s_per_min"] / old, 3) if old else None
+            )
     result["monitor_native_packages_mapped"] = mapped
     result["monitor_ticks"] = (health1.get("ticks") or 0) - (health0.get("ticks") or 0)
     result["monitor_missed_ticks"] = health1.get("missed_ticks")
@@ -303,6 +374,13 @@ def main() -> int:
         default=6.0,
         help="hours of 1-s history in both stores before the start (default 6; 0: empty)",
     )
+    parser.add_argument(
+        "--compare-tree",
+        type=Path,
+        metavar="PATH",
+        help="also run the full and core monitors of the checkout at PATH (its .venv) in "
+        "the same window, on copies of the same seeded store; prints new/base ratios",
+    )
     parser.add_argument("--name", default="bench_sampler", help="output name (bench/out/NAME.json)")
     parser.add_argument(
         "--bare-loop", nargs=2, metavar=("INTERVAL_S", "DIR"), help=argparse.SUPPRESS
@@ -326,7 +404,13 @@ def main() -> int:
         f"{args.warmup:g} s warm-up, no browser, {args.seed_hours:g} h of history seeded"
         + ("; /api/processes every 5 s on the full monitor" if args.watch_processes else "")
     )
-    r = measure(args.seconds, args.warmup, args.interval, args.seed_hours, args.watch_processes)
+    compare = args.compare_tree.resolve() if args.compare_tree else None
+    if compare is not None and not (compare / ".venv" / "bin" / "python").exists():
+        print(f"bench_sampler: --compare-tree {compare} has no .venv/bin/python", file=sys.stderr)
+        return 2
+    r = measure(
+        args.seconds, args.warmup, args.interval, args.seed_hours, args.watch_processes, compare
+    )
     path = write_json(args.name, r)
     m, c, b = (r["processes"][k] for k in ("monitor", "monitor_core", "bare_psutil_loop"))
     print(
@@ -387,6 +471,23 @@ def main() -> int:
             f"{'meets' if ok_cpu else 'MISSES'}; ≤ {TARGET_RSS_MB:g} MB RSS "
             f"{'meets' if ok_rss else 'MISSES'}"
         )
+    if compare is not None:
+        p = r["processes"]
+        print(f"  this tree vs {compare} (same window, copies of one seeded store):")
+        for name, label in (("monitor", "full monitor"), ("monitor_core", "core only")):
+            new, old = p[name], p[f"base_{name}"]
+            ratio = r["new_vs_base"][name]
+            print(
+                f"    {label:<13} CPU s/min {new['cpu_s_per_min']:.3f} vs "
+                f"{old['cpu_s_per_min']:.3f} (new/base {ratio['cpu_s_per_min']}x); "
+                f"RSS peak {new['rss_mb_peak']:.1f} vs {old['rss_mb_peak']:.1f} MB"
+            )
+            mine, theirs = r["own_process"][name], r["own_process"][f"base_{name}"]
+            print(
+                f"    {'':<13} own process (children apart) {mine['cpu_s_per_min']:.3f} vs "
+                f"{theirs['cpu_s_per_min']:.3f} (new/base {ratio['own_cpu_s_per_min']}x)"
+            )
+    print(f"  load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"  wrote {path}")
     return 0
 

@@ -156,7 +156,8 @@ METRIC_CATALOG: dict[str, MetricInfo] = {
         _m(
             "active_connections",
             "",
-            "TCP connections to the configured port, any state but LISTEN",
+            "TCP connections to the configured port, any state but LISTEN (the monitor's own "
+            "HTTP probe not counted)",
             CONNECTIONS_WARNING,
             CONNECTIONS_CRITICAL,
             min_change=1.0,

@@ -238,7 +238,8 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
         "FORESIGHT_CONNECTIONS_EVERY_S",
         "connections_every_s",
         _number(1.0, 3600.0),
-        "seconds between connection counts (each costs 13–20 ms of CPU; repeated in between)",
+        "seconds between connection counts (each reads a line per TCP socket of the host; "
+        "repeated in between)",
     ),
     EnvVar(
         "FORESIGHT_SQL_URL",

@@ -3,5 +3,7 @@
 ``system``: memory split, per-filesystem usage, per-disk and per-interface counters
 (loopback and virtual-only devices left out of the network totals); ``processes``: the
 top processes by CPU and memory, sampled at a slower beat than the metrics.
-``metrics_collector`` calls both; nothing here knows the store, the web or the clock.
+``probes``: the HTTP probe and the connection counts; ``ticks``: the sampling job and
+its tick statistics (the one module here that reads the clock). ``metrics_collector``
+calls them; nothing here knows the store or the web.
 """

@@ -78,8 +78,6 @@ CREATE TABLE IF NOT EXISTS episode (
 CREATE INDEX IF NOT EXISTS episode_end ON episode (end_ts);
 """
 
-# Adds one raw value to its rollup bucket (used by the per-tick append path).
-
 
 class MetricStore(SampleReads, SampleWrites):
     """The metric history in one SQLite file; see the module docstring for the layout.
@@ -205,6 +203,14 @@ class MetricStore(SampleReads, SampleWrites):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def counts(self) -> dict[str, int]:
+        """Values recorded and metrics: ``stats()``'s two counts without its newest-ts
+        lookups (one query per metric), for the health request the probe makes each tick."""
+        conn = self._conn()
+        values = conn.execute("SELECT SUM(n) FROM rollup WHERE res_s = 3600").fetchone()[0]
+        metrics = conn.execute("SELECT COUNT(*) FROM metric").fetchone()[0]
+        return {"values": int(values or 0), "metrics": int(metrics)}
 
     def read(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
         """Run one read-only query on this thread's connection."""

@@ -18,6 +18,8 @@ logger = logging.getLogger(__name__)
 ROLLUP_RESOLUTIONS_S: tuple[int, ...] = (60, 3600)
 Row = tuple[float, Mapping[str, float]]
 
+_INSERT_RAW = "INSERT OR IGNORE INTO sample (metric_id, ts, value) VALUES (?, ?, ?)"
+# Adds one raw value to its rollup bucket (used by the per-tick append path).
 _ROLLUP_ADD = """
 INSERT INTO rollup (res_s, metric_id, ts, n, total, ts_total, lo, hi)
 VALUES (?, ?, ?, 1, ?, ?, ?, ?)
@@ -81,35 +83,50 @@ class SampleWrites:
 
         Non-finite values (NaN, inf) are gaps and are skipped; a value already stored
         for the same metric and timestamp is kept (first write wins).
+
+        The tick's rows go in as one ``executemany`` and their rollups as another: a
+        statement per value was most of the append's CPU. When some value was already
+        stored (a repeated tick: rare), the transaction is rolled back and redone row by
+        row, so that only the new values reach the rollups (a savepoint instead cost more
+        on every tick than the statements it saved).
         """
         ts = float(timestamp)
         conn = self._conn()
-        added = 0
         with self._write_lock:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                for name, value in values.items():
-                    if not _finite(value):
-                        continue
-                    mid = self._metric_id(conn, name)
-                    cur = conn.execute(
-                        "INSERT OR IGNORE INTO sample (metric_id, ts, value) VALUES (?, ?, ?)",
-                        (mid, ts, float(value)),
-                    )
-                    if cur.rowcount != 1:
-                        continue
-                    added += 1
-                    for res in ROLLUP_RESOLUTIONS_S:
-                        bucket = float(int(ts // res) * res)
-                        conn.execute(
-                            _ROLLUP_ADD,
-                            (res, mid, bucket, float(value), ts, float(value), float(value)),
-                        )
+                rows = self._tick_rows(conn, ts, values)
+                if self._insert_raw(conn, rows) != len(rows):
+                    self._rollback_ids(conn)
+                    conn.execute("BEGIN IMMEDIATE")
+                    rows = [
+                        row
+                        for row in self._tick_rows(conn, ts, values)
+                        if conn.execute(_INSERT_RAW, row).rowcount == 1
+                    ]
+                conn.executemany(
+                    _ROLLUP_ADD,
+                    [
+                        (res, mid, float(int(ts // res) * res), value, ts, value, value)
+                        for res in ROLLUP_RESOLUTIONS_S
+                        for mid, _, value in rows
+                    ],
+                )
                 conn.execute("COMMIT")
             except BaseException:
                 self._rollback_ids(conn)
                 raise
-        return added
+        return len(rows)
+
+    def _tick_rows(
+        self, conn: sqlite3.Connection, ts: float, values: Mapping[str, float]
+    ) -> list[tuple[int, float, float]]:
+        """``(metric_id, ts, value)`` of the finite values (caller holds the write lock)."""
+        return [
+            (self._metric_id(conn, name), ts, float(value))
+            for name, value in values.items()
+            if _finite(value)
+        ]
 
     def append_many(self, rows: Iterable[Row]) -> int:
         """Store many ticks in one transaction (bulk load, import); return values added.
@@ -153,9 +170,7 @@ class SampleWrites:
     @staticmethod
     def _insert_raw(conn: sqlite3.Connection, batch: list[tuple[int, float, float]]) -> int:
         before = conn.total_changes
-        conn.executemany(
-            "INSERT OR IGNORE INTO sample (metric_id, ts, value) VALUES (?, ?, ?)", batch
-        )
+        conn.executemany(_INSERT_RAW, batch)
         return conn.total_changes - before
 
     def apply_retention(self, now: float) -> dict[str, int]:

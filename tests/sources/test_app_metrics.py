@@ -15,6 +15,7 @@ import metrics_collector
 from foresight.core.catalog import load_score_percent
 from foresight.core.errors import InputError
 from foresight.core.settings import from_environment
+from foresight.host import probes
 from metrics_collector import MetricsCollector, connection_counts
 from tests.sources.mariadb_support import MariaDB, _free_port
 from tests.sources.sql_tables import DRIVERS, SERVER_BACKENDS
@@ -127,7 +128,47 @@ def wait_counts(port: int, name: str, value: float) -> dict[str, float]:
     raise AssertionError(f"{name} never reached {value}: {counts}")
 
 
-def test_states_without_a_metric_count_as_other(monkeypatch: pytest.MonkeyPatch) -> None:
+TAIL = b" 00000000:00000000 00:00000000 00000000     0        0 1 1 0 100 0 0 10 0\n"
+HEADER = b"  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt\n"
+LOOP6 = b"00000000000000000000000001000000"
+MAPPED = b"0000000000000000FFFF00000100007F"  # ::ffff:127.0.0.1
+
+
+def test_states_from_proc_net_tcp(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    tcp, tcp6 = tmp_path / "tcp", tmp_path / "tcp6"
+    rows = [  # local, remote, state (port 8080 = 1F90; 50000 = C350)
+        (b"0100007F:1F90", b"0100007F:C350", b"03"),  # SYN_RECV: other
+        (b"0100007F:1F90", b"0100007F:C351", b"09"),  # LAST_ACK: other
+        (b"0100007F:1F90", b"0100007F:C352", b"01"),  # ESTABLISHED
+        (b"0100007F:1F90", b"00000000:0000", b"0A"),  # the listener: not counted
+        (b"0100007F:C353", b"0100007F:1F90", b"01"),  # a client's side: not counted
+        (b"0100007F:1F90", b"0100007F:C354", b"01"),  # the probe's own: not counted
+        (b"0100007F:1F91", b"0100007F:C355", b"01"),  # another port
+    ]
+    tcp.write_bytes(
+        HEADER + b"".join(b"%4d: %s %s %s" % (i, *r) + TAIL for i, r in enumerate(rows))
+    )
+    rows6 = [
+        (LOOP6 + b":1F90", LOOP6 + b":C356", b"06"),  # TIME_WAIT from ::1
+        (MAPPED + b":1F90", MAPPED + b":C354", b"01"),  # the probe's own, v4-mapped
+    ]
+    tcp6.write_bytes(
+        HEADER + b"".join(b"%4d: %s %s %s" % (i, *r) + TAIL for i, r in enumerate(rows6))
+    )
+    monkeypatch.setattr(probes, "PROC_NET_TCP", (str(tcp), str(tcp6)))
+    monkeypatch.setattr(probes.psutil, "net_connections", None)  # never asked on Linux
+    assert connection_counts(8080, own_ports={50004}) == {
+        "connections_established": 1.0,
+        "connections_time_wait": 1.0,
+        "connections_close_wait": 0.0,
+        "connections_other": 2.0,
+        "active_connections": 4.0,
+    }
+
+
+def test_states_without_a_metric_count_as_other(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     conn = namedtuple("sconn", "laddr raddr status")
     addr = namedtuple("addr", "ip port")
     found = [
@@ -136,9 +177,12 @@ def test_states_without_a_metric_count_as_other(monkeypatch: pytest.MonkeyPatch)
         conn(addr("127.0.0.1", 8080), addr("127.0.0.1", 50002), "ESTABLISHED"),
         conn(addr("127.0.0.1", 8080), (), "LISTEN"),  # the listener itself: not counted
         conn(addr("127.0.0.1", 50003), addr("127.0.0.1", 8080), "ESTABLISHED"),  # a client
+        conn(addr("127.0.0.1", 8080), addr("127.0.0.1", 50004), "ESTABLISHED"),  # the probe
     ]
+    # no /proc/net/tcp (not Linux): psutil's net_connections
+    monkeypatch.setattr(probes, "PROC_NET_TCP", (str(tmp_path / "none"),))
     monkeypatch.setattr(metrics_collector.psutil, "net_connections", lambda kind: found)
-    assert connection_counts(8080) == {
+    assert connection_counts(8080, own_ports={50004}) == {
         "connections_established": 1.0,
         "connections_time_wait": 0.0,
         "connections_close_wait": 0.0,

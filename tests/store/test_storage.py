@@ -43,6 +43,22 @@ def test_nan_is_a_gap_and_first_write_wins(store: MetricStore) -> None:
     assert store.query(None, T0 - 1, T0 + 1) == {"a": [(T0, 1.0)]}
 
 
+def test_a_partly_repeated_tick_adds_only_its_new_values(tmp_path: Path) -> None:
+    with MetricStore(tmp_path / "a.db") as a, MetricStore(tmp_path / "b.db") as b:
+        assert a.append(T0, {"a": 1.0}) == 1
+        assert a.append(T0, {"a": 2.0, "b": 3.0, "c": math.nan}) == 1  # only b is new
+        assert a.append(T0 + 1, {"a": 4.0, "b": 5.0}) == 2
+        assert a.query(None, T0, T0 + 1) == {
+            "a": [(T0, 1.0), (T0 + 1, 4.0)],
+            "b": [(T0, 3.0), (T0 + 1, 5.0)],
+        }
+        b.append_many([(T0, {"a": 1.0, "b": 3.0}), (T0 + 1, {"a": 4.0, "b": 5.0})])
+        sql = "SELECT res_s, name, ts, n, total, ts_total, lo, hi FROM rollup JOIN metric ON id = metric_id ORDER BY 1, 2, 3"
+        assert a._conn().execute(sql).fetchall() == b._conn().execute(sql).fetchall()
+        assert a.counts() == {"values": 4, "metrics": 2}
+        assert a.counts() == {k: a.stats()[k] for k in ("values", "metrics")}
+
+
 def test_unknown_metric_has_no_points(store: MetricStore) -> None:
     store.append(T0, {"a": 1.0})
     assert store.query(["a", "zzz"], T0, T0)["zzz"] == []

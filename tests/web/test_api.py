@@ -152,6 +152,11 @@ def test_health(client, sampled, clock) -> None:
     assert body["status"] == "stopped"  # the scheduler is not started in tests
     assert body["last_sample_age_s"] == 0.0 and body["interval_s"] == 1.0
     assert body["store"]["samples"] >= 10 * 10 and body["store"]["size_bytes"] > 0
+    stats = sampled.store.stats()  # the cheap counts health uses say what stats() says
+    assert (body["store"]["samples"], body["store"]["metrics"]) == (
+        stats["values"],
+        stats["metrics"],
+    )
     assert set(body["jitter_ms"]) == {"p50", "p99", "max"}
     assert {
         "hostname",
