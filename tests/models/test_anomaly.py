@@ -245,7 +245,6 @@ def _nearest_distances_with_sliding_window_view(series, first, lag_dims, referen
 
 @pytest.mark.parametrize("n, first, d, w", [(610, 609, 5, 600), (900, 9, 5, 600), (300, 50, 3, 40)])
 def test_nearest_distances_bit_for_bit_as_with_sliding_window_view(n, first, d, w):
-
     rng = np.random.default_rng(n)
     series = 1e6 + np.cumsum(rng.normal(0, 1, n))  # a large offset: the centring matters
     np.testing.assert_array_equal(
