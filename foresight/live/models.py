@@ -38,6 +38,7 @@ from foresight.live.anomaly_stage import AnomalyStage
 from foresight.live.fit_worker import DEFAULT_TIMEOUT_S, FitWorker
 from foresight.live.forecasting import Served, fit_served, forecast_now, reselect_s
 from foresight.live.history_need import duration_words, step_words
+from foresight.live.history_window import HistoryWindows
 from foresight.live.lstm_rounds import LstmCandidate, LstmRounds
 from foresight.live.model_job import ModelJob
 from foresight.live.online_bands import OnlineBands
@@ -96,6 +97,8 @@ class LiveModels(AnomalyStage, WorkerFits, LstmCandidate, ModelJob):
         refit_steps: float = REFIT_STEPS,
     ) -> None:
         self.store = store
+        # the history reads of re-forecasts and refits, the newest buckets re-read only
+        self.windows = HistoryWindows(store)
         self.data_dir = data_dir  # None: models are not saved (tests, replay)
         self.metrics = metrics
         self.refit_every_s = refit_every_s
@@ -158,6 +161,7 @@ class LiveModels(AnomalyStage, WorkerFits, LstmCandidate, ModelJob):
     def request_refit(self, now: float, metric: str | None = None) -> int:
         """Mark models due (all, or one metric's) and wake the job; returns how many."""
         count = 0
+        self.windows.forget(metric)  # a refit asked for reads the store whole
         with self._lock:
             for m in self.metrics():
                 if metric is not None and m != metric:
@@ -194,7 +198,7 @@ class LiveModels(AnomalyStage, WorkerFits, LstmCandidate, ModelJob):
         """The last ``steps`` complete buckets of ``tier.step_s`` before ``now``."""
         last_start = math.floor(now / tier.step_s) * tier.step_s - tier.step_s
         since = last_start - (steps - 1) * tier.step_s
-        return self.store.series(metric, since, last_start, tier.step_s)
+        return self.windows.series(metric, since, last_start, tier.step_s, now)
 
     def _history(self, metric: str, tier: Tier, now: float) -> tuple[np.ndarray, np.ndarray, int]:
         """The tier's history of ``metric`` from its first sample on, and how much is observed."""

@@ -77,6 +77,11 @@ class SampleReads:
             rows.setdefault(ts, {})[names.get(mid, str(mid))] = value
         return sorted(rows.items())
 
+    def tier_coverage(self) -> dict[str, float]:
+        """Since when each tier (raw, minute, hour) holds values: a change means reads of
+        the same range may now come from another tier."""
+        return self._tier_since()
+
     def _tier_since(self) -> dict[str, float]:
         meta = dict(self._conn().execute("SELECT key, value FROM meta").fetchall())
         return {t: meta.get(f"{t}_since", -math.inf) for t in ("raw", "minute", "hour")}

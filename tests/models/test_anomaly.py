@@ -216,3 +216,38 @@ def test_the_slow_scale_confirms_a_lasting_change_and_not_one_odd_value():
     assert (confirm_[1300:1320] >= 0.5).any()  # within 20 samples
     with pytest.raises(ValueError, match="confirm_window"):
         AnomalyDetector(confirm_window=-1)
+
+
+def _nearest_distances_with_sliding_window_view(series, first, lag_dims, reference_size, block=256):
+    """nearest_distances as it was written with numpy's sliding_window_view (the reference)."""
+    d, w = lag_dims, reference_size
+    out = np.empty(len(series) - first)
+    for q0 in range(first, len(series), block):
+        q1 = min(q0 + block, len(series))
+        lo = max(d - 1, q0 - d - w + 1)
+        span = series[lo - d + 1 : q1]
+        centred = span - span.mean()
+        windows = np.lib.stride_tricks.sliding_window_view(centred, d)
+        queries = windows[q0 - lo :]
+        refs = windows[: q1 - 1 - d - lo + 1]
+        gram = queries @ (-2.0 * refs.T)
+        gram += np.einsum("ij,ij->i", refs, refs)[None, :]
+        if q1 - q0 > 1:
+            ends = np.arange(q0, q1)[:, None] - d
+            ref_ends = np.arange(lo, q1 - d)[None, :]
+            outside = (ref_ends > ends) | (ref_ends <= ends - w)
+            gram += np.where(outside, np.inf, 0.0)
+        nearest = refs[np.argmin(gram, axis=1)]
+        exact = np.einsum("ij,ij->i", queries - nearest, queries - nearest)
+        out[q0 - first : q1 - first] = np.sqrt(exact / d)
+    return out
+
+
+@pytest.mark.parametrize("n, first, d, w", [(610, 609, 5, 600), (900, 9, 5, 600), (300, 50, 3, 40)])
+def test_nearest_distances_bit_for_bit_as_with_sliding_window_view(n, first, d, w):
+    rng = np.random.default_rng(n)
+    series = 1e6 + np.cumsum(rng.normal(0, 1, n))  # a large offset: the centring matters
+    np.testing.assert_array_equal(
+        nearest_distances(series, first, d, w),
+        _nearest_distances_with_sliding_window_view(series, first, d, w),
+    )
