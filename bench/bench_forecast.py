@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -229,6 +230,12 @@ def main() -> int:
         "the served model: MASE and fit time on the same origins",
     )
     parser.add_argument(
+        "--jax-cache",
+        default=None,
+        help="with --lstm: JAX's persistent compilation cache directory (default: a fresh "
+        "temporary one for this run, so only fits within the run share it; 'none': off)",
+    )
+    parser.add_argument(
         "--model",
         default="auto",
         choices=["auto", "last", "seasonal", "ridge", "ridge-log", "robust", "lstm"],
@@ -263,6 +270,13 @@ def main() -> int:
                 "its comparison is skipped"
             )
             statsforecast_ok = False
+    cache_dir = None
+    if args.lstm and args.jax_cache != "none":
+        from foresight.evaluation import lstm
+
+        cache_dir = args.jax_cache or tempfile.mkdtemp(prefix="bench-jax-cache-")
+        lstm.configure(compile_cache_dir=cache_dir)
+        print(f"JAX compilation cache: {cache_dir}")
     results = {}
     for name in args.cases:
         loader, _step_s, horizon, label, sf_default = CASES[name]

@@ -6,9 +6,14 @@ dropout 0.2 / 0.2 / 0.1, then a dense layer. Here the dense layer has ``horizon`
 learns the change from the value at the origin on the standardised scale. Training is
 bounded (``max_windows`` most recent windows, ``epochs`` passes, full batches only, so
 XLA compiles one training step; one thread) so a fit costs seconds, not minutes; the
-seed is fixed so fits repeat. Keras is imported only when a fit runs, with
-``KERAS_BACKEND=jax`` set just before (never in the monitor, which does not load it).
-``to_numpy()`` exports the trained weights into a ``NumpyLstm``
+seed is fixed so fits repeat. A fit also has a wall-time budget (``time_budget_s``,
+default ``configure``'s): on a loaded machine it stops after the batch that spends it and
+keeps the weights of its best epoch so far, and says so in its record (``training_``,
+saved with the model), so an LSTM round cannot outlast the fit worker's timeout. JAX's
+persistent compilation cache (``configure``: the fit worker puts it under the data
+directory) lets a fit reuse the XLA programs an earlier fit compiled. Keras is imported
+only when a fit runs, with ``KERAS_BACKEND=jax`` set just before (never in the monitor,
+which does not load it). ``to_numpy()`` exports the trained weights into a ``NumpyLstm``
 (``foresight.models.numpy_lstm``), which is what the live monitor serves, saves and
 forecasts with, and what ``predict_mean`` runs here too (within 1e-5 of Keras's output).
 """
@@ -16,8 +21,10 @@ forecasts with, and what ``predict_mean`` runs here too (within 1e-5 of Keras's 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
+import time
 from typing import Any
 
 import numpy as np
@@ -33,6 +40,44 @@ DROPOUT = (0.2, 0.2, 0.1)
 # One XLA thread: the fit worker shares the host with the monitor (set only if unset).
 XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 MISSING = "the lstm model needs Keras 3 with JAX: pip install -e .[lstm] (or pip install keras jax)"
+DEFAULT_FIT_BUDGET_S = 45.0  # wall seconds one fit may train (see ``configure``)
+
+# Set by ``configure`` (the fit worker's initializer, bench_forecast): where JAX keeps
+# compiled programs between processes, and how long one fit may train.
+_settings: dict[str, Any] = {"compile_cache_dir": None, "fit_budget_s": DEFAULT_FIT_BUDGET_S}
+
+
+def configure(
+    *, compile_cache_dir: str | os.PathLike | None = None, fit_budget_s: float | None = None
+) -> None:
+    """Set JAX's persistent compilation cache directory and the default fit budget.
+
+    Each fit builds a fresh Keras model, so JAX traces and XLA compiles its training step
+    again (most of a fit's CPU); with a persistent cache, a fit whose program (same
+    layers, shapes and batch) was compiled before, in this process or an earlier fit
+    worker, loads it from disk instead. Call before the first fit (before Keras loads);
+    nothing is imported here.
+    """
+    if compile_cache_dir is not None:
+        _settings["compile_cache_dir"] = str(compile_cache_dir)
+        if "jax" in sys.modules:  # already loaded: set it now as well
+            _use_compile_cache(sys.modules["jax"])
+    if fit_budget_s is not None:
+        if not fit_budget_s > 0:
+            raise ValueError(f"fit_budget_s must be > 0 (got {fit_budget_s})")
+        _settings["fit_budget_s"] = float(fit_budget_s)
+
+
+def _use_compile_cache(jax: Any) -> None:
+    folder = _settings["compile_cache_dir"]
+    if folder is None:
+        return
+    os.makedirs(folder, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", folder)
+    # Cache every program, however quick to compile: an LSTM step's pieces take < 1 s
+    # each (JAX's default threshold) but there are dozens of them per fit.
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
 def _keras() -> Any:
@@ -41,6 +86,7 @@ def _keras() -> Any:
         os.environ["KERAS_BACKEND"] = "jax"
         os.environ.setdefault("XLA_FLAGS", XLA_FLAGS)
     try:
+        import jax
         import keras
     except ImportError:
         raise ValueError(MISSING) from None
@@ -49,7 +95,41 @@ def _keras() -> Any:
         raise ValueError(
             f"the lstm model trains on Keras's jax backend; Keras was loaded on {backend!r}"
         )
+    _use_compile_cache(jax)
     return keras
+
+
+def _budget_callback(keras: Any, budget_s: float) -> Any:
+    """A callback that stops training once ``budget_s`` wall seconds have passed (checked
+    after every batch) and keeps the weights of the epoch with the lowest loss so far."""
+
+    class Budget(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.started = time.perf_counter()
+            self.best_loss = math.inf
+            self.best_weights: list | None = None
+            self.best_epoch: int | None = None
+            self.epochs_done = 0
+            self.stopped = False
+
+        def _over(self) -> bool:
+            return time.perf_counter() - self.started >= budget_s
+
+        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            if self._over():
+                self.stopped = True
+                self.model.stop_training = True
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            loss = float((logs or {}).get("loss", math.nan))
+            self.epochs_done = epoch + 1
+            if math.isfinite(loss) and loss < self.best_loss:
+                self.best_loss, self.best_epoch = loss, epoch + 1
+                # Not get_weights(): its np.array(copy=False) warns on jax arrays.
+                self.best_weights = [np.array(np.asarray(w.value)) for w in self.model.weights]
+
+    return Budget()
 
 
 def initial_weights(units: tuple[int, ...], horizon: int, seed: int) -> list[np.ndarray]:
@@ -87,6 +167,7 @@ class LstmForecaster:
         batch_size: int = 128,
         learning_rate: float = 1e-3,
         seed: int = 0,
+        time_budget_s: float | None = None,
     ) -> None:
         self.horizon = horizon
         self.lookback = lookback
@@ -95,6 +176,7 @@ class LstmForecaster:
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.seed = seed
+        self.time_budget_s = time_budget_s  # None: ``configure``'s (45 s unless set)
 
     def _network(self, keras: Any) -> Any:
         layers = keras.layers
@@ -136,8 +218,11 @@ class LstmForecaster:
         keep = len(X) // batch * batch  # full batches only: one shape, one compilation
         X, Y = X[-keep:], Y[-keep:]
         keras.utils.set_random_seed(self.seed)  # shuffling and dropout repeat
+        budget_s = self.time_budget_s or float(_settings["fit_budget_s"])
+        started = time.perf_counter()
         net = self._network(keras)
         net.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss="mse")
+        budget = _budget_callback(keras, budget_s)
         history = net.fit(
             X[:, :, None].astype(np.float32),
             Y.astype(np.float32),
@@ -145,9 +230,32 @@ class LstmForecaster:
             batch_size=batch,
             shuffle=True,
             verbose=0,
+            callbacks=[budget],
         )
+        if budget.best_weights is not None and budget.best_epoch != budget.epochs_done:
+            net.set_weights(budget.best_weights)  # the best epoch's, not the last one's
+        losses = history.history.get("loss", [])
         self.net_ = net
-        self.final_loss_ = float(history.history["loss"][-1])
+        last_loss = float(losses[-1]) if losses else math.nan
+        self.final_loss_ = budget.best_loss if budget.best_weights is not None else last_loss
+        # The model's record (saved with it): how training went, and whether it was cut.
+        self.training_ = {
+            "epochs": int(self.epochs),
+            "epochs_run": int(budget.epochs_done),
+            "best_epoch": budget.best_epoch,
+            "stopped_by_budget": bool(budget.stopped),
+            "budget_s": budget_s,
+            "fit_s": round(time.perf_counter() - started, 3),
+            "windows": len(X),
+        }
+        if budget.stopped:
+            logger.info(
+                "lstm fit stopped by its %.0f s budget after %d of %d epochs (best: epoch %s)",
+                budget_s,
+                budget.epochs_done,
+                self.epochs,
+                budget.best_epoch,
+            )
         self.numpy_ = self.to_numpy()
         return self
 
@@ -175,6 +283,7 @@ class LstmForecaster:
             mean=self.mean_,
             scale=self.scale_,
             clip_at_zero=self.clip_at_zero_,
+            training=getattr(self, "training_", None),
         )
 
     def keras_output(self, windows: np.ndarray) -> np.ndarray:

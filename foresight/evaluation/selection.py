@@ -31,6 +31,7 @@ from foresight.evaluation.metrics import mase_on, naive_scale
 from foresight.models.baselines import LastValue, SeasonalNaive
 from foresight.models.conformal import (
     BANDS,
+    MIN_POOL,
     BandSettings,
     ConformalState,
     calibrate,
@@ -307,13 +308,19 @@ def select(
             (n for n in CANDIDATES if n in finite and finite[n] <= best * (1 + TOLERANCE)), "last"
         )
     offset = typical_spread(raw[: int(origins[0]) + 1])
-    pool = conformal_scores(raw, origins, means[chosen], offset, bands.spread_window)
+    pool_origins, pool_mean = origins, means[chosen]
+    if chosen == "last" and len(origins) < MIN_POOL:
+        # Nothing is fitted for the last value: its error from every earlier origin is
+        # out of sample too (a short history's few validation origins made a tiny pool).
+        pool_origins = np.flatnonzero(~np.isnan(raw[:-1]))
+        pool_mean = LastValue(horizon).fit(raw).predict_mean(raw, pool_origins)
+    pool = conformal_scores(raw, pool_origins, pool_mean, offset, bands.spread_window)
     return Selection(
         model=chosen,
         candidates=scores,
         features=specs.get(chosen),
         n_validation_origins=len(origins),
-        conformal=calibrate(pool, origins, offset, settings=bands),
+        conformal=calibrate(pool, pool_origins, offset, settings=bands),
         unavailable=unavailable,
         validation_origins=origins,
         validation_mean=means[chosen],

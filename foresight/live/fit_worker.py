@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from foresight.evaluation.selection import VALIDATION_REFITS
 from foresight.live import model_files
 from foresight.live.forecasting import choose_served, refit_model
 
@@ -50,6 +51,8 @@ CLOSE_WAIT_S = 10.0  # at most this long for the running fit when the monitor st
 # own ``max_tasks_per_child``: on Python 3.11 a pool whose worker exits that way can
 # leave the next jobs waiting forever, which is what bench_refit ran into.)
 MAX_JOBS_PER_WORKER = 500
+LSTM_ROUND_SHARE = 0.6  # of the timeout, what an LSTM round's fits may take at most
+COMPILE_CACHE = "jax-cache"  # under the data dir: JAX's persistent compilation cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,12 +83,25 @@ class FitOutcome:
     cpu_s: float  # the worker's own CPU time for this job
 
 
-def _init_worker(ready=None) -> None:
-    """In the child: one BLAS thread (two cores are shared with the sampler); then say
-    it is ready (its imports are done), so the watchdog's clock starts."""
+def lstm_fit_budget_s(timeout_s: float) -> float:
+    """Wall seconds one LSTM fit may train, so that an LSTM round (``VALIDATION_REFITS``
+    validation fits and the final one, beside the others' fits) ends within
+    ``LSTM_ROUND_SHARE`` of the worker's timeout: 45 s at the default 300 s."""
+    return LSTM_ROUND_SHARE * timeout_s / (VALIDATION_REFITS + 1)
+
+
+def _init_worker(
+    ready=None, compile_cache_dir: str | None = None, lstm_budget_s: float | None = None
+) -> None:
+    """In the child: one BLAS thread (two cores are shared with the sampler), the LSTM's
+    JAX compilation cache and fit budget (nothing of Keras or JAX is imported here); then
+    say it is ready (its imports are done), so the watchdog's clock starts."""
     from threadpoolctl import threadpool_limits
 
+    from foresight.evaluation import lstm
+
     threadpool_limits(1)
+    lstm.configure(compile_cache_dir=compile_cache_dir, fit_budget_s=lstm_budget_s)
     if ready is not None:
         ready.set()
 
@@ -136,9 +152,13 @@ class FitWorker:
         start_method: str = "spawn",
         timeout_s: float = DEFAULT_TIMEOUT_S,
         clock: Callable[[], float] = time.time,
+        compile_cache_dir: str | os.PathLike | None = None,
     ) -> None:
         if not timeout_s > 0:
             raise ValueError(f"timeout_s must be > 0 (got {timeout_s})")
+        # The LSTM's JAX compilation cache (None: none) and its fit budget, for the child.
+        self.compile_cache_dir = None if compile_cache_dir is None else str(compile_cache_dir)
+        self.lstm_budget_s = lstm_fit_budget_s(timeout_s)
         self.idle_s = idle_s
         self.timeout_s = timeout_s
         self.clock = clock  # stamps the last failure (epoch seconds, as health reads it)
@@ -179,7 +199,7 @@ class FitWorker:
                 max_workers=1,
                 mp_context=context,
                 initializer=_init_worker,
-                initargs=(self._ready,),
+                initargs=(self._ready, self.compile_cache_dir, self.lstm_budget_s),
             )
             self._pool_jobs = 0
             self._stats["starts"] += 1

@@ -29,7 +29,7 @@ def install(services) -> None:
         budget_s=settings.forecast_budget_s,
         data_dir=settings.data_dir,
         warm_s=2000 * settings.interval_s,  # the likelihood's long window
-        worker=make_fit_worker(settings.fit_timeout_s),
+        worker=make_fit_worker(settings.fit_timeout_s, settings.data_dir),
         # The detector counts samples, so the tracker does too (60 s at 1-s sampling).
         episode_gap_s=EPISODE_GAP_SAMPLES * settings.interval_s,
         refit_core_share=settings.forecast_refit_core_share,

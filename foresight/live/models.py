@@ -35,7 +35,7 @@ import numpy as np
 
 from foresight.live import model_files
 from foresight.live.anomaly_stage import AnomalyStage
-from foresight.live.fit_worker import DEFAULT_TIMEOUT_S, FitWorker
+from foresight.live.fit_worker import COMPILE_CACHE, DEFAULT_TIMEOUT_S, FitWorker
 from foresight.live.forecasting import Served, fit_served, forecast_now, reselect_s
 from foresight.live.history_need import duration_words, step_words
 from foresight.live.history_window import HistoryWindows
@@ -198,7 +198,11 @@ class LiveModels(AnomalyStage, WorkerFits, LstmCandidate, ModelJob):
         """The last ``steps`` complete buckets of ``tier.step_s`` before ``now``."""
         last_start = math.floor(now / tier.step_s) * tier.step_s - tier.step_s
         since = last_start - (steps - 1) * tier.step_s
-        return self.windows.series(metric, since, last_start, tier.step_s, now)
+        # ``series`` reads values up to ``until``: up to the newest bucket's end, not its
+        # start (that left the newest bucket empty or one sample, so forecasts started
+        # from it and its outcomes were scored on it or lost as a gap).
+        until = last_start + tier.step_s * (1.0 - 1e-6)  # n buckets, not n + 1
+        return self.windows.series(metric, since, until, tier.step_s, now)
 
     def _history(self, metric: str, tier: Tier, now: float) -> tuple[np.ndarray, np.ndarray, int]:
         """The tier's history of ``metric`` from its first sample on, and how much is observed."""
@@ -341,11 +345,12 @@ class LiveModels(AnomalyStage, WorkerFits, LstmCandidate, ModelJob):
             steps = max(served.history_steps, tier.horizon_steps + 2)
             ts, values = self._read(metric, tier, steps, now)
             if not np.all(np.isnan(values)):
-                scored, misses = self.online.outcomes(key, ts, values, tier.step_s)
+                scored, misses, errors = self.online.outcomes(key, ts, values, tier.step_s)
                 with self._lock:
                     served = self._models.get(key, served)  # a refit may have landed
                     if len(scored):
-                        served = replace(served, conformal=served.conformal.observe(scored, misses))
+                        conformal = served.conformal.observe(scored, misses, errors)
+                        served = replace(served, conformal=conformal)
                         self._models[key] = served
                 forecast, made_at = forecast_now(served, values, ts, tier.step_s), now
                 self.online.remember(key, float(ts[-1]), forecast)
@@ -373,7 +378,11 @@ class LiveModels(AnomalyStage, WorkerFits, LstmCandidate, ModelJob):
         )
 
 
-def make_fit_worker(timeout_s: float = DEFAULT_TIMEOUT_S) -> FitWorker:
+def make_fit_worker(
+    timeout_s: float = DEFAULT_TIMEOUT_S, data_dir: Path | None = None
+) -> FitWorker:
     """The fit worker ``--monitor`` uses: one spawned child, retired when idle, killed
-    when it holds queued fits and answers none for ``timeout_s``."""
-    return FitWorker(timeout_s=timeout_s)
+    when it holds queued fits and answers none for ``timeout_s``; the LSTM's JAX
+    compilation cache in ``data_dir``/jax-cache (None: no cache)."""
+    cache = None if data_dir is None else Path(data_dir) / COMPILE_CACHE
+    return FitWorker(timeout_s=timeout_s, compile_cache_dir=cache)

@@ -4,7 +4,9 @@ Every forecast the monitor draws is remembered with its bands. When the job late
 the metric's history and the bucket a step aimed at has completed, that step is scored
 once: inside or outside its 80 % and 95 % bands. ``ConformalState.observe`` turns those
 outcomes into adaptive conformal inference steps (Gibbs & Candès 2021), so the next
-forecast's band is wider after misses and narrower after hits, per horizon step.
+forecast's band is wider after misses and narrower after hits, per horizon step, and
+(while the score pool is short: the first hour after a start) adds each step's
+absolute error to the pool, so a band can outgrow the largest error seen at the start.
 A gap (no data in the target bucket) gives no outcome. Pure bookkeeping: no clock, no I/O.
 """
 
@@ -28,6 +30,7 @@ class _Pending:
     metric and tier was the largest part of re-forecasting)."""
 
     origin_ts: np.ndarray  # (P,) start of the bucket each forecast was made from
+    mean: np.ndarray  # (P, H) the point forecasts
     lower: dict[int, np.ndarray]  # level -> (P, H)
     upper: dict[int, np.ndarray]
     scored: np.ndarray  # (P, H) bool
@@ -36,6 +39,7 @@ class _Pending:
 def _rows(p: _Pending, keep: np.ndarray) -> _Pending:
     return _Pending(
         p.origin_ts[keep],
+        p.mean[keep],
         {lv: a[keep] for lv, a in p.lower.items()},
         {lv: a[keep] for lv, a in p.upper.items()},
         p.scored[keep],
@@ -56,7 +60,8 @@ class OnlineBands:
         replaces them."""
         lower = {lv: np.asarray(getattr(forecast, f"lower_{lv}"), dtype=float) for lv in LEVELS}
         upper = {lv: np.asarray(getattr(forecast, f"upper_{lv}"), dtype=float) for lv in LEVELS}
-        horizon = len(forecast.mean)
+        mean = np.asarray(forecast.mean, dtype=float)
+        horizon = len(mean)
         with self._lock:
             p = self._pending.get(key)
             if p is not None and p.scored.shape[1] != horizon:
@@ -66,6 +71,7 @@ class OnlineBands:
             if p is None or not len(p.origin_ts):
                 self._pending[key] = _Pending(
                     np.array([float(origin_ts)]),
+                    mean[None, :].copy(),
                     {lv: a[None, :].copy() for lv, a in lower.items()},
                     {lv: a[None, :].copy() for lv, a in upper.items()},
                     np.zeros((1, horizon), dtype=bool),
@@ -73,6 +79,7 @@ class OnlineBands:
                 return
             self._pending[key] = _Pending(
                 np.append(p.origin_ts, float(origin_ts)),
+                np.vstack([p.mean, mean]),
                 {lv: np.vstack([a, lower[lv]]) for lv, a in p.lower.items()},
                 {lv: np.vstack([a, upper[lv]]) for lv, a in p.upper.items()},
                 np.vstack([p.scored, np.zeros(horizon, dtype=bool)]),
@@ -80,15 +87,17 @@ class OnlineBands:
 
     def outcomes(
         self, key: Key, timestamps: np.ndarray, values: np.ndarray, step_s: float
-    ) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    ) -> tuple[np.ndarray, dict[int, np.ndarray], np.ndarray]:
         """Score every remembered step whose bucket is in ``timestamps`` (bucket starts).
 
-        Returns the 0-based steps scored, oldest forecast first, and per level a 0/1
-        miss for each. Forecasts with every step scored (or out of reach) are dropped.
+        Returns the 0-based steps scored, oldest forecast first, per level a 0/1 miss
+        for each, and each one's absolute error |actual - point forecast| (the served
+        model's live out-of-sample residual, in the series' unit). Forecasts with every
+        step scored (or out of reach) are dropped.
         """
         ts = np.asarray(timestamps, dtype=float)
         vals = np.asarray(values, dtype=float)
-        none = np.empty(0, dtype=np.int64), {lv: np.empty(0) for lv in LEVELS}
+        none = np.empty(0, dtype=np.int64), {lv: np.empty(0) for lv in LEVELS}, np.empty(0)
         if not len(ts):
             return none
         first, last = float(ts[0]), float(ts[-1])
@@ -101,7 +110,7 @@ class OnlineBands:
             idx = np.rint((targets - first) / step_s).astype(np.int64)
             arrived = ~p.scored & (targets <= last + 1e-6) & (idx >= 0)
             rows, pos = np.nonzero(arrived)  # row by row: oldest forecast first
-            out: tuple[np.ndarray, dict[int, np.ndarray]] = none
+            out: tuple[np.ndarray, dict[int, np.ndarray], np.ndarray] = none
             if len(rows):
                 actual = vals[idx[rows, pos]]
                 seen = ~np.isnan(actual)
@@ -115,6 +124,7 @@ class OnlineBands:
                         ).astype(float)
                         for lv in LEVELS
                     },
+                    np.abs(actual - p.mean[rows, pos]),
                 )
             out_of_reach = targets[:, -1] < first
             keep = ~(p.scored.all(axis=1) | out_of_reach)

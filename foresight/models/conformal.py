@@ -9,18 +9,22 @@ validation origins) in units of a scale: with ``spread_window`` 0 (what is serve
 so scores are plain absolute residuals; with ``spread_window`` > 0 it is the local
 spread at the origin (mean absolute change over that many values) plus the typical one.
 For each horizon step the band half-width is the finite-sample conformal quantile of the
-pool (the ``ceil((n + 1)(1 - alpha))``-th smallest of its ``n`` scores) times the scale.
-ACI moves the level online: after each outcome, ``alpha += gamma * (target_alpha -
+pool (the ``ceil((n + 1)(1 - alpha))``-th smallest of its ``n`` scores) times the scale;
+a step with too few scores for that rank borrows the pooled scores of every step,
+scaled by sqrt(step) (``conformal_pool``). The pool keeps at least ``MIN_POOL`` origins.
+ACI moves the level online: after each outcome, ``alpha += gamma_t * (target_alpha -
 miss)``, so a run of misses widens the band and a run of hits narrows it, and long-run
-coverage holds under drift. Feedback is delayed honestly: the step-``h`` miss of origin
-``t`` is only known at origin ``t + h``.
+coverage holds under drift; ``gamma_t`` decays from 0.1 to ``gamma`` with the outcomes
+seen since the calibration (``aci``), so a fresh calibration reaches its target within
+minutes. Feedback is delayed honestly: the step-``h`` miss of origin ``t`` is only known
+at origin ``t + h``.
 
 ``BANDS`` (gamma, the warm start, how much of the validation pool is kept, the scale)
 was chosen by ``bench/bench_coverage.py`` on the shared traces' validation origins and
 reported on their test origins (bench/README.md). One level per horizon step, as
 Gibbs & Candès wrote it. The same update runs in the backtest (``run_aci``) and in the
 live monitor (``ConformalState.observe``, as each forecast step's actual arrives), so
-what is measured is what is served. ``alpha`` is kept in ``[-gamma, 1 + gamma]``:
+what is measured is what is served. ``alpha`` is kept in ``[-gamma_t, 1 + gamma_t]``:
 Gibbs & Candès show ACI stays there when the band at ``alpha <= 0`` is unbounded; ours
 is the largest score, so without the bound a long run of misses would leave the band
 at that width long after the errors calm down.
@@ -29,19 +33,48 @@ at that width long after the errors calm down.
 from __future__ import annotations
 
 import logging
-import weakref
 from dataclasses import dataclass, field, replace
-from functools import partial
 
 import numpy as np
 
+from foresight.models.aci import DEFAULT_GAMMA, LEVELS, aci_step, half_widths_at, run_aci, step_size
+from foresight.models.conformal_pool import _SORTED_POOLS, MAX_SORTED_POOLS, min_scores
 from foresight.models.features import forward_fill
 
 logger = logging.getLogger(__name__)
 
+__all__ = [
+    "BANDS",
+    "DEFAULT_GAMMA",
+    "LEVELS",
+    "LIVE_POOL_ROWS",
+    "MAX_SORTED_POOLS",
+    "MIN_POOL",
+    "SPREAD_WINDOW",
+    "_SORTED_POOLS",
+    "BandSettings",
+    "ConformalState",
+    "aci_step",
+    "band_scale",
+    "bands_from",
+    "calibrate",
+    "conformal_scores",
+    "grown_pool",
+    "min_scores",
+    "run_aci",
+    "spread_at",
+    "step_size",
+    "typical_spread",
+]
+
 SPREAD_WINDOW = 24
-LEVELS: tuple[int, ...] = (80, 95)
-DEFAULT_GAMMA = 0.01  # see bench/README.md: a larger step did worse at 24 h
+# The fewest validation origins a pool keeps, whatever ``pool_fraction`` says: a pool of
+# the most recent half of 4 early origins was 2 rows of nearly the same error.
+MIN_POOL = 40
+# Live errors join a served model's pool while it is shorter than this (an hour of the
+# 5-minute tier's 10-s steps); longer pools are left as calibrated (re-sorting them at
+# every re-forecast would cost more than the monitor's CPU target allows).
+LIVE_POOL_ROWS = 360
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,16 +123,6 @@ class BandSettings:
 BANDS = BandSettings(gamma=0.01, warm=False, pool_fraction=0.5, spread_window=0)
 
 
-def aci_step(alpha: np.ndarray, miss: np.ndarray | float, level: int, gamma: float) -> np.ndarray:
-    """One ACI update: ``alpha + gamma * (target - miss)``, kept in ``[-gamma, 1 + gamma]``.
-
-    ``miss`` (1.0 = the actual fell outside the band; a mean of such) broadcasts on
-    ``alpha``.
-    """
-    target = 1.0 - level / 100.0
-    return np.clip(alpha + gamma * (target - miss), -gamma, 1.0 + gamma)
-
-
 def spread_at(values: np.ndarray, origins: np.ndarray, window: int = SPREAD_WINDOW) -> np.ndarray:
     """Mean absolute change over the ``window`` steps ending at each origin (gap-filled)."""
     v = forward_fill(np.asarray(values, dtype=float), np.nan)
@@ -109,41 +132,6 @@ def spread_at(values: np.ndarray, origins: np.ndarray, window: int = SPREAD_WIND
     origins = np.asarray(origins, dtype=np.int64)
     lo = np.maximum(origins - window + 1, 0)
     return (c[origins + 1] - c[lo]) / np.maximum(origins + 1 - lo, 1)
-
-
-# The sorted pools of the states in use, by the pool array's identity: a live model
-# draws bands from the same pool at every re-forecast (only ``alpha`` moves), so it is
-# sorted once. An entry holds its pool weakly and goes when the pool is freed (so an id
-# is never reused while cached, and old pools' copies do not pile up).
-_SORTED_POOLS: dict[int, tuple[weakref.ref, np.ndarray, np.ndarray]] = {}
-MAX_SORTED_POOLS = 4096
-
-
-def _forget_pool(key: int, _ref: object) -> None:
-    _SORTED_POOLS.pop(key, None)
-
-
-def _sorted_pool(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    key = id(scores)
-    found = _SORTED_POOLS.get(key)
-    if found is not None and found[0]() is scores:
-        return found[1], found[2]
-    pool = np.sort(np.asarray(scores, dtype=float), axis=0)  # NaN sort last
-    counts = np.sum(~np.isnan(pool), axis=0)
-    if isinstance(scores, np.ndarray) and len(_SORTED_POOLS) < MAX_SORTED_POOLS:
-        pool.flags.writeable = counts.flags.writeable = False  # shared: read only
-        ref = weakref.ref(scores, partial(_forget_pool, key))
-        _SORTED_POOLS[key] = (ref, pool, counts)
-    return pool, counts
-
-
-def _quantile(pool: np.ndarray, counts: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """Per-step finite-sample conformal quantile at level 1 - alpha (max when above 1)."""
-    horizon = pool.shape[1]
-    k = np.ceil((counts + 1) * (1.0 - np.clip(alpha, 0.0, 1.0))).astype(np.int64) - 1
-    k = np.clip(k, 0, np.maximum(counts - 1, 0))
-    q = pool[k, np.arange(horizon)]
-    return np.where(counts > 0, q, np.nan)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,28 +150,55 @@ class ConformalState:
     # Live outcomes since this calibration: {level: (actuals scored, inside the band)}.
     online: dict[int, tuple[int, int]] = field(default_factory=dict)
     spread_window: int = SPREAD_WINDOW  # 0: scores in units of ``offset`` alone
+    # Live outcomes per horizon step since this calibration: ACI's step size decays with
+    # them (``aci.step_size``). None (a state saved without them): the live outcomes
+    # spread evenly over the steps.
+    seen: np.ndarray | None = None
 
-    def observe(self, steps: np.ndarray, misses: dict[int, np.ndarray]) -> ConformalState:
+    def seen_per_step(self) -> np.ndarray:
+        """Outcomes per horizon step since this calibration (for ACI's step size)."""
+        if self.seen is not None:
+            return np.asarray(self.seen, dtype=float)
+        horizon = self.pool.shape[1]
+        return np.full(horizon, self.online.get(80, (0, 0))[0] / max(horizon, 1))
+
+    def observe(
+        self,
+        steps: np.ndarray,
+        misses: dict[int, np.ndarray],
+        errors: np.ndarray | None = None,
+    ) -> ConformalState:
         """Feed back live outcomes: one ACI step per (forecast step, level), as ``run_aci``.
 
         ``steps`` are 0-based horizon steps whose actual has just arrived (a step may
         repeat when several forecasts reach it at once: applied in order); ``misses[level]``
         says, per entry, whether the actual fell outside that level's band (1.0) or not.
+        ``errors`` (|actual - forecast| per entry, the series' unit): while the pool holds
+        fewer than ``LIVE_POOL_ROWS`` scores at a step, they join it (``grown_pool``).
         """
         steps = np.asarray(steps, dtype=np.int64)
         if not len(steps):
             return self
+        seen = self.seen_per_step().copy()
+        sizes = np.empty(len(steps))
+        for i, h in enumerate(steps.tolist()):  # the step each outcome is taken with
+            seen[h] += 1
+            sizes[i] = seen[h]
+        sizes = step_size(self.gamma, sizes)
         alpha = {}
         online = dict(self.online)
         for level in LEVELS:
             a = np.asarray(self.alpha[level], dtype=float).copy()
             miss = np.asarray(misses[level], dtype=float)
-            for h, m in zip(steps.tolist(), miss.tolist(), strict=True):
-                a[h : h + 1] = aci_step(a[h : h + 1], m, level, self.gamma)
+            for h, m, g in zip(steps.tolist(), miss.tolist(), sizes.tolist(), strict=True):
+                a[h : h + 1] = aci_step(a[h : h + 1], m, level, g)
             alpha[level] = a
             n, inside = online.get(level, (0, 0))
             online[level] = (n + len(miss), inside + int(len(miss) - miss.sum()))
-        return replace(self, alpha=alpha, online=online)
+        pool = self.pool
+        if errors is not None and self.spread_window == 0 and len(pool) < LIVE_POOL_ROWS:
+            pool = grown_pool(pool, steps, np.asarray(errors, dtype=float) / self.offset)
+        return replace(self, pool=pool, alpha=alpha, online=online, seen=seen)
 
     def online_coverage(self, level: int) -> float | None:
         """Share (0-1) of live actuals inside the ``level`` band, None before any."""
@@ -200,12 +215,7 @@ class ConformalState:
 
     def half_widths(self) -> dict[int, np.ndarray]:
         """Half-width per level and step, in units of ``scale``, at the current alpha."""
-        pool, counts = _sorted_pool(self.pool)
-        out = {}
-        for level in LEVELS:
-            q = _quantile(pool, counts, self.alpha[level])
-            out[level] = _fill_missing_steps(q)
-        return out
+        return half_widths_at(self.pool, self.alpha)
 
     def to_dict(self) -> dict:
         return {
@@ -216,6 +226,7 @@ class ConformalState:
             "coverage": {str(k): v for k, v in self.coverage.items()},
             "online": {str(k): list(v) for k, v in self.online.items()},
             "spread_window": self.spread_window,
+            "seen": None if self.seen is None else np.asarray(self.seen).tolist(),
         }
 
     @classmethod
@@ -231,23 +242,31 @@ class ConformalState:
             coverage={int(k): float(v) for k, v in data.get("coverage", {}).items()},
             online={int(k): (int(v[0]), int(v[1])) for k, v in data.get("online", {}).items()},
             spread_window=int(data.get("spread_window", SPREAD_WINDOW)),
+            seen=None if data.get("seen") is None else np.asarray(data["seen"], dtype=float),
         )
 
 
-def _fill_missing_steps(q: np.ndarray) -> np.ndarray:
-    """Steps with no score yet: grow the last known width like a random walk (sqrt h)."""
-    known = np.flatnonzero(np.isfinite(q))
-    if len(known) == len(q):
-        return q
-    if not len(known):
-        return np.full(len(q), np.inf)
-    out = q.copy()
-    last = known[-1]
-    steps = np.arange(len(q))
-    later = steps > last
-    out[later] = q[last] * np.sqrt((steps[later] + 1) / (last + 1))
-    earlier = ~np.isfinite(out)
-    out[earlier] = q[last]
+def grown_pool(pool: np.ndarray, steps: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """``pool`` with ``scores`` added at their 0-based ``steps`` (the newest at the bottom of
+    each column, NaN above), at most ``LIVE_POOL_ROWS`` per step (the oldest leave).
+
+    Each step's band is a quantile of its own column, so columns need not line up by
+    origin. Without this a pool made from the first minutes' few errors capped the band
+    (ACI's widest is the pool's largest score) however large the errors grew.
+    """
+    horizon = pool.shape[1]
+    steps = np.asarray(steps, dtype=np.int64)
+    ok = np.isfinite(scores)
+    columns = []
+    for h in range(horizon):
+        old = pool[:, h]
+        col = np.concatenate([old[~np.isnan(old)], scores[ok & (steps == h)]])
+        columns.append(col[-LIVE_POOL_ROWS:])
+    rows = max(len(c) for c in columns)
+    out = np.full((rows, horizon), np.nan)
+    for h, col in enumerate(columns):
+        if len(col):
+            out[rows - len(col) :, h] = col
     return out
 
 
@@ -291,51 +310,6 @@ def typical_spread(values: np.ndarray) -> float:
     return max(scale * 0.1, 1e-9)
 
 
-def run_aci(
-    pool: np.ndarray,
-    scores: np.ndarray,
-    origins: np.ndarray,
-    *,
-    gamma: float = DEFAULT_GAMMA,
-    alpha: dict[int, np.ndarray] | None = None,
-) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
-    """Walk the origins in time order with ACI; return (half-widths per level, final alpha).
-
-    ``scores`` (n, horizon) are the outcomes at ``origins`` (NaN = not observed); the
-    miss of origin ``t`` at step ``h`` updates alpha only from origin ``t + h`` on.
-    Half-widths are in units of the scale (multiply by ``ConformalState.scale``).
-    """
-    origins = np.asarray(origins, dtype=np.int64)
-    n, horizon = scores.shape
-    sorted_pool, counts = _sorted_pool(pool)
-    row_of = np.full(int(origins.max()) + 1 if n else 1, -1, dtype=np.int64)
-    row_of[origins] = np.arange(n)
-    steps = np.arange(1, horizon + 1)
-    widths = {level: np.empty((n, horizon)) for level in LEVELS}
-    current = {
-        level: (
-            np.full(horizon, 1.0 - level / 100.0)
-            if alpha is None
-            else np.asarray(alpha[level], dtype=float).copy()
-        )
-        for level in LEVELS
-    }
-    for i in range(n):
-        back = origins[i] - steps  # origins whose step-h outcome is known now
-        ok = back >= 0
-        rows = np.where(ok, row_of[np.maximum(back, 0)], -1)
-        ok &= rows >= 0
-        for level in LEVELS:
-            if ok.any():
-                r, h = rows[ok], steps[ok] - 1
-                s = scores[r, h]
-                seen = ~np.isnan(s)
-                miss = (s[seen] > widths[level][r[seen], h[seen]]).astype(float)
-                current[level][h[seen]] = aci_step(current[level][h[seen]], miss, level, gamma)
-            widths[level][i] = _fill_missing_steps(_quantile(sorted_pool, counts, current[level]))
-    return widths, current
-
-
 def calibrate(
     scores: np.ndarray,
     origins: np.ndarray,
@@ -348,15 +322,15 @@ def calibrate(
 
     ``scores`` must be on ``settings.spread_window``'s scale (``conformal_scores``);
     ``gamma`` overrides ``settings.gamma``. The pool is the most recent
-    ``settings.pool_fraction`` of the origins. ACI walks the last 40 % of the origins
-    against that pool; ``coverage`` is the 80 % and 95 % bands' hit rate on that walk
-    (empty when there are too few origins). With ``settings.warm`` the served levels
-    start where the walk ended (correcting the pool towards the most recent errors);
-    without, at the nominal level.
+    ``settings.pool_fraction`` of the origins, and at least ``MIN_POOL`` of them. ACI
+    walks the last 40 % of the origins against that pool; ``coverage`` is the 80 % and
+    95 % bands' hit rate on that walk (empty when there are too few origins). With
+    ``settings.warm`` the served levels start where the walk ended (correcting the pool
+    towards the most recent errors); without, at the nominal level.
     """
     step = settings.gamma if gamma is None else float(gamma)
     n = len(scores)
-    keep = max(1, round(n * settings.pool_fraction))
+    keep = min(n, max(MIN_POOL, round(n * settings.pool_fraction)))
     pool = scores[n - keep :]
     split = int(n * 0.6)
     alpha = None

@@ -1,10 +1,12 @@
 """The trained LSTM's forward pass in numpy: what the monitor forecasts with.
 
 ``foresight.evaluation.lstm.LstmForecaster`` trains the seeds' network (LSTM 64 -> 32 -> 16,
-then a dense layer) with PyTorch in the fit worker; ``LstmForecaster.to_numpy()`` exports
+then a dense layer) with Keras in the fit worker; ``LstmForecaster.to_numpy()`` exports
 its weights as plain arrays into a ``NumpyLstm``, which predicts the same thing with a
 few matrix products per step and imports nothing beyond numpy. So a served LSTM is saved
-as arrays + JSON (``foresight.live.model_files``) and the monitor never loads PyTorch.
+as arrays + JSON (``foresight.live.model_files``) and the monitor never loads Keras.
+``training`` is the fit's record (epochs run, whether its time budget cut it), kept in
+the JSON.
 
 The cell is PyTorch's (gate order input, forget, cell, output):
   i, f, o = σ(W_i·x + U_i·h + b_i), ...;  g = tanh(W_g·x + U_g·h + b_g)
@@ -69,6 +71,7 @@ class NumpyLstm:
         mean: float,
         scale: float,
         clip_at_zero: bool,
+        training: dict | None = None,
     ) -> None:
         self.horizon = int(horizon)
         self.lookback = int(lookback)
@@ -78,6 +81,7 @@ class NumpyLstm:
         self.mean_ = float(mean)
         self.scale_ = float(scale)
         self.clip_at_zero_ = bool(clip_at_zero)
+        self.training_ = None if training is None else dict(training)
         inputs = 1
         for w_ih, w_hh, b in self.layers_:
             hidden = w_hh.shape[1]
@@ -140,6 +144,7 @@ class NumpyLstm:
             "mean": self.mean_,
             "scale": self.scale_,
             "clip_at_zero": self.clip_at_zero_,
+            "training": self.training_,
         }
 
     @classmethod
@@ -158,4 +163,5 @@ class NumpyLstm:
             mean=float(params["mean"]),
             scale=float(params["scale"]),
             clip_at_zero=bool(params["clip_at_zero"]),
+            training=params.get("training"),
         )

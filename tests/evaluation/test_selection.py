@@ -217,3 +217,29 @@ def test_a_series_that_never_changes_is_turned_down_before_any_fit(monkeypatch):
     with pytest.raises(ValueError, match="never changes"):
         select(np.full(1500, 7.0), stamps(1500), horizon=12, step_s=STEP_S)
     assert fits == []
+
+
+def test_a_step_with_too_few_scores_borrows_every_steps_scores_scaled_by_sqrt_step():
+    from foresight.models.conformal_pool import min_scores, step_quantiles
+
+    assert min_scores(80) == 4 and min_scores(95) == 19
+    # Step 1 has 2 scores (too few for the 80 % rank: the old band was their max, 1.0);
+    # step 4 has 8. Pooled / sqrt(step): 0.5, 1.0 and 8 x 1.0 -> rank ceil(11 * 0.8) = 9.
+    pool = np.full((8, 4), np.nan)
+    pool[-2:, 0] = [0.5, 1.0]
+    pool[:, 3] = 2.0
+    q = step_quantiles(pool, np.full(4, 0.2), 80)
+    assert q[3] == 2.0  # enough scores: its own quantile
+    assert q[0] == pytest.approx(1.0) and q[1] == pytest.approx(np.sqrt(2))
+    assert np.isinf(step_quantiles(np.full((3, 2), np.nan), np.full(2, 0.2), 80)).all()
+
+
+def test_the_last_value_pool_uses_every_earlier_origin_on_a_short_history():
+    from foresight.models.conformal import MIN_POOL
+
+    rng = np.random.default_rng(2)
+    v = 50 + np.cumsum(rng.normal(0, 1, 70))
+    chosen = select(v, None, horizon=30, step_s=10.0, names=("last",))
+    assert chosen.model == "last" and chosen.n_validation_origins < MIN_POOL
+    # The most recent MIN_POOL of its 69 origins (was: half of the 16 validation origins).
+    assert len(chosen.conformal.pool) == MIN_POOL

@@ -206,3 +206,17 @@ def test_a_worn_worker_is_replaced_once_idle_and_no_job_is_lost():
         worker.close()
     assert error is None and pids[0] == pids[1] != third.worker_pid
     assert worker.stats()["starts"] == 2
+
+
+def test_the_worker_gets_a_compilation_cache_under_the_data_dir_and_an_lstm_budget(tmp_path):
+    from foresight.live.fit_worker import lstm_fit_budget_s
+    from foresight.live.models import make_fit_worker
+
+    worker = make_fit_worker(300.0, tmp_path)
+    try:
+        assert worker.compile_cache_dir == str(tmp_path / "jax-cache")
+        # A round's four LSTM fits (three validation, one final) end within 60 % of it.
+        assert worker.lstm_budget_s == lstm_fit_budget_s(300.0) == 45.0
+        assert make_fit_worker(60.0).compile_cache_dir is None
+    finally:
+        worker.close()

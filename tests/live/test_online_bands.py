@@ -9,6 +9,7 @@ import pytest
 
 from foresight.live.models import EXTRAS_KEY, SHORT_TIER, LiveModels
 from foresight.live.online_bands import OnlineBands
+from foresight.models.aci import GAMMA0, step_size
 from foresight.models.bands import Forecast
 from foresight.models.conformal import ConformalState, aci_step
 from tests.live.test_live_models import seed_history
@@ -22,8 +23,9 @@ def state(horizon: int = 3, gamma: float = 0.01) -> ConformalState:
 
 def test_one_outcome_is_one_aci_step_at_its_own_step():
     s = state().observe(np.array([0, 1]), {80: np.array([1.0, 0.0]), 95: np.array([0.0, 0.0])})
-    assert s.alpha[80][0] == pytest.approx(0.2 + 0.01 * (0.2 - 1.0))  # a miss: wider
-    assert s.alpha[80][1] == pytest.approx(0.2 + 0.01 * 0.2)  # a hit: narrower
+    # The first outcome at a step is taken with ACI's first step size, GAMMA0 / sqrt(1).
+    assert s.alpha[80][0] == pytest.approx(0.2 + GAMMA0 * (0.2 - 1.0))  # a miss: wider
+    assert s.alpha[80][1] == pytest.approx(0.2 + GAMMA0 * 0.2)  # a hit: narrower
     assert s.alpha[80][2] == 0.2  # no outcome at step 3 yet
     assert s.online == {80: (2, 1), 95: (2, 2)} and s.online_coverage(80) == 0.5
 
@@ -55,13 +57,14 @@ def test_each_step_is_scored_once_when_its_bucket_completes():
     bands = OnlineBands()
     bands.remember(("cpu", "5m"), 100.0, forecast(50.0, 5.0))  # steps aim at 110, 120, 130
     ts = np.array([100.0, 110.0, 120.0])
-    steps, misses = bands.outcomes(("cpu", "5m"), ts, np.array([50.0, 52.0, 70.0]), 10.0)
+    steps, misses, errors = bands.outcomes(("cpu", "5m"), ts, np.array([50.0, 52.0, 70.0]), 10.0)
     assert steps.tolist() == [0, 1] and misses[80].tolist() == [0.0, 1.0]
+    assert errors.tolist() == [2.0, 20.0]  # |actual - forecast|: the live residuals
     assert misses[95].tolist() == [0.0, 1.0]  # 70 is outside 50 +- 10 too
-    again, _ = bands.outcomes(("cpu", "5m"), ts, np.array([50.0, 52.0, 70.0]), 10.0)
+    again, _, _ = bands.outcomes(("cpu", "5m"), ts, np.array([50.0, 52.0, 70.0]), 10.0)
     assert len(again) == 0  # never twice
     ts = np.array([110.0, 120.0, 130.0])
-    steps, misses = bands.outcomes(("cpu", "5m"), ts, np.array([52.0, 70.0, np.nan]), 10.0)
+    steps, misses, _ = bands.outcomes(("cpu", "5m"), ts, np.array([52.0, 70.0, np.nan]), 10.0)
     assert len(steps) == 0  # a gap gives no outcome, and the forecast is done
     assert bands.outcomes(("cpu", "5m"), ts, np.array([1.0, 1.0, 1.0]), 10.0)[0].size == 0
 
@@ -166,3 +169,31 @@ def test_one_pass_over_every_forecast_scores_as_the_per_forecast_loop():
         fast.remember(key, step * bucket, f)
         loop.remember(step * bucket, f)
         assert len(fast._pending[key].origin_ts) == len(loop.queue)
+
+
+def test_the_aci_step_decays_from_gamma0_to_gamma_with_the_outcomes_seen():
+    assert step_size(0.01, 1) == pytest.approx(GAMMA0)
+    assert step_size(0.01, 25) == pytest.approx(GAMMA0 / 5)
+    assert step_size(0.01, 10_000) == 0.01  # the fixed step chosen for the long run
+    assert step_size(0.0, 1) == 0.0  # plain split conformal never moves
+    s = state()
+    for _ in range(3):
+        s = s.observe(np.array([0]), {80: np.array([1.0]), 95: np.array([0.0])})
+    assert s.seen is not None and s.seen.tolist() == [3.0, 0.0, 0.0]
+    steps = GAMMA0 / np.sqrt([1.0, 2.0, 3.0])
+    assert s.alpha[80][0] == pytest.approx(0.2 - 0.8 * steps.sum())
+
+
+def test_live_errors_join_a_short_pool_so_the_band_outgrows_the_first_errors():
+    pool = np.ones((5, 2))  # five errors of 1 at each step: the 80 % band is 1 wide
+    s = ConformalState(
+        pool=pool,
+        alpha={80: np.full(2, 0.2), 95: np.full(2, 0.05)},
+        offset=1.0,
+        spread_window=0,
+    )
+    assert s.half_widths()[80].tolist() == [1.0, 1.0]
+    for _ in range(20):  # errors of 10 at step 1 (outside the band), none at step 2
+        s = s.observe(np.array([0]), {80: np.array([1.0]), 95: np.array([1.0])}, np.array([10.0]))
+    assert s.pool.shape == (25, 2) and np.isnan(s.pool[:20, 1]).all()
+    assert s.half_widths()[80][0] == 10.0 and s.half_widths()[80][1] == 1.0
