@@ -162,8 +162,8 @@ def describe(served: Served, step_s: float) -> str:
         if served.selection.get("unchanged"):
             return "repeating the last value: the series has not changed, nothing to learn" + band
         return (
-            f"repeating the last value: nothing else can be tried yet: {_short(served, step_s)}"
-            + band
+            f"repeating the last value: nothing else can be tried yet, as "
+            f"{_short(served, step_s)}" + band
         )
     mine = c.get(served.name)
     if served.name == "last":
@@ -171,7 +171,7 @@ def describe(served: Served, step_s: float) -> str:
         why = (
             "nothing else beat it yet"
             if others
-            else f"nothing else could be tried yet: {_short(served, step_s)}"
+            else f"nothing else could be tried yet, as {_short(served, step_s)}"
         )
         if others:
             best = min(others, key=lambda k: others[k])

@@ -70,9 +70,9 @@ def why_only_the_last_value(horizon: int, step_s: float, observed: int, steps: i
             "forecast it"
         )
     need = lag_model_steps(horizon, step_s)
-    have = f"has {duration_words(observed * step_s)}"
+    have = f"it had {duration_words(observed * step_s)} when last fitted"
     if observed >= need:
-        have += "; gaps leave too few complete stretches"
+        have += ", but gaps left too few complete stretches"
     return (
         f"a model that learns a trend needs about {duration_words(need * step_s)} of "
         f"{step_words(step_s)} history ({have})"

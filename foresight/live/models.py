@@ -217,10 +217,7 @@ class LiveModels(AnomalyStage, WorkerFits, LstmCandidate, ModelJob):
         """Record that ``metric`` at ``tier`` has no model yet, and why, in plain words."""
         if observed < tier.min_observed or reason is None:
             need = duration_words(max(tier.min_observed - observed, 1) * tier.step_s)
-            reason = (
-                f"not enough history yet: about {need} more of "
-                f"{step_words(tier.step_s)} data needed"
-            )
+            reason = f"about {need} more of {step_words(tier.step_s)} data needed"
         state = ModelState(metric, tier, "warming_up", reason, observed, now)
         with self._lock:
             self._states[(metric, tier.name)] = state

@@ -39,7 +39,9 @@ def test_short_history_names_the_history_a_trend_model_needs_and_it_is_true():
     short = serve(180)  # 30 min
     assert short.name == "last"
     note = short.accuracy(STEP_S)["summary"]
-    found = re.search(r"needs about (\d+) min of 10-second history \(has 30 min\)", note)
+    found = re.search(
+        r"needs about (\d+) min of 10-second history \(it had 30 min when last fitted\)", note
+    )
     assert found is not None, note  # before: "nothing else could be tried yet", no figure
     assert int(found.group(1)) == round(need * STEP_S / 60)
     assert "ridge" not in serve(need - 1).candidates  # one step short: still not tried
