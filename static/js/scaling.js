@@ -116,7 +116,8 @@
                  callback(value, index, ticks) {
                    return window.foresightTime.tick(value, (this.max - this.min) / 1000, index, ticks);
                  } } },
-          y: { beginAtZero: true, title: { display: true, text: "instances / demand units",
+          // grace: a count at the top of the axis is drawn below the frame, not on it
+          y: { beginAtZero: true, grace: "8%", title: { display: true, text: "instances / demand units",
                color: "#9da7b3" }, ticks: { color: "#9da7b3" }, grid: { color: "#30363d" } },
         },
         plugins: { legend: { labels: { color: "#e6edf3", boxWidth: 14 } },

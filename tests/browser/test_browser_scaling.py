@@ -65,6 +65,14 @@ def test_stress_button_drives_a_visible_scale_up(server: str, tmp_path: Path) ->
             ".data.datasets[1].data.length"
         )
         assert points > 0
+        # The highest line sits below the chart's frame (ready at max hid ready + booting).
+        top, highest = page.evaluate(
+            """() => { const c = Chart.getChart(document.getElementById('capacity-chart'));
+                const ys = c.data.datasets.flatMap((d) => d.data.map((p) => p.y))
+                  .filter(Number.isFinite);
+                return [c.scales.y.max, Math.max(...ys)]; }"""
+        )
+        assert top > highest
         page.locator("#capacity-panel").screenshot(path=str(tmp_path / "capacity.png"))
         page.click("#stress-cancel")
     assert errors == []
