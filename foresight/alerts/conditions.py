@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from foresight.alerts.rules import Kind, Rule
+from foresight.alerts.rules import Kind, Rule, matching
 from foresight.core.series import split_key
 from predictor import Forecast
 
@@ -250,6 +250,8 @@ def observe(rule: Rule, s: Signals, active: Iterable[str] = ()) -> list[Observat
     if rule.kind is Kind.MISSED_TICKS:
         return [_missed(rule, s)]
     seen = s.risk() if rule.kind is Kind.RISK else s.values
-    names = sorted({m for m in seen if rule.matches(m)} | set(active))
+    names = matching(rule.metric, tuple(seen))
+    if active:
+        names = tuple(sorted(set(names).union(active)))
     check = _PER_METRIC[rule.kind]
     return [check(rule, name, s) for name in names]

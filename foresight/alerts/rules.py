@@ -123,6 +123,13 @@ def _matches(pattern: str, metric: str) -> bool:
     return fnmatch.fnmatchcase(metric, pattern) or fnmatch.fnmatchcase(metric_of(metric), pattern)
 
 
+@functools.lru_cache(maxsize=4096)
+def matching(pattern: str, names: tuple[str, ...]) -> tuple[str, ...]:
+    """The ``names`` a rule for ``pattern`` watches, sorted: each tick asks every rule
+    again with the same metric names, so the answer is remembered per set of names."""
+    return tuple(sorted({m for m in names if _matches(pattern, m)}))
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     """One alerting rule; durations in seconds, levels in the metric's catalog units."""

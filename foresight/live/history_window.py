@@ -17,6 +17,12 @@ next whole re-read, at most ``REFRESH_S`` later (a refit or a re-forecast up to 
 minutes behind on a late write into its past; never on the newest buckets). A change of
 the store's tier coverage (retention moved raw values into rollups) re-reads the whole
 window at once. ``POST /api/train`` (``LiveModels.request_refit``) drops the kept grids.
+
+A kept grid spans the longest window asked of it (``span`` buckets: a refit's), trimmed
+to that as time moves on; a whole re-read asked by a shorter window (a re-forecast,
+which comes first at almost every refresh) reads that span whole, so the next refit
+still reads only the newest buckets: the long window is read whole once per
+``REFRESH_S``, not once by the re-forecast's refresh and again by the refit after it.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ class _Kept:
     values: np.ndarray  # bucket means from ``since``, one per step
     read_at: float  # when it was last read whole
     coverage: tuple  # the store's tier coverage then
+    span: int  # the most buckets a read of this grid asked for (the refit's window)
 
 
 class HistoryWindows:
@@ -79,11 +86,17 @@ class HistoryWindows:
         with self._lock:
             kept = self._kept.get(key)
         start = self._reuse_from(kept, since, until, step_s, n, now, coverage)
+        span = n if kept is None or not _on_grid(kept.since, since, step_s) else max(n, kept.span)
         if kept is None or start is None:
-            ts, values = self.store.series(metric, since, until, step_s)
-            self._keep(key, _Kept(float(since), values, now, coverage))
+            # Read the longest window this grid was asked for (same buckets, same means:
+            # a bucket's mean does not depend on where the read starts on the grid).
+            first = min(since, until - (span - 1) * step_s)
+            whole = self.store.series(metric, first, until, step_s)[1]
+            self._keep(key, _Kept(float(first), whole, now, coverage, len(whole)))
             self.whole_reads += 1
-            return ts, values.copy()
+            values = whole[len(whole) - n :]
+            timestamps = since + step_s * np.arange(n, dtype=float)
+            return timestamps, values.copy()
         # Buckets [since, start) from the kept grid, [start, until] from the store.
         offset = round((since - kept.since) / step_s)
         head = round((start - since) / step_s)
@@ -91,13 +104,12 @@ class HistoryWindows:
         values[:head] = kept.values[offset : offset + head]
         if head < n:
             values[head:] = self.store.series(metric, since + head * step_s, until, step_s)[1]
-        # Keep the longer of the two grids (a refit reads more than a re-forecast).
-        if kept.since < since:
-            lead = kept.values[:offset]
-            merged = np.concatenate([lead, values])
-            self._keep(key, _Kept(kept.since, merged, kept.read_at, coverage))
-        else:
-            self._keep(key, _Kept(float(since), values, kept.read_at, coverage))
+        # Keep the longest window asked (a refit reads more than a re-forecast), no more.
+        merged = np.concatenate([kept.values[:offset], values]) if offset else values
+        if len(merged) > span:
+            merged = merged[len(merged) - span :]
+        first = until - (len(merged) - 1) * step_s
+        self._keep(key, _Kept(first, merged, kept.read_at, coverage, span))
         self.tail_reads += 1
         timestamps = since + step_s * np.arange(n, dtype=float)
         return timestamps, values.copy()
@@ -136,3 +148,9 @@ class HistoryWindows:
     def _coverage(self) -> tuple:
         coverage = getattr(self.store, "tier_coverage", None)
         return () if coverage is None else tuple(sorted(coverage().items()))
+
+
+def _on_grid(a: float, b: float, step_s: float) -> bool:
+    """Whether bucket starts ``a`` and ``b`` lie on the same grid of ``step_s``."""
+    shift = (b - a) / step_s
+    return abs(shift - round(shift)) <= 1e-9

@@ -115,3 +115,34 @@ def test_a_late_write_within_tail_s_shows_at_once(store):
         windows.series("cpu_percent", since, until, 10.0, now),
         store.series("cpu_percent", since, until, 10.0),
     )
+
+
+def test_a_refresh_asked_by_a_short_window_keeps_the_long_one(store):
+    # The live job: a refit's long window every 300 s, a re-forecast's short one every
+    # bucket. The re-forecast meets each refresh first; the refit after it still reads
+    # only the newest buckets, and every answer equals store.series.
+    rng = np.random.default_rng(5)
+    append(store, T0 - 3 * 3600, T0, rng)
+    windows = HistoryWindows(store)
+    now = T0
+    long_whole = 0
+    for i in range(int(2.5 * REFRESH_S / 10)):
+        since, until = grid(now, 10.0, 50)
+        same(
+            windows.series("cpu_percent", since, until, 10.0, now),
+            store.series("cpu_percent", since, until, 10.0),
+        )
+        if i % 30 == 0:  # a refit every 300 s, after the re-forecast at the same time
+            since, until = grid(now, 10.0, 1000)
+            before = windows.whole_reads
+            same(
+                windows.series("cpu_percent", since, until, 10.0, now),
+                store.series("cpu_percent", since, until, 10.0),
+            )
+            long_whole += windows.whole_reads - before
+        append(store, now, now + 10, rng)
+        now += 10
+    assert long_whole == 1  # the first; the refreshes were asked by the short window
+    assert windows.whole_reads == 4  # the first two reads and two refreshes
+    kept = windows._kept[("cpu_percent", 10.0)]
+    assert len(kept.values) == 1000  # trimmed to the longest window, not growing
