@@ -6,9 +6,9 @@ bucket means again and again (4,000 raw rows a metric for a 5-minute forecast, 2
 for a refit), though all but the newest buckets were the same as at the last read.
 ``HistoryWindows`` keeps the last grid read of each (metric, step) and answers a read
 on the same grid from it, re-querying only the buckets that start within ``TAIL_S`` of
-the kept grid's end (at least ``TAIL_BUCKETS``: the kept grid's last bucket held only
-the samples at its start, ``SampleReads.series``; a tick stored late is seconds late, a
-push of the last minute's points a minute).
+the kept grid's end (at least ``TAIL_BUCKETS``: a tick stored late is seconds late, a
+push of the last minute's points a minute). ``until`` may lie past the newest bucket's
+start (LiveModels reads up to its end); the grid is fixed by ``since`` and the count.
 
 The answer equals ``store.series`` on the same arguments (same buckets, same SQL means)
 unless a sample older than those re-read buckets was written after the kept read (a
@@ -87,10 +87,11 @@ class HistoryWindows:
             kept = self._kept.get(key)
         start = self._reuse_from(kept, since, until, step_s, n, now, coverage)
         span = n if kept is None or not _on_grid(kept.since, since, step_s) else max(n, kept.span)
+        last = since + (n - 1) * step_s  # the newest bucket's start (``until`` may be past it)
         if kept is None or start is None:
             # Read the longest window this grid was asked for (same buckets, same means:
             # a bucket's mean does not depend on where the read starts on the grid).
-            first = min(since, until - (span - 1) * step_s)
+            first = min(since, last - (span - 1) * step_s)
             whole = self.store.series(metric, first, until, step_s)[1]
             self._keep(key, _Kept(float(first), whole, now, coverage, len(whole)))
             self.whole_reads += 1
@@ -108,7 +109,7 @@ class HistoryWindows:
         merged = np.concatenate([kept.values[:offset], values]) if offset else values
         if len(merged) > span:
             merged = merged[len(merged) - span :]
-        first = until - (len(merged) - 1) * step_s
+        first = last - (len(merged) - 1) * step_s
         self._keep(key, _Kept(first, merged, kept.read_at, coverage, span))
         self.tail_reads += 1
         timestamps = since + step_s * np.arange(n, dtype=float)
@@ -136,8 +137,8 @@ class HistoryWindows:
         tail = max(self.tail_buckets, math.floor(self.tail_s / step_s + 1e-9))
         fresh_from = kept_end - (tail - 1) * step_s
         if fresh_from <= since or until < kept_end:
-            # Nothing of it kept, or it ends inside the kept grid: its last bucket holds
-            # only the samples at its start there, the kept one the whole step.
+            # Nothing of it kept, or it ends before the kept grid does (a read of the
+            # past, whose last bucket the kept grid may hold with other samples): whole.
             return None
         return fresh_from
 

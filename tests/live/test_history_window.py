@@ -20,9 +20,10 @@ def store(tmp_path):
 
 
 def grid(now: float, step: float, steps: int) -> tuple[float, float]:
-    """The window LiveModels._read asks for: ``steps`` buckets before ``now``."""
+    """The window LiveModels._read asks for: ``steps`` buckets before ``now``, read up to
+    the newest bucket's end (``until`` just short of it, past the bucket's start)."""
     last = math.floor(now / step) * step - step
-    return last - (steps - 1) * step, last
+    return last - (steps - 1) * step, last + step * (1.0 - 1e-6)
 
 
 def append(store, start: float, end: float, rng) -> None:
