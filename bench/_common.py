@@ -104,6 +104,17 @@ def stop_process(proc: subprocess.Popen, timeout_s: float = 10.0) -> None:
             proc.wait()
 
 
+def progress(text: str | None = None) -> None:
+    """On a terminal, overwrite stderr's progress line with ``text`` (None: end the line)."""
+    if sys.stderr.isatty():
+        print(
+            "" if text is None else f"\r  {text}",
+            end="" if text else "\n",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 def write_json(name: str, result: dict) -> Path:
     """Write ``result`` to bench/out/<name>.json and return the path."""
     OUT.mkdir(parents=True, exist_ok=True)

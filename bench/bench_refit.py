@@ -43,7 +43,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from _common import write_json
+from _common import progress, write_json
 from bench_store import metric_names
 
 from foresight.core.catalog import METRIC_CATALOG
@@ -162,15 +162,8 @@ def measure(
                 settle(live)
                 runs += 1
                 now += JOB_S
-                if sys.stderr.isatty():
-                    print(
-                        f"\r  simulated {(now - t0) / 60:5.1f}/{minutes:g} min",
-                        end="",
-                        file=sys.stderr,
-                        flush=True,
-                    )
-            if sys.stderr.isatty():
-                print(file=sys.stderr)
+                progress(f"simulated {(now - t0) / 60:5.1f}/{minutes:g} min")
+            progress()
             close = getattr(live, "close", None)
             if close is not None:
                 close()  # the worker exits: its CPU is now in children_*

@@ -52,7 +52,17 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import PYTHON, ROOT, free_port, get_json, monitor, stop_process, wait_http, write_json
+from _common import (
+    PYTHON,
+    ROOT,
+    free_port,
+    get_json,
+    monitor,
+    progress,
+    stop_process,
+    wait_http,
+    write_json,
+)
 
 TARGET_CPU_PERCENT = 1.0
 TARGET_RSS_MB = 150.0
@@ -277,15 +287,8 @@ def measure(
             for k, p in procs.items():
                 peak[k] = max(peak[k], rss_mb(p))
             worker_peak = max(worker_peak, children_rss_mb(procs["monitor"]))
-            if sys.stderr.isatty():
-                print(
-                    f"\r  measuring: {time.monotonic() - t0:5.0f}/{seconds:.0f} s",
-                    end="",
-                    file=sys.stderr,
-                    flush=True,
-                )
-        if sys.stderr.isatty():
-            print(file=sys.stderr)
+            progress(f"measuring: {time.monotonic() - t0:5.0f}/{seconds:.0f} s")
+        progress()
         elapsed = time.monotonic() - t0
         end = {k: cpu_s(p) for k, p in procs.items()}
         worker1 = children_cpu_s(procs["monitor"])

@@ -40,6 +40,16 @@ def same(a: tuple, b: tuple) -> None:
     np.testing.assert_array_equal(a[1], b[1])  # NaN == NaN here; values bit for bit
 
 
+def read_as_store(windows, store, now: float, steps: int, step: float) -> None:
+    """A live read of ``steps`` buckets before ``now`` through ``windows`` equals
+    ``store.series`` on the same arguments."""
+    since, until = grid(now, step, steps)
+    same(
+        windows.series("cpu_percent", since, until, step, now),
+        store.series("cpu_percent", since, until, step),
+    )
+
+
 def test_reads_equal_store_series_as_time_moves_on(store):
     rng = np.random.default_rng(1)
     append(store, T0 - 3600, T0, rng)
@@ -48,11 +58,7 @@ def test_reads_equal_store_series_as_time_moves_on(store):
     for _ in range(40):
         # The live job: a refit reads long windows, re-forecasts shorter ones.
         for step, steps in ((10.0, 300), (10.0, 40), (60.0, 50), (10.0, 333)):
-            since, until = grid(now, step, steps)
-            same(
-                windows.series("cpu_percent", since, until, step, now),
-                store.series("cpu_percent", since, until, step),
-            )
+            read_as_store(windows, store, now, steps, step)
         new_now = now + float(rng.integers(1, 30))
         append(store, now, new_now, rng)
         now = new_now
@@ -81,11 +87,7 @@ def test_a_late_old_write_shows_after_refresh_s_at_most(store):
     kept = windows.series("cpu_percent", since, until, 10.0, now)
     assert not np.array_equal(kept[1], store.series("cpu_percent", since, until, 10.0)[1])
     now = T0 + REFRESH_S
-    since, until = grid(now, 10.0, 100)
-    same(
-        windows.series("cpu_percent", since, until, 10.0, now),
-        store.series("cpu_percent", since, until, 10.0),
-    )
+    read_as_store(windows, store, now, 100, 10.0)
 
 
 def test_forget_reads_whole_again(store):
@@ -96,10 +98,7 @@ def test_forget_reads_whole_again(store):
     windows.series("cpu_percent", since, until, 10.0, T0)
     store.append(since + 5.5, {"cpu_percent": 1e6})
     windows.forget("cpu_percent")
-    same(
-        windows.series("cpu_percent", since, until, 10.0, T0 + 1),
-        store.series("cpu_percent", since, until, 10.0),
-    )
+    read_as_store(windows, store, T0 + 1, 100, 10.0)  # the same buckets as at T0
     assert windows.whole_reads == 2
 
 
@@ -111,11 +110,7 @@ def test_a_late_write_within_tail_s_shows_at_once(store):
     windows.series("cpu_percent", since, until, 10.0, T0)
     store.append(until - TAIL_S + 10.5, {"cpu_percent": 1e6})  # pushed a minute or two late
     now = T0 + 10
-    since, until = grid(now, 10.0, 100)
-    same(
-        windows.series("cpu_percent", since, until, 10.0, now),
-        store.series("cpu_percent", since, until, 10.0),
-    )
+    read_as_store(windows, store, now, 100, 10.0)
 
 
 def test_a_refresh_asked_by_a_short_window_keeps_the_long_one(store):
@@ -128,18 +123,10 @@ def test_a_refresh_asked_by_a_short_window_keeps_the_long_one(store):
     now = T0
     long_whole = 0
     for i in range(int(2.5 * REFRESH_S / 10)):
-        since, until = grid(now, 10.0, 50)
-        same(
-            windows.series("cpu_percent", since, until, 10.0, now),
-            store.series("cpu_percent", since, until, 10.0),
-        )
+        read_as_store(windows, store, now, 50, 10.0)
         if i % 30 == 0:  # a refit every 300 s, after the re-forecast at the same time
-            since, until = grid(now, 10.0, 1000)
             before = windows.whole_reads
-            same(
-                windows.series("cpu_percent", since, until, 10.0, now),
-                store.series("cpu_percent", since, until, 10.0),
-            )
+            read_as_store(windows, store, now, 1000, 10.0)
             long_whole += windows.whole_reads - before
         append(store, now, now + 10, rng)
         now += 10
