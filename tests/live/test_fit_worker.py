@@ -126,8 +126,14 @@ def test_the_monitor_keeps_serving_when_its_worker_dies(services, clock, caplog)
     assert pid != os.getpid()
     clock.advance(RESELECT_EVERY_S + 60)  # due, and old enough to choose afresh (slow)
     caplog.set_level(logging.ERROR, logger="foresight.live.worker_fits")
+    # Stopped, the worker cannot answer: its fit is surely in flight at the kill (a 0.3-s
+    # sleep lost the race once the reads got faster: the fit was done before the kill).
+    os.kill(pid, signal.SIGSTOP)
     live.run(clock())
-    time.sleep(0.3)
+    deadline = time.monotonic() + 30
+    while live.worker_stats()["pending"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert live.worker_stats()["pending"] > 0
     os.kill(pid, signal.SIGKILL)
     assert live.wait_idle(120)
     kept = live.state("cpu_percent", TIERS[0])
