@@ -123,9 +123,13 @@ class SampleReads:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Return a regular grid ``(timestamps, values)`` for one metric, NaN for gaps.
 
-        ``timestamps[i] = since + i*step_s`` (bucket starts, up to ``until``);
-        ``values[i]`` is the mean of the values in ``[timestamps[i], timestamps[i]+step_s)``.
-        This is how the forecasting and scaling code reads history.
+        ``timestamps[i] = since + i*step_s`` (bucket starts, the last one at or before
+        ``until``); ``values[i]`` is the mean of the values in
+        ``[timestamps[i], timestamps[i]+step_s)``, the last bucket included whole: values
+        past ``until`` in it count (``until`` only sets how many buckets), so a bucket's
+        mean is the same whatever the read's bounds. To read up to ``until`` and no
+        further, end it on a bucket's end (``until = last_start + step_s*(1 - 1e-6)``).
+        This is how the forecasting, alerting and risk-training code reads history.
         """
         if not step_s > 0:
             raise InputError(f"step_s must be > 0 (got {step_s})")
@@ -137,7 +141,7 @@ class SampleReads:
         if not ids:
             return timestamps, np.full(n, np.nan)
         return timestamps, grid_means(
-            self._conn(), self._tier_since(), ids[metric], since, until, step_s, n
+            self._conn(), self._tier_since(), ids[metric], since, step_s, n
         )
 
     def stats(self) -> dict[str, float | int | None]:
