@@ -98,7 +98,8 @@ class SampleReads:
 
         Values are bucket means over ``step_s`` seconds (widened to
         ``(until - since) / limit`` when needed); 1-point buckets are the raw values.
-        Unknown metrics are returned with no points.
+        Only values in ``[since, until]`` count (a chart's range: the last bucket may be
+        cut short at ``until``, unlike ``series``'s). Unknown metrics have no points.
         """
         if not until >= since:
             raise InputError(f"since must be <= until (got since={since}, until={until})")
