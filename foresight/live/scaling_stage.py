@@ -255,6 +255,7 @@ class LiveScaling:
         if self.saved is not None:
             mode = None if self.mode_set_at is None else self.engine.mode
             hold = self.engine.hold_until
+            hold = hold if hold is not None and hold > now else None  # an ended one: gone
             record = EngineRecord(
                 mode, self.mode_set_at, hold, None if hold is None else self.hold_instances
             )

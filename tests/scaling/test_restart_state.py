@@ -108,6 +108,16 @@ def test_an_override_hold_survives_a_restart_until_it_expires(monitor, clock):
     assert status["override_until"] is None
 
 
+def test_a_hold_that_ended_while_running_is_not_saved_again(monitor):
+    monitor.client.post("/api/scaling/execute", json={"instances": 2, "hold_s": 60})
+    monitor.feed(5.0, 100)  # the hold ends while the monitor runs
+    monitor.client.post("/api/scaling/mode", json={"mode": "dry-run"})  # saves the row
+    monitor.restart()
+    status = monitor.status()
+    assert status["mode"] == "dry-run"
+    assert not any("expired" in note for note in status["restored"]["notes"])
+
+
 def test_the_pool_count_bill_storage_and_size_survive_a_restart(monitor, clock):
     live = monitor.live
     top = monitor.status()["max_instances"]
