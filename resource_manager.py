@@ -15,7 +15,8 @@ from __future__ import annotations
 import itertools
 import logging
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 from foresight.core.errors import InputError
 from foresight.pool.execution import ExecutionResult, Executor
@@ -53,6 +54,7 @@ DEFAULT_BOOT_S = 300.0
 DEFAULT_PENDING_S = 30.0  # part of the boot lag spent waiting for a host
 DEFAULT_DRAIN_S = 60.0  # connection draining before an instance stops
 DEFAULT_STORAGE_GB = 100.0
+SAVED_EVENTS = 50  # the newest pool events a snapshot keeps for a restart (the API's 50)
 
 
 @dataclass(slots=True)
@@ -119,6 +121,7 @@ class ResourcePool:
         self.storage_gb = float(storage_gb)
         self.events: deque[PoolEvent] = deque(maxlen=max_events)
         self._ids = itertools.count(1)
+        self.last_id = 0  # the highest instance id given (a restart continues after it)
         self._live: list[_Instance] = []
         self._last_s = float(start_s)
         self._day = int(start_s // DAY_S)
@@ -140,6 +143,7 @@ class ResourcePool:
             now + self.pending_s,
             now + self.boot_s,
         )
+        self.last_id = max(self.last_id, inst.id)
         self._live.append(inst)
         self.events.append(PoolEvent(now, "launch", inst.id, reason))
         return inst
@@ -272,6 +276,8 @@ class ResourcePool:
             "storage_gb": self.storage_gb,
             "cost_total": self.cost_total,
             "cost_today": self.cost_total - self._cost_at_day_start,
+            "last_id": self.last_id,
+            "events": [e.to_dict() for e in list(self.events)[-SAVED_EVENTS:]],
         }
 
     def restore(
@@ -282,13 +288,17 @@ class ResourcePool:
         storage_gb: float | None = None,
         cost_total: float = 0.0,
         cost_today: float = 0.0,
+        last_id: int = 0,
+        events: Sequence[PoolEvent] = (),
     ) -> int | None:
         """Start from saved state instead of the settings' (call before the first tick).
 
         ``instances`` (clamped to [min, max]; the clamped count is returned) replace the
         initial ones, ready at once: they kept serving while the monitor was down. The
         bill resumes at ``cost_total``, ``cost_today`` of it today's; the time the monitor
-        was down is not billed (nothing was simulated then).
+        was down is not billed (nothing was simulated then). Instance ids continue after
+        ``last_id`` (the highest saved, or in ``events``), and the saved ``events`` (the
+        newest ``SAVED_EVENTS`` before the restart) open the event log again.
         """
         if size is not None:
             if size not in SIZES:
@@ -298,12 +308,24 @@ class ResourcePool:
             self.storage_gb = float(storage_gb)
         self.cost_total = float(cost_total)
         self._cost_at_day_start = self.cost_total - min(float(cost_today), self.cost_total)
-        if instances is None:
+        known = [e.instance_id for e in events if e.instance_id is not None]
+        first = max([int(last_id), *known]) + 1
+        if instances is None:  # the initial instances stay, numbered after the saved ones
+            self._ids = itertools.count(first)
+            ids: dict[int | None, int | None] = {}
+            for inst in self._live:
+                old, inst.id = inst.id, next(self._ids)
+                ids[old] = self.last_id = inst.id
+            mine = [
+                replace(e, instance_id=ids.get(e.instance_id, e.instance_id)) for e in self.events
+            ]
+            self.events = deque([*events, *mine], maxlen=self.events.maxlen)
             return None
         now = self._last_s
         count = max(self.min_instances, min(self.max_instances, int(instances)))
-        self._live, self._ids = [], itertools.count(1)
-        self.events.clear()  # the initial launches it replaces never served
+        self._live, self._ids, self.last_id = [], itertools.count(first), first - 1
+        # the initial launches it replaces never served: the saved events come back instead
+        self.events = deque(events, maxlen=self.events.maxlen)
         for _ in range(count):
             inst = self._launch(now, "restored after a restart")
             inst.state, inst.booting_at_s, inst.ready_at_s = (InstanceState.READY, now, now)

@@ -70,16 +70,16 @@ class HostDemand:
         }
 
     def bound_by(self) -> str:
-        """The resource whose whole use is the most demand: "memory" if counted and larger.
+        """The counted resource (``signals``) whose whole use is the most demand.
 
-        The CPU's bound counts even when only memory is a signal: a looser bound on the
-        instances worth allowing never clamps away a count the host could ask for.
+        A resource that is not a signal never bounds it: with ``SCALING_SIGNALS=memory``
+        the demand is never more than the host's whole memory, whatever its CPU allows.
         """
         full = self.per_instance()
-        return "memory" if "memory" in self.signals and full["memory"] > full["cpu"] else "cpu"
+        return max(self.signals, key=lambda name: (full[name], name == "cpu"))
 
     def peak_units(self) -> float:
-        """The most demand this host can ever report (its whole CPU, or memory if counted)."""
+        """The most demand this host can ever report: its counted resources' largest."""
         return self.per_instance()[self.bound_by()]
 
     def add(self, values: Mapping[str, float]) -> None:

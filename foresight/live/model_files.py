@@ -2,10 +2,12 @@
 
 One pair of files per metric and tier: ``<metric>@<tier>.json`` (the choice, scores,
 parameters, fitted-at) and ``<metric>@<tier>.npz`` (coefficients, the conformal score
-pool; a served LSTM's weights, which the monitor runs with numpy's forward pass), written
-atomically (temp file, then rename; arrays first, so a JSON always has its arrays).
-Loading never unpickles: ``np.load(allow_pickle=False)`` and plain JSON only. A file that
-cannot be read is logged and skipped; the next refit replaces it.
+pool, miss rates and live outcomes per horizon step, ``seen``: absent from older files,
+which still load with it estimated from the live outcome count; a served LSTM's weights,
+which the monitor runs with numpy's forward pass), written atomically (temp file, then
+rename; arrays first, so a JSON always has its arrays). Loading never unpickles:
+``np.load(allow_pickle=False)`` and plain JSON only. A file that cannot be read is
+logged and skipped; the next refit replaces it.
 """
 
 from __future__ import annotations
@@ -177,6 +179,8 @@ def served_payload(metric: str, tier: str, served: Served) -> tuple[dict, dict[s
     arrays: dict[str, np.ndarray] = {"pool": served.conformal.pool}
     for level, alpha in served.conformal.alpha.items():
         arrays[f"alpha_{level}"] = alpha
+    if served.conformal.seen is not None:  # live outcomes per step (ACI's step size)
+        arrays["seen"] = np.asarray(served.conformal.seen, dtype=float)
     doc = {
         "format": FORMAT_VERSION,
         "metric": metric,
@@ -209,14 +213,21 @@ def served_from_payload(doc: dict, arrays: Any) -> tuple[str, str, Served]:
         raise ValueError(f"format {doc.get('format')!r} is not {FORMAT_VERSION}")
     model = _model_from(doc["model"], arrays)
     c = doc["conformal"]
+    pool = np.asarray(arrays["pool"], dtype=float)
+    seen = None  # files saved before ``seen`` was: estimated from the live outcomes
+    if "seen" in arrays:
+        seen = np.asarray(arrays["seen"], dtype=float)
+        if seen.shape != pool.shape[1:]:
+            raise ValueError(f"seen of shape {seen.shape} does not fit the pool {pool.shape}")
     conformal = ConformalState(
-        pool=np.asarray(arrays["pool"], dtype=float),
+        pool=pool,
         alpha={lv: np.asarray(arrays[f"alpha_{lv}"], dtype=float) for lv in (80, 95)},
         offset=float(c["offset"]),
         gamma=float(c["gamma"]),
         coverage={int(k): float(v) for k, v in c["coverage"].items()},
         online={int(k): (int(v[0]), int(v[1])) for k, v in c.get("online", {}).items()},
         spread_window=int(c.get("spread_window", SPREAD_WINDOW)),
+        seen=seen,
     )
     served = Served(
         name=str(doc["name"]),

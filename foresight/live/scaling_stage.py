@@ -231,6 +231,8 @@ class LiveScaling:
             storage_gb=restore.storage_gb,
             cost_total=restore.cost_total,
             cost_today=restore.cost_today or 0.0,
+            last_id=restore.last_id,
+            events=restore.events,
         )
         if count is not None and count != restore.instances:
             restore = replace(
@@ -239,6 +241,8 @@ class LiveScaling:
                 notes=(*restore.notes, f"{restore.instances} clamped to [min, max]: {count}"),
             )
         self.restored = restore
+        if engine is not None and engine.hold_until is not None and restore.hold_until is None:
+            self._save_engine(now)  # the expired hold leaves the row: noted at one start only
         logger.info(
             "scaling state restored (mode %s, SCALING_MODE %s; %s instances): %s",
             self.engine.mode.value,
@@ -251,6 +255,7 @@ class LiveScaling:
         if self.saved is not None:
             mode = None if self.mode_set_at is None else self.engine.mode
             hold = self.engine.hold_until
+            hold = hold if hold is not None and hold > now else None  # an ended one: gone
             record = EngineRecord(
                 mode, self.mode_set_at, hold, None if hold is None else self.hold_instances
             )

@@ -6,15 +6,17 @@ Two rows of the store's ``state`` table (``foresight.store.state``), JSON object
   the last manual override (``POST /api/scaling/execute``): its count and its hold.
   Saved when either is set.
 - ``scaling_pool``: the simulated pool's active instance count, instance size, storage,
-  and its bill (total and today's). Saved after every engine step, every override or
-  fault, and when the monitor stops.
+  its bill (total and today's), the highest instance id given and its newest
+  ``SAVED_EVENTS`` (50) events. Saved after every engine step, every override or fault,
+  and when the monitor stops.
 
 What wins after a restart (``plan``):
 
 - A mode set through the API wins over ``SCALING_MODE`` until it is set again through
   the API; a monitor that never had one set keeps ``SCALING_MODE``.
 - An override's hold comes back while it lasts (the pool is held at the override's
-  count until then); an expired hold is not restored.
+  count until then); an expired hold is not restored, and the start drops it from the
+  saved row (so only the first start after it ended notes it).
 - The storage and the instance size always come back (the vertical tier only grows
   them, and nothing shrinks them while the monitor is down).
 - The bill's total always comes back; today's cost only when it was saved on the same
@@ -23,6 +25,8 @@ What wins after a restart (``plan``):
   hour) before the start; an older one starts from ``MIN_INSTANCES`` (the demand it was
   sized for is old) and the engine scales from there. Counts are clamped to the current
   [min, max].
+- Instance ids continue after the highest one saved, and the saved events open the
+  pool's event log again (rows saved before these were kept: ids from 1, no events).
 
 A row that is damaged (not JSON, a missing or mistyped field) is ignored with one
 warning naming it, and that part starts from the settings: never a crash.
@@ -36,7 +40,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
-from foresight.pool.records import SIZES
+from foresight.pool.records import SIZES, PoolEvent
 from foresight.scaling.records import EngineMode
 from foresight.store.metric_store import MetricStore
 from foresight.store.state import StateTable
@@ -95,6 +99,8 @@ class PoolRecord:
     storage_gb: float
     cost_total: float
     cost_today: float
+    last_id: int = 0  # the highest instance id given (0: a row saved before ids were)
+    events: tuple[PoolEvent, ...] = ()  # the newest events (oldest first)
 
     @classmethod
     def from_dict(cls, body: dict[str, Any]) -> PoolRecord:
@@ -108,7 +114,16 @@ class PoolRecord:
         total, today = _number(body, "cost_total"), _number(body, "cost_today")
         if total < 0 or not 0 <= today <= total + 1e-9:
             raise ValueError(f"need 0 <= cost_today <= cost_total (got {today}, {total})")
-        return cls(_number(body, "at"), _count(body, "instances"), size, storage, total, today)
+        return cls(
+            _number(body, "at"),
+            _count(body, "instances"),
+            size,
+            storage,
+            total,
+            today,
+            _count(body, "last_id", optional=True) or 0,
+            _events(body.get("events", [])),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +141,8 @@ class Restore:
     cost_today: float | None = None
     saved_at: float | None = None  # the pool row's time
     notes: tuple[str, ...] = field(default=())
+    last_id: int = 0  # instance ids continue after this
+    events: tuple[PoolEvent, ...] = ()  # the pool's event log before the restart
 
     def to_dict(self) -> dict[str, Any]:
         """The status answer's ``restored`` object."""
@@ -189,6 +206,8 @@ def plan(engine: EngineRecord | None, pool: PoolRecord | None, now: float) -> Re
         cost_today=pool.cost_today if same_day else None,
         saved_at=pool.at,
         notes=tuple(notes),
+        last_id=pool.last_id,
+        events=pool.events,
     )
 
 
@@ -243,6 +262,28 @@ def _number(body: dict[str, Any], key: str, *, optional: bool = False) -> Any:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ValueError(f"{key} must be a finite number (got {value!r})")
     return float(value)
+
+
+def _events(items: Any) -> tuple[PoolEvent, ...]:
+    """The saved events (``PoolEvent.to_dict``'s); ValueError naming what is wrong."""
+    if not isinstance(items, list):
+        raise ValueError(f"events must be a list (got {type(items).__name__})")
+    events = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise ValueError(f"an event must be an object (got {item!r})")
+        kind, detail = item.get("kind"), item.get("detail")
+        if not isinstance(kind, str) or not isinstance(detail, str):
+            raise ValueError(f"an event needs a kind and a detail (got {item!r})")
+        events.append(
+            PoolEvent(
+                _number(item, "timestamp"),
+                kind,
+                _count(item, "instance_id", optional=True),
+                detail,
+            )
+        )
+    return tuple(events)
 
 
 def _count(body: dict[str, Any], key: str, *, optional: bool = False) -> Any:

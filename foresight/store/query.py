@@ -97,25 +97,31 @@ def grid_means(
     covered: Mapping[str, float],
     metric_id: int,
     since: float,
-    until: float,
     step_s: float,
     n: int,
 ) -> np.ndarray:
-    """Mean of one metric in each of ``n`` buckets from ``since``; NaN where empty."""
+    """Mean of one metric in each of ``n`` buckets from ``since``; NaN where empty.
+
+    Bucket ``i`` holds ``since + i*step_s <= ts < since + (i+1)*step_s``, whole (a
+    read's ``until`` inside the last bucket only fixed ``n``), so a bucket's mean never
+    depends on the read's bounds (a rollup, which nests in the buckets, counts whole in
+    the bucket of its start, as its raw values do).
+    """
     values = np.full(n, np.nan)
-    for tier, res, lo, hi in segments(covered, since, until, step_s, exact=True):
+    end = since + n * step_s  # the last bucket's end: a value at it is bucket n's
+    for tier, res, lo, hi in segments(covered, since, end, step_s, exact=True):
         if tier == "raw":
             sql = (
                 "SELECT CAST((ts - ?) / ? AS INTEGER) AS b, AVG(value) FROM sample "
-                "WHERE metric_id = ? AND ts >= ? AND ts <= ? GROUP BY b"
+                "WHERE metric_id = ? AND ts >= ? AND ts <= ? AND ts < ? GROUP BY b"
             )
         else:
             sql = (
                 f"SELECT CAST((ts_total / n - ?) / ? AS INTEGER) AS b, "
                 f"SUM(total) / SUM(n) FROM rollup WHERE res_s = {res} AND "
-                f"metric_id = ? AND ts > ? - {res} AND ts <= ? GROUP BY b"
+                f"metric_id = ? AND ts > ? - {res} AND ts <= ? AND ts < ? GROUP BY b"
             )
-        for b, v in conn.execute(sql, (since, step_s, metric_id, lo, hi)):
+        for b, v in conn.execute(sql, (since, step_s, metric_id, lo, hi, end)):
             if 0 <= b < n and np.isnan(values[b]):
                 values[b] = v
     return values

@@ -98,7 +98,8 @@ class SampleReads:
 
         Values are bucket means over ``step_s`` seconds (widened to
         ``(until - since) / limit`` when needed); 1-point buckets are the raw values.
-        Unknown metrics are returned with no points.
+        Only values in ``[since, until]`` count (a chart's range: the last bucket may be
+        cut short at ``until``, unlike ``series``'s). Unknown metrics have no points.
         """
         if not until >= since:
             raise InputError(f"since must be <= until (got since={since}, until={until})")
@@ -123,9 +124,13 @@ class SampleReads:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Return a regular grid ``(timestamps, values)`` for one metric, NaN for gaps.
 
-        ``timestamps[i] = since + i*step_s`` (bucket starts, up to ``until``);
-        ``values[i]`` is the mean of the values in ``[timestamps[i], timestamps[i]+step_s)``.
-        This is how the forecasting and scaling code reads history.
+        ``timestamps[i] = since + i*step_s`` (bucket starts, the last one at or before
+        ``until``); ``values[i]`` is the mean of the values in
+        ``[timestamps[i], timestamps[i]+step_s)``, the last bucket included whole: values
+        past ``until`` in it count (``until`` only sets how many buckets), so a bucket's
+        mean is the same whatever the read's bounds. To read up to ``until`` and no
+        further, end it on a bucket's end (``until = last_start + step_s*(1 - 1e-6)``).
+        This is how the forecasting, alerting and risk-training code reads history.
         """
         if not step_s > 0:
             raise InputError(f"step_s must be > 0 (got {step_s})")
@@ -137,7 +142,7 @@ class SampleReads:
         if not ids:
             return timestamps, np.full(n, np.nan)
         return timestamps, grid_means(
-            self._conn(), self._tier_since(), ids[metric], since, until, step_s, n
+            self._conn(), self._tier_since(), ids[metric], since, step_s, n
         )
 
     def stats(self) -> dict[str, float | int | None]:

@@ -59,6 +59,32 @@ def test_models_survive_a_restart(services, clock):
     assert np.allclose(again.forecast.mean, before.forecast.mean)
 
 
+def test_live_outcomes_per_step_survive_a_restart_and_old_files_still_load(tmp_path):
+    ts, v = daily(3000)
+    served = fit_served("cpu_percent", v, ts, horizon=12, step_s=STEP_S, min_observed=20, now=5.0)
+    steps = np.array([0, 0, 0, 1, 5, 0])  # uneven: the even estimate would differ
+    misses = {lv: np.array([1.0, 0.0, 1.0, 0.0, 1.0, 1.0]) for lv in (80, 95)}
+    conformal = served.conformal.observe(steps, misses)
+    served = type(served)(
+        **{**{f: getattr(served, f) for f in served.__slots__}, "conformal": conformal}
+    )
+    path = model_files.save_served(tmp_path, "cpu_percent", "1h", served)
+    again = model_files.load_served(path)[2].conformal
+    assert again.seen is not None and again.seen_per_step().tolist() == conformal.seen.tolist()
+    assert again.seen_per_step()[:2].tolist() == [4.0, 1.0]
+    more = np.array([0]), {lv: np.array([1.0]) for lv in (80, 95)}
+    for level in (80, 95):  # the next ACI step is the one it would have been without a restart
+        assert np.array_equal(
+            again.observe(*more).alpha[level], conformal.observe(*more).alpha[level]
+        )
+    # a file from before ``seen`` was saved still loads, the count estimated as before
+    with np.load(path.with_suffix(".npz")) as arrays:
+        old = {k: arrays[k] for k in arrays.files if k != "seen"}
+    np.savez(path.with_suffix(".npz"), **old)
+    estimated = model_files.load_served(path)[2].conformal
+    assert estimated.seen is None and estimated.seen_per_step().tolist() == [0.5] * 12
+
+
 def test_unreadable_or_pickled_files_are_skipped_not_loaded(tmp_path, caplog):
     folder = tmp_path / "models"
     folder.mkdir()

@@ -15,8 +15,9 @@ import pytest
 from foresight.core.settings import Settings
 from foresight.live.scaling import EXTRAS_KEY
 from foresight.live.services import build_services, stop
-from foresight.scaling.saved_state import POOL_COUNT_MAX_AGE_S
+from foresight.scaling.saved_state import POOL_COUNT_MAX_AGE_S, PoolRecord
 from metrics_collector import Sample
+from resource_manager import SAVED_EVENTS
 
 DAY_S = 86_400.0
 
@@ -100,6 +101,21 @@ def test_an_override_hold_survives_a_restart_until_it_expires(monitor, clock):
     assert any("expired" in note for note in status["restored"]["notes"])
     monitor.feed(5.0, 400)  # idle: the engine scales back down on its own
     assert monitor.status()["desired"] == 1
+    # that start dropped the expired hold from the saved row: the next one is silent
+    monitor.restart()
+    status = monitor.status()
+    assert not any("expired" in note for note in status["restored"]["notes"])
+    assert status["override_until"] is None
+
+
+def test_a_hold_that_ended_while_running_is_not_saved_again(monitor):
+    monitor.client.post("/api/scaling/execute", json={"instances": 2, "hold_s": 60})
+    monitor.feed(5.0, 100)  # the hold ends while the monitor runs
+    monitor.client.post("/api/scaling/mode", json={"mode": "dry-run"})  # saves the row
+    monitor.restart()
+    status = monitor.status()
+    assert status["mode"] == "dry-run"
+    assert not any("expired" in note for note in status["restored"]["notes"])
 
 
 def test_the_pool_count_bill_storage_and_size_survive_a_restart(monitor, clock):
@@ -124,6 +140,36 @@ def test_the_pool_count_bill_storage_and_size_survive_a_restart(monitor, clock):
     monitor.feed(50.0, 600)  # it keeps billing from there, at the large price
     later = monitor.status()["cost"]["today_usd"]
     assert later == pytest.approx(after["cost"]["today_usd"] + top * 0.20 / 6, rel=0.02)
+
+
+def test_instance_ids_and_the_pool_events_carry_on_across_a_restart(monitor, clock):
+    top = monitor.status()["max_instances"]
+    monitor.client.post("/api/scaling/execute", json={"instances": top, "hold_s": 0})
+    monitor.client.post("/api/scaling/mode", json={"mode": "paused"})
+    monitor.feed(50.0, 600)
+    before = monitor.client.get("/api/resources").get_json()
+    highest = max(i["id"] for i in before["instances"])
+    assert highest == top and before["events"]
+    monitor.restart()
+    after = monitor.client.get("/api/resources").get_json()
+    ids = sorted(i["id"] for i in after["instances"])
+    assert ids == list(range(highest + 1, highest + 1 + top))  # not 1, 2, ... again
+    assert after["events"][: len(before["events"])] == before["events"]
+    assert after["events"][-1]["kind"] == "launch" and after["events"][-1]["instance_id"] == ids[-1]
+    # a count too old to restore: the initial instances are numbered after the saved too
+    monitor.restart(down_s=POOL_COUNT_MAX_AGE_S + 60)
+    again = monitor.client.get("/api/resources").get_json()
+    assert [i["id"] for i in again["instances"]] == [ids[-1] + 1]
+    assert again["events"][-1]["instance_id"] == ids[-1] + 1
+    assert len(again["events"]) <= SAVED_EVENTS + 1
+
+
+def test_a_pool_row_saved_before_ids_and_events_still_restores():
+    body = {"at": 1.0, "instances": 2, "size": "standard", "storage_gb": 100.0}
+    record = PoolRecord.from_dict({**body, "cost_total": 1.0, "cost_today": 0.5})
+    assert record.instances == 2 and record.last_id == 0 and record.events == ()
+    with pytest.raises(ValueError, match="events"):
+        PoolRecord.from_dict({**body, "cost_total": 1.0, "cost_today": 0.5, "events": {}})
 
 
 def test_a_stale_count_and_another_days_bill_start_from_the_settings(monitor, clock):

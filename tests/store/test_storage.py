@@ -109,6 +109,26 @@ def test_series_from_rollups_equals_raw_means(store: MetricStore) -> None:
     np.testing.assert_allclose(values, raw)
 
 
+def test_series_reads_the_last_bucket_whole_whatever_until(tmp_path: Path) -> None:
+    """Bucket i holds [t_i, t_i + step) as documented: an ``until`` inside the last bucket
+    only sets how many buckets there are, from raw values and from rollups alike."""
+    with MetricStore(tmp_path / "r.db", retention_days=1.0) as store:
+        store.append_many(ticks(3 * 3600, start=T0))
+        full = store.series("cpu_percent", T0 + 7200, T0 + 7200 + 24, 5.0)[1]
+        part = store.series("cpu_percent", T0 + 7200, T0 + 7200 + 21, 5.0)[1]
+        assert len(part) == 5 and part[-1] == pytest.approx(22.0)  # 20..24, not 20..21
+        np.testing.assert_array_equal(part, full)
+        assert store.series("cpu_percent", T0, T0 + 9.5, 5.0)[1][-1] == pytest.approx(7.0)
+        store.apply_retention(T0 + 86400 + 2 * 3600)  # the second hour: minute rollups
+        _, hours = store.series("cpu_percent", T0 + 3600, T0 + 3600 + 150, 120.0)
+        raw = [np.mean([(3600 + i) % 100 for i in range(b, b + 120)]) for b in (0, 120)]
+        assert hours.tolist() == pytest.approx(raw)  # both buckets whole
+        _, one = store.series("cpu_percent", T0 + 3600, T0 + 3600 + 130, 120.0)
+        np.testing.assert_array_equal(one, hours)
+        # a value at the last bucket's end is the next bucket's
+        assert store.series("cpu_percent", T0 + 7200, T0 + 7200 + 4, 5.0)[1][0] == 2.0
+
+
 def test_tick_by_tick_and_bulk_rollups_agree(tmp_path: Path) -> None:
     rows = ticks(400, start=T0 + 17.5)
     with MetricStore(tmp_path / "a.db") as a, MetricStore(tmp_path / "b.db") as b:
