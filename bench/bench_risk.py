@@ -86,7 +86,7 @@ def table(title: str, results: list[dict[str, Any]], models: list[str]) -> list[
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=("cross", "within", "both"), default="both")
-    parser.add_argument("--models", default="hgb,rf,lr,svm")
+    parser.add_argument("--models", default="hgb,rf,et,lr,svm")
     parser.add_argument("--name", default=None, help="output bench/out/NAME.json")
     args = parser.parse_args()
     tests = sorted(SMD.glob("machine-*_test.csv.gz"))
