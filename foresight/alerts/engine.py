@@ -263,6 +263,8 @@ class AlertEngine:
 
     # -- notifications ------------------------------------------------------------------
     def silenced(self, record: AlertRecord, now: float) -> bool:
+        if not self._silences:  # most ticks: no labels to build for no silence
+            return False
         labels = record.all_labels()
         return any(s.active(now) and s.matches(labels) for s in self._silences)
 
