@@ -368,8 +368,11 @@ class AlertEngine:
 
 
 def _bits(value: Any) -> Any:
-    """A value as an annotation cache key: a float by its exact bits and type (0.0 and
-    -0.0 render differently, NaN equals itself), anything else as it is."""
+    """A value as an annotation cache key: a float by its exact bits (0.0 and -0.0 render
+    differently, NaN equals itself; a str, so no tuple to allocate and collect), a float
+    subclass (numpy's, whose repr differs) with its type, anything else as it is."""
+    if type(value) is float:
+        return value.hex()
     return (type(value), value.hex()) if isinstance(value, float) else value
 
 
