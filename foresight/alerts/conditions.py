@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from foresight.alerts.rules import Kind, Rule, matching
-from foresight.core.series import split_key
+from foresight.core.series import SEPARATOR, split_key
 from predictor import Forecast
 
 SAMPLER = "sampler"  # the metric label of the sampler's own rules
@@ -48,6 +48,8 @@ class Signals:
     def cores_for(self, metric: str) -> int | None:
         """The CPU count of ``metric``'s target: this host's for a local series, the
         target's own for another's (None when unknown: never this host's)."""
+        if SEPARATOR not in metric:  # a local series (most): no split to make
+            return self.cores
         target = split_key(metric)[1]
         return self.cores if not target else self.target_cores(target)
 

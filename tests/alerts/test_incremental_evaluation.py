@@ -324,3 +324,10 @@ def test_value_updates_share_one_write_per_window_and_are_never_older(tmp_path: 
         assert log.writes == [1] * 5 + [5] * len(later)
     finally:
         store.close()
+
+
+def test_cores_for_a_local_series_without_a_split_equals_the_split() -> None:
+    s = Signals(T0, {}, T0, cores=6, target_cores=lambda t: {"web1": 8, "": 99}.get(t))
+    for key in ("cpu_percent", "load1", "load1@web1", "load1@db2", "load1@", "@web1", "x@y@z"):
+        target = key.partition("@")[2]
+        assert s.cores_for(key) == (6 if not target else s.target_cores(target))
