@@ -26,12 +26,11 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from foresight.alerts.annotations import Rendered
 from foresight.alerts.changes import ChangeLog
 from foresight.alerts.conditions import Observation, Signals, observe
 from foresight.alerts.notify import Notifier, Outgoing
 from foresight.alerts.rules import Kind, Rule, RuleBook
-from foresight.alerts.templates import compile_template, render
-from foresight.core.catalog import metric_info
 from foresight.store.alert_log import ACTIVE_STATES, AlertLog, AlertRecord, Silence
 
 logger = logging.getLogger(__name__)
@@ -53,9 +52,6 @@ class AlertEngine:
         reuse: bool = True,
     ) -> None:
         self.rules = rules
-        # reuse=False renders every annotation afresh through the reference renderer
-        # (the full evaluation the tests compare with)
-        self.reuse = reuse
         self.log = log
         self.notifier = notifier
         self.resend_s = resend_s
@@ -65,8 +61,8 @@ class AlertEngine:
         self._notified_at: dict[tuple[str, str], float] = {}
         self._saved_at: dict[tuple[str, str], float] = {}
         self._silences: list[Silence] = log.silences()
-        # per active alert: the rule, the inputs its annotations were rendered from, the text
-        self._rendered: dict[tuple[str, str], tuple[Rule, tuple, dict[str, str]]] = {}
+        # reuse=False: every annotation rendered afresh (the tests' full evaluation)
+        self._rendered = Rendered(reuse)
         self.changes = ChangeLog()
 
     # -- evaluation -------------------------------------------------------------------
@@ -121,8 +117,7 @@ class AlertEngine:
                     self._active[record.key] = record
                 else:
                     self._active.pop(record.key, None)
-            for key in [k for k in self._rendered if k not in self._active]:
-                del self._rendered[key]
+            self._rendered.keep(self._active)
             self.changes.record([r.id for r in saved] + [r.id for r in dropped])
             self.evaluations += 1
             outgoing = self._to_notify(saved, previous, signals.now)
@@ -157,7 +152,7 @@ class AlertEngine:
                     now if firing else None,
                     None,
                     rule.labels,
-                    self._annotations(rule, ob, s),
+                    self._rendered.annotations(rule, ob, s),
                 )
             )
         elif not ob.hold:
@@ -166,7 +161,11 @@ class AlertEngine:
             else:
                 # The resolved row's text describes the value it shows (the one it
                 # resolved at), not the last firing value's.
-                text = current.annotations if ob.value is None else self._annotations(rule, ob, s)
+                text = (
+                    current.annotations
+                    if ob.value is None
+                    else self._rendered.annotations(rule, ob, s)
+                )
                 value = current.value if ob.value is None else ob.value
                 changed.append(
                     _record(
@@ -188,7 +187,7 @@ class AlertEngine:
                     threshold=ob.threshold,
                     severity=rule.severity.value,
                     labels=rule.labels,
-                    annotations=self._annotations(rule, ob, s),
+                    annotations=self._rendered.annotations(rule, ob, s),
                     state="firing" if fire else current.state,
                     fired_at=now if fire else current.fired_at,
                 )
@@ -222,44 +221,6 @@ class AlertEngine:
         for key in saved:
             self._saved_at[key] = now
         return [saved.get(r.key, r) for r in changed]
-
-    def _annotations(self, rule: Rule, ob: Observation, s: Signals) -> dict[str, str]:
-        """The rule's annotations for this observation; an active alert whose inputs did
-        not change since the last tick keeps the text it has (the same inputs render the
-        same text: floats are compared by their bits, so -0.0 is not 0.0)."""
-        if not rule.annotations:
-            return {}
-        cores = s.cores_for(ob.metric)
-        inputs = (
-            ob.metric,
-            _bits(ob.value),
-            _bits(ob.threshold),
-            _bits(ob.clear),
-            cores,
-            tuple((k, _bits(v)) for k, v in ob.extra.items()),
-        )
-        key = (rule.name, ob.metric)
-        known = self._rendered.get(key)
-        if self.reuse and known is not None and known[0] is rule and known[1] == inputs:
-            return known[2]
-        values = {
-            "name": rule.name,
-            "metric": ob.metric,
-            "severity": rule.severity.value,
-            "value": ob.value,
-            "threshold": ob.threshold,
-            "clear": ob.clear,
-            "unit": metric_info(ob.metric).unit,
-            "for_s": rule.for_s,
-            "cores": cores,
-            **ob.extra,
-        }
-        if self.reuse:
-            text = {k: compile_template(t)(values) for k, t in rule.annotations.items()}
-        else:
-            text = {k: render(t, values) for k, t in rule.annotations.items()}
-        self._rendered[key] = (rule, inputs, text)
-        return text
 
     # -- notifications ------------------------------------------------------------------
     def silenced(self, record: AlertRecord, now: float) -> bool:
@@ -365,15 +326,6 @@ class AlertEngine:
             "firing": states.count("firing"),
             "notifications": None if self.notifier is None else self.notifier.status(),
         }
-
-
-def _bits(value: Any) -> Any:
-    """A value as an annotation cache key: a float by its exact bits (0.0 and -0.0 render
-    differently, NaN equals itself; a str, so no tuple to allocate and collect), a float
-    subclass (numpy's, whose repr differs) with its type, anything else as it is."""
-    if type(value) is float:
-        return value.hex()
-    return (type(value), value.hex()) if isinstance(value, float) else value
 
 
 def _record(current: AlertRecord, **changes: Any) -> AlertRecord:
