@@ -7,6 +7,7 @@ this module reads no clock, no psutil and imports nothing above it.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from foresight.alerts.rules import Kind, Rule, matching
-from foresight.core.series import split_key
+from foresight.core.series import SEPARATOR, split_key
 from predictor import Forecast
 
 SAMPLER = "sampler"  # the metric label of the sampler's own rules
@@ -47,6 +48,8 @@ class Signals:
     def cores_for(self, metric: str) -> int | None:
         """The CPU count of ``metric``'s target: this host's for a local series, the
         target's own for another's (None when unknown: never this host's)."""
+        if SEPARATOR not in metric:  # a local series (most): no split to make
+            return self.cores
         target = split_key(metric)[1]
         return self.cores if not target else self.target_cores(target)
 
@@ -92,7 +95,10 @@ class Crossing:
         }
 
 
+@functools.lru_cache(maxsize=256)
 def iso(ts: float) -> str:
+    """``ts`` as UTC ISO 8601 to the second (remembered: an anomaly's or a forecast
+    step's time is asked again every tick while it is recent)."""
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -184,12 +190,14 @@ def _exhaustion(rule: Rule, metric: str, s: Signals) -> Observation:
     value = s.values.get(metric)
     if s.series is None or value is None:
         return Observation(metric, False, False, value, rule.limit, None)
+    floor = rule.threshold(metric, s.cores_for(metric))
+    if floor is not None and value < floor:  # below the floor: no need of the trend (a read
+        return Observation(metric, False, False, value, rule.limit, floor)  # of hours)
     if s.trend is not None:
         trend = s.trend(metric, s.now - rule.window_s, s.now)
     else:
         trend = linear_trend(*s.series(metric, s.now - rule.window_s, s.now))
-    floor = rule.threshold(metric, s.cores_for(metric))
-    if trend is None or trend[0] <= 0 or (floor is not None and value < floor):
+    if trend is None or trend[0] <= 0:
         return Observation(metric, False, False, value, rule.limit, floor)
     in_s = max(0.0, (rule.limit - value) / trend[0])
     breach = in_s <= rule.within_s
@@ -243,14 +251,21 @@ _PER_METRIC = {
 }
 
 
-def observe(rule: Rule, s: Signals, active: Iterable[str] = ()) -> list[Observation]:
-    """Observe ``rule`` on every metric it matches, and on its ``active`` metrics."""
+def observe(
+    rule: Rule, s: Signals, active: Iterable[str] = (), names: tuple[str, ...] | None = None
+) -> list[Observation]:
+    """Observe ``rule`` on every metric it matches, and on its ``active`` metrics.
+
+    ``names``: ``tuple(s.values)`` when the caller has it (one evaluation asks every rule).
+    """
     if rule.kind is Kind.STALE:
         return [_stale(rule, s)]
     if rule.kind is Kind.MISSED_TICKS:
         return [_missed(rule, s)]
-    seen = s.risk() if rule.kind is Kind.RISK else s.values
-    names = matching(rule.metric, tuple(seen))
+    if rule.kind is Kind.RISK:
+        names = matching(rule.metric, tuple(s.risk()))
+    else:
+        names = matching(rule.metric, tuple(s.values) if names is None else names)
     if active:
         names = tuple(sorted(set(names).union(active)))
     check = _PER_METRIC[rule.kind]

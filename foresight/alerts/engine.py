@@ -10,8 +10,8 @@ wiring calls it in the sampling cycle, off the request path):
   resolves; a pending one that clears is forgotten, as Prometheus does.
 
 Every new episode and change of state is written to the ``alert`` table at once (one
-transaction per evaluation), an active alert's latest value at least every
-``SAVE_EVERY_S``, so the history and the active alerts survive a restart. Firing and
+transaction per evaluation), an active alert's latest value once per
+``SAVE_EVERY_S`` window, so the history and the active alerts survive a restart. Firing and
 resolved alerts are handed to the ``Notifier`` unless a silence matches; firing ones are
 re-sent every ``resend_s`` so Alertmanager keeps them (each carries ``endsAt`` = now +
 4 × ``resend_s``).
@@ -26,11 +26,11 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from foresight.alerts.annotations import Rendered
 from foresight.alerts.changes import ChangeLog
 from foresight.alerts.conditions import Observation, Signals, observe
 from foresight.alerts.notify import Notifier, Outgoing
-from foresight.alerts.rules import Kind, Rule, RuleBook, render
-from foresight.core.catalog import metric_info
+from foresight.alerts.rules import Kind, Rule, RuleBook
 from foresight.store.alert_log import ACTIVE_STATES, AlertLog, AlertRecord, Silence
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ class AlertEngine:
         notifier: Notifier | None = None,
         *,
         resend_s: float = RESEND_S,
+        reuse: bool = True,
     ) -> None:
         self.rules = rules
         self.log = log
@@ -60,6 +61,8 @@ class AlertEngine:
         self._notified_at: dict[tuple[str, str], float] = {}
         self._saved_at: dict[tuple[str, str], float] = {}
         self._silences: list[Silence] = log.silences()
+        # reuse=False: every annotation rendered afresh (the tests' full evaluation)
+        self._rendered = Rendered(reuse)
         self.changes = ChangeLog()
 
     # -- evaluation -------------------------------------------------------------------
@@ -82,13 +85,13 @@ class AlertEngine:
             rules = [r for r in self.rules.rules if wanted is None or r.kind in wanted]
             changed: list[AlertRecord] = []
             dropped: list[AlertRecord] = []
+            by_rule: dict[str, list[str]] = {}  # the active alerts' metrics, per rule
+            for name, m in self._active:
+                if scope is None or scope(m):
+                    by_rule.setdefault(name, []).append(m)
+            metrics = tuple(signals.values)
             for rule in rules:
-                active = [
-                    m
-                    for (name, m) in self._active
-                    if name == rule.name and (scope is None or scope(m))
-                ]
-                for ob in observe(rule, signals, active):
+                for ob in observe(rule, signals, by_rule.get(rule.name, ()), metrics):
                     self._step(rule, ob, signals, changed, dropped)
             if wanted is None:  # rules removed by a reload: their alerts resolve
                 names = {r.name for r in self.rules.rules}
@@ -114,6 +117,7 @@ class AlertEngine:
                     self._active[record.key] = record
                 else:
                     self._active.pop(record.key, None)
+            self._rendered.keep(self._active)
             self.changes.record([r.id for r in saved] + [r.id for r in dropped])
             self.evaluations += 1
             outgoing = self._to_notify(saved, previous, signals.now)
@@ -148,7 +152,7 @@ class AlertEngine:
                     now if firing else None,
                     None,
                     rule.labels,
-                    self._annotations(rule, ob, s),
+                    self._rendered.annotations(rule, ob, s),
                 )
             )
         elif not ob.hold:
@@ -157,10 +161,15 @@ class AlertEngine:
             else:
                 # The resolved row's text describes the value it shows (the one it
                 # resolved at), not the last firing value's.
-                text = current.annotations if ob.value is None else self._annotations(rule, ob, s)
+                text = (
+                    current.annotations
+                    if ob.value is None
+                    else self._rendered.annotations(rule, ob, s)
+                )
                 value = current.value if ob.value is None else ob.value
                 changed.append(
-                    current.with_(
+                    _record(
+                        current,
                         state="resolved",
                         resolved_at=now,
                         updated_at=now,
@@ -169,26 +178,36 @@ class AlertEngine:
                     )
                 )
         else:
-            update: dict[str, Any] = {
-                "updated_at": now,
-                "value": current.value if ob.value is None else ob.value,
-                "threshold": ob.threshold,
-                "severity": rule.severity.value,
-                "labels": rule.labels,
-                "annotations": self._annotations(rule, ob, s),
-            }
-            if current.state == "pending" and now - current.since >= rule.for_s:
-                update.update(state="firing", fired_at=now)
-            changed.append(current.with_(**update))
+            fire = current.state == "pending" and now - current.since >= rule.for_s
+            changed.append(
+                _record(
+                    current,
+                    updated_at=now,
+                    value=current.value if ob.value is None else ob.value,
+                    threshold=ob.threshold,
+                    severity=rule.severity.value,
+                    labels=rule.labels,
+                    annotations=self._rendered.annotations(rule, ob, s),
+                    state="firing" if fire else current.state,
+                    fired_at=now if fire else current.fired_at,
+                )
+            )
 
     def _persist(self, changed: list[AlertRecord], now: float) -> list[AlertRecord]:
-        """Write new episodes and state changes now; a mere new value at most every
-        ``SAVE_EVERY_S`` (the API overlays the in-memory records, so it is never stale)."""
+        """Write new episodes and state changes now; a mere new value once per
+        ``SAVE_EVERY_S`` window of the clock (the API overlays the in-memory records, so
+        it is never stale).
+
+        The windows are the same for every alert: their value updates share one write
+        transaction per window, not one per alert at its own phase of it.
+        """
         write: list[AlertRecord] = []
+        window = math.floor(now / SAVE_EVERY_S)
         for record in changed:
             known = self._active.get(record.key)
             moved = known is None or known.state != record.state or record.id is None
-            if moved or now - self._saved_at.get(record.key, -math.inf) >= SAVE_EVERY_S:
+            saved_at = self._saved_at.get(record.key)
+            if moved or saved_at is None or math.floor(saved_at / SAVE_EVERY_S) != window:
                 write.append(record)
         if not write:  # most ticks: no write transaction for nothing
             return changed
@@ -203,24 +222,10 @@ class AlertEngine:
             self._saved_at[key] = now
         return [saved.get(r.key, r) for r in changed]
 
-    @staticmethod
-    def _annotations(rule: Rule, ob: Observation, s: Signals) -> dict[str, str]:
-        values = {
-            "name": rule.name,
-            "metric": ob.metric,
-            "severity": rule.severity.value,
-            "value": ob.value,
-            "threshold": ob.threshold,
-            "clear": ob.clear,
-            "unit": metric_info(ob.metric).unit,
-            "for_s": rule.for_s,
-            "cores": s.cores_for(ob.metric),
-            **ob.extra,
-        }
-        return {key: render(template, values) for key, template in rule.annotations.items()}
-
     # -- notifications ------------------------------------------------------------------
     def silenced(self, record: AlertRecord, now: float) -> bool:
+        if not self._silences:  # most ticks: no labels to build for no silence
+            return False
         labels = record.all_labels()
         return any(s.active(now) and s.matches(labels) for s in self._silences)
 
@@ -321,3 +326,23 @@ class AlertEngine:
             "firing": states.count("firing"),
             "notifications": None if self.notifier is None else self.notifier.status(),
         }
+
+
+def _record(current: AlertRecord, **changes: Any) -> AlertRecord:
+    """``current`` with ``changes`` (``dataclasses.replace`` costs more than the rest of
+    an active alert's tick)."""
+    return AlertRecord(
+        rule=current.rule,
+        metric=current.metric,
+        severity=changes.get("severity", current.severity),
+        state=changes.get("state", current.state),
+        value=changes.get("value", current.value),
+        threshold=changes.get("threshold", current.threshold),
+        since=current.since,
+        updated_at=changes.get("updated_at", current.updated_at),
+        fired_at=changes.get("fired_at", current.fired_at),
+        resolved_at=changes.get("resolved_at", current.resolved_at),
+        labels=changes.get("labels", current.labels),
+        annotations=changes.get("annotations", current.annotations),
+        id=current.id,
+    )

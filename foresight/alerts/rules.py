@@ -14,7 +14,6 @@ import functools
 import logging
 import math
 import re
-import string
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from foresight.alerts.templates import TEMPLATE_KEYS, render
 from foresight.core.catalog import metric_info
 from foresight.core.errors import InputError
 from foresight.core.series import metric_of
@@ -34,21 +34,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_RULES_PATH = Path(__file__).with_name("default_rules.yml")
 LOAD_METRICS = ("load1",)
 BANDS = ("mean", "upper_80", "upper_95", "lower_80", "lower_95")
-# What an annotation template may name ({value:.1f}, {threshold}, ...).
-TEMPLATE_KEYS = (
-    "name",
-    "metric",
-    "severity",
-    "value",
-    "threshold",
-    "clear",
-    "unit",
-    "for_s",
-    "when",
-    "in_s",
-    "probability",
-    "cores",
-)
 
 
 class Kind(str, Enum):
@@ -95,28 +80,6 @@ def duration_s(raw: Any, what: str) -> float:
     raise InputError(f"{what} must be a duration like 30s, 5m or 4h (got {raw!r})")
 
 
-class _Blank:
-    """A template value the evaluation did not provide: renders as "-" for any format."""
-
-    def __format__(self, spec: str) -> str:
-        return "-"
-
-
-class _Context(dict):
-    """Template values; a known name the evaluation did not provide renders as "-"."""
-
-    def __missing__(self, key: str) -> _Blank:
-        if key not in TEMPLATE_KEYS:
-            raise KeyError(key)
-        return _Blank()
-
-
-def render(template: str, values: Mapping[str, Any]) -> str:
-    """Fill an annotation template (``str.format`` syntax) from ``values``."""
-    present = {k: v for k, v in values.items() if v is not None}
-    return string.Formatter().vformat(template, (), _Context(present))
-
-
 @functools.lru_cache(maxsize=65536)
 def _matches(pattern: str, metric: str) -> bool:
     """``Rule.matches``, remembered: every tick asks it again for every rule and metric."""
@@ -128,6 +91,22 @@ def matching(pattern: str, names: tuple[str, ...]) -> tuple[str, ...]:
     """The ``names`` a rule for ``pattern`` watches, sorted: each tick asks every rule
     again with the same metric names, so the answer is remembered per set of names."""
     return tuple(sorted({m for m in names if _matches(pattern, m)}))
+
+
+@functools.lru_cache(maxsize=4096)
+def _threshold(
+    kind: Kind, level: float | str | None, per_core: bool, metric: str, cores: int | None
+) -> float | None:
+    """``Rule.threshold``, remembered: every tick asks it again for every rule and metric
+    (a catalog level is a catalog lookup, a per-core metric's builds a new entry)."""
+    if isinstance(level, str) and kind is Kind.RISK:
+        level = RISK_LEVELS.get(metric, {}).get(level)
+    elif isinstance(level, str):
+        info = metric_info(metric, cores)
+        level = info.warning if level == "warning" else info.critical
+    if level is None or (per_core and cores is None):
+        return None
+    return float(level) * (cores if per_core and cores is not None else 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,15 +144,7 @@ class Rule:
         ``cores`` is the CPU count of ``metric``'s target; None (unknown): a per-core
         rule has no level for it, and neither has a catalog level judged per CPU.
         """
-        level = self.level
-        if isinstance(level, str) and self.kind is Kind.RISK:
-            level = RISK_LEVELS.get(metric, {}).get(level)
-        elif isinstance(level, str):
-            info = metric_info(metric, cores)
-            level = info.warning if level == "warning" else info.critical
-        if level is None or (self.per_core and cores is None):
-            return None
-        return float(level) * (cores if self.per_core and cores is not None else 1)
+        return _threshold(self.kind, self.level, self.per_core, metric, cores)
 
     def clear_level(self, metric: str, cores: int | None) -> float | None:
         """Where a firing alert resolves: ``clear`` (per-core scaled) or the level."""

@@ -40,10 +40,40 @@ logger = logging.getLogger(__name__)
 EXTRAS_KEY = "alerts"
 SERIES_CACHE_S = 60.0  # trend reads (hours of history) are refreshed at most this often
 WATCHDOG_MIN_S = 2.0
+ANOMALY_LIMIT = 50  # a rule reads this many of a metric's newest anomalies
+WINDOW_LIMIT = 1_000_000  # every anomaly of a window (the detectors keep far fewer)
 MAX_LISTED_TARGETS = 20  # health names this many targets without a CPU count
 # The rules a pushed point is evaluated by: those about one series' own values (the
 # sampler's and the risk's rules follow this host's cycle).
 PUSHED_KINDS = (Kind.THRESHOLD, Kind.PROBE, Kind.FORECAST, Kind.EXHAUSTION, Kind.ANOMALY)
+
+
+class AnomalyReads:
+    """One evaluation's anomaly reads, ``(metric, since) -> the metric's newest first``.
+
+    The anomaly rule asks every metric each tick. A metric without a recent anomaly is
+    answered at once by the detectors; one with some costs a pass over the recent
+    anomalies. So the first metric that has some brings the whole window in one pass,
+    and the others are answered from it (each metric's own anomalies in the same order,
+    as many as its own read would return).
+    """
+
+    def __init__(self, models: Any) -> None:
+        self.models = models
+        self._windows: dict[float, dict[str, list[dict]]] = {}
+
+    def __call__(self, metric: str, since: float) -> list[dict]:
+        if self.models is None:
+            return []
+        window = self._windows.get(since)
+        if window is None:
+            if not self.models.anomalies(since=since, metric=metric, limit=ANOMALY_LIMIT):
+                return []
+            window = {}
+            for found in self.models.anomalies(since=since, limit=WINDOW_LIMIT):
+                window.setdefault(found["metric"], []).append(found)
+            self._windows[since] = window
+        return window.get(metric, [])[:ANOMALY_LIMIT]
 
 
 class LiveAlerts:
@@ -71,10 +101,6 @@ class LiveAlerts:
         if self.services.clock() - state.forecast_made_at > max(300.0, 3 * tier.step_s):
             return None  # an old forecast says nothing about the next minutes
         return state.forecast
-
-    def _anomalies(self, metric: str, since: float) -> list[dict]:
-        models = self.services.extras.get(live_models.EXTRAS_KEY)
-        return [] if models is None else models.anomalies(since=since, metric=metric, limit=50)
 
     def _read_series(self, metric: str, since: float, until: float) -> tuple[Any, Any]:
         window = until - since
@@ -136,7 +162,7 @@ class LiveAlerts:
             forecast=self._forecast,
             series=self._read_series,
             trend=self._trend,
-            anomalies=self._anomalies,
+            anomalies=AnomalyReads(self.services.extras.get(live_models.EXTRAS_KEY)),
             missed_since=self._missed_since,
             risk=self._risk,
             target_cores=self.cpus.cores,
