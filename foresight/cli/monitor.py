@@ -9,6 +9,7 @@ import signal
 from foresight.cli import source_args, sources
 from foresight.core.errors import InputError
 from foresight.core.settings import Settings, from_environment
+from foresight.host.malloc import limit_arenas
 from foresight.live import alerting as live_alerts
 from foresight.live.lstm_rounds import require_lstm
 from foresight.live.services import build_services, default_probe_url, start, stop
@@ -50,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
     from dashboard import create_app
 
     settings = settings_from_args(args)
+    # before any thread of ours starts: a thread keeps the arena it first allocated from
+    limit_arenas(settings.malloc_arenas)
     if settings.live_models and settings.forecast_lstm:  # before anything is opened
         require_lstm("--lstm" if getattr(args, "lstm", False) else "FORESIGHT_LSTM=1")
     if not getattr(args, "verbose", False):

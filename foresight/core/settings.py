@@ -51,6 +51,7 @@ class Settings:
     db_probe_url: str | None = None  # a SQLAlchemy URL whose SELECT 1 is timed
     connections_port: int | None = None  # None: the monitor's own port; 0: not counted
     connections_every_s: float = 30.0
+    malloc_arenas: int = 1  # glibc malloc arenas of --monitor (0: glibc's default)
     sql_url: str | None = None  # the SQL source's database (monitor --source sql)
     # live forecasting
     live_models: bool = True
