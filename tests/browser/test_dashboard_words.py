@@ -1,0 +1,225 @@
+"""What the dashboard says against what it shows, each pinned in a real browser.
+
+* The Forecasts panel said "forecast 5 min ahead" (the horizon the live view asks the API
+  for, which only picks the model tier) while the live charts draw 90 s of it.
+* A past custom range (a zoom, or typed-in from/to) read "Forecast (10-second steps): …"
+  under every chart with nothing drawn: such a range has no room right of "now".
+* The capacity panel's pool events shared a 260-px scroll box with the instances table,
+  so the box cut the list's last line in half.
+* "No anomalies flagged in the last 24 h" stood under a list of that day's anomaly
+  episodes after a restart: the single points live in memory, the episodes in the store.
+
+One monitor serves them all: a seeded hour of cpu_percent (a live-view model fits at
+once) and a stored anomaly episode from two hours ago, as a restart leaves them.
+Screenshots go to ``FORESIGHT_SCREENSHOT_DIR`` (default: the test's tmp).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from browser_support import (
+    get_json,
+    launch_chromium,
+    open_page,
+    run_monitor,
+    screenshot_dir,
+    wait_for,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ENV = {"FORECAST_JOB_S": "1", "SCALING_INTERVAL": "2", "SCALING_BOOT_S": "4"}
+
+
+def _seed(data_dir: Path) -> None:
+    """An hour of cpu_percent 5 s apart, and one closed episode from two hours ago."""
+    from foresight.store.episodes import Episode, EpisodeMetric, save_episode
+    from foresight.store.metric_store import MetricStore
+
+    now = time.time()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with MetricStore(data_dir / "foresight.db") as store:
+        store.append_many(
+            (now - ago, {"cpu_percent": 40.0 + (ago % 60) / 6}) for ago in range(3600, 5, -5)
+        )
+        start = now - 7200.0
+        metric = EpisodeMetric("cpu_percent", start, start + 20.0, 0.9, 97.0, 40.0)
+        save_episode(store, Episode(None, start, start + 60.0, 0.9, True, (metric,)))
+
+
+@pytest.fixture(scope="module")
+def monitor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("words")
+    _seed(tmp / "data")
+    with run_monitor(tmp, extra_env=ENV) as base:
+        wait_for(
+            lambda: (
+                get_json(f"{base}/api/predictions?minutes=5")["forecasts"]["cpu_percent"]["status"]
+                == "ok"
+            ),
+            timeout_s=90,
+            what="a cpu_percent model for the live view",
+        )
+        yield base
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw, launch_chromium(pw) as chromium:
+        yield chromium
+
+
+# How far past "now" the cpu_percent forecast line is drawn, in seconds (null: none).
+DRAWN_AHEAD_S = """() => {
+  const c = foresight.charts.cpu_percent;
+  const line = c.data.datasets.find((d) => d.foresightRole === "forecast");
+  if (!line || !line.data.length) return null;
+  return (line.data[line.data.length - 1].x - foresight.nowS() * 1000) / 1000;
+}"""
+
+
+def test_the_forecast_status_names_the_span_the_charts_draw(monitor: str, browser: Any) -> None:
+    errors: list[str] = []
+    page = open_page(browser, f"{monitor}/", errors)
+    page.wait_for_function(f"() => window.foresight && ({DRAWN_AHEAD_S})() !== null")
+    ahead_s = page.evaluate(DRAWN_AHEAD_S)
+    status = page.inner_text("#forecast-status")
+    assert 60 <= ahead_s <= 95, ahead_s  # the live view draws 90 s
+    assert "90 s ahead" in status and "5 min ahead" not in status, status
+    page.click('#range button[data-range="1h"]')
+    page.wait_for_function(
+        "() => !document.getElementById('forecast-status').textContent.includes('90 s')",
+        timeout=20_000,
+    )
+    status = page.inner_text("#forecast-status")  # the 1 h view draws 30 min (asks 1 h)
+    assert "30 min ahead" in status or "none drawn yet" in status, status
+    page.close()
+    assert not errors, errors
+
+
+def test_a_past_custom_range_claims_no_forecast(monitor: str, browser: Any, tmp_path: Path) -> None:
+    now = time.time()
+    iso = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))  # noqa: E731
+    errors: list[str] = []
+    page = open_page(browser, f"{monitor}/?from={iso(now - 1800)}&to={iso(now - 900)}", errors)
+    page.wait_for_function(
+        "() => document.querySelector('[data-chart=\"cpu_percent\"] .chart-note')"
+        "?.textContent.length > 0",
+        timeout=30_000,
+    )
+    page.wait_for_timeout(1_000)  # a second draw (the first fetch answered) changes nothing
+    notes = page.locator(".chart-note").all_inner_texts()
+    claims = [n for n in notes if n.startswith("Forecast (") or "Forecast drawn" in n]
+    assert not claims, claims
+    cpu_note = page.inner_text('[data-chart="cpu_percent"] .chart-note')
+    assert "5 min, 1 h, 24 h and 7 d ranges only" in cpu_note, cpu_note
+    drawn = page.evaluate(
+        """() => foresight.charts.cpu_percent.data.datasets
+             .filter((d) => d.foresightRole === "forecast" && d.data.length).length"""
+    )
+    assert drawn == 0
+    assert "none drawn on a custom range" in page.inner_text("#forecast-status")
+    page.locator('article[data-chart="cpu_percent"]').screenshot(
+        path=str(screenshot_dir(tmp_path) / "custom-past-cpu.png")
+    )
+    page.close()
+    assert not errors, errors
+
+
+# Pixels of the pool-event list hidden by a box around it that clips (0: all of it shows).
+EVENTS_CUT_PX = """() => {
+  const list = document.getElementById("scaling-events");
+  const bottom = list.getBoundingClientRect().bottom;
+  let cut = 0;
+  for (let el = list.parentElement; el && el !== document.body; el = el.parentElement) {
+    if (getComputedStyle(el).overflowY === "visible") continue;
+    cut = Math.max(cut, bottom - el.getBoundingClientRect().bottom);
+  }
+  return cut;
+}"""
+
+
+def test_the_pool_event_list_shows_its_last_line(
+    monitor: str, browser: Any, tmp_path: Path
+) -> None:
+    errors: list[str] = []
+    page = open_page(browser, f"{monitor}/", errors, width=900, height=1200)
+    page.wait_for_function(
+        "() => document.getElementById('scaling-badge').textContent.includes('auto')",
+        timeout=15_000,
+    )
+    top = int(get_json(f"{monitor}/api/scaling/status")["max_instances"])
+    page.fill("#scaling-instances", str(top))
+    page.click("#scaling-apply")
+    # Launches and, 4 s later, their ready events: a list longer than a few lines.
+    page.wait_for_function(
+        f"() => document.querySelectorAll('#scaling-events li').length >= {min(2 * top - 1, 5)}",
+        timeout=30_000,
+    )
+    page.locator("#capacity-panel").screenshot(
+        path=str(screenshot_dir(tmp_path) / "capacity-events.png")
+    )
+    assert page.evaluate(EVENTS_CUT_PX) <= 0.5
+    page.close()
+    assert not errors, errors
+
+
+def test_no_anomalies_line_does_not_deny_the_stored_episodes(monitor: str, browser: Any) -> None:
+    errors: list[str] = []
+    page = open_page(browser, f"{monitor}/", errors)
+    page.wait_for_function("() => document.querySelectorAll('#episode-list li').length > 0")
+    page.wait_for_function(
+        "() => !document.getElementById('forecast-status').textContent.startsWith('Loading')"
+    )
+    none = page.locator("#anomaly-none")
+    if none.is_visible():  # the live detector flagged nothing since the start
+        text = none.inner_text()
+        assert "this monitor run" in text and "episodes" in text, text
+    page.close()
+    assert not errors, errors
+
+
+# Words of the capacity tables wider than their cell (split mid-word by the table layout).
+WORDS_SPLIT = """() => {
+  const probe = document.createElement("span");
+  probe.style.cssText = "white-space: nowrap; position: absolute; visibility: hidden";
+  const split = [];
+  for (const td of document.querySelectorAll("#capacity-panel .decision-log td")) {
+    const style = getComputedStyle(td);
+    probe.style.font = style.font;
+    document.body.appendChild(probe);
+    const room = td.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    for (const word of td.textContent.split(/[\\s-]+/).filter(Boolean)) {
+      probe.textContent = word;
+      if (probe.getBoundingClientRect().width > room + 0.5) split.push(word);
+    }
+    probe.remove();
+  }
+  return split;
+}"""
+
+
+def test_decision_words_are_not_split_mid_word(monitor: str, browser: Any) -> None:
+    errors: list[str] = []
+    page = open_page(browser, f"{monitor}/", errors, width=900, height=1200)
+    page.wait_for_function(
+        "() => document.getElementById('scaling-badge').textContent.includes('auto')",
+        timeout=15_000,
+    )
+    page.fill("#scaling-instances", str(get_json(f"{monitor}/api/scaling/status")["desired"]))
+    page.click("#scaling-apply")  # a decision whose rule is "manual-override"
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#scaling-decisions td')]"
+        ".some((td) => td.textContent.includes('manual-override'))",
+        timeout=30_000,
+    )
+    assert page.evaluate(WORDS_SPLIT) == []
+    page.close()
+    assert not errors, errors
