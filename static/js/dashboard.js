@@ -321,6 +321,10 @@
     if (info.warning != null) datasets.push(thresholdDataset("warning", info.warning, unit));
     if (info.critical != null) datasets.push(thresholdDataset("critical", info.critical, unit));
     const percent = unit === "%";
+    // api_success is a 0/1 flag (its tile reads up/failing): an axis of 0, 0.5, 1, 1.5
+    // read like a quantity; bucket means between 0 and 1 are the share of probes up.
+    const flag = key === "api_success";
+    const flagTick = (v) => (v === 1 ? "up" : v === 0 ? "failing" : "");
     const spanOf = (scale) => (scale.max - scale.min) / 1000;
     const chart = new Chart(canvas, {
       type: "line",
@@ -346,8 +350,9 @@
             grid: { color: themeColour("--grid", "#21262d") },
           },
           y: {
-            beginAtZero: true, min: percent ? 0 : undefined, max: percent ? 100 : undefined,
-            ticks: { maxTicksLimit: 5, callback: (v) => formatTick(v, unit) },
+            beginAtZero: true, min: percent || flag ? 0 : undefined, max: percent ? 100 : flag ? 1 : undefined,
+            ticks: flag ? { stepSize: 1, callback: flagTick }
+              : { maxTicksLimit: 5, callback: (v) => formatTick(v, unit) },
             grid: { color: themeColour("--grid", "#21262d") },
           },
         },

@@ -6,6 +6,8 @@
   under every chart with nothing drawn: such a range has no room right of "now".
 * The capacity panel's pool events shared a 260-px scroll box with the instances table,
   so the box cut the list's last line in half.
+* The decisions table let a narrow column split words ("fallbac|k-hpa").
+* The API probe's 0/1 flag had an axis of 0, 0.5, 1, 1.5 (its tile reads "up").
 * "No anomalies flagged in the last 24 h" stood under a list of that day's anomaly
   episodes after a restart: the single points live in memory, the episodes in the store.
 
@@ -221,5 +223,20 @@ def test_decision_words_are_not_split_mid_word(monitor: str, browser: Any) -> No
         timeout=30_000,
     )
     assert page.evaluate(WORDS_SPLIT) == []
+    page.close()
+    assert not errors, errors
+
+
+def test_the_probe_flag_axis_reads_up_and_failing(monitor: str, browser: Any) -> None:
+    """api_success is 0 or 1 (its tile says "up"): its axis ran 0, 0.5, 1, 1.5."""
+    errors: list[str] = []
+    page = open_page(browser, f"{monitor}/", errors)
+    page.wait_for_function("() => window.foresight && foresight.charts.api_success")
+    page.wait_for_timeout(500)
+    axis = page.evaluate(
+        """() => { const y = foresight.charts.api_success.scales.y;
+                   return {max: y.max, labels: y.ticks.map((t) => t.label)}; }"""
+    )
+    assert axis == {"max": 1, "labels": ["failing", "up"]}, axis
     page.close()
     assert not errors, errors
