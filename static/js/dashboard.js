@@ -49,7 +49,8 @@
  *                  rejects with Error(server's {"error"} text) carrying .status
  *   series(METRIC) the {x, y} dataset of one metric (e.g. "cpu_core1_percent"), or null;
  *                  y is null at a gap
- *   setNote(NAME, text)  a line of text under a chart (e.g. forecast accuracy)
+ *   setNote(NAME, text)  text under a chart (e.g. forecast accuracy); shown on two lines
+ *                  until clicked, in full on hover
  *   format(value, unit)  human units: 1234567 "B/s" → "1.2 MB/s"
  *   formatTick(value, unit)  an axis label: 1250000 "B/s" → "1.25 MB/s", 0.5 "B" → "0.5 B"
  *   update(NAME?)  redraw one chart (or all) with update("none") after you edit datasets
@@ -256,7 +257,14 @@
     list.forEach((c) => c && c.update("none"));
   };
   fs.series = (name) => (series[name] ? series[name].dataset : null);
-  fs.setNote = (key, text) => { if (notes[key]) notes[key].textContent = text || ""; };
+  // A note is clamped to two lines (dashboard.css): a click, Enter or Space shows all of
+  // it (and hides it again); its full text is also the tooltip.
+  fs.setNote = (key, text) => {
+    const el = notes[key];
+    if (!el) return;
+    el.textContent = text || "";
+    el.title = text || "";
+  };
 
   function runHooks(list, arg) {
     for (const fn of list) {
@@ -301,6 +309,14 @@
     card.querySelector(".chart-title").title = `${title}${about} (${key === CORES_KEY ? "cpu_core<N>_percent" : key})`;
     card.querySelector(".chart-meta").textContent = meta;
     notes[key] = card.querySelector(".chart-note");
+    const note = notes[key];
+    note.tabIndex = 0;
+    note.dataset.expanded = "false";
+    const toggle = () => { note.dataset.expanded = String(note.dataset.expanded !== "true"); };
+    note.addEventListener("click", toggle);
+    note.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" || e.key === " ") { e.preventDefault(); toggle(); }
+    });
     const canvas = card.querySelector("canvas");
     canvas.id = `chart-${key}`;
     canvas.setAttribute("role", "img");

@@ -240,3 +240,32 @@ def test_the_probe_flag_axis_reads_up_and_failing(monitor: str, browser: Any) ->
     assert axis == {"max": 1, "labels": ["failing", "up"]}, axis
     page.close()
     assert not errors, errors
+
+
+# The cpu_percent note: its height in lines, and the lines its whole text needs.
+NOTE_LINES = """() => {
+  const note = document.querySelector('[data-chart="cpu_percent"] .chart-note');
+  const line = parseFloat(getComputedStyle(note).lineHeight);
+  return {shown: note.clientHeight / line, needed: note.scrollHeight / line,
+          title: note.title, text: note.textContent};
+}"""
+
+
+def test_a_long_chart_note_takes_two_lines_until_clicked(monitor: str, browser: Any) -> None:
+    """Five-line accuracy notes under every chart pushed the charts apart."""
+    errors: list[str] = []
+    page = open_page(browser, f"{monitor}/", errors, width=1280)
+    page.wait_for_function(
+        "() => document.querySelector('[data-chart=\"cpu_percent\"] .chart-note')"
+        "?.textContent.startsWith('Forecast (')",
+        timeout=30_000,
+    )
+    page.evaluate("""() => foresight.setNote("cpu_percent", "A long note. ".repeat(40))""")
+    lines = page.evaluate(NOTE_LINES)
+    assert lines["needed"] > 2 and lines["shown"] <= 2.05, lines
+    assert lines["title"] == lines["text"]  # the whole text on hover
+    page.click('[data-chart="cpu_percent"] .chart-note')
+    lines = page.evaluate(NOTE_LINES)
+    assert lines["shown"] >= lines["needed"] - 0.05, lines
+    page.close()
+    assert not errors, errors
