@@ -8,11 +8,14 @@
   so the box cut the list's last line in half.
 * The decisions table let a narrow column split words ("fallbac|k-hpa").
 * The API probe's 0/1 flag had an axis of 0, 0.5, 1, 1.5 (its tile reads "up").
+* Chart notes of five lines under every chart, and twenty resolved alerts above the
+  charts, pushed the charts apart and a screen down.
 * "No anomalies flagged in the last 24 h" stood under a list of that day's anomaly
   episodes after a restart: the single points live in memory, the episodes in the store.
 
 One monitor serves them all: a seeded hour of cpu_percent (a live-view model fits at
-once) and a stored anomaly episode from two hours ago, as a restart leaves them.
+once), a stored anomaly episode from two hours ago, as a restart leaves them, and six
+disk rules the alert test fires and resolves by rewriting their file.
 Screenshots go to ``FORESIGHT_SCREENSHOT_DIR`` (default: the test's tmp).
 """
 
@@ -54,11 +57,31 @@ def _seed(data_dir: Path) -> None:
         save_episode(store, Episode(None, start, start + 60.0, 0.9, True, (metric,)))
 
 
+# Six disk rules: LEVEL 0.001 fires them all on any disk, 100.5 resolves them.
+DISK_RULES = "rules:\n" + "".join(
+    f"  - {{name: Disk{i}, kind: threshold, metric: disk_percent, level: LEVEL, for: 1s,"
+    " severity: info}\n"
+    for i in range(6)
+)
+
+
+RULES: dict[str, Path] = {}  # the module monitor's base URL -> its rules file
+
+
+def _write_rules(path: Path, level: str) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(DISK_RULES.replace("LEVEL", level))
+    tmp.replace(path)  # the monitor never reads half a file
+
+
 @pytest.fixture(scope="module")
 def monitor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("words")
     _seed(tmp / "data")
-    with run_monitor(tmp, extra_env=ENV) as base:
+    _write_rules(tmp / "rules.yml", "100.5")
+    env = {**ENV, "FORESIGHT_ALERT_RULES": str(tmp / "rules.yml")}
+    with run_monitor(tmp, extra_env=env) as base:
+        RULES[base] = tmp / "rules.yml"
         wait_for(
             lambda: (
                 get_json(f"{base}/api/predictions?minutes=5")["forecasts"]["cpu_percent"]["status"]
@@ -267,5 +290,34 @@ def test_a_long_chart_note_takes_two_lines_until_clicked(monitor: str, browser: 
     page.click('[data-chart="cpu_percent"] .chart-note')
     lines = page.evaluate(NOTE_LINES)
     assert lines["shown"] >= lines["needed"] - 0.05, lines
+    page.close()
+    assert not errors, errors
+
+
+def _alert_states(base: str) -> list[str]:
+    return [
+        a["state"]
+        for a in get_json(f"{base}/api/alerts?limit=100")["alerts"]
+        if a["name"].startswith("Disk")
+    ]
+
+
+def test_resolved_alerts_show_five_until_asked_for_all(monitor: str, browser: Any) -> None:
+    """Twenty resolved rows pushed the charts a screen down."""
+    rules = RULES[monitor]
+    _write_rules(rules, "0.001")
+    wait_for(lambda: _alert_states(monitor).count("firing") == 6, 60, "six firing alerts")
+    _write_rules(rules, "100.5")
+    wait_for(lambda: _alert_states(monitor).count("resolved") == 6, 60, "six resolved alerts")
+    errors: list[str] = []
+    page = open_page(browser, f"{monitor}/", errors)
+    more = page.locator("#alerts-resolved-more")
+    more.wait_for(state="visible", timeout=20_000)
+    rows = page.locator("#alerts-resolved tbody tr")
+    assert rows.count() == 5 and "Show all 6" in more.inner_text()
+    more.click()
+    assert rows.count() == 6 and more.get_attribute("aria-expanded") == "true"
+    page.wait_for_timeout(5_500)  # a poll keeps the choice
+    assert rows.count() == 6
     page.close()
     assert not errors, errors
