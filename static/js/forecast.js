@@ -131,11 +131,31 @@
         pointRadius: 4, pointHoverRadius: 6, pointBackgroundColor: ANOMALY,
         borderColor: ANOMALY, order: 0 });
     }
-    const top = yTop(chart, extra);
+    addNow(chart, nowMs, yTop(chart, extra));
+    fs.update(name);
+  }
+
+  function addNow(chart, nowMs, top) {
     chart.data.datasets.push({
       label: "now", foresightRole: "now", data: [{ x: nowMs, y: 0 }, { x: nowMs, y: top }],
       borderColor: "#8b949e", borderDash: [2, 3], borderWidth: 1, pointRadius: 0,
       pointHitRadius: 0, fill: false, order: 2 });
+  }
+
+  // A chart of several series (per-core CPU) has no forecast of its own, but its axis
+  // runs past now like the others: without the divider and a word, its lines seemed to
+  // stop short of the right edge for no reason.
+  function markNoForecast(name) {
+    const chart = fs.charts[name];
+    clearOurs(chart);
+    if (fs.range.key === "custom") {
+      fs.setNote(name, "");
+    } else {
+      addNow(chart, fs.nowS() * 1000, yTop(chart, []));
+      const what = name === "cpu_cores" ? "No forecast per core (the CPU chart forecasts the total)"
+        : "No forecast for this chart";
+      fs.setNote(name, shown() ? `${what}; its time axis runs past now like the others.` : "");
+    }
     fs.update(name);
   }
 
@@ -169,8 +189,9 @@
     const horizonEndMs = (fs.nowS() + futureS) * 1000;
     const anomalies = data.anomalies || [];
     for (const name of Object.keys(fs.charts)) {
-      // Charts that are not one metric (per-core CPU) get no forecast and no note.
+      // Charts that are not one metric (per-core CPU) get no forecast: a divider and a note.
       if (name in data.forecasts) drawMetric(name, data.forecasts[name], anomalies, horizonEndMs);
+      else markNoForecast(name);
     }
     summarise(data);
   }

@@ -321,3 +321,22 @@ def test_resolved_alerts_show_five_until_asked_for_all(monitor: str, browser: An
     assert rows.count() == 6
     page.close()
     assert not errors, errors
+
+
+def test_the_per_core_chart_marks_now_and_says_why_no_forecast(monitor: str, browser: Any) -> None:
+    """Its axis runs 90 s past now like the others: its lines seemed to stop short."""
+    errors: list[str] = []
+    page = open_page(browser, f"{monitor}/", errors)
+    page.wait_for_function(
+        "() => window.foresight?.charts.cpu_cores && document.querySelector("
+        "'[data-chart=\"cpu_percent\"] .chart-note')?.textContent.startsWith('Forecast (')",
+        timeout=30_000,
+    )
+    roles = page.evaluate(
+        "() => foresight.charts.cpu_cores.data.datasets.map((d) => d.foresightRole)"
+    )
+    assert "now" in roles and "forecast" not in roles, roles
+    note = page.inner_text('[data-chart="cpu_cores"] .chart-note')
+    assert note.startswith("No forecast per core"), note
+    page.close()
+    assert not errors, errors
