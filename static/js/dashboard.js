@@ -293,9 +293,12 @@
     card.className = "chart-card";
     card.dataset.chart = key;
     const title = TITLES[key] || info.description || key;
-    const limit = (v) => `${v}${unit ? (unit === "%" ? "" : " ") + unit : ""}`;
-    let meta = [info.warning != null ? `warn ${limit(info.warning)}` : "",
-      info.critical != null ? `crit ${limit(info.critical)}` : ""].filter(Boolean).join(" · ");
+    // The unit once, at the end ("warn 150 · crit 200 ms"): spelled twice, the header of
+    // a long title wrapped, and that chart sat lower than the others in its row.
+    const withUnit = (text) => `${text}${unit ? (unit === "%" ? "" : " ") + unit : ""}`;
+    const levels = [info.warning != null ? `warn ${info.warning}` : "",
+      info.critical != null ? `crit ${info.critical}` : ""].filter(Boolean).join(" · ");
+    let meta = levels ? withUnit(levels) : "";
     if (PER_CPU.has(key)) {  // load levels are per CPU of the target shown (page context)
       const cpus = fs.targetCpus[TARGET];
       meta = cpus ? `${meta} (${cpus} CPUs)` : "no CPU count: no load levels";

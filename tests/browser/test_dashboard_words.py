@@ -340,3 +340,28 @@ def test_the_per_core_chart_marks_now_and_says_why_no_forecast(monitor: str, bro
     assert note.startswith("No forecast per core"), note
     page.close()
     assert not errors, errors
+
+
+# Per row of the chart grid, the distinct tops of its plots (one each when aligned).
+PLOT_TOPS_BY_ROW = """() => {
+  const rows = {};
+  for (const card of document.querySelectorAll("#charts .chart-card")) {
+    const row = Math.round(card.getBoundingClientRect().top);
+    const top = Math.round(card.querySelector(".chart-box").getBoundingClientRect().top);
+    (rows[row] ||= new Set()).add(top);
+  }
+  return Object.values(rows).map((tops) => [...tops]);
+}"""
+
+
+def test_every_plot_of_a_chart_row_starts_at_one_height(monitor: str, browser: Any) -> None:
+    """ "API response time" spelled "warn 150 ms · crit 200 ms": its header wrapped."""
+    errors: list[str] = []
+    page = open_page(browser, f"{monitor}/", errors, width=1280)
+    page.wait_for_function("() => window.foresight?.charts.api_response_ms", timeout=30_000)
+    tops = page.evaluate(PLOT_TOPS_BY_ROW)
+    assert all(len(row) == 1 for row in tops), tops
+    meta = page.inner_text('[data-chart="api_response_ms"] .chart-meta')
+    assert meta == "warn 150 · crit 200 ms", meta
+    page.close()
+    assert not errors, errors
