@@ -13,6 +13,11 @@
   const $ = (id) => document.getElementById(id);
   const SEVERITY_ORDER = { critical: 0, warning: 1, info: 2 };
   const STATE_ORDER = { firing: 0, pending: 1 };
+  // Resolved alerts shown until "Show all" is pressed: twenty rows of them pushed the
+  // charts a screen down on any host that had a busy day.
+  const RESOLVED_SHOWN = 5;
+  let showAllResolved = false;
+  let resolvedHeld = [];
 
   function when(ts) {
     return window.foresightTime.when(ts); // the one time format (static/js/timefmt.js)
@@ -140,6 +145,17 @@
     return all.slice(0, LIMIT);
   }
 
+  function showResolved() {
+    const resolved = resolvedHeld;
+    fill("alerts-resolved", showAllResolved ? resolved : resolved.slice(0, RESOLVED_SHOWN), true);
+    $("alerts-resolved-heading").hidden = resolved.length === 0;
+    const more = $("alerts-resolved-more");
+    more.hidden = resolved.length <= RESOLVED_SHOWN;
+    more.textContent = showAllResolved ? `Show the newest ${RESOLVED_SHOWN} only`
+      : `Show all ${resolved.length} resolved`;
+    more.setAttribute("aria-expanded", String(showAllResolved));
+  }
+
   async function poll() {
     try {
       const q = held.cursor === null ? "" : `&cursor=${encodeURIComponent(held.cursor)}`;
@@ -149,8 +165,8 @@
         (STATE_ORDER[a.state] - STATE_ORDER[b.state]) || (SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity]) || (b.since - a.since));
       const resolved = all.filter((a) => a.state === "resolved").slice(0, 20);
       fill("alerts-active", active, false);
-      fill("alerts-resolved", resolved, true);
-      $("alerts-resolved-heading").hidden = resolved.length === 0;
+      resolvedHeld = resolved;
+      showResolved();
       $("alerts-status").textContent = active.length
         ? `${res.firing} firing, ${res.pending} pending (${res.rules} rules).`
         : `No active alerts (${res.rules} rules).`;
@@ -169,5 +185,9 @@
     setTimeout(poll, Math.max(5000, fs.intervalS * 5000)); // rules hold for ≥ a few ticks
   }
 
+  $("alerts-resolved-more").addEventListener("click", () => {
+    showAllResolved = !showAllResolved;
+    showResolved();
+  });
   fs.ready.then(poll);
 })();

@@ -49,7 +49,8 @@
  *                  rejects with Error(server's {"error"} text) carrying .status
  *   series(METRIC) the {x, y} dataset of one metric (e.g. "cpu_core1_percent"), or null;
  *                  y is null at a gap
- *   setNote(NAME, text)  a line of text under a chart (e.g. forecast accuracy)
+ *   setNote(NAME, text)  text under a chart (e.g. forecast accuracy); shown on two lines
+ *                  until clicked, in full on hover
  *   format(value, unit)  human units: 1234567 "B/s" → "1.2 MB/s"
  *   formatTick(value, unit)  an axis label: 1250000 "B/s" → "1.25 MB/s", 0.5 "B" → "0.5 B"
  *   update(NAME?)  redraw one chart (or all) with update("none") after you edit datasets
@@ -256,7 +257,14 @@
     list.forEach((c) => c && c.update("none"));
   };
   fs.series = (name) => (series[name] ? series[name].dataset : null);
-  fs.setNote = (key, text) => { if (notes[key]) notes[key].textContent = text || ""; };
+  // A note is clamped to two lines (dashboard.css): a click, Enter or Space shows all of
+  // it (and hides it again); its full text is also the tooltip.
+  fs.setNote = (key, text) => {
+    const el = notes[key];
+    if (!el) return;
+    el.textContent = text || "";
+    el.title = text || "";
+  };
 
   function runHooks(list, arg) {
     for (const fn of list) {
@@ -285,9 +293,12 @@
     card.className = "chart-card";
     card.dataset.chart = key;
     const title = TITLES[key] || info.description || key;
-    const limit = (v) => `${v}${unit ? (unit === "%" ? "" : " ") + unit : ""}`;
-    let meta = [info.warning != null ? `warn ${limit(info.warning)}` : "",
-      info.critical != null ? `crit ${limit(info.critical)}` : ""].filter(Boolean).join(" · ");
+    // The unit once, at the end ("warn 150 · crit 200 ms"): spelled twice, the header of
+    // a long title wrapped, and that chart sat lower than the others in its row.
+    const withUnit = (text) => `${text}${unit ? (unit === "%" ? "" : " ") + unit : ""}`;
+    const levels = [info.warning != null ? `warn ${info.warning}` : "",
+      info.critical != null ? `crit ${info.critical}` : ""].filter(Boolean).join(" · ");
+    let meta = levels ? withUnit(levels) : "";
     if (PER_CPU.has(key)) {  // load levels are per CPU of the target shown (page context)
       const cpus = fs.targetCpus[TARGET];
       meta = cpus ? `${meta} (${cpus} CPUs)` : "no CPU count: no load levels";
@@ -301,6 +312,14 @@
     card.querySelector(".chart-title").title = `${title}${about} (${key === CORES_KEY ? "cpu_core<N>_percent" : key})`;
     card.querySelector(".chart-meta").textContent = meta;
     notes[key] = card.querySelector(".chart-note");
+    const note = notes[key];
+    note.tabIndex = 0;
+    note.dataset.expanded = "false";
+    const toggle = () => { note.dataset.expanded = String(note.dataset.expanded !== "true"); };
+    note.addEventListener("click", toggle);
+    note.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" || e.key === " ") { e.preventDefault(); toggle(); }
+    });
     const canvas = card.querySelector("canvas");
     canvas.id = `chart-${key}`;
     canvas.setAttribute("role", "img");
@@ -321,6 +340,10 @@
     if (info.warning != null) datasets.push(thresholdDataset("warning", info.warning, unit));
     if (info.critical != null) datasets.push(thresholdDataset("critical", info.critical, unit));
     const percent = unit === "%";
+    // api_success is a 0/1 flag (its tile reads up/failing): an axis of 0, 0.5, 1, 1.5
+    // read like a quantity; bucket means between 0 and 1 are the share of probes up.
+    const flag = key === "api_success";
+    const flagTick = (v) => (v === 1 ? "up" : v === 0 ? "failing" : "");
     const spanOf = (scale) => (scale.max - scale.min) / 1000;
     const chart = new Chart(canvas, {
       type: "line",
@@ -346,8 +369,9 @@
             grid: { color: themeColour("--grid", "#21262d") },
           },
           y: {
-            beginAtZero: true, min: percent ? 0 : undefined, max: percent ? 100 : undefined,
-            ticks: { maxTicksLimit: 5, callback: (v) => formatTick(v, unit) },
+            beginAtZero: true, min: percent || flag ? 0 : undefined, max: percent ? 100 : flag ? 1 : undefined,
+            ticks: flag ? { stepSize: 1, callback: flagTick }
+              : { maxTicksLimit: 5, callback: (v) => formatTick(v, unit) },
             grid: { color: themeColour("--grid", "#21262d") },
           },
         },

@@ -88,7 +88,12 @@
     clearOurs(chart);
     const nowMs = fs.nowS() * 1000;
     const extra = [];
-    if (model && model.status === "ok" && model.forecast && horizonEndMs > nowMs) {
+    if (fs.range.key === "custom") {
+      // A zoomed or typed-in range has no room right of "now" (dashboard.js applyWindow):
+      // no forecast is drawn, so the note must not describe one.
+      fs.setNote(name, "No forecast on a custom range: forecasts are drawn on the " +
+        "5 min, 1 h, 24 h and 7 d ranges only.");
+    } else if (model && model.status === "ok" && model.forecast && horizonEndMs > nowMs) {
       const f = model.forecast;
       const raw = (arr) => f.timestamps.map((t, i) => ({ x: t * 1000, y: arr[i] }))
         .filter((p) => p.x <= horizonEndMs);
@@ -126,11 +131,31 @@
         pointRadius: 4, pointHoverRadius: 6, pointBackgroundColor: ANOMALY,
         borderColor: ANOMALY, order: 0 });
     }
-    const top = yTop(chart, extra);
+    addNow(chart, nowMs, yTop(chart, extra));
+    fs.update(name);
+  }
+
+  function addNow(chart, nowMs, top) {
     chart.data.datasets.push({
       label: "now", foresightRole: "now", data: [{ x: nowMs, y: 0 }, { x: nowMs, y: top }],
       borderColor: "#8b949e", borderDash: [2, 3], borderWidth: 1, pointRadius: 0,
       pointHitRadius: 0, fill: false, order: 2 });
+  }
+
+  // A chart of several series (per-core CPU) has no forecast of its own, but its axis
+  // runs past now like the others: without the divider and a word, its lines seemed to
+  // stop short of the right edge for no reason.
+  function markNoForecast(name) {
+    const chart = fs.charts[name];
+    clearOurs(chart);
+    if (fs.range.key === "custom") {
+      fs.setNote(name, "");
+    } else {
+      addNow(chart, fs.nowS() * 1000, yTop(chart, []));
+      const what = name === "cpu_cores" ? "No forecast per core (the CPU chart forecasts the total)"
+        : "No forecast for this chart";
+      fs.setNote(name, shown() ? `${what}; its time axis runs past now like the others.` : "");
+    }
     fs.update(name);
   }
 
@@ -164,8 +189,9 @@
     const horizonEndMs = (fs.nowS() + futureS) * 1000;
     const anomalies = data.anomalies || [];
     for (const name of Object.keys(fs.charts)) {
-      // Charts that are not one metric (per-core CPU) get no forecast and no note.
+      // Charts that are not one metric (per-core CPU) get no forecast: a divider and a note.
       if (name in data.forecasts) drawMetric(name, data.forecasts[name], anomalies, horizonEndMs);
+      else markNoForecast(name);
     }
     summarise(data);
   }
@@ -177,9 +203,15 @@
     const ready = models.filter((m) => m.status === "ok").length;
     const hourAgo = data.generated_at - 3600;
     const recent = (data.anomalies || []).filter((a) => a.timestamp >= hourAgo);
-    const ahead = data.hours ? `${data.hours} h` : `${data.minutes} min`;
-    status.textContent = `${ready} of ${models.length} metrics forecast ${ahead} ahead ` +
-      `at ${stepWords(data.step_s)}; models refit every ${Math.round(data.refit_every_s / 60)} ` +
+    // What the charts draw (FUTURE), not the horizon asked of the API (which only picks
+    // the model tier): the live view asks for 5 min and draws the next 90 s.
+    let drawn;
+    if (fs.range.key === "custom") drawn = "none drawn on a custom range";
+    else if (!shown()) drawn = "forecasts hidden";
+    else if (!ready) drawn = "none drawn yet";
+    else drawn = `drawn ${durationWords(futureOf(fs.range)[0])} ahead at ${stepWords(data.step_s)}`;
+    status.textContent = `${ready} of ${models.length} metrics have a forecast model (${drawn}); ` +
+      `models refit every ${Math.round(data.refit_every_s / 60)} ` +
       `min; ${recent.length} anomal${recent.length === 1 ? "y" : "ies"} in the last hour.`;
     const list = $("anomaly-list");
     if (!list) return;
@@ -195,9 +227,10 @@
   }
 
   function durationWords(seconds) {
-    if (seconds < 90) return `${Math.round(seconds)} s`;
+    if (seconds <= 90) return `${Math.round(seconds)} s`;
     if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
-    return `${(seconds / 3600).toFixed(1)} h`;
+    if (seconds >= 172800 && seconds % 86400 === 0) return `${seconds / 86400} days`;
+    return `${Number((seconds / 3600).toFixed(1))} h`;
   }
 
   // Episodes (GET /api/anomalies): consecutive anomalous points across metrics, newest first.
