@@ -17,6 +17,7 @@ from foresight.live.detectors import warmed_detector
 from foresight.live.episodes import EpisodeTracker, PointScore
 from foresight.live.records import Anomaly
 from foresight.models.anomaly import AnomalyDetector
+from foresight.models.anomaly_batch import score_each
 
 MAX_ANOMALIES = 1000
 
@@ -42,10 +43,19 @@ class AnomalyStage:
 
     def stage(self, now: float, sample) -> None:
         """Score each value of a new sample; alerts wait until their metric joins an episode."""
+        ts = sample.timestamp
         with self._anomaly_lock:
+            metrics = list(sample.values)
+            values = [float(v) for v in sample.values.values()]
+            # All metrics' neighbour searches in one batched pass (score_each), then each
+            # metric's bookkeeping as _score does it for one value.
+            detectors = [self._detector(m, ts) for m in metrics]
+            scores = score_each(detectors, values)
             points = {
-                metric: self._score(metric, sample.timestamp, float(value), wait=True)
-                for metric, value in sample.values.items()
+                metric: self._after_score(metric, ts, value, score, detector, wait=True)
+                for metric, value, score, detector in zip(
+                    metrics, values, scores, detectors, strict=True
+                )
             }
             episode = self.episodes.observe(sample.timestamp, points)
             # An alert is listed (a chart mark, the `anomaly` alert rule) once its metric is
@@ -81,12 +91,29 @@ class AnomalyStage:
         ``wait``: an alert waits in ``_pending`` until its metric joins an episode (the
         cycle's own timeline); pushed points have no episodes, so theirs are listed at once.
         """
+        detector = self._detector(metric, ts)
+        return self._after_score(metric, ts, value, detector.score_one(value), detector, wait=wait)
+
+    def _detector(self, metric: str, ts: float) -> AnomalyDetector:
+        """The metric's detector, warmed on its stored history when first needed."""
         detector = self._detectors.get(metric)
         if detector is None:
             detector = self._detectors[metric] = warmed_detector(
                 self.store, metric, ts, self.warm_s
             )
-        score = detector.score_one(value)
+        return detector
+
+    def _after_score(
+        self,
+        metric: str,
+        ts: float,
+        value: float,
+        score: float,
+        detector: AnomalyDetector,
+        *,
+        wait: bool,
+    ) -> PointScore:
+        """Keep a value's score, hold or list its alert (the caller holds the lock)."""
         self._scores[metric] = (ts, score)
         if detector.is_anomaly(score):
             alert = Anomaly(ts, metric, value, score)
