@@ -188,11 +188,19 @@ class ConformalState:
         alpha = {}
         online = dict(self.online)
         for level in LEVELS:
-            a = np.asarray(self.alpha[level], dtype=float).copy()
             miss = np.asarray(misses[level], dtype=float)
+            # ``aci_step`` one outcome at a time in Python floats: the same IEEE operations
+            # in the same order as numpy's (bit for bit, tests/models/test_conformal_
+            # observe.py), without a numpy call per outcome (a re-forecast feeds back
+            # dozens per metric: that was most of the live model job's own CPU).
+            a = np.asarray(self.alpha[level], dtype=float).tolist()
+            target = 1.0 - level / 100.0
             for h, m, g in zip(steps.tolist(), miss.tolist(), sizes.tolist(), strict=True):
-                a[h : h + 1] = aci_step(a[h : h + 1], m, level, g)
-            alpha[level] = a
+                x = a[h] + g * (target - m)
+                if x == x:  # np.clip keeps a NaN; else it is max then min, as here
+                    x = min(max(x, -g), 1.0 + g)
+                a[h] = x
+            alpha[level] = np.array(a)
             n, inside = online.get(level, (0, 0))
             online[level] = (n + len(miss), inside + int(len(miss) - miss.sum()))
         pool = self.pool
