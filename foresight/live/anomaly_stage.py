@@ -25,18 +25,28 @@ MAX_ANOMALIES = 1000
 class AnomalyStage:
     """Per-metric streaming detectors over the live samples; thread-safe."""
 
-    def __init__(self, store, warm_s: float = 0.0, episode_gap_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        store,
+        warm_s: float = 0.0,
+        episode_gap_s: float = 60.0,
+        max_anomalies: int = MAX_ANOMALIES,
+    ) -> None:
         self.store = store
         self.warm_s = warm_s  # stored history each new anomaly detector learns from first
         self._anomaly_lock = threading.Lock()
         self._detectors: dict[str, AnomalyDetector] = {}
         self._scores: dict[str, tuple[float, float]] = {}
-        self._anomalies: deque[Anomaly] = deque(maxlen=MAX_ANOMALIES)
+        self._anomalies: deque[Anomaly] = deque(maxlen=max_anomalies)
         self._pending: dict[str, Anomaly] = {}  # each metric's latest unconfirmed alert
         self._confirming: set[str] = set()  # metrics whose slow scale is at the threshold
         # Each metric's newest listed anomaly: the alert rules ask every metric each tick,
         # and most have none in their window (no pass over the ring for them).
         self._newest: dict[str, float] = {}
+        # The ring's anomalies per metric, in ring order: a metric's window is read from
+        # its own (the alert rules ask every metric every tick; a pass over the whole
+        # ring per metric was the stage's largest cost on a busy host).
+        self._by_metric: dict[str, deque[Anomaly]] = {}
         self.episodes = EpisodeTracker(
             store, threshold=AnomalyDetector().threshold, close_after_s=episode_gap_s
         )
@@ -136,7 +146,15 @@ class AnomalyStage:
 
     def _list(self, alert: Anomaly) -> None:
         """List a confirmed (or pushed) anomaly (the caller holds the lock)."""
-        self._anomalies.append(alert)
+        ring = self._anomalies
+        if len(ring) == ring.maxlen:  # the oldest leaves the ring: and its metric's list
+            oldest = ring[0]
+            own = self._by_metric[oldest.metric]
+            own.popleft()  # ring order: it is its metric's oldest too
+            if not own:
+                del self._by_metric[oldest.metric]
+        ring.append(alert)
+        self._by_metric.setdefault(alert.metric, deque()).append(alert)
         newest = self._newest.get(alert.metric, -math.inf)
         self._newest[alert.metric] = max(newest, alert.timestamp)
 
@@ -148,12 +166,8 @@ class AnomalyStage:
             if metric is not None and since is not None:
                 if self._newest.get(metric, -math.inf) < since:
                     return []  # none of this metric in the window: no pass over the ring
-            found = [
-                a
-                for a in reversed(self._anomalies)
-                if (since is None or a.timestamp >= since)
-                and (metric is None or a.metric == metric)
-            ]
+            ring = self._anomalies if metric is None else self._by_metric.get(metric, ())
+            found = [a for a in reversed(ring) if since is None or a.timestamp >= since]
         found.sort(key=lambda a: a.timestamp, reverse=True)
         return [a.to_dict() for a in found[:limit]]
 
