@@ -396,6 +396,20 @@ class LagForecaster:
         features. Without ``timestamps``, ``values[0]`` is taken to be the first fitted
         sample (true when replaying the series the model was fitted on a prefix of).
         """
+        arrays = self._predict(values, origins, timestamps, bands=True)
+        origins = np.asarray(origins, dtype=np.int64).ravel()
+        return BatchForecast(origins=origins, step_s=self.step_s_, **arrays)
+
+    def _predict(
+        self,
+        values: np.ndarray,
+        origins: np.ndarray,
+        timestamps: np.ndarray | None,
+        *,
+        bands: bool,
+    ) -> dict[str, np.ndarray]:
+        """``predict_batch``'s arrays by name; ``bands`` False: the mean alone (the live
+        re-forecast and the backtests ask for nothing else; the same mean)."""
         self._check_fitted()
         raw = np.asarray(values, dtype=float).ravel()
         origins = np.asarray(origins, dtype=np.int64).ravel()
@@ -418,22 +432,24 @@ class LagForecaster:
         if self.relative_target:
             mean_z += X[:, :1]  # lag0: the value at the origin
         out = {"mean": mean_z}
-        scale = self._local_scale(X)
-        for level, (lo, hi) in self.residual_quantiles_.items():
-            out[f"lower_{level}"], out[f"upper_{level}"] = mean_z + lo * scale, mean_z + hi * scale
+        if bands:
+            scale = self._local_scale(X)
+            for level, (lo, hi) in self.residual_quantiles_.items():
+                out[f"lower_{level}"] = mean_z + lo * scale
+                out[f"upper_{level}"] = mean_z + hi * scale
         for key, array in out.items():
             array = array * self.scale_ + self.mean_
             if self.transform == "log1p":
                 cap = getattr(self, "log_cap_", None)  # None: saved before the cap existed
                 array = np.expm1(array if cap is None else np.minimum(array, cap))
             out[key] = np.maximum(array, 0.0) if self.clip_at_zero_ else array
-        return BatchForecast(origins=origins, step_s=self.step_s_, **out)
+        return out
 
     def predict_mean(
         self, values: np.ndarray, origins: np.ndarray, timestamps: np.ndarray | None = None
     ) -> np.ndarray:
         """Point forecasts only, (len(origins), horizon): the candidates' common interface."""
-        return self.predict_batch(values, origins, timestamps).mean
+        return self._predict(values, origins, timestamps, bands=False)["mean"]
 
     def predict(self, values: np.ndarray, timestamps: np.ndarray | None = None) -> Forecast:
         """Forecast the ``horizon`` steps after the last value of ``values``.

@@ -17,6 +17,7 @@ from foresight.live.detectors import warmed_detector
 from foresight.live.episodes import EpisodeTracker, PointScore
 from foresight.live.records import Anomaly
 from foresight.models.anomaly import AnomalyDetector
+from foresight.models.anomaly_batch import score_each
 
 MAX_ANOMALIES = 1000
 
@@ -24,28 +25,47 @@ MAX_ANOMALIES = 1000
 class AnomalyStage:
     """Per-metric streaming detectors over the live samples; thread-safe."""
 
-    def __init__(self, store, warm_s: float = 0.0, episode_gap_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        store,
+        warm_s: float = 0.0,
+        episode_gap_s: float = 60.0,
+        max_anomalies: int = MAX_ANOMALIES,
+    ) -> None:
         self.store = store
         self.warm_s = warm_s  # stored history each new anomaly detector learns from first
         self._anomaly_lock = threading.Lock()
         self._detectors: dict[str, AnomalyDetector] = {}
         self._scores: dict[str, tuple[float, float]] = {}
-        self._anomalies: deque[Anomaly] = deque(maxlen=MAX_ANOMALIES)
+        self._anomalies: deque[Anomaly] = deque(maxlen=max_anomalies)
         self._pending: dict[str, Anomaly] = {}  # each metric's latest unconfirmed alert
         self._confirming: set[str] = set()  # metrics whose slow scale is at the threshold
         # Each metric's newest listed anomaly: the alert rules ask every metric each tick,
         # and most have none in their window (no pass over the ring for them).
         self._newest: dict[str, float] = {}
+        # The ring's anomalies per metric, in ring order: a metric's window is read from
+        # its own (the alert rules ask every metric every tick; a pass over the whole
+        # ring per metric was the stage's largest cost on a busy host).
+        self._by_metric: dict[str, deque[Anomaly]] = {}
         self.episodes = EpisodeTracker(
             store, threshold=AnomalyDetector().threshold, close_after_s=episode_gap_s
         )
 
     def stage(self, now: float, sample) -> None:
         """Score each value of a new sample; alerts wait until their metric joins an episode."""
+        ts = sample.timestamp
         with self._anomaly_lock:
+            metrics = list(sample.values)
+            values = [float(v) for v in sample.values.values()]
+            # All metrics' neighbour searches in one batched pass (score_each), then each
+            # metric's bookkeeping as _score does it for one value.
+            detectors = [self._detector(m, ts) for m in metrics]
+            scores = score_each(detectors, values)
             points = {
-                metric: self._score(metric, sample.timestamp, float(value), wait=True)
-                for metric, value in sample.values.items()
+                metric: self._after_score(metric, ts, value, score, detector, wait=True)
+                for metric, value, score, detector in zip(
+                    metrics, values, scores, detectors, strict=True
+                )
             }
             episode = self.episodes.observe(sample.timestamp, points)
             # An alert is listed (a chart mark, the `anomaly` alert rule) once its metric is
@@ -81,12 +101,29 @@ class AnomalyStage:
         ``wait``: an alert waits in ``_pending`` until its metric joins an episode (the
         cycle's own timeline); pushed points have no episodes, so theirs are listed at once.
         """
+        detector = self._detector(metric, ts)
+        return self._after_score(metric, ts, value, detector.score_one(value), detector, wait=wait)
+
+    def _detector(self, metric: str, ts: float) -> AnomalyDetector:
+        """The metric's detector, warmed on its stored history when first needed."""
         detector = self._detectors.get(metric)
         if detector is None:
             detector = self._detectors[metric] = warmed_detector(
                 self.store, metric, ts, self.warm_s
             )
-        score = detector.score_one(value)
+        return detector
+
+    def _after_score(
+        self,
+        metric: str,
+        ts: float,
+        value: float,
+        score: float,
+        detector: AnomalyDetector,
+        *,
+        wait: bool,
+    ) -> PointScore:
+        """Keep a value's score, hold or list its alert (the caller holds the lock)."""
         self._scores[metric] = (ts, score)
         if detector.is_anomaly(score):
             alert = Anomaly(ts, metric, value, score)
@@ -109,7 +146,15 @@ class AnomalyStage:
 
     def _list(self, alert: Anomaly) -> None:
         """List a confirmed (or pushed) anomaly (the caller holds the lock)."""
-        self._anomalies.append(alert)
+        ring = self._anomalies
+        if len(ring) == ring.maxlen:  # the oldest leaves the ring: and its metric's list
+            oldest = ring[0]
+            own = self._by_metric[oldest.metric]
+            own.popleft()  # ring order: it is its metric's oldest too
+            if not own:
+                del self._by_metric[oldest.metric]
+        ring.append(alert)
+        self._by_metric.setdefault(alert.metric, deque()).append(alert)
         newest = self._newest.get(alert.metric, -math.inf)
         self._newest[alert.metric] = max(newest, alert.timestamp)
 
@@ -121,12 +166,8 @@ class AnomalyStage:
             if metric is not None and since is not None:
                 if self._newest.get(metric, -math.inf) < since:
                     return []  # none of this metric in the window: no pass over the ring
-            found = [
-                a
-                for a in reversed(self._anomalies)
-                if (since is None or a.timestamp >= since)
-                and (metric is None or a.metric == metric)
-            ]
+            ring = self._anomalies if metric is None else self._by_metric.get(metric, ())
+            found = [a for a in reversed(ring) if since is None or a.timestamp >= since]
         found.sort(key=lambda a: a.timestamp, reverse=True)
         return [a.to_dict() for a in found[:limit]]
 

@@ -118,6 +118,8 @@ class LiveModels(AnomalyStage, WorkerFits, LstmCandidate, ModelJob):
         self._saved_at: dict[tuple[str, str], float] = {}  # when each model was last written
         self._unsaved: set[tuple[str, str]] = set()  # provisional: served, never written
         self._rerun: set[tuple[str, str]] = set()  # refit requested while in flight
+        # the accuracy figures reforecast last computed, with the Served they describe
+        self._accuracy_of: dict[tuple[str, str], tuple[Served, dict]] = {}
         self._tiers_by_name = {t.name: t for t in tiers}
         # None: every due model is refit at once (tests, bench_refit); the monitor passes
         # FORECAST_REFIT_CORE_SHARE so a fleet's refits take turns within that share.
@@ -293,6 +295,7 @@ class LiveModels(AnomalyStage, WorkerFits, LstmCandidate, ModelJob):
                 self._saved_at[key] = now
         forecast = forecast_now(served, values, ts, tier.step_s)
         self.online.remember(key, float(ts[-1]), forecast)
+        accuracy = served.accuracy(tier.step_s)
         state = ModelState(
             metric,
             tier,
@@ -301,7 +304,7 @@ class LiveModels(AnomalyStage, WorkerFits, LstmCandidate, ModelJob):
             observed,
             -math.inf if provisional else now,
             now,
-            served.accuracy(tier.step_s),
+            accuracy,
             forecast,
             now,
             served.name,
@@ -309,6 +312,7 @@ class LiveModels(AnomalyStage, WorkerFits, LstmCandidate, ModelJob):
         )
         with self._lock:
             self._states[key] = state
+            self._accuracy_of[key] = (served, accuracy)  # (and the old Served let go)
         return state
 
     def close(self) -> None:
@@ -353,9 +357,17 @@ class LiveModels(AnomalyStage, WorkerFits, LstmCandidate, ModelJob):
                 self.online.remember(key, float(ts[-1]), forecast)
         with self._lock:
             current = self._states.get(key, state)
+            # The figures read only the served model (a frozen record): between new
+            # buckets (most runs of the longer tiers) they are those already computed.
+            known = self._accuracy_of.get(key)
+            if known is not None and known[0] is served:
+                accuracy = known[1]
+            else:
+                accuracy = served.accuracy(tier.step_s)
+                self._accuracy_of[key] = (served, accuracy)
             self._states[key] = replace(
                 current,
-                accuracy=served.accuracy(tier.step_s),
+                accuracy=accuracy,
                 forecast=forecast,
                 forecast_made_at=made_at,
                 anchor=self._anchor(metric, latest),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,18 +49,61 @@ def forecast_bands(live_models: Any, metrics: list[str], tier: Tier) -> dict[str
     return out
 
 
+# Only the metrics with crash levels count (crash_risk reads no other): every cycle
+# runs this, and the full series list is a store query plus a Bands per series.
+CRASH_METRICS: tuple[str, ...] = (
+    *CRASH_LEVELS,
+    *(() if DISK_METRIC in CRASH_LEVELS else (DISK_METRIC,)),
+)
+
+
 def crash_risk_now(services: Any, horizon_s: float, now: float) -> CrashRisk:
     """Crash risk over ``horizon_s`` from the live forecasts (no forecasts: score 0)."""
     live_models = services.extras.get(MODELS_KEY)
-    # Only the metrics with crash levels count (crash_risk reads no other): every cycle
-    # runs this, and the full series list is a store query plus a Bands per series.
-    metrics = [*CRASH_LEVELS, *([] if DISK_METRIC in CRASH_LEVELS else [DISK_METRIC])]
     bands = (
         {}
         if live_models is None
-        else forecast_bands(live_models, metrics, tier_for_seconds(horizon_s))
+        else forecast_bands(live_models, list(CRASH_METRICS), tier_for_seconds(horizon_s))
     )
     return crash_risk(bands, now, horizon_s, disk_critical=metric_info(DISK_METRIC).critical)
+
+
+class CrashMemo:
+    """``crash_risk_now`` once per change of its inputs, for the per-tick stage.
+
+    The score reads only the forecasts (replaced by the model job every 15 s or so, not
+    every tick) and, of ``now``, which of their steps fall within ``now + horizon_s``.
+    While every forecast is the same object with the same steps within, the previous
+    result is returned with ``generated_at`` moved to ``now``: equal to a fresh one
+    (``tests/live/test_risk_memo.py``). Not thread-safe: one stage calls it.
+    """
+
+    def __init__(self) -> None:
+        self._key: tuple | None = None
+        self._forecasts: tuple = ()  # held: the key's ids are not reused while kept
+        self._risk: CrashRisk | None = None
+
+    def get(self, services: Any, horizon_s: float, now: float) -> CrashRisk:
+        live_models = services.extras.get(MODELS_KEY)
+        forecasts: tuple = ()
+        if live_models is not None:
+            tier = tier_for_seconds(horizon_s)
+            forecasts = tuple(live_models.state(m, tier).forecast for m in CRASH_METRICS)
+        until = now + horizon_s
+        key = (
+            horizon_s,
+            tuple(
+                None
+                if f is None or f.timestamps is None
+                else (id(f), int(np.count_nonzero(np.asarray(f.timestamps) <= until)))
+                for f in forecasts
+            ),
+        )
+        if self._risk is not None and key == self._key:
+            return replace(self._risk, generated_at=now)
+        risk = crash_risk_now(services, horizon_s, now)
+        self._key, self._forecasts, self._risk = key, forecasts, risk
+        return risk
 
 
 class LiveRisk:
@@ -73,9 +117,10 @@ class LiveRisk:
         self._crash: CrashRisk | None = None
         self._failure: dict | None = None
         self.trainer: risk_training.RiskTrainer | None = None
+        self._memo = CrashMemo()
 
     def stage(self, now: float, sample: Any) -> None:
-        risk = crash_risk_now(self.services, LIVE_HORIZON_S, now)
+        risk = self._memo.get(self.services, LIVE_HORIZON_S, now)
         failure = None
         model = self.model  # one model for the whole stage, even if training swaps it
         if model is not None and all(m in sample.values for m in model.metrics_):

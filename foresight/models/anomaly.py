@@ -168,6 +168,21 @@ class AnomalyDetector:
         """Score one value (NaN: a gap, scores 0 and changes nothing) and learn from it."""
         if value != value:
             return 0.0
+        window = self._record(value)
+        distance = (
+            0.0
+            if window is None
+            else float(
+                nearest_distances(window, len(window) - 1, self.lag_dims, self.reference_size)[0]
+            )
+        )
+        return self._step(value, distance)
+
+    def _record(self, value: float) -> np.ndarray | None:
+        """Write a (non-NaN) value into the history; return the window whose newest lag
+        vector needs a neighbour search (a view, newest value last), or None when the
+        pattern distance is 0 without one. ``_step(value, distance)`` must follow
+        (``score_one``, or ``anomaly_batch.score_each`` for many detectors at once)."""
         n = self.n_seen_
         size = self._history_size
         slot = n % size
@@ -179,15 +194,10 @@ class AnomalyDetector:
             # lag_dims back is nearer than min_change: the pattern counts 0 whatever the
             # nearest distance is (see _step), and the search would not change the score.
             self.quiet_skips_ += 1
-            distance = 0.0
-        elif n >= first:
-            window = self._history[slot + size + 1 - min(n + 1, size) : slot + size + 1]
-            distance = float(
-                nearest_distances(window, len(window) - 1, self.lag_dims, self.reference_size)[0]
-            )
-        else:
-            distance = 0.0
-        return self._step(value, distance)
+            return None
+        if n >= first:
+            return self._history[slot + size + 1 - min(n + 1, size) : slot + size + 1]
+        return None
 
     def score_many(self, values: np.ndarray) -> np.ndarray:
         """Score values in order (same as calling ``score_one`` on each); floats in [0, 1].

@@ -188,11 +188,19 @@ class ConformalState:
         alpha = {}
         online = dict(self.online)
         for level in LEVELS:
-            a = np.asarray(self.alpha[level], dtype=float).copy()
             miss = np.asarray(misses[level], dtype=float)
+            # ``aci_step`` one outcome at a time in Python floats: the same IEEE operations
+            # in the same order as numpy's (bit for bit, tests/models/test_conformal_
+            # observe.py), without a numpy call per outcome (a re-forecast feeds back
+            # dozens per metric: that was most of the live model job's own CPU).
+            a = np.asarray(self.alpha[level], dtype=float).tolist()
+            target = 1.0 - level / 100.0
             for h, m, g in zip(steps.tolist(), miss.tolist(), sizes.tolist(), strict=True):
-                a[h : h + 1] = aci_step(a[h : h + 1], m, level, g)
-            alpha[level] = a
+                x = a[h] + g * (target - m)
+                if x == x:  # np.clip keeps a NaN; else it is max then min, as here
+                    x = min(max(x, -g), 1.0 + g)
+                a[h] = x
+            alpha[level] = np.array(a)
             n, inside = online.get(level, (0, 0))
             online[level] = (n + len(miss), inside + int(len(miss) - miss.sum()))
         pool = self.pool
@@ -254,20 +262,32 @@ def grown_pool(pool: np.ndarray, steps: np.ndarray, scores: np.ndarray) -> np.nd
     origin. Without this a pool made from the first minutes' few errors capped the band
     (ACI's widest is the pool's largest score) however large the errors grew.
     """
+    pool = np.asarray(pool, dtype=float)
     horizon = pool.shape[1]
     steps = np.asarray(steps, dtype=np.int64)
-    ok = np.isfinite(scores)
-    columns = []
-    for h in range(horizon):
-        old = pool[:, h]
-        col = np.concatenate([old[~np.isnan(old)], scores[ok & (steps == h)]])
-        columns.append(col[-LIVE_POOL_ROWS:])
-    rows = max(len(c) for c in columns)
-    out = np.full((rows, horizon), np.nan)
-    for h, col in enumerate(columns):
-        if len(col):
-            out[rows - len(col) :, h] = col
-    return out
+    scores = np.asarray(scores, dtype=float)
+    ok = np.isfinite(scores) & (steps >= 0) & (steps < horizon)
+    steps, scores = steps[ok], scores[ok]
+    # The new scores as a block under the pool, each column's in arrival order at its
+    # bottom (row = its rank among its step's scores, offset so the last is the block's
+    # last row), NaN above; then every column compacted at once, its values kept in
+    # order and moved down past the NaNs (a stable sort on "is a value"): the old
+    # per-column loop's concatenate-and-pad, in a few whole-array steps.
+    order = np.argsort(steps, kind="stable")
+    per_step = np.bincount(steps, minlength=horizon)
+    first_of_step = np.concatenate([[0], np.cumsum(per_step)[:-1]])
+    block_rows = int(per_step.max()) if len(steps) else 0
+    block = np.full((block_rows, horizon), np.nan)
+    sorted_steps = steps[order]
+    rank = np.arange(len(steps)) - first_of_step[sorted_steps]
+    block[block_rows - per_step[sorted_steps] + rank, sorted_steps] = scores[order]
+    stacked = np.vstack([pool, block])
+    compact = np.take_along_axis(
+        stacked, np.argsort(~np.isnan(stacked), axis=0, kind="stable"), axis=0
+    )
+    counts = np.sum(~np.isnan(stacked), axis=0)
+    rows = min(int(counts.max()) if horizon else 0, LIVE_POOL_ROWS)
+    return compact[len(compact) - rows :].copy()
 
 
 def band_scale(

@@ -35,11 +35,9 @@ def lag_matrix(values: np.ndarray, n_lags: int, origins: np.ndarray | None = Non
 def take_or_nan(values: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """Gather ``values[idx]``, with NaN where ``idx`` falls outside the array."""
     inside = (idx >= 0) & (idx < len(values))
-    out = (
-        values[np.clip(idx, 0, max(len(values) - 1, 0))]
-        if len(values)
-        else np.full(idx.shape, np.nan)
-    )
+    # take(mode="clip") is values[np.clip(idx, 0, len - 1)], the same gather, without
+    # np.clip's per-call integer-limits checks (most of a live re-forecast's prediction).
+    out = np.asarray(values).take(idx, mode="clip") if len(values) else np.full(idx.shape, np.nan)
     return np.where(inside, out, np.nan)
 
 

@@ -30,3 +30,30 @@ def test_a_metrics_window_lists_exactly_its_anomalies(store):
         for since in (T0, T0 + 650, T0 + 750, T0 + 899, T0 + 950, T0 + 1250, T0 + 1400):
             expected = [a for a in everything if a["metric"] == metric and a["timestamp"] >= since]
             assert stage.anomalies(since=since, metric=metric, limit=10_000) == expected
+
+
+def test_per_metric_windows_equal_a_pass_over_the_ring_after_it_wraps(store):
+    # More anomalies than the ring holds: the oldest leave it, and each metric's own list
+    # with them; every (metric, since) answer equals a filter of the ring.
+    stage = AnomalyStage(store, max_anomalies=12)
+    rng = np.random.default_rng(8)
+    metrics = ["a", "b", "c"]
+    rows = []
+    for i in range(3000):
+        values = {m: 10.0 + rng.normal(0, 0.2) for m in metrics}
+        if i > 700 and i % 150 == 0:  # a larger jump each time: each one alerts
+            values[metrics[(i // 150) % 3]] += 40.0 * (i // 150)
+        rows.append((T0 + i, values))
+    stage.score_pushed(rows)
+    ring = list(stage._anomalies)
+    assert len(ring) == 12 and ring[0].timestamp > T0 + 1000  # it wrapped
+    for metric in metrics:
+        for since in (None, T0, ring[0].timestamp, ring[6].timestamp, T0 + 2990):
+            want = sorted(
+                (a for a in ring if a.metric == metric and (since is None or a.timestamp >= since)),
+                key=lambda a: a.timestamp,
+                reverse=True,
+            )
+            got = stage.anomalies(since=since, metric=metric, limit=10_000)
+            assert got == [a.to_dict() for a in want]
+    assert sum(len(v) for v in stage._by_metric.values()) == 12
