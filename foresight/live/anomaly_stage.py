@@ -4,6 +4,11 @@ One streaming ``AnomalyDetector`` per metric, warmed on the stored history when 
 needed; the recent anomalies (those at or above the detector's threshold) are kept in a
 bounded ring, and the ``EpisodeTracker`` groups them across metrics. It has its own lock,
 so the per-tick scoring never waits for the model job.
+
+Listed anomalies are also written to the store (``RecordLog`` kind ``anomaly``, the
+newest ``ANOMALIES_KEPT``), one transaction per tick that lists any, after the lock is
+let go; a new stage fills its ring from them, so a restart keeps the chart marks and the
+``anomaly`` alert rule's window.
 """
 
 from __future__ import annotations
@@ -18,8 +23,10 @@ from foresight.live.episodes import EpisodeTracker, PointScore
 from foresight.live.records import Anomaly
 from foresight.models.anomaly import AnomalyDetector
 from foresight.models.anomaly_batch import score_each
+from foresight.store.records import RecordLog
 
 MAX_ANOMALIES = 1000
+ANOMALIES_KEPT = 10_000  # stored anomaly records (the ring reloads the newest MAX_ANOMALIES)
 
 
 class AnomalyStage:
@@ -50,6 +57,11 @@ class AnomalyStage:
         self.episodes = EpisodeTracker(
             store, threshold=AnomalyDetector().threshold, close_after_s=episode_gap_s
         )
+        self._anomaly_log = RecordLog(store, "anomaly", keep=ANOMALIES_KEPT)
+        self._anomalies_unsaved: list[Anomaly] = []  # listed under the lock, written after it
+        for body in self._anomaly_log.page(limit=max_anomalies):
+            self._list(_stored_anomaly(body))
+        self._anomalies_unsaved.clear()  # (those came from the store)
 
     def stage(self, now: float, sample) -> None:
         """Score each value of a new sample; alerts wait until their metric joins an episode."""
@@ -75,6 +87,7 @@ class AnomalyStage:
                     alert = self._pending.pop(member.metric, None)
                     if alert is not None and alert.timestamp >= member.first_ts:
                         self._list(alert)  # (an older one began no episode)
+        self._save_listed()
 
     def score_pushed(self, rows: Iterable[tuple[float, Mapping[str, float]]]) -> int:
         """Score pushed points (``POST /api/samples``) in timestamp order, each once.
@@ -93,7 +106,27 @@ class AnomalyStage:
                         continue
                     self._score(metric, ts, float(value), wait=False)
                     scored += 1
+        self._save_listed()
         return scored
+
+    def _save_listed(self) -> None:
+        """Write the anomalies listed since the last call, in one transaction."""
+        with self._anomaly_lock:
+            listed, self._anomalies_unsaved = self._anomalies_unsaved, []
+        self._anomaly_log.add_many(
+            [
+                (
+                    a.timestamp,
+                    {
+                        "timestamp": a.timestamp,
+                        "metric": a.metric,
+                        "value": a.value,
+                        "score": a.score,
+                    },
+                )
+                for a in listed
+            ]
+        )
 
     def _score(self, metric: str, ts: float, value: float, *, wait: bool) -> PointScore:
         """Score one value of one series (the caller holds the lock).
@@ -154,6 +187,7 @@ class AnomalyStage:
             if not own:
                 del self._by_metric[oldest.metric]
         ring.append(alert)
+        self._anomalies_unsaved.append(alert)
         self._by_metric.setdefault(alert.metric, deque()).append(alert)
         newest = self._newest.get(alert.metric, -math.inf)
         self._newest[alert.metric] = max(newest, alert.timestamp)
@@ -178,3 +212,14 @@ class AnomalyStage:
                 m: {"timestamp": t, "score": round(s, 4)}
                 for m, (t, s) in sorted(self._scores.items())
             }
+
+
+def _stored_anomaly(body: dict) -> Anomaly:
+    """An anomaly record as ``_save_listed`` wrote it (a non-finite value was stored as null)."""
+    value = body.get("value")
+    return Anomaly(
+        float(body["timestamp"]),
+        str(body["metric"]),
+        math.nan if value is None else float(value),
+        float(body["score"]),
+    )

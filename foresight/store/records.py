@@ -37,23 +37,34 @@ class RecordLog:
 
     def add(self, timestamp: float, body: dict[str, Any]) -> None:
         """Store one record (JSON; non-finite numbers become null)."""
-        text = json.dumps(_finite(body), separators=(",", ":"), allow_nan=False)
+        self.add_many([(timestamp, body)])
+
+    def add_many(self, records: list[tuple[float, dict[str, Any]]]) -> None:
+        """Store ``(timestamp, body)`` records in one transaction (all or none)."""
+        if not records:
+            return
+        rows = [
+            (
+                self.kind,
+                float(ts),
+                json.dumps(_finite(body), separators=(",", ":"), allow_nan=False),
+            )
+            for ts, body in records
+        ]
         conn = self.store._conn()
         with self.store._write_lock:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.execute(
-                    "INSERT INTO record (kind, ts, body) VALUES (?, ?, ?)",
-                    (self.kind, float(timestamp), text),
-                )
-                self._added += 1
-                if self._added % 1000 == 0:  # keep the newest ``keep`` of this kind
+                conn.executemany("INSERT INTO record (kind, ts, body) VALUES (?, ?, ?)", rows)
+                added = self._added + len(rows)
+                if added // 1000 != self._added // 1000:  # keep the newest ``keep`` of this kind
                     conn.execute(
                         "DELETE FROM record WHERE kind = ? AND id <= (SELECT id FROM record "
                         "WHERE kind = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
                         (self.kind, self.kind, self.keep),
                     )
                 conn.execute("COMMIT")
+                self._added = added
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")

@@ -57,3 +57,51 @@ def test_per_metric_windows_equal_a_pass_over_the_ring_after_it_wraps(store):
             got = stage.anomalies(since=since, metric=metric, limit=10_000)
             assert got == [a.to_dict() for a in want]
     assert sum(len(v) for v in stage._by_metric.values()) == 12
+
+
+def _reopened(store):
+    from foresight.store.metric_store import MetricStore
+
+    return MetricStore(store.path)
+
+
+def test_listed_anomalies_survive_a_restart(store):
+    # Pushed points and the cycle's confirmed ones alike: a new stage on the same store
+    # (a restart) lists what the old one listed, chart marks and the rules' window.
+    from types import SimpleNamespace
+
+    stage = AnomalyStage(store)
+    rng = np.random.default_rng(5)
+    for i in range(1500):
+        values = {"a": 10.0 + rng.normal(0, 0.2), "b": 50.0 + rng.normal(0, 0.2)}
+        if 1200 <= i < 1230:
+            values["a"] += 40.0
+        stage.stage(T0 + i, SimpleNamespace(timestamp=T0 + i, values=values))
+    cycle = stage.anomalies(limit=10_000)
+    assert cycle and {a["metric"] for a in cycle} == {"a"}
+    stage.score_pushed([(T0 + 2000 + i, {"c": 1.0 if i != 900 else 90.0}) for i in range(1000)])
+    before = stage.anomalies(limit=10_000)
+    assert len(before) > len(cycle)
+    again = AnomalyStage(_reopened(store))
+    assert again.anomalies(limit=10_000) == before
+    for metric in ("a", "c"):
+        assert again.anomalies(since=T0, metric=metric) == stage.anomalies(since=T0, metric=metric)
+
+
+def test_a_restart_reloads_the_newest_ring_full(store):
+    stage = AnomalyStage(store, max_anomalies=12)
+    rng = np.random.default_rng(8)
+    rows = []
+    for i in range(3000):
+        values = {m: 10.0 + rng.normal(0, 0.2) for m in "abc"}
+        if i > 700 and i % 150 == 0:
+            values["abc"[(i // 150) % 3]] += 40.0 * (i // 150)
+        rows.append((T0 + i, values))
+    stage.score_pushed(rows)
+    assert len(stage._anomalies) == 12
+    again = AnomalyStage(_reopened(store), max_anomalies=12)
+    assert list(again._anomalies) == list(stage._anomalies)
+    assert again._newest == stage._newest
+    assert {m: list(v) for m, v in again._by_metric.items()} == {
+        m: list(v) for m, v in stage._by_metric.items()
+    }
