@@ -200,10 +200,10 @@ class LiveModels(AnomalyStage, WorkerFits, LstmCandidate, ModelJob):
         """The last ``steps`` complete buckets of ``tier.step_s`` before ``now``."""
         last_start = math.floor(now / tier.step_s) * tier.step_s - tier.step_s
         since = last_start - (steps - 1) * tier.step_s
-        # ``series`` reads values up to ``until``: up to the newest bucket's end, not its
-        # start (that left the newest bucket empty or one sample, so forecasts started
-        # from it and its outcomes were scored on it or lost as a gap).
-        until = last_start + tier.step_s * (1.0 - 1e-6)  # n buckets, not n + 1
+        # ``series`` reads whole buckets, ``until`` only sets the newest one's start (it
+        # once cut the newest bucket at ``until``: read up to its start, that bucket held
+        # one sample or none). Short of the next bucket's start: n buckets, not n + 1.
+        until = last_start + tier.step_s * (1.0 - 1e-6)
         return self.windows.series(metric, since, until, tier.step_s, now)
 
     def _history(self, metric: str, tier: Tier, now: float) -> tuple[np.ndarray, np.ndarray, int]:
