@@ -984,6 +984,10 @@
     ageLoop();
   }
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
-  else init();
+  // This script is deferred, so it runs before DOMContentLoaded ("interactive"), and the
+  // extensions' deferred scripts after it may still be downloading: the first range's
+  // response could then reach its hooks (fs.onRangeChange) before they are pushed (on a
+  // slow host the System panel's charts of a past range were never made). Wait for it.
+  if (document.readyState === "complete") init();
+  else document.addEventListener("DOMContentLoaded", init);
 })();
