@@ -41,6 +41,22 @@ _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopba
 _DROPPED_ENV = ("FORESIGHT_TOKEN", "METRICS_INTERVAL")
 
 
+def seed_cpu_history(data_dir: Path, hours: float = 1.0, **constant: float) -> Path:
+    """Seed ``data_dir``'s store with ``hours`` of cpu_percent 5 s apart (a 40–50 % saw
+    tooth of one minute) and each ``constant`` metric at its value; returns the store path."""
+    from foresight.store.metric_store import MetricStore
+
+    now = time.time()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "foresight.db"
+    with MetricStore(path) as store:
+        store.append_many(
+            (now - ago, {"cpu_percent": 40.0 + (ago % 60) / 6, **constant})
+            for ago in range(int(hours * 3600), 5, -5)
+        )
+    return path
+
+
 def get_json(url: str) -> Any:
     """GET ``url`` (no proxy) and decode its JSON body."""
     with _OPENER.open(url, timeout=5) as resp:

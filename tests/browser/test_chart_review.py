@@ -16,7 +16,6 @@ the host's load. Screenshots go to ``FORESIGHT_SCREENSHOT_DIR`` (default: the te
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from browser_support import (
     open_page,
     run_monitor,
     screenshot_dir,
+    seed_cpu_history,
     wait_for,
 )
 
@@ -50,15 +50,7 @@ ALERT_BANDS = """() => (foresight.charts.disk_percent?.data.datasets || [])
 def _seed(data_dir: Path, hours: float = 1.0) -> None:
     """An hour of cpu_percent and memory_percent, 5 s apart (the live view's model needs
     far less; the zoom test needs a second chart with history)."""
-    from foresight.store.metric_store import MetricStore
-
-    now = time.time()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with MetricStore(data_dir / "foresight.db") as store:
-        store.append_many(
-            (now - ago, {"cpu_percent": 40.0 + (ago % 60) / 6, "memory_percent": 30.0})
-            for ago in range(int(hours * 3600), 5, -5)
-        )
+    seed_cpu_history(data_dir, hours, memory_percent=30.0)
 
 
 @pytest.fixture(scope="module")

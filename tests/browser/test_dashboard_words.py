@@ -34,6 +34,7 @@ from browser_support import (
     open_page,
     run_monitor,
     screenshot_dir,
+    seed_cpu_history,
     wait_for,
 )
 
@@ -47,13 +48,8 @@ def _seed(data_dir: Path) -> None:
     from foresight.store.episodes import Episode, EpisodeMetric, save_episode
     from foresight.store.metric_store import MetricStore
 
-    now = time.time()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with MetricStore(data_dir / "foresight.db") as store:
-        store.append_many(
-            (now - ago, {"cpu_percent": 40.0 + (ago % 60) / 6}) for ago in range(3600, 5, -5)
-        )
-        start = now - 7200.0
+    with MetricStore(seed_cpu_history(data_dir)) as store:
+        start = time.time() - 7200.0
         metric = EpisodeMetric("cpu_percent", start, start + 20.0, 0.9, 97.0, 40.0)
         save_episode(store, Episode(None, start, start + 60.0, 0.9, True, (metric,)))
 
