@@ -23,9 +23,10 @@ import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
-from browser_support import get_json, launch_chromium, run_monitor
+from browser_support import get_json, run_monitor
 
 from tests.alerts.alertmanager_support import run_alertmanager, wait_for
 
@@ -74,6 +75,7 @@ def write_rules(path: Path, text: str) -> None:
 
 
 def scenario(
+    browser: Any,
     tmp_path: Path,
     rules_text: str,
     name: str,
@@ -81,8 +83,6 @@ def scenario(
     fire: Callable[[str], None],
     resolve: Callable[[str], None],
 ) -> None:
-    from playwright.sync_api import sync_playwright
-
     rules = tmp_path / "rules.yml"
     write_rules(rules, rules_text)
     silenced = name.replace("Critical", "Silenced")
@@ -93,63 +93,62 @@ def scenario(
             "FORESIGHT_LIVE_MODELS": "0",
             "FORESIGHT_LIVE_SCALING": "0",
         }
-        with sync_playwright() as pw, launch_chromium(pw) as browser:
-            with run_monitor(tmp_path, interval_s=0.5, extra_env=env) as base:
-                silence = post(
-                    f"{base}/api/silences",
-                    {
-                        "matchers": [{"name": "team", "value": "quiet"}],
-                        "ends_at": time.time() + 600,
-                    },
-                )
-                assert silence["state"] == "active"
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
-                page.goto(f"{base}/")
-                fire(base)
-                row = page.locator(f'#alerts-active tr[data-alert="{name}"].state-firing')
-                row.wait_for(timeout=30_000)
-                assert "critical" in row.inner_text()
-                page.wait_for_function(
-                    f"() => document.querySelector('#tiles .tile[data-metric=\"{metric}\"]')"
-                    "?.dataset.alert === 'firing'",
-                    timeout=10_000,
-                )
-                # the chart shades the episode from the threshold up (an "alert" dataset)
-                page.wait_for_function(
-                    f"() => (window.foresight.charts['{metric}']?.data.datasets || [])"
-                    ".some((d) => d.foresightRole === 'alert' && d.data.length >= 2)",
-                    timeout=10_000,
-                )
-                firing = {a["name"]: a for a in alerts(base, state="firing")}
-                assert set(firing) == {name, silenced}
-                assert firing[name]["fired_at"] - firing[name]["since"] >= 2.0  # its `for`
-                assert firing[silenced]["silenced"] and not firing[name]["silenced"]
-                wait_for(lambda: name in in_alertmanager(am), what="Alertmanager")
-                assert silenced not in in_alertmanager(am)
-                resolve(base)
-                page.locator(f'#alerts-resolved tr[data-alert="{name}"]').wait_for(timeout=60_000)
-                wait_for(
-                    lambda: name not in in_alertmanager(am),
-                    timeout_s=20,
-                    what="the resolution in Alertmanager",
-                )
-                assert page.locator(f'#alerts-active tr[data-alert="{name}"]').count() == 0
-                page.close()
-            # a restart: the history survives; then stopping the monitor greys the page
-            with run_monitor(tmp_path, interval_s=0.5, extra_env=env) as base:
-                assert [a["state"] for a in alerts(base, name=name)] == ["resolved"]
-                page = browser.new_page()
-                page.goto(f"{base}/")
-                page.locator(f'#alerts-resolved tr[data-alert="{name}"]').wait_for(timeout=15_000)
-                page.locator("#tiles .tile").first.wait_for(timeout=15_000)
-                assert "stale" not in (page.locator("#tiles").get_attribute("class") or "")
-            page.wait_for_function(
-                "() => document.getElementById('tiles').classList.contains('stale')",
-                timeout=15_000,
+        with run_monitor(tmp_path, interval_s=0.5, extra_env=env) as base:
+            silence = post(
+                f"{base}/api/silences",
+                {
+                    "matchers": [{"name": "team", "value": "quiet"}],
+                    "ends_at": time.time() + 600,
+                },
             )
+            assert silence["state"] == "active"
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(f"{base}/")
+            fire(base)
+            row = page.locator(f'#alerts-active tr[data-alert="{name}"].state-firing')
+            row.wait_for(timeout=30_000)
+            assert "critical" in row.inner_text()
+            page.wait_for_function(
+                f"() => document.querySelector('#tiles .tile[data-metric=\"{metric}\"]')"
+                "?.dataset.alert === 'firing'",
+                timeout=10_000,
+            )
+            # the chart shades the episode from the threshold up (an "alert" dataset)
+            page.wait_for_function(
+                f"() => (window.foresight.charts['{metric}']?.data.datasets || [])"
+                ".some((d) => d.foresightRole === 'alert' && d.data.length >= 2)",
+                timeout=10_000,
+            )
+            firing = {a["name"]: a for a in alerts(base, state="firing")}
+            assert set(firing) == {name, silenced}
+            assert firing[name]["fired_at"] - firing[name]["since"] >= 2.0  # its `for`
+            assert firing[silenced]["silenced"] and not firing[name]["silenced"]
+            wait_for(lambda: name in in_alertmanager(am), what="Alertmanager")
+            assert silenced not in in_alertmanager(am)
+            resolve(base)
+            page.locator(f'#alerts-resolved tr[data-alert="{name}"]').wait_for(timeout=60_000)
+            wait_for(
+                lambda: name not in in_alertmanager(am),
+                timeout_s=20,
+                what="the resolution in Alertmanager",
+            )
+            assert page.locator(f'#alerts-active tr[data-alert="{name}"]').count() == 0
+            page.close()
+        # a restart: the history survives; then stopping the monitor greys the page
+        with run_monitor(tmp_path, interval_s=0.5, extra_env=env) as base:
+            assert [a["state"] for a in alerts(base, name=name)] == ["resolved"]
+            page = browser.new_page()
+            page.goto(f"{base}/")
+            page.locator(f'#alerts-resolved tr[data-alert="{name}"]').wait_for(timeout=15_000)
+            page.locator("#tiles .tile").first.wait_for(timeout=15_000)
+            assert "stale" not in (page.locator("#tiles").get_attribute("class") or "")
+        page.wait_for_function(
+            "() => document.getElementById('tiles').classList.contains('stale')",
+            timeout=15_000,
+        )
 
 
-def test_stress_fires_and_resolves_the_cpu_alert(tmp_path: Path) -> None:
+def test_stress_fires_and_resolves_the_cpu_alert(tmp_path: Path, browser: Any) -> None:
     def fire(base: str) -> None:
         time.sleep(2.0)
         calm = get_json(f"{base}/api/metrics?metric=cpu_percent&since=-2")
@@ -162,10 +161,10 @@ def test_stress_fires_and_resolves_the_cpu_alert(tmp_path: Path) -> None:
         cores = int(get_json(f"{base}/api/system/health")["host"]["cpu_count"])
         post(f"{base}/api/stress-test", {"seconds": 12, "cores": cores})
 
-    scenario(tmp_path, CPU_RULES, "CpuCritical", "cpu_percent", fire, lambda base: None)
+    scenario(browser, tmp_path, CPU_RULES, "CpuCritical", "cpu_percent", fire, lambda base: None)
 
 
-def test_a_rules_edit_fires_and_resolves_an_alert(tmp_path: Path) -> None:
+def test_a_rules_edit_fires_and_resolves_an_alert(tmp_path: Path, browser: Any) -> None:
     rules = tmp_path / "rules.yml"
 
     def fire(base: str) -> None:
@@ -175,6 +174,7 @@ def test_a_rules_edit_fires_and_resolves_an_alert(tmp_path: Path) -> None:
         write_rules(rules, DISK_RULES.replace("LEVEL", "100.5"))  # none does
 
     scenario(
+        browser,
         tmp_path,
         DISK_RULES.replace("LEVEL", "100.5"),
         "DiskCritical",

@@ -23,11 +23,12 @@ import statistics
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
 
-from tests.browser.browser_support import get_json, launch_chromium, run_monitor
+from tests.browser.browser_support import get_json, run_monitor
 
 INTERVAL_S = 0.1
 WARMUP_S = 120.0  # the slow scale scores from sample 600 (60 s at 0.1 s); start-up, slack
@@ -53,9 +54,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield base
 
 
-def test_idle_host_is_quiet_and_a_stress_test_is_one_episode(server: str, tmp_path: Path):
-    from playwright.sync_api import sync_playwright
-
+def test_idle_host_is_quiet_and_a_stress_test_is_one_episode(
+    server: str, tmp_path: Path, browser: Any
+):
     time.sleep(WARMUP_S)
     psutil.cpu_percent(None)
     readings = [psutil.cpu_percent(1.0) for _ in range(int(IDLE_S))]  # the whole host, 1-s
@@ -78,34 +79,33 @@ def test_idle_host_is_quiet_and_a_stress_test_is_one_episode(server: str, tmp_pa
             f"2 cores cannot show; the idle phase passed ({len(idle)} episode(s))"
         )
 
-    with sync_playwright() as pw, launch_chromium(pw) as browser:
-        page = browser.new_page()
-        page.goto(server + "/")
-        page.wait_for_function("() => window.foresight && foresight.range", timeout=15_000)
-        page.get_by_label("Seconds").fill(str(STRESS_S))
-        page.get_by_label("Cores").fill("2")
-        started = time.time()
-        page.get_by_role("button", name="Start").click()
-        found = None
-        while time.time() - started < DETECT_WITHIN_S:
-            episodes = get_json(f"{server}/api/anomalies?since={started - 1:.3f}")["episodes"]
-            found = next((e for e in episodes if "cpu_percent" in e["metrics"]), None)
-            if found:
-                break
-            time.sleep(0.5)
-        assert found, f"no episode naming cpu_percent within {DETECT_WITHIN_S:g} s"
-        assert found["start"] - started <= DETECT_WITHIN_S
-        # The page lists it: start, duration, metrics, peak.
-        page.wait_for_function(
-            "() => [...document.querySelectorAll('#episode-list li')]"
-            ".some((li) => li.textContent.includes('cpu_percent'))",
-            timeout=70_000,
-        )
-        text = page.locator("#episode-list li").first.text_content() or ""
-        assert "cpu_percent" in text and "peak" in text
-        page.screenshot(path=str(tmp_path / "episodes.png"), full_page=True)
-        page.locator("#stress-cancel").click()
-        page.wait_for_function(
-            "() => document.querySelector('#stress-status').textContent.startsWith('Idle')",
-            timeout=10_000,
-        )
+    page = browser.new_page()
+    page.goto(server + "/")
+    page.wait_for_function("() => window.foresight && foresight.range", timeout=15_000)
+    page.get_by_label("Seconds").fill(str(STRESS_S))
+    page.get_by_label("Cores").fill("2")
+    started = time.time()
+    page.get_by_role("button", name="Start").click()
+    found = None
+    while time.time() - started < DETECT_WITHIN_S:
+        episodes = get_json(f"{server}/api/anomalies?since={started - 1:.3f}")["episodes"]
+        found = next((e for e in episodes if "cpu_percent" in e["metrics"]), None)
+        if found:
+            break
+        time.sleep(0.5)
+    assert found, f"no episode naming cpu_percent within {DETECT_WITHIN_S:g} s"
+    assert found["start"] - started <= DETECT_WITHIN_S
+    # The page lists it: start, duration, metrics, peak.
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#episode-list li')]"
+        ".some((li) => li.textContent.includes('cpu_percent'))",
+        timeout=70_000,
+    )
+    text = page.locator("#episode-list li").first.text_content() or ""
+    assert "cpu_percent" in text and "peak" in text
+    page.screenshot(path=str(tmp_path / "episodes.png"), full_page=True)
+    page.locator("#stress-cancel").click()
+    page.wait_for_function(
+        "() => document.querySelector('#stress-status').textContent.startsWith('Idle')",
+        timeout=10_000,
+    )

@@ -9,18 +9,17 @@ platform runs 1 of the 3 asked (drift), beside the demand signals and instance s
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
-from browser_support import get_json, launch_chromium, open_page, run_monitor
+from browser_support import get_json, open_page, run_monitor
 
 from tests.scaling.platform_support import run_platform
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-def test_panel_shows_drift_signals_and_size(tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
+def test_panel_shows_drift_signals_and_size(tmp_path: Path, browser: Any) -> None:
     with run_platform(quota=1, answer="replicas") as platform:
         env = {
             "SCALING_INTERVAL": "2",
@@ -31,30 +30,29 @@ def test_panel_shows_drift_signals_and_size(tmp_path: Path) -> None:
         with run_monitor(tmp_path, extra_env=env) as server:
             assert get_json(f"{server}/api/scaling/status")["max_instances"] >= 3
             errors: list[str] = []
-            with sync_playwright() as pw, launch_chromium(pw) as browser:
-                page = open_page(browser, f"{server}/", errors)
-                page.wait_for_function(
-                    "() => document.getElementById('scaling-signals').textContent.includes('cpu')",
-                    timeout=20_000,
-                )
-                signals = page.text_content("#scaling-signals") or ""
-                assert "memory" in signals and "drives" in signals
-                assert "standard (1 CPU" in (page.text_content("#scaling-size") or "")
-                assert page.is_hidden("#scaling-platform") is False
-                page.fill("#scaling-instances", "3")
-                page.fill("#scaling-hold", "10")  # held: auto mode won't undo it meanwhile
-                page.click("#scaling-apply")
-                page.wait_for_function(
-                    "() => document.getElementById('scaling-platform').textContent"
-                    ".includes('runs 1 of 3 asked')",
-                    timeout=20_000,
-                )
-                text = page.text_content("#scaling-platform") or ""
-                assert "drift +2" in text and "webhook answer" in text
-                assert "drift" in (page.get_attribute("#scaling-platform", "class") or "")
-                assert "platform runs 1 instance(s), 3 asked" in (
-                    page.text_content("#scaling-conditions") or ""
-                )
-                page.locator("#capacity-panel").screenshot(path=str(tmp_path / "platform.png"))
+            page = open_page(browser, f"{server}/", errors)
+            page.wait_for_function(
+                "() => document.getElementById('scaling-signals').textContent.includes('cpu')",
+                timeout=20_000,
+            )
+            signals = page.text_content("#scaling-signals") or ""
+            assert "memory" in signals and "drives" in signals
+            assert "standard (1 CPU" in (page.text_content("#scaling-size") or "")
+            assert page.is_hidden("#scaling-platform") is False
+            page.fill("#scaling-instances", "3")
+            page.fill("#scaling-hold", "10")  # held: auto mode won't undo it meanwhile
+            page.click("#scaling-apply")
+            page.wait_for_function(
+                "() => document.getElementById('scaling-platform').textContent"
+                ".includes('runs 1 of 3 asked')",
+                timeout=20_000,
+            )
+            text = page.text_content("#scaling-platform") or ""
+            assert "drift +2" in text and "webhook answer" in text
+            assert "drift" in (page.get_attribute("#scaling-platform", "class") or "")
+            assert "platform runs 1 instance(s), 3 asked" in (
+                page.text_content("#scaling-conditions") or ""
+            )
+            page.locator("#capacity-panel").screenshot(path=str(tmp_path / "platform.png"))
             assert errors == []
     assert 3 in [p["desired_instances"] for p in platform.posts] and platform.replicas == 1

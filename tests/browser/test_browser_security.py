@@ -18,9 +18,10 @@ import http.server
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from browser_support import get_json, launch_chromium, run_monitor
+from browser_support import get_json, run_monitor
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -85,40 +86,35 @@ def _state(server: str) -> dict:
 
 @pytest.mark.parametrize("attacker_host", ["127.0.0.1", "localhost"])
 def test_cross_origin_page_cannot_change_state(
-    server: str, attacker: int, attacker_host: str
+    server: str, attacker: int, attacker_host: str, browser: Any
 ) -> None:
-    from playwright.sync_api import sync_playwright
-
     before = _state(server)
     assert before["stress_running"] is False and before["mode"] == "auto"
     outcomes: list[tuple[str, str]] = []
-    with sync_playwright() as pw, launch_chromium(pw) as browser:
-        page = browser.new_page()
+    page = browser.new_page()
 
-        def attack_path(url: str) -> str | None:
-            path = "/" + url[len(server) :].lstrip("/")
-            return path if url.startswith(server) and path in ATTACK_PATHS else None
+    def attack_path(url: str) -> str | None:
+        path = "/" + url[len(server) :].lstrip("/")
+        return path if url.startswith(server) and path in ATTACK_PATHS else None
 
-        def sent(request) -> None:
-            if path := attack_path(request.url):
-                outcomes.append(("sent", path))
+    def sent(request) -> None:
+        if path := attack_path(request.url):
+            outcomes.append(("sent", path))
 
-        def answered(response) -> None:  # the forms' frames see the response itself
-            if path := attack_path(response.url):
-                outcomes.append((str(response.status), path))
+    def answered(response) -> None:  # the forms' frames see the response itself
+        if path := attack_path(response.url):
+            outcomes.append((str(response.status), path))
 
-        def withheld(request) -> None:  # answered, then blocked (CORP, X-Frame-Options)
-            if (path := attack_path(request.url)) and "BLOCKED_BY_RESPONSE" in (
-                request.failure or ""
-            ):
-                outcomes.append(("blocked", path))
+    def withheld(request) -> None:  # answered, then blocked (CORP, X-Frame-Options)
+        if (path := attack_path(request.url)) and "BLOCKED_BY_RESPONSE" in (request.failure or ""):
+            outcomes.append(("blocked", path))
 
-        page.on("request", sent)
-        page.on("response", answered)
-        page.on("requestfailed", withheld)
-        page.goto(f"http://{attacker_host}:{attacker}/attack.html")
-        page.wait_for_function("() => window.done === true", timeout=15_000)
-        results = page.evaluate("() => window.results")
+    page.on("request", sent)
+    page.on("response", answered)
+    page.on("requestfailed", withheld)
+    page.goto(f"http://{attacker_host}:{attacker}/attack.html")
+    page.wait_for_function("() => window.done === true", timeout=15_000)
+    results = page.evaluate("() => window.results")
     # Every attack reached the server and was answered: the forms' frames show the 403
     # before X-Frame-Options blanks them; the fetches' answers are withheld from the page
     # by Cross-Origin-Resource-Policy (which cannot undo a request's effect on the
@@ -129,63 +125,58 @@ def test_cross_origin_page_cannot_change_state(
     assert _state(server) == before
 
 
-def test_pages_work_under_the_content_security_policy(server: str) -> None:
-    from playwright.sync_api import sync_playwright
+def test_pages_work_under_the_content_security_policy(server: str, browser: Any) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    problems: list[str] = []
+    page.on(
+        "console",
+        lambda msg: problems.append(msg.text) if msg.type in ("error", "warning") else None,
+    )
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.add_init_script(
+        "document.addEventListener('securitypolicyviolation', (e) => "
+        "(window.__csp = window.__csp || []).push(e.violatedDirective + ' ' + e.blockedURI))"
+    )
+    response = page.goto(f"{server}/")
+    assert response is not None
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    page.wait_for_function(
+        "() => window.foresight && Object.keys(window.foresight.charts).length > 3",
+        timeout=15_000,
+    )
+    page.wait_for_timeout(1000)
+    assert page.evaluate("() => window.__csp || []") == []
+    # the legend swatches got their colours from the stylesheet, not inline styles
+    swatch = page.evaluate(
+        "() => getComputedStyle(document.querySelector('.swatch-anomaly')).backgroundColor"
+    )
+    assert swatch == "rgb(248, 81, 73)"
 
-    with sync_playwright() as pw, launch_chromium(pw) as browser:
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        problems: list[str] = []
-        page.on(
-            "console",
-            lambda msg: problems.append(msg.text) if msg.type in ("error", "warning") else None,
-        )
-        page.on("pageerror", lambda exc: problems.append(str(exc)))
-        page.add_init_script(
-            "document.addEventListener('securitypolicyviolation', (e) => "
-            "(window.__csp = window.__csp || []).push(e.violatedDirective + ' ' + e.blockedURI))"
-        )
-        response = page.goto(f"{server}/")
-        assert response is not None
-        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
-        page.wait_for_function(
-            "() => window.foresight && Object.keys(window.foresight.charts).length > 3",
-            timeout=15_000,
-        )
-        page.wait_for_timeout(1000)
-        assert page.evaluate("() => window.__csp || []") == []
-        # the legend swatches got their colours from the stylesheet, not inline styles
-        swatch = page.evaluate(
-            "() => getComputedStyle(document.querySelector('.swatch-anomaly')).backgroundColor"
-        )
-        assert swatch == "rgb(248, 81, 73)"
+    # the stress cooldown (defect 9) shows on the page: start, cancel, start again
+    page.get_by_label("Seconds").fill("5")
+    page.get_by_label("Cores").fill("1")
+    page.get_by_role("button", name="Start").click()
+    page.wait_for_function(
+        "() => document.querySelector('#stress-status').textContent.startsWith('Burning')",
+        timeout=10_000,
+    )
+    page.get_by_role("button", name="Cancel").click()
+    page.wait_for_function(
+        "() => document.querySelector('#stress-status').textContent.startsWith('Idle')",
+        timeout=10_000,
+    )
+    page.get_by_role("button", name="Start").click()
+    page.wait_for_function("() => !document.querySelector('#stress-error').hidden", timeout=5_000)
+    error = page.locator("#stress-error").inner_text()
+    assert "429" in error and "try again in" in error, error
+    assert page.get_by_role("button", name="Start").is_enabled()
+    assert get_json(f"{server}/api/stress-test")["running"] is False
 
-        # the stress cooldown (defect 9) shows on the page: start, cancel, start again
-        page.get_by_label("Seconds").fill("5")
-        page.get_by_label("Cores").fill("1")
-        page.get_by_role("button", name="Start").click()
-        page.wait_for_function(
-            "() => document.querySelector('#stress-status').textContent.startsWith('Burning')",
-            timeout=10_000,
-        )
-        page.get_by_role("button", name="Cancel").click()
-        page.wait_for_function(
-            "() => document.querySelector('#stress-status').textContent.startsWith('Idle')",
-            timeout=10_000,
-        )
-        page.get_by_role("button", name="Start").click()
-        page.wait_for_function(
-            "() => !document.querySelector('#stress-error').hidden", timeout=5_000
-        )
-        error = page.locator("#stress-error").inner_text()
-        assert "429" in error and "try again in" in error, error
-        assert page.get_by_role("button", name="Start").is_enabled()
-        assert get_json(f"{server}/api/stress-test")["running"] is False
-
-        page.goto(f"{server}/api/docs")
-        page.wait_for_selector(".opblock", timeout=15_000)
-        assert page.locator(".opblock").count() >= 10
-        assert page.evaluate("() => window.__csp || []") == []
-        page.get_by_role("link", name="Foresight dashboard").click()
-        page.wait_for_url(f"{server}/")
+    page.goto(f"{server}/api/docs")
+    page.wait_for_selector(".opblock", timeout=15_000)
+    assert page.locator(".opblock").count() >= 10
+    assert page.evaluate("() => window.__csp || []") == []
+    page.get_by_role("link", name="Foresight dashboard").click()
+    page.wait_for_url(f"{server}/")
     # chromium logs the expected 429 as a failed resource load; nothing else may show
     assert not [p for p in problems if "status of 429" not in p], problems

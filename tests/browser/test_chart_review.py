@@ -23,7 +23,6 @@ from typing import Any
 import pytest
 from browser_support import (
     get_json,
-    launch_chromium,
     open_page,
     run_monitor,
     screenshot_dir,
@@ -62,14 +61,6 @@ def monitor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pat
     rules.write_text(OVERLAPPING_RULES)
     with run_monitor(tmp, extra_env={**ENV, "FORESIGHT_ALERT_RULES": str(rules)}) as base:
         yield base, tmp
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw, launch_chromium(pw) as chromium:
-        yield chromium
 
 
 def test_overlapping_alerts_shade_one_sorted_band_from_the_lowest_threshold(

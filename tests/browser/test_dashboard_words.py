@@ -30,7 +30,6 @@ from typing import Any
 import pytest
 from browser_support import (
     get_json,
-    launch_chromium,
     open_page,
     run_monitor,
     screenshot_dir,
@@ -88,14 +87,6 @@ def monitor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             what="a cpu_percent model for the live view",
         )
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw, launch_chromium(pw) as chromium:
-        yield chromium
 
 
 # How far past "now" the cpu_percent forecast line is drawn, in seconds (null: none).

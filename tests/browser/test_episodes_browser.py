@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
-from browser_support import get_json, launch_chromium, run_monitor, screenshot_dir
+from browser_support import get_json, run_monitor, screenshot_dir
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -46,41 +47,38 @@ def _seed(data_dir: Path, now: float) -> None:
         )
 
 
-def test_episode_list_and_marks_on_the_drawn_line(tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
+def test_episode_list_and_marks_on_the_drawn_line(tmp_path: Path, browser: Any) -> None:
     now = time.time()
     _seed(tmp_path / "data", now)
     with run_monitor(tmp_path) as base:
         (episode,) = get_json(f"{base}/api/anomalies?since=-86400")["episodes"]
         assert episode["closed"] and episode["metrics"] == ["cpu_percent", "load1"]
-        with sync_playwright() as pw, launch_chromium(pw) as browser:
-            page = browser.new_page(viewport={"width": 1280, "height": 1600})
-            page.goto(base)
-            page.wait_for_function(
-                "() => document.querySelectorAll('#episode-list li').length === 1",
-                timeout=30_000,
-            )
-            text = page.inner_text("#episode-list li")
-            assert "2 min" in text and "cpu_percent, load1" in text and "peak 0.93" in text
-            assert "expected" in text and page.locator("#episode-none").is_hidden()
-            page.screenshot(path=str(screenshot_dir(tmp_path) / "episodes.png"), full_page=True)
+        page = browser.new_page(viewport={"width": 1280, "height": 1600})
+        page.goto(base)
+        page.wait_for_function(
+            "() => document.querySelectorAll('#episode-list li').length === 1",
+            timeout=30_000,
+        )
+        text = page.inner_text("#episode-list li")
+        assert "2 min" in text and "cpu_percent, load1" in text and "peak 0.93" in text
+        assert "expected" in text and page.locator("#episode-none").is_hidden()
+        page.screenshot(path=str(screenshot_dir(tmp_path) / "episodes.png"), full_page=True)
 
-            page.get_by_role("radio", name="1 hour").click()
-            page.wait_for_function(
-                "() => foresight.range.key === '1h' && "
-                "foresight.charts.cpu_percent.data.datasets[0].data.length > 10",
-                timeout=15_000,
-            )
-            mark = page.evaluate(
-                """(t) => {
-                  const c = foresight.charts.cpu_percent;
-                  const pts = c.data.datasets.find((d) => d.foresightRole === "series").data;
-                  const m = foresight.drawnPoint(c, {timestamp: t, value: 1e6, score: 0.9});
-                  const bucket = pts.filter((p) => p.x <= t * 1000).at(-1);
-                  return {mark: m, bucket: bucket};
-                }""",
-                now - 1200.0,
-            )
-            assert mark["mark"]["y"] == mark["bucket"]["y"] < 100  # on the line, not at 1e6
-            assert mark["mark"]["x"] == mark["bucket"]["x"]
+        page.get_by_role("radio", name="1 hour").click()
+        page.wait_for_function(
+            "() => foresight.range.key === '1h' && "
+            "foresight.charts.cpu_percent.data.datasets[0].data.length > 10",
+            timeout=15_000,
+        )
+        mark = page.evaluate(
+            """(t) => {
+              const c = foresight.charts.cpu_percent;
+              const pts = c.data.datasets.find((d) => d.foresightRole === "series").data;
+              const m = foresight.drawnPoint(c, {timestamp: t, value: 1e6, score: 0.9});
+              const bucket = pts.filter((p) => p.x <= t * 1000).at(-1);
+              return {mark: m, bucket: bucket};
+            }""",
+            now - 1200.0,
+        )
+        assert mark["mark"]["y"] == mark["bucket"]["y"] < 100  # on the line, not at 1e6
+        assert mark["mark"]["x"] == mark["bucket"]["x"]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_support import get_json, launch_chromium, run_monitor, wait_for
+from browser_support import get_json, run_monitor, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -29,8 +29,8 @@ def reporting(base: str, word: str) -> dict[str, Any] | None:
     return body if any(word in reason for reason in body["reasons"]) else None
 
 
-def test_full_disk_is_shown_on_the_page_and_survived(tmp_path: Path, tiny_fs) -> None:
-    from playwright.sync_api import expect, sync_playwright
+def test_full_disk_is_shown_on_the_page_and_survived(tmp_path: Path, tiny_fs, browser: Any) -> None:
+    from playwright.sync_api import expect
 
     log = tmp_path / "server.log"
     with run_monitor(tmp_path, interval_s=INTERVAL_S) as base:
@@ -44,29 +44,28 @@ def test_full_disk_is_shown_on_the_page_and_survived(tmp_path: Path, tiny_fs) ->
         assert any(error in reason for reason in body["reasons"])
         since = body["store"]["since"]
 
-        with sync_playwright() as pw, launch_chromium(pw) as browser:
-            page = browser.new_page()
-            page.goto(f"{base}/")
-            reasons = page.locator("#health-reasons")
-            expect(reasons).to_be_visible(timeout=15_000)
-            expect(reasons).to_contain_text(error)
-            expect(page.locator("#health-store")).to_contain_text(f"not storing: {error}")
-            expect(page.locator("#health-status")).to_have_text("sampler degraded")
+        page = browser.new_page()
+        page.goto(f"{base}/")
+        reasons = page.locator("#health-reasons")
+        expect(reasons).to_be_visible(timeout=15_000)
+        expect(reasons).to_contain_text(error)
+        expect(page.locator("#health-store")).to_contain_text(f"not storing: {error}")
+        expect(page.locator("#health-status")).to_have_text("sampler degraded")
 
-            # The live view keeps moving, and says the new samples are not stored.
-            first = get_json(f"{base}/api/metrics/realtime?since={since - 0.001}")["samples"]
-            time.sleep(4 * INTERVAL_S)
-            later = get_json(f"{base}/api/metrics/realtime?since={since - 0.001}")["samples"]
-            assert len(later) >= len(first) + 2
-            assert all(s.get("stored") is False for s in later)
+        # The live view keeps moving, and says the new samples are not stored.
+        first = get_json(f"{base}/api/metrics/realtime?since={since - 0.001}")["samples"]
+        time.sleep(4 * INTERVAL_S)
+        later = get_json(f"{base}/api/metrics/realtime?since={since - 0.001}")["samples"]
+        assert len(later) >= len(first) + 2
+        assert all(s.get("stored") is False for s in later)
 
-            tiny_fs.free()
-            wait_for(
-                lambda: get_json(f"{base}/api/system/health")["store"]["ok"],
-                what="health to be ok again",
-            )
-            expect(reasons).to_be_hidden(timeout=15_000)
-            expect(page.locator("#health-status")).to_have_text("sampler ok")
+        tiny_fs.free()
+        wait_for(
+            lambda: get_json(f"{base}/api/system/health")["store"]["ok"],
+            what="health to be ok again",
+        )
+        expect(reasons).to_be_hidden(timeout=15_000)
+        expect(page.locator("#health-status")).to_have_text("sampler ok")
         newest = get_json(f"{base}/api/metrics/realtime?since=-1")["samples"]
         assert newest and "stored" not in newest[-1]
 

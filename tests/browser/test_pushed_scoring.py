@@ -11,6 +11,7 @@ import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -103,11 +104,10 @@ def test_pushed_values_over_a_level_fire_the_rule_for_that_target(tmp_path: Path
 
 
 @pytest.mark.browser
-def test_a_pushed_request_rate_drives_the_pool_and_the_panel_names_it(tmp_path: Path) -> None:
+def test_a_pushed_request_rate_drives_the_pool_and_the_panel_names_it(
+    tmp_path: Path, browser: Any
+) -> None:
     """SCALING_DEMAND_METRIC on a pushed series: a rising rate raises the desired count."""
-    from browser_support import launch_chromium
-    from playwright.sync_api import sync_playwright
-
     key = 'requests_per_s@service="api"'
     env = {
         "SCALING_DEMAND_METRIC": key,
@@ -134,24 +134,23 @@ def test_a_pushed_request_rate_drives_the_pool_and_the_panel_names_it(tmp_path: 
             what="the first reading of the pushed series",
         )
         assert quiet["demand_signal"] == key and quiet["desired"] == 1
-        with sync_playwright() as pw, launch_chromium(pw) as browser:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(f"{base}/")
-            page.wait_for_function(
-                "() => document.getElementById('scaling-signals').textContent"
-                ".includes('requests_per_s@service')",
-                timeout=15_000,
-            )
-            for value in (20.0, 40.0, 60.0, 80.0, 100.0):
-                rate(value)
-                time.sleep(1.2)
-            busy = wait_for(
-                lambda: (st := get_json(status_url))["desired"] >= 8 and st,
-                what="a scale-up from the pushed request rate",
-            )
-            assert busy["demand_metric"]["reading"]["value"] == 100.0
-            page.wait_for_function(
-                "() => document.getElementById('scaling-signals').textContent"
-                ".includes('= 100.00 ÷ 10.00 per instance')",
-                timeout=15_000,
-            )
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{base}/")
+        page.wait_for_function(
+            "() => document.getElementById('scaling-signals').textContent"
+            ".includes('requests_per_s@service')",
+            timeout=15_000,
+        )
+        for value in (20.0, 40.0, 60.0, 80.0, 100.0):
+            rate(value)
+            time.sleep(1.2)
+        busy = wait_for(
+            lambda: (st := get_json(status_url))["desired"] >= 8 and st,
+            what="a scale-up from the pushed request rate",
+        )
+        assert busy["demand_metric"]["reading"]["value"] == 100.0
+        page.wait_for_function(
+            "() => document.getElementById('scaling-signals').textContent"
+            ".includes('= 100.00 ÷ 10.00 per instance')",
+            timeout=15_000,
+        )

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
-from browser_support import get_json, launch_chromium, open_page, run_monitor, wait_for
+from browser_support import get_json, open_page, run_monitor, wait_for
 
 from foresight.risk import persist
 from foresight.risk.model import LabelledFile, RiskModel
@@ -28,38 +29,35 @@ def _model(directory: Path) -> dict:
     return card
 
 
-def test_the_risk_panel_says_alerts_at_onset_and_shows_the_pr_auc(tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
+def test_the_risk_panel_says_alerts_at_onset_and_shows_the_pr_auc(
+    tmp_path: Path, browser: Any
+) -> None:
     card = _model(tmp_path / "model")
     env = {"FORESIGHT_RISK_MODEL": str(tmp_path / "model")}
     with run_monitor(tmp_path, extra_env=env) as base:
-        with sync_playwright() as pw, launch_chromium(pw) as browser:
-            page = browser.new_page(viewport={"width": 1280, "height": 1600})
-            page.goto(base)
-            page.wait_for_function(
-                "() => document.getElementById('risk-model').textContent.includes('PR-AUC')",
-                timeout=30_000,
-            )
-            onset = page.inner_text("#risk-onset")
-            assert "Alerts at onset, no lead time promised" in onset
-            words = page.inner_text("#risk-model")
-            pr = card["validation"]["pr_auc"]
-            assert f"PR-AUC was {pr:.2f}" in words and "alerts at onset" in words.lower()
-            # the host does not report seed 002's metrics: the panel says so plainly
-            page.wait_for_function(
-                "() => document.getElementById('risk-failure').textContent.length > 0",
-                timeout=30_000,
-            )
-            assert "does not report the metrics" in page.inner_text("#risk-failure")
+        page = browser.new_page(viewport={"width": 1280, "height": 1600})
+        page.goto(base)
+        page.wait_for_function(
+            "() => document.getElementById('risk-model').textContent.includes('PR-AUC')",
+            timeout=30_000,
+        )
+        onset = page.inner_text("#risk-onset")
+        assert "Alerts at onset, no lead time promised" in onset
+        words = page.inner_text("#risk-model")
+        pr = card["validation"]["pr_auc"]
+        assert f"PR-AUC was {pr:.2f}" in words and "alerts at onset" in words.lower()
+        # the host does not report seed 002's metrics: the panel says so plainly
+        page.wait_for_function(
+            "() => document.getElementById('risk-failure').textContent.length > 0",
+            timeout=30_000,
+        )
+        assert "does not report the metrics" in page.inner_text("#risk-failure")
     assert json.loads((tmp_path / "model" / "model_card.json").read_text())["model"] == "lr"
 
 
-def test_a_fresh_store_says_nothing_was_checked_not_low(tmp_path: Path) -> None:
+def test_a_fresh_store_says_nothing_was_checked_not_low(tmp_path: Path, browser: Any) -> None:
     """Before any metric with a crash level has a one-hour forecast (a fresh store), the
     crash risk was computed over nothing: the panel says "not checked", never "Low"."""
-    from playwright.sync_api import sync_playwright
-
     with run_monitor(tmp_path) as base:
         status = get_json(f"{base}/api/risk/status")
         crash = wait_for(
@@ -68,12 +66,11 @@ def test_a_fresh_store_says_nothing_was_checked_not_low(tmp_path: Path) -> None:
         )
         assert crash["metrics_checked"] == [], (crash, status)  # 1-hour models still warming
         errors: list[str] = []
-        with sync_playwright() as pw, launch_chromium(pw) as browser:
-            page = open_page(browser, base, errors)
-            page.wait_for_function(
-                "() => document.getElementById('risk-factors').textContent.includes('checked')"
-            )
-            assert page.inner_text("#risk-level") == "not checked"
-            assert "none checked yet" in page.inner_text("#risk-factors")
-            assert page.inner_text("#risk-score") == "score –"
+        page = open_page(browser, base, errors)
+        page.wait_for_function(
+            "() => document.getElementById('risk-factors').textContent.includes('checked')"
+        )
+        assert page.inner_text("#risk-level") == "not checked"
+        assert "none checked yet" in page.inner_text("#risk-factors")
+        assert page.inner_text("#risk-score") == "score –"
         assert not errors, errors

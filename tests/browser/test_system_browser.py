@@ -9,9 +9,10 @@ totals show, and the panel's metrics got no stray chart in the History grid.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
-from browser_support import get_json, launch_chromium, run_monitor, screenshot_dir
+from browser_support import get_json, run_monitor, screenshot_dir
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -29,43 +30,40 @@ PROCESSES_FILLED_JS = """() => {
 }"""
 
 
-def test_processes_table_fills_and_device_charts_draw(tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
+def test_processes_table_fills_and_device_charts_draw(tmp_path: Path, browser: Any) -> None:
     with run_monitor(tmp_path) as base:
         devices = get_json(f"{base}/api/devices")
         loopback = [i["name"] for i in devices["interfaces"] if i["loopback"]]
-        with sync_playwright() as pw, launch_chromium(pw) as browser:
-            page = browser.new_page(viewport={"width": 1280, "height": 1800})
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(base)
-            page.wait_for_function(PROCESSES_FILLED_JS, timeout=20_000)
-            page.wait_for_function(CHARTS_DRAWN_JS, timeout=20_000)
-            metrics = page.evaluate(LABELS_JS)
-            assert any(m.startswith("disk_read_bytes_per_s:") for m in metrics["disk"])
-            assert any(m.startswith("net_recv_bytes_per_s:") for m in metrics["net"])
-            assert "fs_used_percent:/" in metrics["fs"] or metrics["fs"]
-            assert set(metrics["memory"]) >= {"memory_used_bytes", "memory_available_bytes"}
-            for name in loopback:  # loopback: in no chart, and the page says why
-                assert not any(m.endswith(f":{name}") for ms in metrics.values() for m in ms)
-                assert f"{name} (loopback)" in page.inner_text("#devices-excluded")
-            mem_rows = page.locator("#proc-mem tbody tr")
-            assert mem_rows.count() > 0
-            assert page.locator("#fs-table tbody tr").count() == len(devices["filesystems"])
-            assert page.inner_text("#mem-total") not in ("", "–")
-            # the panel's own metrics got no chart or tile in the History grid
-            stray = page.evaluate(
-                """() => Object.keys(window.foresight.charts)
-                     .filter((k) => k.includes(":") || k.startsWith("memory_used"))"""
-            )
-            assert stray == []
-            assert page.locator('.tile[data-metric="memory_used_bytes"]').count() == 0
-            # the History grid still has its own network chart (totals without loopback)
-            assert "net_recv_bytes_per_s" in page.evaluate("() => Object.keys(foresight.charts)")
-            shots = screenshot_dir(tmp_path)
-            page.locator("#memory-panel").screenshot(path=str(shots / "system-memory.png"))
-            page.locator("#devices-panel").screenshot(path=str(shots / "system-devices.png"))
-            page.locator("#processes-panel").screenshot(path=str(shots / "system-processes.png"))
-            page.screenshot(path=str(shots / "system-page.png"), full_page=True)
-            assert errors == [], errors
+        page = browser.new_page(viewport={"width": 1280, "height": 1800})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(base)
+        page.wait_for_function(PROCESSES_FILLED_JS, timeout=20_000)
+        page.wait_for_function(CHARTS_DRAWN_JS, timeout=20_000)
+        metrics = page.evaluate(LABELS_JS)
+        assert any(m.startswith("disk_read_bytes_per_s:") for m in metrics["disk"])
+        assert any(m.startswith("net_recv_bytes_per_s:") for m in metrics["net"])
+        assert "fs_used_percent:/" in metrics["fs"] or metrics["fs"]
+        assert set(metrics["memory"]) >= {"memory_used_bytes", "memory_available_bytes"}
+        for name in loopback:  # loopback: in no chart, and the page says why
+            assert not any(m.endswith(f":{name}") for ms in metrics.values() for m in ms)
+            assert f"{name} (loopback)" in page.inner_text("#devices-excluded")
+        mem_rows = page.locator("#proc-mem tbody tr")
+        assert mem_rows.count() > 0
+        assert page.locator("#fs-table tbody tr").count() == len(devices["filesystems"])
+        assert page.inner_text("#mem-total") not in ("", "–")
+        # the panel's own metrics got no chart or tile in the History grid
+        stray = page.evaluate(
+            """() => Object.keys(window.foresight.charts)
+                 .filter((k) => k.includes(":") || k.startsWith("memory_used"))"""
+        )
+        assert stray == []
+        assert page.locator('.tile[data-metric="memory_used_bytes"]').count() == 0
+        # the History grid still has its own network chart (totals without loopback)
+        assert "net_recv_bytes_per_s" in page.evaluate("() => Object.keys(foresight.charts)")
+        shots = screenshot_dir(tmp_path)
+        page.locator("#memory-panel").screenshot(path=str(shots / "system-memory.png"))
+        page.locator("#devices-panel").screenshot(path=str(shots / "system-devices.png"))
+        page.locator("#processes-panel").screenshot(path=str(shots / "system-processes.png"))
+        page.screenshot(path=str(shots / "system-page.png"), full_page=True)
+        assert errors == [], errors
