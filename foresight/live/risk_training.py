@@ -17,6 +17,7 @@ a restart.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -142,14 +143,22 @@ def labels(
 
 
 def _grid(store: MetricStore, request: TrainRequest) -> np.ndarray:
-    """The grid of the stored samples in the window; InputError when too short."""
+    """The grid of the stored samples in the window; InputError when too short.
+
+    A row is a whole bucket that ends by ``until``: ``store.series`` counts a grid's last
+    bucket whole, so the bucket of the newest sample (still filling when ``until`` is now)
+    or one reaching past ``until`` would be a row of a few seconds, or of values the
+    request did not ask for.
+    """
     bounds = store.read(
         "SELECT MIN(ts), MAX(ts) FROM sample WHERE ts >= ? AND ts <= ?",
         (request.since, request.until),
     )[0]
     rows = 0
     if bounds[0] is not None:
-        rows = int((float(bounds[1]) - float(bounds[0])) // request.step_s) + 1
+        first = float(bounds[0])
+        ended = math.floor((request.until - first) / request.step_s + 1e-9)
+        rows = min(int((float(bounds[1]) - first) // request.step_s) + 1, ended)
     if rows < MIN_ROWS:
         raise InputError(
             f"too little history to train: {rows} rows of {request.step_s:g} s in the window "
