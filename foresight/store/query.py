@@ -16,14 +16,17 @@ import numpy as np
 Points = list[tuple[float, float]]
 TIERS: tuple[tuple[str, int], ...] = (("raw", 0), ("minute", 60), ("hour", 3600))
 
+# Both give each bucket's sums of timestamps and values and how many values they hold,
+# so a bucket split across two tiers (at a retention edge) weighs each part by its count.
 _RAW_BUCKETS = (
-    "SELECT AVG(ts), AVG(value), MIN(CAST((ts - :since) / :step AS INTEGER), :cap) AS b "
+    "SELECT SUM(ts), SUM(value), COUNT(value), "
+    "MIN(CAST((ts - :since) / :step AS INTEGER), :cap) AS b "
     "FROM sample WHERE metric_id = :mid AND ts >= :lo AND ts <= :hi GROUP BY b"
 )
 # A rollup row counts at its mean timestamp; rows straddling the range edge are
 # filtered on that mean (the index narrows the scan by bucket start first).
 _ROLLUP_BUCKETS = (
-    "SELECT SUM(ts_total) / SUM(n), SUM(total) / SUM(n), "
+    "SELECT SUM(ts_total), SUM(total), SUM(n), "
     "MIN(MAX(CAST((ts_total / n - :since) / :step AS INTEGER), 0), :cap) AS b "
     "FROM rollup WHERE res_s = :res AND metric_id = :mid AND ts > :lo - :res "
     "AND ts <= :hi AND ts_total / n >= :lo AND ts_total / n <= :hi GROUP BY b"
@@ -71,7 +74,7 @@ def bucket_means(
     out: dict[str, Points] = {name: [] for name in ids}
     pieces = segments(covered, since, until, step_s)
     for name, mid in ids.items():
-        merged: dict[int, list[tuple[float, float]]] = {}
+        merged: dict[int, list[float]] = {}  # bucket: [sum of ts, sum of values, count]
         for tier, res, lo, hi in pieces:
             params = {
                 "since": since,
@@ -82,13 +85,13 @@ def bucket_means(
                 "hi": hi,
                 "res": res,
             }
-            for t, v, b in conn.execute(_RAW_BUCKETS if tier == "raw" else _ROLLUP_BUCKETS, params):
-                merged.setdefault(b, []).append((t, v))
-        # A bucket split across two tiers (at a retention edge) gets a plain mean.
-        out[name] = [
-            (sum(p[0] for p in ps) / len(ps), sum(p[1] for p in ps) / len(ps))
-            for _, ps in sorted(merged.items())
-        ]
+            sql = _RAW_BUCKETS if tier == "raw" else _ROLLUP_BUCKETS
+            for t, v, count, b in conn.execute(sql, params):
+                sums = merged.setdefault(b, [0.0, 0.0, 0.0])
+                sums[0] += t
+                sums[1] += v
+                sums[2] += count
+        out[name] = [(t / count, v / count) for _, (t, v, count) in sorted(merged.items())]
     return out
 
 
@@ -105,25 +108,29 @@ def grid_means(
     Bucket ``i`` holds ``since + i*step_s <= ts < since + (i+1)*step_s``, whole (a
     read's ``until`` inside the last bucket only fixed ``n``), so a bucket's mean never
     depends on the read's bounds (a rollup, which nests in the buckets, counts whole in
-    the bucket of its start, as its raw values do).
+    the bucket of its start, as its raw values do). A bucket across a retention edge
+    sums both tiers' parts, weighted by how many values each holds.
     """
-    values = np.full(n, np.nan)
+    totals, counts = np.zeros(n), np.zeros(n)
     end = since + n * step_s  # the last bucket's end: a value at it is bucket n's
     for tier, res, lo, hi in segments(covered, since, end, step_s, exact=True):
         if tier == "raw":
             sql = (
-                "SELECT CAST((ts - ?) / ? AS INTEGER) AS b, AVG(value) FROM sample "
-                "WHERE metric_id = ? AND ts >= ? AND ts <= ? AND ts < ? GROUP BY b"
+                "SELECT CAST((ts - ?) / ? AS INTEGER) AS b, SUM(value), COUNT(value) "
+                "FROM sample WHERE metric_id = ? AND ts >= ? AND ts <= ? AND ts < ? GROUP BY b"
             )
         else:
             sql = (
                 f"SELECT CAST((ts_total / n - ?) / ? AS INTEGER) AS b, "
-                f"SUM(total) / SUM(n) FROM rollup WHERE res_s = {res} AND "
+                f"SUM(total), SUM(n) FROM rollup WHERE res_s = {res} AND "
                 f"metric_id = ? AND ts > ? - {res} AND ts <= ? AND ts < ? GROUP BY b"
             )
-        for b, v in conn.execute(sql, (since, step_s, metric_id, lo, hi, end)):
-            if 0 <= b < n and np.isnan(values[b]):
-                values[b] = v
+        for b, total, count in conn.execute(sql, (since, step_s, metric_id, lo, hi, end)):
+            if 0 <= b < n:
+                totals[b] += total
+                counts[b] += count
+    values = np.full(n, np.nan)
+    np.divide(totals, counts, out=values, where=counts > 0)
     return values
 
 
