@@ -26,7 +26,9 @@
  *                  (options.parsing is false, so keep them sorted by x).
  *   catalog        {NAME: {unit, description, warning, critical}}
  *   range          {key: "5m"|"1h"|"24h"|"7d"|"custom", live: bool, sinceS, untilS,
- *                  stepS, base}; base: the preset a double-click returns to
+ *                  stepS, base, axisSinceS}; base: the preset a double-click returns
+ *                  to; axisSinceS: where the x axis starts when the store's data covers
+ *                  under half of a preset range (its first sample), else null
  *   intervalS, tokenRequired
  *   target         whose series this page shows ("" = this host; ?target= in the URL);
  *                  api() adds it to GET /api/metrics*, /api/predictions, /api/anomalies
@@ -449,10 +451,14 @@
   function applyWindow() {
     const r = fs.range;
     const until = r.live ? fs.nowS() : r.untilS;
-    const since = r.live ? until - RANGE_S[r.key] : r.sinceS;
+    const since = r.live ? until - RANGE_S[r.key] : r.axisSinceS ?? r.sinceS;
     if (until == null) return;
-    // Room for forecasts only on ranges that end now (not on a zoom into the past).
-    const minMs = since * 1000, maxMs = (until + (r.key === "custom" ? 0 : futureS)) * 1000;
+    // Room for forecasts only on ranges that end now (not on a zoom into the past); on a
+    // range whose axis starts at the first sample, as large a share of the axis as on
+    // the full range (two days of room right of one hour of history hid the hour again).
+    const room = r.key === "custom" ? 0 : r.axisSinceS != null
+      ? futureS * Math.min(1, (until - since) / RANGE_S[r.key]) : futureS;
+    const minMs = since * 1000, maxMs = (until + room) * 1000;
     const [tickUnit, tickStep] = C.tickStep((maxMs - minMs) / 1000);
     for (const chart of Object.values(fs.charts)) {
       chart.options.scales.x.min = minMs;
@@ -589,6 +595,11 @@
     else if (spec.key === "custom") {
       text = `${T.when(res.since)} to ${T.when(res.until)} (${formatDuration(res.until - res.since)}), ${step}. ` +
         `Double-click a chart to go back to the ${spec.base === "5m" ? "live 5 minutes" : `last ${RANGE_LABEL[spec.base]}`}.`;
+    } else if (fs.range.axisSinceS != null && res.data_since != null) {
+      // The axis starts at the first sample (shortStart): say so, and how much there is.
+      text = `Last ${RANGE_LABEL[spec.key]}: the store holds only ${formatDuration(fs.nowS() - res.data_since)} ` +
+        `of it (since ${T.when(res.data_since)}), so the axis starts there; ${step}; updated ${T.time(fs.nowS())}.`;
+      return spec.problem ? `${spec.problem} ${text}` : text;
     } else text = `Last ${RANGE_LABEL[spec.key]}: up to ${points} ${points === 1 ? "point" : "points"} per metric, ${step}; updated ${T.time(fs.nowS())}.`;
     // Honest about what the store holds: where its data starts, and when there is none.
     if (!points) text += " No data in this range.";
@@ -598,6 +609,18 @@
     return spec.problem ? `${spec.problem} ${text}` : text;
   }
 
+  // A fresh install's few hours on the 7-day range were a sliver 2 px wide at the right
+  // edge. When the store's data covers under half of a past preset range, the axis
+  // starts at the first sample instead (the range line says so, and how much there is);
+  // the range still means "the last 7 days": it is what is asked for and refreshed.
+  // Returns that start (epoch s), or null to show the whole range.
+  function shortStart(spec, res) {
+    if (spec.key === "custom" || spec.key === "5m" || res.data_since == null) return null;
+    const held = res.until - res.data_since;
+    if (!(held > 0) || held >= RANGE_S[spec.key] / 2) return null;
+    return Math.max(res.since, res.data_since - Math.max(held * 0.02, fs.intervalS));
+  }
+
   async function loadRange(spec, push = false) {
     const seq = ++rangeSeq;
     clearTimeout(refreshTimer);
@@ -605,8 +628,15 @@
     writeUrl(spec, push);
     $("range-status").textContent = "Loading…";
     try {
-      const res = await api(`/api/metrics?${queryOf(spec)}`);
+      let res = await api(`/api/metrics?${queryOf(spec)}`);
       if (seq !== rangeSeq) return;
+      const axisSinceS = shortStart(spec, res);
+      if (axisSinceS !== null) { // again, at the finer step the shorter span allows
+        const q = { since: String(axisSinceS), until: String(res.until), limit: String(RANGE_LIMIT[spec.key]) };
+        const finer = await api(`/api/metrics?${new URLSearchParams(q)}`);
+        if (seq !== rangeSeq) return;
+        res = { ...finer, since: res.since };
+      }
       showTargets(res.targets);
       ensureSeries(res.metrics);
       const expectedS = res.step_s || fs.intervalS;
@@ -618,7 +648,8 @@
         points = Math.max(points, m.points ? m.points.length : 0);
         if (m.current) setTile(name, m.current.value, m.current.level, m.unit);
       }
-      fs.range = { key: spec.key, live, sinceS: res.since, untilS: res.until, stepS: res.step_s ?? null, base: spec.base || spec.key };
+      fs.range = { key: spec.key, live, sinceS: res.since, untilS: res.until, stepS: res.step_s ?? null,
+        base: spec.base || spec.key, axisSinceS };
       fillCustomInputs();
       applyWindow();
       markEmpty();

@@ -113,7 +113,7 @@
   function applyWindow() {
     const r = fs.range;
     const until = r.live ? fs.nowS() : r.untilS;
-    const since = r.live ? until - LIVE_S : r.sinceS;
+    const since = r.live ? until - LIVE_S : r.axisSinceS ?? r.sinceS; // dashboard.js shortStart
     const main = Object.values(fs.charts)[0]; // same tick spacing as the History charts
     const time = main ? main.options.scales.x.time : {};
     for (const chart of Object.values(state.charts)) {
