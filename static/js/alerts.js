@@ -157,9 +157,10 @@
       resolvedHeld = resolved;
       if (showAllResolved) await loadHistory(); // a newly resolved one comes first
       showResolved();
+      const rules = res.rules === 1 ? "1 rule" : `${res.rules} rules`;
       $("alerts-status").textContent = active.length
-        ? `${res.firing} firing, ${res.pending} pending (${res.rules} rules).`
-        : `No active alerts (${res.rules} rules).`;
+        ? `${res.firing} firing, ${res.pending} pending (${rules}).`
+        : `No active alerts (${rules}).`;
       if (res.rules_error) $("alerts-status").textContent += ` Rules file not reloaded: ${res.rules_error}`;
       $("alerts-error").hidden = true;
       markTiles(active);

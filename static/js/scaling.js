@@ -162,7 +162,7 @@
     const why = $("capacity-no-forecast");
     why.hidden = fc.data.length > 0 || !pts.length;
     why.textContent = held.waiting
-      ? "No forecast line yet: the engine decides reactively until its demand forecast is ready (see Forecast, right)."
+      ? "No forecast line yet: the engine decides reactively until its demand forecast is ready; the Forecast row says when."
       : "No forecast line in this history: the engine used no forecast in these decisions.";
     chart.update("none");
   }
