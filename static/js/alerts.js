@@ -2,10 +2,12 @@
  * once, then ?cursor=<the last answer's cursor>: only the alerts that changed, and the ids
  * of those gone; the page merges them by id into what it holds) and shows
  * active alerts first (state, severity, rule, metric, value, since, why), then the
- * resolved ones; marks the tile of each metric with an active alert (data-alert), and
- * shades each firing episode on its metric's chart: from the rule's threshold up to the
- * top of the chart, from when it fired until it resolved (datasets of role "alert", one
- * per severity; overlapping episodes shade from the lowest threshold firing then). */
+ * newest resolved ones; "Show all" pages through the stored resolved history
+ * (GET /api/alerts?state=resolved&limit=N, newest first). Marks the tile of each metric
+ * with an active alert (data-alert); static/js/alert_bands.js shades the episodes on
+ * the charts. Times in the annotations (the API's ISO 8601 UTC, e.g. a forecast
+ * crossing's "at {when}") are shown in the page's local time, like every other time.
+ */
 (() => {
   "use strict";
   const fs = window.foresight;
@@ -14,13 +16,26 @@
   const SEVERITY_ORDER = { critical: 0, warning: 1, info: 2 };
   const STATE_ORDER = { firing: 0, pending: 1 };
   // Resolved alerts shown until "Show all" is pressed: twenty rows of them pushed the
-  // charts a screen down on any host that had a busy day.
+  // charts a screen down on any host that had a busy day. "Show all" pages through the
+  // stored history PAGE rows at a time (the API answers at most MAX_ALERTS at once).
   const RESOLVED_SHOWN = 5;
+  const PAGE = 25;
+  const MAX_ALERTS = 1000; // foresight/web/alert_schemas.py
   let showAllResolved = false;
   let resolvedHeld = [];
+  let heldAll = false; // the poll's answer held every stored alert
+  const history = { page: 0, alerts: [], complete: false, error: null };
 
   function when(ts) {
     return window.foresightTime.when(ts); // the one time format (static/js/timefmt.js)
+  }
+  // An ISO 8601 UTC instant in an annotation ("at 2026-12-02T01:23:45Z") in local time.
+  const ISO_UTC = /\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?Z\b/g;
+  function localTimes(text) {
+    return text.replace(ISO_UTC, (iso) => {
+      const ms = Date.parse(iso);
+      return Number.isFinite(ms) ? when(ms / 1000) : iso;
+    });
   }
 
   function row(a, resolved) {
@@ -31,7 +46,8 @@
     // The server says what the value is in (an anomaly's is a score, not the metric's ms);
     // an older server does not: then the metric's unit, as before.
     const unit = a.value_unit ?? fs.catalog[a.metric.split("@")[0]]?.unit;
-    const why = a.annotations.summary || a.annotations.description || "";
+    const raw = a.annotations.summary || a.annotations.description || "";
+    const why = localTimes(raw);
     const span = resolved ? `${when(a.fired_at ?? a.since)} – ${when(a.resolved_at)}` : when(a.state === "firing" ? a.fired_at : a.since);
     const cells = [
       a.state + (a.silenced ? " (silenced)" : ""), a.severity, a.name, a.metric,
@@ -41,6 +57,7 @@
       const td = document.createElement("td");
       td.textContent = text;
       if (i === 1) td.className = `sev-${a.severity}`;
+      if (i === 6 && why !== raw) td.title = raw; // the API's own text, UTC
       tr.appendChild(td);
     });
     return tr;
@@ -53,14 +70,7 @@
     table.hidden = alerts.length === 0;
   }
 
-  // The tile and chart key of an alert's series on this page, or null when the series
-  // belongs to another target: an alert's metric is a series key (NAME for this host,
-  // NAME@TARGET otherwise), while the page keys the target it shows by plain NAME.
-  function pageKey(metric) {
-    const at = metric.indexOf("@");
-    const [name, target] = at < 0 ? [metric, ""] : [metric.slice(0, at), metric.slice(at + 1)];
-    return target === (fs.target || "") ? name : null;
-  }
+  const pageKey = (metric) => window.foresightAlertBands.pageKey(metric);
 
   function markTiles(active) {
     const worst = {};
@@ -75,65 +85,12 @@
     }
   }
 
-  const BAND_COLOUR = { critical: "rgba(248,81,73,.16)", warning: "rgba(210,153,34,.16)", info: "rgba(88,166,255,.12)" };
-
-  // The shaded region of overlapping episodes, as one line sorted by time: at each
-  // instant it starts at the lowest threshold of the episodes firing then (their union),
-  // and breaks (y: null) where none fires. Concatenating the episodes instead sent x
-  // backwards wherever two overlapped (LoadCareful and LoadHigh on load1 fire together),
-  // and Chart.js, told the data is sorted (normalized: true), filled odd triangles.
-  function unionBand(episodes, nowS) {
-    const spans = episodes.map((a) => [a.fired_at * 1000, (a.resolved_at ?? nowS) * 1000, a.threshold])
-      .filter(([start, end]) => end > start);
-    const edges = [...new Set(spans.flatMap(([start, end]) => [start, end]))].sort((a, b) => a - b);
-    const data = [];
-    let level = null; // the threshold shaded since the last edge (null: nothing fires)
-    for (let i = 0; i < edges.length - 1; i++) {
-      const [from, to] = [edges[i], edges[i + 1]];
-      const covering = spans.filter(([start, end]) => start <= from && end >= to);
-      const y = covering.length ? Math.min(...covering.map(([, , t]) => t)) : null;
-      if (y === level) { if (y !== null) data[data.length - 1].x = to; continue; }
-      if (y === null) data.push({ x: from, y: null });
-      else data.push({ x: from, y }, { x: to, y });
-      level = y;
-    }
-    return data;
-  }
-
-  // One shaded dataset per severity (critical over warning over info), each the union of
-  // its episodes on that chart.
-  function drawBands(all) {
-    const byMetric = {};
-    for (const a of all) {
-      const key = pageKey(a.metric);
-      if (a.fired_at == null || a.threshold == null || key === null || !fs.charts[key]) continue;
-      (byMetric[key] ||= []).push(a);
-    }
-    const nowS = fs.nowS(); // an active episode ends at "now"
-    for (const [metric, chart] of Object.entries(fs.charts)) {
-      const episodes = byMetric[metric] || [];
-      const had = chart.data.datasets.some((d) => d.foresightRole === "alert");
-      if (!had && !episodes.length) continue;
-      chart.data.datasets = chart.data.datasets.filter((d) => d.foresightRole !== "alert");
-      for (const severity of ["info", "warning", "critical"]) {
-        const mine = episodes.filter((a) => (BAND_COLOUR[a.severity] ? a.severity : "info") === severity);
-        if (!mine.length) continue;
-        chart.data.datasets.push({
-          label: `${severity} alert`, foresightRole: "alert", alertSeverity: severity,
-          data: unionBand(mine, nowS), fill: "end", pointRadius: 0, pointHitRadius: 0,
-          borderWidth: 0, spanGaps: false, order: 10, backgroundColor: BAND_COLOUR[severity],
-        });
-      }
-      fs.update(metric);
-    }
-  }
-
   const LIMIT = 100;
   const held = { byId: new Map(), cursor: null };
 
   // Merge an answer into what the page holds: a whole list replaces it, changes update it.
   function merge(res) {
-    if (res.full) held.byId.clear();
+    if (res.full) { held.byId.clear(); heldAll = res.alerts.length < LIMIT; }
     for (const a of res.alerts) {
       if (a.id != null) held.byId.delete(`${a.name}|${a.metric}`); // an unsaved one, now stored
       held.byId.set(a.id ?? `${a.name}|${a.metric}`, a);
@@ -142,18 +99,50 @@
     held.cursor = res.cursor ?? null;
     const all = [...held.byId.values()].sort((a, b) => (b.since - a.since) || ((b.id ?? 0) - (a.id ?? 0)));
     for (const a of all.slice(LIMIT)) held.byId.delete(a.id ?? `${a.name}|${a.metric}`);
+    if (all.length > LIMIT) heldAll = false; // the oldest were let go
     return all.slice(0, LIMIT);
+  }
+
+  // The newest RESOLVED_SHOWN from the poll, or (after "Show all") one page of the
+  // stored history, fetched with a limit just past the page so "Older" knows if there is more.
+  async function loadHistory() {
+    const want = Math.min(MAX_ALERTS, (history.page + 1) * PAGE + 1);
+    try {
+      const res = await fs.api(`/api/alerts?state=resolved&limit=${want}`);
+      history.alerts = res.alerts;
+      history.complete = res.alerts.length < want;
+      history.error = null;
+    } catch (err) {
+      history.error = err.message;
+    }
+    const pages = Math.max(1, Math.ceil(history.alerts.length / PAGE));
+    if (history.page >= pages) history.page = pages - 1;
   }
 
   function showResolved() {
     const resolved = resolvedHeld;
-    fill("alerts-resolved", showAllResolved ? resolved : resolved.slice(0, RESOLVED_SHOWN), true);
-    $("alerts-resolved-heading").hidden = resolved.length === 0;
     const more = $("alerts-resolved-more");
-    more.hidden = resolved.length <= RESOLVED_SHOWN;
-    more.textContent = showAllResolved ? `Show the newest ${RESOLVED_SHOWN} only`
-      : `Show all ${resolved.length} resolved`;
+    const pager = $("alerts-resolved-pager");
+    $("alerts-resolved-heading").hidden = resolved.length === 0;
+    more.hidden = resolved.length <= RESOLVED_SHOWN && !showAllResolved;
     more.setAttribute("aria-expanded", String(showAllResolved));
+    pager.hidden = !showAllResolved;
+    if (!showAllResolved) {
+      fill("alerts-resolved", resolved.slice(0, RESOLVED_SHOWN), true);
+      // The count when the poll holds the whole history (fewer than it asks for).
+      more.textContent = heldAll ? `Show all ${resolved.length} resolved` : "Show all resolved";
+      return;
+    }
+    const first = history.page * PAGE;
+    const rows = history.alerts.slice(first, first + PAGE);
+    fill("alerts-resolved", rows, true);
+    more.textContent = `Show the newest ${RESOLVED_SHOWN} only`;
+    const total = history.complete ? String(history.alerts.length)
+      : history.alerts.length >= MAX_ALERTS ? `the newest ${MAX_ALERTS}` : "many";
+    $("alerts-resolved-range").textContent = history.error ? `History unavailable: ${history.error}`
+      : rows.length ? `${first + 1}–${first + rows.length} of ${total}, newest first` : "None stored.";
+    $("alerts-resolved-newer").disabled = history.page === 0;
+    $("alerts-resolved-older").disabled = first + PAGE >= history.alerts.length;
   }
 
   async function poll() {
@@ -163,17 +152,19 @@
       const all = merge(res);
       const active = all.filter((a) => a.state !== "resolved").sort((a, b) =>
         (STATE_ORDER[a.state] - STATE_ORDER[b.state]) || (SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity]) || (b.since - a.since));
-      const resolved = all.filter((a) => a.state === "resolved").slice(0, 20);
+      const resolved = all.filter((a) => a.state === "resolved");
       fill("alerts-active", active, false);
       resolvedHeld = resolved;
+      if (showAllResolved) await loadHistory(); // a newly resolved one comes first
       showResolved();
+      const rules = res.rules === 1 ? "1 rule" : `${res.rules} rules`;
       $("alerts-status").textContent = active.length
-        ? `${res.firing} firing, ${res.pending} pending (${res.rules} rules).`
-        : `No active alerts (${res.rules} rules).`;
+        ? `${res.firing} firing, ${res.pending} pending (${rules}).`
+        : `No active alerts (${rules}).`;
       if (res.rules_error) $("alerts-status").textContent += ` Rules file not reloaded: ${res.rules_error}`;
       $("alerts-error").hidden = true;
       markTiles(active);
-      drawBands(all);
+      window.foresightAlertBands.draw(all);
     } catch (err) {
       if (err.status === 503) {
         $("alerts-status").textContent = "Alerting is switched off in this monitor.";
@@ -185,9 +176,20 @@
     setTimeout(poll, Math.max(5000, fs.intervalS * 5000)); // rules hold for ≥ a few ticks
   }
 
+  async function turn(page) {
+    history.page = Math.max(0, page);
+    await loadHistory();
+    showResolved();
+  }
   $("alerts-resolved-more").addEventListener("click", () => {
     showAllResolved = !showAllResolved;
+    if (!showAllResolved) { showResolved(); return; }
+    // At once from what the poll holds, then from the stored history.
+    Object.assign(history, { page: 0, alerts: resolvedHeld, complete: heldAll, error: null });
     showResolved();
+    turn(0);
   });
+  $("alerts-resolved-newer").addEventListener("click", () => turn(history.page - 1));
+  $("alerts-resolved-older").addEventListener("click", () => turn(history.page + 1));
   fs.ready.then(poll);
 })();

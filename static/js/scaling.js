@@ -17,7 +17,7 @@
   let timer = null;
   // What the page holds: fetched once in full, then only what is newer than `cursor`.
   const KEEP_POINTS = 480;
-  const held = { points: [], decisions: [], cursor: null, boot_s: 0 };
+  const held = { points: [], decisions: [], cursor: null, boot_s: 0, waiting: "" };
 
   // Plain words for every rule a decision can name (the policies in foresight/scaling/).
   const RULES = {
@@ -120,7 +120,10 @@
           y: { beginAtZero: true, grace: "8%", title: { display: true, text: "instances / demand units",
                color: "#9da7b3" }, ticks: { color: "#9da7b3" }, grid: { color: "#30363d" } },
         },
-        plugins: { legend: { labels: { color: "#e6edf3", boxWidth: 14 } },
+        // A line with no points has no legend entry: "forecast used" with nothing drawn
+        // read as a missing line (the caption says why there is none yet).
+        plugins: { legend: { labels: { color: "#e6edf3", boxWidth: 14,
+          filter: (item, data) => data.datasets[item.datasetIndex].data.length > 0 } },
           tooltip: { callbacks: { title: (items) => (items.length ? window.foresightTime.when(items[0].parsed.x / 1000) : "") } } },
       },
     });
@@ -156,6 +159,11 @@
     x.min = short ? Math.min(nowMs - 300000, pts.length ? ms(pts[0].timestamp) : Infinity) : undefined;
     x.max = short ? nowMs : undefined;
     for (const ds of [demand, ready, desired]) ds.pointRadius = pts.length === 1 ? 3 : 0; // one point: a dot
+    const why = $("capacity-no-forecast");
+    why.hidden = fc.data.length > 0 || !pts.length;
+    why.textContent = held.waiting
+      ? "No forecast line yet: the engine decides reactively until its demand forecast is ready; the Forecast row says when."
+      : "No forecast line in this history: the engine used no forecast in these decisions.";
     chart.update("none");
   }
 
@@ -194,6 +202,7 @@
     $("scaling-bounds").textContent = `${st.min_instances} / ${st.max_instances}`;
     $("scaling-demand").textContent = st.demand_units === null ? "–" :
       `${num(st.demand_units)} units`;
+    held.waiting = st.forecast_quality === null ? st.forecast_waiting || "" : "";
     $("scaling-quality").textContent = st.forecast_quality === null ?
       `${st.forecast_waiting || "learning"} (reactive until then)` :
       `error ${num(st.forecast_quality)}× that of "no change"`;

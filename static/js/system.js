@@ -113,7 +113,7 @@
   function applyWindow() {
     const r = fs.range;
     const until = r.live ? fs.nowS() : r.untilS;
-    const since = r.live ? until - LIVE_S : r.sinceS;
+    const since = r.live ? until - LIVE_S : r.axisSinceS ?? r.sinceS; // dashboard.js shortStart
     const main = Object.values(fs.charts)[0]; // same tick spacing as the History charts
     const time = main ? main.options.scales.x.time : {};
     for (const chart of Object.values(state.charts)) {
@@ -197,10 +197,16 @@
           body.appendChild(row);
         }
       }
-      const out = d.interfaces.filter((i) => !i.counted).map((i) => `${i.name} (${i.reason})`);
+      // Grouped by reason: "ifb0 (virtual device (the host ...)), ifb1 (virtual device (...
+      // ))" said the same thing twice in nested brackets.
+      const byReason = new Map();
+      for (const i of d.interfaces.filter((x) => !x.counted)) {
+        byReason.set(i.reason, [...(byReason.get(i.reason) || []), i.name]);
+      }
+      const out = [...byReason].map(([why, names]) => `${names.join(", ")} (${why.replace(/ \((.*)\)$/, ": $1")})`);
       const skipped = d.disks.filter((x) => !x.charted).map((x) => x.name);
       $("devices-excluded").textContent = [
-        out.length ? `Not in the network totals or charts: ${out.join(", ")}.` : "",
+        out.length ? `Not in the network totals or charts: ${out.join("; ")}.` : "",
         skipped.length ? `Disks not charted (loop, ram, zram): ${skipped.join(", ")}.` : "",
       ].filter(Boolean).join(" ");
     } catch (err) {
