@@ -1,6 +1,7 @@
 """Failure risk on the shared SMD machines, through ``main.py risk-eval --json``.
 
-    .venv/bin/python bench/bench_risk.py                       # cross and within, all models
+    .venv/bin/python bench/bench_risk.py                       # cross and within
+    .venv/bin/python bench/bench_risk.py --mode within --models hgb,rf,et,lr,svm   # before
     .venv/bin/python bench/bench_risk.py --mode cross --models lr,hgb
 
 - cross-machine: leave one machine out (train on the other 4 labelled files, test on it);
@@ -29,6 +30,8 @@ from _common import PYTHON, ROOT, write_json
 
 SMD = ROOT.parent / "shared" / "data" / "smd"
 HORIZON_S = 1800
+CROSS_MODELS = "hgb,rf,et,lr,svm"
+WITHIN_MODELS = "etb,etlr"  # risk-eval --within's default (foresight/cli/risk.py)
 COLUMNS = (
     "pr_auc",
     "event_recall",
@@ -86,24 +89,31 @@ def table(title: str, results: list[dict[str, Any]], models: list[str]) -> list[
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=("cross", "within", "both"), default="both")
-    parser.add_argument("--models", default="hgb,rf,et,lr,svm")
+    parser.add_argument(
+        "--models",
+        default=None,
+        help=f"candidates (default: cross {CROSS_MODELS}; within {WITHIN_MODELS}, risk-eval "
+        "--within's own default)",
+    )
     parser.add_argument("--name", default=None, help="output bench/out/NAME.json")
     args = parser.parse_args()
     tests = sorted(SMD.glob("machine-*_test.csv.gz"))
     if not tests:
         print(f"skipped: no SMD data at {SMD}")
         return 0
-    models = args.models.split(",")
-    out: dict[str, Any] = {"horizon_s": HORIZON_S, "models": models, "machines": []}
+    out: dict[str, Any] = {"horizon_s": HORIZON_S, "machines": []}
     lines: list[str] = []
     for mode in ("cross", "within"):
         if args.mode not in (mode, "both"):
             continue
+        names = args.models or (WITHIN_MODELS if mode == "within" else CROSS_MODELS)
+        models = names.split(",")
+        out[f"{mode}_models"] = models
         results = []
         for held in tests:
             t0 = time.monotonic()
             train = [held] if mode == "within" else [p for p in tests if p != held]
-            r = risk_eval(train, [held], args.models, within=mode == "within")
+            r = risk_eval(train, [held], names, within=mode == "within")
             r["machine"] = held.name.removesuffix("_test.csv.gz")
             r["wall_s"] = time.monotonic() - t0
             results.append(r)
