@@ -86,6 +86,33 @@ def table(title: str, results: list[dict[str, Any]], models: list[str]) -> list[
     return lines
 
 
+def per_machine(results: list[dict[str, Any]]) -> list[str]:
+    """Within-machine, one line per machine: the second half's figures beside max_z and
+    the base rate, then the first half's own check (nested.first_half_check: the choice
+    and the alarm rule judged on left-out blocks of the first half)."""
+    lines = [
+        "per machine: second half | first-half check (left-out blocks of the first half)",
+        f"{'machine':<12}{'chosen':<18}{'PR-AUC':>7}{'max_z':>7}{'base':>7}{'caught':>8}"
+        f"{'FA/day':>8}{'alarm':>7}{'z caught':>9}{'z FA/d':>7} |{'PR-AUC':>7}{'caught':>8}"
+        f"{'FA/day':>7}{'max':>6}{'alarm':>7}",
+    ]
+    for r in results:
+        z = r["baselines"]["max_z"]
+        row = f"{r['machine']:<12}{r['model'][:17]:<18}{r['pr_auc']:>7.3f}{z['pr_auc']:>7.3f}"
+        row += f"{r['base_rate']:>7.3f}{r['events_caught']:>4}/{r['events']:<3}"
+        row += f"{r['false_alarms_per_day']:>8.2f}{100 * r['alarm_time_ratio']:>6.1f}%"
+        row += f"{z['events_caught']:>5}/{z['events']:<3}{z['false_alarms_per_day']:>7.2f} |"
+        check = next(iter(r["per_file"].values())).get("first_half_check")
+        if check:
+            row += f"{check['choice_pr_auc'] or 0:>7.3f}{check['events_caught']:>4}/"
+            row += f"{check['events']:<3}{check['false_alarms_per_day']:>7.2f}"
+            row += (
+                f"{check['max_false_alarms_per_day']:>6.2f}{100 * check['alarm_time_ratio']:>6.1f}%"
+            )
+        lines.append(row)
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=("cross", "within", "both"), default="both")
@@ -126,6 +153,8 @@ def main() -> int:
             )
         out[mode] = results
         lines += ["", *table(f"{mode}-machine (mean over the 5 held-out runs)", results, models)]
+        if mode == "within":
+            lines += ["", *per_machine(results)]
         speed = [f"{'model':<8}{'fit s/1k rows':>15}{'predict s/1k rows':>19}"]
         for name in models:
             fit = statistics.mean(r["models"][name]["fit_s_per_1000_rows"] for r in results)
