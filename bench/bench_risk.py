@@ -1,6 +1,7 @@
 """Failure risk on the shared SMD machines, through ``main.py risk-eval --json``.
 
-    .venv/bin/python bench/bench_risk.py                       # cross and within, all models
+    .venv/bin/python bench/bench_risk.py                       # cross and within
+    .venv/bin/python bench/bench_risk.py --mode within --models hgb,rf,et,lr,svm   # before
     .venv/bin/python bench/bench_risk.py --mode cross --models lr,hgb
 
 - cross-machine: leave one machine out (train on the other 4 labelled files, test on it);
@@ -29,6 +30,8 @@ from _common import PYTHON, ROOT, write_json
 
 SMD = ROOT.parent / "shared" / "data" / "smd"
 HORIZON_S = 1800
+CROSS_MODELS = "hgb,rf,et,lr,svm"
+WITHIN_MODELS = "etb,etlr"  # risk-eval --within's default (foresight/cli/risk.py)
 COLUMNS = (
     "pr_auc",
     "event_recall",
@@ -83,27 +86,61 @@ def table(title: str, results: list[dict[str, Any]], models: list[str]) -> list[
     return lines
 
 
+def per_machine(results: list[dict[str, Any]]) -> list[str]:
+    """Within-machine, one line per machine: the second half's figures beside max_z and
+    the base rate, then the first half's own check (nested.first_half_check: the choice
+    and the alarm rule judged on left-out blocks of the first half)."""
+    lines = [
+        "per machine: second half | first-half check (left-out blocks of the first half)",
+        f"{'machine':<12}{'chosen':<18}{'PR-AUC':>7}{'max_z':>7}{'base':>7}{'caught':>8}"
+        f"{'FA/day':>8}{'alarm':>7}{'z caught':>9}{'z FA/d':>7} |{'PR-AUC':>7}{'caught':>8}"
+        f"{'FA/day':>7}{'max':>6}{'alarm':>7}",
+    ]
+    for r in results:
+        z = r["baselines"]["max_z"]
+        row = f"{r['machine']:<12}{r['model'][:17]:<18}{r['pr_auc']:>7.3f}{z['pr_auc']:>7.3f}"
+        row += f"{r['base_rate']:>7.3f}{r['events_caught']:>4}/{r['events']:<3}"
+        row += f"{r['false_alarms_per_day']:>8.2f}{100 * r['alarm_time_ratio']:>6.1f}%"
+        row += f"{z['events_caught']:>5}/{z['events']:<3}{z['false_alarms_per_day']:>7.2f} |"
+        check = next(iter(r["per_file"].values())).get("first_half_check")
+        if check:
+            row += f"{check['choice_pr_auc'] or 0:>7.3f}{check['events_caught']:>4}/"
+            row += f"{check['events']:<3}{check['false_alarms_per_day']:>7.2f}"
+            row += (
+                f"{check['max_false_alarms_per_day']:>6.2f}{100 * check['alarm_time_ratio']:>6.1f}%"
+            )
+        lines.append(row)
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=("cross", "within", "both"), default="both")
-    parser.add_argument("--models", default="hgb,rf,et,lr,svm")
+    parser.add_argument(
+        "--models",
+        default=None,
+        help=f"candidates (default: cross {CROSS_MODELS}; within {WITHIN_MODELS}, risk-eval "
+        "--within's own default)",
+    )
     parser.add_argument("--name", default=None, help="output bench/out/NAME.json")
     args = parser.parse_args()
     tests = sorted(SMD.glob("machine-*_test.csv.gz"))
     if not tests:
         print(f"skipped: no SMD data at {SMD}")
         return 0
-    models = args.models.split(",")
-    out: dict[str, Any] = {"horizon_s": HORIZON_S, "models": models, "machines": []}
+    out: dict[str, Any] = {"horizon_s": HORIZON_S, "machines": []}
     lines: list[str] = []
     for mode in ("cross", "within"):
         if args.mode not in (mode, "both"):
             continue
+        names = args.models or (WITHIN_MODELS if mode == "within" else CROSS_MODELS)
+        models = names.split(",")
+        out[f"{mode}_models"] = models
         results = []
         for held in tests:
             t0 = time.monotonic()
             train = [held] if mode == "within" else [p for p in tests if p != held]
-            r = risk_eval(train, [held], args.models, within=mode == "within")
+            r = risk_eval(train, [held], names, within=mode == "within")
             r["machine"] = held.name.removesuffix("_test.csv.gz")
             r["wall_s"] = time.monotonic() - t0
             results.append(r)
@@ -116,6 +153,8 @@ def main() -> int:
             )
         out[mode] = results
         lines += ["", *table(f"{mode}-machine (mean over the 5 held-out runs)", results, models)]
+        if mode == "within":
+            lines += ["", *per_machine(results)]
         speed = [f"{'model':<8}{'fit s/1k rows':>15}{'predict s/1k rows':>19}"]
         for name in models:
             fit = statistics.mean(r["models"][name]["fit_s_per_1000_rows"] for r in results)

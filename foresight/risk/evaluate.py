@@ -24,6 +24,7 @@ from foresight.risk import alarm_rule, alarms
 from foresight.risk.data import MetricFile
 from foresight.risk.features import max_z_score, rows_for
 from foresight.risk.model import LabelledFile, Progress, RiskModel, _quiet, pr_auc
+from foresight.risk.nested import first_half_check
 
 logger = logging.getLogger(__name__)
 
@@ -259,6 +260,8 @@ def evaluate(
             "false_alarms_per_day": fig["false_alarms_per_day"],
             "max_z_pr_auc": zfig["pr_auc"],
         }
+        if within:  # the choice and the alarm rule, checked on the first half alone
+            result["per_file"][f.path]["first_half_check"] = first_half_check(fitted[i])
     result["alarm_budget"] = budget.to_dict()
     result["alarm_selection"] = selection
     result["alarm_rule"] = fitted[-1].alarm_rule_.to_dict()

@@ -73,6 +73,37 @@ def pr_auc(target: np.ndarray, score: np.ndarray) -> float | None:
     return float(average_precision_score(target, score))
 
 
+@dataclass(frozen=True, slots=True)
+class OutOfFold:
+    """The out-of-fold scores of blocked validation: per candidate, every training row's
+    score (NaN where no fold scored it), the targets, the scored rows, each row's block,
+    and the alarm rule's segments (row indices, incident flags, step)."""
+
+    scores: dict[str, np.ndarray]
+    target: np.ndarray
+    scored: np.ndarray
+    block: np.ndarray
+    segments: list[np.ndarray]
+    segment_incidents: list[np.ndarray]
+    segment_steps: list[float]
+
+
+def choose_members(
+    names: Sequence[str], scores: dict[str, np.ndarray], target: np.ndarray, rows: np.ndarray
+) -> tuple[list[str], float]:
+    """The candidate with the best PR-AUC on ``rows``, or the soft vote of the best few
+    when that is better; returns the members and their PR-AUC."""
+    value = {n: pr_auc(target[rows], scores[n][rows]) or 0.0 for n in names}
+    ranked = sorted(names, key=lambda n: -value[n])
+    chosen, best = [ranked[0]], value[ranked[0]]
+    for k in range(2, len(ranked) + 1):
+        vote = np.mean([scores[n][rows] for n in ranked[:k]], axis=0)
+        score = pr_auc(target[rows], vote) or 0.0
+        if score > best + 1e-4:
+            chosen, best = list(ranked[:k]), score
+    return chosen, best
+
+
 class RiskModel:
     """Failure-risk classifier over causal features of multivariate metric files."""
 
@@ -200,13 +231,7 @@ class RiskModel:
                 self.models[0],
             )
         self.validation_ = {n: pr_auc(y[scored], oof[n][scored]) for n in self.models}
-        ranked = sorted(self.models, key=lambda n: -(self.validation_[n] or 0.0))
-        chosen, best = [ranked[0]], self.validation_[ranked[0]] or 0.0
-        for k in range(2, len(ranked) + 1):
-            vote = np.mean([oof[n][scored] for n in ranked[:k]], axis=0)
-            score = pr_auc(y[scored], vote) or 0.0
-            if score > best + 1e-4:
-                chosen, best = ranked[:k], score
+        chosen, best = choose_members(self.models, oof, y, scored)
         self.chosen_ = list(chosen)
         self.validation_pr_auc_ = best
         self.validation_base_rate_ = float(y[scored].mean())
@@ -245,6 +270,8 @@ class RiskModel:
             )
 
         self.alarm_rule_, counts = rule_for(np.mean([oof[n] for n in chosen], axis=0))
+        if blocked:  # kept for nested.first_half_check (the estimator alone is saved)
+            self.oof_ = OutOfFold(oof, y, scored, block, segment_rows, seg_incidents, steps)
         self.alarm_training_ = {
             "event_recall": counts.event_recall,
             "false_alarms_per_day": counts.false_alarms_per_day,

@@ -222,15 +222,16 @@ def test_score_refuses_a_folder_without_a_model(
     assert not (tmp_path / "s.csv").exists()
 
 
-def test_eval_within_defaults_to_every_scikit_learn_candidate(
+def test_eval_within_defaults_to_the_bagged_extra_trees_and_its_vote_with_lr(
     synth_csvs: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """One machine's own labels: the forests join lr (across machines the default is lr)."""
+    """One machine's own labels: etb and etlr (across machines the default is lr)."""
     a = str(synth_csvs[0])
     args = ["risk-eval", "--train", a, "--test", a, "--label-col", "incident", "--time-col"]
     args += ["timestamp", "--horizon-s", "1800", "--json"]
     assert main.main([*args, "--within"]) == 0
     within = json.loads(capsys.readouterr().out)
-    assert set(within["models"]) == {"hgb", "rf", "et", "lr", "svm"}
+    assert set(within["models"]) == {"etb", "etlr"}
+    assert within["model"] in {"etb", "etlr", "vote(etb+etlr)", "vote(etlr+etb)"}
     assert main.main(args) == 0
     assert set(json.loads(capsys.readouterr().out)["models"]) == {"lr"}

@@ -1,4 +1,5 @@
-"""The ExtraTrees candidate (``et``): named on --models, ranks incidents, saved by skops."""
+"""The ExtraTrees candidates (``et``, the bagged ``etb`` and its vote with lr, ``etlr``):
+named on --models, rank incidents, saved by skops."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.ensemble import ExtraTreesClassifier
+from sklearn.pipeline import Pipeline
 
 from foresight.risk import alarms, persist, zoo
 from foresight.risk.model import LabelledFile, RiskModel
@@ -32,4 +34,39 @@ def test_et_ranks_unseen_incidents_and_survives_a_skops_round_trip(tmp_path: Pat
     assert p[target].mean() > 2 * p[~target].mean()
     card = persist.model_card(model, {"files": ["a"]}, "2026-12-01T00:00:00Z")
     loaded, _ = persist.load(persist.save(model, tmp_path / "et", card))
+    assert np.allclose(loaded.predict_proba(b.values, 60.0), p, atol=1e-12)
+
+
+def test_etb_bags_many_trees_and_etlr_votes_it_with_lr() -> None:
+    assert zoo.parse_model_names("etb,etlr") == ("etb", "etlr")
+    etb = zoo.make_model("etb", ["a", "agg:max_z"], 10.0, seed=2)
+    assert isinstance(etb, ExtraTreesClassifier) and etb.bootstrap and etb.max_samples == 0.25
+    assert etb.n_estimators == 4 * zoo.make_model("et", ["a"], 10.0).n_estimators
+    vote = zoo.make_model("etlr", ["a", "agg:max_z"], 10.0, seed=2)
+    assert isinstance(vote, zoo.SoftVote)
+    first, second = vote.members
+    assert isinstance(first, ExtraTreesClassifier) and first.random_state == 2
+    assert isinstance(second, Pipeline) and "lr" in second.named_steps
+
+
+def test_a_vote_over_etb_and_etlr_ranks_unseen_incidents_and_round_trips(
+    tmp_path: Path,
+) -> None:
+    a, b = synth(6, T0, seed=1), synth(4, T0, seed=2)
+    train = LabelledFile("a", a.values, a.incident, 60.0)
+    model = RiskModel(1800, ("etb", "etlr"), validation="blocked").fit([train], list(COLUMNS))
+    assert set(model.chosen_) <= {"etb", "etlr"}
+    p = model.predict_proba(b.values, 60.0)
+    target = alarms.window_labels(b.incident, 30)
+    assert ((p >= 0) & (p <= 1)).all()
+    assert p[target].mean() > 2 * p[~target].mean()
+    # the etlr member is the mean of its own two members' probabilities
+    etlr = zoo.make_model("etlr", model.feature_names_, 10.0).fit(
+        model.features(a.values, 60.0).matrix, alarms.window_labels(a.incident, 30)
+    )
+    x = model.features(b.values, 60.0).matrix
+    parts = [m.predict_proba(x)[:, 1] for m in etlr.members]
+    assert np.allclose(etlr.predict_proba(x)[:, 1], np.mean(parts, axis=0))
+    card = persist.model_card(model, {"files": ["a"]}, "2026-12-02T00:00:00Z")
+    loaded, _ = persist.load(persist.save(model, tmp_path / "etb", card))
     assert np.allclose(loaded.predict_proba(b.values, 60.0), p, atol=1e-12)
