@@ -65,7 +65,7 @@ class RiskTrainBody(Schema):
     )
     models = fields.String(
         validate=validate.Length(min=1, max=100),
-        metadata={"description": "Candidates among hgb,rf,et,lr,svm,xgb (default lr)"},
+        metadata={"description": "Candidates among hgb,rf,et,etb,etlr,lr,svm,xgb (default lr)"},
     )
 
 
