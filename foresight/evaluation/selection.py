@@ -269,7 +269,12 @@ def select(
     if not scale == scale:
         scale = naive_scale(raw[: int(origins[0])], None)
     if not scale == scale:
-        raise ValueError("the history before the validation origins never changes")
+        # Flat before the validation origins, moving inside them (a metric idle for days):
+        # the scale only ranks the candidates (any positive one gives the same choice),
+        # so take the whole given history's, rather than refuse a series that moves.
+        scale = naive_scale(raw, None)
+    if not scale == scale:
+        raise ValueError("the history never changes")
     wanted = tuple(dict.fromkeys(("last", *names, *((force,) if force else ()))))
     means: dict[str, np.ndarray] = {}
     specs: dict[str, FeatureSpec | None] = {}
