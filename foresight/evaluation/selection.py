@@ -67,6 +67,9 @@ DEFAULT_CANDIDATES: tuple[str, ...] = tuple(c for c in CANDIDATES if c != "lstm"
 VALIDATION_FRACTION = 0.4
 VALIDATION_REFITS = 3
 TOLERANCE = 0.01
+# seasonal-week is a candidate once the history spans this many weeks (plus the horizon).
+WEEK_CANDIDATE_WEEKS = 2
+_WEEKS = {2: "two", 3: "three"}
 
 PLAIN_WORDS = {
     "last": "repeating the last value",
@@ -282,9 +285,10 @@ def select(
     for name in wanted:
         if (
             name == "seasonal-week"
-            and len(raw) < 2 * (period_steps(step_s, 7 * 86400) or 0) + horizon
+            and len(raw) < WEEK_CANDIDATE_WEEKS * (period_steps(step_s, 7 * 86400) or 0) + horizon
         ):
-            unavailable[name] = "the history does not span two weeks"
+            weeks = _WEEKS.get(WEEK_CANDIDATE_WEEKS, WEEK_CANDIDATE_WEEKS)
+            unavailable[name] = f"the history does not span {weeks} weeks"
             continue
         if name == "ridge-log" and np.nanmin(raw) < 0:
             unavailable[name] = "the series has negative values"
