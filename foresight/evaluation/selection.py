@@ -67,6 +67,9 @@ DEFAULT_CANDIDATES: tuple[str, ...] = tuple(c for c in CANDIDATES if c != "lstm"
 VALIDATION_FRACTION = 0.4
 VALIDATION_REFITS = 3
 TOLERANCE = 0.01
+# seasonal-week is a candidate once the history spans this many weeks (plus the horizon).
+WEEK_CANDIDATE_WEEKS = 2
+_WEEKS = {2: "two", 3: "three"}
 
 PLAIN_WORDS = {
     "last": "repeating the last value",
@@ -269,7 +272,12 @@ def select(
     if not scale == scale:
         scale = naive_scale(raw[: int(origins[0])], None)
     if not scale == scale:
-        raise ValueError("the history before the validation origins never changes")
+        # Flat before the validation origins, moving inside them (a metric idle for days):
+        # the scale only ranks the candidates (any positive one gives the same choice),
+        # so take the whole given history's, rather than refuse a series that moves.
+        scale = naive_scale(raw, None)
+    if not scale == scale:
+        raise ValueError("the history never changes")
     wanted = tuple(dict.fromkeys(("last", *names, *((force,) if force else ()))))
     means: dict[str, np.ndarray] = {}
     specs: dict[str, FeatureSpec | None] = {}
@@ -277,9 +285,10 @@ def select(
     for name in wanted:
         if (
             name == "seasonal-week"
-            and len(raw) < 2 * (period_steps(step_s, 7 * 86400) or 0) + horizon
+            and len(raw) < WEEK_CANDIDATE_WEEKS * (period_steps(step_s, 7 * 86400) or 0) + horizon
         ):
-            unavailable[name] = "the history does not span two weeks"
+            weeks = _WEEKS.get(WEEK_CANDIDATE_WEEKS, WEEK_CANDIDATE_WEEKS)
+            unavailable[name] = f"the history does not span {weeks} weeks"
             continue
         if name == "ridge-log" and np.nanmin(raw) < 0:
             unavailable[name] = "the series has negative values"
