@@ -7,16 +7,13 @@ from and the text, and renders again when any of them differs.
 
 from __future__ import annotations
 
-from collections.abc import Container, Mapping
-from types import MappingProxyType
+from collections.abc import Container
 from typing import Any
 
 from foresight.alerts.conditions import Observation, Signals
 from foresight.alerts.rules import Rule
 from foresight.alerts.templates import compile_template, render
 from foresight.core.catalog import metric_info
-
-_EMPTY: Mapping[str, str] = MappingProxyType({})
 
 
 class Rendered:
@@ -29,20 +26,19 @@ class Rendered:
     def __init__(self, reuse: bool = True) -> None:
         self.reuse = reuse
         # per alert: the rule, the inputs its annotations were rendered from, the text
-        self._known: dict[tuple[str, str], tuple[Rule, tuple, Mapping[str, str]]] = {}
+        self._known: dict[tuple[str, str], tuple[Rule, tuple, dict[str, str]]] = {}
 
     def keep(self, active: Container[tuple[str, str]]) -> None:
         """Forget the alerts that are no longer active."""
         for key in [k for k in self._known if k not in active]:
             del self._known[key]
 
-    def annotations(self, rule: Rule, ob: Observation, s: Signals) -> Mapping[str, str]:
-        """The rule's annotations for this observation (read only); an active alert whose
-        inputs did not change since the last tick keeps the text it has (the same inputs
-        render the same text: floats are compared by their bits, so -0.0 is not 0.0).
-        The text is a mapping proxy, which ``AlertRecord`` keeps without a copy."""
+    def annotations(self, rule: Rule, ob: Observation, s: Signals) -> dict[str, str]:
+        """The rule's annotations for this observation; an active alert whose inputs did
+        not change since the last tick keeps the text it has (the same inputs render the
+        same text: floats are compared by their bits, so -0.0 is not 0.0)."""
         if not rule.annotations:
-            return _EMPTY
+            return {}
         cores = s.cores_for(ob.metric)
         inputs = (
             ob.metric,
@@ -72,9 +68,8 @@ class Rendered:
             text = {k: compile_template(t)(values) for k, t in rule.annotations.items()}
         else:
             text = {k: render(t, values) for k, t in rule.annotations.items()}
-        frozen = MappingProxyType(text)
-        self._known[key] = (rule, inputs, frozen)
-        return frozen
+        self._known[key] = (rule, inputs, text)
+        return text
 
 
 def _bits(value: Any) -> Any:

@@ -25,20 +25,6 @@ _COLUMNS = (
 )
 
 
-def read_only(mapping: Mapping[str, str]) -> Mapping[str, str]:
-    """A read-only copy of ``mapping``; a mapping proxy is kept as it is.
-
-    Every active alert's record is rebuilt each tick (``updated_at``) from the previous
-    record's labels, its rule's and its cached annotations, all of them proxies of
-    private copies (``AlertRecord``, ``Rule``, ``alerts.annotations.Rendered``): copying
-    them again was most of building the record. A caller must not hand over a proxy of
-    a dict it goes on changing (nothing here does).
-    """
-    if type(mapping) is MappingProxyType:
-        return mapping
-    return MappingProxyType(dict(mapping))
-
-
 @dataclass(frozen=True, slots=True)
 class AlertRecord:
     """One alert episode: pending since ``since``, maybe firing, maybe resolved."""
@@ -58,8 +44,8 @@ class AlertRecord:
     id: int | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "labels", read_only(self.labels))
-        object.__setattr__(self, "annotations", read_only(self.annotations))
+        object.__setattr__(self, "labels", MappingProxyType(dict(self.labels)))
+        object.__setattr__(self, "annotations", MappingProxyType(dict(self.annotations)))
 
     @property
     def key(self) -> tuple[str, str]:

@@ -255,24 +255,6 @@ def test_record_copies_equal_dataclasses_replace() -> None:
         assert _record(base, **changes) == dataclasses.replace(base, **changes)
 
 
-def test_a_record_keeps_read_only_maps_and_copies_the_others() -> None:
-    # The per-tick rebuild of an active alert passes the previous record's labels, the
-    # rule's and the cached annotations: proxies, kept as they are (no copy per tick).
-    # A plain dict is still copied: changing it later changes no record.
-    labels, text = {"team": "ops"}, {"summary": "x"}
-    base = AlertRecord("R", "m", "warning", "firing", 1.0, 2.0, T0, T0, T0, None, labels, text)
-    labels["team"], text["summary"] = "dev", "y"
-    assert base.labels == {"team": "ops"} and base.annotations == {"summary": "x"}
-    with pytest.raises(TypeError):
-        base.labels["team"] = "dev"  # type: ignore[index]
-    moved = _record(base, updated_at=T0 + 1, value=3.0)
-    assert moved.labels is base.labels and moved.annotations is base.annotations
-    rule = parse_rules("rules:" + EASY_RULES, "easy")[0]
-    from_rule = _record(base, labels=rule.labels)
-    assert from_rule.labels is rule.labels
-    assert from_rule == dataclasses.replace(base, labels=dict(rule.labels))
-
-
 def test_exhaustion_below_its_floor_reads_no_trend_and_sees_the_same() -> None:
     (rule,) = [r for r in parse_rules("rules:" + EASY_RULES, "easy") if r.kind is Kind.EXHAUSTION]
     for value in (10.0, 29.9, 30.0, 70.0, 99.0):
