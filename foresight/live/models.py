@@ -327,8 +327,9 @@ class LiveModels(AnomalyStage, WorkerFits, LstmCandidate, ModelJob):
                 self._save(metric, tier, served)
 
     def _anchor(self, metric: str, latest: dict | None = None) -> tuple[float, float] | None:
-        """The newest raw sample of ``metric``: where a drawn forecast starts."""
-        found = (self.store.latest() if latest is None else latest).get(metric)
+        """The newest raw sample of ``metric``: where a drawn forecast starts (from
+        ``latest``, the store's ``latest()`` read once for a whole job run, when given)."""
+        found = self.store.newest(metric) if latest is None else latest.get(metric)
         return None if found is None else (float(found[0]), float(found[1]))
 
     def reforecast(self, metric: str, tier: Tier, now: float, latest: dict | None = None) -> None:

@@ -75,10 +75,18 @@ def newest_nearest(windows: np.ndarray, lag_dims: int, reference_size: int) -> n
     queries = centred[:, -d:]  # (k, d): the newest lag vector of each row
     # The squared distance to every reference, one lag at a time: d passes over a
     # (k, w) array (no gram trick: nothing to cancel, and fewer, larger numpy calls).
-    squared = np.zeros((k, w))
+    # Into two buffers (``out=``): a new (k, w) temporary per operation cost more than
+    # the arithmetic (freshly mapped pages; the passes took 0.44x the time this way).
+    # The same operations in the same order: ``0 + x*x`` was ``x*x`` bit for bit.
+    squared = np.empty((k, w))
+    diff = np.empty((k, w))
     for j in range(d):
-        diff = centred[:, j : j + w] - queries[:, j : j + 1]
-        squared += diff * diff
+        np.subtract(centred[:, j : j + w], queries[:, j : j + 1], out=diff)
+        if j == 0:
+            np.multiply(diff, diff, out=squared)
+        else:
+            np.multiply(diff, diff, out=diff)
+            squared += diff
     lags = np.lib.stride_tricks.sliding_window_view(centred, d, axis=1)  # (k, w + d, d)
     nearest = lags[np.arange(k), np.argmin(squared, axis=1)]  # (k, d)
     diff = queries - nearest

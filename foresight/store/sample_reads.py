@@ -67,6 +67,23 @@ class SampleReads:
                 out[name] = (row[0], row[1])
         return out
 
+    def newest(self, metric: str) -> tuple[float, float] | None:
+        """``latest().get(metric)``: one metric's newest stored ``(timestamp, value)``
+        with one indexed read, not one per metric (a model install anchors one
+        forecast)."""
+        ids = self._known_ids([metric])
+        if not ids:
+            return None
+        row = (
+            self._conn()
+            .execute(
+                "SELECT ts, value FROM sample WHERE metric_id = ? ORDER BY ts DESC LIMIT 1",
+                (ids[metric],),
+            )
+            .fetchone()
+        )
+        return None if row is None else (row[0], row[1])
+
     def raw_rows(self, since: float, until: float) -> list[tuple[float, dict[str, float]]]:
         """Raw ticks with ``since < ts <= until``, oldest first, as ``(ts, values)``."""
         names = {mid: name for name, mid in self._known_ids(None).items()}

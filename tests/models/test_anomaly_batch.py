@@ -36,6 +36,33 @@ def test_newest_nearest_equals_nearest_distances_of_the_newest_vector():
         newest_nearest(np.zeros((2, 10)), 5, 600)
 
 
+def _newest_nearest_with_temporaries(windows: np.ndarray, d: int, w: int) -> np.ndarray:
+    """``newest_nearest`` as it was before its passes wrote into buffers (a new array per
+    operation): the reference the buffered passes must equal bit for bit."""
+    k = len(windows)
+    span = windows[:, 1:]
+    centred = span - span.mean(axis=1, keepdims=True)
+    queries = centred[:, -d:]
+    squared = np.zeros((k, w))
+    for j in range(d):
+        diff = centred[:, j : j + w] - queries[:, j : j + 1]
+        squared += diff * diff
+    lags = np.lib.stride_tricks.sliding_window_view(centred, d, axis=1)
+    nearest = lags[np.arange(k), np.argmin(squared, axis=1)]
+    diff = queries - nearest
+    return np.sqrt(np.einsum("ij,ij->i", diff, diff) / d)
+
+
+def test_newest_nearest_equals_its_unbuffered_passes_bit_for_bit():
+    rng = np.random.default_rng(11)
+    for d, w in ((5, 600), (3, 40), (1, 7), (2, 1)):
+        for _ in range(20):
+            rows = np.stack([_series(rng, w + 2 * d, kind) for kind in range(5)] * 3)
+            got = newest_nearest(rows, d, w)
+            want = _newest_nearest_with_temporaries(rows, d, w)
+            assert got.tobytes() == want.tobytes()
+
+
 @pytest.mark.parametrize("confirm_window", [0, 60])
 def test_score_each_equals_score_one_bit_for_bit(confirm_window):
     rng = np.random.default_rng(2)

@@ -58,3 +58,20 @@ def test_a_metric_another_process_added_is_found(tmp_path: Path) -> None:
     finally:
         reader.close()
         writer.close()
+
+
+def test_one_metrics_newest_sample_equals_its_entry_in_latest(tmp_path: Path) -> None:
+    # A model install anchors its forecast on one metric's newest sample: one read, the
+    # same answer as the every-metric read it replaced (gaps and unknown names too).
+    rng = np.random.default_rng(5)
+    with MetricStore(tmp_path / "m.db") as store:
+        assert store.newest("cpu_percent") is None
+        for i in range(40):
+            values = {"cpu_percent": float(rng.uniform(0, 100)), "load1": float(rng.uniform())}
+            if i % 3:
+                values["sometimes"] = float(i)
+            store.append(T0 + i + float(rng.uniform(0, 0.5)), values)
+        latest = store.latest()
+        assert set(latest) == {"cpu_percent", "load1", "sometimes"}
+        for metric in [*latest, "never_stored"]:
+            assert store.newest(metric) == latest.get(metric)
