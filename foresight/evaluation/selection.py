@@ -2,8 +2,8 @@
 
 Candidates: the last value, seasonal naive (one day back; one week back when the history
 spans two weeks), the linear fit on the last 12 values that ``backtest`` scores as its
-"linear on 12 lags" baseline (``lags``: the same fit, so where it is served its test
-figures are that baseline's; validated only when named, see ``DEFAULT_CANDIDATES``),
+"linear on 12 lags" baseline (``lags``: the same fit and forecasts, before the bounds;
+validated only when named, see ``DEFAULT_CANDIDATES``),
 ``LagForecaster`` as is (``ridge``), on a log1p scale for non-negative series
 (``ridge-log``), with a Huber loss (``robust``), and the optional ``lstm``.
 
