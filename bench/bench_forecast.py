@@ -238,7 +238,7 @@ def main() -> int:
     parser.add_argument(
         "--model",
         default="auto",
-        choices=["auto", "last", "seasonal", "ridge", "ridge-log", "robust", "lstm"],
+        choices=["auto", "last", "seasonal", "ridge", "ridge-log", "robust", "lstm", "lags"],
         help="the model backtest serves (default auto: chosen per case on validation)",
     )
     parser.add_argument(

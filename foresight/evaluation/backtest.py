@@ -41,12 +41,11 @@ from foresight.evaluation.selection import (
 from foresight.models.conformal import ConformalState, bands_from, run_aci
 from foresight.models.features import (
     detect_season,
-    forward_fill,
-    lag_matrix,
     seasonal_index,
     snap_season,
     take_or_nan,
 )
+from foresight.models.linear_lags import LinearLagsBaseline
 
 logger = logging.getLogger(__name__)
 
@@ -65,37 +64,6 @@ INTERVAL_METHOD = (
     "split conformal per step on the recent validation residuals, moved online by "
     "adaptive conformal inference (Gibbs & Candes 2021)"
 )
-
-
-class LinearLagsBaseline:
-    """The seeds' forecaster: LinearRegression on the last ``n_lags`` values, recursive."""
-
-    def __init__(self, n_lags: int = 12) -> None:
-        self.n_lags = n_lags
-
-    def fit(self, values: np.ndarray) -> LinearLagsBaseline:
-        raw = np.asarray(values, dtype=float)
-        rows = lag_matrix(raw, self.n_lags + 1)  # [y_t, y_t-1, ...]: target then lags
-        rows = rows[~np.isnan(rows).any(axis=1)]
-        if len(rows) < 2 * self.n_lags:
-            raise ValueError(f"too few complete rows for {self.n_lags} lags ({len(rows)})")
-        # Ordinary least squares with an intercept (scikit-learn's LinearRegression).
-        design = np.column_stack([rows[:, 1:], np.ones(len(rows))])
-        solution = np.linalg.lstsq(design, rows[:, 0], rcond=None)[0]
-        self.coef_, self.intercept_ = solution[:-1], float(solution[-1])
-        self.fill_ = float(np.nanmean(raw))
-        return self
-
-    def predict_batch(self, values: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
-        """Forecast ``horizon`` steps from each origin by feeding forecasts back as lags."""
-        lags = lag_matrix(forward_fill(values, self.fill_), self.n_lags, origins)
-        np.nan_to_num(lags, copy=False, nan=self.fill_)
-        out = np.empty((len(origins), horizon))
-        for h in range(horizon):
-            step = lags @ self.coef_ + self.intercept_
-            out[:, h] = step
-            lags = np.concatenate([step[:, None], lags[:, :-1]], axis=1)
-        return out
 
 
 def seasonal_naive(

@@ -102,7 +102,7 @@ class Served:
     """A fitted, chosen model with its band calibration and the accuracy it earned."""
 
     name: str
-    model: Any  # predict_mean; a LagForecaster, LastValue, SeasonalNaive or NumpyLstm
+    model: Any  # predict_mean: LagForecaster, LastValue, SeasonalNaive, LinearLags, NumpyLstm
     conformal: ConformalState
     lower: float | None
     upper: float | None
@@ -126,7 +126,7 @@ class Served:
             "mase": c.get(self.name),
             "naive_mase": c.get("last"),
             "seasonal_naive_mase": c.get("seasonal"),
-            "linear_lags_mase": None,
+            "linear_lags_mase": c.get("lags"),
             "candidates": dict(c),
             "coverage_80": self.conformal.coverage.get(80),
             "coverage_95": self.conformal.coverage.get(95),

@@ -1,10 +1,11 @@
 """Save and load the served models under ``<data dir>/models``: JSON plus numpy arrays.
 
 One pair of files per metric and tier: ``<metric>@<tier>.json`` (the choice, scores,
-parameters, fitted-at) and ``<metric>@<tier>.npz`` (coefficients, the conformal score
-pool, miss rates and live outcomes per horizon step, ``seen``: absent from older files,
-which still load with it estimated from the live outcome count; a served LSTM's weights,
-which the monitor runs with numpy's forward pass), written atomically (temp file, then
+parameters, fitted-at) and ``<metric>@<tier>.npz`` (coefficients of a lag model or of the
+linear fit on the last 12 values, the conformal score pool, miss rates and live outcomes
+per horizon step, ``seen``: absent from older files, which still load with it estimated
+from the live outcome count; a served LSTM's weights, which the monitor runs with numpy's
+forward pass), written atomically (temp file, then
 rename; arrays first, so a JSON always has its arrays). Loading never unpickles:
 ``np.load(allow_pickle=False)`` and plain JSON only. A file that cannot be read is
 logged and skipped; the next refit replaces it.
@@ -30,6 +31,7 @@ from foresight.evaluation.selection import spec_from_dict
 from foresight.live.forecasting import Served
 from foresight.models.baselines import LastValue, SeasonalNaive
 from foresight.models.conformal import SPREAD_WINDOW, ConformalState
+from foresight.models.linear_lags import LinearLags
 from foresight.models.numpy_lstm import NumpyLstm
 from predictor import LagForecaster
 
@@ -111,6 +113,9 @@ def _model_json(model: Any, arrays: dict[str, np.ndarray]) -> dict:
         return {"kind": "last", "horizon": int(model.horizon)}
     if isinstance(model, SeasonalNaive):
         return {"kind": "seasonal", "horizon": int(model.horizon), "period": int(model.period)}
+    if isinstance(model, LinearLags):
+        arrays.update(model.arrays())
+        return {"kind": "lags", "horizon": int(model.horizon), "n_lags": int(model.n_lags)}
     if isinstance(model, LstmForecaster):  # trained in the worker: keep only its arrays
         model = model.to_numpy()
     if isinstance(model, NumpyLstm):
@@ -139,6 +144,8 @@ def _model_from(data: dict, arrays: Any) -> Any:
         seasonal = SeasonalNaive(int(data["horizon"]), int(data["period"]))
         seasonal.fitted_ = True
         return seasonal
+    if kind == "lags":
+        return LinearLags.from_arrays(int(data["horizon"]), int(data["n_lags"]), arrays)
     if kind == "lstm":
         return NumpyLstm.from_parts(data["params"], arrays)
     if kind == "lag":

@@ -23,7 +23,7 @@ def daily(n: int) -> tuple[np.ndarray, np.ndarray]:
     return t, 30 + 10 * np.sin(2 * np.pi * np.arange(n) / 120) + rng.normal(0, 1, n)
 
 
-@pytest.mark.parametrize("name", ["last", "seasonal", "ridge", "robust", "ridge-log"])
+@pytest.mark.parametrize("name", ["last", "seasonal", "lags", "ridge", "robust", "ridge-log"])
 def test_every_model_kind_round_trips_to_identical_forecasts(tmp_path, name):
     ts, v = daily(3000)
     model = make_model(name, 12, step_s=STEP_S).fit(v, ts)
