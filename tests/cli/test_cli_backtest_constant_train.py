@@ -80,8 +80,8 @@ def test_an_ordinary_series_keeps_its_keys_and_the_training_scale(tmp_path, caps
 
 
 def test_no_value_to_score_is_still_refused(tmp_path, capsys):
-    values = idle_then_busy()
-    values[1400:] = np.nan
+    values = 10 + np.sin(np.arange(2000) / 30)
+    values[1400:] = np.nan  # the training part moves; nothing is left to score
     path = tmp_path / "s.csv"
     rows = [f"{T0 + 300 * i},{'' if v != v else f'{v:.4f}'}" for i, v in enumerate(values)]
     path.write_text("t,v\n" + "\n".join(rows) + "\n")
