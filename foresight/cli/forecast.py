@@ -189,32 +189,28 @@ def run_backtest(args: argparse.Namespace) -> int:
 
 
 def precheck_backtest(values: np.ndarray, args: argparse.Namespace) -> None:
-    """Raise now, before any progress line, the errors ``backtest`` finds only after
-    fitting: a constant training part (MASE has no scale) or no actual value to score.
+    """Raise now, before any progress line, the error ``backtest`` finds only after
+    fitting: no actual value to score in the last 30 % (mirrors the protocol's split).
 
-    Mirrors the protocol's split (the last 30 % is the test part).
+    A training part that never changes, or repeats exactly every season, is valid input:
+    ``backtest`` scores it on a fallback MASE scale and says which (``mase_scale_from``).
     """
     import numpy as np
 
     n = len(values)
     test_start = int(n * (1.0 - TEST_FRACTION))
-    train = values[:test_start]
-    finite = train[np.isfinite(train)]
     where = f"{args.csv}: column {args.value_col!r}"
-    if len(finite) and finite.min() == finite.max():
-        raise InputError(
-            f"{where} is constant ({finite[0]:g}) in the first {1 - TEST_FRACTION:.0%}: "
-            "MASE has no scale (no two values differ)"
-        )
-    if isinstance(args.season, int) and len(train) > args.season:
-        diffs = np.abs(train[args.season :] - train[: -args.season])
-        if not np.nanmax(diffs, initial=0.0) > 0:
-            raise InputError(
-                f"{where} repeats exactly every {args.season} steps in the first "
-                f"{1 - TEST_FRACTION:.0%}: MASE has no scale"
-            )
     if n - test_start > 1 and not np.isfinite(values[test_start + 1 :]).any():
         raise InputError(f"{where} has no values in the last {TEST_FRACTION:.0%} to score")
+
+
+# What the human format says about each MASE scale (foresight.evaluation.metrics).
+SCALE_WORDS = {
+    "train": "the training span's naive error",
+    "train-lag1": "the training span's one-step naive error (it repeats every season)",
+    "whole": "the whole series' one-step naive error (the training span never changes)",
+    "unit": "1 in the series' unit (the series never changes)",
+}
 
 
 def format_backtest(r: dict) -> str:
@@ -237,8 +233,11 @@ def format_backtest(r: dict) -> str:
         ("seasonal naive", "seasonal_naive_mase"),
         ("linear on 12 lags", "linear_lags_mase"),
     ):
-        ratio = r["mase"] / r[key] if r[key] else float("nan")
-        lines.append(f"{label:<22}{r[key]:>8.3f}{ratio:>8.2f}x")
+        if r[key]:
+            ratio = f"{r['mase'] / r[key]:>8.2f}x"
+        else:  # a baseline with no error: ours ties it or is worse by any ratio
+            ratio = f"{'same' if r['mase'] == 0 else 'worse':>9}"
+        lines.append(f"{label:<22}{r[key]:>8.3f}{ratio}")
     steps = r["mase_by_step"]
     picks = sorted({0, len(steps) // 4, len(steps) // 2, len(steps) - 1})
     lines += [
@@ -247,6 +246,8 @@ def format_backtest(r: dict) -> str:
         f"MAE {r['mae']:.4g}   sMAPE {r['smape']:.1f} %   "
         f"80 % band holds {100 * r['coverage_80']:.1f} %   "
         f"95 % band holds {100 * r['coverage_95']:.1f} %",
+        f"MASE scale {r['scale']:.4g}: "
+        + SCALE_WORDS.get(r.get("mase_scale_from", "train"), r.get("mase_scale_from", "")),
         f"one fit {r['fit_seconds']:.3f} s; forecast "
         f"{1e6 * r['predict_seconds_per_origin']:.1f} us per origin; "
         f"total {r['total_seconds']:.2f} s",

@@ -16,8 +16,12 @@ once their target is observed. ``naive_mase`` is the last value's MASE on the sa
 
 All MASE figures share Hyndman & Koehler's scale: the in-sample MAE of the one-season-
 back naive forecast on the first training span, so ``mase / seasonal_naive_mase < 1``
-means "beats repeating the last season". Errors are compared on the same (origin, step)
-pairs for every model: pairs whose target or any model's forecast is missing are left out.
+means "beats repeating the last season". Where that is zero (a training span that never
+changes, or repeats exactly every season) the scale falls back as ``metrics.mase_scale``
+documents, and ``mase_scale_from`` says which one was used ("train" is the usual one);
+the ratios between the MASEs are the same whichever it is. Errors are compared on the
+same (origin, step) pairs for every model: pairs whose target or any model's forecast is
+missing are left out.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from foresight.evaluation.metrics import mase_on, mase_with_steps, naive_scale
+from foresight.evaluation.metrics import mase_on, mase_scale, mase_with_steps, naive_scale
 from foresight.evaluation.selection import (
     DEFAULT_CANDIDATES,
     MODEL_CHOICES,
@@ -82,7 +86,9 @@ class BacktestResult:
     ``mase`` is the served model's (``model``: chosen on validation origins before the
     test origins, or forced); ``candidates`` are the validation MASEs the choice was
     made on. Errors are in the series' unit; sMAPE is in percent (0-200); coverage is
-    the share (0-1) of actuals inside the interval; times are seconds.
+    the share (0-1) of actuals inside the interval; times are seconds. ``scale`` is
+    the MASE denominator and ``mase_scale_from`` where it came from
+    (``metrics.SCALE_SOURCES``).
     """
 
     n: int
@@ -111,6 +117,7 @@ class BacktestResult:
     candidates: dict[str, float] = field(default_factory=dict)
     selection_seconds: float = 0.0
     interval_method: str = INTERVAL_METHOD
+    mase_scale_from: str = "train"
 
     def to_dict(self) -> dict:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -140,6 +147,7 @@ class PointForecasts:
     fit_times: list[float]
     predict_s: float
     selection_s: float
+    scale_from: str = "train"
 
     @property
     def lower(self) -> float | None:
@@ -195,11 +203,7 @@ def point_forecasts(
         season = snap_season(detect_season(history), step_s)
     else:
         season = None if season_length is None else int(season_length)
-    scale = naive_scale(history, season)
-    if not scale == scale:
-        raise ValueError(
-            "cannot scale MASE: the training span has no two values one season apart that differ"
-        )
+    scale, scale_from = mase_scale(history, season, raw)
     params = {"season_length": season_length, **dict(model_params or {})}
     t0 = time.perf_counter()
     chosen = select(
@@ -211,6 +215,7 @@ def point_forecasts(
         force=None if model == "auto" else model,
         season=season,
         params=params,
+        flat_scale=scale,
     )
     selection_s = time.perf_counter() - t0
     if progress:
@@ -262,6 +267,7 @@ def point_forecasts(
         chosen=chosen,
         season=season,
         scale=scale,
+        scale_from=scale_from,
         step_s=step_s,
         n_chunks=len(chunks),
         fit_times=fit_times,
@@ -345,6 +351,7 @@ def backtest(
         model=chosen.model,
         candidates=chosen.candidates,
         selection_seconds=selection_s,
+        mase_scale_from=f.scale_from,
     )
 
 

@@ -266,12 +266,15 @@ def select(
     season: int | None = None,
     params: dict | None = None,
     bands: BandSettings = BANDS,
+    flat_scale: float | None = None,
 ) -> Selection:
     """Validate ``names`` on ``values`` and pick one (``force`` picks that one instead).
 
     ``season`` sets the MASE scale (one-season-back naive error; None: one step); the
     chosen model's validation residuals are its band pool, calibrated with ``bands``.
-    Raises ValueError when no origin is left for validation.
+    ``flat_scale`` ranks a history that never changes (``backtest`` passes its own
+    fallback scale); without it such a history is refused. Raises ValueError when no
+    origin is left for validation.
     """
     raw = np.asarray(values, dtype=float)
     origins = validation_origins(raw, horizon)
@@ -290,6 +293,8 @@ def select(
         # the scale only ranks the candidates (any positive one gives the same choice),
         # so take the whole given history's, rather than refuse a series that moves.
         scale = naive_scale(raw, None)
+    if not scale == scale and flat_scale is not None and flat_scale > 0:
+        scale = float(flat_scale)  # a caller that scores a constant history anyway
     if not scale == scale:
         raise ValueError("the history never changes")
     wanted = tuple(dict.fromkeys(("last", *names, *((force,) if force else ()))))
