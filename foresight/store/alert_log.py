@@ -222,9 +222,12 @@ class AlertLog:
         metric: str | None = None,
         severity: str | None = None,
         since: float | None = None,
+        before: int | None = None,
         limit: int = 100,
     ) -> list[AlertRecord]:
-        """Episodes newest first; ``since`` keeps those active or resolved after it."""
+        """Episodes newest first; ``since`` keeps those active or resolved after it;
+        ``before`` (an episode's id) those after that episode in this order (a page's
+        next one: keyset paging, so a page never shifts as new episodes arrive)."""
         states = list(states)
         where = [f"state IN ({', '.join('?' * len(states))})"]
         args: list[Any] = list(states)
@@ -235,6 +238,12 @@ class AlertLog:
         if since is not None:
             where.append("(resolved_at IS NULL OR resolved_at >= ?)")
             args.append(since)
+        if before is not None:
+            where.append(
+                "(since < (SELECT since FROM alert WHERE id = ?) "
+                "OR (since = (SELECT since FROM alert WHERE id = ?) AND id < ?))"
+            )
+            args.extend((before, before, before))
         sql = (
             f"SELECT {_COLUMNS} FROM alert WHERE {' AND '.join(where)} "
             "ORDER BY since DESC, id DESC LIMIT ?"

@@ -39,6 +39,13 @@ class AlertsQuery(Schema):
         }
     )
     limit = Integer(minimum=1, maximum=MAX_ALERTS, load_default=100)
+    before = Integer(
+        minimum=1,
+        metadata={
+            "description": "Only alerts older than the alert with this `id` (in the answer's "
+            "newest-first order): the next page after it. Not with `cursor`"
+        },
+    )
     cursor = fields.String(
         validate=validate.Regexp(
             CURSOR_PATTERN, error="cursor must be the cursor of an earlier answer (got {input!r})"

@@ -43,6 +43,12 @@ def get_alerts(
     states = STATES if state is None else ACTIVE_STATES if state == "active" else (state,)
     filters["since"] = relative(filters.pop("since", None), now)
     filters["rule"] = filters.pop("name", None)
+    before = filters.get("before")
+    if before is not None:
+        if cursor is not None:
+            raise InputError("give before or cursor, not both (before pages the history)")
+        if not live.engine.log.by_ids([before]):
+            raise InputError(f"before must be the id of a stored alert (got {before})")
     changed = (
         None
         if cursor is None

@@ -3,7 +3,8 @@
  * of those gone; the page merges them by id into what it holds) and shows
  * active alerts first (state, severity, rule, metric, value, since, why), then the
  * newest resolved ones; "Show all" pages through the stored resolved history
- * (GET /api/alerts?state=resolved&limit=N, newest first). Marks the tile of each metric
+ * (GET /api/alerts?state=resolved&limit=26&before=<the last id of the page before>,
+ * newest first). Marks the tile of each metric
  * with an active alert (data-alert); static/js/alert_bands.js shades the episodes on
  * the charts. Times in the annotations (the API's ISO 8601 UTC, e.g. a forecast
  * crossing's "at {when}") are shown in the page's local time, like every other time.
@@ -17,14 +18,13 @@
   const STATE_ORDER = { firing: 0, pending: 1 };
   // Resolved alerts shown until "Show all" is pressed: twenty rows of them pushed the
   // charts a screen down on any host that had a busy day. "Show all" pages through the
-  // stored history PAGE rows at a time (the API answers at most MAX_ALERTS at once).
+  // stored history PAGE rows at a time, as far back as it goes.
   const RESOLVED_SHOWN = 5;
   const PAGE = 25;
-  const MAX_ALERTS = 1000; // foresight/web/alert_schemas.py
   let showAllResolved = false;
   let resolvedHeld = [];
   let heldAll = false; // the poll's answer held every stored alert
-  const history = { page: 0, alerts: [], complete: false, error: null };
+  const history = { page: 0, starts: [null], alerts: [], complete: false, error: null };
 
   function when(ts) {
     return window.foresightTime.when(ts); // the one time format (static/js/timefmt.js)
@@ -104,19 +104,25 @@
   }
 
   // The newest RESOLVED_SHOWN from the poll, or (after "Show all") one page of the
-  // stored history, fetched with a limit just past the page so "Older" knows if there is more.
+  // stored history: PAGE + 1 rows after the last row of the page before (`before`, keyset
+  // paging: no cap on how far back, and a page does not shift as new alerts resolve), the
+  // extra row saying whether "Older" has more. history.starts[k]: page k's `before` id.
   async function loadHistory() {
-    const want = Math.min(MAX_ALERTS, (history.page + 1) * PAGE + 1);
+    const before = history.starts[history.page];
+    const q = before === null ? "" : `&before=${before}`;
     try {
-      const res = await fs.api(`/api/alerts?state=resolved&limit=${want}`);
-      history.alerts = res.alerts;
-      history.complete = res.alerts.length < want;
+      const res = await fs.api(`/api/alerts?state=resolved&limit=${PAGE + 1}${q}`);
+      history.alerts = res.alerts.slice(0, PAGE);
+      history.complete = res.alerts.length <= PAGE;
       history.error = null;
+      if (!history.complete) history.starts[history.page + 1] = history.alerts[PAGE - 1].id;
     } catch (err) {
       history.error = err.message;
+      if (err.status === 400 && history.page > 0) { // that row is gone (retention): start over
+        Object.assign(history, { page: 0, starts: [null] });
+        return loadHistory();
+      }
     }
-    const pages = Math.max(1, Math.ceil(history.alerts.length / PAGE));
-    if (history.page >= pages) history.page = pages - 1;
   }
 
   function showResolved() {
@@ -134,15 +140,14 @@
       return;
     }
     const first = history.page * PAGE;
-    const rows = history.alerts.slice(first, first + PAGE);
+    const rows = history.alerts.slice(0, PAGE);
     fill("alerts-resolved", rows, true);
     more.textContent = `Show the newest ${RESOLVED_SHOWN} only`;
-    const total = history.complete ? String(history.alerts.length)
-      : history.alerts.length >= MAX_ALERTS ? `the newest ${MAX_ALERTS}` : "many";
+    const total = history.complete ? String(first + rows.length) : "many";
     $("alerts-resolved-range").textContent = history.error ? `History unavailable: ${history.error}`
       : rows.length ? `${first + 1}–${first + rows.length} of ${total}, newest first` : "None stored.";
     $("alerts-resolved-newer").disabled = history.page === 0;
-    $("alerts-resolved-older").disabled = first + PAGE >= history.alerts.length;
+    $("alerts-resolved-older").disabled = history.complete;
   }
 
   async function poll() {
@@ -185,7 +190,10 @@
     showAllResolved = !showAllResolved;
     if (!showAllResolved) { showResolved(); return; }
     // At once from what the poll holds, then from the stored history.
-    Object.assign(history, { page: 0, alerts: resolvedHeld, complete: heldAll, error: null });
+    Object.assign(history, {
+      page: 0, starts: [null], alerts: resolvedHeld.slice(0, PAGE),
+      complete: heldAll && resolvedHeld.length <= PAGE, error: null,
+    });
     showResolved();
     turn(0);
   });

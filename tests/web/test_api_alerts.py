@@ -223,3 +223,46 @@ def metric_unit(name: str) -> str:
     from foresight.core.catalog import metric_info
 
     return metric_info(name).unit
+
+
+def test_before_pages_the_history_by_id(services, clock, client) -> None:
+    """`limit` alone reached only the newest 1,000: `before` gives the page after an id."""
+    for _ in range(5):  # five CpuCritical episodes, each firing then resolved
+        drive(services, clock, {"cpu_percent": 99.0}, times=2)
+        drive(services, clock, {"cpu_percent": 10.0})
+    everything = client.get("/api/alerts?state=resolved&limit=100").get_json()["alerts"]
+    assert len(everything) >= 5
+    pages, before = [], None
+    for _ in range(len(everything) + 1):  # bounded: a `before` ignored would loop forever
+        query = "/api/alerts?state=resolved&limit=2" + (
+            "" if before is None else f"&before={before}"
+        )
+        page = client.get(query).get_json()["alerts"]
+        if not page:
+            break
+        pages.append([a["id"] for a in page])
+        before = page[-1]["id"]
+    assert [i for p in pages for i in p] == [a["id"] for a in everything]
+    assert all(len(p) == 2 for p in pages[:-1])
+    # a new episode arriving at the top does not shift the older pages
+    drive(services, clock, {"cpu_percent": 99.0}, times=2)
+    drive(services, clock, {"cpu_percent": 10.0})
+    second = client.get(f"/api/alerts?state=resolved&limit=2&before={pages[0][-1]}").get_json()
+    assert [a["id"] for a in second["alerts"]] == pages[1]
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("before=999999", "before must be the id of a stored alert (got 999999)"),
+        ("before=0", "before"),
+        ("before=1&cursor={cursor}", "give before or cursor, not both"),
+    ],
+)
+def test_bad_before_is_400(services, clock, client, query: str, message: str) -> None:
+    drive(services, clock, {"cpu_percent": 99.0}, times=2)
+    cursor = client.get("/api/alerts").get_json()["cursor"]
+    response = client.get("/api/alerts?" + query.replace("{cursor}", cursor))
+    assert response.status_code == 400 and message in response.get_json()["error"], (
+        response.get_json()
+    )

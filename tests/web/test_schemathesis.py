@@ -70,6 +70,9 @@ REJECTED_ON_PURPOSE = [
     ("GET /api/metrics", "give until or to, not both"),
     # nor "one of two query parameters"
     ("GET /api/predictions", "give hours or minutes, not both"),
+    ("GET /api/alerts", "give before or cursor, not both"),
+    # alert ids are the store's
+    ("GET /api/alerts", "before must be the id of a stored alert"),
     ("GET /api/metrics/{name}/forecast", "give hours or minutes, not both"),
     # targets are the store's series (foresight.core.series): no enum can list them
     ("GET /api/metrics", "unknown target"),
