@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from browser_support import get_json, run_monitor, screenshot_dir
+from browser_support import get_json, open_page, run_monitor, screenshot_dir
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -53,8 +53,8 @@ def test_episode_list_and_marks_on_the_drawn_line(tmp_path: Path, browser: Any) 
     with run_monitor(tmp_path) as base:
         (episode,) = get_json(f"{base}/api/anomalies?since=-86400")["episodes"]
         assert episode["closed"] and episode["metrics"] == ["cpu_percent", "load1"]
-        page = browser.new_page(viewport={"width": 1280, "height": 1600})
-        page.goto(base)
+        errors: list[str] = []
+        page = open_page(browser, base, errors, height=1600)
         page.wait_for_function(
             "() => document.querySelectorAll('#episode-list li').length === 1",
             timeout=30_000,
@@ -82,3 +82,4 @@ def test_episode_list_and_marks_on_the_drawn_line(tmp_path: Path, browser: Any) 
         )
         assert mark["mark"]["y"] == mark["bucket"]["y"] < 100  # on the line, not at 1e6
         assert mark["mark"]["x"] == mark["bucket"]["x"]
+        assert not errors, errors

@@ -35,8 +35,8 @@ def test_the_risk_panel_says_alerts_at_onset_and_shows_the_pr_auc(
     card = _model(tmp_path / "model")
     env = {"FORESIGHT_RISK_MODEL": str(tmp_path / "model")}
     with run_monitor(tmp_path, extra_env=env) as base:
-        page = browser.new_page(viewport={"width": 1280, "height": 1600})
-        page.goto(base)
+        errors: list[str] = []
+        page = open_page(browser, base, errors, height=1600)
         page.wait_for_function(
             "() => document.getElementById('risk-model').textContent.includes('PR-AUC')",
             timeout=30_000,
@@ -52,6 +52,7 @@ def test_the_risk_panel_says_alerts_at_onset_and_shows_the_pr_auc(
             timeout=30_000,
         )
         assert "does not report the metrics" in page.inner_text("#risk-failure")
+        assert not errors, errors
     assert json.loads((tmp_path / "model" / "model_card.json").read_text())["model"] == "lr"
 
 
