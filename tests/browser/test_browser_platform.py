@@ -31,8 +31,10 @@ def test_panel_shows_drift_signals_and_size(tmp_path: Path, browser: Any) -> Non
             assert get_json(f"{server}/api/scaling/status")["max_instances"] >= 3
             errors: list[str] = []
             page = open_page(browser, f"{server}/", errors)
+            # Until the engine's first decision the signals have no values ("cpu – ·
+            # memory –") and none drives: wait for that decision, not for the first text.
             page.wait_for_function(
-                "() => document.getElementById('scaling-signals').textContent.includes('cpu')",
+                "() => document.getElementById('scaling-signals').textContent.includes('drives')",
                 timeout=20_000,
             )
             signals = page.text_content("#scaling-signals") or ""
