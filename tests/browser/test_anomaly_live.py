@@ -55,7 +55,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def test_idle_host_is_quiet_and_a_stress_test_is_one_episode(
-    server: str, tmp_path: Path, browser: Any
+    server: str, tmp_path: Path, request: pytest.FixtureRequest
 ):
     time.sleep(WARMUP_S)
     psutil.cpu_percent(None)
@@ -68,7 +68,10 @@ def test_idle_host_is_quiet_and_a_stress_test_is_one_episode(
             "really moved, so it was not idle"
         )
     idle = get_json(f"{server}/api/anomalies?since=-{IDLE_S:g}")["episodes"]
-    assert len(idle) <= MAX_IDLE_EPISODES, idle
+    assert len(idle) <= MAX_IDLE_EPISODES, (
+        f"{len(idle)} episodes while idle (cpu_percent {during:.1f} % on average, "
+        f"{burst:.0f} % at most): {idle}"
+    )
     # ... and not one episode that swallows the idle phase either.
     assert sum(e["duration_s"] for e in idle) <= 0.25 * IDLE_S, idle
     psutil.cpu_percent(None)
@@ -79,6 +82,9 @@ def test_idle_host_is_quiet_and_a_stress_test_is_one_episode(
             f"2 cores cannot show; the idle phase passed ({len(idle)} episode(s))"
         )
 
+    # Chromium starts only now, after the idle phase: a browser process starting up and
+    # settling (its own threads, sockets and disk cache) is the host moving, not idleness.
+    browser: Any = request.getfixturevalue("browser")
     page = browser.new_page()
     page.goto(server + "/")
     page.wait_for_function("() => window.foresight && foresight.range", timeout=15_000)
