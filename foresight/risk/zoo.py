@@ -4,9 +4,10 @@ hgb: HistGradientBoosting; rf: RandomForest; et: ExtraTrees (random split points
 5 shared SMD machines' first halves it validated above the forest within-machine, see
 bench/README.md); etb: ExtraTrees with 4x the trees, each on a 25 % bootstrap sample (about
 twice et's fit cost; steadier over seeds, the within-machine default); etlr: the soft vote of
-etb and lr, as one candidate; lr: logistic regression on the cross-metric aggregates (the ones that
-transfer between machines); svm: a linear SVM calibrated with Platt scaling on unshuffled
-folds; xgb: XGBoost, only with the ``xgboost-cpu`` extra. The linear models see
+etb and lr, as one candidate (with etb a candidate too, RiskModel fits etb once for both);
+lr: logistic regression on the cross-metric aggregates (the ones that transfer between
+machines); svm: a linear SVM calibrated with Platt scaling on unshuffled folds; xgb:
+XGBoost, only with the ``xgboost-cpu`` extra. The linear models see
 ``signed_log1p`` of their inputs: z-scores have heavy tails.
 """
 
