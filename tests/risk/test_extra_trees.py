@@ -3,12 +3,15 @@ named on --models, rank incidents, saved by skops."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from sklearn.ensemble import ExtraTreesClassifier
 from sklearn.pipeline import Pipeline
 
+from foresight.core.errors import InputError
 from foresight.risk import alarms, persist, zoo
 from foresight.risk.model import LabelledFile, RiskModel
 from foresight.risk.synth import COLUMNS, synth
@@ -111,10 +114,18 @@ def test_a_vote_of_etb_and_etlr_predicts_etb_once_and_round_trips(tmp_path: Path
     # the chosen vote is saved flattened and loads with its weights
     model.estimator_ = flat
     card = persist.model_card(model, {"files": ["a"]}, "2026-12-02T00:00:00Z")
+    # a Foresight before the weights would average the members equally: it refuses v2
+    assert card["card_version"] == 2
     loaded, _ = persist.load(persist.save(model, tmp_path / "vote", card))
     assert np.allclose(loaded.estimator_.weights, [0.75, 0.25])
     assert np.allclose(loaded.predict_proba(b.values, 60.0), nested.predict_proba(x)[:, 1])
+    card_path = tmp_path / "vote" / persist.CARD_FILE
+    card_path.write_text(json.dumps({**json.loads(card_path.read_text()), "card_version": 3}))
+    with pytest.raises(InputError, match="unknown model card version 3"):
+        persist.load(tmp_path / "vote")
     # a vote saved before weights existed (no attribute) keeps equal weights
     old = zoo.SoftVote([etb, etlr.members[1]])
     del old.weights
     assert np.allclose(old.predict_proba(x), etlr.predict_proba(x), atol=1e-12)
+    model.estimator_ = old
+    assert persist.model_card(model, {}, "2026-12-02T00:00:00Z")["card_version"] == 1
