@@ -43,7 +43,7 @@ from foresight.risk.features import (
     rows_for,
     steady_state_features,
 )
-from foresight.risk.zoo import DEFAULT_MODELS, SoftVote, make_model
+from foresight.risk.zoo import COMPOSITES, DEFAULT_MODELS, SoftVote, flat_vote, make_model
 
 logger = logging.getLogger(__name__)
 
@@ -202,6 +202,9 @@ class RiskModel:
         blocked = self.validation == "blocked"
         oof = {name: np.full(len(y), np.nan) for name in self.models}
         self.fit_seconds_: dict[str, float] = {}
+        # each fold's fits of the members of a composite candidate (etlr: etb, lr), so a
+        # member that is a candidate too is fitted once per fold
+        fold_fits: dict[int, dict[str, Any]] = {}
         for name in self.models:
             t0 = time.perf_counter()
             for k in range(0 if blocked else 1, self.n_blocks):
@@ -213,7 +216,7 @@ class RiskModel:
                 val = block == k
                 if not val.any() or not y[train].any() or y[train].all():
                     continue
-                model = self._fit(name, x[train], y[train])
+                model = self._fit_once(name, x[train], y[train], fold_fits.setdefault(k, {}))
                 oof[name][val] = model.predict_proba(x[val])[:, 1]
             self.fit_seconds_[name] = time.perf_counter() - t0
             progress(f"{name}: validated in {self.fit_seconds_[name]:.1f} s")
@@ -279,17 +282,20 @@ class RiskModel:
         }
         # the share of validation time the rule spent in alarm (the old key's meaning)
         self.alarm_share_ = counts.alarm_time_ratio
+        del fold_fits
         refit = self.models if self.refit_all else chosen
         self.fitted_: dict[str, Any] = {}
         self.alarm_rules_: dict[str, alarm_rule.AlarmRule] = {}
+        final_fits: dict[str, Any] = {}
         for name in refit:
             t0 = time.perf_counter()
-            self.fitted_[name] = self._fit(name, x, y)
+            self.fitted_[name] = self._fit_once(name, x, y, final_fits)
             self.fit_seconds_[name] += time.perf_counter() - t0
             if self.refit_all:
                 self.alarm_rules_[name] = rule_for(oof[name])[0]
         members = [self.fitted_[n] for n in chosen]
-        self.estimator_ = members[0] if len(members) == 1 else SoftVote(members)
+        # flattened: the vote of etb and etlr predicts etb once (3/4 etb + 1/4 lr)
+        self.estimator_ = members[0] if len(members) == 1 else flat_vote(members)
         self.train_rows_ = len(y)
         self.train_base_rate_ = float(y.mean())
         self.fit_total_s_ = time.perf_counter() - started
@@ -330,6 +336,20 @@ class RiskModel:
             after[first : first + after_rows] = True
         reference = np.arange(n) < warmup
         return block, before, after, reference
+
+    def _fit_once(self, name: str, x: np.ndarray, y: np.ndarray, done: dict[str, Any]) -> Any:
+        """``name`` fitted on ``x, y``; the members of a composite candidate come from (and
+        go to) ``done``, the fits already made on these same rows. The same estimators
+        as fitting the composite whole (``make_model`` builds its members the same way)."""
+        if name in done:
+            return done[name]
+        if name in COMPOSITES:
+            members = [self._fit_once(n, x, y, done) for n in COMPOSITES[name]]
+            return SoftVote(members)
+        model = self._fit(name, x, y)
+        if any(name in parts for c, parts in COMPOSITES.items() if c in self.models):
+            done[name] = model  # a member of a composite candidate: kept for it
+        return model
 
     def _fit(self, name: str, x: np.ndarray, y: np.ndarray) -> Any:
         # One OpenMP thread: on a shared 2-core host, OpenMP's spinning threads slow

@@ -28,6 +28,11 @@ logger = logging.getLogger(__name__)
 MODEL_FILE = "model.skops"
 CARD_FILE = "model_card.json"
 CARD_VERSION = 1
+# A model whose vote has unequal weights (zoo.flat_vote: the vote of etb and etlr) is
+# saved as version 2: a Foresight before the weights would load it and average its
+# members equally, so it refuses the version instead. Both versions load here.
+WEIGHTED_CARD_VERSION = 2
+CARD_VERSIONS = (CARD_VERSION, WEIGHTED_CARD_VERSION)
 # Our own types inside the skops file: trusted by name, nothing else unknown is loaded.
 OWN_TYPES = ("foresight.risk.zoo.SoftVote", "foresight.risk.zoo.signed_log1p")
 KNOWN_PREFIXES = ("sklearn.", "xgboost.")  # library classes; no numpy or builtins callables
@@ -36,7 +41,11 @@ KNOWN_PREFIXES = ("sklearn.", "xgboost.")  # library classes; no numpy or builti
 def model_card(model: RiskModel, data: dict[str, Any], created_utc: str) -> dict[str, Any]:
     """The JSON card of a fitted model: what it was trained on and how well it did."""
     return {
-        "card_version": CARD_VERSION,
+        "card_version": (
+            WEIGHTED_CARD_VERSION
+            if getattr(model.estimator_, "weights", None) is not None
+            else CARD_VERSION
+        ),
         "created_utc": created_utc,
         "target": f"incident in progress or starting within {model.horizon_s:g} s",
         "horizon_s": model.horizon_s,
@@ -101,7 +110,7 @@ def load(directory: str | Path) -> tuple[RiskModel, dict[str, Any]]:
         card = json.loads(card_path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise InputError(f"{card_path}: cannot read the model card ({exc})") from None
-    if not isinstance(card, dict) or card.get("card_version") != CARD_VERSION:
+    if not isinstance(card, dict) or card.get("card_version") not in CARD_VERSIONS:
         raise InputError(f"{card_path}: unknown model card version {card.get('card_version')!r}")
     needed = (
         "metrics",

@@ -4,9 +4,10 @@ hgb: HistGradientBoosting; rf: RandomForest; et: ExtraTrees (random split points
 5 shared SMD machines' first halves it validated above the forest within-machine, see
 bench/README.md); etb: ExtraTrees with 4x the trees, each on a 25 % bootstrap sample (about
 twice et's fit cost; steadier over seeds, the within-machine default); etlr: the soft vote of
-etb and lr, as one candidate; lr: logistic regression on the cross-metric aggregates (the ones that
-transfer between machines); svm: a linear SVM calibrated with Platt scaling on unshuffled
-folds; xgb: XGBoost, only with the ``xgboost-cpu`` extra. The linear models see
+etb and lr, as one candidate (with etb a candidate too, RiskModel fits etb once for both);
+lr: logistic regression on the cross-metric aggregates (the ones that transfer between
+machines); svm: a linear SVM calibrated with Platt scaling on unshuffled folds; xgb:
+XGBoost, only with the ``xgboost-cpu`` extra. The linear models see
 ``signed_log1p`` of their inputs: z-scores have heavy tails.
 """
 
@@ -36,6 +37,9 @@ logger = logging.getLogger(__name__)
 
 MODEL_NAMES = ("hgb", "rf", "et", "etb", "etlr", "lr", "svm", "xgb")
 DEFAULT_MODELS = ("hgb", "rf", "et", "lr", "svm")
+# Candidates that are soft votes of other candidates: the members of ``make_model``'s vote,
+# in order. When a member is also a candidate, RiskModel fits it once for both.
+COMPOSITES: dict[str, tuple[str, ...]] = {"etlr": ("etb", "lr")}
 
 
 def signed_log1p(x: np.ndarray) -> np.ndarray:
@@ -170,17 +174,48 @@ def make_model(
 
 
 class SoftVote:
-    """A soft-voting ensemble of fitted classifiers: the mean of their P(positive)."""
+    """A soft-voting ensemble of fitted classifiers: the mean of their P(positive),
+    weighted by ``weights`` when given (None: equal weights)."""
 
-    def __init__(self, members: Sequence[Any]) -> None:
+    def __init__(self, members: Sequence[Any], weights: Sequence[float] | None = None) -> None:
         self.members = list(members)
+        self.weights = None if weights is None else [float(w) for w in weights]
         self.classes_ = np.array([0, 1])
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        positive = np.mean([m.predict_proba(x)[:, 1] for m in self.members], axis=0)
+        parts = [m.predict_proba(x)[:, 1] for m in self.members]
+        # a vote saved before weights existed has none: equal weights
+        positive = np.average(parts, axis=0, weights=getattr(self, "weights", None))
         return np.column_stack([1.0 - positive, positive])
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> SoftVote:
         for member in self.members:
             member.fit(x, y)
         return self
+
+
+def flat_vote(members: Sequence[Any]) -> Any:
+    """The soft vote of ``members`` with nested votes flattened, so that each distinct
+    fitted estimator predicts once: the vote of etb and etlr (itself etb with lr) is
+    3/4 etb + 1/4 lr, not etb predicted twice. A single distinct estimator is returned
+    as it is."""
+    weight: dict[int, float] = {}
+    estimator: dict[int, Any] = {}
+
+    def add(member: Any, share: float) -> None:
+        if isinstance(member, SoftVote):
+            inner = getattr(member, "weights", None) or [1.0] * len(member.members)
+            total = float(sum(inner))
+            for m, w in zip(member.members, inner, strict=True):
+                add(m, share * w / total)
+            return
+        estimator.setdefault(id(member), member)
+        weight[id(member)] = weight.get(id(member), 0.0) + share
+
+    for member in members:
+        add(member, 1.0 / len(members))
+    if len(estimator) == 1:
+        return next(iter(estimator.values()))
+    shares = [weight[k] for k in estimator]
+    equal = max(shares) - min(shares) < 1e-12
+    return SoftVote(list(estimator.values()), None if equal else shares)

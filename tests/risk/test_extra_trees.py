@@ -3,12 +3,15 @@ named on --models, rank incidents, saved by skops."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from sklearn.ensemble import ExtraTreesClassifier
 from sklearn.pipeline import Pipeline
 
+from foresight.core.errors import InputError
 from foresight.risk import alarms, persist, zoo
 from foresight.risk.model import LabelledFile, RiskModel
 from foresight.risk.synth import COLUMNS, synth
@@ -70,3 +73,59 @@ def test_a_vote_over_etb_and_etlr_ranks_unseen_incidents_and_round_trips(
     card = persist.model_card(model, {"files": ["a"]}, "2026-12-02T00:00:00Z")
     loaded, _ = persist.load(persist.save(model, tmp_path / "etb", card))
     assert np.allclose(loaded.predict_proba(b.values, 60.0), p, atol=1e-12)
+
+
+def test_etb_is_fitted_once_when_etb_and_etlr_are_both_candidates() -> None:
+    """etlr's bagged ExtraTrees is the etb candidate's own fit (fold by fold and at the
+    end), not a second forest fitted on the same rows; the scores are the same."""
+    a = synth(6, T0, seed=1)
+    train = LabelledFile("a", a.values, a.incident, 60.0)
+    model = RiskModel(1800, ("etb", "etlr", "lr"), validation="blocked", refit_all=True).fit(
+        [train], list(COLUMNS)
+    )
+    etb, etlr, lr = (model.fitted_[n] for n in ("etb", "etlr", "lr"))
+    assert etlr.members[0] is etb and etlr.members[1] is lr
+    oof = model.oof_.scores
+    rows = model.oof_.scored
+    assert np.allclose(oof["etlr"][rows], (oof["etb"][rows] + oof["lr"][rows]) / 2)
+    # the same forest as fitting etlr whole (make_model builds its members alike)
+    x = model.features(a.values, 60.0).matrix
+    whole = zoo.make_model("etlr", model.feature_names_, 10.0).fit(
+        x, alarms.window_labels(a.incident, 30)
+    )
+    assert np.allclose(whole.predict_proba(x), etlr.predict_proba(x), atol=1e-12)
+
+
+def test_a_vote_of_etb_and_etlr_predicts_etb_once_and_round_trips(tmp_path: Path) -> None:
+    a, b = synth(6, T0, seed=1), synth(4, T0, seed=2)
+    train = LabelledFile("a", a.values, a.incident, 60.0)
+    model = RiskModel(1800, ("etb", "etlr"), validation="blocked", refit_all=True).fit(
+        [train], list(COLUMNS)
+    )
+    etb, etlr = model.fitted_["etb"], model.fitted_["etlr"]
+    nested = zoo.SoftVote([etb, etlr])
+    flat = zoo.flat_vote([etb, etlr])
+    assert isinstance(flat, zoo.SoftVote) and len(flat.members) == 2
+    assert flat.members[0] is etb and flat.members[1] is etlr.members[1]
+    assert np.allclose(flat.weights, [0.75, 0.25])
+    x = model.features(b.values, 60.0).matrix
+    assert np.allclose(flat.predict_proba(x), nested.predict_proba(x), atol=1e-12)
+    assert zoo.flat_vote([etb]) is etb and zoo.flat_vote([etb, etb]) is etb
+    # the chosen vote is saved flattened and loads with its weights
+    model.estimator_ = flat
+    card = persist.model_card(model, {"files": ["a"]}, "2026-12-02T00:00:00Z")
+    # a Foresight before the weights would average the members equally: it refuses v2
+    assert card["card_version"] == 2
+    loaded, _ = persist.load(persist.save(model, tmp_path / "vote", card))
+    assert np.allclose(loaded.estimator_.weights, [0.75, 0.25])
+    assert np.allclose(loaded.predict_proba(b.values, 60.0), nested.predict_proba(x)[:, 1])
+    card_path = tmp_path / "vote" / persist.CARD_FILE
+    card_path.write_text(json.dumps({**json.loads(card_path.read_text()), "card_version": 3}))
+    with pytest.raises(InputError, match="unknown model card version 3"):
+        persist.load(tmp_path / "vote")
+    # a vote saved before weights existed (no attribute) keeps equal weights
+    old = zoo.SoftVote([etb, etlr.members[1]])
+    del old.weights
+    assert np.allclose(old.predict_proba(x), etlr.predict_proba(x), atol=1e-12)
+    model.estimator_ = old
+    assert persist.model_card(model, {}, "2026-12-02T00:00:00Z")["card_version"] == 1
