@@ -15,6 +15,7 @@ from foresight.live.services import build_services, run_cycle, stop
 from foresight.risk import persist
 from foresight.risk.model import LabelledFile, RiskModel
 from foresight.risk.synth import COLUMNS, synth
+from metrics_collector import Sample
 
 SEED_002 = list(COLUMNS[:7])  # cpu_usage ... active_connections
 
@@ -160,7 +161,7 @@ def test_prometheus_exports_the_risk_gauges(risk_client, tmp_path: Path) -> None
     # the host sampler's metrics are not the model's (seed 002's names): no probability
     assert "foresight_failure_probability" not in found
     live = svc.extras["live_risk"]
-    live.stage(svc.clock(), type("S", (), {"values": BODY})())
+    live.stage(svc.clock(), Sample(svc.clock(), BODY))
     text = risk_client.get("/metrics").get_data(as_text=True)
     found = {f.name: f.samples[0].value for f in text_string_to_metric_families(text) if f.samples}
     assert 0 <= found["foresight_failure_probability"] <= 1
