@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
@@ -83,19 +83,37 @@ __all__ = [  # the names moved to foresight.host.probes and .ticks are re-export
 # averaged over the beat) come every 5 s: every stored series costs the anomaly scorer,
 # the alert rules and the store on each sample, and the totals stay per tick.
 SLOW_EVERY_S = 5.0
+# The HTTP probe of the monitor's own health endpoint (the default probe) is timed this
+# often: each one costs the monitor both ends of the request (the client, and waitress and
+# Flask answering it), about a sixth of the whole monitor when it ran every tick. A user's
+# own FORESIGHT_PROBE_URL is still timed every tick (only the client side is ours).
+SELF_PROBE_EVERY_S = 5.0
 VALUE_DECIMALS = 4  # values are rounded to this many decimals, timestamps to 1 ms
 
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """One collector tick: epoch-seconds timestamp and ``{metric: value}`` in catalog units."""
+    """One collector tick: epoch-seconds timestamp and ``{metric: value}`` in catalog units.
+
+    ``held``: the newest reading of a source on a slower beat than the tick that was not
+    read this tick (the HTTP probe every ``probe_every_s``), as Prometheus' rules read a
+    series' last scrape: never stored, charted or scored again, only for what judges the
+    current state each tick (alert rules, the failure-risk model, ``current`` values).
+    """
 
     timestamp: float
     values: Mapping[str, float]
     stored: bool = True  # False: the store write failed; the sample is only in memory
+    held: Mapping[str, float] = field(default_factory=dict)
+    held_at: float | None = None  # when the held readings were taken (epoch s)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", MappingProxyType(dict(self.values)))
+        object.__setattr__(self, "held", MappingProxyType(dict(self.held)))
+
+    def current(self) -> dict[str, float]:
+        """The values with the held readings under them: each metric's newest reading."""
+        return {**self.held, **self.values} if self.held else dict(self.values)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"timestamp": self.timestamp, "values": dict(self.values)}
@@ -180,6 +198,7 @@ class MetricsCollector:
         db_probe_url: str | None = None,
         connections_port: int | None = None,
         connections_every_s: float = 30.0,
+        probe_every_s: float = 0.0,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.probe_url = probe_url
@@ -194,6 +213,10 @@ class MetricsCollector:
         self.connections_every_s = connections_every_s
         self._connections: tuple[float, dict[str, float]] | None = None  # (read at, counts)
         self._probe: HttpProbe | None = None  # built for probe_url on the first tick
+        self.probe_every_s = probe_every_s  # 0 (or at most the interval): every tick
+        self._probe_at: float | None = None  # when the HTTP probe last ran ...
+        self._probe_values: dict[str, float] = {}  # ... and what it read (held in between)
+        self._probe_values_at: float | None = None
         self._cpu_times: list[tuple[float, float]] | None = None
         self._counters: dict[str, float] = {}
         self._counters_at: float | None = None
@@ -274,14 +297,37 @@ class MetricsCollector:
         return out
 
     # -- application probes ------------------------------------------------------------
-    def _http_probe(self) -> dict[str, float]:
-        if not self.probe_url:
-            return {}
+    def _probe_due(self, now: float) -> bool:
+        """Whether the HTTP probe runs at ``now`` (every ``probe_every_s``; a changed URL
+        or a clock that went back runs it at once)."""
+        last = self._probe_at
+        due = (
+            last is None
+            or self._probe is None
+            or self._probe.url != self.probe_url
+            or now < last
+            or now - last >= self.probe_every_s - 1e-3
+        )
+        if due:
+            self._probe_at = now
+        return due
+
+    def _http_probe(self, now: float) -> tuple[dict[str, float], dict[str, float]]:
+        """(this tick's probe reading, the held one): one of them is empty."""
+        url = self.probe_url
+        if not url:
+            return {}, {}
+        if not self._probe_due(now):
+            return {}, self._probe_values
+        self._probe_values, self._probe_values_at = self._read_probe(url), now
+        return self._probe_values, {}
+
+    def _read_probe(self, url: str) -> dict[str, float]:
         probe = self._probe
-        if probe is None or probe.url != self.probe_url:  # monitor.py sets it after binding
+        if probe is None or probe.url != url:  # monitor.py sets it after binding
             if probe is not None:
                 probe.close()
-            probe = self._probe = HttpProbe(self.probe_url, self.probe_timeout_s)
+            probe = self._probe = HttpProbe(url, self.probe_timeout_s)
         return probe.read()
 
     def _sql_probe(self, now: float) -> dict[str, float]:
@@ -332,7 +378,8 @@ class MetricsCollector:
             values.update(self._counter_rates(now, slow))
             if slow:  # what the slow beat stored (/api/devices lists it between beats)
                 self.slow_values = {k: v for k, v in values.items() if is_slow_metric(k)}
-        values.update(self._http_probe())
+        probed, held = self._http_probe(now)
+        values.update(probed)
         values.update(self._sql_probe(now))
         if self.db_probe is not None:
             values.update(self.db_probe.read(now))
@@ -344,6 +391,10 @@ class MetricsCollector:
         return Sample(
             round(now, 3),
             {k: round(v, VALUE_DECIMALS) for k, v in values.items() if math.isfinite(v)},
+            held={k: round(v, VALUE_DECIMALS) for k, v in held.items() if math.isfinite(v)},
+            held_at=None
+            if not held or self._probe_values_at is None
+            else round(self._probe_values_at, 3),
         )
 
 

@@ -242,6 +242,14 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
         "repeated in between)",
     ),
     EnvVar(
+        "FORESIGHT_PROBE_EVERY_S",
+        "probe_every_s",
+        _number(0.0, 3600.0),
+        "seconds between HTTP probes (at most the interval: every tick); default 5 for the "
+        "own health endpoint, every tick for `FORESIGHT_PROBE_URL`; rules and `current` "
+        "read the last probe in between",
+    ),
+    EnvVar(
         "FORESIGHT_MALLOC_ARENAS",
         "malloc_arenas",
         _number(0, 1024, int),

@@ -48,6 +48,9 @@ class Settings:
     token: str | None = None
     allowed_hosts: tuple[str, ...] | None = None  # extra names accepted in the Host header
     probe_url: str | None = None  # None: Foresight's own health endpoint
+    # seconds between HTTP probes; None: every 5 s for the own health endpoint, every tick
+    # for a probe_url of the user's (metrics_collector.SELF_PROBE_EVERY_S says why)
+    probe_every_s: float | None = None
     db_probe_url: str | None = None  # a SQLAlchemy URL whose SELECT 1 is timed
     connections_port: int | None = None  # None: the monitor's own port; 0: not counted
     connections_every_s: float = 30.0

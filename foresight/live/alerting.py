@@ -170,10 +170,12 @@ class LiveAlerts:
 
     # -- the stage and the watchdog -------------------------------------------------------
     def stage(self, now: float, sample: Sample) -> None:
-        """Evaluate every rule on the new sample."""
+        """Evaluate every rule on the new sample, and on the held readings of the sources
+        on a slower beat (``Sample.held``: the last HTTP probe), so a pending or firing
+        probe alert holds between probes instead of resolving."""
         self._missed.append((now, self.services.tick_stats.missed))
         try:
-            values = {**sample.values, **self._scaling_values(now)}
+            values = {**sample.current(), **self._scaling_values(now)}
             with self.services.lock:
                 pushed = frozenset(self.services.pushed)
             self.engine.evaluate(

@@ -4,7 +4,8 @@ A mixin of ``LiveModels`` (``foresight.live.models``): ``run`` is what the sched
 calls every ``FORECAST_JOB_S``. Due models are taken stalest first within the refit
 budget (``refit_budget``: a share of one core), so a fleet's models are refit in turn;
 a model with none fitted yet is served the last value at once (``_provisional``); every
-other model's forecast is re-anchored from the newest complete bucket.
+other model's forecast is re-anchored from the newest complete bucket (each run while it is
+read, else once a minute: ``_reanchor_due``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,13 @@ from foresight.live.refit_due import refit_reason
 from foresight.live.tiers import Tier
 
 PROVISIONAL_HORIZONS = 6  # history a new series' first (last-value) forecast reads
+# A forecast nobody read (no chart, API call, rule or scaling engine asked for its state)
+# in the last WATCHED_S is re-anchored at most every IDLE_REANCHOR_S: as often as the 1-h
+# tier's (a new 1-min bucket), not at each job run. Only the 5-min tier (a new 10-s bucket
+# every run: 37 metrics, the largest part of the job) re-anchors more often than that when
+# watched; a read marks it watched, and the next job run re-anchors it.
+WATCHED_S = 60.0
+IDLE_REANCHOR_S = 60.0
 
 
 class ModelJob:
@@ -43,6 +51,8 @@ class ModelJob:
     _states: dict[tuple[str, str], ModelState]
     _models: dict[tuple[str, str], Served]
     _inflight: set[tuple[str, str]]
+    _reads: dict[tuple[str, str], int]
+    _read_seen: dict[tuple[str, str], tuple[int, float]]
 
     def _read(
         self, metric: str, tier: Tier, steps: int, now: float
@@ -121,6 +131,21 @@ class ModelJob:
             refit_steps=self.refit_steps,
         )
 
+    def _reanchor_due(self, key: tuple[str, str], state: ModelState, now: float) -> bool:
+        """Whether this run re-anchors ``key``: read in the last ``WATCHED_S`` (its reads
+        changed since a run that recent), or its forecast is ``IDLE_REANCHOR_S`` old (or
+        none, or from a clock that went back); under ``_lock``."""
+        reads = self._reads.get(key, 0)
+        seen = self._read_seen.get(key)
+        if seen is None or seen[0] != reads:
+            seen = self._read_seen[key] = (reads, now)
+        made_at = state.forecast_made_at
+        return (
+            0 <= now - seen[1] <= WATCHED_S
+            or made_at is None
+            or not 0 <= now - made_at < IDLE_REANCHOR_S
+        )
+
     def run(self, now: float) -> int:
         """One job run: refit the stalest models within the CPU share, refresh the rest.
 
@@ -128,7 +153,8 @@ class ModelJob:
         fitted yet is served the last value at once (``_provisional``). With a worker, due
         fits are sent while the refit budget (``refit_budget``) has credit; without one,
         they are refitted here within the same budget and ``budget_s`` of wall time. Every
-        other model's forecast is re-anchored from the newest complete bucket. Returns how
+        other model's forecast is re-anchored from the newest complete bucket: each run
+        while it is read, else every ``IDLE_REANCHOR_S`` (``_reanchor_due``). Returns how
         many models were sent or refitted (or found still warming up), plus the LSTM round
         started, if any (``lstm_rounds``: at most one per run, on its own cadence and CPU
         budget; a served LSTM is only re-anchored in between). Time is passed in;
@@ -175,9 +201,11 @@ class ModelJob:
         latest: dict | None = None
         for metric in metrics:
             for tier in self.tiers:
+                key = (metric, tier.name)
                 with self._lock:
-                    state = self._states.get((metric, tier.name))
-                if (metric, tier.name) in refitted or state is None or state.status != "ok":
+                    state = self._states.get(key)
+                    anchor = state is not None and self._reanchor_due(key, state, now)
+                if key in refitted or state is None or state.status != "ok" or not anchor:
                     continue
                 if latest is None:
                     latest = self.store.latest()

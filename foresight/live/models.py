@@ -121,6 +121,10 @@ class LiveModels(AnomalyStage, WorkerFits, LstmCandidate, ModelJob):
         # the accuracy figures reforecast last computed, with the Served they describe
         self._accuracy_of: dict[tuple[str, str], tuple[Served, dict]] = {}
         self._tiers_by_name = {t.name: t for t in tiers}
+        # reads of each model's state (``state``), and the job's view of them: (the count it
+        # last saw, when it saw it change): see ModelJob._reanchor_due
+        self._reads: dict[tuple[str, str], int] = {}
+        self._read_seen: dict[tuple[str, str], tuple[int, float]] = {}
         # None: every due model is refit at once (tests, bench_refit); the monitor passes
         # FORECAST_REFIT_CORE_SHARE so a fleet's refits take turns within that share.
         self.refit_budget = RefitBudget(refit_core_share)
@@ -375,9 +379,12 @@ class LiveModels(AnomalyStage, WorkerFits, LstmCandidate, ModelJob):
             )
 
     def state(self, metric: str, tier: Tier) -> ModelState:
-        """The current state of one model (warming up until its first job run)."""
+        """The current state of one model (warming up until its first job run); a read
+        keeps its forecast re-anchored every job run for the next ``WATCHED_S``."""
+        key = (metric, tier.name)
         with self._lock:
-            found = self._states.get((metric, tier.name))
+            self._reads[key] = self._reads.get(key, 0) + 1
+            found = self._states.get(key)
         return found or ModelState(
             metric,
             tier,

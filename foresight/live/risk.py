@@ -123,8 +123,9 @@ class LiveRisk:
         risk = self._memo.get(self.services, LIVE_HORIZON_S, now)
         failure = None
         model = self.model  # one model for the whole stage, even if training swaps it
-        if model is not None and all(m in sample.values for m in model.metrics_):
-            row = np.array([[float(sample.values[m]) for m in model.metrics_]])
+        values = sample.current()  # with the last probe between probes (Sample.held)
+        if model is not None and all(m in values for m in model.metrics_):
+            row = np.array([[float(values[m]) for m in model.metrics_]])
             failure = {"timestamp": now, **advice.predict(model, row)[0].to_dict()}
         with self._lock:
             self._crash = risk

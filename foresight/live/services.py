@@ -40,6 +40,7 @@ from foresight.sources.prometheus import PrometheusSource
 from foresight.store.faults import StoreFaults, error_text
 from foresight.store.metric_store import MetricStore
 from metrics_collector import (
+    SELF_PROBE_EVERY_S,
     Collector,
     MetricsCollector,
     Sample,
@@ -140,6 +141,15 @@ def default_probe_url(settings: Settings, port: int | None = None) -> str:
     return f"http://{host}:{port or settings.port}/api/system/health"
 
 
+def probe_every_s(settings: Settings) -> float:
+    """Seconds between HTTP probes: the setting, else ``SELF_PROBE_EVERY_S`` for the own
+    health endpoint and every tick (0) for a ``probe_url`` of the user's, whose latency
+    is what they chose to watch and whose answer costs the monitor only the client side."""
+    if settings.probe_every_s is not None:
+        return settings.probe_every_s
+    return 0.0 if settings.probe_url else SELF_PROBE_EVERY_S
+
+
 def build_services(
     settings: Settings,
     *,
@@ -172,6 +182,7 @@ def build_services(
                 settings.port if settings.connections_port is None else settings.connections_port
             ),
             connections_every_s=settings.connections_every_s,
+            probe_every_s=probe_every_s(settings),
         )
     maxlen = max(10, min(200_000, math.ceil(RECENT_WINDOW_S / settings.interval_s) + 1))
     recent: deque[Sample] = deque(maxlen=maxlen)

@@ -12,6 +12,7 @@ import json
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Any
 
 from foresight.core.catalog import MetricInfo
@@ -111,8 +112,11 @@ def encode_metrics(
     tick: float | None,
     points_json: dict[str, str],
     infos: dict[str, MetricInfo],
+    stamps: Mapping[str, float | None] | None = None,
 ) -> bytes:
-    """The /api/metrics body, with each metric's points spliced in as ready JSON text."""
+    """The /api/metrics body, with each metric's points spliced in as ready JSON text.
+
+    ``stamps``: the time of a current value that is not the tick's (a held probe)."""
     parts = [json.dumps(header, separators=(",", ":"))[:-1], ',"metrics":{']
     for index, name in enumerate(names):
         info = infos[name]
@@ -124,7 +128,11 @@ def encode_metrics(
                 "warning": info.warning,
                 "critical": info.critical,
                 "current": {
-                    "timestamp": tick if value is not None else None,
+                    "timestamp": None
+                    if value is None
+                    else tick
+                    if stamps is None
+                    else stamps.get(name, tick),
                     "value": value,
                     "level": info.level(value).value,
                 },

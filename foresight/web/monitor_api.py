@@ -57,11 +57,13 @@ def facts() -> dict[str, Any]:
     return cached
 
 
-def current_values(svc: Services) -> tuple[float | None, dict[str, float]]:
-    """The newest sample's timestamp and values (from the store after a restart)."""
+def current_values(svc: Services, held: bool = True) -> tuple[float | None, dict[str, float]]:
+    """The newest sample's timestamp and values, with its held readings (``Sample.held``:
+    the last HTTP probe between probes) unless ``held`` is False; from the store after a
+    restart."""
     latest = svc.latest()
     if latest is not None:
-        return latest.timestamp, dict(latest.values)
+        return latest.timestamp, latest.current() if held else dict(latest.values)
     stored = svc.store.latest()
     if not stored:
         return None, {}
@@ -131,7 +133,11 @@ def _metrics_body(
     values = {n: current[k] for n, k in zip(names, keys, strict=True) if k in current}
     # a target's load levels are per its own CPU count (none when it is unknown)
     infos = {n: alerting.series_info(svc, k) for n, k in zip(names, keys, strict=True)}
-    return encode_metrics(header, names, values, tick, points, infos)
+    latest = svc.latest()
+    stamps: dict[str, float | None] = {}
+    if latest is not None and latest.held_at is not None:
+        stamps = {n: latest.held_at for n, k in zip(names, keys, strict=True) if k in latest.held}
+    return encode_metrics(header, names, values, tick, points, infos, stamps)
 
 
 def _of_target(values: Any, target: str) -> dict[str, float]:
@@ -237,7 +243,7 @@ def get_verification() -> Response:
     """Evidence the data is real: psutil version, pid, host, sample counts, and a fresh
     psutil reading next to the newest stored one."""
     svc = services()
-    tick, stored = current_values(svc)
+    tick, stored = current_values(svc, held=False)  # what that tick stored
     fresh_at, fresh = svc.verification_reading(svc.clock())
     host = facts()
     return jsonify_redacted(

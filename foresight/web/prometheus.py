@@ -73,7 +73,8 @@ class ForesightCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         svc = self.services
         latest = svc.latest()
-        values = dict(latest.values) if latest is not None else {}
+        # with the held readings (the last HTTP probe between probes): a gauge per scrape
+        values = latest.current() if latest is not None else {}
         cores = GaugeMetricFamily(
             "foresight_cpu_core_utilisation_ratio",
             "CPU utilisation per logical core",

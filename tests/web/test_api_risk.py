@@ -15,6 +15,7 @@ from foresight.live.services import build_services, run_cycle, stop
 from foresight.risk import persist
 from foresight.risk.model import LabelledFile, RiskModel
 from foresight.risk.synth import COLUMNS, synth
+from metrics_collector import Sample
 
 SEED_002 = list(COLUMNS[:7])  # cpu_usage ... active_connections
 
@@ -160,7 +161,22 @@ def test_prometheus_exports_the_risk_gauges(risk_client, tmp_path: Path) -> None
     # the host sampler's metrics are not the model's (seed 002's names): no probability
     assert "foresight_failure_probability" not in found
     live = svc.extras["live_risk"]
-    live.stage(svc.clock(), type("S", (), {"values": BODY})())
+    live.stage(svc.clock(), Sample(svc.clock(), BODY))
     text = risk_client.get("/metrics").get_data(as_text=True)
     found = {f.name: f.samples[0].value for f in text_string_to_metric_families(text) if f.samples}
     assert 0 <= found["foresight_failure_probability"] <= 1
+
+
+def test_the_failure_model_reads_a_held_probe_between_probes(risk_client) -> None:
+    """A model with a probe's metric among its inputs scores every tick: between probes
+    the last reading (``Sample.held``) stands in, as the alert rules read it."""
+    live = risk_client.application.extensions["foresight"].extras["live_risk"]
+    now = 1_800_000_100.0
+    probe = {"response_time_ms": BODY["response_time_ms"]}  # measured at the last probe
+    rest = {k: v for k, v in BODY.items() if k not in probe}
+    live.stage(now, Sample(now, rest))  # no held reading: the model cannot score
+    assert live.latest()[1] is None
+    live.stage(now, Sample(now, rest, held=probe))
+    held = live.latest()[1]
+    live.stage(now, Sample(now, BODY))
+    assert held is not None and held == live.latest()[1]
