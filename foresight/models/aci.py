@@ -11,15 +11,6 @@ largest score: on the 5-minute tier, minutes of bad bands after every start and 
 new choice. At 0.1 / sqrt(t) the first few outcomes move it 8 points each, the step is
 back at 0.01 after 100 outcomes, and long-run coverage holds as with ACI's fixed step.
 Feedback is delayed honestly: the step-``h`` miss of origin ``t`` is known at ``t + h``.
-
-That delay caps the step: ``gamma_t <= DELAY_GAIN / h`` at horizon step ``h`` (1-based).
-Each outcome moves a step's level, but the effect of a move is only seen ``h`` outcomes
-later, so the level follows ``alpha_{t+1} = alpha_t - gamma (alpha_{t-h} - target)``
-(near calibration the miss rate is alpha); that loop settles without oscillating only
-while ``gamma * h <= 1/e``. At 24 h (288 five-minute steps) ACI's 0.01 gave ``gamma * h``
-up to 2.9: the far steps' bands swung between the pool's largest score and almost nothing
-and covered 60-65 % on moving SMD metrics (bench/README.md, bench_heldout). Steps up to
-36 keep the fixed 0.01; only the first outcomes' larger steps are capped there.
 """
 
 from __future__ import annotations
@@ -31,19 +22,15 @@ from foresight.models.conformal_pool import sorted_pool, step_quantiles
 LEVELS: tuple[int, ...] = (80, 95)
 DEFAULT_GAMMA = 0.01  # see bench/README.md: a larger fixed step did worse at 24 h
 GAMMA0 = 0.1  # the first outcome's step; decays as 1 / sqrt(outcomes) down to ``gamma``
-# gamma_t * h <= 1/e at horizon step h (1-based): the delayed loop does not oscillate.
-DELAY_GAIN = float(np.exp(-1.0))
 
 
-def step_size(gamma: float, seen: np.ndarray | float, step: np.ndarray | float = 1) -> np.ndarray:
-    """ACI's step after ``seen`` outcomes (>= 1) at horizon step ``step`` (1-based, its
-    feedback delay): ``min(max(gamma, GAMMA0 / sqrt(seen)), DELAY_GAIN / step)``;
-    ``gamma`` 0 is plain split conformal (never moves)."""
+def step_size(gamma: float, seen: np.ndarray | float) -> np.ndarray:
+    """ACI's step after ``seen`` outcomes (>= 1) at a horizon step: ``max(gamma, GAMMA0 /
+    sqrt(seen))``; ``gamma`` 0 is plain split conformal (never moves)."""
     seen = np.maximum(np.asarray(seen, dtype=float), 1.0)
     if gamma <= 0:
         return np.zeros_like(seen)
-    delay = np.maximum(np.asarray(step, dtype=float), 1.0)
-    return np.minimum(np.maximum(gamma, GAMMA0 / np.sqrt(seen)), DELAY_GAIN / delay)
+    return np.maximum(gamma, GAMMA0 / np.sqrt(seen))
 
 
 def aci_step(
@@ -107,7 +94,7 @@ def run_aci(
             seen_now = ~np.isnan(s)
             r, h, s = r[seen_now], h[seen_now], s[seen_now]
             count[h] += 1
-            g = step_size(gamma, count[h], h + 1)
+            g = step_size(gamma, count[h])
             for level in LEVELS:
                 miss = (s > widths[level][r, h]).astype(float)
                 current[level][h] = aci_step(current[level][h], miss, level, g)

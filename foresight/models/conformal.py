@@ -184,7 +184,7 @@ class ConformalState:
         for i, h in enumerate(steps.tolist()):  # the step each outcome is taken with
             seen[h] += 1
             sizes[i] = seen[h]
-        sizes = step_size(self.gamma, sizes, steps + 1)
+        sizes = step_size(self.gamma, sizes)
         alpha = {}
         online = dict(self.online)
         for level in LEVELS:

@@ -18,7 +18,7 @@ def observe_with_aci_step(state: ConformalState, steps, misses) -> dict[int, np.
     for h in steps:
         seen[h] += 1
         sizes.append(seen[h])
-    gammas = step_size(state.gamma, np.array(sizes, dtype=float), np.asarray(steps) + 1)
+    gammas = step_size(state.gamma, np.array(sizes, dtype=float))
     out = {}
     for level in LEVELS:
         a = np.asarray(state.alpha[level], dtype=float).copy()
