@@ -118,6 +118,10 @@ class BacktestResult:
     selection_seconds: float = 0.0
     interval_method: str = INTERVAL_METHOD
     mase_scale_from: str = "train"
+    # The share (0-1) of the scored pairs whose forecast equals the actual exactly: inside
+    # every band that holds its point forecast, so no such band covers less (a step-like
+    # series the last value repeats: 80 % coverage is out of reach when this is above it).
+    coverage_floor: float = 0.0
 
     def to_dict(self) -> dict:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -352,6 +356,7 @@ def backtest(
         candidates=chosen.candidates,
         selection_seconds=selection_s,
         mase_scale_from=f.scale_from,
+        coverage_floor=float((err == 0)[mask].mean()),
     )
 
 
