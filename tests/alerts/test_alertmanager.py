@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from foresight.alerts.notify import Notifier, Outgoing, webhook_body
 from foresight.alerts.rules import RuleBook
 from foresight.store.alert_log import AlertLog, Matcher, Silence
 from foresight.store.metric_store import MetricStore
+from tests.http_support import QuietHandler, loopback_server
 
 T0 = 1_800_000_000.0  # the alerts' own times; Alertmanager is told valid-until from these
 RULES = """
@@ -29,38 +29,27 @@ rules:
 """
 
 
+@dataclass
 class Hook:
-    """A local HTTP server recording the JSON bodies POSTed to it."""
+    """A local HTTP server's URL and the JSON bodies POSTed to it."""
 
-    def __init__(self) -> None:
-        self.bodies: list[dict] = []
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                hook.bodies.append(json.loads(self.rfile.read(length)))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    url: str
+    bodies: list[dict]
 
 
 @pytest.fixture
 def hook() -> Iterator[Hook]:
-    h = Hook()
-    yield h
-    h.close()
+    bodies: list[dict] = []
+
+    class Handler(QuietHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", 0))
+            bodies.append(json.loads(self.rfile.read(length)))
+            self.send_response(200)
+            self.end_headers()
+
+    with loopback_server(Handler) as base:
+        yield Hook(url=f"{base}/hook", bodies=bodies)
 
 
 @pytest.fixture

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import functools
 import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from browser_support import get_json, run_monitor
+
+from tests.http_support import loopback_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -64,14 +65,8 @@ def attacker(tmp_path: Path, server: str) -> Iterator[int]:
     root.mkdir()
     (root / "attack.html").write_text(ATTACK_HTML.replace("TARGET", server))
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield httpd.server_address[1]
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with loopback_server(handler) as url:
+        yield int(url.rsplit(":", 1)[1])
 
 
 def _state(server: str) -> dict:

@@ -14,7 +14,8 @@ import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.http_support import QuietHandler, loopback_server
 
 
 class Platform:
@@ -40,7 +41,7 @@ def run_platform(quota: int = 1000, answer: str = "replicas") -> Iterator[Platfo
     """Serve a Platform on 127.0.0.1 for the ``with`` block."""
     platform = Platform(quota, answer)
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def _send(self, doc: object | None) -> None:
             body = b"" if doc is None else json.dumps(doc).encode()
             self.send_response(200)
@@ -69,16 +70,5 @@ def run_platform(quota: int = 1000, answer: str = "replicas") -> Iterator[Platfo
                 n = platform.replicas
             self._send({"kind": "Scale", "status": {"replicas": n}})
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    platform.url = f"http://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with loopback_server(Handler) as platform.url:
         yield platform
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

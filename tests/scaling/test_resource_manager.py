@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
 from foresight.core.errors import InputError
 from foresight.scaling.webhook import WebhookExecutor, actual_count
 from resource_manager import DAY_S, ResourcePool, SimulatedExecutor
+from tests.http_support import QuietHandler, loopback_server
 
 T0 = 1_767_571_200.0  # Monday 2026-01-05 00:00 UTC: a fake clock, passed in
 
@@ -180,7 +179,7 @@ def test_simulated_executor_applies_to_the_pool():
 
 
 # ---- webhook executor against a tiny local server --------------------------------------
-class _Receiver(BaseHTTPRequestHandler):
+class _Receiver(QuietHandler):
     statuses: list[int] = []
     bodies: list[dict] = []
 
@@ -192,19 +191,12 @@ class _Receiver(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(b"{}")
 
-    def log_message(self, *args):
-        pass
-
 
 @pytest.fixture
 def receiver():
     _Receiver.statuses, _Receiver.bodies = [], []
-    server = HTTPServer(("127.0.0.1", 0), _Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/scale", _Receiver
-    server.shutdown()
-    server.server_close()
+    with loopback_server(_Receiver) as url:
+        yield f"{url}/scale", _Receiver
 
 
 def test_webhook_posts_desired_count_as_json(receiver):
@@ -262,7 +254,7 @@ def test_a_non_finite_count_from_the_platform_is_a_bad_count(count):
     with pytest.raises(ValueError, match="replicas must be a whole number >= 0"):
         actual_count(body)
 
-    class Answer(BaseHTTPRequestHandler):
+    class Answer(QuietHandler):
         def do_POST(self):
             self.rfile.read(int(self.headers["Content-Length"]))
             self._answer()
@@ -276,18 +268,10 @@ def test_a_non_finite_count_from_the_platform_is_a_bad_count(count):
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Answer)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_port}/scale"
+    with loopback_server(Answer) as base:
+        url = f"{base}/scale"
         hook = WebhookExecutor(url, status_url=url)
         result = hook.apply(3, T0, "test")
         assert result.ok and result.actual is None  # sent; no count to believe
         reading = hook.read_status(3, T0)
         assert reading.actual is None and "replicas must be a whole number" in reading.error
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import http.server
 import socket
-import threading
 import time
 from collections import namedtuple
 from collections.abc import Iterator
@@ -17,6 +15,7 @@ from foresight.core.settings import Settings
 from foresight.host import system
 from foresight.live import services as monitor
 from metrics_collector import MetricsCollector, Sample, TickStats
+from tests.http_support import QuietHandler, loopback_server
 
 CpuTimes = namedtuple("CpuTimes", "user nice system idle iowait guest guest_nice")
 Disk = namedtuple("Disk", "read_bytes write_bytes")
@@ -179,22 +178,14 @@ def test_real_psutil_invariants(tmp_path: Path) -> None:
 
 @pytest.fixture
 def http_server() -> Iterator[str]:
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             self.send_response(500 if self.path == "/fail" else 200)
             self.end_headers()
             self.wfile.write(b"{}")
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with loopback_server(Handler) as url:
+        yield url
 
 
 def test_http_probe_success_and_http_error(

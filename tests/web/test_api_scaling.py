@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import numpy as np
 import pytest
@@ -16,6 +14,7 @@ from foresight.core.settings import from_environment
 from foresight.live.scaling import EXTRAS_KEY, LiveScaling, from_settings
 from foresight.scaling.webhook import WebhookExecutor
 from metrics_collector import Sample
+from tests.http_support import QuietHandler, loopback_server
 
 
 def feed(live: LiveScaling, clock, cpu_percent: float | list[float], seconds: float) -> None:
@@ -202,19 +201,14 @@ def test_storage_grows_once_ahead_of_a_full_disk(clock):
 def test_executed_counts_are_mirrored_to_the_webhook(clock):
     received: list[dict] = []
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self):
             received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
             self.send_response(200)
             self.end_headers()
 
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        hook = WebhookExecutor(f"http://127.0.0.1:{server.server_port}/scale")
+    with loopback_server(Handler) as url:
+        hook = WebhookExecutor(f"{url}/scale")
         live = LiveScaling(now=clock(), interval_s=15.0, webhook=hook, host_cores=2)
         feed(live, clock, 97.0, 16)  # scale-up decision
         deadline = time.monotonic() + 5
@@ -223,9 +217,6 @@ def test_executed_counts_are_mirrored_to_the_webhook(clock):
         assert live.webhook_results and live.webhook_results[0].ok
         assert received[0]["desired_instances"] == live.engine.last_decision.target
         assert live.resources(clock())["webhook"]["results"][0]["ok"] is True
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_webhook_url_from_the_environment_is_checked(monkeypatch):
