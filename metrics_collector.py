@@ -96,20 +96,23 @@ class Sample:
     """One collector tick: epoch-seconds timestamp and ``{metric: value}`` in catalog units.
 
     ``held``: the newest reading of a source on a slower beat than the tick that was not
-    read this tick (the HTTP probe every ``probe_every_s``), as Prometheus' rules read a
-    series' last scrape: never stored, charted or scored again, only for what judges the
-    current state each tick (alert rules, the failure-risk model, ``current`` values).
+    read this tick (the HTTP probe every ``probe_every_s``; the memory split and the
+    per-device values every ``SLOW_EVERY_S``), as Prometheus' rules read a series' last
+    scrape: never stored, charted or scored again, only for what judges the current state
+    each tick (alert rules, the failure-risk model, ``current`` values). ``held_at``: when
+    each held reading was taken.
     """
 
     timestamp: float
     values: Mapping[str, float]
     stored: bool = True  # False: the store write failed; the sample is only in memory
     held: Mapping[str, float] = field(default_factory=dict)
-    held_at: float | None = None  # when the held readings were taken (epoch s)
+    held_at: Mapping[str, float] = field(default_factory=dict)  # {metric: epoch s}
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", MappingProxyType(dict(self.values)))
         object.__setattr__(self, "held", MappingProxyType(dict(self.held)))
+        object.__setattr__(self, "held_at", MappingProxyType(dict(self.held_at)))
 
     def current(self) -> dict[str, float]:
         """The values with the held readings under them: each metric's newest reading."""
@@ -378,7 +381,12 @@ class MetricsCollector:
             values.update(self._counter_rates(now, slow))
             if slow:  # what the slow beat stored (/api/devices lists it between beats)
                 self.slow_values = {k: v for k, v in values.items() if is_slow_metric(k)}
-        probed, held = self._http_probe(now)
+            # ... and held in between, read at the last beat (_slow_at)
+            held = {} if slow else {k: v for k, v in self.slow_values.items() if k not in values}
+            held_at: dict[str, float | None] = dict.fromkeys(held, self._slow_at)
+        probed, probe_held = self._http_probe(now)
+        held.update(probe_held)
+        held_at.update(dict.fromkeys(probe_held, self._probe_values_at))
         values.update(probed)
         values.update(self._sql_probe(now))
         if self.db_probe is not None:
@@ -392,9 +400,7 @@ class MetricsCollector:
             round(now, 3),
             {k: round(v, VALUE_DECIMALS) for k, v in values.items() if math.isfinite(v)},
             held={k: round(v, VALUE_DECIMALS) for k, v in held.items() if math.isfinite(v)},
-            held_at=None
-            if not held or self._probe_values_at is None
-            else round(self._probe_values_at, 3),
+            held_at={k: round(t, 3) for k, t in held_at.items() if t is not None},
         )
 
 

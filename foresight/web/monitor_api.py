@@ -134,9 +134,10 @@ def _metrics_body(
     # a target's load levels are per its own CPU count (none when it is unknown)
     infos = {n: alerting.series_info(svc, k) for n, k in zip(names, keys, strict=True)}
     latest = svc.latest()
-    stamps: dict[str, float | None] = {}
-    if latest is not None and latest.held_at is not None:
-        stamps = {n: latest.held_at for n, k in zip(names, keys, strict=True) if k in latest.held}
+    held_at = {} if latest is None else latest.held_at
+    stamps: dict[str, float | None] = {
+        n: held_at[k] for n, k in zip(names, keys, strict=True) if k in held_at
+    }
     return encode_metrics(header, names, values, tick, points, infos, stamps)
 
 

@@ -4,8 +4,6 @@ rules, the failure-risk model, ``current`` and ``/metrics``, never stored or cha
 
 from __future__ import annotations
 
-import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from foresight.core.settings import Settings
 from foresight.live.alerting import EXTRAS_KEY as ALERTS_KEY
 from foresight.live.services import build_services, probe_every_s, run_cycle, stop
 from metrics_collector import SELF_PROBE_EVERY_S, Sample
+from tests.http_support import QuietHandler, loopback_server
 
 T0 = 1_800_000_000.0
 
@@ -25,7 +24,7 @@ def counting_server() -> Iterator[tuple[str, list[str]]]:
     """A real HTTP server on loopback that answers 200 and records each GET's path."""
     seen: list[str] = []
 
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as the monitor's own waitress
 
         def do_GET(self) -> None:
@@ -35,16 +34,8 @@ def counting_server() -> Iterator[tuple[str, list[str]]]:
             self.end_headers()
             self.wfile.write(b"{}")
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/health", seen
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with loopback_server(Handler) as base:
+        yield f"{base}/health", seen
 
 
 def test_the_own_endpoint_is_probed_every_5_s_and_a_users_url_every_tick() -> None:
@@ -77,10 +68,12 @@ def test_probes_follow_their_beat_and_the_reading_is_held_in_between(
             assert not sample.held and sample.values["api_success"] == 1.0
         else:  # the last probe, held: for the rules, not a new measurement
             last = samples[max(p for p in probed if p < i)]
-            assert dict(sample.held) == {
+            probe = {k: v for k, v in sample.held.items() if k.startswith("api_")}
+            assert probe == {
                 "api_response_ms": last.values["api_response_ms"],
                 "api_success": last.values["api_success"],
             }
+            assert {sample.held_at[k] for k in probe} == {last.timestamp}
             assert "api_response_ms" not in sample.to_dict()["values"]
     # only what was measured is stored (so charts and the models see a 5-s series)
     assert [ts for ts, values in stored if "api_response_ms" in values] == [T0, T0 + 5, T0 + 10]
