@@ -3,7 +3,7 @@ for a metric exported as CSV. Their flags and ``--json`` keys are public contrac
 
     python main.py backtest --csv FILE --value-col COL [--time-col COL] [--horizon N]
                             [--season N|auto|none] [--step SECONDS] [--json]
-                            [--model auto|last|seasonal|ridge|ridge-log|robust|lstm|lags]
+                            [--model auto|last|seasonal|ridge|ridge-log|robust|lstm|lags|median]
     python main.py detect --csv FILE --value-col COL [--time-col COL] --out SCORES.csv
 """
 
@@ -35,7 +35,17 @@ logger = logging.getLogger(__name__)
 PROGRESS_EVERY_ROWS = 200_000  # detect: a progress line per this many rows
 # Mirrors foresight.evaluation.selection.MODEL_CHOICES (a test keeps them equal) so the
 # parser does not import numpy.
-MODEL_NAMES = ("auto", "last", "seasonal", "ridge", "ridge-log", "robust", "lstm", "lags")
+MODEL_NAMES = (
+    "auto",
+    "last",
+    "seasonal",
+    "ridge",
+    "ridge-log",
+    "robust",
+    "lstm",
+    "lags",
+    "median",
+)
 
 # Flag bounds: past these the numeric code overflows or allocates absurd arrays.
 TEST_FRACTION = 0.3  # backtest's default split: the last 30 % is scored

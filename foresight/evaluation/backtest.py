@@ -229,7 +229,12 @@ def point_forecasts(
         ts,
         origins,
         lambda: make_model(
-            chosen.model, int(horizon), step_s=step_s, features=chosen.features, params=params
+            chosen.model,
+            int(horizon),
+            step_s=step_s,
+            features=chosen.features,
+            params=params,
+            members=chosen.member_choice(),
         ),
         int(horizon),
         n_refits,

@@ -5,7 +5,11 @@ spans two weeks), the linear fit on the last 12 values that ``backtest`` scores 
 "linear on 12 lags" baseline (``lags``: the same fit and forecasts, before the bounds;
 validated only when named, see ``DEFAULT_CANDIDATES``),
 ``LagForecaster`` as is (``ridge``), on a log1p scale for non-negative series
-(``ridge-log``), with a Huber loss (``robust``), and the optional ``lstm``.
+(``ridge-log``), with a Huber loss (``robust``), the optional ``lstm``, and ``median``:
+the per-step median of the three best other candidates (``MEDIAN_MEMBERS``), ranked by
+their validation MASE on the same origins, so its validation forecasts are theirs and its
+score is out of sample like theirs (the LSTM is never a member: it trains on its own
+cadence).
 
 Protocol (the same loop as ``backtest``): validation origins are the last
 ``VALIDATION_FRACTION`` of the origins whose targets lie inside the given history; they
@@ -16,6 +20,8 @@ the next simpler set (no weekly block, then no seasonal block) is tried, for bot
 figures describe what is served. The simplest candidate within ``TOLERANCE`` of the best
 validation MASE wins, so a richer model must earn its place, and nothing that loses to
 the last value on validation is ever chosen (the last value is always a candidate).
+``median`` is the last in that order: it is served only when it beats every single
+candidate by more than the tolerance.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import numpy as np
 
 from foresight.evaluation.metrics import mase_on, naive_scale
 from foresight.models.baselines import LastValue, SeasonalNaive
+from foresight.models.combination import MedianOf, median_of
 from foresight.models.conformal import (
     BANDS,
     MIN_POOL,
@@ -57,6 +64,7 @@ CANDIDATES: tuple[str, ...] = (
     "robust",
     "ridge-log",
     "lstm",
+    "median",
 )
 MODEL_CHOICES: tuple[str, ...] = (
     "auto",
@@ -67,6 +75,7 @@ MODEL_CHOICES: tuple[str, ...] = (
     "robust",
     "lstm",
     "lags",
+    "median",
 )
 LAG_MODELS = frozenset({"ridge", "robust", "ridge-log"})
 # Not validated unless named: the LSTM (an optional extra, on its own live cadence) and
@@ -75,6 +84,10 @@ LAG_MODELS = frozenset({"ridge", "robust", "ridge-log"})
 # span on as many pairs as it fixed, most at 24 h. ``--model lags`` forces it.
 OPT_IN_CANDIDATES = frozenset({"lstm", "lags"})
 DEFAULT_CANDIDATES: tuple[str, ...] = tuple(c for c in CANDIDATES if c not in OPT_IN_CANDIDATES)
+# ``median``: the per-step median of this many best other candidates (never the LSTM).
+MEDIAN = "median"
+MEDIAN_MEMBERS = 3
+NOT_MEMBERS = frozenset({MEDIAN, "lstm"})
 VALIDATION_FRACTION = 0.4
 VALIDATION_REFITS = 3
 TOLERANCE = 0.01
@@ -91,11 +104,19 @@ PLAIN_WORDS = {
     "robust": "a robust (Huber-loss) regression on recent values",
     "ridge-log": "a ridge regression on recent values, on the log scale",
     "lstm": "an LSTM network on the last 24 values",
+    "median": "the median of the best other forecasts",
 }
 
 
-def model_words(name: str, features: FeatureSpec | None = None) -> str:
-    """The model in plain words, naming the daily/weekly pattern when it uses one."""
+def model_words(
+    name: str, features: FeatureSpec | None = None, members: tuple[str, ...] | None = None
+) -> str:
+    """The model in plain words, naming the daily/weekly pattern when it uses one, and a
+    median's members ("the median of a, b and c")."""
+    if name == MEDIAN and members:
+        names = [PLAIN_WORDS.get(m, m) for m in members]
+        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        return f"the median of {listed}"
     words = PLAIN_WORDS.get(name, name)
     if features is None:
         return words
@@ -122,9 +143,21 @@ def make_model(
     step_s: float | None,
     features: FeatureSpec | None = None,
     params: dict | None = None,
+    members: tuple[tuple[str, FeatureSpec | None], ...] = (),
 ) -> Any:
-    """An unfitted candidate ``name`` (fit/predict_mean interface)."""
+    """An unfitted candidate ``name`` (fit/predict_mean interface); ``median`` needs its
+    ``members`` ((name, feature set) each, as ``Selection.member_choice`` gives)."""
     extra = dict(params or {})
+    if name == MEDIAN:
+        if not members:
+            raise ValueError("median needs its members (none were chosen)")
+        return MedianOf(
+            [
+                make_model(m, horizon, step_s=step_s, features=spec, params=params)
+                for m, spec in members
+            ],
+            names=[m for m, _ in members],
+        )
     if name == "last":
         return LastValue(horizon)
     if name in ("seasonal", "seasonal-week"):
@@ -206,10 +239,18 @@ class Selection:
     # band pool is made of; bench/bench_coverage.py recalibrates from them.
     validation_origins: np.ndarray | None = None
     validation_mean: np.ndarray | None = None
+    # The ``median`` candidate's members, best first, and their feature sets (empty when
+    # it was not validated).
+    members: tuple[str, ...] = ()
+    member_features: tuple[FeatureSpec | None, ...] = ()
 
     @property
     def naive_score(self) -> float:
         return self.candidates.get("last", float("nan"))
+
+    def member_choice(self) -> tuple[tuple[str, FeatureSpec | None], ...]:
+        """The median's members as ``make_model(members=...)`` takes them."""
+        return tuple(zip(self.members, self.member_features, strict=True))
 
     def to_dict(self) -> dict:
         return {
@@ -218,7 +259,23 @@ class Selection:
             "features": None if self.features is None else _spec_dict(self.features),
             "n_validation_origins": self.n_validation_origins,
             "unavailable": dict(self.unavailable),
+            "members": list(self.members),
+            "member_features": [
+                None if spec is None else _spec_dict(spec) for spec in self.member_features
+            ],
         }
+
+
+def members_from_dict(data: dict) -> tuple[tuple[str, FeatureSpec | None], ...]:
+    """The median's (name, feature set) members from ``Selection.to_dict()``."""
+    names = data.get("members") or []
+    specs = data.get("member_features") or [None] * len(names)
+    if len(specs) != len(names):
+        raise ValueError(f"{len(specs)} feature sets for {len(names)} members")
+    return tuple(
+        (str(n), None if spec is None else spec_from_dict(spec))
+        for n, spec in zip(names, specs, strict=True)
+    )
 
 
 def _spec_dict(spec: FeatureSpec) -> dict:
@@ -297,11 +354,15 @@ def select(
         scale = float(flat_scale)  # a caller that scores a constant history anyway
     if not scale == scale:
         raise ValueError("the history never changes")
-    wanted = tuple(dict.fromkeys(("last", *names, *((force,) if force else ()))))
+    # A forced median still needs the others validated: its members are the best of them.
+    others = DEFAULT_CANDIDATES if force == MEDIAN else ()
+    wanted = tuple(dict.fromkeys(("last", *names, *others, *((force,) if force else ()))))
     means: dict[str, np.ndarray] = {}
     specs: dict[str, FeatureSpec | None] = {}
     unavailable: dict[str, str] = {}
     for name in wanted:
+        if name == MEDIAN:
+            continue  # made from the others' validation forecasts, below
         if (
             name == "seasonal-week"
             and len(raw) < WEEK_CANDIDATE_WEEKS * (period_steps(step_s, 7 * 86400) or 0) + horizon
@@ -325,6 +386,20 @@ def select(
     if not mask.any() or "last" not in means:
         raise ValueError("no validation pair has an actual value and every forecast")
     scores = {name: round(mase_on(mean - actual, mask, scale), 6) for name, mean in means.items()}
+    members: tuple[str, ...] = ()
+    if MEDIAN in wanted:
+        ranked = sorted(
+            (n for n in scores if n not in NOT_MEMBERS and math.isfinite(scores[n])),
+            key=lambda n: (scores[n], CANDIDATES.index(n) if n in CANDIDATES else len(CANDIDATES)),
+        )
+        if len(ranked) < MEDIAN_MEMBERS:
+            unavailable[MEDIAN] = (
+                f"needs {MEDIAN_MEMBERS} other candidates, {len(ranked)} could be validated"
+            )
+        else:
+            members = tuple(ranked[:MEDIAN_MEMBERS])
+            means[MEDIAN] = median_of(np.stack([means[n] for n in members]))
+            scores[MEDIAN] = round(mase_on(means[MEDIAN] - actual, mask, scale), 6)
     if force:
         if force not in means:
             raise ValueError(f"model {force!r} cannot be fitted here: {unavailable.get(force)}")
@@ -352,6 +427,8 @@ def select(
         unavailable=unavailable,
         validation_origins=origins,
         validation_mean=means[chosen],
+        members=members,
+        member_features=tuple(specs.get(n) for n in members),
     )
 
 

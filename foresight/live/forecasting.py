@@ -22,7 +22,9 @@ from foresight.core.catalog import METRIC_CATALOG, metric_info
 from foresight.core.series import metric_of
 from foresight.evaluation.selection import (
     DEFAULT_CANDIDATES,
+    MEDIAN,
     make_model,
+    members_from_dict,
     model_words,
     select,
     spec_from_dict,
@@ -30,6 +32,7 @@ from foresight.evaluation.selection import (
 from foresight.live.history_need import why_only_the_last_value
 from foresight.models.bands import Forecast
 from foresight.models.baselines import LastValue
+from foresight.models.combination import MedianOf
 from foresight.models.conformal import (
     BANDS,
     ConformalState,
@@ -102,7 +105,8 @@ class Served:
     """A fitted, chosen model with its band calibration and the accuracy it earned."""
 
     name: str
-    model: Any  # predict_mean: LagForecaster, LastValue, SeasonalNaive, LinearLags, NumpyLstm
+    # predict_mean: LagForecaster, LastValue, SeasonalNaive, LinearLags, NumpyLstm, MedianOf
+    model: Any
     conformal: ConformalState
     lower: float | None
     upper: float | None
@@ -114,6 +118,17 @@ class Served:
     selection: dict = field(default_factory=dict)
     selected_at: float | None = None  # when the choice was last made (None: fitted_at)
 
+    @property
+    def members(self) -> tuple[str, ...]:
+        """A served median's members, best first (empty for any other model)."""
+        if self.name != MEDIAN:
+            return ()
+        return tuple(self.selection.get("members") or ())
+
+    def words(self) -> str:
+        """The served model in plain words."""
+        return model_words(self.name, getattr(self.model, "spec_", None), self.members)
+
     def accuracy(self, step_s: float) -> dict:
         """The figures the API and the chart note show (validation MASE, coverage)."""
         c = self.candidates
@@ -121,7 +136,8 @@ class Served:
         season = season or getattr(self.model, "period", None)
         return {
             "model": self.name,
-            "model_words": model_words(self.name, getattr(self.model, "spec_", None)),
+            "model_words": self.words(),
+            "members": list(self.members),
             "fast_start": self.fast_start,
             "mase": c.get(self.name),
             "naive_mase": c.get("last"),
@@ -178,7 +194,7 @@ def describe(served: Served, step_s: float) -> str:
             if mine and math.isfinite(others[best]) and mine > 0:
                 why += f" (best other: {best}, {_percent_diff(others[best], mine)} it)"
         return f"repeating the last value: {why}" + band
-    words = model_words(served.name, getattr(served.model, "spec_", None))
+    words = served.words()
     parts = []
     for baseline, label in (
         ("last", "repeating the last value"),
@@ -200,7 +216,8 @@ def _short(served: Served, step_s: float) -> str:
 def reuse_choice(
     previous: Served | None, now: float, reselect_every_s: float = RESELECT_EVERY_S
 ) -> dict | None:
-    """The previous choice to refit as is (``{"name", "features"}``), or None: choose afresh.
+    """The previous choice to refit as is (``{"name", "features", "members",
+    "member_features"}``), or None: choose afresh.
 
     A choice younger than ``reselect_every_s`` is kept: the choice and its validation are
     the expensive part, and they change slowly. The fast start is never kept.
@@ -210,28 +227,47 @@ def reuse_choice(
     selected_at = previous.selected_at or previous.fitted_at
     if now - selected_at >= reselect_every_s:
         return None
-    return {"name": previous.name, "features": previous.selection.get("features")}
+    return {
+        "name": previous.name,
+        "features": previous.selection.get("features"),
+        "members": list(previous.selection.get("members") or ()),
+        "member_features": list(previous.selection.get("member_features") or ()),
+    }
 
 
 def refit_model(
     choice: dict, values: np.ndarray, timestamps: np.ndarray, *, horizon: int, step_s: float
 ) -> Any:
-    """Refit the chosen model on new history with the same feature set (ValueError if not)."""
+    """Refit the chosen model on new history with the same feature set (ValueError if not);
+    a median refits the same members with theirs."""
     features = choice.get("features")
     model = make_model(
         choice["name"],
         horizon,
         step_s=step_s,
         features=None if features is None else spec_from_dict(features),
+        members=members_from_dict(choice) if choice["name"] == MEDIAN else (),
     )
     return servable(model.fit(np.asarray(values, dtype=float), timestamps))
 
 
 def servable(model: Any) -> Any:
     """The fitted model as served: the LSTM's weights with numpy's forward pass (its
-    ``to_numpy()``), so no served model needs Keras; any other model as it is."""
+    ``to_numpy()``), so no served model needs Keras; a median's members likewise; any
+    other model as it is."""
+    if isinstance(model, MedianOf):
+        return MedianOf([servable(m) for m in model.members], names=model.names)
     to_numpy = getattr(model, "to_numpy", None)
     return model if to_numpy is None else to_numpy()
+
+
+def history_need(model: Any) -> int:
+    """Buckets before the origin a fitted model reads (a median: its widest member's)."""
+    if isinstance(model, MedianOf):
+        return max(history_need(m) for m in model.members)
+    history = getattr(getattr(model, "spec_", None), "history", None)
+    history = history or getattr(model, "period", None) or getattr(model, "lookback", None)
+    return int(history or 1)
 
 
 def fit_served(
@@ -306,11 +342,16 @@ def choose_served(
     except ValueError as exc:
         logger.debug("%s: fast start (%s)", metric, exc)
         return _fast_start(raw, horizon, lower, upper, now, observed)
-    model = make_model(chosen.model, horizon, step_s=step_s, features=chosen.features)
+    model = make_model(
+        chosen.model,
+        horizon,
+        step_s=step_s,
+        features=chosen.features,
+        members=chosen.member_choice(),
+    )
     model.fit(raw, timestamps)
     model = servable(model)
-    history = getattr(getattr(model, "spec_", None), "history", None)
-    history = history or getattr(model, "period", None) or getattr(model, "lookback", None) or 1
+    history = history_need(model)
     return Served(
         name=chosen.model,
         model=model,

@@ -5,7 +5,8 @@ parameters, fitted-at) and ``<metric>@<tier>.npz`` (coefficients of a lag model 
 linear fit on the last 12 values, the conformal score pool, miss rates and live outcomes
 per horizon step, ``seen``: absent from older files, which still load with it estimated
 from the live outcome count; a served LSTM's weights, which the monitor runs with numpy's
-forward pass), written atomically (temp file, then
+forward pass; a served median's members, each one's arrays under an ``m<i>_`` prefix and
+its JSON in the median's ``members`` list), written atomically (temp file, then
 rename; arrays first, so a JSON always has its arrays). Loading never unpickles:
 ``np.load(allow_pickle=False)`` and plain JSON only. A file that cannot be read is
 logged and skipped; the next refit replaces it.
@@ -30,6 +31,7 @@ from foresight.evaluation.lstm import LstmForecaster
 from foresight.evaluation.selection import spec_from_dict
 from foresight.live.forecasting import Served
 from foresight.models.baselines import LastValue, SeasonalNaive
+from foresight.models.combination import MedianOf
 from foresight.models.conformal import SPREAD_WINDOW, ConformalState
 from foresight.models.linear_lags import LinearLags
 from foresight.models.numpy_lstm import NumpyLstm
@@ -109,6 +111,18 @@ def _spec_json(spec: Any) -> dict | None:
 
 
 def _model_json(model: Any, arrays: dict[str, np.ndarray]) -> dict:
+    if isinstance(model, MedianOf):
+        members = []
+        for i, member in enumerate(model.members):
+            own: dict[str, np.ndarray] = {}
+            members.append(_model_json(member, own))
+            arrays.update({f"m{i}_{key}": value for key, value in own.items()})
+        return {
+            "kind": "median",
+            "horizon": int(model.horizon),
+            "names": list(model.names),
+            "members": members,
+        }
     if isinstance(model, LastValue):
         return {"kind": "last", "horizon": int(model.horizon)}
     if isinstance(model, SeasonalNaive):
@@ -138,6 +152,19 @@ def _model_json(model: Any, arrays: dict[str, np.ndarray]) -> dict:
 
 def _model_from(data: dict, arrays: Any) -> Any:
     kind = data["kind"]
+    if kind == "median":
+        names = list(arrays.keys())
+        members = []
+        for i, member in enumerate(data["members"]):
+            if member.get("kind") == "median":
+                raise ValueError("a median cannot hold a median")
+            prefix = f"m{i}_"
+            own = {k[len(prefix) :]: arrays[k] for k in names if k.startswith(prefix)}
+            members.append(_model_from(member, own))
+        median = MedianOf(members, names=[str(n) for n in data.get("names", [])])
+        if median.horizon != int(data["horizon"]):
+            raise ValueError(f"members forecast {median.horizon} steps, not {data['horizon']}")
+        return median
     if kind == "last":
         return LastValue(int(data["horizon"])).fit(np.array([0.0]))
     if kind == "seasonal":

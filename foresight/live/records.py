@@ -89,6 +89,7 @@ def overview_row(state: ModelState, served: Any | None) -> dict:
         "message": state.message,
         "model": state.model,
         "model_words": acc.get("model_words"),
+        "members": acc.get("members", []),
         "summary": acc.get("summary"),
         "mase": acc.get("mase"),
         "naive_mase": acc.get("naive_mase"),

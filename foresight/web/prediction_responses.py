@@ -43,6 +43,13 @@ class ModelScoresSchema(Schema):
     live_outcomes = fields.Integer(
         allow_none=True, metadata={"description": "Live actuals scored against the bands"}
     )
+    members = fields.List(
+        fields.String(),
+        metadata={
+            "description": "The served median's members (the three best other candidates "
+            "on validation, best first); empty for any other model"
+        },
+    )
 
 
 class AccuracySchema(ModelScoresSchema):
