@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import average_precision_score
 from threadpoolctl import threadpool_limits
@@ -49,6 +50,10 @@ logger = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 VALIDATIONS = ("forward", "blocked")
+FORESTS = (ExtraTreesClassifier, RandomForestClassifier)
+# Validation folds fit a forest's first VALIDATION_TREES trees only (None: all of them);
+# the final fit on all the rows keeps every tree. See bench/README.md (issue 10, speed).
+VALIDATION_TREES: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +125,7 @@ class RiskModel:
         validation: str = "forward",
         rule_preference: str = "middle",
         rule_selection: str = "recall",
+        validation_trees: int | None = VALIDATION_TREES,
     ) -> None:
         if validation not in VALIDATIONS:
             raise ValueError(f"validation must be one of {VALIDATIONS} (got {validation!r})")
@@ -138,6 +144,7 @@ class RiskModel:
         self.validation = validation
         self.rule_preference = rule_preference  # see alarm_rule.choose_rule
         self.rule_selection = rule_selection  # recall (choose_rule) or budget (budget_rule)
+        self.validation_trees = validation_trees  # forests in validation folds: the first N trees
 
     # ---- features -------------------------------------------------------------------
     def _config(self) -> FeatureConfig:
@@ -201,24 +208,29 @@ class RiskModel:
 
         blocked = self.validation == "blocked"
         oof = {name: np.full(len(y), np.nan) for name in self.models}
-        self.fit_seconds_: dict[str, float] = {}
-        # each fold's fits of the members of a composite candidate (etlr: etb, lr), so a
-        # member that is a candidate too is fitted once per fold
-        fold_fits: dict[int, dict[str, Any]] = {}
+        self.fit_seconds_: dict[str, float] = dict.fromkeys(self.models, 0.0)
+        # fold by fold: each fold's rows are copied once for every candidate; the members
+        # of a composite candidate (etlr: etb, lr) are fitted and predicted once per fold
+        # when they are candidates too (their fits and scores are shared)
+        for k in range(0 if blocked else 1, self.n_blocks):
+            if blocked:
+                train = (block != k) & ~((block == k - 1) & before)
+                train &= ~((block == k + 1) & after)
+            else:
+                train = (block < k) & ~((block == k - 1) & before)
+            val = block == k
+            if not val.any() or not y[train].any() or y[train].all():
+                continue
+            x_train, y_train, x_val = x[train], y[train], x[val]
+            fold_fits: dict[str, Any] = {}
+            fold_scores: dict[str, np.ndarray] = {}
+            for name in self.models:
+                t0 = time.perf_counter()
+                model = self._fit_once(name, x_train, y_train, fold_fits, validating=True)
+                oof[name][val] = self._score_once(name, model, x_val, fold_scores)
+                self.fit_seconds_[name] += time.perf_counter() - t0
+            del x_train, y_train, x_val, fold_fits, fold_scores
         for name in self.models:
-            t0 = time.perf_counter()
-            for k in range(0 if blocked else 1, self.n_blocks):
-                if blocked:
-                    train = (block != k) & ~((block == k - 1) & before)
-                    train &= ~((block == k + 1) & after)
-                else:
-                    train = (block < k) & ~((block == k - 1) & before)
-                val = block == k
-                if not val.any() or not y[train].any() or y[train].all():
-                    continue
-                model = self._fit_once(name, x[train], y[train], fold_fits.setdefault(k, {}))
-                oof[name][val] = model.predict_proba(x[val])[:, 1]
-            self.fit_seconds_[name] = time.perf_counter() - t0
             progress(f"{name}: validated in {self.fit_seconds_[name]:.1f} s")
         if blocked:  # the rows a fold scored, past the reference period
             scored = ~np.isnan(oof[self.models[0]]) & ~reference
@@ -282,7 +294,6 @@ class RiskModel:
         }
         # the share of validation time the rule spent in alarm (the old key's meaning)
         self.alarm_share_ = counts.alarm_time_ratio
-        del fold_fits
         refit = self.models if self.refit_all else chosen
         self.fitted_: dict[str, Any] = {}
         self.alarm_rules_: dict[str, alarm_rule.AlarmRule] = {}
@@ -337,25 +348,57 @@ class RiskModel:
         reference = np.arange(n) < warmup
         return block, before, after, reference
 
-    def _fit_once(self, name: str, x: np.ndarray, y: np.ndarray, done: dict[str, Any]) -> Any:
+    def _fit_once(
+        self,
+        name: str,
+        x: np.ndarray,
+        y: np.ndarray,
+        done: dict[str, Any],
+        validating: bool = False,
+    ) -> Any:
         """``name`` fitted on ``x, y``; the members of a composite candidate come from (and
         go to) ``done``, the fits already made on these same rows. The same estimators
-        as fitting the composite whole (``make_model`` builds its members the same way)."""
+        as fitting the composite whole (``make_model`` builds its members the same way).
+        ``validating``: a validation fold's fit (forests capped at ``validation_trees``)."""
         if name in done:
             return done[name]
         if name in COMPOSITES:
-            members = [self._fit_once(n, x, y, done) for n in COMPOSITES[name]]
+            members = [self._fit_once(n, x, y, done, validating) for n in COMPOSITES[name]]
             return SoftVote(members)
-        model = self._fit(name, x, y)
+        model = self._fit(name, x, y, validating)
         if any(name in parts for c, parts in COMPOSITES.items() if c in self.models):
             done[name] = model  # a member of a composite candidate: kept for it
         return model
 
-    def _fit(self, name: str, x: np.ndarray, y: np.ndarray) -> Any:
+    @staticmethod
+    def _score_once(
+        name: str, model: Any, x: np.ndarray, done: dict[str, np.ndarray]
+    ) -> np.ndarray:
+        """P(positive) of ``name`` (fitted by ``_fit_once``) on ``x``; the members of a
+        composite candidate scored on these rows already (in ``done``) are not predicted
+        again. The same figures as ``model.predict_proba(x)[:, 1]`` (SoftVote's mean)."""
+        if name in done:
+            return done[name]
+        if name in COMPOSITES and isinstance(model, SoftVote):
+            parts = [
+                RiskModel._score_once(n, m, x, done)
+                for n, m in zip(COMPOSITES[name], model.members, strict=True)
+            ]
+            return np.asarray(np.average(parts, axis=0, weights=getattr(model, "weights", None)))
+        done[name] = model.predict_proba(x)[:, 1]
+        return done[name]
+
+    def _fit(self, name: str, x: np.ndarray, y: np.ndarray, validating: bool = False) -> Any:
+        model = self._make(name, y)
+        cap = self.validation_trees
+        if validating and cap and isinstance(model, FORESTS) and model.n_estimators > cap:
+            # a validation fold's forest: its first ``cap`` trees (the same seeds, so the
+            # same trees as the first ``cap`` of the full forest); the final fit keeps all
+            model.set_params(n_estimators=cap)
         # One OpenMP thread: on a shared 2-core host, OpenMP's spinning threads slow
         # HistGradientBoosting and XGBoost down many times over (measured: 10x).
         with threadpool_limits(1, user_api="openmp"):
-            return self._make(name, y).fit(x, y)
+            return model.fit(x, y)
 
     def _make(self, name: str, y: np.ndarray) -> Any:
         positives = max(int(y.sum()), 1)
