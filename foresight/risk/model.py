@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import average_precision_score
 from threadpoolctl import threadpool_limits
@@ -50,10 +49,6 @@ logger = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 VALIDATIONS = ("forward", "blocked")
-FORESTS = (ExtraTreesClassifier, RandomForestClassifier)
-# Validation folds fit a forest's first VALIDATION_TREES trees only (None: all of them);
-# the final fit on all the rows keeps every tree. See bench/README.md (issue 10, speed).
-VALIDATION_TREES: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +120,6 @@ class RiskModel:
         validation: str = "forward",
         rule_preference: str = "middle",
         rule_selection: str = "recall",
-        validation_trees: int | None = VALIDATION_TREES,
     ) -> None:
         if validation not in VALIDATIONS:
             raise ValueError(f"validation must be one of {VALIDATIONS} (got {validation!r})")
@@ -144,7 +138,6 @@ class RiskModel:
         self.validation = validation
         self.rule_preference = rule_preference  # see alarm_rule.choose_rule
         self.rule_selection = rule_selection  # recall (choose_rule) or budget (budget_rule)
-        self.validation_trees = validation_trees  # forests in validation folds: the first N trees
 
     # ---- features -------------------------------------------------------------------
     def _config(self) -> FeatureConfig:
@@ -226,7 +219,7 @@ class RiskModel:
             fold_scores: dict[str, np.ndarray] = {}
             for name in self.models:
                 t0 = time.perf_counter()
-                model = self._fit_once(name, x_train, y_train, fold_fits, validating=True)
+                model = self._fit_once(name, x_train, y_train, fold_fits)
                 oof[name][val] = self._score_once(name, model, x_val, fold_scores)
                 self.fit_seconds_[name] += time.perf_counter() - t0
             del x_train, y_train, x_val, fold_fits, fold_scores
@@ -348,24 +341,16 @@ class RiskModel:
         reference = np.arange(n) < warmup
         return block, before, after, reference
 
-    def _fit_once(
-        self,
-        name: str,
-        x: np.ndarray,
-        y: np.ndarray,
-        done: dict[str, Any],
-        validating: bool = False,
-    ) -> Any:
+    def _fit_once(self, name: str, x: np.ndarray, y: np.ndarray, done: dict[str, Any]) -> Any:
         """``name`` fitted on ``x, y``; the members of a composite candidate come from (and
         go to) ``done``, the fits already made on these same rows. The same estimators
-        as fitting the composite whole (``make_model`` builds its members the same way).
-        ``validating``: a validation fold's fit (forests capped at ``validation_trees``)."""
+        as fitting the composite whole (``make_model`` builds its members the same way)."""
         if name in done:
             return done[name]
         if name in COMPOSITES:
-            members = [self._fit_once(n, x, y, done, validating) for n in COMPOSITES[name]]
+            members = [self._fit_once(n, x, y, done) for n in COMPOSITES[name]]
             return SoftVote(members)
-        model = self._fit(name, x, y, validating)
+        model = self._fit(name, x, y)
         if any(name in parts for c, parts in COMPOSITES.items() if c in self.models):
             done[name] = model  # a member of a composite candidate: kept for it
         return model
@@ -388,17 +373,11 @@ class RiskModel:
         done[name] = model.predict_proba(x)[:, 1]
         return done[name]
 
-    def _fit(self, name: str, x: np.ndarray, y: np.ndarray, validating: bool = False) -> Any:
-        model = self._make(name, y)
-        cap = self.validation_trees
-        if validating and cap and isinstance(model, FORESTS) and model.n_estimators > cap:
-            # a validation fold's forest: its first ``cap`` trees (the same seeds, so the
-            # same trees as the first ``cap`` of the full forest); the final fit keeps all
-            model.set_params(n_estimators=cap)
+    def _fit(self, name: str, x: np.ndarray, y: np.ndarray) -> Any:
         # One OpenMP thread: on a shared 2-core host, OpenMP's spinning threads slow
         # HistGradientBoosting and XGBoost down many times over (measured: 10x).
         with threadpool_limits(1, user_api="openmp"):
-            return model.fit(x, y)
+            return self._make(name, y).fit(x, y)
 
     def _make(self, name: str, y: np.ndarray) -> Any:
         positives = max(int(y.sum()), 1)
