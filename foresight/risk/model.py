@@ -201,24 +201,29 @@ class RiskModel:
 
         blocked = self.validation == "blocked"
         oof = {name: np.full(len(y), np.nan) for name in self.models}
-        self.fit_seconds_: dict[str, float] = {}
-        # each fold's fits of the members of a composite candidate (etlr: etb, lr), so a
-        # member that is a candidate too is fitted once per fold
-        fold_fits: dict[int, dict[str, Any]] = {}
+        self.fit_seconds_: dict[str, float] = dict.fromkeys(self.models, 0.0)
+        # fold by fold: each fold's rows are copied once for every candidate; the members
+        # of a composite candidate (etlr: etb, lr) are fitted and predicted once per fold
+        # when they are candidates too (their fits and scores are shared)
+        for k in range(0 if blocked else 1, self.n_blocks):
+            if blocked:
+                train = (block != k) & ~((block == k - 1) & before)
+                train &= ~((block == k + 1) & after)
+            else:
+                train = (block < k) & ~((block == k - 1) & before)
+            val = block == k
+            if not val.any() or not y[train].any() or y[train].all():
+                continue
+            x_train, y_train, x_val = x[train], y[train], x[val]
+            fold_fits: dict[str, Any] = {}
+            fold_scores: dict[str, np.ndarray] = {}
+            for name in self.models:
+                t0 = time.perf_counter()
+                model = self._fit_once(name, x_train, y_train, fold_fits)
+                oof[name][val] = self._score_once(name, model, x_val, fold_scores)
+                self.fit_seconds_[name] += time.perf_counter() - t0
+            del x_train, y_train, x_val, fold_fits, fold_scores
         for name in self.models:
-            t0 = time.perf_counter()
-            for k in range(0 if blocked else 1, self.n_blocks):
-                if blocked:
-                    train = (block != k) & ~((block == k - 1) & before)
-                    train &= ~((block == k + 1) & after)
-                else:
-                    train = (block < k) & ~((block == k - 1) & before)
-                val = block == k
-                if not val.any() or not y[train].any() or y[train].all():
-                    continue
-                model = self._fit_once(name, x[train], y[train], fold_fits.setdefault(k, {}))
-                oof[name][val] = model.predict_proba(x[val])[:, 1]
-            self.fit_seconds_[name] = time.perf_counter() - t0
             progress(f"{name}: validated in {self.fit_seconds_[name]:.1f} s")
         if blocked:  # the rows a fold scored, past the reference period
             scored = ~np.isnan(oof[self.models[0]]) & ~reference
@@ -282,7 +287,6 @@ class RiskModel:
         }
         # the share of validation time the rule spent in alarm (the old key's meaning)
         self.alarm_share_ = counts.alarm_time_ratio
-        del fold_fits
         refit = self.models if self.refit_all else chosen
         self.fitted_: dict[str, Any] = {}
         self.alarm_rules_: dict[str, alarm_rule.AlarmRule] = {}
@@ -350,6 +354,24 @@ class RiskModel:
         if any(name in parts for c, parts in COMPOSITES.items() if c in self.models):
             done[name] = model  # a member of a composite candidate: kept for it
         return model
+
+    @staticmethod
+    def _score_once(
+        name: str, model: Any, x: np.ndarray, done: dict[str, np.ndarray]
+    ) -> np.ndarray:
+        """P(positive) of ``name`` (fitted by ``_fit_once``) on ``x``; the members of a
+        composite candidate scored on these rows already (in ``done``) are not predicted
+        again. The same figures as ``model.predict_proba(x)[:, 1]`` (SoftVote's mean)."""
+        if name in done:
+            return done[name]
+        if name in COMPOSITES and isinstance(model, SoftVote):
+            parts = [
+                RiskModel._score_once(n, m, x, done)
+                for n, m in zip(COMPOSITES[name], model.members, strict=True)
+            ]
+            return np.asarray(np.average(parts, axis=0, weights=getattr(model, "weights", None)))
+        done[name] = model.predict_proba(x)[:, 1]
+        return done[name]
 
     def _fit(self, name: str, x: np.ndarray, y: np.ndarray) -> Any:
         # One OpenMP thread: on a shared 2-core host, OpenMP's spinning threads slow

@@ -129,3 +129,25 @@ def test_a_vote_of_etb_and_etlr_predicts_etb_once_and_round_trips(tmp_path: Path
     assert np.allclose(old.predict_proba(x), etlr.predict_proba(x), atol=1e-12)
     model.estimator_ = old
     assert persist.model_card(model, {}, "2026-12-02T00:00:00Z")["card_version"] == 1
+
+
+def test_etlr_is_scored_from_the_fold_s_etb_scores_as_its_own_vote() -> None:
+    """In a validation fold, etlr's score is the mean of the scores etb and lr already
+    gave those rows (no second prediction of the forest): the vote's own figures."""
+    a, b = synth(6, T0, seed=1), synth(4, T0, seed=2)
+    model = RiskModel(1800, ("etb", "etlr"))
+    model.metrics_ = list(COLUMNS)
+    model.feature_names_ = list(model.features(a.values, 60.0).names)
+    x, y = model.features(a.values, 60.0).matrix, alarms.window_labels(a.incident, 30)
+    x_val = model.features(b.values, 60.0).matrix
+    fits: dict[str, object] = {}
+    scores: dict[str, np.ndarray] = {}
+    etb = model._fit_once("etb", x, y, fits)
+    etlr = model._fit_once("etlr", x, y, fits)
+    assert etlr.members[0] is etb
+    etb_score = model._score_once("etb", etb, x_val, scores)
+    etlr_score = model._score_once("etlr", etlr, x_val, scores)
+    assert scores["etb"] is etb_score and set(scores) == {"etb", "lr"}
+    assert np.array_equal(etlr_score, (etb_score + scores["lr"]) / 2)
+    # the vote predicting the rows itself: the same up to the forest threads' summing order
+    assert np.allclose(etlr_score, etlr.predict_proba(x_val)[:, 1], rtol=0, atol=1e-12)
