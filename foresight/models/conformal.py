@@ -11,13 +11,17 @@ spread at the origin (mean absolute change over that many values) plus the typic
 For each horizon step the band half-width is the finite-sample conformal quantile of the
 pool (the ``ceil((n + 1)(1 - alpha))``-th smallest of its ``n`` scores) times the scale;
 a step with too few scores for that rank borrows the pooled scores of every step,
-scaled by sqrt(step) (``conformal_pool``). The pool keeps at least ``MIN_POOL`` origins.
+scaled by sqrt(step) (``conformal_pool``). The pool keeps at least ``MIN_POOL`` origins,
+and rolls: each observed outcome's score joins its step, the oldest leaving past
+``ConformalState.capacity()`` (a pool calibrated wider than the served model's errors
+narrows; bench/README.md, cov2).
 ACI moves the level online: after each outcome, ``alpha += gamma_t * (target_alpha -
 miss)``, so a run of misses widens the band and a run of hits narrows it, and long-run
 coverage holds under drift; ``gamma_t`` decays from 0.1 to ``gamma`` with the outcomes
-seen since the calibration (``aci``), so a fresh calibration reaches its target within
-minutes. Feedback is delayed honestly: the step-``h`` miss of origin ``t`` is only known
-at origin ``t + h``.
+seen since the calibration, capped at (1/e) / h at horizon step h by the feedback delay
+(``aci``), so a fresh calibration reaches its target within minutes and the far steps'
+delayed loop does not oscillate. Feedback is delayed honestly: the step-``h`` miss of
+origin ``t`` is only known at origin ``t + h``.
 
 ``BANDS`` (gamma, the warm start, how much of the validation pool is kept, the scale)
 was chosen by ``bench/bench_coverage.py`` on the shared traces' validation origins and
