@@ -367,12 +367,14 @@ def backtest(
 
 def bands_on_origins(f: PointForecasts, state: ConformalState) -> dict[str, np.ndarray]:
     """The served bands on the test origins: ``state`` walked across them by ACI, each
-    outcome fed back only once its target is observed (what the live monitor does)."""
+    outcome fed back only once its target is observed, its score then joining the
+    rolling pool (what the live monitor does, ``ConformalState.observe``)."""
     widths, _ = run_aci(
         state.pool,
         state.scores(f.raw, f.origins, f.ours),
         f.origins,
         gamma=state.gamma,
         alpha=state.alpha,
+        capacity=state.capacity(),
     )
     return bands_from(f.ours, widths, state.scale(f.raw, f.origins), lower=f.lower)

@@ -11,13 +11,17 @@ spread at the origin (mean absolute change over that many values) plus the typic
 For each horizon step the band half-width is the finite-sample conformal quantile of the
 pool (the ``ceil((n + 1)(1 - alpha))``-th smallest of its ``n`` scores) times the scale;
 a step with too few scores for that rank borrows the pooled scores of every step,
-scaled by sqrt(step) (``conformal_pool``). The pool keeps at least ``MIN_POOL`` origins.
+scaled by sqrt(step) (``conformal_pool``). The pool keeps at least ``MIN_POOL`` origins,
+and rolls: each observed outcome's score joins its step, the oldest leaving past
+``ConformalState.capacity()`` (a pool calibrated wider than the served model's errors
+narrows; bench/README.md, cov2).
 ACI moves the level online: after each outcome, ``alpha += gamma_t * (target_alpha -
 miss)``, so a run of misses widens the band and a run of hits narrows it, and long-run
 coverage holds under drift; ``gamma_t`` decays from 0.1 to ``gamma`` with the outcomes
-seen since the calibration (``aci``), so a fresh calibration reaches its target within
-minutes. Feedback is delayed honestly: the step-``h`` miss of origin ``t`` is only known
-at origin ``t + h``.
+seen since the calibration, capped at (1/e) / h at horizon step h by the feedback delay
+(``aci``), so a fresh calibration reaches its target within minutes and the far steps'
+delayed loop does not oscillate. Feedback is delayed honestly: the step-``h`` miss of
+origin ``t`` is only known at origin ``t + h``.
 
 ``BANDS`` (gamma, the warm start, how much of the validation pool is kept, the scale)
 was chosen by ``bench/bench_coverage.py`` on the shared traces' validation origins and
@@ -38,7 +42,12 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from foresight.models.aci import DEFAULT_GAMMA, LEVELS, aci_step, half_widths_at, run_aci, step_size
-from foresight.models.conformal_pool import _SORTED_POOLS, MAX_SORTED_POOLS, min_scores
+from foresight.models.conformal_pool import (
+    _SORTED_POOLS,
+    MAX_SORTED_POOLS,
+    carry_sorted,
+    min_scores,
+)
 from foresight.models.features import forward_fill
 
 logger = logging.getLogger(__name__)
@@ -71,9 +80,10 @@ SPREAD_WINDOW = 24
 # The fewest validation origins a pool keeps, whatever ``pool_fraction`` says: a pool of
 # the most recent half of 4 early origins was 2 rows of nearly the same error.
 MIN_POOL = 40
-# Live errors join a served model's pool while it is shorter than this (an hour of the
-# 5-minute tier's 10-s steps); longer pools are left as calibrated (re-sorting them at
-# every re-forecast would cost more than the monitor's CPU target allows).
+# The pool rolls with the served model's outcomes (backtest and live alike): each observed
+# score joins its step, and a step's oldest leaves once it holds ``capacity()`` scores,
+# the calibrated pool's length but at least this (an hour of the 5-minute tier's 10-s
+# steps: a short first pool grows to it).
 LIVE_POOL_ROWS = 360
 
 
@@ -162,6 +172,13 @@ class ConformalState:
         horizon = self.pool.shape[1]
         return np.full(horizon, self.online.get(80, (0, 0))[0] / max(horizon, 1))
 
+    def capacity(self) -> int | None:
+        """Scores a step's pool holds as it rolls: ``max(len(pool), LIVE_POOL_ROWS)`` (a
+        grown pool keeps its length, so this does not change once reached); None where
+        scores are in units of the local spread (``spread_window`` > 0), which a live
+        error alone cannot be put in: such a pool stays as calibrated."""
+        return max(len(self.pool), LIVE_POOL_ROWS) if self.spread_window == 0 else None
+
     def observe(
         self,
         steps: np.ndarray,
@@ -173,8 +190,9 @@ class ConformalState:
         ``steps`` are 0-based horizon steps whose actual has just arrived (a step may
         repeat when several forecasts reach it at once: applied in order); ``misses[level]``
         says, per entry, whether the actual fell outside that level's band (1.0) or not.
-        ``errors`` (|actual - forecast| per entry, the series' unit): while the pool holds
-        fewer than ``LIVE_POOL_ROWS`` scores at a step, they join it (``grown_pool``).
+        ``errors`` (|actual - forecast| per entry, the series' unit): they join the pool at
+        their steps after the ACI step, each step's oldest leaving past ``capacity()``
+        scores (``grown_pool``), as ``run_aci`` rolls it in the backtest.
         """
         steps = np.asarray(steps, dtype=np.int64)
         if not len(steps):
@@ -184,7 +202,7 @@ class ConformalState:
         for i, h in enumerate(steps.tolist()):  # the step each outcome is taken with
             seen[h] += 1
             sizes[i] = seen[h]
-        sizes = step_size(self.gamma, sizes)
+        sizes = step_size(self.gamma, sizes, steps + 1)
         alpha = {}
         online = dict(self.online)
         for level in LEVELS:
@@ -204,8 +222,11 @@ class ConformalState:
             n, inside = online.get(level, (0, 0))
             online[level] = (n + len(miss), inside + int(len(miss) - miss.sum()))
         pool = self.pool
-        if errors is not None and self.spread_window == 0 and len(pool) < LIVE_POOL_ROWS:
-            pool = grown_pool(pool, steps, np.asarray(errors, dtype=float) / self.offset)
+        capacity = self.capacity()
+        if errors is not None and capacity is not None:
+            scores = np.asarray(errors, dtype=float) / self.offset
+            pool = grown_pool(pool, steps, scores, capacity)
+            carry_sorted(self.pool, pool, steps, scores)  # no re-sort of a long pool
         return replace(self, pool=pool, alpha=alpha, online=online, seen=seen)
 
     def online_coverage(self, level: int) -> float | None:
@@ -254,9 +275,12 @@ class ConformalState:
         )
 
 
-def grown_pool(pool: np.ndarray, steps: np.ndarray, scores: np.ndarray) -> np.ndarray:
+def grown_pool(
+    pool: np.ndarray, steps: np.ndarray, scores: np.ndarray, capacity: int = LIVE_POOL_ROWS
+) -> np.ndarray:
     """``pool`` with ``scores`` added at their 0-based ``steps`` (the newest at the bottom of
-    each column, NaN above), at most ``LIVE_POOL_ROWS`` per step (the oldest leave).
+    each column, NaN above), at most ``capacity`` per step (the oldest leave); never
+    fewer rows than ``pool`` had.
 
     Each step's band is a quantile of its own column, so columns need not line up by
     origin. Without this a pool made from the first minutes' few errors capped the band
@@ -286,7 +310,7 @@ def grown_pool(pool: np.ndarray, steps: np.ndarray, scores: np.ndarray) -> np.nd
         stacked, np.argsort(~np.isnan(stacked), axis=0, kind="stable"), axis=0
     )
     counts = np.sum(~np.isnan(stacked), axis=0)
-    rows = min(int(counts.max()) if horizon else 0, LIVE_POOL_ROWS)
+    rows = min(max(int(counts.max()) if horizon else 0, len(pool)), max(capacity, len(pool)))
     return compact[len(compact) - rows :].copy()
 
 

@@ -76,6 +76,25 @@ def step_quantiles(scores: np.ndarray, alpha: np.ndarray, level: int) -> np.ndar
     every step's scores / sqrt(step), times sqrt(step). No score at all: inf.
     """
     pool, counts, pooled = sorted_pool(scores)
+    return quantiles_of_sorted(pool, counts, pooled, alpha, level)
+
+
+def pooled_from_sorted(pool: np.ndarray) -> np.ndarray:
+    """Every step's scores / sqrt(step), sorted (what a step with too few borrows)."""
+    steps = np.sqrt(np.arange(1, pool.shape[1] + 1, dtype=float))
+    flat = (pool / steps[None, :]).ravel()
+    return np.sort(flat[~np.isnan(flat)])
+
+
+def quantiles_of_sorted(
+    pool: np.ndarray,
+    counts: np.ndarray,
+    pooled: np.ndarray | None,
+    alpha: np.ndarray,
+    level: int,
+) -> np.ndarray:
+    """``step_quantiles`` from a per-step sorted pool (NaN last) and its counts;
+    ``pooled`` None: computed from ``pool`` if a step needs it."""
     horizon = pool.shape[1]
     alpha = np.broadcast_to(np.asarray(alpha, dtype=float), (horizon,))
     k = np.minimum(conformal_rank(counts, alpha), counts)  # ACI beyond the pool: the max
@@ -83,6 +102,8 @@ def step_quantiles(scores: np.ndarray, alpha: np.ndarray, level: int) -> np.ndar
     enough = counts >= max(min_scores(level), 1)
     if enough.all():
         return own
+    if pooled is None:
+        pooled = pooled_from_sorted(pool)
     steps = np.sqrt(np.arange(1, horizon + 1, dtype=float))
     n = len(pooled)
     if not n:
@@ -91,3 +112,64 @@ def step_quantiles(scores: np.ndarray, alpha: np.ndarray, level: int) -> np.ndar
         kp = np.minimum(conformal_rank(n, alpha), n)  # too few pooled: the largest
         borrowed = pooled[np.maximum(kp - 1, 0)] * steps
     return np.where(enough, own, borrowed)
+
+
+def roll_sorted(
+    pool: np.ndarray, counts: np.ndarray, step: int, added: float, removed: float
+) -> None:
+    """In place: step ``step``'s sorted column (NaN last, one spare row) gains ``added``
+    and loses ``removed`` (NaN: nothing leaves); ``counts`` follows."""
+    col = pool[:, step]
+    c = int(counts[step])
+    p = int(np.searchsorted(col[:c], added, side="right"))
+    col[p + 1 : c + 1] = col[p:c].copy()
+    col[p] = added
+    c += 1
+    if removed == removed:
+        q = int(np.searchsorted(col[:c], removed, side="left"))
+        col[q : c - 1] = col[q + 1 : c].copy()
+        col[c - 1] = np.nan
+        c -= 1
+    counts[step] = c
+
+
+def carry_sorted(old: np.ndarray, new: np.ndarray, steps: np.ndarray, scores: np.ndarray) -> None:
+    """Cache ``new``'s sorted view, derived from ``old``'s cached one when ``new`` is
+    ``old`` with ``scores`` added at ``steps`` and each step's oldest gone past its
+    capacity (``conformal.grown_pool``): a live pool rolls at every re-forecast, and
+    re-sorting a long pool each time cost more than inserting a few scores. Nothing is
+    cached when ``old``'s view is not (the next draw sorts ``new``)."""
+    found = _SORTED_POOLS.get(id(old))
+    if found is None or found[0]() is not old or not isinstance(new, np.ndarray):
+        return
+    if len(_SORTED_POOLS) >= MAX_SORTED_POOLS:
+        return
+    spool, counts, _ = found[1]
+    horizon = new.shape[1]
+    steps = np.asarray(steps, dtype=np.int64)
+    scores = np.asarray(scores, dtype=float)
+    ok = np.isfinite(scores) & (steps >= 0) & (steps < horizon)
+    steps, scores = steps[ok], scores[ok]
+    per_step = np.bincount(steps, minlength=horizon)
+    rows = max(len(old), len(new)) + int(per_step.max() if len(steps) else 0) + 1
+    work = np.full((rows, horizon), np.nan)
+    work[: len(spool)] = spool
+    now = counts.astype(np.int64).copy()
+    new_counts = np.sum(~np.isnan(new), axis=0)
+    for h in np.flatnonzero(per_step).tolist():
+        col = old[:, h]
+        queue = np.concatenate([col[~np.isnan(col)], scores[steps == h]])
+        gone = queue[: len(queue) - int(new_counts[h])]
+        for x in queue[len(queue) - int(per_step[h]) :].tolist():
+            roll_sorted(work, now, h, x, np.nan)
+        for x in gone.tolist():
+            c = int(now[h])
+            q = int(np.searchsorted(work[:c, h], x, side="left"))
+            work[q : c - 1, h] = work[q + 1 : c, h].copy()
+            work[c - 1, h] = np.nan
+            now[h] = c - 1
+    out = (work[: len(new)].copy(), now, None)
+    for a in out[:2]:
+        a.flags.writeable = False
+    key = id(new)
+    _SORTED_POOLS[key] = (weakref.ref(new, partial(_forget_pool, key)), out)  # type: ignore[assignment]

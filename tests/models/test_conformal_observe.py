@@ -18,7 +18,7 @@ def observe_with_aci_step(state: ConformalState, steps, misses) -> dict[int, np.
     for h in steps:
         seen[h] += 1
         sizes.append(seen[h])
-    gammas = step_size(state.gamma, np.array(sizes, dtype=float))
+    gammas = step_size(state.gamma, np.array(sizes, dtype=float), np.asarray(steps) + 1)
     out = {}
     for level in LEVELS:
         a = np.asarray(state.alpha[level], dtype=float).copy()
@@ -48,7 +48,8 @@ def test_observe_moves_alpha_exactly_as_aci_step(gamma):
 
 
 def grown_pool_by_column(pool: np.ndarray, steps: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """``grown_pool`` as it was written, column by column (the reference)."""
+    """``grown_pool`` as it was written, column by column (the reference); it never has
+    fewer rows than ``pool`` (so a rolling pool's capacity stays its calibrated length)."""
     horizon = pool.shape[1]
     steps = np.asarray(steps, dtype=np.int64)
     ok = np.isfinite(scores)
@@ -57,7 +58,7 @@ def grown_pool_by_column(pool: np.ndarray, steps: np.ndarray, scores: np.ndarray
         old = pool[:, h]
         col = np.concatenate([old[~np.isnan(old)], scores[ok & (steps == h)]])
         columns.append(col[-LIVE_POOL_ROWS:])
-    rows = max(len(c) for c in columns)
+    rows = max(max(len(c) for c in columns), len(pool))
     out = np.full((rows, horizon), np.nan)
     for h, col in enumerate(columns):
         if len(col):
