@@ -65,8 +65,9 @@ __all__ = [
 ]
 
 INTERVAL_METHOD = (
-    "split conformal per step on the recent validation residuals, moved online by "
-    "adaptive conformal inference (Gibbs & Candes 2021)"
+    "split conformal per step on the recent validation residuals, rolling with each "
+    "observed outcome, moved online by adaptive conformal inference (Gibbs & Candes "
+    "2021) with its step capped by the feedback delay"
 )
 
 
