@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from foresight.core.atomic_file import atomic_text_writer, check_output
 from foresight.core.errors import InputError
 from foresight.core.validate import number_arg
+from foresight.evaluation.model_choices import MODEL_CHOICES
 
 if TYPE_CHECKING:
     import numpy as np
@@ -33,19 +34,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PROGRESS_EVERY_ROWS = 200_000  # detect: a progress line per this many rows
-# Mirrors foresight.evaluation.selection.MODEL_CHOICES (a test keeps them equal) so the
-# parser does not import numpy.
-MODEL_NAMES = (
-    "auto",
-    "last",
-    "seasonal",
-    "ridge",
-    "ridge-log",
-    "robust",
-    "lstm",
-    "lags",
-    "median",
-)
+MODEL_NAMES = MODEL_CHOICES
 
 # Flag bounds: past these the numeric code overflows or allocates absurd arrays.
 TEST_FRACTION = 0.3  # backtest's default split: the last 30 % is scored

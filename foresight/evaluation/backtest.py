@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from foresight.evaluation.metrics import mase_on, mase_scale, mase_with_steps, naive_scale
+from foresight.evaluation.model_choices import MODEL_CHOICES
 from foresight.evaluation.selection import (
     DEFAULT_CANDIDATES,
-    MODEL_CHOICES,
     Selection,
     make_model,
     rolling_means,

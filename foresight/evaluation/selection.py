@@ -66,17 +66,6 @@ CANDIDATES: tuple[str, ...] = (
     "lstm",
     "median",
 )
-MODEL_CHOICES: tuple[str, ...] = (
-    "auto",
-    "last",
-    "seasonal",
-    "ridge",
-    "ridge-log",
-    "robust",
-    "lstm",
-    "lags",
-    "median",
-)
 LAG_MODELS = frozenset({"ridge", "robust", "ridge-log"})
 # Not validated unless named: the LSTM (an optional extra, on its own live cadence) and
 # ``lags``, which lowered bench_heldout's choose part (never worse 67.6 -> 66.2 %,
