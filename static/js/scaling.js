@@ -222,7 +222,12 @@
       b.setAttribute("aria-checked", String(b.dataset.mode === st.mode));
     });
     const last = st.last_decision;
-    $("scaling-note").textContent = last ? `last: ${last.reason}` : "waiting for the first decision…";
+    // The log below lists each change with its reason; holds are not logged, so the head
+    // gives a hold's reason, and after a change only the cadence.
+    const every = `decides every ${num(st.interval_s, 0)} s`;
+    $("scaling-note").textContent = !last ? `${every}; waiting for the first decision…` :
+      last.action === "hold" ? `${every}; holding: ${last.reason}` :
+      `${every}; next at about ${window.foresightTime.when(last.timestamp + st.interval_s)}`;
     const notes = (st.conditions || []).map((c) => c.message);
     if (st.override_until) {
       notes.unshift(`Manual override: automatic decisions resume at ${

@@ -58,6 +58,12 @@ def test_stress_button_drives_a_visible_scale_up(server: str, tmp_path: Path, br
     # Rules are explained in plain words on hover, and the instances table fills.
     assert page.eval_on_selector("#scaling-decisions td.rule", "td => td.title.length") > 10
     assert page.locator("#scaling-instances-list tr").count() >= 1
+    # The head gives the cadence, and a hold's reason (holds are not logged), never the
+    # newest log row again.
+    note = page.text_content("#scaling-note") or ""
+    assert note.startswith(("decides every 2 s; next at about ", "decides every 2 s; holding: "))
+    newest = page.text_content("#scaling-decisions tr td:last-child") or ""
+    assert newest not in note, (note, newest)
     points = page.evaluate(
         "() => Chart.getChart(document.getElementById('capacity-chart'))"
         ".data.datasets[1].data.length"
