@@ -53,6 +53,8 @@ class ModelJob:
     _inflight: set[tuple[str, str]]
     _reads: dict[tuple[str, str], int]
     _read_seen: dict[tuple[str, str], tuple[int, float]]
+    _watched: set[tuple[str, str]]
+    _woken: bool
 
     def _read(
         self, metric: str, tier: Tier, steps: int, now: float
@@ -140,11 +142,12 @@ class ModelJob:
         if seen is None or seen[0] != reads:
             seen = self._read_seen[key] = (reads, now)
         made_at = state.forecast_made_at
-        return (
-            0 <= now - seen[1] <= WATCHED_S
-            or made_at is None
-            or not 0 <= now - made_at < IDLE_REANCHOR_S
-        )
+        watched = 0 <= now - seen[1] <= WATCHED_S
+        if watched:
+            self._watched.add(key)
+        else:
+            self._watched.discard(key)
+        return watched or made_at is None or not 0 <= now - made_at < IDLE_REANCHOR_S
 
     def run(self, now: float) -> int:
         """One job run: refit the stalest models within the CPU share, refresh the rest.
@@ -160,6 +163,15 @@ class ModelJob:
         budget; a served LSTM is only re-anchored in between). Time is passed in;
         ``time.perf_counter`` and ``time.thread_time`` only meter the budgets.
         """
+        with self._lock:
+            self._woken = True  # no wake-up while running: it would be skipped
+        try:
+            return self._run(now)
+        finally:
+            with self._lock:
+                self._woken = False  # a read of an unwatched forecast may wake the next
+
+    def _run(self, now: float) -> int:
         started = time.perf_counter()
         self.refit_budget.accrue(now)
         metrics = list(self.metrics())

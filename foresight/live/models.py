@@ -125,6 +125,10 @@ class LiveModels(AnomalyStage, WorkerFits, LstmCandidate, ModelJob):
         # last saw, when it saw it change): see ModelJob._reanchor_due
         self._reads: dict[tuple[str, str], int] = {}
         self._read_seen: dict[tuple[str, str], tuple[int, float]] = {}
+        # keys the last job run re-anchored as watched; a read of any other wakes the job
+        # (once per run), so the first view after a quiet spell is fresh within a second
+        self._watched: set[tuple[str, str]] = set()
+        self._woken = False
         # None: every due model is refit at once (tests, bench_refit); the monitor passes
         # FORECAST_REFIT_CORE_SHARE so a fleet's refits take turns within that share.
         self.refit_budget = RefitBudget(refit_core_share)
@@ -380,11 +384,22 @@ class LiveModels(AnomalyStage, WorkerFits, LstmCandidate, ModelJob):
 
     def state(self, metric: str, tier: Tier) -> ModelState:
         """The current state of one model (warming up until its first job run); a read
-        keeps its forecast re-anchored every job run for the next ``WATCHED_S``."""
+        keeps its forecast re-anchored every job run for the next ``WATCHED_S``. A read of
+        a forecast nobody watched (up to ``IDLE_REANCHOR_S`` old) wakes the job, once per
+        run, so that the next read is re-anchored at once rather than at the next run."""
         key = (metric, tier.name)
         with self._lock:
             self._reads[key] = self._reads.get(key, 0) + 1
             found = self._states.get(key)
+            wake = (
+                found is not None
+                and found.status == "ok"
+                and key not in self._watched
+                and not self._woken
+            )
+            self._woken = self._woken or wake
+        if wake and self.wakeup is not None:
+            self.wakeup()
         return found or ModelState(
             metric,
             tier,

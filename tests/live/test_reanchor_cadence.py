@@ -57,3 +57,23 @@ def test_an_unread_short_tier_reanchors_once_a_minute_and_a_read_one_every_run(s
     # the reads stop: after WATCHED_S the tier idles again
     after = _runs(services, live, clock, 12, read=False)
     assert len(after["5m"]) <= round(WATCHED_S / JOB_S) + 3
+
+
+def test_a_read_of_an_unwatched_forecast_wakes_the_job_once(services, clock):
+    live = services.extras[EXTRAS_KEY]
+    seed_history(services.store, clock(), hours=8, step_s=5.0)
+    live.metrics = lambda: ["cpu_percent"]
+    live.tiers = (SHORT_TIER,)
+    live.refit_every_s = live.refit_steps = 1e12
+    assert live.refit("cpu_percent", SHORT_TIER, clock()).status == "ok"
+    woken: list[float] = []
+    live.wakeup = lambda: woken.append(clock())
+    _runs(services, live, clock, round(WATCHED_S / JOB_S) + 2, read=False)  # unwatched
+    assert woken == []  # the job's own runs wake nothing
+    live.state("cpu_percent", SHORT_TIER)
+    live.state("cpu_percent", SHORT_TIER)
+    assert woken == [clock()]  # the first view after a quiet spell: once per run
+    live.run(clock() + 1.0)  # the woken run re-anchors it from the newest bucket
+    assert _made_at(live, SHORT_TIER) == clock() + 1.0
+    _runs(services, live, clock, 3, read=True)  # watched now: reads wake nothing more
+    assert woken == [clock() - 3 * JOB_S]
