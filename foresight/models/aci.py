@@ -115,6 +115,7 @@ def run_aci(
         walk = _Outcomes(scores, origins, gamma, seen)
         bands = _Bands(pool, walk, capacity)
         for i in range(n):
+            bands.start(i)
             a, b = walk.bounds[i], walk.bounds[i + 1]
             if b > a:  # outcomes known at this origin: ACI steps, then they join the pool
                 r, h, s = walk.row[a:b], walk.step[a:b], walk.score[a:b]
@@ -182,6 +183,7 @@ class _Bands:
         self.floor = np.array([[max(min_scores(level), 1)] for level in LEVELS])
         self.enough: np.ndarray | None = None  # counts >= floor, until the pool rolls
         self.window: WindowRanks | None = None
+        self.next_chunk = -1  # the origin the window's ranks are next rebuilt at
         if capacity is None:
             return
         raw = np.asarray(pool, dtype=float)
@@ -194,7 +196,6 @@ class _Bands:
         streams[:, :keep] = compact[:keep].T
         index = initial[walk.step] + walk.before  # each outcome's place in its stream
         streams[walk.step, index] = walk.score
-        self.window = WindowRanks(streams, initial)
         # A step's queue grows by one per outcome up to ``capacity`` (never below where
         # it started); past it each outcome pushes its oldest out.
         cap = int(capacity)
@@ -202,11 +203,42 @@ class _Bands:
         self.size_after = np.maximum(initial[walk.step], np.minimum(index + 1, cap))
         oldest = index - size_before  # the stream index that leaves, if one does
         leaves = index + 1 - self.size_after > oldest
-        self.entering = self.window.ranks_of(walk.step, index)
-        self.leave_step = walk.step[leaves]
-        self.leaving = self.window.ranks_of(self.leave_step, oldest[leaves])
+        self.leave_step, self.leave_index = walk.step[leaves], oldest[leaves]
         self.leave_bounds = np.searchsorted(np.flatnonzero(leaves), walk.bounds)
+        self.index, self.streams, self.initial, self.capacity = index, streams, initial, cap
+        self.entering = np.empty(len(index), dtype=np.int64)  # ranks, set chunk by chunk
+        self.leaving = np.empty(len(oldest[leaves]), dtype=np.int64)
+        # The ranks span only the values a chunk of origins can see (its first windows and
+        # what arrives during it): ranked over the whole stream, a long walk's every query
+        # counted through all its outcomes.
+        self.chunk = max(cap, 256)
+        self.next_chunk = 0
         self.walk = walk
+
+    def start(self, i: int) -> None:
+        """Before origin ``i``: rank the next chunk's values when ``i`` begins one."""
+        if i != self.next_chunk:
+            return
+        walk, steps = self.walk, self._steps
+        end = min(i + self.chunk, len(walk.bounds) - 1)
+        self.next_chunk = end
+        before = np.bincount(walk.step[: walk.bounds[i]], minlength=self.horizon)
+        after = np.bincount(walk.step[: walk.bounds[end]], minlength=self.horizon)
+        top = self.initial + before  # each window's end and start now
+        low = top - np.maximum(self.initial, np.minimum(top, self.capacity))
+        last = self.initial + after  # and its end after the chunk
+        span = max(int((last - low).max()), 1)
+        where = low[:, None] + np.arange(span)[None, :]
+        inside = where < last[:, None]
+        clipped = np.minimum(where, self.streams.shape[1] - 1)
+        values = np.where(inside, self.streams[steps[:, None], clipped], np.nan)
+        self.window = WindowRanks(values, top - low)
+        a, b = walk.bounds[i], walk.bounds[end]
+        step = walk.step[a:b]
+        self.entering[a:b] = self.window.ranks_of(step, self.index[a:b] - low[step])
+        c, d = self.leave_bounds[i], self.leave_bounds[end]
+        step = self.leave_step[c:d]
+        self.leaving[c:d] = self.window.ranks_of(step, self.leave_index[c:d] - low[step])
 
     def roll(self, i: int, a: int, b: int) -> None:
         """The outcomes ``a:b`` (known at origin ``i``) join their steps' pools."""

@@ -162,6 +162,22 @@ def test_no_score_anywhere_is_unbounded_as_the_reference():
     assert np.isinf(got[0][80][0]).all()  # nothing observed yet
 
 
+@pytest.mark.parametrize("capacity", [3, 40, 300])
+def test_a_long_walk_whose_ranks_are_rebuilt_chunk_by_chunk_equals_the_reference(capacity):
+    # The window's ranks are rebuilt every max(capacity, 256) origins: many chunks here,
+    # with steps short of outcomes, ties and gaps between origins.
+    rng = np.random.default_rng(capacity)
+    horizon, n = 6, 1600
+    scores = np.round(np.abs(rng.normal(0, 1, (n, horizon))), 1)
+    scores[rng.random(scores.shape) < 0.2] = np.nan
+    pool = np.round(np.abs(rng.normal(0, 1, (30, horizon))), 1)
+    pool[:, 2] = np.nan
+    origins = np.cumsum(rng.integers(1, 3, n))
+    kw = dict(gamma=0.01, capacity=capacity)
+    got = run_aci(pool, scores, origins, **kw)
+    assert_same(got, reference_run_aci(pool, scores, origins, **kw))
+
+
 def test_a_served_backtest_sized_walk_equals_the_reference():
     # The size a 24 h backtest walks: 288 steps, a 400-row pool rolling at its capacity.
     rng = np.random.default_rng(11)
