@@ -332,11 +332,14 @@ def _grown_compact(
     out[rows - length :] = pool
     moved = np.flatnonzero(per_step)
     if len(moved):
-        source = np.arange(rows)[:, None] - (rows - length - per_step[moved])[None, :]
-        inside = (source >= 0) & (source < length)  # the old row that lands here, if any
-        if length:
-            kept = pool[np.where(inside, source, 0), moved[None, :]]
-            out[:, moved] = np.where(inside, kept, np.nan)
+        for k in np.unique(per_step[moved]).tolist():  # columns that gained k, row slices
+            cols = moved[per_step[moved] == k]
+            where: slice | np.ndarray = slice(None) if len(cols) == horizon else cols
+            first = max(k - (rows - length), 0)  # the oldest row that stays
+            top = first + rows - length - k  # where it lands
+            out[:top, where] = np.nan
+            if first < length:
+                out[top : rows - k, where] = pool[first:, where]
         order = np.argsort(steps, kind="stable")
         step = steps[order]
         first = np.concatenate([[0], np.cumsum(per_step)[:-1]])
