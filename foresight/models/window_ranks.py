@@ -10,7 +10,7 @@ departure sets or clears one bit, and the k-th smallest of every column at once 
 cumulative popcount over the words, then a popcount bisection inside the one word (the
 words are laid out (words, columns), so every count runs across whole rows at once). The
 walk before this inserted each score into a sorted column in Python, a ``searchsorted``
-and a shift per (origin, step): 85 % of a 24 h backtest's band time.
+and a shift per (origin, step): 74 % of a 24 h backtest's band time.
 
 The value at a rank is the same whatever order equal values are kept in, so this gives
 the k-th smallest exactly as a sorted column does (NaN is never in a window; ``-0.0``
