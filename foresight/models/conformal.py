@@ -292,6 +292,9 @@ def grown_pool(
     scores = np.asarray(scores, dtype=float)
     ok = np.isfinite(scores) & (steps >= 0) & (steps < horizon)
     steps, scores = steps[ok], scores[ok]
+    gap = np.isnan(pool)
+    if not np.any(~gap[:-1] & gap[1:]):  # each column's values already at its bottom
+        return _grown_compact(pool, gap, steps, scores, capacity)
     # The new scores as a block under the pool, each column's in arrival order at its
     # bottom (row = its rank among its step's scores, offset so the last is the block's
     # last row), NaN above; then every column compacted at once, its values kept in
@@ -312,6 +315,38 @@ def grown_pool(
     counts = np.sum(~np.isnan(stacked), axis=0)
     rows = min(max(int(counts.max()) if horizon else 0, len(pool)), max(capacity, len(pool)))
     return compact[len(compact) - rows :].copy()
+
+
+def _grown_compact(
+    pool: np.ndarray, gap: np.ndarray, steps: np.ndarray, scores: np.ndarray, capacity: int
+) -> np.ndarray:
+    """``grown_pool`` of a pool whose columns are each NaN above, values below (every
+    grown pool is): a column without new scores keeps its values at the bottom, one with
+    ``k`` moves them up by ``k`` and its new scores fill its bottom. The stable sort that
+    compacts a pool with gaps inside cost 1.6 ms at 360 x 288 steps."""
+    length, horizon = pool.shape
+    per_step = np.bincount(steps, minlength=horizon)
+    counts = length - gap.sum(axis=0) + per_step
+    rows = min(max(int(counts.max()) if horizon else 0, length), max(capacity, length))
+    out = np.full((rows, horizon), np.nan)
+    out[rows - length :] = pool
+    moved = np.flatnonzero(per_step)
+    if len(moved):
+        for k in np.unique(per_step[moved]).tolist():  # columns that gained k, row slices
+            cols = moved[per_step[moved] == k]
+            where: slice | np.ndarray = slice(None) if len(cols) == horizon else cols
+            first = max(k - (rows - length), 0)  # the oldest row that stays
+            top = first + rows - length - k  # where it lands
+            out[:top, where] = np.nan
+            if first < length:
+                out[top : rows - k, where] = pool[first:, where]
+        order = np.argsort(steps, kind="stable")
+        step = steps[order]
+        first = np.concatenate([[0], np.cumsum(per_step)[:-1]])
+        at = rows - per_step[step] + np.arange(len(step)) - first[step]  # newest at the bottom
+        fits = at >= 0
+        out[at[fits], step[fits]] = scores[order][fits]
+    return out
 
 
 def band_scale(

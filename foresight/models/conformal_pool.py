@@ -104,14 +104,20 @@ def quantiles_of_sorted(
         return own
     if pooled is None:
         pooled = pooled_from_sorted(pool)
+    return np.where(enough, own, borrowed_quantiles(pooled, alpha))
+
+
+def borrowed_quantiles(pooled: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """What each step with too few scores serves: the conformal quantile at ``alpha``
+    (horizon,) of the ``pooled`` scores / sqrt(step) (sorted), times sqrt(step); inf
+    when there are none."""
+    horizon = len(alpha)
     steps = np.sqrt(np.arange(1, horizon + 1, dtype=float))
     n = len(pooled)
     if not n:
-        borrowed = np.full(horizon, np.inf)
-    else:
-        kp = np.minimum(conformal_rank(n, alpha), n)  # too few pooled: the largest
-        borrowed = pooled[np.maximum(kp - 1, 0)] * steps
-    return np.where(enough, own, borrowed)
+        return np.full(horizon, np.inf)
+    kp = np.minimum(conformal_rank(n, alpha), n)  # too few pooled: the largest
+    return pooled[np.maximum(kp - 1, 0)] * steps
 
 
 def roll_sorted(

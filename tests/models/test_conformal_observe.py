@@ -84,3 +84,31 @@ def test_grown_pool_equals_the_column_by_column_growth(rows):
             assert got.shape == want.shape
             assert got.tobytes() == want.tobytes()
             pool = got if len(got) else pool
+
+
+@pytest.mark.parametrize("capacity", [1, 4, 9, LIVE_POOL_ROWS])
+def test_a_compact_pool_grows_as_column_by_column_at_any_capacity(capacity):
+    # Every grown pool has each column's values at its bottom: ``grown_pool`` shifts such
+    # columns instead of re-sorting the whole pool; the result must not change.
+    rng = np.random.default_rng(capacity)
+    for rows, horizon in ((0, 3), (1, 4), (9, 6), (30, 12)):
+        pool = np.full((rows, horizon), np.nan)
+        for h in range(horizon):
+            n = int(rng.integers(0, rows + 1))
+            pool[rows - n :, h] = rng.gamma(2.0, 1.0, n)
+        for count in (0, 1, 5, 40):
+            steps = rng.integers(0, horizon, size=count)
+            scores = rng.gamma(2.0, 1.0, size=count)
+            scores[rng.random(count) < 0.1] = np.nan
+            got = grown_pool(pool, steps, scores, capacity)
+            keep = max(capacity, len(pool))
+            cols = []
+            for h in range(horizon):
+                old = pool[:, h]
+                new = scores[np.isfinite(scores) & (steps == h)]
+                cols.append(np.concatenate([old[~np.isnan(old)], new])[-keep:])
+            want = np.full((max([len(c) for c in cols] + [len(pool)]), horizon), np.nan)
+            for h, col in enumerate(cols):
+                want[len(want) - len(col) :, h] = col
+            assert got.tobytes() == want.tobytes()
+            pool = got
