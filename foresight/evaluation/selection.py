@@ -90,7 +90,7 @@ MEDIAN_MEMBERS = 3
 NOT_MEMBERS = frozenset({MEDIAN, "lstm"})
 VALIDATION_FRACTION = 0.4
 VALIDATION_REFITS = 3
-TOLERANCE = 0.01
+TOLERANCE = 0.02
 # seasonal-week is a candidate once the history spans this many weeks (plus the horizon).
 WEEK_CANDIDATE_WEEKS = 2
 _WEEKS = {2: "two", 3: "three"}
