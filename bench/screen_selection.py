@@ -196,10 +196,14 @@ def run_pair(pair: dict) -> dict:
         )
         parts = members if chosen == "median" else (chosen,)
         if any(tmeans[c] is None for c in parts):
-            out["variants"][vname] = {"model": chosen, "failed": True, "ratio": math.inf,
-                                      "rule_ok": False}
+            out["variants"][vname] = {
+                "model": chosen,
+                "failed": True,
+                "ratio": math.inf,
+                "rule_ok": False,
+            }
             continue
-        ours = median_of(np.stack([tmeans[c] for c in parts])) if chosen == "median" else tmeans[chosen]
+        ours = median_of(np.stack([tmeans[c] for c in parts]))
         if lower is not None:
             ours = np.clip(ours, lower, np.inf)
         mask = base_mask & np.isfinite(ours)
@@ -246,7 +250,8 @@ def main() -> int:
     for k in VARIANTS:
         ok = sum(r["variants"][k]["rule_ok"] for r in scored)
         logs = [math.log(max(r["variants"][k]["ratio"], 1e-12)) for r in scored]
-        print(f"  {k:<28} never worse {ok}/{len(scored)}  geomean {math.exp(sum(logs) / len(logs)):.3f}")
+        geomean = math.exp(sum(logs) / len(logs))
+        print(f"  {k:<28} never worse {ok}/{len(scored)}  geomean {geomean:.3f}")
     write_json(args.out, {"pairs": rows})
     return 0
 
