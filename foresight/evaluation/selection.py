@@ -79,7 +79,9 @@ MEDIAN_MEMBERS = 3
 NOT_MEMBERS = frozenset({MEDIAN, "lstm"})
 VALIDATION_FRACTION = 0.4
 VALIDATION_REFITS = 3
-TOLERANCE = 0.01
+# 2 %, not 1 %: bench_heldout's choose part, never worse 57 -> 59 of 74 pairs, geometric
+# mean 0.918 -> 0.917 (bench/README.md, h-sel3); the same rule live and in the backtest.
+TOLERANCE = 0.02
 # seasonal-week is a candidate once the history spans this many weeks (plus the horizon).
 WEEK_CANDIDATE_WEEKS = 2
 _WEEKS = {2: "two", 3: "three"}
