@@ -20,6 +20,7 @@ import numpy as np
 
 from foresight.core.catalog import METRIC_CATALOG, metric_info
 from foresight.core.series import metric_of
+from foresight.evaluation.backtest import INTERVAL_METHOD  # the one served config
 from foresight.evaluation.selection import (
     DEFAULT_CANDIDATES,
     MEDIAN,
@@ -56,10 +57,6 @@ def reselect_s(tier: Any) -> float:
     return max(RESELECT_EVERY_S, RESELECT_BUCKETS * float(tier.step_s))
 
 
-INTERVAL_METHOD = (
-    "adaptive conformal inference (Gibbs & Candes 2021) on the served model's own "
-    "validation errors, updated online as each forecast step's actual arrives"
-)
 LIVE_COVERAGE_MIN = 30  # live outcomes before the note quotes the live coverage
 
 
