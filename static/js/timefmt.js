@@ -47,16 +47,18 @@
     return dayKey(epochS * 1000) === dayKey(Date.now()) ? time(epochS, seconds) : dateTime(epochS, seconds);
   }
   // Axis labels: seconds only when ticks are under a minute apart; on ranges over 6 h, a date
-  // on the first tick and wherever the day changes from the tick before (so a range that is
-  // not today always names its day); over 2 days, dates at midnight and on every other tick.
-  // ``index`` and ``ticks`` are Chart.js's tick callback arguments.
+  // on the first tick and on every tick of a later day (so a range that is not today always
+  // names its day; Chart.js labels every tick before its auto-skip hides some, so "the day
+  // changed since the tick before" lost the date whenever the midnight tick was the one
+  // hidden: "Nov 30, 6:00 PM | 6:00 AM"); over 2 days, dates at midnight and on every other
+  // tick. ``index`` and ``ticks`` are Chart.js's tick callback arguments.
   function tick(epochMs, spanS, index = 0, ticks = null) {
     const d = new Date(epochMs);
     const midnight = d.getHours() === 0 && d.getMinutes() === 0;
     if (spanS > 2 * DAY_S) return midnight ? F.d.format(d) : F.dhm.format(d);
     if (spanS > 6 * 3600) {
-      const prev = ticks && index > 0 ? ticks[index - 1].value : null;
-      return prev === null || dayKey(prev) !== dayKey(epochMs) ? F.dhm.format(d) : F.hm.format(d);
+      const first = ticks && ticks.length && index > 0 ? ticks[0].value : null;
+      return first === null || dayKey(first) !== dayKey(epochMs) ? F.dhm.format(d) : F.hm.format(d);
     }
     return underAMinute(epochMs, ticks) ? F.hms.format(d) : F.hm.format(d);
   }
