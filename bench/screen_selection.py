@@ -61,6 +61,57 @@ VARIANTS = {
     ),
 }
 
+# Re-selection before each test chunk (h-roll, issue 8): name -> trailing window, as a
+# share of the original validation span (None: expanding, from the first validation
+# origin). Fixed before the first run. Chunk k is served the candidate ``select``'s rule
+# (the "main" set, 2 % tolerance, simplest first, median of the 3 best) picks on the
+# origins whose targets are all observed before the chunk's first origin, within the
+# window; with the full window, chunk 1 is exactly "main"'s choice.
+ROLLING = {"rolling": 1.0, "rolling-half": 0.5, "rolling-expand": None}
+
+
+def _select_scale(prefix, season, given, flat):
+    """``select``'s MASE scale on ``prefix`` (the data before its first origin)."""
+    from foresight.evaluation.metrics import naive_scale
+
+    scale = naive_scale(prefix, season)
+    if not scale == scale:
+        scale = naive_scale(prefix, None)
+    if not scale == scale:
+        scale = naive_scale(given, None)
+    if not scale == scale:
+        scale = float(flat)
+    return scale
+
+
+def _choose(window_means, window_actual, pool, scale):
+    """``select``'s rule on one set of origins: (chosen, members, scores)."""
+    import numpy as np
+
+    from foresight.evaluation import selection as sel
+    from foresight.evaluation.metrics import mase_on
+    from foresight.models.combination import median_of
+
+    mask = ~np.isnan(window_actual)
+    for c in pool:
+        mask &= np.isfinite(window_means[c])
+    scores = {c: round(mase_on(window_means[c] - window_actual, mask, scale), 6) for c in pool}
+    ranked = sorted(
+        (c for c in pool if math.isfinite(scores[c])),
+        key=lambda c: (scores[c], sel.CANDIDATES.index(c)),
+    )
+    members = tuple(ranked[: sel.MEDIAN_MEMBERS])
+    finite = {c: scores[c] for c in pool if math.isfinite(scores[c])}
+    if len(members) == sel.MEDIAN_MEMBERS:
+        vm = median_of(np.stack([window_means[c] for c in members]))
+        finite["median"] = round(mase_on(vm - window_actual, mask, scale), 6)
+    best = min(finite.values(), default=math.nan)
+    chosen = next(
+        (c for c in sel.CANDIDATES if c in finite and finite[c] <= best * (1 + sel.TOLERANCE)),
+        "last",
+    )
+    return chosen, members, finite
+
 
 def run_pair(pair: dict) -> dict:
     import numpy as np
@@ -98,6 +149,7 @@ def run_pair(pair: dict) -> dict:
     season = snap_season(detect_season(history), step_s)
     scale, _ = mase_scale(history, season, raw)
     params = {"season_length": "auto"}
+    out["_season"], out["_scale"] = season, scale
     # Validation, as select() does.
     vorig = sel.validation_origins(history, horizon)
     if len(vorig) < 2:
@@ -128,7 +180,7 @@ def run_pair(pair: dict) -> dict:
             continue
     vactual = take_or_nan(history, vorig[:, None] + np.arange(1, horizon + 1)[None, :])
     # Test span, as point_forecasts() does (8 chunks).
-    tmeans = {}
+    tmeans, traw = {}, {}
     for name in vmeans:
         m, failed, _, _ = sel.rolling_means(
             raw,
@@ -141,6 +193,7 @@ def run_pair(pair: dict) -> dict:
             8,
         )
         tmeans[name] = None if failed else m
+        traw[name] = m
     linear = np.empty((len(origins), horizon))
     row = 0
     for chunk in [c for c in np.array_split(origins, min(8, len(origins))) if len(c)]:
@@ -220,8 +273,112 @@ def run_pair(pair: dict) -> dict:
             "val": finite,
             "rule_ok": bool(round(mase, 6) <= hb.MASE_SLACK * round(b, 6)),
         }
+    _rolling(out, raw, ts, history, hts, vorig, vmeans, specs, traw, origins, horizon, step_s)
+    _rolling_score(out, raw, origins, traw, Y, base_mask, naive, snaive, linear, lower, scale)
+    out.pop("_season"), out.pop("_scale")
     out["seconds"] = time.perf_counter() - started
     return out
+
+
+def _rolling(out, raw, ts, history, hts, vorig, vmeans, specs, traw, origins, horizon, step_s):
+    """Each ROLLING variant's choice before every test chunk (``out["rolling_choice"]``)."""
+    import numpy as np
+
+    from foresight.evaluation import selection as sel
+    from foresight.models.features import take_or_nan
+
+    params = {"season_length": "auto"}
+    season = out["_season"]
+    pool = [c for c in VARIANTS["main"][0] if c in vmeans]
+    cut0 = int(origins[0])
+    # The origins between the validation span and the test span (targets cross into the
+    # test span, so select() leaves them out): forecast by each candidate's last
+    # validation refit, so a later window has no hole.
+    gap = np.arange(cut0 - horizon, cut0)
+    gap = gap[(gap >= 0) & ~np.isnan(raw[gap])]
+    last_cut = int(np.array_split(vorig, min(sel.VALIDATION_REFITS, len(vorig)))[-1][0])
+    gmeans = {}
+    for c in pool:
+        try:
+            model = sel.make_model(c, horizon, step_s=step_s, features=specs[c], params=params).fit(
+                history[:last_cut], hts[:last_cut]
+            )
+            gmeans[c] = model.predict_mean(raw, gap, ts)
+        except ValueError:
+            gmeans[c] = np.full((len(gap), horizon), np.nan)
+    all_orig = np.concatenate([vorig, gap, origins])
+    all_means = {c: np.vstack([vmeans[c], gmeans[c], traw[c]]) for c in pool}
+    # Rows where a fit failed (every step NaN): the candidate is out of that choice.
+    failed_row = {c: ~np.isfinite(all_means[c]).any(axis=1) for c in pool}
+    all_actual = take_or_nan(raw, all_orig[:, None] + np.arange(1, horizon + 1)[None, :])
+    span = (cut0 - horizon) - int(vorig[0])  # validation_origins' range, in steps
+    chunks = [c for c in np.array_split(origins, min(8, len(origins))) if len(c)]
+    choice = {}
+    for vname, share in ROLLING.items():
+        per_chunk = []
+        for chunk in chunks:
+            c0 = int(chunk[0])
+            end = c0 - horizon  # origins < end have every target before the chunk
+            start = int(vorig[0]) if share is None else end - max(2, round(span * share))
+            sel_rows = (all_orig >= start) & (all_orig < end)
+            usable = [c for c in pool if not failed_row[c][sel_rows].any()]
+            if "last" not in usable or sel_rows.sum() < 2:
+                per_chunk.append(("last", ()))
+                continue
+            scale = _select_scale(raw[: max(start, 1)], season, raw[:c0], out["_scale"])
+            chosen, members, _ = _choose(
+                {c: all_means[c][sel_rows] for c in usable}, all_actual[sel_rows], usable, scale
+            )
+            per_chunk.append((chosen, members))
+        choice[vname] = per_chunk
+    out["_rolling_choice"] = choice
+
+
+def _rolling_score(out, raw, origins, traw, Y, base_mask, naive, snaive, linear, lower, scale):
+    """The ROLLING variants' served MASE / best baseline, as the "main" variant's."""
+    import numpy as np
+
+    from foresight.evaluation.metrics import mase_on
+    from foresight.models.combination import median_of
+
+    chunks = [c for c in np.array_split(origins, min(8, len(origins))) if len(c)]
+    for vname, per_chunk in out.pop("_rolling_choice").items():
+        ours = np.full((len(origins), Y.shape[1]), np.nan)
+        row, failed = 0, False
+        for chunk, (chosen, members) in zip(chunks, per_chunk, strict=True):
+            parts = members if chosen == "median" else (chosen,)
+            rows = slice(row, row + len(chunk))
+            block = np.stack([traw[c][rows] for c in parts])
+            if not np.isfinite(block).any(axis=2).all():
+                failed = True
+            ours[rows] = median_of(block)
+            row += len(chunk)
+        models = [m for m, _ in per_chunk]
+        if failed:
+            out["variants"][vname] = {
+                "model": models[-1],
+                "models": models,
+                "failed": True,
+                "ratio": math.inf,
+                "rule_ok": False,
+            }
+            continue
+        if lower is not None:
+            ours = np.clip(ours, lower, np.inf)
+        mask = base_mask & np.isfinite(ours)
+        mase = mase_on(ours - Y, mask, scale)
+        b = min(
+            mase_on(naive - Y, mask, scale),
+            mase_on(snaive - Y, mask, scale),
+            mase_on(linear - Y, mask, scale),
+        )
+        out["variants"][vname] = {
+            "model": models[-1],
+            "models": models,
+            "members": [list(m) for _, m in per_chunk],
+            "ratio": hb.ratio(round(mase, 6), round(b, 6)),
+            "rule_ok": bool(round(mase, 6) <= hb.MASE_SLACK * round(b, 6)),
+        }
 
 
 def main() -> int:
@@ -247,11 +404,33 @@ def main() -> int:
             )
     scored = [r for r in rows if "refused" not in r]
     print(f"\n{len(scored)} scored of {len(rows)}")
-    for k in VARIANTS:
+    for k in (*VARIANTS, *ROLLING):
         ok = sum(r["variants"][k]["rule_ok"] for r in scored)
         logs = [math.log(max(r["variants"][k]["ratio"], 1e-12)) for r in scored]
         geomean = math.exp(sum(logs) / len(logs))
         print(f"  {k:<28} never worse {ok}/{len(scored)}  geomean {geomean:.3f}")
+    for k in ROLLING:  # against "main", pair by pair
+        fixed = [
+            r for r in scored if r["variants"][k]["rule_ok"] > r["variants"]["main"]["rule_ok"]
+        ]
+        broken = [
+            r for r in scored if r["variants"][k]["rule_ok"] < r["variants"]["main"]["rule_ok"]
+        ]
+        worst = max(
+            (r["variants"][k]["ratio"] for r in scored if r["variants"]["main"]["rule_ok"]),
+            default=math.nan,
+        )
+        moved = [r for r in scored if len(set(r["variants"][k]["models"])) > 1]
+        print(
+            f"  {k}: fixes {len(fixed)}, breaks {len(broken)}, worst ratio among main's "
+            f"passes {worst:.3f}, pairs whose model changes across chunks {len(moved)}"
+        )
+        for r in fixed + broken:
+            a, b = r["variants"]["main"], r["variants"][k]
+            print(
+                f"    {'fixed ' if r in fixed else 'broken'} {r['series']} {r['label']}: "
+                f"{a['model']} {a['ratio']:.3f} -> {'/'.join(b['models'])} {b['ratio']:.3f}"
+            )
     write_json(args.out, {"pairs": rows})
     return 0
 
