@@ -6,9 +6,11 @@ Per pair it runs ``point_forecasts``'s steps by hand: every candidate (the defau
 ``lags``) validated as ``select`` does, and every candidate's test-span point forecasts
 (refitted as ``backtest`` does, 8 chunks), so a variant of the rule (which names are
 candidates, which may be median members) is scored on the test span without a run per
-variant. No bands (the served MASE does not depend on them beyond the clip at 0). The
-"main" variant must reproduce bench_heldout's served model and ratio on every pair; a
-screen only: the deciding figures come from bench_heldout itself.
+variant. The ``rolling*`` variants (``ROLLING``) choose again before each test chunk on
+a trailing window of those forecasts (bench/README.md, h-roll). No bands (the served
+MASE does not depend on them beyond the clip at 0). The "main" variant must reproduce
+bench_heldout's served model and ratio on every pair; a screen only: the deciding
+figures come from bench_heldout itself.
 """
 
 from __future__ import annotations
