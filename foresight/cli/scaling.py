@@ -319,6 +319,20 @@ def run_demo(args: argparse.Namespace) -> int:
     from predictor import AnomalyDetector
 
     began = time.perf_counter()
+    # The report's folder is checked before the run: a --data-dir that is a file (or one
+    # that cannot be created) was a traceback after all the work, with exit code 1.
+    out_dir = Path(getattr(args, "data_dir", None) or "data")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(
+            f"--data-dir: {out_dir} is not a folder (the demo writes its report in it)"
+        )
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            f"--data-dir: cannot use {out_dir} for the demo's report ({exc.strerror})"
+        ) from None
+    check_output(out_dir / "demo-report.html", "--data-dir")
     scenario = lms_scenario()
     days = len(scenario.demand) * scenario.step_s / 86_400
     print(
@@ -365,8 +379,6 @@ def run_demo(args: argparse.Namespace) -> int:
         f"verdict: {verdict(result.metrics)}",
     ]
     print("\n".join(lines))
-    out_dir = Path(getattr(args, "data_dir", None) or "data")
-    out_dir.mkdir(parents=True, exist_ok=True)
     path = write_report(
         result,
         out_dir / "demo-report.html",

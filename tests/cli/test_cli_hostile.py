@@ -499,3 +499,17 @@ def test_read_only_connection_cannot_write(data_dir) -> None:
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
         conn.execute("DELETE FROM sample")
     conn.close()
+
+
+def test_demo_with_a_file_as_data_dir_is_one_line_before_any_work(tmp_path: Path, capsys) -> None:
+    """`main.py --data-dir FILE` (the demo) ran six weeks of replay, then died on mkdir
+    with a traceback and exit 1; now it is exit 2 and one line, before the first
+    progress line."""
+    not_a_dir = tmp_path / "plain-file"
+    not_a_dir.write_text("x")
+    code, out, err = run(["--data-dir", str(not_a_dir)], capsys)
+    assert_one_line_error(code, err, "--data-dir", str(not_a_dir))
+    assert out == ""
+    assert "Foresight demo" not in err
+    code, out, err = run(["--data-dir", "/dev/null"], capsys)
+    assert_one_line_error(code, err, "--data-dir", "/dev/null")
