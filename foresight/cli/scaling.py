@@ -336,7 +336,7 @@ def run_demo(args: argparse.Namespace) -> int:
     scenario = lms_scenario()
     days = len(scenario.demand) * scenario.step_s / 86_400
     print(
-        f"Foresight demo: {days:.0f} days of a learning-management system at "
+        f"Foresight demo: {days:.0f} days of a synthetic learning-management system at "
         f"{scenario.step_s / 60:.0f}-minute steps (daily and weekly cycles, exam "
         f"periods every 2 weeks for 3 days, one flash crowd), boot lag 300 s.",
         file=sys.stderr,
@@ -370,7 +370,8 @@ def run_demo(args: argparse.Namespace) -> int:
         )
     ratio = accuracy.mase / accuracy.seasonal_naive_mase
     lines = [
-        f"forecast accuracy (1 h ahead, last 30 % of the run): MASE {accuracy.mase:.2f} vs "
+        f"forecast accuracy on this synthetic trace (1 h ahead, last 30 % of the run; for "
+        f"real traces see the README, 'Accuracy and performance'): MASE {accuracy.mase:.2f} vs "
         f"{accuracy.seasonal_naive_mase:.2f} for repeating yesterday ({1 - ratio:.0%} lower "
         f"error); {accuracy.coverage_80:.0%} of actuals inside the 80 % band",
         f"anomalies: {len(flagged)} of {len(scores):,} steps flagged; " + "; ".join(notes),
@@ -382,7 +383,7 @@ def run_demo(args: argparse.Namespace) -> int:
     path = write_report(
         result,
         out_dir / "demo-report.html",
-        title="Foresight demo: LMS workload, six weeks",
+        title="Foresight demo: a synthetic LMS workload, six weeks",
         notes=lines[:2] + _notes(result),
     )
     print(
