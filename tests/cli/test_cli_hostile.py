@@ -525,3 +525,14 @@ def test_the_demo_says_its_workload_and_accuracy_are_synthetic(tmp_path: Path, c
     assert "synthetic" in accuracy and "Accuracy and performance" in accuracy
     report = (tmp_path / "demo-report.html").read_text()
     assert "<title>Foresight demo: a synthetic LMS workload" in report
+
+
+@pytest.mark.parametrize(
+    "argv", [["--port", "8080"], ["--host", "0.0.0.0"], ["--interval", "2"], ["--lstm"]]
+)
+def test_a_monitor_flag_without_monitor_is_refused_not_a_demo(argv: list[str], capsys) -> None:
+    """`main.py --port 8080` (--monitor forgotten) ran the six-week demo, never serving and
+    saying nothing of the port; now it is exit 2 and one line that says to add --monitor."""
+    code, out, err = run(argv, capsys)
+    assert_one_line_error(code, err, argv[0], "add --monitor")
+    assert out == "" and "Foresight demo" not in err
