@@ -90,6 +90,24 @@ def build_parser(prog: str = "main.py") -> argparse.ArgumentParser:
     return parser
 
 
+# Flags of the top-level parser the demo uses too; every other one is --monitor's.
+_DEMO_FLAGS = {"help", "monitor", "data_dir", "verbose", "command"}
+
+
+def _refuse_monitor_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Raise InputError for a --monitor flag given without --monitor: `main.py --port
+    8080` ran the six-week demo and never served, saying nothing of the port."""
+    for action in parser._actions:  # argparse has no public list of its arguments
+        if action.dest in _DEMO_FLAGS or not action.option_strings:
+            continue
+        if getattr(args, action.dest, None) != action.default:
+            flag = max(action.option_strings, key=len)
+            raise InputError(
+                f"{flag} applies to --monitor only (without --monitor this runs the demo); "
+                f"add --monitor to serve the dashboard"
+            )
+
+
 def main(argv: list[str] | None = None, prog: str = "main.py") -> int:
     parser = build_parser(prog)
     args = parser.parse_args(argv)
@@ -107,6 +125,7 @@ def main(argv: list[str] | None = None, prog: str = "main.py") -> int:
             from foresight.cli import monitor  # imports Flask: only when serving
 
             return int(monitor.run(args))
+        _refuse_monitor_flags(parser, args)
         return int(scaling.run_demo(args))
     except InputError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)

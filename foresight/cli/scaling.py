@@ -319,10 +319,24 @@ def run_demo(args: argparse.Namespace) -> int:
     from predictor import AnomalyDetector
 
     began = time.perf_counter()
+    # The report's folder is checked before the run: a --data-dir that is a file (or one
+    # that cannot be created) was a traceback after all the work, with exit code 1.
+    out_dir = Path(getattr(args, "data_dir", None) or "data")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(
+            f"--data-dir: {out_dir} is not a folder (the demo writes its report in it)"
+        )
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            f"--data-dir: cannot use {out_dir} for the demo's report ({exc.strerror})"
+        ) from None
+    check_output(out_dir / "demo-report.html", "--data-dir")
     scenario = lms_scenario()
     days = len(scenario.demand) * scenario.step_s / 86_400
     print(
-        f"Foresight demo: {days:.0f} days of a learning-management system at "
+        f"Foresight demo: {days:.0f} days of a synthetic learning-management system at "
         f"{scenario.step_s / 60:.0f}-minute steps (daily and weekly cycles, exam "
         f"periods every 2 weeks for 3 days, one flash crowd), boot lag 300 s.",
         file=sys.stderr,
@@ -356,7 +370,8 @@ def run_demo(args: argparse.Namespace) -> int:
         )
     ratio = accuracy.mase / accuracy.seasonal_naive_mase
     lines = [
-        f"forecast accuracy (1 h ahead, last 30 % of the run): MASE {accuracy.mase:.2f} vs "
+        f"forecast accuracy on this synthetic trace (1 h ahead, last 30 % of the run; for "
+        f"real traces see the README, 'Accuracy and performance'): MASE {accuracy.mase:.2f} vs "
         f"{accuracy.seasonal_naive_mase:.2f} for repeating yesterday ({1 - ratio:.0%} lower "
         f"error); {accuracy.coverage_80:.0%} of actuals inside the 80 % band",
         f"anomalies: {len(flagged)} of {len(scores):,} steps flagged; " + "; ".join(notes),
@@ -365,12 +380,10 @@ def run_demo(args: argparse.Namespace) -> int:
         f"verdict: {verdict(result.metrics)}",
     ]
     print("\n".join(lines))
-    out_dir = Path(getattr(args, "data_dir", None) or "data")
-    out_dir.mkdir(parents=True, exist_ok=True)
     path = write_report(
         result,
         out_dir / "demo-report.html",
-        title="Foresight demo: LMS workload, six weeks",
+        title="Foresight demo: a synthetic LMS workload, six weeks",
         notes=lines[:2] + _notes(result),
     )
     print(

@@ -30,6 +30,10 @@ if TYPE_CHECKING:  # scikit-learn and skops load only when a model is configured
 logger = logging.getLogger(__name__)
 
 EXTRAS_KEY = "live_risk"
+# Held-back PR-AUC within 5 % of the base rate is guessing: said, so a "100 % (CRITICAL)"
+# from such a model is not read as evidence.
+NO_BETTER_RATIO = 1.05
+NO_BETTER = " That is no better than guessing: do not act on its probability."
 LIVE_HORIZON_S = 3600.0
 
 
@@ -148,10 +152,20 @@ class LiveRisk:
             return None
         v = self.card["validation"]
         pr, base = v.get("pr_auc"), v.get("base_rate")
+        data = self.card["data"]
+        if data.get("label_source"):  # POST /api/risk/train: the store, not files
+            rows, steps = sum(data.get("rows") or []), data.get("step_s") or [60.0]
+            source = (
+                f"{rows:,} rows of this monitor's history (one per {steps[0]:g} s), "
+                f"labelled by the {data['label_source']}"
+            )
+        else:
+            source = f"{len(data.get('files', []))} file(s)"
         words = (
-            f"{self.card['model']} trained on {len(self.card['data'].get('files', []))} "
-            f"file(s); on held-back later data its PR-AUC was {pr:.2f} against "
-            f"{base:.2f} for guessing (1.0 is perfect). It alerts at onset: no lead time."
+            f"{self.card['model']} trained on {source}; on held-back later data its PR-AUC "
+            f"was {pr:.2f} against {base:.2f} for guessing (1.0 is perfect)."
+            + (NO_BETTER if pr <= base * NO_BETTER_RATIO else "")
+            + " It alerts at onset: no lead time."
             if pr is not None and base is not None
             else f"{self.card['model']}: no validation figure"
         )

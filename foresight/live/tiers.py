@@ -71,6 +71,10 @@ def describe_accuracy(result: BacktestResult, step_s: float) -> str:
     ratio = result.mase / result.seasonal_naive_mase if result.seasonal_naive_mase else math.nan
     if not math.isfinite(ratio):
         words = f"no honest baseline to compare with ({baseline} is never wrong here)"
+    elif ratio < 0.005:  # rounded, "100 % below" read as a perfect forecast
+        words = f"error under 1 % of {baseline}'s"
+    elif abs(ratio - 1.0) < 0.005:  # rounded, "0 % below" read as a measured difference
+        words = f"error within 1 % of {baseline}'s"
     elif ratio <= 1.0:
         words = f"error {round(100 * (1 - ratio))} % below {baseline}"
     else:

@@ -104,8 +104,10 @@ class PredictivePolicy:
         if forecast.quality is None:
             return None, self.forecast_waiting or "forecast accuracy unmeasured: not scored yet"
         if not forecast.quality <= self.max_quality:
-            q = forecast.quality
-            return None, f"forecast accuracy {q:.2f} is worse than {self.max_quality:.2f}"
+            q, limit = forecast.quality, self.max_quality
+            # as many decimals as tell them apart: "1.00 is worse than 1.00" was 1.004
+            digits = next((d for d in (2, 3, 4) if f"{q:.{d}f}" != f"{limit:.{d}f}"), 4)
+            return None, f"forecast accuracy {q:.{digits}f} is worse than {limit:.{digits}f}"
         lead = state.boot_s
         window = forecast.window(now + lead, now + lead + self.interval_s)
         if window is None:

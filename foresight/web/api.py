@@ -30,8 +30,33 @@ DESCRIPTION = (
 )
 
 
-def sentence(messages: Any) -> str:
-    """One sentence from marshmallow's nested error messages."""
+_UNSET = object()
+
+
+def _sent(data: Any, key: Any) -> Any:
+    """What the request gave for ``key`` (a field name or a list index), or ``_UNSET``."""
+    if isinstance(data, Mapping):
+        return data.get(key, _UNSET)
+    if isinstance(data, list) and isinstance(key, int) and 0 <= key < len(data):
+        return data[key]
+    return _UNSET
+
+
+def _named(key: Any, text: str, value: Any) -> str:
+    """``text`` naming its field and the value sent: marshmallow's own messages ("Not a
+    valid string.", "Field may not be null.") name neither, and left alone a body of five
+    fields got back a 400 that did not say which one was wrong."""
+    if text.startswith(f"{key} ") or text.startswith(f"{key}:"):
+        return text  # our own messages already say "limit must be ... (got '0')"
+    words = text[:1].lower() + text[1:].rstrip(".")
+    quiet = value is _UNSET or value is None or "(got " in text  # None: "may not be null"
+    got = "" if quiet else f" (got {value!r:.80})"
+    return f"{key}: {words}{got}"
+
+
+def sentence(messages: Any, data: Any = _UNSET) -> str:
+    """One sentence from marshmallow's nested error messages; ``data`` is the input they
+    are about, so a message can quote the value it refused."""
     if isinstance(messages, Mapping) and set(messages) <= {"json", "query", "path", "form"}:
         # webargs keys the messages by location; one location per request here
         merged: dict[str, Any] = {}
@@ -51,9 +76,9 @@ def sentence(messages: Any) -> str:
         elif text == "Missing data for required field.":
             parts.append(f"{key} is required")
         elif isinstance(text, Mapping):
-            parts.append(f"{key}: {sentence(text)}")
+            parts.append(f"{key}: {sentence(text, _sent(data, key))}")
         else:
-            parts.append(str(text))
+            parts.append(_named(key, str(text), _sent(data, key)))
     if unknown:
         parts.append(f"unknown field(s) {', '.join(unknown)}")
     return "; ".join(parts)
@@ -67,7 +92,7 @@ class Parser(FlaskParser):
     def handle_error(
         self, error: Any, req: Any, schema: Any, *, error_status_code: Any, error_headers: Any
     ) -> NoReturn:
-        raise InputError(sentence(error.messages))
+        raise InputError(sentence(error.messages, getattr(error, "data", _UNSET)))
 
     def load_querystring(self, req: Any, schema: Any) -> Any:
         """The query string, refusing a repeated parameter (which value would count?)."""

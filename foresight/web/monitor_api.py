@@ -43,6 +43,9 @@ blueprint = Blueprint(
 
 REALTIME_WINDOW_S = 300.0
 REALTIME_MAX_SAMPLES = 2000
+# A pushed series' newest stored point counts as its current value this long (Prometheus'
+# lookback delta, as the demand metric's STALE_S); older, the tile says "unknown".
+PUSHED_CURRENT_S = 300.0
 
 
 def services() -> Services:
@@ -138,7 +141,24 @@ def _metrics_body(
     stamps: dict[str, float | None] = {
         n: held_at[k] for n, k in zip(names, keys, strict=True) if k in held_at
     }
+    pushed = pushed_current(svc, (k for k in keys if k not in current), now)
+    for n, k in zip(names, keys, strict=True):
+        if k in pushed:
+            stamps[n], values[n] = pushed[k]
     return encode_metrics(header, names, values, tick, points, infos, stamps)
+
+
+def pushed_current(svc: Services, keys: Any, now: float) -> dict[str, tuple[float, float]]:
+    """``{series key: (timestamp, value)}``: the newest stored point of each pushed series
+    among ``keys`` within ``PUSHED_CURRENT_S``. Pushed samples go to the store, never to
+    the sampler's tick, so a pushed target's tiles were "–" (unknown) however fresh."""
+    out = {}
+    for key in keys:
+        if key in svc.pushed:
+            newest = svc.store.newest(key)
+            if newest is not None and now - newest[0] <= PUSHED_CURRENT_S:
+                out[key] = (newest[0], newest[1])
+    return out
 
 
 def _of_target(values: Any, target: str) -> dict[str, float]:
@@ -176,6 +196,10 @@ def get_realtime(since: float | None = None, target: str | None = None) -> Respo
     samples: list[Sample] = [s for s in list(svc.recent) if s.timestamp > since]
     samples = samples[-REALTIME_MAX_SAMPLES:]
     tick, current = current_values(svc)
+    if target:
+        keys = target_series(svc, target).values()
+        pushed = pushed_current(svc, (k for k in keys if k not in current), now)
+        current = {**current, **{k: v for k, (_, v) in pushed.items()}}
     current = _of_target(current, target)
     if samples:
         cursor = samples[-1].timestamp

@@ -17,6 +17,19 @@
     return window.foresightTime.when(epochS); // the one time format (static/js/timefmt.js)
   }
 
+  function level(factor) {
+    const unit = fs && fs.catalog && fs.catalog[factor.metric] ? fs.catalog[factor.metric].unit : "";
+    return fs && fs.format ? fs.format(factor.critical, unit) : `${factor.critical}`;
+  }
+
+  // A model whose held-back PR-AUC is no better than the base rate's (guessing) has not
+  // shown it can tell an incident minute from another: its probability is shown, but
+  // never as a bare "100 % (CRITICAL)".
+  function noBetterThanGuessing(model) {
+    return model && model.pr_auc !== null && model.base_rate !== null &&
+      model.pr_auc <= model.base_rate * 1.05;
+  }
+
   function list(el, items, empty) {
     el.replaceChildren(...(items.length ? items : [empty]).map((text) => {
       const li = document.createElement("li");
@@ -35,8 +48,10 @@
       $("risk-level").textContent = checked.length ? crash.level : "not checked";
       $("risk-level").dataset.level = checked.length ? crash.level : "unknown";
       $("risk-score").textContent = checked.length ? `score ${crash.score.toFixed(2)} of 1` : "score –";
+      // The level in the metric's unit ("reaching 90 %", "400 ms"): a bare 90 read as
+      // anything, and the crash levels differ in unit from one factor to the next.
       list($("risk-factors"), crash.factors.map((f) =>
-        `${f.metric}: ${(100 * f.probability).toFixed(0)} % chance of reaching ${f.critical}` +
+        `${f.metric}: ${(100 * f.probability).toFixed(0)} % chance of reaching ${level(f)}` +
         ` (possible from ${when(f.earliest_at)}` +
         (f.crossing_at ? `, expected at ${when(f.crossing_at)})` : ")")),
         checked.length ? `none (checked: ${checked.join(", ")})`
@@ -52,7 +67,8 @@
     if (failure) {
       $("risk-failure").textContent =
         `Failure probability ${(100 * failure.failure_probability).toFixed(0)} % ` +
-        `(${failure.failure_risk})`;
+        `(${failure.failure_risk})` + (noBetterThanGuessing(data.model)
+          ? ": not evidence, the model did no better than guessing on held-back data" : "");
       list($("risk-recommendations"), failure.recommendations, "");
     } else if (data.model) {
       $("risk-failure").textContent =
@@ -74,5 +90,6 @@
   // A chain, not setInterval: fs.api parks GETs while the tab is hidden, and an interval
   // would pile up a request per period to fire all at once on return.
   const loop = () => refresh().finally(() => setTimeout(loop, POLL_MS));
-  loop();
+  // After the charts exist: the catalog (each metric's unit) is filled by then.
+  (fs && fs.ready ? fs.ready : Promise.resolve()).then(loop, loop);
 })();

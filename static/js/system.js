@@ -127,6 +127,12 @@
       if (note && note.hidden !== !empty) note.hidden = !empty;
       chart.update("none");
     }
+    // A chart is made with its first series: one with none (another target's view, a
+    // host without that device) was a blank box, saying nothing.
+    for (const card of document.querySelectorAll("[data-system-chart]")) {
+      const note = card.querySelector(".chart-empty");
+      if (note && !state.charts[card.dataset.systemChart]) note.hidden = false;
+    }
   }
 
   function showMemory(values) {

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_support import get_json, open_page, run_monitor, wait_for
+from browser_support import get_json, open_page, run_monitor, seed_cpu_history, wait_for
 
 from foresight.risk import persist
 from foresight.risk.model import LabelledFile, RiskModel
@@ -74,4 +74,26 @@ def test_a_fresh_store_says_nothing_was_checked_not_low(tmp_path: Path, browser:
         assert page.inner_text("#risk-level") == "not checked"
         assert "none checked yet" in page.inner_text("#risk-factors")
         assert page.inner_text("#risk-score") == "score –"
+        assert not errors, errors
+
+
+def test_a_crash_factor_gives_its_level_in_the_metric_unit(tmp_path: Path, browser: Any) -> None:
+    """A forecast crossing CPU's crash level read "cpu_percent: 100 % chance of reaching
+    90": a bare number, in a list whose levels are % for one metric and ms for the next."""
+    seed_cpu_history(tmp_path / "data", hours=3.0, cpu_percent=96.0)
+    with run_monitor(tmp_path) as base:
+        crash = wait_for(
+            lambda: (get_json(f"{base}/api/risk/status")["crash_risk"] or {}).get("factors"),
+            timeout_s=90.0,
+            what="a crash factor from the seeded 96 % CPU",
+        )
+        assert crash[0]["metric"] == "cpu_percent", crash
+        errors: list[str] = []
+        page = open_page(browser, base, errors)
+        page.wait_for_function(
+            "() => document.getElementById('risk-factors').textContent.includes('chance')",
+            timeout=30_000,
+        )
+        factors = page.inner_text("#risk-factors")
+        assert "cpu_percent:" in factors and "chance of reaching 90.0 %" in factors, factors
         assert not errors, errors

@@ -8,11 +8,12 @@ totals show, and the panel's metrics got no stray chart in the History grid.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_support import get_json, run_monitor, screenshot_dir
+from browser_support import get_json, open_page, push_samples, run_monitor, screenshot_dir
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -67,3 +68,29 @@ def test_processes_table_fills_and_device_charts_draw(tmp_path: Path, browser: A
         page.locator("#processes-panel").screenshot(path=str(shots / "system-processes.png"))
         page.screenshot(path=str(shots / "system-page.png"), full_page=True)
         assert errors == [], errors
+
+
+def test_a_target_without_device_series_says_no_data_not_a_blank_box(
+    tmp_path: Path, browser: Any
+) -> None:
+    """A Devices or Memory chart is made with its first series, so on a pushed target's
+    view (none of those series) the four cards were blank boxes; they say "No data"."""
+    with run_monitor(tmp_path) as base:
+        now = time.time()
+        rows = [
+            {"timestamp": now - 60 + i, "target": "web-1", "metric": "requests_per_s", "value": 5.0}
+            for i in range(50)
+        ]
+        assert push_samples(base, rows)["stored"] == 50
+        errors: list[str] = []
+        page = open_page(browser, f"{base}/?target=web-1", errors, height=1800)
+        page.wait_for_function("() => window.foresight && window.foresight.charts.requests_per_s")
+        notes = "[...document.querySelectorAll('[data-system-chart] .chart-empty')]"
+        page.wait_for_function(f"() => {notes}.every((n) => !n.hidden)", timeout=15_000)
+        assert page.evaluate(f"() => {notes}.length") == 4
+        assert page.evaluate("() => Object.keys(window.foresight.system.charts)") == []
+        # this host's own view still draws them, with the notes hidden
+        page.goto(base)
+        page.wait_for_function(CHARTS_DRAWN_JS, timeout=30_000)
+        page.wait_for_function(f"() => {notes}.every((n) => n.hidden)", timeout=15_000)
+        assert not errors, errors

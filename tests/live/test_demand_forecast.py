@@ -75,6 +75,8 @@ def test_the_fallback_reason_names_what_is_missing_not_no_forecast_yet(clock):
         (None, None, "forecast accuracy unmeasured: not scored yet"),
         (None, "3 of 20 scored", "3 of 20 scored"),
         (1.7, "ignored", "forecast accuracy 1.70 is worse than 1.00"),
+        # rounded to two decimals this read "1.00 is worse than 1.00"
+        (1.004, "ignored", "forecast accuracy 1.004 is worse than 1.000"),
     ],
 )
 def test_predictive_fallback_wording(quality, waiting, expected):

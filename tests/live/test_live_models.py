@@ -110,6 +110,12 @@ def test_describe_accuracy_in_plain_words():
     assert "repeating the last 50 s" in describe_accuracy(R, 10.0)
     R.season_length, R.mase = None, 1.1
     assert describe_accuracy(R, 60.0).startswith("error 10 % above repeating the last value")
+    # rounding to a whole percent said "error 100 % below" of an error 0.3 % of the
+    # baseline's (a CPU saw tooth the ridge learnt), and "0 % below" of a tie
+    R.mase = 0.003
+    assert describe_accuracy(R, 60.0).startswith("error under 1 % of repeating the last value's")
+    R.mase = 0.998
+    assert describe_accuracy(R, 60.0).startswith("error within 1 % of repeating the last value's")
 
 
 # -- API -------------------------------------------------------------------------------------

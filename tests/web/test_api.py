@@ -325,3 +325,25 @@ def test_metrics_endpoint_serves_default_query_fast(client, sampled) -> None:
         client.get("/api/metrics?limit=300")
     per_request_ms = (time.perf_counter() - started) / 200 * 1000
     assert per_request_ms < 10  # cached bytes: no SQLite, no JSON encoding
+
+
+# marshmallow's own messages name neither the field nor the value: a 400 said only
+# "Not a valid string." about a body of several fields.
+UNNAMED_FIELD_BODIES = [
+    ("/api/train", {"metric": 5}, "metric: not a valid string (got 5)"),
+    ("/api/scaling/mode", {"mode": None}, "mode: field may not be null"),
+    ("/api/risk/predict/batch", {"rows": 5}, "rows: not a valid list (got 5)"),
+    ("/api/risk/predict/batch", {"rows": [5]}, "rows: 0: not a valid mapping type (got 5)"),
+    (
+        "/api/silences",
+        {"matchers": [{"name": 1, "value": "x"}], "ends_at": 5},
+        "matchers: 0: name: not a valid string (got 1)",
+    ),
+]
+
+
+@pytest.mark.parametrize("path,body,message", UNNAMED_FIELD_BODIES)
+def test_a_400_names_the_field_and_the_value(client, path: str, body: dict, message: str) -> None:
+    response = client.post(path, json=body)
+    assert response.status_code == 400
+    assert response.get_json()["error"] == message

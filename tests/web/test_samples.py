@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from foresight.live.pushed import EXTRAS_KEY as PUSHED_KEY
+from foresight.live.services import run_cycle
 from foresight.web.samples_schemas import MAX_SAMPLES
 
 
@@ -152,3 +153,25 @@ def test_a_targets_load_levels_follow_its_own_pushed_cpu_count(client, services,
     health = client.get("/api/system/health").get_json()["alerts"]
     assert health["targets_without_cpu_count"] == ["odd"]
     assert "no per-CPU threshold" in health["cpu_count_note"]
+
+
+def test_a_pushed_targets_current_value_is_its_newest_point(client, services, clock) -> None:
+    """Pushed samples go to the store, not the sampler's tick: a pushed target's tiles
+    read "–" (unknown) however fresh its data; its newest point within 5 min is current."""
+    run_cycle(services, clock.advance(1.0))  # a host tick: current values are its own
+    samples = batch(clock, 30)  # the newest one second ago
+    assert client.post("/api/samples", json={"samples": samples}).status_code == 200
+    newest = samples[-1]
+    history = client.get("/api/metrics?target=web-1&metric=requests_per_s").get_json()
+    current = history["metrics"]["requests_per_s"]["current"]
+    assert current["value"] == newest["value"] and current["timestamp"] == newest["timestamp"]
+    live = client.get("/api/metrics/realtime?target=web-1").get_json()
+    assert live["current"]["requests_per_s"]["value"] == newest["value"]
+    assert "requests_per_s" not in client.get("/api/metrics/realtime").get_json()["current"]
+    run_cycle(services, clock.advance(301.0))  # past Prometheus' lookback: no current value
+    later = client.get("/api/metrics?target=web-1&metric=requests_per_s").get_json()
+    assert later["metrics"]["requests_per_s"]["current"]["value"] is None
+    assert (
+        "requests_per_s"
+        not in (client.get("/api/metrics/realtime?target=web-1").get_json()["current"])
+    )
