@@ -139,7 +139,8 @@ class LiveAlerts:
 
     def _risk(self) -> dict[str, float]:
         """This cycle's crash-risk score and failure probability (the risk stage runs
-        before this one), those that have a value."""
+        before this one), those that have a value. A model no better than guessing on its
+        held-back data gives no failure probability here: shown, never alerted on."""
         live = self.services.extras.get(live_risk.EXTRAS_KEY)
         if live is None:
             return {}
@@ -147,7 +148,7 @@ class LiveAlerts:
         out: dict[str, float] = {}
         if crash is not None:
             out["crash_risk_score"] = float(crash.score)
-        if failure is not None:
+        if failure is not None and live.skilled:
             out["failure_probability"] = float(failure["failure_probability"])
         return out
 

@@ -33,7 +33,9 @@ EXTRAS_KEY = "live_risk"
 # Held-back PR-AUC within 5 % of the base rate is guessing: said, so a "100 % (CRITICAL)"
 # from such a model is not read as evidence.
 NO_BETTER_RATIO = 1.05
-NO_BETTER = " That is no better than guessing: do not act on its probability."
+NO_BETTER = (
+    " That is no better than guessing: do not act on its probability (it fires no alert)."
+)
 LIVE_HORIZON_S = 3600.0
 
 
@@ -146,6 +148,17 @@ class LiveRisk:
         with self._lock:
             return self._crash, self._failure
 
+    @property
+    def skilled(self) -> bool:
+        """Whether the served model beat guessing on its held-back data (by more than
+        NO_BETTER_RATIO of the base rate): only then may its probability fire an alert."""
+        card = self.card
+        if card is None:
+            return False
+        v = card["validation"]
+        pr, base = v.get("pr_auc"), v.get("base_rate")
+        return pr is not None and base is not None and pr > base * NO_BETTER_RATIO
+
     def model_summary(self) -> dict | None:
         """What the dashboard says about the model, in plain words."""
         if self.card is None:
@@ -164,7 +177,7 @@ class LiveRisk:
         words = (
             f"{self.card['model']} trained on {source}; on held-back later data its PR-AUC "
             f"was {pr:.2f} against {base:.2f} for guessing (1.0 is perfect)."
-            + (NO_BETTER if pr <= base * NO_BETTER_RATIO else "")
+            + ("" if self.skilled else NO_BETTER)
             + " It alerts at onset: no lead time."
             if pr is not None and base is not None
             else f"{self.card['model']}: no validation figure"

@@ -42,3 +42,26 @@ def test_a_model_trained_on_the_store_names_the_store_not_files() -> None:
         "trained on 2 file(s)"
         in LiveRisk(None, None, _card(0.4, 0.03, files)).model_summary()["summary"]
     )
+
+
+def test_only_a_model_better_than_guessing_gives_alerts_its_probability() -> None:
+    """The panel shows a guessing model's probability; the alert rules never see it (one
+    trained on a single alert had fired FailureRiskHigh at "100 %")."""
+    from types import SimpleNamespace
+
+    from foresight.live import risk as live_risk
+    from foresight.live.alerting import LiveAlerts
+
+    def signals(pr_auc: float) -> dict[str, float]:
+        live = LiveRisk(None, None, _card(pr_auc, 0.03, STORE))
+        live._failure = {"failure_probability": 0.97}
+        services = SimpleNamespace(extras={live_risk.EXTRAS_KEY: live})
+        alerts = LiveAlerts.__new__(LiveAlerts)  # _risk reads the services only
+        alerts.services = services
+        assert live.latest()[1] == {"failure_probability": 0.97}  # still shown
+        return alerts._risk()
+
+    assert signals(0.40) == {"failure_probability": 0.97}
+    assert signals(0.03) == {}
+    assert signals(0.0315) == {}  # within 5 % of the base rate: guessing
+    assert not LiveRisk(None, None, None).skilled
