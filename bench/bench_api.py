@@ -138,6 +138,30 @@ def run_wrk(url: str, duration_s: float, connections: int, threads: int) -> dict
     return result
 
 
+def run_wrk_together(
+    urls: list[str], duration_s: float, connections: int, threads: int
+) -> list[dict]:
+    """``run_wrk`` on every url at once (warm-up, then the measured run): the same moments
+    of a shared machine's load fall on each."""
+    base = ["wrk", f"-t{threads}", f"-c{connections}", "--latency", "--timeout", "5s"]
+    warm = [subprocess.Popen([*base, "-d2s", u], stdout=subprocess.DEVNULL) for u in urls]
+    for w in warm:
+        w.wait()
+    procs = [
+        subprocess.Popen([*base, f"-d{duration_s:g}s", u], stdout=subprocess.PIPE, text=True)
+        for u in urls
+    ]
+    out = []
+    for u, proc in zip(urls, procs, strict=True):
+        text, _ = proc.communicate()
+        if proc.returncode:
+            raise subprocess.CalledProcessError(proc.returncode, proc.args, text)
+        result = parse_wrk(text)
+        result["url"] = u
+        out.append(result)
+    return out
+
+
 def post_train(base: str) -> int:
     """``POST /api/train`` (JSON, loopback): the status code."""
     req = urllib.request.Request(
@@ -207,6 +231,24 @@ def full_run(
     }
 
 
+def together_run(
+    base: str, core_base: str, path: str, wrk: tuple[float, int, int], train_every_s: float
+) -> tuple[dict, dict, dict]:
+    """``wrk`` on the full monitor (during refits) and the core-only one at once:
+    (full run, core run, refits)."""
+    before = fitted_times(base) if train_every_s > 0 else {}
+    if train_every_s > 0:
+        with Trainer(base, train_every_s) as trainer:
+            full, core = run_wrk_together([base + path, core_base + path], *wrk)
+        after = fitted_times(base)
+        refits = {"models_refitted": sum(1 for k, t in after.items() if t != before.get(k))}
+        refits["train_accepted"] = sum(code == 202 for code in trainer.codes)
+    else:
+        full, core = run_wrk_together([base + path, core_base + path], *wrk)
+        refits = {}
+    return full, core, refits
+
+
 def paired_rounds(
     base: str,
     path: str,
@@ -215,21 +257,26 @@ def paired_rounds(
     rounds: int,
     wrk: tuple[float, int, int],
     train_every_s: float,
+    together: bool = False,
 ) -> list[dict]:
     """Round 1 is the main pass's (full, core) pair ``first``; each further round runs the
     full monitor (during refits) and the core-only one back to back, core first in even
-    rounds, so that load drifting on a shared machine falls on both alike."""
-    load = round(os.getloadavg()[0], 2)
-    pairs: list[tuple[int, str, dict, dict, dict, float]] = [
-        (1, "full, core", first[0], first[1], {}, load)
-    ]
-    for i in range(2, rounds + 1):
+    rounds, so that load drifting on a shared machine falls on both alike. ``together``:
+    every round (round 1 too) loads both monitors at the same time instead."""
+    pairs: list[tuple[int, str, dict, dict, dict, float]] = []
+    if not together:
+        pairs.append((1, "full, core", first[0], first[1], {}, round(os.getloadavg()[0], 2)))
+    for i in range(len(pairs) + 1, rounds + 1):
         print(f"  round {i}/{rounds} …", file=sys.stderr, flush=True)
-        core = run_wrk(core_base + path, *wrk) if i % 2 == 0 else None
-        full, refits = full_run(base, base + path, *wrk, train_every_s)
-        if core is None:
-            core = run_wrk(core_base + path, *wrk)
-        order = "core, full" if i % 2 == 0 else "full, core"
+        if together:
+            full, core, refits = together_run(base, core_base, path, wrk, train_every_s)
+            order = "together"
+        else:
+            core_first = i % 2 == 0
+            core_ = run_wrk(core_base + path, *wrk) if core_first else None
+            full, refits = full_run(base, base + path, *wrk, train_every_s)
+            core = core_ if core_ is not None else run_wrk(core_base + path, *wrk)
+            order = "core, full" if core_first else "full, core"
         pairs.append((i, order, full, core, refits, round(os.getloadavg()[0], 2)))
     out = []
     for i, order, full, core, refits, load in pairs:
@@ -257,6 +304,7 @@ def measure(
     seed_hours: float,
     train_every_s: float,
     rounds: int = 1,
+    together: bool = False,
 ) -> dict:
     path = "/api/metrics?limit=300"
     load_start = os.getloadavg()
@@ -326,6 +374,7 @@ def measure(
                     rounds,
                     (duration_s, connections, threads),
                     train_every_s,
+                    together,
                 )
             finally:
                 stop_process(baseline)
@@ -343,6 +392,7 @@ def measure(
         "refits_during_monitor_run": refits,
         "monitor_vs_core_p99": p99_ratio(runs),
         "rounds": pairs,
+        "rounds_together": together,
         "monitor_vs_core_p99_median": median_ratio(pairs),
         "load_avg_start": [round(x, 2) for x in load_start],
         "load_avg_end": [round(x, 2) for x in os.getloadavg()],
@@ -392,6 +442,12 @@ def main() -> int:
         help="full (during refits) and core-only /api/metrics runs, back to back in "
         "alternating order, this many times; prints each pair's p99 ratio and the median",
     )
+    parser.add_argument(
+        "--together",
+        action="store_true",
+        help="with --rounds: each round loads the full and the core-only monitor at the same "
+        "time (each with --connections) instead of one after the other",
+    )
     parser.add_argument("--name", default="bench_api", help="output name (bench/out/NAME.json)")
     parser.add_argument(
         "--serve-baseline", nargs=2, metavar=("PORT", "BODY"), help=argparse.SUPPRESS
@@ -414,6 +470,7 @@ def main() -> int:
         args.seed_hours,
         args.train_every,
         max(args.rounds, 1),
+        args.together,
     )
     path = write_json(args.name, r)
     print(
@@ -439,7 +496,7 @@ def main() -> int:
             f"fitted models refitted"
         )
     print(f"  p99 full monitor (during refits) / core only: {r['monitor_vs_core_p99']}x")
-    if len(r["rounds"]) > 1:
+    if len(r["rounds"]) > 1 or args.together:
         print(
             f"  {'round':<7}{'order':<12}{'full p99':>10}{'core p99':>10}{'full/core':>11}"
             f"{'load 1m':>9}"
