@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
 import shutil
 import subprocess
@@ -137,6 +138,30 @@ def run_wrk(url: str, duration_s: float, connections: int, threads: int) -> dict
     return result
 
 
+def run_wrk_together(
+    urls: list[str], duration_s: float, connections: int, threads: int
+) -> list[dict]:
+    """``run_wrk`` on every url at once (warm-up, then the measured run): the same moments
+    of a shared machine's load fall on each."""
+    base = ["wrk", f"-t{threads}", f"-c{connections}", "--latency", "--timeout", "5s"]
+    warm = [subprocess.Popen([*base, "-d2s", u], stdout=subprocess.DEVNULL) for u in urls]
+    for w in warm:
+        w.wait()
+    procs = [
+        subprocess.Popen([*base, f"-d{duration_s:g}s", u], stdout=subprocess.PIPE, text=True)
+        for u in urls
+    ]
+    out = []
+    for u, proc in zip(urls, procs, strict=True):
+        text, _ = proc.communicate()
+        if proc.returncode:
+            raise subprocess.CalledProcessError(proc.returncode, proc.args, text)
+        result = parse_wrk(text)
+        result["url"] = u
+        out.append(result)
+    return out
+
+
 def post_train(base: str) -> int:
     """``POST /api/train`` (JSON, loopback): the status code."""
     req = urllib.request.Request(
@@ -188,10 +213,101 @@ class Trainer:
         self.thread.join()
 
 
+def full_run(
+    base: str, url: str, duration_s: float, connections: int, threads: int, train_every_s: float
+) -> tuple[dict, dict]:
+    """``wrk`` on the full monitor while ``POST /api/train`` asks for refits: (run, refits)."""
+    if train_every_s <= 0:
+        return run_wrk(url, duration_s, connections, threads), {}
+    before = fitted_times(base)
+    with Trainer(base, train_every_s) as trainer:
+        run = run_wrk(url, duration_s, connections, threads)
+    after = fitted_times(base)
+    return run, {
+        "train_posts": len(trainer.codes),
+        "train_accepted": sum(code == 202 for code in trainer.codes),
+        "models_refitted": sum(1 for k, t in after.items() if t != before.get(k)),
+        "models_fitted": len(after),
+    }
+
+
+def together_run(
+    base: str, core_base: str, path: str, wrk: tuple[float, int, int], train_every_s: float
+) -> tuple[dict, dict, dict]:
+    """``wrk`` on the full monitor (during refits) and the core-only one at once:
+    (full run, core run, refits)."""
+    before = fitted_times(base) if train_every_s > 0 else {}
+    if train_every_s > 0:
+        with Trainer(base, train_every_s) as trainer:
+            full, core = run_wrk_together([base + path, core_base + path], *wrk)
+        after = fitted_times(base)
+        refits = {"models_refitted": sum(1 for k, t in after.items() if t != before.get(k))}
+        refits["train_accepted"] = sum(code == 202 for code in trainer.codes)
+    else:
+        full, core = run_wrk_together([base + path, core_base + path], *wrk)
+        refits = {}
+    return full, core, refits
+
+
+def paired_rounds(
+    base: str,
+    path: str,
+    core_base: str,
+    first: tuple[dict, dict],
+    rounds: int,
+    wrk: tuple[float, int, int],
+    train_every_s: float,
+    together: bool = False,
+) -> list[dict]:
+    """Round 1 is the main pass's (full, core) pair ``first``; each further round runs the
+    full monitor (during refits) and the core-only one back to back, core first in even
+    rounds, so that load drifting on a shared machine falls on both alike. ``together``:
+    every round (round 1 too) loads both monitors at the same time instead."""
+    pairs: list[tuple[int, str, dict, dict, dict, float]] = []
+    if not together:
+        pairs.append((1, "full, core", first[0], first[1], {}, round(os.getloadavg()[0], 2)))
+    for i in range(len(pairs) + 1, rounds + 1):
+        print(f"  round {i}/{rounds} …", file=sys.stderr, flush=True)
+        if together:
+            full, core, refits = together_run(base, core_base, path, wrk, train_every_s)
+            order = "together"
+        else:
+            core_first = i % 2 == 0
+            core_ = run_wrk(core_base + path, *wrk) if core_first else None
+            full, refits = full_run(base, base + path, *wrk, train_every_s)
+            core = core_ if core_ is not None else run_wrk(core_base + path, *wrk)
+            order = "core, full" if core_first else "full, core"
+        pairs.append((i, order, full, core, refits, round(os.getloadavg()[0], 2)))
+    out = []
+    for i, order, full, core, refits, load in pairs:
+        f, k = full["p99_ms"], core["p99_ms"]
+        out.append(
+            {
+                "round": i,
+                "order": order,
+                "full_p99_ms": f,
+                "core_p99_ms": k,
+                "full_vs_core_p99": round(f / k, 3) if f and k else None,
+                "full_requests_per_s": full["requests_per_s"],
+                "core_requests_per_s": core["requests_per_s"],
+                "models_refitted": refits.get("models_refitted"),
+                "load_avg_1m": load,
+            }
+        )
+    return out
+
+
 def measure(
-    duration_s: float, connections: int, threads: int, seed_hours: float, train_every_s: float
+    duration_s: float,
+    connections: int,
+    threads: int,
+    seed_hours: float,
+    train_every_s: float,
+    rounds: int = 1,
+    together: bool = False,
 ) -> dict:
     path = "/api/metrics?limit=300"
+    load_start = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="foresight-bench-api-") as tmp:
         data_dir = Path(tmp) / "data"
         data_dir.mkdir()
@@ -244,21 +360,22 @@ def measure(
                     ("monitor_realtime_poll", base + "/api/metrics/realtime?since=-2"),
                 ):
                     print(f"  wrk {url} …", file=sys.stderr, flush=True)
-                    if name == "monitor_api_metrics" and train_every_s > 0:
-                        before = fitted_times(base)
-                        with Trainer(base, train_every_s) as trainer:
-                            runs[name] = run_wrk(url, duration_s, connections, threads)
-                        after = fitted_times(base)
-                        refits = {
-                            "train_posts": len(trainer.codes),
-                            "train_accepted": sum(code == 202 for code in trainer.codes),
-                            "models_refitted": sum(
-                                1 for k, t in after.items() if t != before.get(k)
-                            ),
-                            "models_fitted": len(after),
-                        }
+                    if name == "monitor_api_metrics":
+                        runs[name], refits = full_run(
+                            base, url, duration_s, connections, threads, train_every_s
+                        )
                     else:
                         runs[name] = run_wrk(url, duration_s, connections, threads)
+                pairs = paired_rounds(
+                    base,
+                    path,
+                    cbase,
+                    (runs["monitor_api_metrics"], runs["monitor_core_api_metrics"]),
+                    rounds,
+                    (duration_s, connections, threads),
+                    train_every_s,
+                    together,
+                )
             finally:
                 stop_process(baseline)
                 stop_process(core)
@@ -274,6 +391,11 @@ def measure(
         "runs": runs,
         "refits_during_monitor_run": refits,
         "monitor_vs_core_p99": p99_ratio(runs),
+        "rounds": pairs,
+        "rounds_together": together,
+        "monitor_vs_core_p99_median": median_ratio(pairs),
+        "load_avg_start": [round(x, 2) for x in load_start],
+        "load_avg_end": [round(x, 2) for x in os.getloadavg()],
         "targets": {"requests_per_s": TARGET_RPS, "p99_ms": TARGET_P99_MS},
     }
 
@@ -283,6 +405,15 @@ def p99_ratio(runs: dict) -> float | None:
     full = runs["monitor_api_metrics"]["p99_ms"]
     core = runs["monitor_core_api_metrics"]["p99_ms"]
     return round(full / core, 3) if full and core else None
+
+
+def median_ratio(pairs: list[dict]) -> float | None:
+    """The median over rounds of the full monitor's p99 / the core-only one's."""
+    got = sorted(r["full_vs_core_p99"] for r in pairs if r["full_vs_core_p99"] is not None)
+    if not got:
+        return None
+    mid = len(got) // 2
+    return round(got[mid] if len(got) % 2 else (got[mid - 1] + got[mid]) / 2, 3)
 
 
 def main() -> int:
@@ -304,6 +435,19 @@ def main() -> int:
         default=3.0,
         help="seconds between POST /api/train during the full monitor's run (0: none)",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="full (during refits) and core-only /api/metrics runs, back to back in "
+        "alternating order, this many times; prints each pair's p99 ratio and the median",
+    )
+    parser.add_argument(
+        "--together",
+        action="store_true",
+        help="with --rounds: each round loads the full and the core-only monitor at the same "
+        "time (each with --connections) instead of one after the other",
+    )
     parser.add_argument("--name", default="bench_api", help="output name (bench/out/NAME.json)")
     parser.add_argument(
         "--serve-baseline", nargs=2, metavar=("PORT", "BODY"), help=argparse.SUPPRESS
@@ -319,7 +463,15 @@ def main() -> int:
         f"bench_api: GET /api/metrics?limit=300 (all metrics), {args.connections} "
         f"connections, {args.duration:g} s each, waitress {WAITRESS_THREADS} threads"
     )
-    r = measure(args.duration, args.connections, args.threads, args.seed_hours, args.train_every)
+    r = measure(
+        args.duration,
+        args.connections,
+        args.threads,
+        args.seed_hours,
+        args.train_every,
+        max(args.rounds, 1),
+        args.together,
+    )
     path = write_json(args.name, r)
     print(
         f"  response: {r['response_bytes']:,} bytes, {r['metrics_in_response']} metrics, "
@@ -344,6 +496,19 @@ def main() -> int:
             f"fitted models refitted"
         )
     print(f"  p99 full monitor (during refits) / core only: {r['monitor_vs_core_p99']}x")
+    if len(r["rounds"]) > 1 or args.together:
+        print(
+            f"  {'round':<7}{'order':<12}{'full p99':>10}{'core p99':>10}{'full/core':>11}"
+            f"{'load 1m':>9}"
+        )
+        for p in r["rounds"]:
+            print(
+                f"  {p['round']:<7}{p['order']:<12}{p['full_p99_ms'] or math.nan:>10.2f}"
+                f"{p['core_p99_ms'] or math.nan:>10.2f}{p['full_vs_core_p99'] or math.nan:>10.3f}x"
+                f"{p['load_avg_1m']:>9.2f}"
+            )
+        print(f"  median over {len(r['rounds'])} rounds: {r['monitor_vs_core_p99_median']}x")
+    print(f"  load average at the start {r['load_avg_start']}, at the end {r['load_avg_end']}")
     for name in ("monitor_api_metrics", "monitor_core_api_metrics"):
         mon = r["runs"][name]
         ok = (mon["requests_per_s"] or 0) >= TARGET_RPS and (
