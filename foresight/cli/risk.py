@@ -106,8 +106,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="train on some labelled CSVs and report on others, beside baselines",
         description="Train on the --train files, report PR-AUC, event recall, false "
         "alarms per day, ... on the --test files beside the base-rate and max-z baselines. "
-        "No point adjustment. --within: each test file's first half trains, its second "
-        "half (after a gap of one horizon) is scored.",
+        "No point adjustment. --within: each test file's first half trains (with the other "
+        "--train files, up to the time that half ends when they have --time-col), its "
+        "second half (after a gap of one horizon) is scored.",
     )
     ev.add_argument("--train", type=Path, action="append", required=True, metavar="FILE")
     ev.add_argument("--test", type=Path, action="append", required=True, metavar="FILE")

@@ -33,9 +33,7 @@ EXTRAS_KEY = "live_risk"
 # Held-back PR-AUC within 5 % of the base rate is guessing: said, so a "100 % (CRITICAL)"
 # from such a model is not read as evidence.
 NO_BETTER_RATIO = 1.05
-NO_BETTER = (
-    " That is no better than guessing: do not act on its probability (it fires no alert)."
-)
+NO_BETTER = " That is no better than guessing: do not act on its probability (it fires no alert)."
 LIVE_HORIZON_S = 3600.0
 
 

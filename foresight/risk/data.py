@@ -32,6 +32,7 @@ class MetricFile:
     values: np.ndarray
     incident: np.ndarray | None
     step_s: float
+    timed: bool = True  # False: no time column, the times are row numbers (not a clock)
 
 
 def _numeric(frame: pd.DataFrame, column: str, path: Path, hint: str = "") -> np.ndarray:
@@ -100,7 +101,9 @@ def read_metric_file(
     else:
         step_s = default_step_s
         timestamps = np.arange(len(frame), dtype=float) * step_s
-    return MetricFile(str(path), timestamps, tuple(metrics), values, incident, step_s)
+    return MetricFile(
+        str(path), timestamps, tuple(metrics), values, incident, step_s, timed=bool(time_col)
+    )
 
 
 def read_metric_files(

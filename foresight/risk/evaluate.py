@@ -2,7 +2,8 @@
 
 Cross mode: one model trained on every train file, scored on every test file. Within
 mode: for each test file, a model trained on its first half (plus the train files that
-are not that file), scored on its second half after a gap of one horizon. Thresholds and
+are not that file, up to the time its second half begins when both files have a time
+column), scored on its second half after a gap of one horizon. Thresholds and
 model choice come from the training rows only. No point adjustment: every row counts.
 The baselines are scored on the same rows: ``base_rate`` (a constant, which never
 alarms) and ``max_z`` (the 5-min max of the largest robust z), its threshold chosen on
@@ -66,9 +67,21 @@ def _splits(
     for f in test:
         half = len(f.values) // 2
         gap = rows_for(horizon_s, f.step_s)
-        others = [_labelled(t) for t in train if t.path != f.path]
+        others = [_before(t, f, half) for t in train if t.path != f.path]
+        others = [o for o in others if len(o.incident)]  # a file that starts later: none
         splits.append(_Split([_labelled(f, slice(0, half)), *others], slice(half + gap, None)))
     return splits
+
+
+def _before(other: MetricFile, f: MetricFile, half: int) -> LabelledFile:
+    """``other``'s rows that come before ``f``'s second half. Machines that share a clock
+    share incidents: the other files' rows of the test minutes would teach the model the
+    very incidents it is scored on. Without a time column on either file their times are
+    row numbers, not a clock, and the other file is used whole."""
+    if not (other.timed and f.timed) or half >= len(f.timestamps):
+        return _labelled(other)
+    end = int(np.searchsorted(other.timestamps, f.timestamps[half], side="left"))
+    return _labelled(other, slice(0, end))
 
 
 def _after_reference(series: np.ndarray, model: RiskModel, f: LabelledFile) -> np.ndarray:

@@ -109,3 +109,26 @@ def test_the_sensitive_preference_takes_the_lowest_tied_threshold() -> None:
     assert sensitive.threshold_z < middle.threshold_z
     with pytest.raises(ValueError, match="prefer"):
         alarm_rule.choose_rule(*args, prefer="loose")
+
+
+def test_other_files_train_within_mode_only_up_to_the_test_half() -> None:
+    """Machines on one clock share incidents: another file's rows of the test minutes
+    would teach the model the incidents it is scored on (h-risk4 found 10 such pairs on
+    the shared SMD machines). With a time column they stop where the second half starts;
+    without one (row numbers, not a clock) the other file is used whole."""
+    from dataclasses import replace
+
+    from foresight.risk.evaluate import _splits
+
+    f, other = incident_machine(4, 3), incident_machine(6, 4)
+    half = len(f.values) // 2
+    (split,) = _splits([f, other], [f], 1800, within=True)
+    own, kept = split.train
+    assert len(own.incident) == half
+    assert len(kept.incident) == half  # the same start, so the same number of rows
+    np.testing.assert_array_equal(kept.values, other.values[:half])
+    later = replace(other, timestamps=other.timestamps + 10 * DAY_ROWS * STEP_S)
+    assert [len(t.incident) for t in _splits([later], [f], 1800, True)[0].train] == [half]
+    untimed = [replace(g, timed=False) for g in (f, other)]
+    (split,) = _splits(untimed, untimed[:1], 1800, within=True)
+    assert len(split.train[1].incident) == len(other.values)
