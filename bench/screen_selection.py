@@ -115,6 +115,19 @@ def _choose(window_means, window_actual, pool, scale):
     return chosen, members, finite
 
 
+def _served_and_best(ours, Y, base_mask, baselines, lower, scale):
+    """The served forecasts' MASE (clipped at ``lower``) and the best baseline's, on the
+    test points where every one of them is defined."""
+    import numpy as np
+
+    from foresight.evaluation.metrics import mase_on
+
+    if lower is not None:
+        ours = np.clip(ours, lower, np.inf)
+    mask = base_mask & np.isfinite(ours)
+    return mase_on(ours - Y, mask, scale), min(mase_on(b - Y, mask, scale) for b in baselines)
+
+
 def run_pair(pair: dict) -> dict:
     import numpy as np
 
@@ -123,7 +136,7 @@ def run_pair(pair: dict) -> dict:
     from foresight.core.timeseries_io import to_regular_grid
     from foresight.evaluation import selection as sel
     from foresight.evaluation.backtest import seasonal_naive
-    from foresight.evaluation.metrics import mase_on, mase_scale, naive_scale
+    from foresight.evaluation.metrics import mase_on, mase_scale
     from foresight.models.combination import median_of
     from foresight.models.features import detect_season, snap_season, take_or_nan
     from foresight.models.linear_lags import LinearLagsBaseline
@@ -157,13 +170,7 @@ def run_pair(pair: dict) -> dict:
     if len(vorig) < 2:
         out["refused"] = "too short to validate"
         return out
-    vscale = naive_scale(history[: int(vorig[0])], season)
-    if not vscale == vscale:
-        vscale = naive_scale(history[: int(vorig[0])], None)
-    if not vscale == vscale:
-        vscale = naive_scale(history, None)
-    if not vscale == vscale:
-        vscale = float(scale)
+    vscale = _select_scale(history[: int(vorig[0])], season, history, scale)
     vmeans, specs = {}, {}
     for name in ALL:
         if (
@@ -259,15 +266,7 @@ def run_pair(pair: dict) -> dict:
             }
             continue
         ours = median_of(np.stack([tmeans[c] for c in parts]))
-        if lower is not None:
-            ours = np.clip(ours, lower, np.inf)
-        mask = base_mask & np.isfinite(ours)
-        mase = mase_on(ours - Y, mask, scale)
-        b = min(
-            mase_on(naive - Y, mask, scale),
-            mase_on(snaive - Y, mask, scale),
-            mase_on(linear - Y, mask, scale),
-        )
+        mase, b = _served_and_best(ours, Y, base_mask, (naive, snaive, linear), lower, scale)
         out["variants"][vname] = {
             "model": chosen,
             "members": list(members) if chosen == "median" else [],
@@ -340,7 +339,6 @@ def _rolling_score(out, raw, origins, traw, Y, base_mask, naive, snaive, linear,
     """The ROLLING variants' served MASE / best baseline, as the "main" variant's."""
     import numpy as np
 
-    from foresight.evaluation.metrics import mase_on
     from foresight.models.combination import median_of
 
     chunks = [c for c in np.array_split(origins, min(8, len(origins))) if len(c)]
@@ -365,15 +363,7 @@ def _rolling_score(out, raw, origins, traw, Y, base_mask, naive, snaive, linear,
                 "rule_ok": False,
             }
             continue
-        if lower is not None:
-            ours = np.clip(ours, lower, np.inf)
-        mask = base_mask & np.isfinite(ours)
-        mase = mase_on(ours - Y, mask, scale)
-        b = min(
-            mase_on(naive - Y, mask, scale),
-            mase_on(snaive - Y, mask, scale),
-            mase_on(linear - Y, mask, scale),
-        )
+        mase, b = _served_and_best(ours, Y, base_mask, (naive, snaive, linear), lower, scale)
         out["variants"][vname] = {
             "model": models[-1],
             "models": models,
