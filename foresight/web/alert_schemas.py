@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from foresight.web.schemas import Float, Integer
+from foresight.web.schemas import Bool, Float, Integer
 
 STATES = ["pending", "firing", "resolved"]
 SEVERITIES = ["info", "warning", "critical"]
@@ -61,8 +61,8 @@ class AlertsQuery(Schema):
 class MatcherSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1))
     value = fields.String(required=True)
-    isRegex = fields.Boolean(load_default=False)
-    isEqual = fields.Boolean(load_default=True)
+    isRegex = Bool(load_default=False)
+    isEqual = Bool(load_default=True)
 
 
 class SilenceBody(Schema):

@@ -8,7 +8,7 @@ from marshmallow import INCLUDE, Schema, fields, validate
 from foresight.risk.advice import FailureRisk
 from foresight.risk.crash import CrashLevel
 from foresight.web.prediction_responses import ModelStateSchema
-from foresight.web.schemas import Float
+from foresight.web.schemas import Bool, Float
 
 MAX_BATCH = 1000
 
@@ -47,7 +47,7 @@ class RiskTrainBody(Schema):
         validate=validate.Length(min=1, max=200),
         metadata={"description": "A stored metric whose nonzero values mark incident minutes"},
     )
-    alerts = fields.Boolean(
+    alerts = Bool(
         metadata={"description": "Label with the alert history: the minutes alerts fired"}
     )
     alert_rule = fields.String(

@@ -109,6 +109,16 @@ _DATE_TIME = re.compile(
 )
 
 
+class Bool(fields.Boolean):
+    """A JSON ``true`` or ``false`` only. marshmallow's Boolean also takes "yes", "on",
+    "0" and 1, so ``{"alerts": "no"}`` would have been read as a choice."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 class Instant(fields.Field):
     """A time as the dashboard's URL writes it: epoch seconds or ISO 8601 (``...Z``).
 

@@ -339,6 +339,13 @@ UNNAMED_FIELD_BODIES = [
         {"matchers": [{"name": 1, "value": "x"}], "ends_at": 5},
         "matchers: 0: name: not a valid string (got 1)",
     ),
+    # JSON booleans only: marshmallow's Boolean read "yes", "no", "0" and 1 as choices
+    ("/api/risk/train", {"alerts": "yes"}, "alerts: not a valid boolean (got 'yes')"),
+    (
+        "/api/silences",
+        {"matchers": [{"name": "a", "value": "x", "isRegex": 1}], "ends_at": 5},
+        "matchers: 0: isRegex: not a valid boolean (got 1)",
+    ),
 ]
 
 
