@@ -86,24 +86,28 @@ def _select_scale(prefix, season, given, flat):
     return scale
 
 
-def _choose(window_means, window_actual, pool, scale):
-    """``select``'s rule on one set of origins: (chosen, members, scores)."""
+def _choose(window_means, window_actual, pool, scale, served=None, eligible=None):
+    """``select``'s rule on one set of origins: (chosen, members, scores). ``served``:
+    the names that may be served (default all of ``pool``); ``eligible``: those that may
+    be median members (default all). Every name of ``pool`` sets the scored origins."""
     import numpy as np
 
     from foresight.evaluation import selection as sel
     from foresight.evaluation.metrics import mase_on
     from foresight.models.combination import median_of
 
+    served = pool if served is None else served
+    eligible = pool if eligible is None else eligible
     mask = ~np.isnan(window_actual)
     for c in pool:
         mask &= np.isfinite(window_means[c])
     scores = {c: round(mase_on(window_means[c] - window_actual, mask, scale), 6) for c in pool}
     ranked = sorted(
-        (c for c in pool if math.isfinite(scores[c])),
+        (c for c in pool if c in eligible and math.isfinite(scores[c])),
         key=lambda c: (scores[c], sel.CANDIDATES.index(c)),
     )
     members = tuple(ranked[: sel.MEDIAN_MEMBERS])
-    finite = {c: scores[c] for c in pool if math.isfinite(scores[c])}
+    finite = {c: scores[c] for c in served if math.isfinite(scores[c])}
     if len(members) == sel.MEDIAN_MEMBERS:
         vm = median_of(np.stack([window_means[c] for c in members]))
         finite["median"] = round(mase_on(vm - window_actual, mask, scale), 6)
@@ -238,24 +242,7 @@ def run_pair(pair: dict) -> dict:
     for vname, (served, eligible) in VARIANTS.items():
         names = [c for c in served if c in vmeans]
         pool = [c for c in dict.fromkeys((*served, *eligible)) if c in vmeans]
-        vmask = ~np.isnan(vactual)
-        for c in pool:
-            vmask &= np.isfinite(vmeans[c])
-        scores = {c: round(mase_on(vmeans[c] - vactual, vmask, vscale), 6) for c in pool}
-        ranked = sorted(
-            (c for c in pool if c in eligible and math.isfinite(scores[c])),
-            key=lambda c: (scores[c], sel.CANDIDATES.index(c)),
-        )
-        members = tuple(ranked[: sel.MEDIAN_MEMBERS])
-        finite = {c: scores[c] for c in names if math.isfinite(scores[c])}
-        if len(members) == sel.MEDIAN_MEMBERS:
-            vm = median_of(np.stack([vmeans[c] for c in members]))
-            finite["median"] = round(mase_on(vm - vactual, vmask, vscale), 6)
-        best = min(finite.values())
-        chosen = next(
-            (c for c in sel.CANDIDATES if c in finite and finite[c] <= best * (1 + sel.TOLERANCE)),
-            "last",
-        )
+        chosen, members, finite = _choose(vmeans, vactual, pool, vscale, names, eligible)
         parts = members if chosen == "median" else (chosen,)
         if any(tmeans[c] is None for c in parts):
             out["variants"][vname] = {
