@@ -69,7 +69,7 @@ def get_predictions(
     )
 
 
-@blueprint.route("/metrics/<name>/forecast", methods=["GET"])
+@blueprint.route("/metrics/<path:name>/forecast", methods=["GET"])
 @blueprint.arguments(schemas.TargetHorizonQuery, location="query", as_kwargs=True)
 @blueprint.response(200, prediction_out.ModelStateSchema)
 @blueprint.alt_response(503, schema=out.ErrorSchema, description=OFF)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 
 from dashboard import create_app
@@ -76,3 +78,20 @@ def test_metric_forecast_takes_minutes(services, client, clock):
 def test_new_routes_are_documented(client):
     paths = client.get("/api/openapi.json").get_json()["paths"]
     assert "get" in paths["/api/models"] and "post" in paths["/api/train"]
+
+
+@pytest.mark.parametrize("path", ["fs_used_percent:/", "fs_used_percent:/boot/efi"])
+def test_metric_forecast_serves_a_mount_metric_whose_name_has_slashes(
+    services, client, clock, path
+):
+    """A filesystem metric is named after its mount (``fs_used_percent:/``): its slashes,
+    escaped or not, reach the route as part of the name, not as more path."""
+    services.store.append_many(
+        (clock() - ago, {path: 50.0 + (ago % 60) / 6}) for ago in range(3600, 0, -5)
+    )
+    for url in (f"/api/metrics/{path}/forecast", f"/api/metrics/{quote(path, safe='')}/forecast"):
+        response = client.get(f"{url}?minutes=2")
+        assert response.status_code == 200, response.get_json()
+        assert response.get_json()["metric"] == path
+    missing = client.get("/api/metrics/fs_used_percent:/nope/forecast?minutes=2")
+    assert missing.status_code == 400 and "unknown metric" in missing.get_json()["error"]
