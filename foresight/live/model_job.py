@@ -34,6 +34,7 @@ PROVISIONAL_HORIZONS = 6  # history a new series' first (last-value) forecast re
 # watched; a read marks it watched, and the next job run re-anchors it.
 WATCHED_S = 60.0
 IDLE_REANCHOR_S = 60.0
+AFRESH = ("drift", "grown")  # refit reasons (``refit_due``) that choose, not keep, a model
 
 
 class ModelJob:
@@ -200,8 +201,9 @@ class ModelJob:
             ):
                 continue  # the rest wait for a later run: keep each run short
             cpu0 = time.thread_time()
-            # Drifted: choose afresh among the default candidates (new validation, bands).
-            names = DEFAULT_CANDIDATES if reason == "drift" else None
+            # Drifted, or grown enough for a lag model: choose afresh among the default
+            # candidates (new validation, bands).
+            names = DEFAULT_CANDIDATES if reason in AFRESH else None
             if self.worker is not None:
                 self._submit(metric, tier, now, names)
             else:

@@ -8,6 +8,9 @@ model is refit for one of these reasons only:
 - ``first`` / ``warming``: no model yet; look again once a new bucket has completed;
 - ``fast-start``: the last value is served while history builds up; try the others
   every minute (a richer model may win);
+- ``grown``: the last value was served because no other candidate could be tried on the
+  history the fit had (``history_need``), and the tier has since added enough buckets for
+  a lag model: chosen afresh then, not up to ``reselect_s`` (12 h at the 7-day tier) later;
 - ``reselect``: its choice is as old as ``reselect_s(tier)`` (an hour, or 12 of the tier's
   buckets when longer): every candidate is validated afresh, as before;
 - ``drift``: its live bands miss: fewer than ``DRIFT_COVERAGE_80`` of at least
@@ -26,6 +29,7 @@ Pure: time is passed in.
 from __future__ import annotations
 
 from foresight.live.forecasting import Served, reselect_s
+from foresight.live.history_need import lag_model_steps
 from foresight.live.records import ModelState
 from foresight.live.tiers import Tier
 
@@ -39,6 +43,17 @@ def drifted(served: Served) -> bool:
     """True when the served model's live 80 % coverage since its choice is too low."""
     n, inside = served.conformal.online.get(80, (0, 0))
     return n >= DRIFT_MIN_OUTCOMES and inside / n < DRIFT_COVERAGE_80
+
+
+def grown_enough(served: Served, tier: Tier, age_s: float) -> bool:
+    """Whether the last value, served as the only candidate the fit could try, may now
+    have company: the fit saw fewer observed buckets than a lag model needs, and with one
+    a step since, the count would have reached it (a sparse series reaches it later; its
+    refit then learns the real count, and the next check waits for the rest)."""
+    if served.name != "last" or set(served.candidates) - {"last"}:
+        return False
+    need = lag_model_steps(tier.horizon_steps, tier.step_s)
+    return served.n_observed < need <= served.n_observed + age_s / tier.step_s
 
 
 def refit_reason(
@@ -61,6 +76,8 @@ def refit_reason(
         return "fast-start" if age_s >= wait_s else None
     if age_s < tier.step_s:
         return None  # nothing new to learn before the tier's next bucket
+    if grown_enough(served, tier, age_s):
+        return "grown"
     chosen_s = now - (served.selected_at or served.fitted_at)
     if chosen_s >= reselect_s(tier):
         return "reselect"

@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 
 from foresight.live.forecasting import RESELECT_EVERY_S, reselect_s
+from foresight.live.history_need import lag_model_steps
 from foresight.live.models import SHORT_TIER, TIERS, LiveModels
 from foresight.live.records import ModelState
 from foresight.live.refit_due import (
@@ -125,3 +126,36 @@ def test_the_job_refits_by_age_chooses_hourly_and_chooses_afresh_on_drift(live, 
     assert again.conformal.online.get(80, (0, 0))[0] < DRIFT_MIN_OUTCOMES  # new bands
     clock.advance(REFIT_S)
     assert live.run(clock()) == 0  # and not again at once
+
+
+def test_the_last_value_served_for_want_of_history_is_rechosen_once_history_suffices(store, clock):
+    """A new series' first fit at the 5-minute tier has 10 minutes, too little for a lag
+    model (about 33 min of 10-s buckets): only the last value is tried. The job chooses
+    again the minute the tier could have the history a lag model needs, not an hour
+    after the first choice (``reselect_s``)."""
+    t0 = clock()
+    seed_history(store, t0 + 2 * 3600.0, hours=2 + 10 / 60, step_s=5.0)
+    live = LiveModels(store, lambda: ["cpu_percent"], refit_every_s=REFIT_S, tiers=(SHORT_TIER,))
+    live.budget_s = 600.0
+    key = ("cpu_percent", SHORT_TIER.name)
+    state = live.refit("cpu_percent", SHORT_TIER, t0)
+    served = live._models[key]
+    assert state.status == "ok" and served.name == "last" and set(served.candidates) == {"last"}
+    need = lag_model_steps(SHORT_TIER.horizon_steps, SHORT_TIER.step_s)
+    ready = t0 + (need - served.n_observed) * SHORT_TIER.step_s
+    assert ready - t0 < reselect_s(SHORT_TIER) / 2
+    # Ten buckets short when checked: due ten buckets later, before the kept choice's age.
+    short = replace(served, n_observed=need - 10)
+    ten_s = 10 * SHORT_TIER.step_s
+    assert refit_reason(state, short, SHORT_TIER, t0 + ten_s - 1, refit_every_s=REFIT_S) is None
+    assert refit_reason(state, short, SHORT_TIER, t0 + ten_s, refit_every_s=REFIT_S) == "grown"
+    # The job: its age refits keep the last value (its only candidate) until then.
+    while clock() < ready:
+        clock.advance(60.0)
+        live.run(clock())
+    live.wait_idle()
+    chosen = live._models[key]
+    assert chosen.selected_at is not None and t0 < chosen.selected_at <= ready + 60.0
+    assert set(chosen.candidates) > {"last"}, chosen.candidates  # the lag models were tried
+    clock.advance(60.0)
+    assert live.run(clock()) == 0  # and not chosen again at the next run
