@@ -109,9 +109,14 @@ class Parser(FlaskParser):
 
 
 class Blueprint(flask_smorest.Blueprint):
-    """A smorest Blueprint using our parser."""
+    """A smorest Blueprint using our parser; an argument schema given as a class is made
+    once, here, not at every request (webargs instantiates a class per request: its
+    fields deep-copied each time). Loading keeps no state on the schema."""
 
     ARGUMENTS_PARSER = Parser()
+
+    def arguments(self, schema: Any, **kwargs: Any) -> Any:
+        return super().arguments(schema() if isinstance(schema, type) else schema, **kwargs)
 
 
 class Api(flask_smorest.Api):

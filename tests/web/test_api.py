@@ -354,3 +354,24 @@ def test_a_400_names_the_field_and_the_value(client, path: str, body: dict, mess
     response = client.post(path, json=body)
     assert response.status_code == 400
     assert response.get_json()["error"] == message
+
+
+def test_argument_schemas_made_once_answer_concurrent_requests_each_its_own(app) -> None:
+    """Argument schemas are made once per route, not per request (foresight.web.api's
+    Blueprint): eight threads at once, each with its own good or bad limit, each get the
+    answer to their own query (the error quotes their own value)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def ask(i: int) -> tuple[int, int, str]:
+        client = app.test_client()
+        value = str(1 + i % 7) if i % 2 else f"x{i}"
+        response = client.get(f"/api/alerts?limit={value}")
+        return i, response.status_code, str(response.get_json())
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(ask, range(400)))
+    for i, status, body in answers:
+        if i % 2:
+            assert status == 200, body
+        else:
+            assert status == 400 and f"(got 'x{i}')" in body, body
