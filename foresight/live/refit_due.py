@@ -47,9 +47,9 @@ def drifted(served: Served) -> bool:
 
 def grown_enough(served: Served, tier: Tier, age_s: float) -> bool:
     """Whether the last value, served as the only candidate the fit could try, may now
-    have company: the fit saw fewer observed buckets than a lag model needs, and with one
-    a step since, the count would have reached it (a sparse series reaches it later; its
-    refit then learns the real count, and the next check waits for the rest)."""
+    have company: the fit saw fewer observed buckets than a lag model needs, and with a
+    new bucket every step since, the count would have reached it (a sparse series gets
+    there later: its refit learns the real count, and the next check waits for the rest)."""
     if served.name != "last" or set(served.candidates) - {"last"}:
         return False
     need = lag_model_steps(tier.horizon_steps, tier.step_s)
